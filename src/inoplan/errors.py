@@ -1,0 +1,115 @@
+"""Errors that inoplan raises on purpose.
+
+A clinical outcome (give, hold, discontinue, cannot decide) is never an exception; it is
+a decision. An exception means a caller, a data file or the environment is wrong.
+
+    CdsError
+    ├── InvalidInput              caller's fault (bad value, unknown unit); also a ValueError
+    │   ├── ImplausibleMeasurement  a body measurement outside physical plausibility
+    │   ├── UnknownUnit             a unit the field does not accept
+    │   └── DoseLimitExceeded       a prescribed mg/m2 above a hard limit of the label
+    ├── KnowledgeBaseError        shipped label data is missing or malformed (a release bug)
+    │   ├── UnknownLabelVersion
+    │   └── MalformedLabelData
+    ├── NotFound                  a requested record does not exist
+    └── Conflict                  a stale version or a duplicate write
+
+Every ``InvalidInput`` names the ``field`` at fault, so adapters can say which input to fix
+(exit code 2 on the command line, HTTP 422 in the API).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CdsError",
+    "Conflict",
+    "DoseLimitExceeded",
+    "ImplausibleMeasurement",
+    "InvalidInput",
+    "KnowledgeBaseError",
+    "MalformedLabelData",
+    "NotFound",
+    "UnknownLabelVersion",
+    "UnknownUnit",
+]
+
+
+class CdsError(Exception):
+    """Root of every error raised deliberately by this package."""
+
+
+class InvalidInput(CdsError, ValueError):
+    """The caller passed a value the domain will not compute with; ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class ImplausibleMeasurement(InvalidInput):
+    """A body measurement outside physical plausibility, usually a unit slip."""
+
+    def __init__(self, field: str, value: object, low: object, high: object, unit: str) -> None:
+        super().__init__(
+            field,
+            f"{value} {unit} is outside the plausible range {low}-{high} {unit}; check the unit",
+        )
+        self.value = value
+        self.low = low
+        self.high = high
+
+
+class UnknownUnit(InvalidInput):
+    """A unit that this field does not accept (units are never guessed)."""
+
+    def __init__(self, field: str, unit: object, accepted: tuple[str, ...]) -> None:
+        super().__init__(
+            field, f"unknown unit {unit!r}; accepted: {', '.join(accepted)}"
+        )
+        self.unit = unit
+        self.accepted = accepted
+
+
+class DoseLimitExceeded(InvalidInput):
+    """A prescribed dose above a hard limit of the label (per dose or per cycle)."""
+
+    def __init__(self, field: str, value: object, limit: object, what: str, citation: str) -> None:
+        super().__init__(
+            field, f"{value} mg/m2 exceeds the maximum of {limit} mg/m2 {what} ({citation})"
+        )
+        self.value = value
+        self.limit = limit
+        self.citation = citation
+
+
+class KnowledgeBaseError(CdsError):
+    """Label data shipped with the package cannot be used; this is a release bug."""
+
+
+class UnknownLabelVersion(KnowledgeBaseError, InvalidInput):
+    """No label revision with this name is shipped."""
+
+    def __init__(self, version: str, available: tuple[str, ...]) -> None:
+        InvalidInput.__init__(
+            self, "label", f"no label revision {version!r}; available: {', '.join(available)}"
+        )
+        self.version = version
+        self.available = available
+
+
+class MalformedLabelData(KnowledgeBaseError):
+    """A label file does not match the expected structure."""
+
+    def __init__(self, version: str, problem: str) -> None:
+        super().__init__(f"label revision {version}: {problem}")
+        self.version = version
+        self.problem = problem
+
+
+class NotFound(CdsError):
+    """A requested record (course, patient, user) does not exist."""
+
+
+class Conflict(CdsError):
+    """A write based on a stale version, or a duplicate of an existing record."""
