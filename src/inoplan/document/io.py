@@ -1,0 +1,312 @@
+"""Read course documents (YAML or JSON), validate them and build domain courses.
+
+I/O: ``read_document`` reads one file; everything else is pure.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from inoplan.domain import course as c
+from inoplan.domain.body import parse_formula
+from inoplan.domain.units import ANALYTE_KINDS, CANONICAL_UNIT, convert, to_decimal
+from inoplan.errors import InvalidInput
+
+__all__ = ["course_json_schema", "field_path", "parse_course", "read_course_file", "read_document"]
+
+_DEFAULT_VIAL = {"us": "us-0.9mg", "eu": "eu-1mg"}
+
+
+def read_document(path: str | Path, *, field: str = "COURSE") -> dict[str, Any]:
+    """Read a YAML or JSON file into a mapping (the format is told by the content)."""
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(field, f"cannot read {str(source)!r}: {exc.strerror}") from None
+    return parse_text(text, field=field)
+
+
+def parse_text(text: str, *, field: str = "COURSE") -> dict[str, Any]:
+    """Parse YAML or JSON text into a mapping."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        import yaml  # lazy: only documents that are not JSON need it
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise InvalidInput(field, f"not valid YAML or JSON ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict):
+        raise InvalidInput(field, "a course document must be a mapping with patient, plan, events")
+    return data
+
+
+def read_course_file(path: str | Path) -> c.Course:
+    """Read and validate one course document file."""
+    return parse_course(read_document(path))
+
+
+def field_path(loc: Sequence[int | str], tags: frozenset[str] = frozenset()) -> str:
+    """``('events', 3, 'labs', 'anc', 'unit')`` -> ``events[3].anc.unit``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in tags:
+            continue  # discriminator tag inserted by pydantic
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "document"
+
+
+def parse_course(document: Mapping[str, Any]) -> c.Course:
+    """Validate a course document and return the domain course.
+
+    Raises
+    ------
+    InvalidInput
+        Naming the first field at fault (``events[2].anc.unit``), for any schema violation,
+        unknown unit, implausible value or inconsistent reference.
+    """
+    from pydantic import ValidationError
+
+    from inoplan.document.models import CourseDocument
+
+    data = dict(document)
+    data.pop("expect", None)  # worked examples carry their expectation beside the course
+    try:
+        doc = CourseDocument.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        tags = frozenset(_EVENT_TYPES)
+        raise InvalidInput(field_path(first["loc"], tags), first["msg"]) from None
+    return _to_domain(doc)
+
+
+_EVENT_TYPES = (
+    "vitals",
+    "labs",
+    "administration",
+    "toxicity",
+    "response",
+    "medication",
+    "ecg",
+    "pregnancy_test",
+    "hsct",
+    "discontinuation",
+)
+
+
+def course_json_schema() -> dict[str, Any]:
+    """JSON Schema of the course document, generated from the pydantic models."""
+    from inoplan.document.models import CourseDocument
+
+    return CourseDocument.model_json_schema()
+
+
+# -- conversion to the domain --------------------------------------------------------------
+
+
+def _to_domain(doc: Any) -> c.Course:
+    from inoplan.knowledge.loader import resolve_label_id
+
+    label_id = resolve_label_id(doc.label)  # raises InvalidInput(field="label")
+    region = label_id.split("-", 1)[0]
+    p = doc.patient
+    patient = c.Patient(
+        id=p.id,
+        birth_date=p.birth_date,
+        sex=p.sex,
+        reproductive_potential=p.reproductive_potential,
+        breastfeeding=p.breastfeeding,
+        allergies=tuple(p.allergies),
+        history=c.History(
+            liver_disease=p.history.liver_disease,
+            prior_vod=p.history.prior_vod,
+            prior_hsct=p.history.prior_hsct,
+            gilbert_syndrome=p.history.gilbert_syndrome,
+            salvage_line=p.history.salvage_line,
+        ),
+    )
+    plan = c.CoursePlan(
+        start_date=doc.plan.start_date,
+        hsct_intended=doc.plan.hsct_intended,
+        cycle1_days=doc.plan.cycle1_days,
+        vial=doc.plan.vial or _DEFAULT_VIAL.get(region, "us-0.9mg"),
+        bsa_formula=parse_formula(doc.plan.bsa_formula, field="plan.bsa_formula"),
+    )
+    events = [_event(e, i) for i, e in enumerate(doc.events)]
+    if patient.birth_date > plan.start_date:
+        raise InvalidInput("patient.birth_date", "is after the plan's start date")
+    ids: dict[str, int] = {}
+    for i, event in enumerate(events):
+        if event.date < patient.birth_date:
+            raise InvalidInput(f"events[{i}].date", "is before the patient's birth date")
+        if event.id is not None:
+            if event.id in ids:
+                raise InvalidInput(f"events[{i}].id", f"duplicate event id {event.id!r}")
+            ids[event.id] = i
+    superseded_ids: set[str] = set()
+    for i, event in enumerate(events):
+        if event.supersedes is None:
+            continue
+        target = ids.get(event.supersedes)
+        if target is None:
+            raise InvalidInput(
+                f"events[{i}].supersedes", f"no event with id {event.supersedes!r} to correct"
+            )
+        if target == i:
+            raise InvalidInput(f"events[{i}].supersedes", "an event cannot supersede itself")
+        if not event.reason:
+            raise InvalidInput(f"events[{i}].reason", "a correction must give its reason")
+        superseded_ids.add(event.supersedes)
+    effective = [e for e in events if e.id is None or e.id not in superseded_ids]
+    superseded = [e for e in events if e.id is not None and e.id in superseded_ids]
+    effective.sort(key=lambda e: (e.date, e.index))
+    _check_administrations(effective)
+    return c.Course(
+        label=label_id,
+        patient=patient,
+        plan=plan,
+        events=tuple(effective),
+        superseded=tuple(superseded),
+    )
+
+
+def _check_administrations(events: list[c.Event]) -> None:
+    seen: dict[tuple[int, int], int] = {}
+    for event in events:
+        if isinstance(event, c.AdministrationEvent):
+            key = (event.cycle, event.day)
+            if key in seen:
+                raise InvalidInput(
+                    f"events[{event.index}]",
+                    f"cycle {event.cycle} day {event.day} is recorded as given twice "
+                    f"(also events[{seen[key]}]); correct one with 'supersedes'",
+                )
+            seen[key] = event.index
+
+
+def _dec(value: float | int | None, field: str) -> Decimal | None:
+    return None if value is None else to_decimal(value, field=field)
+
+
+def _event(e: Any, i: int) -> c.Event:
+    base = {
+        "date": e.date,
+        "id": e.id,
+        "index": i,
+        "supersedes": e.supersedes,
+        "reason": e.reason,
+    }
+    where = f"events[{i}]"
+    match e.type:
+        case "vitals":
+            if e.height_cm is None and e.weight_kg is None:
+                raise InvalidInput(where, "vitals need height_cm, weight_kg or both")
+            return c.VitalsEvent(
+                **base,
+                height_cm=_dec(e.height_cm, f"{where}.height_cm"),
+                weight_kg=_dec(e.weight_kg, f"{where}.weight_kg"),
+                hepatomegaly=e.hepatomegaly,
+                ascites=e.ascites,
+            )
+        case "labs":
+            values: dict[str, c.LabValue] = {}
+            for analyte in ANALYTE_KINDS:
+                raw = getattr(e, analyte)
+                if raw is not None:
+                    values[analyte] = _lab(analyte, raw, f"{where}.{analyte}")
+            if not values and e.peripheral_blasts_pct is None and e.marrow_blasts_pct is None:
+                raise InvalidInput(where, "a labs event needs at least one result")
+            return c.LabsEvent(
+                **base,
+                values=values,
+                peripheral_blasts_pct=_dec(e.peripheral_blasts_pct, f"{where}.peripheral_blasts_pct"),
+                marrow_blasts_pct=_dec(e.marrow_blasts_pct, f"{where}.marrow_blasts_pct"),
+            )
+        case "administration":
+            hours, minutes = (int(x) for x in e.time.split(":"))
+            return c.AdministrationEvent(
+                **base,
+                cycle=e.cycle,
+                day=e.day,
+                dose_mg=to_decimal(e.dose_mg, field=f"{where}.dose_mg"),
+                time=time(hours, minutes),
+                duration_min=e.duration_min,
+            )
+        case "toxicity":
+            return c.ToxicityEvent(
+                **base, term=_term(e.term), grade=e.grade, related=e.related
+            )
+        case "response":
+            return c.ResponseEvent(
+                **base,
+                status=e.status,
+                mrd_negative=e.mrd_negative,
+                disease_stable_or_improved=e.disease_stable_or_improved,
+                cytopenia_due_to_disease=e.cytopenia_due_to_disease,
+            )
+        case "medication":
+            return c.MedicationEvent(**base, name=e.name.strip(), action=e.action)
+        case "ecg":
+            return c.EcgEvent(**base, qtcf_ms=to_decimal(e.qtcf_ms, field=f"{where}.qtcf_ms"))
+        case "pregnancy_test":
+            return c.PregnancyTestEvent(**base, result=e.result)
+        case "hsct":
+            return c.HsctEvent(
+                **base, conditioning=tuple(a.strip() for a in e.conditioning), planned=e.planned
+            )
+        case "discontinuation":
+            return c.DiscontinuationEvent(**base, reason_text=e.reason)
+    raise InvalidInput(f"{where}.type", f"unknown event type {e.type!r}")  # pragma: no cover
+
+
+_TERM_ALIASES = {
+    "veno_occlusive_disease": "vod",
+    "hepatic_veno_occlusive_disease": "vod",
+    "hepatic_vod": "vod",
+    "sos": "vod",
+    "sinusoidal_obstruction_syndrome": "vod",
+    "vod/sos": "vod",
+    "irr": "infusion_related_reaction",
+    "severe_liver_toxicity": "liver_toxicity_severe",
+}
+
+
+def _term(term: str) -> str:
+    """Fold a toxicity term to the contract's known terms (``vod``, ...) where it is one."""
+    key = "_".join(term.strip().lower().replace("-", " ").split())
+    return _TERM_ALIASES.get(key, key)
+
+
+def _lab(analyte: str, raw: Any, where: str) -> c.LabValue:
+    value = to_decimal(raw.value, field=f"{where}.value")
+    canonical = convert(analyte, value, raw.unit, field=f"{where}.unit")
+    kind = ANALYTE_KINDS[analyte]
+    uln = lln = None
+    if raw.uln is not None:
+        uln = convert(analyte, to_decimal(raw.uln, field=f"{where}.uln"), raw.unit, field=f"{where}.unit")
+    elif analyte in {"bilirubin", "ast", "alt"}:
+        raise InvalidInput(f"{where}.uln", f"{analyte} needs its upper limit of normal (uln)")
+    if raw.lln is not None:
+        lln = convert(analyte, to_decimal(raw.lln, field=f"{where}.lln"), raw.unit, field=f"{where}.unit")
+    if raw.transfused and analyte != "platelets":
+        raise InvalidInput(f"{where}.transfused", "only platelet counts carry 'transfused'")
+    return c.LabValue(
+        analyte=analyte,
+        value=canonical,
+        unit=CANONICAL_UNIT[kind],
+        reported_value=value,
+        reported_unit=raw.unit,
+        uln=uln,
+        lln=lln,
+        transfused=raw.transfused,
+    )

@@ -1,0 +1,162 @@
+"""Pydantic models of the course document, CONTRACT section 1 (the one schema source)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+
+Number = StrictFloat | StrictInt  # JSON numbers only, never strings
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HistoryDoc(_Model):
+    liver_disease: Literal["none", "prior", "ongoing"] = "none"
+    prior_vod: StrictBool = False
+    prior_hsct: StrictBool = False
+    gilbert_syndrome: StrictBool = False
+    salvage_line: Annotated[StrictInt, Field(ge=1, le=20)] | None = None
+
+
+class PatientDoc(_Model):
+    id: Annotated[str, Field(min_length=1, max_length=64)]
+    birth_date: dt.date
+    sex: Literal["female", "male"]
+    reproductive_potential: StrictBool | None = None
+    breastfeeding: StrictBool | None = None
+    allergies: list[Annotated[str, Field(min_length=1, max_length=200)]] = []
+    history: HistoryDoc = HistoryDoc()
+
+
+class PlanDoc(_Model):
+    start_date: dt.date
+    hsct_intended: StrictBool | None = None
+    cycle1_days: Literal[21, 28] = 21
+    vial: Literal["us-0.9mg", "eu-1mg"] | None = None  # default: the label region's vial
+    bsa_formula: Literal["mosteller", "dubois", "haycock", "gehan-george", "boyd"] = "mosteller"
+
+
+class LabValueDoc(_Model):
+    value: Annotated[Number, Field(ge=0)]
+    unit: str
+    uln: Annotated[Number, Field(gt=0)] | None = None
+    lln: Annotated[Number, Field(ge=0)] | None = None
+    transfused: StrictBool = False
+
+
+class _EventDoc(_Model):
+    date: dt.date
+    id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    supersedes: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    reason: Annotated[str, Field(max_length=500)] | None = None
+
+
+class VitalsDoc(_EventDoc):
+    type: Literal["vitals"]
+    height_cm: Annotated[Number, Field(gt=0)] | None = None
+    weight_kg: Annotated[Number, Field(gt=0)] | None = None
+    hepatomegaly: StrictBool | None = None
+    ascites: StrictBool | None = None
+
+
+class LabsDoc(_EventDoc):
+    type: Literal["labs"]
+    anc: LabValueDoc | None = None
+    platelets: LabValueDoc | None = None
+    bilirubin: LabValueDoc | None = None
+    ast: LabValueDoc | None = None
+    alt: LabValueDoc | None = None
+    peripheral_blasts: LabValueDoc | None = None
+    wbc: LabValueDoc | None = None
+    potassium: LabValueDoc | None = None
+    magnesium: LabValueDoc | None = None
+    peripheral_blasts_pct: Annotated[Number, Field(ge=0, le=100)] | None = None
+    marrow_blasts_pct: Annotated[Number, Field(ge=0, le=100)] | None = None
+
+
+class AdministrationDoc(_EventDoc):
+    type: Literal["administration"]
+    cycle: Annotated[StrictInt, Field(ge=1, le=6)]
+    day: Literal[1, 8, 15]
+    dose_mg: Annotated[Number, Field(gt=0, le=10)]
+    time: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "09:00"
+    duration_min: Annotated[StrictInt, Field(ge=1, le=1440)] = 60
+
+
+class ToxicityDoc(_EventDoc):
+    type: Literal["toxicity"]
+    term: Annotated[str, Field(min_length=1, max_length=200)]
+    grade: Annotated[StrictInt, Field(ge=0, le=5)]
+    related: StrictBool = True
+
+
+class ResponseDoc(_EventDoc):
+    type: Literal["response"]
+    status: Literal["CR", "CRi", "PR", "NR", "relapse"]
+    mrd_negative: StrictBool | None = None
+    disease_stable_or_improved: StrictBool | None = None
+    cytopenia_due_to_disease: StrictBool | None = None
+
+
+class MedicationDoc(_EventDoc):
+    type: Literal["medication"]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    action: Literal["start", "stop"]
+
+
+class EcgDoc(_EventDoc):
+    type: Literal["ecg"]
+    qtcf_ms: Annotated[Number, Field(ge=200, le=800)]
+
+
+class PregnancyTestDoc(_EventDoc):
+    type: Literal["pregnancy_test"]
+    result: Literal["negative", "positive"]
+
+
+class HsctDoc(_EventDoc):
+    type: Literal["hsct"]
+    conditioning: list[Annotated[str, Field(min_length=1, max_length=100)]] = []
+    planned: StrictBool = False
+
+
+class DiscontinuationDoc(_EventDoc):
+    type: Literal["discontinuation"]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]  # type: ignore[assignment]
+
+
+EventDoc = Annotated[
+    VitalsDoc
+    | LabsDoc
+    | AdministrationDoc
+    | ToxicityDoc
+    | ResponseDoc
+    | MedicationDoc
+    | EcgDoc
+    | PregnancyTestDoc
+    | HsctDoc
+    | DiscontinuationDoc,
+    Field(discriminator="type"),
+]
+
+
+class CourseDocument(_Model):
+    """One patient's course of inotuzumab ozogamicin (CONTRACT section 1)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"title": "inoplan course document (contract version 1)"},
+    )
+
+    label: Annotated[str, Field(min_length=2, max_length=32)] = "us"
+    patient: PatientDoc
+    plan: PlanDoc
+    events: list[EventDoc] = []
+    # Present when the document comes back from the service; ignored on input.
+    id: str | int | None = None
+    version: StrictInt | None = None
