@@ -1,0 +1,5 @@
+"""``python -m inoplan``."""
+
+from inoplan.cli.main import main
+
+main()

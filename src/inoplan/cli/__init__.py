@@ -1,0 +1,1 @@
+"""The command line (Typer + Rich). Heavy libraries are imported inside commands only."""

@@ -1,0 +1,293 @@
+"""The course calendar: every dose of every cycle up to the cap, rebuilt from what was given.
+
+Actual administrations are the truth: a cycle starts on its day 1 as given, days 8 and 15 are
+placed from that start, and later cycles follow from the last actual start. Doses not yet given
+are planned (CONTRACT section 2, ``inoplan plan``). The decision engine reuses this calendar and
+passes its own verdicts back in (``adjustments``, ``statuses``). Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, time, timedelta
+from decimal import Decimal
+
+from inoplan.domain.body import Body, BsaFormula, bsa_m2
+from inoplan.domain.course import (
+    AdministrationEvent,
+    Course,
+    DiscontinuationEvent,
+    ResponseEvent,
+    VitalsEvent,
+)
+from inoplan.domain.dosing import check_cycle_total, check_dose, dose_mg
+from inoplan.domain.label import Citation, Label
+from inoplan.domain.policy import SitePolicy
+from inoplan.errors import InvalidInput
+
+__all__ = [
+    "BodyUsed",
+    "CycleAdjustment",
+    "CyclePlan",
+    "PlannedDose",
+    "TreatmentPlan",
+    "body_used",
+    "in_remission_before",
+    "plan_course",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CycleAdjustment:
+    """A change the rules made to one cycle (Table 4): a dose factor and the days kept."""
+
+    factor: Decimal = Decimal(1)
+    days: tuple[int, ...] | None = None  # None = all regimen days
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedDose:
+    cycle: int
+    day: int
+    scheduled: date
+    earliest: date
+    latest: date | None
+    dose_mg_per_m2: Decimal
+    dose_mg: Decimal | None  # given mg when given, else calculated mg (None without a BSA)
+    calculated_dose_mg: Decimal | None
+    status: str  # given | planned | held | omitted
+    provisional: bool
+    given_on: date | None = None
+    given_mg: Decimal | None = None
+    time: time = time(9, 0)
+    duration_min: int = 60
+    schedule_id: str = ""
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.cycle, self.day)
+
+
+@dataclass(frozen=True, slots=True)
+class CyclePlan:
+    cycle: int
+    start: date
+    length_days: int
+    schedule_id: str
+    in_remission: bool
+    provisional: bool
+    started: bool  # day 1 given
+
+
+@dataclass(frozen=True, slots=True)
+class BodyUsed:
+    height_cm: Decimal | None
+    weight_kg: Decimal | None
+    height_on: date | None
+    weight_on: date | None
+    bsa_m2: Decimal | None
+    formula: BsaFormula
+
+
+@dataclass(frozen=True, slots=True)
+class TreatmentPlan:
+    doses: tuple[PlannedDose, ...]
+    cycles: tuple[CyclePlan, ...]
+    cycle_cap: int
+    body: BodyUsed
+    rounding: str
+    discontinued_on: date | None
+    notes: tuple[str, ...] = ()
+    citations: tuple[Citation, ...] = field(default_factory=tuple)
+
+    def dose(self, cycle: int, day: int) -> PlannedDose | None:
+        return next((d for d in self.doses if d.cycle == cycle and d.day == day), None)
+
+    def given(self) -> tuple[PlannedDose, ...]:
+        return tuple(d for d in self.doses if d.status == "given")
+
+
+def body_used(
+    course: Course, formula: BsaFormula, policy: SitePolicy, *, on: date | None = None
+) -> BodyUsed:
+    """Latest height and weight (each from its own latest record) on or before ``on``."""
+    height = weight = None
+    height_on = weight_on = None
+    for event in course.of_type(VitalsEvent):
+        if on is not None and event.date > on:
+            break
+        if event.height_cm is not None:
+            height, height_on = event.height_cm, event.date
+        if event.weight_kg is not None:
+            weight, weight_on = event.weight_kg, event.date
+    bsa = None
+    if height is not None and weight is not None:
+        body = Body(height_cm=height, weight_kg=weight)  # raises naming the implausible field
+        bsa = bsa_m2(body, formula, step=policy.rounding.bsa_step_m2)
+    return BodyUsed(height, weight, height_on, weight_on, bsa, formula)
+
+
+def in_remission_before(course: Course, label: Label, day: date) -> tuple[bool, bool]:
+    """Whether the latest response dated before ``day`` is CR/CRi; and whether any is known.
+
+    Interpretation (recorded in the label file): a relapse after a remission returns the patient
+    to the not-in-remission regimen.
+    """
+    latest: ResponseEvent | None = None
+    for event in course.of_type(ResponseEvent):
+        if event.date < day:
+            latest = event
+    if latest is None:
+        return False, False
+    return latest.status in label.regimen.remission_statuses, True
+
+
+def plan_course(
+    course: Course,
+    label: Label,
+    *,
+    policy: SitePolicy = SitePolicy(),
+    adjustments: Mapping[int, CycleAdjustment] | None = None,
+    statuses: Mapping[tuple[int, int], str] | None = None,
+    body: BodyUsed | None = None,
+    extra_cycles: int = 0,
+) -> TreatmentPlan:
+    """Lay out the course: cycles up to the cap, doses with windows, statuses and mg.
+
+    Parameters
+    ----------
+    course, label
+        The validated course and its label revision.
+    policy
+        Rounding and other site choices.
+    adjustments
+        Per-cycle changes from the dose-modification rules (factor, days kept).
+    statuses
+        ``held`` / ``omitted`` verdicts of the engine for doses not given.
+    body
+        The height/weight to dose with; default: the latest on record.
+    extra_cycles
+        Cycles beyond the cap to lay out (the engine's optional third pre-HSCT cycle).
+    """
+    adjustments = adjustments or {}
+    statuses = statuses or {}
+    regimen = label.regimen
+    given = {(a.cycle, a.day): a for a in course.of_type(AdministrationEvent)}
+    cap = label.cycle_cap(course.plan.hsct_intended) + extra_cycles
+    if given and max(c for c, _ in given) > cap:
+        last = max(c for c, _ in given)
+        raise InvalidInput(
+            "events", f"cycle {last} is recorded as given but this plan allows {cap} cycles"
+        )
+    body = body or body_used(course, course.plan.bsa_formula, policy)
+    stop = next((e.date for e in course.of_type(DiscontinuationEvent)), None)
+    last_given_key = max(given) if given else None
+
+    doses: list[PlannedDose] = []
+    cycles: list[CyclePlan] = []
+    previous_dose_on: date | None = None
+    start = course.plan.start_date
+    window = timedelta(days=regimen.day_window_days)
+    gap = timedelta(days=regimen.min_days_between_doses)
+    for cycle in range(1, cap + 1):
+        first = given.get((cycle, 1))
+        if first is not None:
+            start = first.date
+        elif previous_dose_on is not None and start < previous_dose_on + gap:
+            start = previous_dose_on + gap  # keep 6 days after a late previous dose
+        length = course.plan.cycle1_days if cycle == 1 else regimen.later_cycle_days
+        if stop is not None and first is None and start >= stop:
+            break
+        remission, known = in_remission_before(course, label, start) if cycle > 1 else (False, True)
+        schedule = label.schedule_for(cycle, in_remission=remission)
+        adjustment = adjustments.get(cycle, CycleAdjustment())
+        days = adjustment.days or tuple(d.day for d in schedule.doses)
+        provisional_cycle = cycle > 1 and first is None and not remission
+        cycles.append(
+            CyclePlan(cycle, start, length, schedule.id, remission, provisional_cycle, first is not None)
+        )
+        cycle_mg_per_m2 = []
+        for scheduled_dose in schedule.doses:
+            day = scheduled_dose.day
+            if day not in days:
+                continue
+            mg_per_m2 = check_dose(
+                scheduled_dose.mg_per_m2 * adjustment.factor, label.limits, field="dose_mg_per_m2"
+            )
+            cycle_mg_per_m2.append(mg_per_m2)
+            scheduled = start + timedelta(days=day - 1)
+            if day == 1:
+                earliest, latest = scheduled, None  # day 1 may be delayed for recovery
+            else:
+                earliest, latest = scheduled - window, scheduled + window
+                if previous_dose_on is not None:
+                    earliest = max(earliest, previous_dose_on + gap)
+                latest = max(latest, earliest)
+            administration = given.get((cycle, day))
+            calculated = (
+                dose_mg(mg_per_m2, body.bsa_m2, label.limits, policy.rounding)
+                if body.bsa_m2 is not None
+                else None
+            )
+            if administration is not None:
+                status = "given"
+            elif (cycle, day) in statuses:
+                status = statuses[(cycle, day)]
+            elif last_given_key is not None and (cycle, day) < last_given_key:
+                status = "omitted"  # a later dose was given, so this one was skipped
+            elif stop is not None and scheduled >= stop:
+                continue
+            else:
+                status = "planned"
+            doses.append(
+                PlannedDose(
+                    cycle=cycle,
+                    day=day,
+                    scheduled=scheduled,
+                    earliest=earliest,
+                    latest=latest,
+                    dose_mg_per_m2=mg_per_m2,
+                    dose_mg=administration.dose_mg if administration else calculated,
+                    calculated_dose_mg=calculated,
+                    status=status,
+                    provisional=provisional_cycle and administration is None,
+                    given_on=administration.date if administration else None,
+                    given_mg=administration.dose_mg if administration else None,
+                    time=administration.time if administration else time(9, 0),
+                    duration_min=(
+                        administration.duration_min if administration else regimen.infusion_minutes
+                    ),
+                    schedule_id=schedule.id,
+                )
+            )
+            if status == "given" and administration is not None:
+                previous_dose_on = administration.date
+            elif status in ("planned", "held"):
+                previous_dose_on = max(previous_dose_on or scheduled, scheduled)
+        check_cycle_total(cycle_mg_per_m2, label.limits, field=f"cycle {cycle}")
+        start = start + timedelta(days=length)
+
+    notes = []
+    if body.bsa_m2 is None:
+        missing = [n for n, v in (("height_cm", body.height_cm), ("weight_kg", body.weight_kg)) if v is None]
+        notes.append(f"No dose in mg without {' and '.join(missing)}: record vitals.")
+    if any(d.provisional for d in doses):
+        notes.append(
+            "Later cycles that depend on a response not yet known assume no CR/CRi "
+            "(0.8/0.5/0.5 mg/m2) and are provisional."
+        )
+    if course.plan.hsct_intended is None:
+        notes.append(label.caps.hsct_undecided_interpretation)
+    notes.append(regimen.remission_interpretation)
+    return TreatmentPlan(
+        doses=tuple(doses),
+        cycles=tuple(cycles),
+        cycle_cap=cap,
+        body=body,
+        rounding=policy.rounding.description,
+        discontinued_on=stop,
+        notes=tuple(notes),
+        citations=(regimen.citation, label.caps.citation, label.limits.citation),
+    )

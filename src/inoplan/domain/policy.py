@@ -1,0 +1,60 @@
+"""Site policy: choices the label leaves to the site, stated and stored with every result.
+
+Defaults reproduce CONTRACT section 2 (BSA to 0.01 m2, dose to 0.01 mg, half-up) and take
+unconfirmed label values from the knowledge file; a site may override them in a TOML file
+(see ``inoplan.sitepolicy``). Pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from typing import Final
+
+from inoplan.errors import InvalidInput
+
+__all__ = ["ROUNDING_MODES", "RoundingPolicy", "SitePolicy"]
+
+ROUNDING_MODES: Final = {"half-up": ROUND_HALF_UP, "down": ROUND_DOWN}
+
+
+@dataclass(frozen=True, slots=True)
+class RoundingPolicy:
+    """How BSA and doses are rounded. ``down`` never rounds a dose up (a documented option)."""
+
+    bsa_step_m2: Decimal = Decimal("0.01")
+    dose_step_mg: Decimal = Decimal("0.01")
+    mode: str = "half-up"
+
+    def __post_init__(self) -> None:
+        if self.mode not in ROUNDING_MODES:
+            raise InvalidInput("rounding.mode", f"one of {', '.join(ROUNDING_MODES)}")
+        for name, step in (("bsa_step_m2", self.bsa_step_m2), ("dose_step_mg", self.dose_step_mg)):
+            if not step > 0 or step > 1:
+                raise InvalidInput(f"rounding.{name}", "must be a step between 0 and 1")
+
+    @property
+    def description(self) -> str:
+        return (
+            f"BSA rounded {self.mode} to {self.bsa_step_m2} m2; "
+            f"dose rounded {self.mode} to {self.dose_step_mg} mg"
+        )
+
+    def round_dose(self, value: Decimal) -> Decimal:
+        return value.quantize(self.dose_step_mg, rounding=ROUNDING_MODES[self.mode])
+
+    def round_bsa(self, value: Decimal) -> Decimal:
+        return value.quantize(self.bsa_step_m2, rounding=ROUNDING_MODES[self.mode])
+
+
+@dataclass(frozen=True, slots=True)
+class SitePolicy:
+    """Everything a site may configure. ``None`` means: use the label file's value."""
+
+    rounding: RoundingPolicy = RoundingPolicy()
+    final_concentration_min_mg_per_ml: Decimal | None = None
+    final_concentration_max_mg_per_ml: Decimal | None = None
+    lab_max_age_days: int | None = None
+    weight_max_age_days: int | None = None
+    extra_qt_drugs: tuple[str, ...] = ()
+    source: str = "inoplan defaults"

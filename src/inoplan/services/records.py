@@ -1,0 +1,564 @@
+"""Records use cases: courses, events, decisions shown, patients, users, CDS replay guard.
+
+Every write runs in one unit of work (one transaction): either all of it is stored, with its
+audit record, or none of it. Course writes are guarded by the course version (optimistic
+concurrency): the version is bumped with ``UPDATE ... WHERE version = :expected`` in the same
+transaction as the insert, so a stale writer gets :class:`~inoplan.errors.Conflict` and writes
+nothing, with any number of workers.
+
+The unit of work is passed in as a factory (``uow_factory(write=...)``), built by
+``inoplan.bootstrap``; this module imports neither SQLAlchemy nor the persistence package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+from inoplan import DISCLAIMER, __version__
+from inoplan.errors import Conflict, InvalidInput, NotFound
+
+__all__ = [
+    "AuditRecord",
+    "CourseRecord",
+    "CourseRef",
+    "DecisionRecord",
+    "EventRecord",
+    "Page",
+    "PatientRecord",
+    "UnitOfWork",
+    "UowFactory",
+    "UserRecord",
+    "append_event",
+    "course_audit",
+    "course_decisions",
+    "course_document",
+    "create_course",
+    "export_document",
+    "get_patient",
+    "list_courses",
+    "list_patients",
+    "plan_course",
+    "remember_jti",
+    "show_decision",
+    "to_json_value",
+]
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- values returned by repositories ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CourseRecord:
+    id: int
+    version: int
+    label: str
+    has_label: bool
+    label_revision: str
+    patient_external_id: str
+    patient_doc: dict[str, Any]
+    plan_doc: dict[str, Any]
+    event_count: int
+    start_date: date
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    course_id: int
+    position: int
+    data: dict[str, Any]
+    recorded_at: datetime
+    recorded_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRecord:
+    id: int
+    external_id: str
+    birth_date: date
+    sex: str
+    course_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    id: int
+    course_id: int
+    course_version: int
+    as_of: date
+    status: str
+    label_revision: str
+    engine_version: str
+    shown_at: datetime
+    shown_to: str
+    inputs: dict[str, Any]
+    decision: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    id: int
+    username: str
+    role: str
+    active: bool
+    password_hash: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    seq: int
+    at: str
+    actor: str
+    action: str
+    entity: str
+    entity_id: str | None
+    course_id: int | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    data: list[Any]
+    count: int
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class CourseRef:
+    id: int
+    version: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# -- ports (implemented in inoplan.persistence) ------------------------------------------------
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Leaving the block without ``commit()`` rolls everything back."""
+
+    patients: Any
+    courses: Any
+    decisions: Any
+    users: Any
+    audit: Any
+    jti: Any
+
+    def __enter__(self) -> UnitOfWork: ...
+    def __exit__(self, *exc_info: object) -> None: ...
+    def commit(self) -> None: ...
+
+
+class UowFactory(Protocol):
+    def __call__(self, *, write: bool = False) -> AbstractContextManager[UnitOfWork]: ...
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def to_json_value(value: Any) -> Any:
+    """Dates to ISO text, tuples to lists, recursively; raises on anything not JSON-able."""
+    if isinstance(value, Mapping):
+        return {str(k): to_json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json_value(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return float(value)
+    raise InvalidInput("document", f"value of type {type(value).__name__} is not JSON")
+
+
+def document_sha256(document: Mapping[str, Any]) -> str:
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_SERVICE_FIELDS = ("id", "version", "expect")
+
+
+def _clean_document(document: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(document, Mapping):
+        raise InvalidInput("document", "a course document must be a mapping")
+    data = to_json_value({k: v for k, v in document.items() if k not in _SERVICE_FIELDS})
+    assert isinstance(data, dict)
+    return data
+
+
+def _assemble(course: CourseRecord, events: Sequence[EventRecord]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    if course.has_label:
+        document["label"] = course.label
+    document["patient"] = course.patient_doc
+    document["plan"] = course.plan_doc
+    document["events"] = [e.data for e in events]
+    return document
+
+
+def _parse(document: Mapping[str, Any]) -> Any:
+    from inoplan.document import parse_course
+
+    return parse_course(document)
+
+
+# -- courses -----------------------------------------------------------------------------------
+
+
+def create_course(
+    uow_factory: UowFactory,
+    document: Mapping[str, Any],
+    *,
+    actor: str,
+    clock: Clock = utc_now,
+) -> CourseRef:
+    """Validate and store a new course document with its events (version 1).
+
+    Raises
+    ------
+    InvalidInput
+        The document is invalid (the field is named, as ``inoplan evaluate`` names it).
+    Conflict
+        The patient id exists with a different birth date or sex.
+    """
+    from inoplan.services.audit import append_audit
+
+    data = _clean_document(document)
+    course = _parse(data)
+    patient = data["patient"]
+    events = list(data.get("events") or [])
+    now = clock()
+    with uow_factory(write=True) as uow:
+        patient_id = uow.patients.get_or_add(
+            external_id=patient["id"],
+            birth_date=course.patient.birth_date,
+            sex=course.patient.sex,
+            at=now,
+        )
+        existing = uow.patients.get(patient_id)
+        if existing.birth_date != course.patient.birth_date or existing.sex != course.patient.sex:
+            raise Conflict(
+                "patient.id: a patient with this id is already recorded with a different "
+                "birth date or sex; check the identifier"
+            )
+        course_id = uow.courses.add(
+            patient_id=patient_id,
+            label=data.get("label", "us"),
+            has_label="label" in data,
+            label_revision=course.label,
+            patient_doc=patient,
+            plan_doc=data["plan"],
+            start_date=course.plan.start_date,
+            event_count=len(events),
+            at=now,
+            by=actor,
+        )
+        for position, event in enumerate(events):
+            uow.courses.add_event(course_id, position, event, at=now, by=actor)
+        append_audit(
+            uow,
+            actor=actor,
+            action="course.create",
+            entity="course",
+            entity_id=str(course_id),
+            course_id=course_id,
+            before=None,
+            after={
+                "version": 1,
+                "label_revision": course.label,
+                "patient": patient["id"],
+                "events": len(events),
+                "document_sha256": document_sha256(data),
+            },
+            at=now,
+        )
+        uow.commit()
+    return CourseRef(id=course_id, version=1)
+
+
+def _event_field(path: str, position: int) -> str:
+    prefix = f"events[{position}]"
+    if path == prefix:
+        return "event"
+    if path.startswith(prefix + "."):
+        return "event." + path[len(prefix) + 1 :]
+    return path
+
+
+def append_event(
+    uow_factory: UowFactory,
+    course_id: int,
+    event: Mapping[str, Any],
+    *,
+    expected_version: int,
+    actor: str,
+    clock: Clock = utc_now,
+) -> CourseRef:
+    """Append one event if the course is still at ``expected_version``; returns the new version.
+
+    The would-be document (stored events plus this one) is validated before anything is kept,
+    so an event that would make the course invalid (a duplicate id, a correction of an unknown
+    event, a dose recorded twice) is refused with the field named (``event.supersedes``).
+
+    Raises
+    ------
+    NotFound
+        No such course.
+    Conflict
+        The course has moved on (another write came first); nothing was written.
+    InvalidInput
+        The event, or the document with it, is invalid.
+    """
+    from inoplan.services.audit import append_audit
+
+    data = to_json_value(dict(event))
+    now = clock()
+    with uow_factory(write=True) as uow:
+        if not uow.courses.bump_version(course_id, expected_version, at=now):
+            current = uow.courses.get(course_id)
+            if current is None:
+                raise NotFound(f"course {course_id} does not exist")
+            raise Conflict(
+                f"course {course_id} is at version {current.version}, not {expected_version}; "
+                "reload it and apply your change again"
+            )
+        course = uow.courses.get(course_id)
+        stored = uow.courses.events(course_id)
+        position = len(stored)
+        document = _assemble(course, stored)
+        document["events"].append(data)
+        try:
+            _parse(document)
+        except InvalidInput as exc:
+            raise InvalidInput(_event_field(exc.field, position), exc.message) from None
+        uow.courses.add_event(course_id, position, data, at=now, by=actor)
+        append_audit(
+            uow,
+            actor=actor,
+            action=f"event.{data.get('type', 'unknown')}",
+            entity="event",
+            entity_id=f"{course_id}:{position}",
+            course_id=course_id,
+            before={"version": expected_version, "events": position},
+            after={"version": course.version, "events": position + 1, "event": data},
+            at=now,
+        )
+        uow.commit()
+    return CourseRef(id=course_id, version=course.version, extra={"position": position})
+
+
+def _load(uow_factory: UowFactory, course_id: int) -> tuple[CourseRecord, dict[str, Any]]:
+    with uow_factory() as uow:
+        course = uow.courses.get(course_id)
+        if course is None:
+            raise NotFound(f"course {course_id} does not exist")
+        events = uow.courses.events(course_id)
+    return course, _assemble(course, events)
+
+
+def course_document(uow_factory: UowFactory, course_id: int) -> dict[str, Any]:
+    """The course document as stored, with ``id`` and ``version``."""
+    course, document = _load(uow_factory, course_id)
+    return {**document, "id": course.id, "version": course.version}
+
+
+def export_document(uow_factory: UowFactory, course_id: int) -> dict[str, Any]:
+    """The course document alone (no service fields), readable by ``inoplan evaluate``."""
+    return _load(uow_factory, course_id)[1]
+
+
+def list_courses(
+    uow_factory: UowFactory, *, offset: int = 0, limit: int = 50, patient: str | None = None
+) -> Page:
+    with uow_factory() as uow:
+        rows, count = uow.courses.list(offset=offset, limit=limit, patient=patient)
+    return Page(data=rows, count=count, offset=offset, limit=limit)
+
+
+def list_patients(uow_factory: UowFactory, *, offset: int = 0, limit: int = 50) -> Page:
+    with uow_factory() as uow:
+        rows, count = uow.patients.list(offset=offset, limit=limit)
+    return Page(data=rows, count=count, offset=offset, limit=limit)
+
+
+def get_patient(uow_factory: UowFactory, external_id: str) -> PatientRecord:
+    with uow_factory() as uow:
+        patient = uow.patients.get_by_external(external_id)
+    if patient is None:
+        raise NotFound(f"patient {external_id!r} does not exist")
+    return patient
+
+
+def plan_course(uow_factory: UowFactory, course_id: int) -> dict[str, Any]:
+    """The calendar of the course (as ``inoplan plan --json``) with the disclaimer."""
+    from inoplan.services.courses import plan_document
+
+    course, document = _load(uow_factory, course_id)
+    plan = dict(plan_document(document))
+    plan.setdefault("disclaimer", DISCLAIMER)
+    plan["course_id"] = course.id
+    plan["course_version"] = course.version
+    return plan
+
+
+def show_decision(
+    uow_factory: UowFactory,
+    course_id: int,
+    on: date,
+    *,
+    actor: str,
+    clock: Clock = utc_now,
+) -> dict[str, Any]:
+    """Decide the course on ``on`` (as ``inoplan evaluate``), record it as shown, return it.
+
+    The decision is computed outside the write transaction; the record of it (the full JSON,
+    the course version and document hash it was computed from, the label revision, the engine
+    version, who and when) and its audit record are written together.
+    """
+    from inoplan.services.audit import append_audit
+    from inoplan.services.courses import decide_document
+
+    course, document = _load(uow_factory, course_id)
+    decision = to_json_value(decide_document(document, on))
+    assert isinstance(decision, dict)
+    decision.setdefault("disclaimer", DISCLAIMER)
+    inputs = {
+        "course_id": course.id,
+        "course_version": course.version,
+        "events": len(document["events"]),
+        "document_sha256": document_sha256(document),
+        "on": on.isoformat(),
+    }
+    now = clock()
+    label_revision = str(decision.get("label_revision") or course.label_revision)
+    engine_version = str(decision.get("engine_version") or __version__)
+    status = str(decision.get("status"))
+    with uow_factory(write=True) as uow:
+        decision_id = uow.decisions.add(
+            course_id=course.id,
+            course_version=course.version,
+            as_of=on,
+            status=status,
+            label_revision=label_revision,
+            engine_version=engine_version,
+            inputs=inputs,
+            decision=decision,
+            at=now,
+            by=actor,
+        )
+        append_audit(
+            uow,
+            actor=actor,
+            action="decision.show",
+            entity="decision",
+            entity_id=str(decision_id),
+            course_id=course.id,
+            before=None,
+            after={
+                "status": status,
+                "as_of": on.isoformat(),
+                "course_version": course.version,
+                "label_revision": label_revision,
+                "engine_version": engine_version,
+                "document_sha256": inputs["document_sha256"],
+            },
+            at=now,
+        )
+        uow.commit()
+    return {
+        **decision,
+        "decision_id": decision_id,
+        "course_id": course.id,
+        "course_version": course.version,
+    }
+
+
+def course_decisions(uow_factory: UowFactory, course_id: int) -> list[DecisionRecord]:
+    with uow_factory() as uow:
+        if uow.courses.get(course_id) is None:
+            raise NotFound(f"course {course_id} does not exist")
+        return list(uow.decisions.for_course(course_id))
+
+
+def course_audit(uow_factory: UowFactory, course_id: int) -> list[AuditRecord]:
+    """Who did what to the course and when, oldest first."""
+    with uow_factory() as uow:
+        if uow.courses.get(course_id) is None:
+            raise NotFound(f"course {course_id} does not exist")
+        return list(uow.audit.for_course(course_id))
+
+
+def iter_audit(uow_factory: UowFactory, *, batch: int = 1000) -> Iterator[AuditRecord]:
+    after = 0
+    while True:
+        with uow_factory() as uow:
+            chunk = list(uow.audit.after(after, limit=batch))
+        if not chunk:
+            return
+        yield from chunk
+        after = chunk[-1].seq
+
+
+# -- CDS Hooks replay guard --------------------------------------------------------------------
+
+
+def remember_jti(
+    uow_factory: UowFactory,
+    iss: str,
+    jti: str,
+    expires_at: datetime,
+    *,
+    clock: Clock = utc_now,
+) -> bool:
+    """Remember a JWT id; ``False`` if this issuer's ``jti`` was already seen (a replay).
+
+    Expired ids are purged first. The insert relies on the database's unique constraint on
+    ``(iss, jti)``, so two workers receiving the same token at once cannot both accept it.
+    """
+    if not iss or not jti:
+        raise InvalidInput("jti", "issuer and jti are required")
+    if expires_at.tzinfo is None:
+        raise InvalidInput("expires_at", "must be timezone-aware (UTC)")
+    with uow_factory(write=True) as uow:
+        uow.jti.purge(before=clock())
+        uow.commit()
+    with uow_factory(write=True) as uow:
+        inserted = bool(uow.jti.insert(iss=iss, jti=jti, expires_at=expires_at))
+        if inserted:
+            uow.commit()
+    return inserted
+
+
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+
+
+def check_username(username: str) -> str:
+    if not isinstance(username, str) or not _USERNAME.match(username):
+        raise InvalidInput(
+            "username", "1-64 characters: letters, digits, '.', '_', '@', '-' (no spaces)"
+        )
+    return username
