@@ -1,0 +1,335 @@
+"""Verify the bearer JWT that a CDS client (EHR) sends with every CDS Hooks call.
+
+CDS Hooks 2.0 "Trusting CDS Clients": the token is signed by the EHR with an asymmetric key;
+the service checks, in this order,
+
+1. ``alg`` is asymmetric (ES/RS/PS 256/384/512): never ``none`` or HMAC;
+2. ``iss`` is an allow-listed issuer (``INOPLAN_CDS_ISSUERS``);
+3. the key is found by ``kid`` in that issuer's JWK Set, fetched only from the configured
+   ``jwks_url``/``jwks_file`` or an allow-listed ``jku`` (never from a URL the token names);
+4. the signature verifies;
+5. ``aud`` is exactly the URL of the endpoint being called;
+6. ``exp``/``iat``/``nbf`` hold with a small leeway and the lifetime is within the issuer's maximum;
+7. ``jti`` was not seen before (the store keeps it until the token expires).
+
+Any failure raises :class:`TokenRejected`; the HTTP adapter answers 401 with no detail and logs
+the reason with ``iss`` and ``jti`` only (never the token, never patient data).
+The clock and the ``jti`` store are injected, so every rule is testable without waiting.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+__all__ = [
+    "ALLOWED_ALGORITHMS",
+    "CdsTokenVerifier",
+    "JtiStore",
+    "MemoryJtiStore",
+    "TokenRejected",
+    "TrustedIssuer",
+    "load_issuers",
+]
+
+log = logging.getLogger("inoplan.cds.security")
+
+ALLOWED_ALGORITHMS = frozenset(
+    {"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+)
+_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
+DEFAULT_MAX_LIFETIME_S = 900  # Epic's documented tokens live 900 s, the sandbox's 300 s
+DEFAULT_LEEWAY_S = 30
+REFETCH_INTERVAL_S = 60.0  # an unknown kid triggers at most one JWKS fetch per minute
+
+
+class TokenRejected(Exception):
+    """The token may not be trusted; ``reason`` is for the log, never for the caller."""
+
+    def __init__(self, reason: str, *, iss: str | None = None, jti: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.iss = iss
+        self.jti = jti
+
+
+class JtiStore(Protocol):
+    def remember(self, iss: str, jti: str, expires_at: datetime) -> bool:
+        """Record a token id; False when it was already recorded (a replay)."""
+        ...
+
+
+class MemoryJtiStore:
+    """A per-process store (tests, single worker). Production uses the database."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._seen: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+        self._clock = clock
+
+    def remember(self, iss: str, jti: str, expires_at: datetime) -> bool:
+        now = self._clock()
+        with self._lock:
+            if len(self._seen) > 10_000:
+                self._seen = {key: exp for key, exp in self._seen.items() if exp > now}
+            key = (iss, jti)
+            if key in self._seen and self._seen[key] > now:
+                return False
+            self._seen[key] = expires_at.timestamp()
+            return True
+
+
+@dataclass(frozen=True)
+class TrustedIssuer:
+    """One EHR (or test client) allowed to call the services."""
+
+    iss: str
+    jwks_url: str | None = None
+    jwks_file: Path | None = None
+    jwks: Mapping[str, Any] | None = None  # inline key set (tests, simple set-ups)
+    max_lifetime_s: int = DEFAULT_MAX_LIFETIME_S
+    allowed_jku: tuple[str, ...] = ()
+    tenants: tuple[str, ...] = ()  # when set, the token's tenant must be one of these
+
+    def jku_allowed(self, jku: str) -> bool:
+        return jku == self.jwks_url or jku in self.allowed_jku
+
+
+def load_issuers(path: str | Path) -> list[TrustedIssuer]:
+    """Read ``[[issuer]]`` tables from the TOML file named by ``INOPLAN_CDS_ISSUERS``.
+
+    A relative ``jwks_file`` is read relative to the TOML file.
+    """
+    source = Path(path)
+    with source.open("rb") as handle:
+        data = tomllib.load(handle)
+    issuers = []
+    for i, table in enumerate(data.get("issuer") or ()):
+        where = f"{source}: issuer[{i}]"
+        if not isinstance(table, dict) or not isinstance(table.get("iss"), str):
+            raise ValueError(f"{where}: needs iss")
+        url, file = table.get("jwks_url"), table.get("jwks_file")
+        if (url is None) == (file is None):
+            raise ValueError(f"{where}: needs exactly one of jwks_url or jwks_file")
+        if url is not None and not str(url).startswith("https://") and not str(url).startswith(
+            "http://127.0.0.1"
+        ):
+            raise ValueError(f"{where}: jwks_url must use https")
+        jwks_file = None
+        if file is not None:
+            jwks_file = Path(file) if Path(file).is_absolute() else source.parent / file
+        lifetime = int(table.get("max_lifetime_s", DEFAULT_MAX_LIFETIME_S))
+        if not 1 <= lifetime <= 3600:
+            raise ValueError(f"{where}: max_lifetime_s must be between 1 and 3600")
+        issuers.append(
+            TrustedIssuer(
+                iss=table["iss"],
+                jwks_url=url,
+                jwks_file=jwks_file,
+                max_lifetime_s=lifetime,
+                allowed_jku=tuple(table.get("allowed_jku", ())),
+                tenants=tuple(table.get("tenants", ())),
+            )
+        )
+    return issuers
+
+
+@dataclass
+class _KeySet:
+    keys: dict[str, Any] = field(default_factory=dict)  # kid -> (PyJWK, the JWK's alg)
+    fetched_at: float = float("-inf")
+
+
+def _public_only(jwks: Mapping[str, Any]) -> dict[str, Any]:
+    keys = []
+    for key in jwks.get("keys") or ():
+        if isinstance(key, Mapping):
+            keys.append({name: v for name, v in key.items() if name not in _PRIVATE_MEMBERS})
+    return {"keys": keys}
+
+
+class CdsTokenVerifier:
+    """Verify CDS Hooks bearer tokens against trusted issuers (thread-safe).
+
+    Parameters
+    ----------
+    issuers
+        The allow-list.
+    jti_store
+        Where seen token ids are kept until they expire (the database in production).
+    clock
+        Seconds since the epoch; injected so tests control time.
+    http_get
+        ``url -> JWK Set dict``; by default httpx with a 2 s timeout, redirects refused.
+    """
+
+    def __init__(
+        self,
+        issuers: Iterable[TrustedIssuer],
+        jti_store: JtiStore,
+        *,
+        clock: Callable[[], float] = time.time,
+        leeway_s: int = DEFAULT_LEEWAY_S,
+        http_get: Callable[[str], Mapping[str, Any]] | None = None,
+    ) -> None:
+        self._issuers = {issuer.iss: issuer for issuer in issuers}
+        self._store = jti_store
+        self._clock = clock
+        self._leeway = leeway_s
+        self._http_get = http_get or _fetch_jwks
+        self._cache: dict[tuple[str, str], _KeySet] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def issuers(self) -> tuple[str, ...]:
+        return tuple(self._issuers)
+
+    def verify(self, token: str | None, audience: str) -> dict[str, Any]:
+        """Return the verified claims, or raise :class:`TokenRejected`."""
+        import jwt
+
+        if not token:
+            raise TokenRejected("no bearer token")
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            raise TokenRejected("malformed token") from None
+        iss = unverified.get("iss") if isinstance(unverified.get("iss"), str) else None
+        jti = unverified.get("jti") if isinstance(unverified.get("jti"), str) else None
+        alg = header.get("alg")
+        if alg not in ALLOWED_ALGORITHMS:
+            raise TokenRejected(f"algorithm {alg!r} not allowed", iss=iss, jti=jti)
+        if header.get("typ") not in (None, "JWT", "jwt"):
+            raise TokenRejected("typ is not JWT", iss=iss, jti=jti)
+        issuer = self._issuers.get(iss or "")
+        if issuer is None:
+            raise TokenRejected("issuer not trusted", iss=iss, jti=jti)
+        jku = header.get("jku")
+        out_of_band = issuer.jwks is not None or issuer.jwks_file is not None
+        if out_of_band:
+            jku = None  # keys exchanged out of band: the jku hint is never fetched
+        elif jku is not None and not issuer.jku_allowed(str(jku)):
+            raise TokenRejected("jku not allow-listed", iss=iss, jti=jti)
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise TokenRejected("no kid", iss=iss, jti=jti)
+        key = self._key(issuer, kid, str(jku) if jku else None)
+        if key is None:
+            raise TokenRejected("unknown key", iss=iss, jti=jti)
+        key, jwk_alg = key
+        if jwk_alg and jwk_alg != alg:
+            raise TokenRejected("alg does not match the key", iss=iss, jti=jti)
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key.key,
+                algorithms=[alg],
+                audience=audience,
+                issuer=issuer.iss,
+                options={
+                    "require": ["iss", "aud", "exp", "iat", "jti"],
+                    "verify_exp": False,  # checked below against the injected clock
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
+            )
+        except jwt.InvalidAudienceError:
+            raise TokenRejected("wrong audience", iss=iss, jti=jti) from None
+        except jwt.InvalidSignatureError:
+            raise TokenRejected("bad signature", iss=iss, jti=jti) from None
+        except jwt.PyJWTError as exc:
+            raise TokenRejected(f"invalid token ({type(exc).__name__})", iss=iss, jti=jti) from None
+        self._check_times(claims, issuer, iss, jti)
+        if issuer.tenants and claims.get("tenant") not in issuer.tenants:
+            raise TokenRejected("tenant not allowed", iss=iss, jti=jti)
+        expires_at = datetime.fromtimestamp(float(claims["exp"]), tz=UTC)
+        if not self._store.remember(issuer.iss, str(claims["jti"]), expires_at):
+            raise TokenRejected("replayed jti", iss=iss, jti=jti)
+        return claims
+
+    def _check_times(
+        self, claims: Mapping[str, Any], issuer: TrustedIssuer, iss: str | None, jti: str | None
+    ) -> None:
+        now = self._clock()
+        try:
+            exp, iat = float(claims["exp"]), float(claims["iat"])
+            nbf = float(claims["nbf"]) if "nbf" in claims else None
+        except (TypeError, ValueError):
+            raise TokenRejected("exp/iat not numbers", iss=iss, jti=jti) from None
+        if exp <= now - self._leeway:
+            raise TokenRejected("expired", iss=iss, jti=jti)
+        if iat > now + self._leeway:
+            raise TokenRejected("issued in the future", iss=iss, jti=jti)
+        if nbf is not None and nbf > now + self._leeway:
+            raise TokenRejected("not yet valid", iss=iss, jti=jti)
+        if exp <= iat or exp - iat > issuer.max_lifetime_s:
+            raise TokenRejected("lifetime above the issuer's maximum", iss=iss, jti=jti)
+
+    # -- keys ------------------------------------------------------------------------------
+
+    def _key(self, issuer: TrustedIssuer, kid: str, jku: str | None) -> Any:
+        source = jku or issuer.jwks_url or str(issuer.jwks_file or "inline")
+        cache_key = (issuer.iss, source)
+        with self._lock:
+            entry = self._cache.get(cache_key)
+            if entry is not None and kid in entry.keys:
+                return entry.keys[kid]
+            now = time.monotonic()
+            if entry is not None and now - entry.fetched_at < REFETCH_INTERVAL_S:
+                return None  # unknown kid, fetched recently: do not hammer the EHR
+            try:
+                raw = self._load(issuer, jku)
+            except Exception as exc:  # network or file trouble: refuse, keep old keys
+                log.warning("JWKS for %s unavailable: %s", issuer.iss, type(exc).__name__)
+                if entry is not None:
+                    entry.fetched_at = now
+                return None
+            self._cache[cache_key] = entry = _KeySet(keys=_parse_keys(raw), fetched_at=now)
+            return entry.keys.get(kid)
+
+    def _load(self, issuer: TrustedIssuer, jku: str | None) -> Mapping[str, Any]:
+        if jku is not None:
+            return self._http_get(jku)
+        if issuer.jwks is not None:
+            return issuer.jwks
+        if issuer.jwks_file is not None:
+            data: Mapping[str, Any] = json.loads(issuer.jwks_file.read_text(encoding="utf-8"))
+            return data
+        if issuer.jwks_url is not None:
+            return self._http_get(issuer.jwks_url)
+        return {"keys": []}
+
+
+def _parse_keys(raw: Mapping[str, Any]) -> dict[str, Any]:
+    import jwt
+
+    keys: dict[str, Any] = {}
+    for jwk in _public_only(raw)["keys"]:
+        kid = jwk.get("kid")
+        if not isinstance(kid, str) or jwk.get("kty") not in ("EC", "RSA"):
+            continue  # symmetric ("oct") keys are never used
+        if jwk.get("use") not in (None, "sig"):
+            continue
+        try:
+            keys[kid] = (jwt.PyJWK.from_dict(jwk), jwk.get("alg"))
+        except jwt.PyJWTError:
+            log.warning("skipping an unusable JWK (kid %s)", kid)
+    return keys
+
+
+def _fetch_jwks(url: str) -> Mapping[str, Any]:
+    import httpx
+
+    response = httpx.get(url, timeout=2.0, follow_redirects=False)
+    response.raise_for_status()
+    data: Mapping[str, Any] = response.json()
+    return data
