@@ -15,6 +15,7 @@ from inoplan.errors import KnowledgeBaseError
 __all__ = [
     "AlertText",
     "Citation",
+    "Contraindication",
     "CycleCaps",
     "DoseLimits",
     "Label",
@@ -200,6 +201,16 @@ class AlertText:
 
 
 @dataclass(frozen=True, slots=True)
+class Contraindication:
+    """A contraindication of the label (the US label has none)."""
+
+    code: str
+    text: str
+    citation: Citation
+    interpretation: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Label:
     """One label revision, ready for the engine."""
 
@@ -222,7 +233,7 @@ class Label:
     alerts: Mapping[str, AlertText]
     excipients: tuple[str, ...]
     excipients_citation: Citation
-    extra: Mapping[str, object] = field(default_factory=dict)
+    contraindication_details: Mapping[str, Contraindication] = field(default_factory=dict)
 
     def cite(self, anchor: str, confidence: str = "C") -> Citation:
         """Render a section anchor as this revision prints it ("US PI 2.3, Table 2")."""

@@ -18,6 +18,7 @@ from typing import Any
 from inoplan.domain.label import (
     AlertText,
     Citation,
+    Contraindication,
     CycleCaps,
     DoseLimits,
     Label,
@@ -37,6 +38,12 @@ __all__ = ["CONFIDENCE_TAGS", "available_versions", "load_label", "read_raw", "r
 
 CONFIDENCE_TAGS = frozenset({"C", "C-old", "C-sec", "UNCONFIRMED", "POLICY"})
 SEVERITIES = frozenset({"critical", "warning", "info"})
+_TOP_LEVEL = frozenset(
+    {
+        "schema", "label", "section", "regimen", "limits", "cycle_caps", "threshold",
+        "preparation", "vial", "storage", "alert", "excipients", "contraindication",
+    }
+)
 
 
 def _labels_dir() -> Any:
@@ -158,6 +165,9 @@ class _Reader:
         raw = self.raw
         if raw.get("schema") != 1:
             raise self._fail("schema", "expected schema = 1")
+        unknown = set(raw) - _TOP_LEVEL
+        if unknown:
+            raise self._fail(sorted(unknown)[0], "unknown top-level table")
         meta = self.table(raw, "label", "")
         if self.text(meta, "id", "label") != self.version:
             raise self._fail("label.id", f"does not match its folder {self.version!r}")
@@ -191,7 +201,28 @@ class _Reader:
             alerts=self.alerts(),
             excipients=self.texts(self.table(raw, "excipients", ""), "substances", "excipients"),
             excipients_citation=self.citation(self.table(raw, "excipients", ""), "excipients"),
+            contraindication_details=self.contraindications(),
         )
+
+    def contraindications(self) -> dict[str, Contraindication]:
+        codes = self.texts(self.table(self.raw, "label", ""), "contraindications", "label")
+        details = self.raw.get("contraindication", {})
+        result: dict[str, Contraindication] = {}
+        for code in codes:
+            path = f"contraindication.{code}"
+            if code not in details:
+                raise self._fail(path, "listed in label.contraindications but not described")
+            row = details[code]
+            result[code] = Contraindication(
+                code=code,
+                text=self.text(row, "text", path),
+                citation=self.citation(row, path),
+                interpretation=row.get("interpretation"),
+            )
+        extra = set(details) - set(codes)
+        if extra:
+            raise self._fail(f"contraindication.{sorted(extra)[0]}", "not listed in label")
+        return result
 
     def regimen(self) -> Regimen:
         reg = self.table(self.raw, "regimen", "")
