@@ -1,0 +1,395 @@
+"""SQL repositories. They return plain records (``inoplan.services.records``), never rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from inoplan.persistence.rows import (
+    AuditHeadRow,
+    AuditRow,
+    CdsJtiRow,
+    CourseRow,
+    DecisionRow,
+    EventRow,
+    PatientRow,
+    UserRow,
+)
+from inoplan.services.records import (
+    AuditRecord,
+    CourseRecord,
+    DecisionRecord,
+    EventRecord,
+    PatientRecord,
+    UserRecord,
+)
+
+__all__ = [
+    "SqlAudit",
+    "SqlCourses",
+    "SqlDecisions",
+    "SqlJti",
+    "SqlPatients",
+    "SqlUsers",
+]
+
+
+def _course(row: CourseRow, external_id: str) -> CourseRecord:
+    return CourseRecord(
+        id=row.id,
+        version=row.version,
+        label=row.label,
+        has_label=row.has_label,
+        label_revision=row.label_revision,
+        patient_external_id=external_id,
+        patient_doc=row.patient_doc,
+        plan_doc=row.plan_doc,
+        event_count=row.event_count,
+        start_date=row.start_date,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        updated_at=row.updated_at,
+    )
+
+
+class SqlPatients:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get(self, patient_id: int) -> PatientRecord:
+        row = self._session.get_one(PatientRow, patient_id)
+        return PatientRecord(row.id, row.external_id, row.birth_date, row.sex)
+
+    def get_by_external(self, external_id: str) -> PatientRecord | None:
+        row = self._session.scalars(
+            select(PatientRow).where(PatientRow.external_id == external_id)
+        ).first()
+        if row is None:
+            return None
+        course_ids = self._session.scalars(
+            select(CourseRow.id).where(CourseRow.patient_id == row.id).order_by(CourseRow.id)
+        ).all()
+        return PatientRecord(row.id, row.external_id, row.birth_date, row.sex, tuple(course_ids))
+
+    def get_or_add(self, *, external_id: str, birth_date: date, sex: str, at: datetime) -> int:
+        query = select(PatientRow.id).where(PatientRow.external_id == external_id)
+        found = self._session.scalars(query).first()
+        if found is not None:
+            return found
+        try:
+            with self._session.begin_nested():  # a concurrent insert of the same id may win
+                row = PatientRow(external_id=external_id, birth_date=birth_date, sex=sex, created_at=at)
+                self._session.add(row)
+                self._session.flush()
+                return row.id
+        except IntegrityError:
+            return self._session.scalars(query).one()
+
+    def list(self, *, offset: int, limit: int) -> tuple[list[PatientRecord], int]:
+        count = self._session.scalar(select(func.count()).select_from(PatientRow)) or 0
+        rows = self._session.scalars(
+            select(PatientRow).order_by(PatientRow.id).offset(offset).limit(limit)
+        ).all()
+        ids = [r.id for r in rows]
+        by_patient: dict[int, list[int]] = {i: [] for i in ids}
+        if ids:
+            for pid, cid in self._session.execute(
+                select(CourseRow.patient_id, CourseRow.id)
+                .where(CourseRow.patient_id.in_(ids))
+                .order_by(CourseRow.id)
+            ):
+                by_patient[pid].append(cid)
+        return [
+            PatientRecord(r.id, r.external_id, r.birth_date, r.sex, tuple(by_patient[r.id]))
+            for r in rows
+        ], count
+
+
+class SqlCourses:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(
+        self,
+        *,
+        patient_id: int,
+        label: str,
+        has_label: bool,
+        label_revision: str,
+        patient_doc: dict[str, Any],
+        plan_doc: dict[str, Any],
+        start_date: date,
+        event_count: int,
+        at: datetime,
+        by: str,
+    ) -> int:
+        row = CourseRow(
+            patient_id=patient_id,
+            label=label,
+            has_label=has_label,
+            label_revision=label_revision,
+            patient_doc=patient_doc,
+            plan_doc=plan_doc,
+            version=1,
+            event_count=event_count,
+            start_date=start_date,
+            created_at=at,
+            created_by=by,
+            updated_at=at,
+        )
+        self._session.add(row)
+        self._session.flush()
+        return row.id
+
+    def get(self, course_id: int) -> CourseRecord | None:
+        found = self._session.execute(
+            select(CourseRow, PatientRow.external_id)
+            .join(PatientRow, PatientRow.id == CourseRow.patient_id)
+            .where(CourseRow.id == course_id)
+            .execution_options(populate_existing=True)
+        ).first()
+        return None if found is None else _course(found[0], found[1])
+
+    def bump_version(self, course_id: int, expected: int, *, at: datetime) -> bool:
+        """``UPDATE ... SET version = version + 1 WHERE id = :id AND version = :expected``.
+
+        Takes the row lock on PostgreSQL (a concurrent writer with the same version waits, then
+        matches no row) and the database write lock on SQLite; True if this writer won.
+        """
+        result = self._session.execute(
+            update(CourseRow)
+            .where(CourseRow.id == course_id, CourseRow.version == expected)
+            .values(
+                version=CourseRow.version + 1,
+                event_count=CourseRow.event_count + 1,
+                updated_at=at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def add_event(
+        self, course_id: int, position: int, data: dict[str, Any], *, at: datetime, by: str
+    ) -> None:
+        self._session.execute(
+            insert(EventRow).values(
+                course_id=course_id,
+                position=position,
+                event_id=data.get("id"),
+                type=str(data.get("type")),
+                on=date.fromisoformat(str(data["date"])),
+                supersedes=data.get("supersedes"),
+                reason=data.get("reason"),
+                data=data,
+                recorded_at=at,
+                recorded_by=by,
+            )
+        )
+
+    def events(self, course_id: int) -> list[EventRecord]:
+        rows = self._session.scalars(
+            select(EventRow).where(EventRow.course_id == course_id).order_by(EventRow.position)
+        ).all()
+        return [
+            EventRecord(r.course_id, r.position, r.data, r.recorded_at, r.recorded_by) for r in rows
+        ]
+
+    def list(
+        self, *, offset: int, limit: int, patient: str | None = None
+    ) -> tuple[list[CourseRecord], int]:
+        base = select(CourseRow, PatientRow.external_id).join(
+            PatientRow, PatientRow.id == CourseRow.patient_id
+        )
+        counter = select(func.count()).select_from(CourseRow)
+        if patient is not None:
+            base = base.where(PatientRow.external_id == patient)
+            counter = counter.join(PatientRow, PatientRow.id == CourseRow.patient_id).where(
+                PatientRow.external_id == patient
+            )
+        count = self._session.scalar(counter) or 0
+        rows = self._session.execute(base.order_by(CourseRow.id).offset(offset).limit(limit)).all()
+        return [_course(r[0], r[1]) for r in rows], count
+
+
+class SqlDecisions:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(
+        self,
+        *,
+        course_id: int,
+        course_version: int,
+        as_of: date,
+        status: str,
+        label_revision: str,
+        engine_version: str,
+        inputs: dict[str, Any],
+        decision: dict[str, Any],
+        at: datetime,
+        by: str,
+    ) -> int:
+        row = DecisionRow(
+            course_id=course_id,
+            course_version=course_version,
+            as_of=as_of,
+            status=status,
+            label_revision=label_revision,
+            engine_version=engine_version,
+            inputs=inputs,
+            decision=decision,
+            shown_at=at,
+            shown_to=by,
+        )
+        self._session.add(row)
+        self._session.flush()
+        return row.id
+
+    def for_course(self, course_id: int) -> list[DecisionRecord]:
+        rows = self._session.scalars(
+            select(DecisionRow).where(DecisionRow.course_id == course_id).order_by(DecisionRow.id)
+        ).all()
+        return [
+            DecisionRecord(
+                id=r.id,
+                course_id=r.course_id,
+                course_version=r.course_version,
+                as_of=r.as_of,
+                status=r.status,
+                label_revision=r.label_revision,
+                engine_version=r.engine_version,
+                shown_at=r.shown_at,
+                shown_to=r.shown_to,
+                inputs=r.inputs,
+                decision=r.decision,
+            )
+            for r in rows
+        ]
+
+
+def _user(row: UserRow) -> UserRecord:
+    return UserRecord(row.id, row.username, row.role, row.active, row.password_hash, row.created_at)
+
+
+class SqlUsers:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get(self, username: str) -> UserRecord | None:
+        row = self._session.scalars(select(UserRow).where(UserRow.username == username)).first()
+        return None if row is None else _user(row)
+
+    def add(self, *, username: str, password_hash: str, role: str, at: datetime) -> UserRecord:
+        row = UserRow(
+            username=username, password_hash=password_hash, role=role, active=True, created_at=at
+        )
+        self._session.add(row)
+        self._session.flush()
+        return _user(row)
+
+    def all(self) -> list[UserRecord]:
+        return [_user(r) for r in self._session.scalars(select(UserRow).order_by(UserRow.id))]
+
+    def count(self) -> int:
+        return self._session.scalar(select(func.count()).select_from(UserRow)) or 0
+
+
+def _audit(row: AuditRow) -> AuditRecord:
+    return AuditRecord(
+        seq=row.seq,
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        entity=row.entity,
+        entity_id=row.entity_id,
+        course_id=row.course_id,
+        before=row.before,
+        after=row.after,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+class SqlAudit:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def lock_head(self) -> tuple[int, str]:
+        """The newest record's seq and hash, locked until commit (``SELECT ... FOR UPDATE``)."""
+        row = self._session.execute(
+            select(AuditHeadRow.seq, AuditHeadRow.hash)
+            .where(AuditHeadRow.id == 1)
+            .with_for_update()
+        ).one()
+        return int(row.seq), str(row.hash)
+
+    def head(self) -> tuple[int, str]:
+        row = self._session.execute(
+            select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1)
+        ).one()
+        return int(row.seq), str(row.hash)
+
+    def insert(self, record: AuditRecord) -> None:
+        self._session.execute(
+            insert(AuditRow).values(
+                seq=record.seq,
+                at=record.at,
+                actor=record.actor,
+                action=record.action,
+                entity=record.entity,
+                entity_id=record.entity_id,
+                course_id=record.course_id,
+                before=record.before,
+                after=record.after,
+                prev_hash=record.prev_hash,
+                hash=record.hash,
+            )
+        )
+
+    def set_head(self, seq: int, digest: str) -> None:
+        self._session.execute(
+            update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=seq, hash=digest)
+        )
+
+    def for_course(self, course_id: int) -> list[AuditRecord]:
+        rows = self._session.scalars(
+            select(AuditRow).where(AuditRow.course_id == course_id).order_by(AuditRow.seq)
+        ).all()
+        return [_audit(r) for r in rows]
+
+    def after(self, seq: int, *, limit: int) -> Iterable[AuditRecord]:
+        rows = self._session.scalars(
+            select(AuditRow).where(AuditRow.seq > seq).order_by(AuditRow.seq).limit(limit)
+        ).all()
+        return [_audit(r) for r in rows]
+
+    def page(self, *, offset: int, limit: int) -> tuple[list[AuditRecord], int]:
+        count = self._session.scalar(select(func.count()).select_from(AuditRow)) or 0
+        rows = self._session.scalars(
+            select(AuditRow).order_by(AuditRow.seq).offset(offset).limit(limit)
+        ).all()
+        return [_audit(r) for r in rows], count
+
+
+class SqlJti:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def purge(self, *, before: datetime) -> int:
+        result = self._session.execute(delete(CdsJtiRow).where(CdsJtiRow.expires_at < before))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def insert(self, *, iss: str, jti: str, expires_at: datetime) -> bool:
+        try:
+            with self._session.begin_nested():
+                self._session.execute(
+                    insert(CdsJtiRow).values(iss=iss, jti=jti, expires_at=expires_at)
+                )
+        except IntegrityError:
+            return False
+        return True

@@ -1,0 +1,167 @@
+"""Typed SQLAlchemy rows. Events, decisions and audit records are append-only.
+
+The schema itself is created by the Alembic migrations in ``persistence/migrations``; these
+classes must stay in step with them (a test compares the two).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "AuditHeadRow",
+    "AuditRow",
+    "Base",
+    "CdsJtiRow",
+    "CourseRow",
+    "DecisionRow",
+    "EventRow",
+    "PatientRow",
+    "UserRow",
+]
+
+# BigInteger primary keys that still autoincrement on SQLite (which only does so for INTEGER).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class PatientRow(Base):
+    """A patient, known by the clinic's own opaque identifier (never a name)."""
+
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    birth_date: Mapped[date] = mapped_column(Date)
+    sex: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CourseRow(Base):
+    """One course. ``version`` counts writes: 1 at creation, +1 per appended event."""
+
+    __tablename__ = "courses"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    label: Mapped[str] = mapped_column(String(32))  # as written in the document ("us")
+    label_revision: Mapped[str] = mapped_column(String(32))  # resolved at creation
+    patient_doc: Mapped[dict[str, Any]] = mapped_column(JSON)  # the patient block as given
+    plan_doc: Mapped[dict[str, Any]] = mapped_column(JSON)  # the plan block as given
+    has_label: Mapped[bool] = mapped_column(Boolean, default=True)  # was "label" given?
+    version: Mapped[int] = mapped_column(Integer)
+    event_count: Mapped[int] = mapped_column(Integer)
+    start_date: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class EventRow(Base):
+    """One event exactly as recorded. Never updated or deleted; corrections supersede."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("course_id", "position", name="uq_events_course_position"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
+    position: Mapped[int] = mapped_column(Integer)  # 0-based order in the document
+    event_id: Mapped[str | None] = mapped_column(String(64))  # the document's own "id"
+    type: Mapped[str] = mapped_column(String(32))
+    on: Mapped[date] = mapped_column("date", Date)
+    supersedes: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)  # the event as given
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_by: Mapped[str] = mapped_column(String(64))
+
+
+class DecisionRow(Base):
+    """A decision as shown to someone: the full JSON, what it was computed from, who, when."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
+    course_version: Mapped[int] = mapped_column(Integer)
+    as_of: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(32))
+    label_revision: Mapped[str] = mapped_column(String(32))
+    engine_version: Mapped[str] = mapped_column(String(32))
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    decision: Mapped[dict[str, Any]] = mapped_column(JSON)
+    shown_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    shown_to: Mapped[str] = mapped_column(String(64))
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditRow(Base):
+    """One audit record; ``hash`` = SHA-256 over ``prev_hash`` and the record's content."""
+
+    __tablename__ = "audit_records"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)  # 1, 2, 3, ... without gaps
+    at: Mapped[str] = mapped_column(String(40))  # ISO 8601 UTC text, hashed as stored
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    course_id: Mapped[int | None] = mapped_column(BigInteger)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_audit_records_course_id", "course_id"),)
+
+
+class AuditHeadRow(Base):
+    """Single row (id=1): the newest audit record. Locking it serialises the chain."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class CdsJtiRow(Base):
+    """A JWT id seen from a CDS Hooks client, kept until it expires (replay protection)."""
+
+    __tablename__ = "cds_jti"
+    __table_args__ = (UniqueConstraint("iss", "jti", name="uq_cds_jti_iss_jti"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    iss: Mapped[str] = mapped_column(String(512))
+    jti: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

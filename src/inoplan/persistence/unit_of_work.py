@@ -1,0 +1,44 @@
+"""The SQL unit of work: one session, one transaction; rolls back unless committed."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from inoplan.persistence.repositories import (
+    SqlAudit,
+    SqlCourses,
+    SqlDecisions,
+    SqlJti,
+    SqlPatients,
+    SqlUsers,
+)
+
+__all__ = ["SqlUnitOfWork"]
+
+
+class SqlUnitOfWork:
+    """``with SqlUnitOfWork(factory) as uow: ...; uow.commit()``."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
+
+    def __enter__(self) -> Self:
+        self.session = self._session_factory()
+        self.patients = SqlPatients(self.session)
+        self.courses = SqlCourses(self.session)
+        self.decisions = SqlDecisions(self.session)
+        self.users = SqlUsers(self.session)
+        self.audit = SqlAudit(self.session)
+        self.jti = SqlJti(self.session)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
