@@ -21,6 +21,7 @@ __all__ = [
     "Label",
     "Preparation",
     "Regimen",
+    "RuleText",
     "ScheduledDose",
     "Schedule",
     "Section",
@@ -211,6 +212,17 @@ class Contraindication:
 
 
 @dataclass(frozen=True, slots=True)
+class RuleText:
+    """Text the decision engine shows with a rule: a term list and/or an interpretation."""
+
+    id: str
+    text: str
+    citation: Citation
+    terms: tuple[str, ...] = ()
+    interpretation: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Label:
     """One label revision, ready for the engine."""
 
@@ -234,6 +246,7 @@ class Label:
     excipients: tuple[str, ...]
     excipients_citation: Citation
     contraindication_details: Mapping[str, Contraindication] = field(default_factory=dict)
+    rules: Mapping[str, RuleText] = field(default_factory=dict)  # [rule.*] tables
 
     def cite(self, anchor: str, confidence: str = "C") -> Citation:
         """Render a section anchor as this revision prints it ("US PI 2.3, Table 2")."""
@@ -247,6 +260,12 @@ class Label:
             return self.thresholds[key]
         except KeyError:
             raise KnowledgeBaseError(f"{self.id}: no threshold {key!r}") from None
+
+    def rule(self, key: str) -> RuleText:
+        try:
+            return self.rules[key]
+        except KeyError:
+            raise KnowledgeBaseError(f"{self.id}: no rule text {key!r}") from None
 
     def alert(self, code: str) -> AlertText:
         try:

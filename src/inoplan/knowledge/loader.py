@@ -24,6 +24,7 @@ from inoplan.domain.label import (
     Label,
     Preparation,
     Regimen,
+    RuleText,
     Schedule,
     ScheduledDose,
     Section,
@@ -42,6 +43,7 @@ _TOP_LEVEL = frozenset(
     {
         "schema", "label", "section", "regimen", "limits", "cycle_caps", "threshold",
         "preparation", "vial", "storage", "alert", "excipients", "contraindication",
+        "rule",
     }
 )
 
@@ -202,7 +204,22 @@ class _Reader:
             excipients=self.texts(self.table(raw, "excipients", ""), "substances", "excipients"),
             excipients_citation=self.citation(self.table(raw, "excipients", ""), "excipients"),
             contraindication_details=self.contraindications(),
+            rules=self.rules(),
         )
+
+    def rules(self) -> dict[str, RuleText]:
+        """``[rule.*]``: texts and term lists of the decision engine (issue 3)."""
+        result: dict[str, RuleText] = {}
+        for key, row in self.raw.get("rule", {}).items():
+            path = f"rule.{key}"
+            result[key] = RuleText(
+                id=key,
+                text=self.text(row, "text", path),
+                citation=self.citation(row, path),
+                terms=self.texts(row, "terms", path),
+                interpretation=row.get("interpretation"),
+            )
+        return result
 
     def contraindications(self) -> dict[str, Contraindication]:
         codes = self.texts(self.table(self.raw, "label", ""), "contraindications", "label")
