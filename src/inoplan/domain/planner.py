@@ -153,6 +153,7 @@ def plan_course(
     statuses: Mapping[tuple[int, int], str] | None = None,
     body: BodyUsed | None = None,
     extra_cycles: int = 0,
+    starts: Mapping[int, date] | None = None,
 ) -> TreatmentPlan:
     """Lay out the course: cycles up to the cap, doses with windows, statuses and mg.
 
@@ -170,9 +171,13 @@ def plan_course(
         The height/weight to dose with; default: the latest on record.
     extra_cycles
         Cycles beyond the cap to lay out (the engine's optional third pre-HSCT cycle).
+    starts
+        A later start for a cycle whose day 1 is not given yet (the engine's delayed day 1);
+        the regimen then follows the responses known before that date.
     """
     adjustments = adjustments or {}
     statuses = statuses or {}
+    starts = starts or {}
     regimen = label.regimen
     given = {(a.cycle, a.day): a for a in course.of_type(AdministrationEvent)}
     cap = label.cycle_cap(course.plan.hsct_intended) + extra_cycles
@@ -195,8 +200,11 @@ def plan_course(
         first = given.get((cycle, 1))
         if first is not None:
             start = first.date
-        elif previous_dose_on is not None and start < previous_dose_on + gap:
-            start = previous_dose_on + gap  # keep 6 days after a late previous dose
+        else:
+            if previous_dose_on is not None and start < previous_dose_on + gap:
+                start = previous_dose_on + gap  # keep 6 days after a late previous dose
+            if cycle in starts and starts[cycle] > start:
+                start = starts[cycle]  # day 1 delayed (e.g. waiting for recovery)
         length = course.plan.cycle1_days if cycle == 1 else regimen.later_cycle_days
         if stop is not None and first is None and start >= stop:
             break
