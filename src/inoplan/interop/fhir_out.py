@@ -1,0 +1,510 @@
+"""Course document (+ its plan and decision) -> a FHIR R4 ``collection`` Bundle. Pure.
+
+Resources written:
+
+- Patient (inoplan extensions for what FHIR has no element for: reproductive potential,
+  breastfeeding, history), AllergyIntolerance per allergy;
+- CarePlan for the course (period.start = cycle 1 day 1; plan settings as extensions) whose
+  activity points at a RequestGroup with one action per cycle and one sub-action per dose day,
+  each carrying the ``timing-daysOfCycle`` extension and pointing at its MedicationRequest;
+- MedicationRequest per planned dose (``intent: plan``: decision support, not an order) with
+  ``doseAndRate`` typed ``ordered`` (mg/m2) and ``calculated`` (mg);
+- MedicationAdministration per dose given; Observations (LOINC, UCUM) for vitals, labs, ECG and
+  pregnancy tests; MedicationStatement, Condition, Procedure for the other events;
+- the decision as a GuidanceResponse, and a DetectedIssue per critical or warning alert.
+
+``inoplan.interop.fhir_in.bundle_to_document`` reads all of it back (round trip).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from inoplan import DISCLAIMER, __version__
+from inoplan.interop import codes as k
+
+__all__ = ["export_bundle", "validate_bundle"]
+
+_NS = uuid.UUID("6f0f4b7e-2d0e-4c53-9a52-6b1f1c1e9a10")
+_UCUM_LAB = {"10*9/L", "10*3/uL", "/uL", "/mm3", "mg/dL", "umol/L", "U/L", "mmol/L"}
+_VITALS = {"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+           "code": "vital-signs", "display": "Vital Signs"}
+_LAB = {"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+        "code": "laboratory", "display": "Laboratory"}
+
+
+def _id(*parts: Any) -> str:
+    """A deterministic FHIR id (``[A-Za-z0-9-.]{1,64}``)."""
+    raw = "-".join(str(p) for p in parts)
+    clean = re.sub(r"[^A-Za-z0-9.-]", "-", raw)
+    if len(clean) <= 64:
+        return clean
+    return str(uuid.uuid5(_NS, raw))
+
+
+def _ext(name: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"url": k.EXT + name, "valueBoolean": value}
+    if isinstance(value, int):
+        return {"url": k.EXT + name, "valueInteger": value}
+    return {"url": k.EXT + name, "valueString": str(value)}
+
+
+def _event_identifier(event: Mapping[str, Any]) -> list[dict[str, Any]]:
+    if event.get("id"):
+        return [{"system": k.EVENT_ID_SYSTEM, "value": str(event["id"])}]
+    return []
+
+
+def _drug() -> dict[str, Any]:
+    return {"coding": [dict(c) for c in k.DRUG_CODING], "text": "inotuzumab ozogamicin (BESPONSA)"}
+
+
+def _quantity(value: Any, unit: str) -> dict[str, Any]:
+    quantity: dict[str, Any] = {"value": value, "unit": unit}
+    if unit in _UCUM_LAB or unit in ("kg", "cm", "mg", "mg/m2", "ms", "%"):
+        quantity["system"] = k.UCUM
+        quantity["code"] = unit
+    return quantity
+
+
+class _Builder:
+    def __init__(self, document: Mapping[str, Any], tz: str) -> None:
+        self.doc = document
+        self.entries: list[dict[str, Any]] = []
+        self.pid = _id(document["patient"]["id"])
+        self.subject = {"reference": f"Patient/{self.pid}"}
+        self.zone = ZoneInfo(tz)
+        self.counter = 0
+
+    def add(self, resource: dict[str, Any]) -> dict[str, Any]:
+        resource.setdefault("id", _id(resource["resourceType"].lower(), len(self.entries)))
+        self.entries.append({
+            "fullUrl": f"urn:uuid:{uuid.uuid5(_NS, self.pid + '/' + resource['resourceType'] + '/' + resource['id'])}",
+            "resource": resource,
+        })
+        return resource
+
+    def ref(self, resource: Mapping[str, Any]) -> dict[str, str]:
+        return {"reference": f"{resource['resourceType']}/{resource['id']}"}
+
+    def instant(self, day: str, clock: str, plus_minutes: int = 0) -> str:
+        hours, minutes = (int(x) for x in clock.split(":"))
+        local = datetime.combine(date.fromisoformat(day), time(hours, minutes), self.zone)
+        return (local + timedelta(minutes=plus_minutes)).isoformat(timespec="seconds")
+
+    # -- resources ---------------------------------------------------------------------------
+
+    def patient(self) -> None:
+        p = self.doc["patient"]
+        ext = []
+        for name in ("reproductive_potential", "breastfeeding"):
+            if p.get(name) is not None:
+                ext.append(_ext(name, p[name]))
+        for name, value in (p.get("history") or {}).items():
+            if value is not None:
+                ext.append(_ext(name, value))
+        resource: dict[str, Any] = {
+            "resourceType": "Patient",
+            "id": self.pid,
+            "identifier": [{"system": k.INOPLAN + "/patient-id", "value": str(p["id"])}],
+            "gender": p["sex"],
+            "birthDate": str(p["birth_date"]),
+        }
+        if ext:
+            resource["extension"] = ext
+        self.add(resource)
+        for i, allergy in enumerate(p.get("allergies") or ()):
+            self.add({
+                "resourceType": "AllergyIntolerance",
+                "id": _id("allergy", i),
+                "clinicalStatus": {"coding": [{
+                    "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+                    "code": "active"}]},
+                "code": {"text": allergy},
+                "patient": self.subject,
+            })
+
+    def care_plan(self, plan: Mapping[str, Any] | None, decision: Mapping[str, Any] | None,
+                  course_id: Any) -> None:
+        doc_plan = self.doc["plan"]
+        ext = [_ext("label", self.doc.get("label", "us"))]
+        for name in ("hsct_intended", "cycle1_days", "vial", "bsa_formula"):
+            if doc_plan.get(name) is not None:
+                ext.append(_ext(name, doc_plan[name]))
+        status = "active"
+        if decision is not None and decision.get("status") == "discontinue":
+            status = "revoked"
+        elif decision is not None and decision.get("status") == "complete":
+            status = "completed"
+        requests: dict[tuple[int, int], dict[str, Any]] = {}
+        cycles: dict[int, list[dict[str, Any]]] = {}
+        for dose in (plan or {}).get("doses") or ():
+            request = self.medication_request(dose)
+            requests[(dose["cycle"], dose["day"])] = request
+            cycles.setdefault(int(dose["cycle"]), []).append({
+                "title": f"Cycle {dose['cycle']} day {dose['day']}",
+                "extension": [{"url": k.DAYS_OF_CYCLE,
+                               "extension": [{"url": "day", "valueInteger": int(dose["day"])}]}],
+                "resource": self.ref(request),
+            })
+        self.requests = requests
+        activity = []
+        if cycles:
+            group = self.add({
+                "resourceType": "RequestGroup",
+                "id": "cycles",
+                "status": "active" if status == "active" else ("revoked" if status == "revoked" else "completed"),
+                "intent": "plan",
+                "subject": self.subject,
+                "action": [
+                    {"title": f"Cycle {cycle}", "action": actions}
+                    for cycle, actions in sorted(cycles.items())
+                ],
+            })
+            activity.append({"reference": self.ref(group)})
+        care_plan: dict[str, Any] = {
+            "resourceType": "CarePlan",
+            "id": "course",
+            "status": status,
+            "intent": "plan",
+            "title": "Inotuzumab ozogamicin (BESPONSA) course",
+            "subject": self.subject,
+            "period": {"start": str(doc_plan["start_date"])},
+            "extension": ext,
+        }
+        if course_id is not None:
+            care_plan["identifier"] = [{"system": k.COURSE_ID_SYSTEM, "value": str(course_id)}]
+        if activity:
+            care_plan["activity"] = activity
+        self.add(care_plan)
+
+    def medication_request(self, dose: Mapping[str, Any]) -> dict[str, Any]:
+        status = {"given": "completed", "planned": "active", "held": "on-hold",
+                  "omitted": "cancelled"}.get(str(dose.get("status")), "active")
+        dose_and_rate = [
+            {"type": {"coding": [{"system": k.DOSE_RATE_TYPE, "code": "ordered"}]},
+             "doseQuantity": _quantity(dose["dose_mg_per_m2"], "mg/m2")},
+        ]
+        if dose.get("dose_mg") is not None:
+            dose_and_rate.append(
+                {"type": {"coding": [{"system": k.DOSE_RATE_TYPE, "code": "calculated"}]},
+                 "doseQuantity": _quantity(dose["dose_mg"], "mg")})
+        timing: dict[str, Any] = {"event": [str(dose["scheduled"])]}
+        if dose.get("earliest") or dose.get("latest"):
+            bounds = {}
+            if dose.get("earliest"):
+                bounds["start"] = str(dose["earliest"])
+            if dose.get("latest"):
+                bounds["end"] = str(dose["latest"])
+            timing["repeat"] = {"boundsPeriod": bounds}
+        text = (f"{dose['dose_mg_per_m2']} mg/m2"
+                + (f" ({dose['dose_mg']} mg)" if dose.get("dose_mg") is not None else "")
+                + f" IV over 1 hour, cycle {dose['cycle']} day {dose['day']}")
+        resource: dict[str, Any] = {
+            "resourceType": "MedicationRequest",
+            "id": _id("dose", f"c{dose['cycle']}d{dose['day']}"),
+            "status": status,
+            "intent": "plan",
+            "medicationCodeableConcept": _drug(),
+            "subject": self.subject,
+            "groupIdentifier": {"system": k.COURSE_ID_SYSTEM, "value": self.pid},
+            "extension": [_ext("cycle", int(dose["cycle"])), _ext("day", int(dose["day"]))]
+            + ([_ext("provisional", True)] if dose.get("provisional") else []),
+            "dosageInstruction": [{
+                "text": text,
+                "timing": timing,
+                "route": {"coding": [dict(k.ROUTE_IV)]},
+                "doseAndRate": dose_and_rate,
+            }],
+            "note": [{"text": DISCLAIMER}],
+        }
+        return self.add(resource)
+
+    def events(self) -> None:
+        for i, event in enumerate(self.doc.get("events") or ()):
+            handler = getattr(self, "_" + str(event["type"]), None)
+            if handler is not None:
+                handler(event, i)
+
+    def _observation(self, event: Mapping[str, Any], i: int, name: str, code: dict[str, Any],
+                     category: dict[str, Any], **value: Any) -> dict[str, Any]:
+        resource: dict[str, Any] = {
+            "resourceType": "Observation",
+            "id": _id("obs", i, name),
+            "status": "final",
+            "category": [{"coding": [dict(category)]}],
+            "code": code,
+            "subject": self.subject,
+            "effectiveDateTime": str(event["date"]),
+            **value,
+        }
+        identifier = _event_identifier(event)
+        if identifier:
+            resource["identifier"] = identifier
+        return self.add(resource)
+
+    def _vitals(self, event: Mapping[str, Any], i: int) -> None:
+        flags = [_ext(n, event[n]) for n in ("hepatomegaly", "ascites") if event.get(n) is not None]
+        if event.get("weight_kg") is not None:
+            obs = self._observation(
+                event, i, "weight",
+                {"coding": [{"system": k.LOINC, "code": "29463-7", "display": "Body weight"}],
+                 "text": "Body weight"},
+                _VITALS, valueQuantity=_quantity(event["weight_kg"], "kg"))
+            if flags:
+                obs["extension"], flags = flags, []
+        if event.get("height_cm") is not None:
+            obs = self._observation(
+                event, i, "height",
+                {"coding": [{"system": k.LOINC, "code": "8302-2", "display": "Body height"}],
+                 "text": "Body height"},
+                _VITALS, valueQuantity=_quantity(event["height_cm"], "cm"))
+            if flags:
+                obs["extension"] = flags
+
+    def _labs(self, event: Mapping[str, Any], i: int) -> None:
+        for analyte, codes in k.ANALYTE_LOINC.items():
+            lab = event.get(analyte)
+            if not isinstance(lab, Mapping):
+                continue
+            unit = str(lab["unit"])
+            loinc = codes[0]
+            if analyte == "bilirubin" and unit == "umol/L":
+                loinc = "14631-6"
+            value: dict[str, Any] = {"valueQuantity": _quantity(lab["value"], unit)}
+            bounds: dict[str, Any] = {}
+            if lab.get("uln") is not None:
+                bounds["high"] = _quantity(lab["uln"], unit)
+            if lab.get("lln") is not None:
+                bounds["low"] = _quantity(lab["lln"], unit)
+            if bounds:
+                value["referenceRange"] = [bounds]
+            obs = self._observation(
+                event, i, analyte,
+                {"coding": [{"system": k.LOINC, "code": loinc, "display": k.ANALYTE_DISPLAY[analyte]}],
+                 "text": analyte},
+                _LAB, **value)
+            if lab.get("transfused"):
+                obs["extension"] = [_ext("transfused", True)]
+        for name in ("peripheral_blasts_pct", "marrow_blasts_pct"):
+            if event.get(name) is not None:
+                self._observation(
+                    event, i, name,
+                    {"coding": [{"system": k.CS + "observation", "code": name}], "text": name},
+                    _LAB, valueQuantity=_quantity(event[name], "%"))
+
+    def _ecg(self, event: Mapping[str, Any], i: int) -> None:
+        self._observation(
+            event, i, "qtcf",
+            {"coding": [{"system": k.LOINC, "code": "76634-5"}, {"system": k.LOINC, "code": "8636-3"}],
+             "text": "QTc (Fridericia)"},
+            {"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+             "code": "procedure", "display": "Procedure"},
+            valueQuantity=_quantity(event["qtcf_ms"], "ms"))
+
+    def _pregnancy_test(self, event: Mapping[str, Any], i: int) -> None:
+        self._observation(
+            event, i, "pregnancy",
+            {"coding": [{"system": k.LOINC, "code": "2118-8"}], "text": "Pregnancy test (hCG)"},
+            _LAB, valueCodeableConcept={"text": str(event["result"])})
+
+    def _response(self, event: Mapping[str, Any], i: int) -> None:
+        obs = self._observation(
+            event, i, "response",
+            {"coding": [{"system": k.CS + "observation", "code": "response"}],
+             "text": "Leukaemia response"},
+            _LAB, valueCodeableConcept={"coding": [{"system": k.CS + "response",
+                                                    "code": str(event["status"])}],
+                                        "text": str(event["status"])})
+        ext = [_ext(n, event[n]) for n in ("mrd_negative", "disease_stable_or_improved",
+                                          "cytopenia_due_to_disease") if event.get(n) is not None]
+        if ext:
+            obs["extension"] = ext
+
+    def _discontinuation(self, event: Mapping[str, Any], i: int) -> None:
+        self._observation(
+            event, i, "discontinuation",
+            {"coding": [{"system": k.CS + "observation", "code": "discontinuation"}],
+             "text": "Inotuzumab ozogamicin discontinued"},
+            {"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+             "code": "therapy", "display": "Therapy"},
+            valueString=str(event["reason"]))
+
+    def _administration(self, event: Mapping[str, Any], i: int) -> None:
+        clock = str(event.get("time") or "09:00")
+        minutes = int(event.get("duration_min") or 60)
+        resource: dict[str, Any] = {
+            "resourceType": "MedicationAdministration",
+            "id": _id("admin", f"c{event['cycle']}d{event['day']}"),
+            "status": "completed",
+            "medicationCodeableConcept": _drug(),
+            "subject": self.subject,
+            "effectivePeriod": {"start": self.instant(str(event["date"]), clock),
+                                "end": self.instant(str(event["date"]), clock, minutes)},
+            "extension": [_ext("cycle", int(event["cycle"])), _ext("day", int(event["day"]))],
+            "dosage": {
+                "text": f"{event['dose_mg']} mg IV, cycle {event['cycle']} day {event['day']}",
+                "route": {"coding": [dict(k.ROUTE_IV)]},
+                "dose": _quantity(event["dose_mg"], "mg"),
+            },
+        }
+        request = getattr(self, "requests", {}).get((event["cycle"], event["day"]))
+        if request is not None:
+            resource["request"] = self.ref(request)
+        identifier = _event_identifier(event)
+        if identifier:
+            resource["identifier"] = identifier
+        self.add(resource)
+
+    def _medication(self, event: Mapping[str, Any], i: int) -> None:
+        if event["action"] != "start":
+            return  # stops are written on the statement of the start they end
+        stop = next(
+            (e for e in self.doc.get("events") or ()
+             if e.get("type") == "medication" and e.get("action") == "stop"
+             and e.get("name") == event["name"] and str(e["date"]) >= str(event["date"])),
+            None,
+        )
+        period: dict[str, Any] = {"start": str(event["date"])}
+        if stop is not None:
+            period["end"] = str(stop["date"])
+        resource: dict[str, Any] = {
+            "resourceType": "MedicationStatement",
+            "id": _id("med", i),
+            "status": "stopped" if stop is not None else "active",
+            "medicationCodeableConcept": {"text": str(event["name"])},
+            "subject": self.subject,
+            "effectivePeriod": period,
+        }
+        identifier = _event_identifier(event)
+        if identifier:
+            resource["identifier"] = identifier
+        self.add(resource)
+
+    def _toxicity(self, event: Mapping[str, Any], i: int) -> None:
+        coding = [{"system": k.CS + "toxicity", "code": str(event["term"])}]
+        if event["term"] == "vod":
+            coding.append({"system": k.SNOMED, "code": k.SNOMED_VOD,
+                           "display": "Veno-occlusive disease of the liver"})
+        resource: dict[str, Any] = {
+            "resourceType": "Condition",
+            "id": _id("toxicity", i),
+            "clinicalStatus": {"coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                "code": "resolved" if event["grade"] == 0 else "active"}]},
+            "code": {"coding": coding, "text": str(event["term"])},
+            "subject": self.subject,
+            "onsetDateTime": str(event["date"]),
+            "extension": [_ext("grade", int(event["grade"]))]
+            + ([_ext("related", event["related"])] if event.get("related") is not None else []),
+        }
+        identifier = _event_identifier(event)
+        if identifier:
+            resource["identifier"] = identifier
+        self.add(resource)
+
+    def _hsct(self, event: Mapping[str, Any], i: int) -> None:
+        resource: dict[str, Any] = {
+            "resourceType": "Procedure",
+            "id": _id("hsct", i),
+            "status": "preparation" if event.get("planned") else "completed",
+            "code": {"coding": [{"system": k.CS + "procedure", "code": "hsct"}],
+                     "text": "Haematopoietic stem cell transplant"},
+            "subject": self.subject,
+            "performedDateTime": str(event["date"]),
+        }
+        conditioning = [_ext("conditioning", agent) for agent in event.get("conditioning") or ()]
+        if conditioning:
+            resource["extension"] = conditioning
+        identifier = _event_identifier(event)
+        if identifier:
+            resource["identifier"] = identifier
+        self.add(resource)
+
+    # -- the decision ----------------------------------------------------------------------------
+
+    def decision(self, decision: Mapping[str, Any]) -> None:
+        status = decision.get("status")
+        notes = [{"text": f"Decision: {status}"}]
+        dose = decision.get("next_dose")
+        if dose:
+            notes.append({"text": "Next dose: " + ", ".join(
+                f"{key} {dose[key]}" for key in ("cycle", "day", "scheduled", "dose_mg_per_m2",
+                                                 "bsa_m2", "dose_mg") if dose.get(key) is not None)})
+        for r in decision.get("reasons") or ():
+            inputs = ", ".join(f"{key}={v}" for key, v in (r.get("inputs") or {}).items())
+            text = f"{r.get('rule')}: {r.get('message')} [{r.get('citation')}]"
+            if inputs:
+                text += f" (inputs: {inputs})"
+            if r.get("interpretation"):
+                text += f" (interpretation: {r['interpretation']})"
+            notes.append({"text": text})
+        notes.append({"text": DISCLAIMER})
+        guidance: dict[str, Any] = {
+            "resourceType": "GuidanceResponse",
+            "id": "decision",
+            "moduleUri": f"{k.INOPLAN}/engine/{decision.get('engine_version', __version__)}"
+                         f"/{decision.get('label_revision', '')}",
+            "status": "data-required" if status == "cannot_decide" else "success",
+            "subject": self.subject,
+            "note": notes,
+        }
+        if decision.get("as_of"):
+            guidance["occurrenceDateTime"] = str(decision["as_of"])
+        issues = []
+        for j, alert in enumerate(decision.get("alerts") or ()):
+            severity = {"critical": "high", "warning": "moderate"}.get(str(alert.get("severity")))
+            if severity is None:
+                continue
+            issue = self.add({
+                "resourceType": "DetectedIssue",
+                "id": _id("issue", j),
+                "status": "final",
+                "severity": severity,
+                "code": {"coding": [{"system": k.CS + "alert", "code": str(alert.get("code"))}],
+                         "text": str(alert.get("code"))},
+                "patient": self.subject,
+                "detail": f"{alert.get('message')} ({alert.get('citation')}). {DISCLAIMER}",
+            })
+            issues.append(self.ref(issue))
+        if issues:
+            notes.insert(1, {"text": "Alerts: " + ", ".join(i["reference"] for i in issues)})
+        self.add(guidance)
+
+
+def export_bundle(
+    document: Mapping[str, Any],
+    *,
+    plan: Mapping[str, Any] | None = None,
+    decision: Mapping[str, Any] | None = None,
+    course_id: Any = None,
+    timezone: str = "UTC",
+) -> dict[str, Any]:
+    """A FHIR R4 ``collection`` Bundle for one course (plan and decision optional)."""
+    builder = _Builder(document, timezone)
+    builder.patient()
+    builder.care_plan(plan, decision, course_id if course_id is not None else document.get("id"))
+    builder.events()
+    if decision is not None:
+        builder.decision(decision)
+    return {
+        "resourceType": "Bundle",
+        "id": _id("inoplan-course", builder.pid),
+        "meta": {"tag": [{"system": k.CS + "tag", "code": "decision-support",
+                          "display": DISCLAIMER}]},
+        "type": "collection",
+        "entry": builder.entries,
+    }
+
+
+def validate_bundle(bundle: Mapping[str, Any]) -> None:
+    """Validate against the ``fhir.resources`` R4B models (raises pydantic ValidationError)."""
+    from fhir.resources.R4B.bundle import Bundle
+
+    Bundle.model_validate(dict(bundle))
