@@ -15,6 +15,7 @@ Environment variables (prefix ``INOPLAN_``):
 ``DEMO``                    seed demo courses into an empty database (``serve --demo``)
 ``DEMO_PASSWORD``           password of the demo ``admin`` user (else one is printed once)
 ``CDS_ISSUERS``             path of the TOML file listing trusted CDS Hooks issuers
+``SITE_POLICY``             site policy TOML (as the CLI's ``--site-policy``)
 ``CLINIC_TIMEZONE``         IANA zone that defines "today" for the service (default ``UTC``)
 ``LOG_LEVEL``               default ``INFO``
 ==========================  ==============================================================
@@ -71,6 +72,8 @@ class Settings(BaseSettings):
     demo: bool = False
     demo_password: SecretStr | None = None
     cds_issuers: Path | None = None
+    #: Site policy TOML (rounding, freshness), the same file the CLI's --site-policy reads.
+    site_policy: Path | None = None
     clinic_timezone: str = "UTC"
     log_level: str = "INFO"
     #: Connection pool size per worker process (PostgreSQL).

@@ -164,6 +164,18 @@ def evaluate(
         print_decision(result)
 
 
+# -- records and service (issue 4): sub-apps import their heavy libraries inside commands ----
+from inoplan.cli import audit as _audit_cli  # noqa: E402
+from inoplan.cli import db as _db_cli  # noqa: E402
+from inoplan.cli import user as _user_cli  # noqa: E402
+from inoplan.cli.serve import serve as _serve  # noqa: E402
+
+app.add_typer(_db_cli.app, name="db")
+app.add_typer(_user_cli.app, name="user")
+app.add_typer(_audit_cli.app, name="audit")
+app.command("serve")(_serve)
+
+
 # -- rendering (Rich, imported lazily) ---------------------------------------------------
 
 

@@ -413,12 +413,16 @@ def get_patient(uow_factory: UowFactory, external_id: str) -> PatientRecord:
     return patient
 
 
-def plan_course(uow_factory: UowFactory, course_id: int) -> dict[str, Any]:
+def _policy_kwargs(policy: Any) -> dict[str, Any]:
+    return {} if policy is None else {"policy": policy}
+
+
+def plan_course(uow_factory: UowFactory, course_id: int, *, policy: Any = None) -> dict[str, Any]:
     """The calendar of the course (as ``inoplan plan --json``) with the disclaimer."""
     from inoplan.services.courses import plan_document
 
     course, document = _load(uow_factory, course_id)
-    plan = dict(plan_document(document))
+    plan = to_json_value(plan_document(document, **_policy_kwargs(policy)))
     plan.setdefault("disclaimer", DISCLAIMER)
     plan["course_id"] = course.id
     plan["course_version"] = course.version
@@ -432,6 +436,7 @@ def show_decision(
     *,
     actor: str,
     clock: Clock = utc_now,
+    policy: Any = None,
 ) -> dict[str, Any]:
     """Decide the course on ``on`` (as ``inoplan evaluate``), record it as shown, return it.
 
@@ -443,7 +448,7 @@ def show_decision(
     from inoplan.services.courses import decide_document
 
     course, document = _load(uow_factory, course_id)
-    decision = to_json_value(decide_document(document, on))
+    decision = to_json_value(decide_document(document, on, **_policy_kwargs(policy)))
     assert isinstance(decision, dict)
     decision.setdefault("disclaimer", DISCLAIMER)
     inputs = {

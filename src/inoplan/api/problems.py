@@ -1,0 +1,107 @@
+"""Errors as ``application/problem+json`` (RFC 9457): the only place that knows HTTP statuses."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Final
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from inoplan.errors import CdsError, Conflict, InvalidInput, KnowledgeBaseError, NotFound
+from inoplan.services.auth import Forbidden, Unauthenticated
+
+__all__ = ["PROBLEM_JSON", "STATUS_FOR_ERROR", "PreconditionRequired", "install", "status_for"]
+
+PROBLEM_JSON: Final = "application/problem+json"
+log = logging.getLogger(__name__)
+
+
+class PreconditionRequired(CdsError):
+    """A write to a course came without ``If-Match: <version>`` (HTTP 428)."""
+
+
+#: Error class -> HTTP status; the most specific class in the MRO wins.
+STATUS_FOR_ERROR: Final[Mapping[type[CdsError], int]] = {
+    InvalidInput: 422,
+    KnowledgeBaseError: 500,
+    NotFound: 404,
+    Conflict: 409,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    PreconditionRequired: 428,
+    CdsError: 500,
+}
+
+_TITLES: Final = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    428: "Precondition required",
+    500: "Internal error",
+}
+
+
+def status_for(exc: CdsError) -> int:
+    return next((STATUS_FOR_ERROR[c] for c in type(exc).__mro__ if c in STATUS_FOR_ERROR), 500)
+
+
+def problem(status: int, detail: str, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    from inoplan.document.io import _EVENT_TYPES, field_path
+
+    parts = list(loc)
+    where = parts[0] if parts else "body"
+    rest = parts[1:]
+    if where in {"query", "path", "header"}:
+        return ".".join(str(p) for p in rest) or str(where)
+    return field_path(rest, frozenset(_EVENT_TYPES)) if rest else "body"
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into a problem document."""
+
+    @app.exception_handler(CdsError)
+    async def _cds_error(_: Request, exc: CdsError) -> JSONResponse:
+        status = status_for(exc)
+        if status >= 500:
+            log.error("internal error: %s", type(exc).__name__)
+            return problem(status, "the server could not complete the request")
+        if isinstance(exc, InvalidInput):
+            return problem(status, str(exc), field=exc.field)
+        return problem(status, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _field(e.get("loc", ())), "message": str(e.get("msg", "invalid"))}
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"field": "body", "message": "invalid"}
+        return problem(422, f"{first['field']}: {first['message']}", field=first["field"], errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        response = problem(exc.status_code, str(exc.detail))
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response

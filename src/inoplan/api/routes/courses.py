@@ -1,0 +1,243 @@
+"""Courses: create, read, export, append events, plan, decision, decisions shown, audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from inoplan.api.deps import DatabaseDep, PolicyDep, any_permission, permission
+from inoplan.api.openapi import errors
+from inoplan.api.problems import PreconditionRequired
+from inoplan.api.schemas import (
+    AuditPublic,
+    AuditRecordPublic,
+    CoursesPublic,
+    CourseSummary,
+    CourseWritten,
+    DecisionPublic,
+    DecisionRecordPublic,
+    DecisionRecordsPublic,
+    PlanPublic,
+)
+from inoplan.document.models import CourseDocument, EventDoc
+from inoplan.errors import InvalidInput
+from inoplan.services import records
+from inoplan.services.auth import Principal, event_action, require
+
+router = APIRouter(prefix="/courses", tags=["courses"])
+
+MAX_ID = 2**53 - 1
+CourseId = Annotated[int, Path(ge=1, le=MAX_ID, description="Course id")]
+Reader = Annotated[Principal, Depends(permission("course.read"))]
+
+
+def _if_match(value: str | None) -> int:
+    if value is None:
+        raise PreconditionRequired(
+            "If-Match: <version> is required (the course version you last read)"
+        )
+    text = value.strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    text = text.strip('"')
+    if not text.isdigit() or not 1 <= int(text) <= MAX_ID:
+        raise InvalidInput("If-Match", f"{value!r} is not a course version (a positive integer)")
+    return int(text)
+
+
+def _etag(version: int) -> str:
+    return f'"{version}"'
+
+
+@router.get("", response_model=CoursesPublic, responses=errors(401, 403, 422))
+def list_courses(
+    database: DatabaseDep,
+    _: Reader,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    patient: Annotated[str | None, Query(max_length=64, description="Patient id")] = None,
+) -> CoursesPublic:
+    """Courses visible to the caller (every course of the clinic), oldest first, paginated."""
+    page = records.list_courses(database, offset=offset, limit=limit, patient=patient)
+    return CoursesPublic(
+        data=[
+            CourseSummary(
+                id=c.id,
+                version=c.version,
+                patient_id=c.patient_external_id,
+                label=c.label,
+                label_revision=c.label_revision,
+                start_date=c.start_date,
+                events=c.event_count,
+                created_at=c.created_at,
+                created_by=c.created_by,
+                updated_at=c.updated_at,
+            )
+            for c in page.data
+        ],
+        count=page.count,
+        offset=page.offset,
+        limit=page.limit,
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=CourseWritten,
+    responses=errors(401, 403, 409, 422),
+)
+def create_course(
+    document: CourseDocument,
+    database: DatabaseDep,
+    principal: Annotated[Principal, Depends(permission("course.create"))],
+    response: Response,
+) -> CourseWritten:
+    """Store a new course document (validated as ``inoplan evaluate`` validates it); version 1."""
+    data = document.model_dump(mode="json", exclude_unset=True, exclude={"id", "version"})
+    ref = records.create_course(database, data, actor=principal.username)
+    response.headers["Location"] = f"/api/v1/courses/{ref.id}"
+    response.headers["ETag"] = _etag(ref.version)
+    return CourseWritten(id=ref.id, version=ref.version)
+
+
+@router.get(
+    "/{course_id}",
+    response_model=CourseDocument,
+    responses=errors(401, 403, 404, 422),
+)
+def get_course(course_id: CourseId, database: DatabaseDep, _: Reader) -> JSONResponse:
+    """The course document exactly as stored, with ``id`` and ``version`` (also the ETag)."""
+    document = records.course_document(database, course_id)
+    return JSONResponse(document, headers={"ETag": _etag(document["version"])})
+
+
+@router.get(
+    "/{course_id}/export",
+    response_model=CourseDocument,
+    responses=errors(401, 403, 404, 422),
+)
+def export_course(course_id: CourseId, database: DatabaseDep, _: Reader) -> JSONResponse:
+    """The course document alone, as a file that ``inoplan evaluate`` reads."""
+    document = records.export_document(database, course_id)
+    return JSONResponse(
+        document,
+        headers={"Content-Disposition": f'attachment; filename="course-{course_id}.json"'},
+    )
+
+
+@router.post(
+    "/{course_id}/events",
+    status_code=201,
+    response_model=CourseWritten,
+    responses=errors(401, 403, 404, 409, 422, 428),
+)
+def append_event(
+    course_id: CourseId,
+    event: Annotated[EventDoc, Body()],
+    database: DatabaseDep,
+    principal: Annotated[Principal, Depends(any_permission("event."))],
+    response: Response,
+    if_match: Annotated[
+        str | None,
+        Header(alias="If-Match", description="The course version the event is based on"),
+    ] = None,
+) -> CourseWritten:
+    """Append one event (append-only; a correction supersedes an earlier event by id)."""
+    data: dict[str, Any] = event.model_dump(mode="json", exclude_unset=True)
+    require(principal, event_action(data["type"]))
+    expected = _if_match(if_match)
+    ref = records.append_event(
+        database, course_id, data, expected_version=expected, actor=principal.username
+    )
+    response.headers["ETag"] = _etag(ref.version)
+    return CourseWritten(id=ref.id, version=ref.version, position=ref.extra.get("position"))
+
+
+@router.get("/{course_id}/plan", response_model=PlanPublic, responses=errors(401, 403, 404, 422))
+def course_plan(
+    course_id: CourseId, database: DatabaseDep, policy: PolicyDep, _: Reader
+) -> JSONResponse:
+    """The calendar of every dose up to the cycle cap (as ``inoplan plan --json``)."""
+    return JSONResponse(records.plan_course(database, course_id, policy=policy))
+
+
+@router.get(
+    "/{course_id}/decision",
+    response_model=DecisionPublic,
+    responses=errors(401, 403, 404, 422),
+)
+def course_decision(
+    course_id: CourseId,
+    database: DatabaseDep,
+    policy: PolicyDep,
+    request: Request,
+    principal: Reader,
+    on: Annotated[
+        dt.date | None,
+        Query(description="Date to decide for (default: today in the clinic's time zone)"),
+    ] = None,
+) -> JSONResponse:
+    """The decision for ``on`` (as ``inoplan evaluate --json``); recorded in the audit trail."""
+    day = on or _today(request)
+    decision = records.show_decision(
+        database, course_id, day, actor=principal.username, policy=policy
+    )
+    return JSONResponse(decision)
+
+
+def _today(request: Request) -> dt.date:
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(request.app.state.settings.clinic_timezone)
+    return dt.datetime.now(zone).date()
+
+
+@router.get(
+    "/{course_id}/decisions",
+    response_model=DecisionRecordsPublic,
+    responses=errors(401, 403, 404, 422),
+)
+def course_decisions(course_id: CourseId, database: DatabaseDep, _: Reader) -> DecisionRecordsPublic:
+    """Every decision shown for this course: the full JSON, inputs, who and when."""
+    shown = records.course_decisions(database, course_id)
+    return DecisionRecordsPublic(
+        data=[
+            DecisionRecordPublic(
+                id=d.id,
+                course_version=d.course_version,
+                as_of=d.as_of,
+                status=d.status,
+                label_revision=d.label_revision,
+                engine_version=d.engine_version,
+                shown_at=d.shown_at,
+                shown_to=d.shown_to,
+                inputs=d.inputs,
+                decision=d.decision,
+            )
+            for d in shown
+        ],
+        count=len(shown),
+    )
+
+
+@router.get(
+    "/{course_id}/audit",
+    response_model=AuditPublic,
+    responses=errors(401, 403, 404, 422),
+)
+def course_audit(
+    course_id: CourseId,
+    database: DatabaseDep,
+    _: Annotated[Principal, Depends(permission("audit.read"))],
+) -> AuditPublic:
+    """Who did what to this course and when, oldest first (hash-chained records)."""
+    trail = records.course_audit(database, course_id)
+    return AuditPublic(data=[AuditRecordPublic(**_fields(r)) for r in trail], count=len(trail))
+
+
+def _fields(record: Any) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in AuditRecordPublic.model_fields}

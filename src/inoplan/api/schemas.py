@@ -1,0 +1,197 @@
+"""API bodies (``*In``) and responses (``*Public``). The course document reuses CourseDocument."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from inoplan import DISCLAIMER
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457 problem details). ``field`` names the input at fault (422)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+    errors: list[dict[str, str]] | None = None
+
+
+class TokenPublic(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int = Field(description="Lifetime in seconds")
+
+
+class MePublic(BaseModel):
+    username: str
+    role: str
+    permissions: list[str]
+
+
+class HealthPublic(BaseModel):
+    status: str = "ok"
+
+
+class CourseWritten(BaseModel):
+    """A write was stored: the course id and its new version (use it as the next If-Match)."""
+
+    id: int
+    version: int
+    position: int | None = Field(
+        default=None, description="Index of the appended event in the course's events"
+    )
+
+
+class CourseSummary(BaseModel):
+    id: int
+    version: int
+    patient_id: str
+    label: str
+    label_revision: str
+    start_date: dt.date
+    events: int
+    created_at: dt.datetime
+    created_by: str
+    updated_at: dt.datetime
+
+
+class CoursesPublic(BaseModel):
+    data: list[CourseSummary]
+    count: int
+    offset: int
+    limit: int
+
+
+class PatientPublic(BaseModel):
+    id: str = Field(description="The clinic's patient identifier (never a name)")
+    birth_date: dt.date
+    sex: str
+    course_ids: list[int]
+
+
+class PatientsPublic(BaseModel):
+    data: list[PatientPublic]
+    count: int
+    offset: int
+    limit: int
+
+
+class NextDosePublic(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    cycle: int
+    day: int
+
+
+class ReasonPublic(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    rule: str
+    citation: str
+    message: str
+
+
+class AlertPublic(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    severity: str
+    code: str
+    message: str
+
+
+class DecisionPublic(BaseModel):
+    """The decision (CONTRACT section 3), plus where it was recorded."""
+
+    model_config = ConfigDict(extra="allow")
+    label: str
+    label_revision: str
+    engine_version: str
+    as_of: dt.date
+    status: str
+    next_dose: NextDosePublic | None
+    modifications: list[Any]
+    omitted_doses: list[Any]
+    key_dates: dict[str, Any]
+    reasons: list[ReasonPublic]
+    alerts: list[AlertPublic]
+    disclaimer: str = DISCLAIMER
+    decision_id: int = Field(description="The record of this decision as shown")
+    course_id: int
+    course_version: int
+
+
+class PlanPublic(BaseModel):
+    """The calendar (as ``inoplan plan --json``)."""
+
+    model_config = ConfigDict(extra="allow")
+    doses: list[dict[str, Any]]
+    disclaimer: str = DISCLAIMER
+    course_id: int
+    course_version: int
+
+
+class DecisionRecordPublic(BaseModel):
+    id: int
+    course_version: int
+    as_of: dt.date
+    status: str
+    label_revision: str
+    engine_version: str
+    shown_at: dt.datetime
+    shown_to: str
+    inputs: dict[str, Any]
+    decision: dict[str, Any]
+
+
+class DecisionRecordsPublic(BaseModel):
+    data: list[DecisionRecordPublic]
+    count: int
+    disclaimer: str = DISCLAIMER
+
+
+class AuditRecordPublic(BaseModel):
+    seq: int
+    at: str
+    actor: str
+    action: str
+    entity: str
+    entity_id: str | None
+    course_id: int | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    prev_hash: str
+    hash: str
+
+
+class AuditPublic(BaseModel):
+    data: list[AuditRecordPublic]
+    count: int
+
+
+class ChainReportPublic(BaseModel):
+    ok: bool
+    checked: int
+    first_broken_seq: int | None
+    problem: str | None
+    message: str
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=8, max_length=256)
+    role: str
+
+
+class UserPublic(BaseModel):
+    username: str
+    role: str
+    active: bool
+    created_at: dt.datetime
+
+
+class UsersPublic(BaseModel):
+    data: list[UserPublic]
+    count: int
