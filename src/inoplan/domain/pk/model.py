@@ -124,7 +124,7 @@ class LeanBodyMass:
         ...     {"factor": 3.8, "coefficient": 0.0215, "weight_exponent": 0.6469,
         ...      "height_exponent": 0.7236}, "U", "")
         >>> round(lbm.lbm_kg(weight_kg=16.5, height_cm=103, sex="female", age_years=4), 2)
-        12.35
+        14.33
         """
         if age_years < self.adult_age_years:
             p = self.peters

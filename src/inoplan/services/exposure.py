@@ -1,0 +1,653 @@
+"""Exposure use case: a course document -> infusions -> PK simulation -> CONTRACT section 6 JSON.
+
+The doses simulated are the administrations recorded (at their ``time``, over ``duration_min``,
+with the mg actually given) plus the doses the plan still expects (``status: planned`` with a
+dose in mg). Time runs in hours from the start of the first infusion (local clock time; the
+course document carries no time zone). A cycle runs from the start of its day-1 infusion to the
+next cycle's day 1; the last cycle ends after its planned length.
+
+The model is chosen by age at the first dose (Garrett 2019 for adults, Wu 2024 for children,
+``knowledge/pk``); covariates outside a model's range are refused, a missing baseline blast value
+is replaced by the model's reference value and the output says so. Population runs draw every
+random effect up front from the seed, split the subjects into chunks and run them in-process or
+on a Dask cluster (``dask_address``); the percentiles are the same either way.
+
+NumPy, Dask and matplotlib are imported inside the functions (the CLI stays light). I/O: only
+the Dask client's network connection when an address is given.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Final
+
+from inoplan import DISCLAIMER, __version__
+from inoplan.document import parse_course
+from inoplan.domain.course import AdministrationEvent, Course, LabsEvent, age_years
+from inoplan.domain.pk.model import CovariateValue, PkModel, TypicalParameters, terminal_half_life_h
+from inoplan.domain.policy import SitePolicy
+from inoplan.errors import InvalidInput
+from inoplan.knowledge.loader import load_label
+from inoplan.knowledge.pk import select_model
+
+if TYPE_CHECKING:  # pragma: no cover
+    from inoplan.domain.label import Label
+    from inoplan.domain.planner import TreatmentPlan
+
+__all__ = [
+    "MAX_POPULATION",
+    "NO_EXPOSURE_TARGET",
+    "DoseForExposure",
+    "exposure_json",
+    "exposure_svg",
+]
+
+#: The label defines no exposure target (PK-MODEL.md section 7); say so with every result.
+NO_EXPOSURE_TARGET: Final = (
+    "The label defines no exposure target and no exposure-toxicity threshold for inotuzumab "
+    "ozogamicin: these model predictions are information, not a dosing rule."
+)
+#: Largest virtual population accepted (memory and time bound, not a clinical number).
+MAX_POPULATION: Final = 200_000
+#: Subjects per chunk of a population run (in-process and on Dask alike, so results agree).
+DEFAULT_CHUNK_SIZE: Final = 2_500
+#: Relative tolerance of the integrator (well below any clinically visible difference).
+DEFAULT_RTOL: Final = 1e-7
+#: Resolution of the curves: the typical curve hourly; the population band on <= 1000 points.
+SERIES_STEP_H: Final = 1.0
+POPULATION_SERIES_POINTS: Final = 1000
+_DEFAULT_TIME = next(f.default for f in fields(AdministrationEvent) if f.name == "time")
+_DEFAULT_DURATION_MIN = next(f.default for f in fields(AdministrationEvent) if f.name == "duration_min")
+_METHOD: Final = (
+    "Dormand-Prince 8(5,3) embedded Runge-Kutta (DOP853), vectorised over subjects, adaptive "
+    "step shared by the subjects of a chunk, AUC as an extra state, breakpoints at every "
+    "infusion start and stop and cycle boundary"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DoseForExposure:
+    """One dose to simulate: given (as recorded) or planned (as the plan expects)."""
+
+    cycle: int
+    day: int
+    start: datetime
+    duration_min: int
+    dose_mg: Decimal
+    status: str  # given | planned
+    provisional: bool = False
+
+
+def exposure_json(
+    document: Mapping[str, Any],
+    *,
+    population: int | None = None,
+    seed: int | None = None,
+    series: bool = False,
+    dask_address: str | None = None,
+    policy: SitePolicy | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    rtol: float = DEFAULT_RTOL,
+) -> dict[str, Any]:
+    """``inoplan pk`` as JSON (CONTRACT section 6).
+
+    Parameters
+    ----------
+    document
+        A course document (CONTRACT section 1).
+    population
+        Number of virtual subjects with the patient's covariates and the model's IIV; ``None``
+        for the typical patient only.
+    seed
+        Seed of the random generator (a fresh one is drawn and reported when ``None``).
+    series
+        With a population, also return the curves (typical curve and p5/p50/p95 band).
+    dask_address
+        Scheduler address (``tcp://host:8786``); in-process when ``None``.
+
+    Raises
+    ------
+    InvalidInput
+        Naming the field: invalid document, nothing to simulate, a covariate outside the
+        model's range, a missing height/weight, a bad population size or an unreachable
+        scheduler.
+    """
+    import numpy as np
+
+    from inoplan.domain.pk.simulate import SubjectArrays, simulate_exposure
+
+    policy = policy or SitePolicy()
+    if population is not None and not 1 <= population <= MAX_POPULATION:
+        raise InvalidInput("population", f"must be between 1 and {MAX_POPULATION}, not {population}")
+    if seed is not None and seed < 0:
+        raise InvalidInput("seed", f"must be 0 or more, not {seed}")
+    if population is None and (seed is not None or dask_address is not None):
+        field = "seed" if seed is not None else "dask"
+        raise InvalidInput(field, "only meaningful with --population")
+    course = parse_course(document)
+    label = load_label(course.label)
+    plan, plan_note = _plan(course, label, policy)
+    doses, holds, not_simulated = doses_for_exposure(course, plan)
+    if not doses:
+        raise InvalidInput(
+            "events",
+            "nothing to simulate: no administration recorded and no planned dose with a dose "
+            "in mg (a planned dose needs a height and weight for its BSA)",
+        )
+    origin = doses[0].start
+    infusions = _infusions(doses, origin)
+    windows = _windows(doses, origin, course, label, plan)
+    model, covariates = patient_covariates(course, origin.date(), policy)
+    typical = model.typical_parameters({c.name: c.value for c in covariates})
+    end_h = windows[-1].end_h
+
+    want_series = population is None or series
+    times = _grid(infusions, windows, SERIES_STEP_H) if want_series else None
+    typical_run = simulate_exposure(
+        SubjectArrays.from_typical(typical), infusions, windows, times_h=times, rtol=rtol
+    )
+
+    result: dict[str, Any] = {
+        "model": model.name,
+        "model_id": model.id,
+        "model_details": _model_json(model, typical),
+        "covariates": {c.name: _covariate_json(c) for c in covariates},
+        "label_revision": label.id,
+        "engine_version": __version__,
+        "time_origin": f"hours since the start of the first infusion, {origin.isoformat(timespec='minutes')} (local clock time)",
+        "doses": [
+            {
+                "cycle": d.cycle,
+                "day": d.day,
+                "start": d.start.isoformat(timespec="minutes"),
+                "start_h": _round(i.start_h, 4),
+                "duration_min": d.duration_min,
+                "dose_mg": float(d.dose_mg),
+                "status": d.status,
+                "provisional": d.provisional,
+            }
+            for d, i in zip(doses, infusions, strict=True)
+        ],
+        "holds": holds,
+        "not_simulated": not_simulated,
+        "end_h": _round(end_h, 4),
+        "clearance_l_per_h": _round(typical.cl1_l_per_h, 5),
+        "terminal_half_life_days": _round(terminal_half_life_h(typical) / 24, 2),
+        "numerics": {"method": _METHOD, "rtol": rtol, "typical_steps": typical_run.steps},
+    }
+    typical_cycles = [
+        {
+            "cycle": cycle,
+            "start": (origin + timedelta(hours=w.start_h)).isoformat(timespec="minutes"),
+            "end": (origin + timedelta(hours=w.end_h)).isoformat(timespec="minutes"),
+            "start_h": _round(w.start_h, 4),
+            "end_h": _round(w.end_h, 4),
+            "cmax_ng_per_ml": _round(typical_run.cmax_ng_per_ml[0, j], 3),
+            "ctrough_ng_per_ml": _round(typical_run.ctrough_ng_per_ml[0, j], 3),
+            "auc_ng_h_per_ml": _round(typical_run.auc_ng_h_per_ml[0, j], 1),
+        }
+        for j, (cycle, w) in enumerate(zip(typical_run.cycles, windows, strict=True))
+    ]
+    typical_cumulative = _round(typical_run.cumulative_auc_ng_h_per_ml[0], 1)
+    if population is None:
+        result["cycles"] = typical_cycles
+        result["cumulative_auc_ng_h_per_ml"] = typical_cumulative
+    else:
+        from inoplan.domain.pk.population import draw_random_effects, split, summarise
+
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % (2**63))
+        etas = draw_random_effects(model.omega, population, rng=np.random.default_rng(seed))
+        band_times = _grid(infusions, windows, max(SERIES_STEP_H, end_h / POPULATION_SERIES_POINTS)) if series else None
+        chunks = split(population, chunk_size)
+        runs = _run_chunks(
+            typical, model.iiv_parameters, etas, chunks, infusions, windows, band_times, rtol, dask_address
+        )
+        cmax = np.concatenate([r.cmax_ng_per_ml for r in runs])
+        trough = np.concatenate([r.ctrough_ng_per_ml for r in runs])
+        auc = np.concatenate([r.auc_ng_h_per_ml for r in runs])
+        cumulative = np.concatenate([r.cumulative_auc_ng_h_per_ml for r in runs])
+        stats = {"cmax_ng_per_ml": (summarise(cmax), 3), "ctrough_ng_per_ml": (summarise(trough), 3), "auc_ng_h_per_ml": (summarise(auc), 1)}
+        cycles = []
+        for j, base in enumerate(typical_cycles):
+            entry = {k: v for k, v in base.items() if k not in stats}
+            for key, (summary, digits) in stats.items():
+                entry[key] = {
+                    "mean": _round(summary.mean[j], digits),
+                    "p5": _round(summary.p5[j], digits),
+                    "p50": _round(summary.p50[j], digits),
+                    "p95": _round(summary.p95[j], digits),
+                    "typical": base[key],
+                }
+            cycles.append(entry)
+        total = summarise(cumulative)
+        result["cycles"] = cycles
+        result["cumulative_auc_ng_h_per_ml"] = {
+            "mean": _round(total.mean, 1),
+            "p5": _round(total.p5, 1),
+            "p50": _round(total.p50, 1),
+            "p95": _round(total.p95, 1),
+            "typical": typical_cumulative,
+        }
+        result["population"] = {
+            "n": population,
+            "seed": seed,
+            "chunks": len(chunks),
+            "chunk_size": chunk_size,
+            "executor": f"dask ({dask_address})" if dask_address else "in-process",
+            "variability": f"log-normal IIV on {', '.join(model.iiv_parameters)} ({model.omega_source})",
+            "statistics": "mean and 5th/50th/95th percentiles (linear interpolation) over virtual subjects who share the patient's covariates",
+            "steps": sum(r.steps for r in runs),
+        }
+        if series and band_times is not None:
+            curves = np.concatenate([r.conc_ng_per_ml for r in runs if r.conc_ng_per_ml is not None])
+            band = summarise(curves)
+            result["population"]["series"] = {
+                "time_h": _rounds(band_times, 4),
+                "mean_ng_per_ml": _rounds(band.mean, 3),
+                "p5_ng_per_ml": _rounds(band.p5, 3),
+                "p50_ng_per_ml": _rounds(band.p50, 3),
+                "p95_ng_per_ml": _rounds(band.p95, 3),
+            }
+    if want_series and typical_run.conc_ng_per_ml is not None and times is not None:
+        result["series"] = {
+            "time_h": _rounds(times, 4),
+            "conc_ng_per_ml": _rounds(typical_run.conc_ng_per_ml[0], 3),
+        }
+    result["notes"] = _notes(model, covariates, doses, holds, not_simulated, plan_note)
+    result["exposure_target"] = NO_EXPOSURE_TARGET
+    result["disclaimer"] = DISCLAIMER
+    return result
+
+
+# -- doses ---------------------------------------------------------------------------------
+
+
+def _plan(course: Course, label: Label, policy: SitePolicy) -> tuple[TreatmentPlan | None, str | None]:
+    try:
+        from inoplan.domain.planner import plan_course
+    except ImportError:  # pragma: no cover - the planner ships with the package
+        return None, "the planner is not available: only recorded administrations are simulated"
+    return plan_course(course, label, policy=policy), None
+
+
+def doses_for_exposure(
+    course: Course, plan: TreatmentPlan | None
+) -> tuple[list[DoseForExposure], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Given and planned doses in time order; held/omitted doses; planned doses without mg."""
+    doses = [
+        DoseForExposure(
+            cycle=a.cycle,
+            day=a.day,
+            start=datetime.combine(a.date, a.time),
+            duration_min=a.duration_min,
+            dose_mg=a.dose_mg,
+            status="given",
+        )
+        for a in course.administrations()
+    ]
+    given = {(d.cycle, d.day) for d in doses}
+    holds: list[dict[str, Any]] = []
+    not_simulated: list[dict[str, Any]] = []
+    for planned in plan.doses if plan is not None else ():
+        if (planned.cycle, planned.day) in given or planned.status == "given":
+            continue
+        if planned.status in {"held", "omitted"}:
+            holds.append(
+                {"cycle": planned.cycle, "day": planned.day, "scheduled": planned.scheduled.isoformat(), "status": planned.status}
+            )
+            continue
+        if planned.dose_mg is None:
+            not_simulated.append(
+                {
+                    "cycle": planned.cycle,
+                    "day": planned.day,
+                    "scheduled": planned.scheduled.isoformat(),
+                    "reason": "no dose in mg: need a height and weight for the BSA",
+                }
+            )
+            continue
+        doses.append(
+            DoseForExposure(
+                cycle=planned.cycle,
+                day=planned.day,
+                start=datetime.combine(planned.scheduled, getattr(planned, "time", None) or _DEFAULT_TIME),
+                duration_min=getattr(planned, "duration_min", None) or _DEFAULT_DURATION_MIN,
+                dose_mg=planned.dose_mg,
+                status="planned",
+                provisional=bool(planned.provisional),
+            )
+        )
+    doses.sort(key=lambda d: (d.start, d.cycle, d.day))
+    return doses, holds, not_simulated
+
+
+def _hours(moment: datetime, origin: datetime) -> float:
+    return (moment - origin) / timedelta(hours=1)
+
+
+def _infusions(doses: Sequence[DoseForExposure], origin: datetime) -> list[Any]:
+    from inoplan.domain.pk.simulate import Infusion
+
+    return [
+        Infusion(_hours(d.start, origin), d.duration_min / 60, float(d.dose_mg)) for d in doses
+    ]
+
+
+def _windows(
+    doses: Sequence[DoseForExposure],
+    origin: datetime,
+    course: Course,
+    label: Label,
+    plan: TreatmentPlan | None,
+) -> list[Any]:
+    from inoplan.domain.pk.simulate import CycleWindow
+
+    starts: dict[int, datetime] = {}
+    for cycle in sorted({d.cycle for d in doses}):
+        in_cycle = [d for d in doses if d.cycle == cycle]
+        day1 = [d for d in in_cycle if d.day == 1]
+        starts[cycle] = (day1 or sorted(in_cycle, key=lambda d: d.start))[0].start
+    cycles = sorted(starts)
+    for before, after in zip(cycles, cycles[1:], strict=False):
+        if starts[after] <= starts[before]:
+            raise InvalidInput(
+                "events",
+                f"cycle {after} starts ({starts[after]:%Y-%m-%d}) before cycle {before} "
+                f"({starts[before]:%Y-%m-%d}); cycles must follow each other",
+            )
+    last = cycles[-1]
+    lengths = {c.cycle: c.length_days for c in plan.cycles} if plan is not None else {}
+    length_days = lengths.get(
+        last, course.plan.cycle1_days if last == 1 else label.regimen.later_cycle_days
+    )
+    end = starts[last] + timedelta(days=length_days)
+    last_infusion_end = max(d.start + timedelta(minutes=d.duration_min) for d in doses)
+    end = max(end, last_infusion_end)
+    bounds = [starts[c] for c in cycles] + [end]
+    windows = [
+        CycleWindow(c, _hours(bounds[i], origin), _hours(bounds[i + 1], origin))
+        for i, c in enumerate(cycles)
+    ]
+    if windows[0].start_h != 0.0:
+        raise InvalidInput(
+            "events",
+            f"a dose of cycle {doses[0].cycle} comes before the start of cycle {cycles[0]}",
+        )
+    return windows
+
+
+def _grid(infusions: Sequence[Any], windows: Sequence[Any], step_h: float) -> Any:
+    import numpy as np
+
+    end_h = windows[-1].end_h
+    regular = np.arange(0.0, end_h, step_h)
+    extra = [i.end_h for i in infusions] + [i.start_h for i in infusions] + [w.end_h for w in windows]
+    return np.unique(np.concatenate([regular, np.array(extra)]).clip(0.0, end_h))
+
+
+# -- covariates ----------------------------------------------------------------------------
+
+
+def patient_covariates(
+    course: Course, first_dose_on: date, policy: SitePolicy
+) -> tuple[PkModel, list[CovariateValue]]:
+    """Pick the model by age at the first dose and gather its baseline covariates.
+
+    Raises
+    ------
+    InvalidInput
+        Age outside every model, no height/weight on or before the first dose, or a covariate
+        outside the model's range.
+    """
+    from inoplan.domain.planner import body_used
+
+    age = age_years(course.patient.birth_date, first_dose_on)
+    model = select_model(age)
+    body = body_used(course, course.plan.bsa_formula, policy, on=first_dose_on)
+    if body.height_cm is None or body.weight_kg is None or body.bsa_m2 is None:
+        raise InvalidInput(
+            "events",
+            f"cannot predict exposure: need a height_cm and weight_kg (vitals) on or before the "
+            f"first dose ({first_dose_on.isoformat()}) for the {model.name}'s body-size covariate",
+        )
+    measured = f"height {body.height_cm} cm ({body.height_on}), weight {body.weight_kg} kg ({body.weight_on})"
+    covariates = [CovariateValue("age_years", float(age), "years", f"age at the first dose ({first_dose_on.isoformat()})")]
+    if "bsa_m2" in model.covariates:
+        value, floored = model.prepare_covariate("bsa_m2", float(body.bsa_m2), field="bsa_m2")
+        covariates.append(
+            CovariateValue("bsa_m2", value, "m2", f"{body.formula.value} BSA from {measured}, rounded as for dosing", floored=floored)
+        )
+    if "lbm_kg" in model.covariates:
+        assert model.lean_body_mass is not None
+        lbm = model.lean_body_mass.lbm_kg(
+            weight_kg=float(body.weight_kg), height_cm=float(body.height_cm), sex=course.patient.sex, age_years=age
+        )
+        formula = "Peters" if age < model.lean_body_mass.adult_age_years else "Boer"
+        value, floored = model.prepare_covariate("lbm_kg", lbm, field="lbm_kg")
+        covariates.append(CovariateValue("lbm_kg", value, "kg", f"{formula} lean body mass from {measured}"))
+    if "age_years" in model.covariates:
+        model.prepare_covariate("age_years", float(age), field="patient.birth_date")
+    for name, lab_field in (("peripheral_blasts_pct", "peripheral_blasts_pct"), ("peripheral_blasts_10e9_per_l", "peripheral_blasts")):
+        if name in model.covariates:
+            covariates.append(_blasts(course, model, name, lab_field, first_dose_on))
+    return model, covariates
+
+
+def _blasts(course: Course, model: PkModel, name: str, lab_field: str, first_dose_on: date) -> CovariateValue:
+    spec = model.covariates[name]
+    found: tuple[float, date] | None = None
+    for event in course.of_type(LabsEvent):
+        if event.date > first_dose_on:
+            break
+        if lab_field == "peripheral_blasts_pct" and event.peripheral_blasts_pct is not None:
+            found = (float(event.peripheral_blasts_pct), event.date)
+        elif lab_field != "peripheral_blasts_pct" and lab_field in event.values:
+            found = (float(event.values[lab_field].value), event.date)
+    if found is None:
+        return CovariateValue(
+            name,
+            spec.reference,
+            spec.unit,
+            f"model reference value: no {lab_field} recorded on or before the first dose "
+            f"({first_dose_on.isoformat()})",
+            defaulted=True,
+        )
+    value, floored = model.prepare_covariate(name, found[0], field=lab_field)
+    origin = f"labs {found[1].isoformat()} ({lab_field} {found[0]:g} {spec.unit})"
+    if floored:
+        origin += f"; raised to the floor {spec.floor:g} {spec.unit} ({spec.floor_source})"
+    return CovariateValue(name, value, spec.unit, origin, floored=floored)
+
+
+# -- population chunks ---------------------------------------------------------------------
+
+
+def _run_chunks(
+    typical: TypicalParameters,
+    iiv_parameters: Sequence[str],
+    etas: Any,
+    chunks: Sequence[tuple[int, int]],
+    infusions: Sequence[Any],
+    windows: Sequence[Any],
+    times: Any,
+    rtol: float,
+    dask_address: str | None,
+) -> list[Any]:
+    from inoplan.domain.pk.population import simulate_chunk
+
+    args = [(typical, tuple(iiv_parameters), etas[lo:hi], list(infusions), list(windows), times, rtol) for lo, hi in chunks]
+    if dask_address is None:
+        return [simulate_chunk(*a) for a in args]
+    try:
+        from distributed import Client
+    except ImportError:  # pragma: no cover - dask[distributed] is a dependency
+        raise InvalidInput("dask", "dask.distributed is not installed") from None
+    try:
+        client = Client(dask_address, timeout="10s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InvalidInput("dask", f"cannot reach the Dask scheduler at {dask_address!r}: {exc}") from None
+    with client:
+        futures = [client.submit(simulate_chunk, *a, pure=False) for a in args]
+        return list(client.gather(futures))
+
+
+# -- rendering helpers ---------------------------------------------------------------------
+
+
+def _round(value: Any, digits: int) -> float:
+    number = float(value)
+    if not math.isfinite(number):  # pragma: no cover - the integrator never yields these
+        raise ArithmeticError("non-finite exposure value")
+    return round(number, digits)
+
+
+def _rounds(values: Any, digits: int) -> list[float]:
+    return [round(float(v), digits) for v in values]
+
+
+def _covariate_json(c: CovariateValue) -> dict[str, Any]:
+    return {
+        "value": _round(c.value, 6),
+        "unit": c.unit,
+        "origin": c.origin,
+        "defaulted": c.defaulted,
+        "floored": c.floored,
+    }
+
+
+def _model_json(model: PkModel, typical: TypicalParameters) -> dict[str, Any]:
+    values = typical.as_dict()
+    return {
+        "id": model.id,
+        "name": model.name,
+        "citation": model.citation,
+        "population": model.population,
+        "structure": model.structure,
+        "confirmation": model.confirmation,
+        "confirmation_text": model.confirmation_text,
+        "sources": list(model.sources),
+        "selection": f"ages {model.age_years_min} to under {model.age_years_below} years at the first dose ({model.selection_source})",
+        "parameters": {
+            name: {
+                "value_for_patient": _round(values[name], 6),
+                "reference_value": p.typical.value,
+                "unit": p.typical.unit,
+                "source_tag": p.typical.source_tag,
+                "source": p.typical.source,
+                "covariate_effects": [
+                    {
+                        "kind": e.kind,
+                        "covariate": e.covariate,
+                        "coefficient": e.coefficient,
+                        "reference": e.reference,
+                        "only_when": e.only_when,
+                        "source_tag": e.source_tag,
+                    }
+                    for e in p.effects
+                ],
+            }
+            for name, p in model.parameters.items()
+        },
+        "fixed_covariates": {
+            k: {"value": v, "why": model.fixed_covariates_source.get(k, "")}
+            for k, v in model.fixed_covariates.items()
+        },
+        "inter_individual_variability": {
+            "parameters": list(model.iiv_parameters),
+            "omega": [list(row) for row in model.omega],
+            "source": model.omega_source,
+        },
+        "reported_terminal_half_life_days": model.reported_half_life_days.value,
+    }
+
+
+def _notes(
+    model: PkModel,
+    covariates: Sequence[CovariateValue],
+    doses: Sequence[DoseForExposure],
+    holds: Sequence[Mapping[str, Any]],
+    not_simulated: Sequence[Mapping[str, Any]],
+    plan_note: str | None,
+) -> list[str]:
+    notes = [
+        f"Model: {model.name} ({model.citation}); parameter confirmation level [{model.confirmation}]: {model.confirmation_text}",
+        "Covariates are baseline values (on or before the first dose day); the time-dependent "
+        "clearance decays from the first dose and keeps decaying through holds and delays.",
+    ]
+    for c in covariates:
+        if c.defaulted:
+            notes.append(f"{c.name}: {c.origin}; the reference value {c.value:g} {c.unit} was used.")
+        if c.floored:
+            notes.append(f"{c.name}: {c.origin}.")
+    planned = [d for d in doses if d.status == "planned"]
+    if planned:
+        notes.append(
+            f"{len(planned)} planned dose(s) are simulated on their scheduled dates at "
+            f"{_DEFAULT_TIME:%H:%M} unless the plan says otherwise; later cycles that depend on a "
+            "response not yet known are provisional."
+        )
+    if holds:
+        notes.append(f"{len(holds)} held or omitted dose(s) are not simulated.")
+    if not_simulated:
+        notes.append(f"{len(not_simulated)} planned dose(s) could not be simulated (no dose in mg).")
+    if plan_note:
+        notes.append(plan_note)
+    return notes
+
+
+# -- plot ----------------------------------------------------------------------------------
+
+
+def exposure_svg(result: Mapping[str, Any]) -> str:
+    """An SVG plot of ``exposure_json``'s result: typical curve, population band, doses, holds.
+
+    Needs ``series`` in the result (always there without a population; with a population, run
+    with ``series=True`` to get the p5-p95 band as well).
+    """
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    series = result.get("series")
+    if not series:
+        raise InvalidInput("series", "the plot needs the concentration curve: run with series")
+    figure = Figure(figsize=(9, 4.2))
+    axes = figure.add_subplot(1, 1, 1)
+    to_days = 1.0 / 24.0
+    band = (result.get("population") or {}).get("series")
+    if band:
+        days = [t * to_days for t in band["time_h"]]
+        axes.fill_between(days, band["p5_ng_per_ml"], band["p95_ng_per_ml"], color="#9ecae1", alpha=0.6, label="population p5-p95")
+        axes.plot(days, band["p50_ng_per_ml"], color="#3182bd", linewidth=0.8, linestyle="--", label="population median")
+    axes.plot([t * to_days for t in series["time_h"]], series["conc_ng_per_ml"], color="#08306b", linewidth=1.2, label="typical patient")
+    for dose in result.get("doses", []):
+        color = "#2ca25f" if dose["status"] == "given" else "#fdae6b"
+        axes.axvline(dose["start_h"] * to_days, color=color, linewidth=0.6, alpha=0.8)
+    origin = datetime.fromisoformat(result["doses"][0]["start"]) if result.get("doses") else None
+    for hold in result.get("holds", []):
+        if origin is None:
+            break
+        moment = datetime.combine(date.fromisoformat(hold["scheduled"]), origin.time())
+        axes.axvline(_hours(moment, origin) * to_days, color="#de2d26", linewidth=0.8, linestyle=":")
+    axes.plot([], [], color="#2ca25f", label="dose given")
+    axes.plot([], [], color="#fdae6b", label="dose planned")
+    if result.get("holds"):
+        axes.plot([], [], color="#de2d26", linestyle=":", label="held / omitted")
+    axes.set_xlabel("days since the first dose")
+    axes.set_ylabel("inotuzumab ozogamicin (ng/mL)")
+    axes.set_ylim(bottom=0)
+    axes.set_title(f"{result['model']}: predicted exposure (information, not a dosing rule)", fontsize=9)
+    axes.legend(fontsize=7, loc="upper left")
+    figure.text(0.01, 0.01, DISCLAIMER, fontsize=6)
+    figure.tight_layout(rect=(0, 0.04, 1, 1))
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg")
+    return buffer.getvalue()
