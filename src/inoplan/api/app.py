@@ -72,6 +72,9 @@ def create_app(
 
     # -- other adapters mount here (one line each) ---------------------------------------------
     # CDS Hooks and FHIR (inoplan.api.cds_hooks):  app.include_router(cds_hooks.router)
+    from inoplan.api import cds_hooks
+
+    app.include_router(cds_hooks.router)
     # Web UI (inoplan.web):                         app.include_router(web.router)
     # -----------------------------------------------------------------------------------------
 

@@ -222,6 +222,10 @@ def gather(
     patient_id = request.patient_id() or ""
     data: dict[str, Any] = {}
     missing: list[str] = []
+    if fetch is not None and patient_id and hasattr(fetch, "start"):
+        for key, template in PREFETCH.items():  # start every read at once
+            if key not in prefetch:
+                fetch.start(_render(template, request.context, patient_id))
     for key, template in PREFETCH.items():
         if key in prefetch:
             data[key] = prefetch[key]  # None = queried, nothing found

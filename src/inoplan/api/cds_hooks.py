@@ -1,0 +1,385 @@
+"""CDS Hooks 2.0 endpoints and the FHIR R4 REST endpoints (thin: authenticate, call, render).
+
+- ``GET /cds-services``: discovery (no patient data; open).
+- ``POST /cds-services/{id}``: a hook call; bearer JWT from a trusted EHR required (401 with no
+  cards otherwise); 412 with an OperationOutcome when required data can be had neither from
+  prefetch nor from ``fhirServer``.
+- ``POST /cds-services/{id}/feedback``: accepted/overridden cards into the audit trail.
+- ``POST /api/v1/fhir/import``: FHIR Bundle -> course document (``?create=true`` stores it).
+- ``GET /api/v1/courses/{id}/fhir``: the course, its plan and decision as a FHIR Bundle.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from inoplan import DISCLAIMER
+from inoplan.api.deps import DatabaseDep, PolicyDep, permission
+from inoplan.errors import InvalidInput
+from inoplan.services.auth import Principal
+
+__all__ = ["router"]
+
+log = logging.getLogger("inoplan.cds")
+router = APIRouter(tags=["cds-hooks", "fhir"])
+
+FHIR_JSON = "application/fhir+json"
+FETCH_TIMEOUT_S = 2.0
+FETCH_BUDGET_S = 4.0
+_CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type, Authorization",
+}
+_init_lock = threading.Lock()
+
+
+# -- state ----------------------------------------------------------------------------------------
+
+
+class DatabaseJtiStore:
+    """Seen ``jti`` values in the database until expiry, so every worker refuses a replay."""
+
+    def __init__(self, database: Any) -> None:
+        self._database = database
+
+    def remember(self, iss: str, jti: str, expires_at: dt.datetime) -> bool:
+        from inoplan.services.records import remember_jti
+
+        return remember_jti(self._database, iss, jti, expires_at)
+
+
+def _verifier(request: Request) -> Any:
+    state = request.app.state
+    verifier = getattr(state, "cds_verifier", None)
+    if verifier is not None:
+        return verifier
+    with _init_lock:
+        verifier = getattr(state, "cds_verifier", None)
+        if verifier is None:
+            from inoplan.interop.security import CdsTokenVerifier, load_issuers
+
+            path = state.settings.cds_issuers
+            issuers = load_issuers(path) if path is not None else []
+            if not issuers:
+                log.warning("no trusted CDS Hooks issuers configured: every call will get 401")
+            verifier = CdsTokenVerifier(issuers, DatabaseJtiStore(state.database))
+            state.cds_verifier = verifier
+    return verifier
+
+
+def _settings(request: Request) -> Any:
+    from inoplan.interop.cds import CdsSettings
+
+    existing = getattr(request.app.state, "cds_settings", None)
+    if existing is not None:
+        return existing
+    return CdsSettings(tolerance=Decimal("0.05"))
+
+
+def _today(request: Request) -> dt.date:
+    clock = getattr(request.app.state, "cds_today", None)
+    if clock is not None:
+        today: dt.date = clock()
+        return today
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo(request.app.state.settings.clinic_timezone)).date()
+
+
+def _own_url(request: Request) -> str:
+    """The exact URL called (scheme, host, path; no query): what ``aud`` must be."""
+    url = request.url
+    return f"{url.scheme}://{url.netloc}{url.path}"
+
+
+def _unauthorized() -> JSONResponse:
+    return JSONResponse(
+        {"type": "about:blank", "title": "Not authenticated", "status": 401},
+        status_code=401,
+        media_type="application/problem+json",
+        headers={"WWW-Authenticate": "Bearer", **_CORS},
+    )
+
+
+def _authenticate(request: Request, service_id: str) -> dict[str, Any] | None:
+    from inoplan.interop.security import TokenRejected
+
+    header = request.headers.get("authorization") or ""
+    scheme, _, token = header.partition(" ")
+    try:
+        if scheme.lower() != "bearer":
+            raise TokenRejected("no bearer token")
+        claims: dict[str, Any] = _verifier(request).verify(token.strip(), _own_url(request))
+        return claims
+    except TokenRejected as exc:
+        # iss and jti only: never the token, never patient data
+        log.warning("CDS call refused (%s): service=%s iss=%s jti=%s",
+                    exc.reason, service_id, exc.iss, exc.jti)
+        return None
+
+
+# -- discovery and hooks --------------------------------------------------------------------------
+
+
+@router.get("/cds-services", summary="CDS Hooks discovery")
+def cds_discovery() -> JSONResponse:
+    from inoplan.interop.cds import discovery
+
+    return JSONResponse(discovery(), headers=_CORS)
+
+
+@router.options("/cds-services", include_in_schema=False)
+@router.options("/cds-services/{service_id}", include_in_schema=False)
+@router.options("/cds-services/{service_id}/feedback", include_in_schema=False)
+def cds_preflight(service_id: str = "") -> Response:
+    return Response(status_code=204, headers=_CORS)
+
+
+@router.post("/cds-services/{service_id}", summary="CDS Hooks service call")
+def cds_call(
+    service_id: str,
+    request: Request,
+    database: DatabaseDep,
+    body: Annotated[dict[str, Any], Body()],
+) -> JSONResponse:
+    from pydantic import ValidationError
+
+    from inoplan.interop.cds import SERVICES, CdsRequest, PreconditionFailed, handle_call
+
+    if service_id not in SERVICES:
+        return JSONResponse(_outcome("not-found", f"no CDS service {service_id!r}"),
+                            status_code=404, headers=_CORS)
+    claims = _authenticate(request, service_id)
+    if claims is None:
+        return _unauthorized()
+    try:
+        call = CdsRequest.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return JSONResponse(_outcome("invalid", f"{where}: {first['msg']}"), status_code=400,
+                            headers=_CORS)
+    if service_id in SERVICES and SERVICES[service_id].hook != call.hook:
+        return JSONResponse(_outcome("invalid", f"hook: this service answers {SERVICES[service_id].hook}"),
+                            status_code=400, headers=_CORS)
+    settings = _settings(request)
+    settings = _with_link(settings, request, database)
+    fetch = _fetcher(request, call)
+    try:
+        result = handle_call(
+            service_id, call,
+            today=_today(request),
+            decide=_decide(request),
+            fetch=fetch,
+            settings=settings,
+        )
+    except PreconditionFailed as exc:
+        return JSONResponse(
+            _outcome("incomplete", "prefetch data missing and not fetchable: " + ", ".join(exc.missing)),
+            status_code=412, headers=_CORS,
+        )
+    finally:
+        if fetch is not None:
+            fetch.close()
+    return JSONResponse({"cards": result.cards}, headers=_CORS)
+
+
+def _decide(request: Request) -> Any:
+    policy = request.app.state.site_policy
+
+    def decide(document: dict[str, Any], on: dt.date) -> dict[str, Any]:
+        from inoplan.services.courses import decide_document
+
+        if policy is None:
+            return decide_document(document, on)
+        return decide_document(document, on, policy=policy)
+
+    return decide
+
+
+def _with_link(settings: Any, request: Request, database: Any) -> Any:
+    from dataclasses import replace
+
+    base = str(request.base_url).rstrip("/")
+
+    def course_link(patient_id: str) -> str | None:
+        try:
+            from inoplan.services import records
+
+            page = records.list_courses(database, limit=1, patient=patient_id)
+            rows = list(page.data)
+        except Exception:
+            rows = []
+        if rows:
+            return f"{base}/courses/{getattr(rows[0], 'id', '')}"
+        return f"{base}/"
+
+    return replace(settings, course_link=course_link)
+
+
+class _Fetcher:
+    """Reads from ``fhirServer`` with the EHR's token: parallel, short timeouts, one budget."""
+
+    def __init__(self, server: str, token: str, transport: Any) -> None:
+        import httpx
+
+        self._client = httpx.Client(
+            base_url=server.rstrip("/") + "/",
+            headers={"Authorization": f"Bearer {token}", "Accept": FHIR_JSON},
+            timeout=httpx.Timeout(FETCH_TIMEOUT_S, connect=1.0),
+            follow_redirects=False,
+            transport=transport,
+        )
+        self._pool = ThreadPoolExecutor(max_workers=6)
+        self._futures: dict[str, Any] = {}
+
+    def _get(self, path: str) -> Any:
+        response = self._client.get(path)
+        response.raise_for_status()
+        return response.json()
+
+    def start(self, path: str) -> None:
+        if path not in self._futures:
+            self._futures[path] = self._pool.submit(self._get, path)
+
+    def __call__(self, path: str) -> Any:
+        self.start(path)
+        return self._futures[path].result(timeout=FETCH_BUDGET_S)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._client.close()
+
+
+def _fetcher(request: Request, call: Any) -> _Fetcher | None:
+    server, auth = call.fhirServer, call.fhirAuthorization
+    if not server or auth is None or not auth.access_token:
+        return None
+    if not server.startswith("https://") and request.app.state.settings.environment != "development":
+        return None  # never send an access token in clear text in production
+    return _Fetcher(server, auth.access_token, getattr(request.app.state, "cds_http_transport", None))
+
+
+@router.post("/cds-services/{service_id}/feedback", summary="CDS Hooks feedback")
+def cds_feedback(
+    service_id: str,
+    request: Request,
+    database: DatabaseDep,
+    body: Annotated[dict[str, Any], Body()],
+) -> JSONResponse:
+    from pydantic import ValidationError
+
+    from inoplan.interop.cds import SERVICES, Feedback
+    from inoplan.services.audit import append_audit
+
+    if service_id not in SERVICES:
+        return JSONResponse(_outcome("not-found", f"no CDS service {service_id!r}"),
+                            status_code=404, headers=_CORS)
+    claims = _authenticate(request, service_id)
+    if claims is None:
+        return _unauthorized()
+    try:
+        feedback = Feedback.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return JSONResponse(_outcome("invalid", f"{where}: {first['msg']}"), status_code=400,
+                            headers=_CORS)
+    for entry in feedback.feedback:
+        if entry.outcome == "accepted" and not entry.acceptedSuggestions:
+            return JSONResponse(_outcome("invalid", "acceptedSuggestions: required when accepted"),
+                                status_code=400, headers=_CORS)
+    with database(write=True) as uow:
+        for entry in feedback.feedback:
+            after: dict[str, Any] = {
+                "service": service_id,
+                "outcome": entry.outcome,
+                "outcome_timestamp": entry.outcomeTimestamp,
+            }
+            if entry.acceptedSuggestions:
+                after["accepted_suggestions"] = [str(s.get("id")) for s in entry.acceptedSuggestions]
+            if entry.overrideReason is not None:
+                reason = entry.overrideReason.reason or {}
+                after["override_reason"] = {
+                    key: str(reason[key])[:200] for key in ("system", "code", "display") if key in reason
+                }
+                if entry.overrideReason.userComment:
+                    after["override_comment"] = entry.overrideReason.userComment[:500]
+            if claims.get("tenant"):
+                after["tenant"] = str(claims["tenant"])[:200]
+            append_audit(uow, actor=f"cds:{claims['iss']}", action="cds.feedback",
+                         entity="card", entity_id=entry.card[:200], after=after)
+        uow.commit()
+    return JSONResponse({}, headers=_CORS)
+
+
+def _outcome(code: str, text: str) -> dict[str, Any]:
+    return {"resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": code, "diagnostics": text}]}
+
+
+# -- FHIR REST ------------------------------------------------------------------------------------
+
+
+@router.post("/api/v1/fhir/import", summary="FHIR Bundle -> course document")
+def fhir_import(
+    database: DatabaseDep,
+    principal: Annotated[Principal, Depends(permission("course.read"))],
+    bundle: Annotated[dict[str, Any], Body()],
+    create: Annotated[bool, Query(description="Also store the course (needs course.create)")] = False,
+    label: Annotated[str, Query(description="Knowledge base when the Bundle names none")] = "us",
+    start_date: Annotated[dt.date | None, Query(description="Planned cycle 1 day 1")] = None,
+) -> JSONResponse:
+    from inoplan.document import parse_course
+    from inoplan.interop.fhir_in import bundle_to_document
+    from inoplan.services import records
+    from inoplan.services.auth import require
+
+    if bundle.get("resourceType") != "Bundle":
+        raise InvalidInput("resourceType", "expected a FHIR Bundle")
+    result = bundle_to_document(bundle, label=label, start_date=start_date)
+    parse_course(result.document)  # InvalidInput (422) names the field
+    body: dict[str, Any] = {"document": result.document, "notes": result.notes,
+                            "disclaimer": DISCLAIMER}
+    if not create:
+        return JSONResponse(body)
+    require(principal, "course.create")
+    ref = records.create_course(database, result.document, actor=principal.username)
+    body.update({"id": ref.id, "version": ref.version})
+    return JSONResponse(body, status_code=201, headers={"Location": f"/api/v1/courses/{ref.id}"})
+
+
+@router.get("/api/v1/courses/{course_id}/fhir", summary="The course as a FHIR R4 Bundle")
+def fhir_export(
+    course_id: int,
+    request: Request,
+    database: DatabaseDep,
+    policy: PolicyDep,
+    principal: Annotated[Principal, Depends(permission("course.read"))],
+    on: Annotated[dt.date | None, Query(description="Decision date (default: today)")] = None,
+) -> JSONResponse:
+    from inoplan.interop.fhir_out import export_bundle
+    from inoplan.services import records
+
+    document = records.export_document(database, course_id)
+    plan = records.plan_course(database, course_id, policy=policy)
+    day = on or _today(request)
+    decision = records.show_decision(database, course_id, day, actor=principal.username,
+                                     policy=policy)
+    bundle = export_bundle(document, plan=plan, decision=_plain(decision), course_id=course_id,
+                           timezone=request.app.state.settings.clinic_timezone)
+    return JSONResponse(bundle, media_type=FHIR_JSON)
+
+
+def _plain(value: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(value)
