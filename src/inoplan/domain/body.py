@@ -146,7 +146,12 @@ def bsa_m2(
     >>> bsa_m2(Body(Decimal(103), Decimal("16.5")))
     Decimal('0.69')
     """
-    value = Decimal(repr(bsa_m2_unrounded(body, formula)))
+    if formula is BsaFormula.MOSTELLER:
+        # Exact decimal square root: a BSA of exactly x.xx5 (111 cm, 27.75 kg -> 0.925) must
+        # round half-up, which a binary float (0.92499999...) would not.
+        value = (body.height_cm * body.weight_kg / 3600).sqrt()
+    else:
+        value = Decimal(repr(bsa_m2_unrounded(body, formula)))
     return value.quantize(step, rounding=ROUND_HALF_UP)
 
 
