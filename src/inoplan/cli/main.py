@@ -174,6 +174,8 @@ app.add_typer(_db_cli.app, name="db")
 app.add_typer(_user_cli.app, name="user")
 app.add_typer(_audit_cli.app, name="audit")
 app.command("serve")(_serve)
+from inoplan.cli.pk import pk as _pk  # noqa: E402  (issue 7: exposure)
+app.command("pk")(_pk)
 
 
 # -- rendering (Rich, imported lazily) ---------------------------------------------------
