@@ -1,0 +1,250 @@
+"""Courses through the REST API: create, read back exactly, append, conflict, plan, decision."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from records_helpers import TODAY, course_document, headers, vitals_event
+
+from inoplan import DISCLAIMER
+
+COURSES = "/api/v1/courses"
+
+
+def _create(client, token, document=None):  # type: ignore[no-untyped-def]
+    response = client.post(COURSES, json=document or course_document(0), headers=headers(token))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_a_created_course_reads_back_exactly_with_id_and_version(client, tokens) -> None:
+    document = course_document(1)
+    created = _create(client, tokens["prescriber"], document)
+    assert created["version"] == 1
+
+    response = client.get(f"{COURSES}/{created['id']}", headers=headers(tokens["viewer"]))
+
+    assert response.status_code == 200
+    assert response.json() == {**document, "id": created["id"], "version": 1}
+    assert [e["date"] for e in response.json()["events"]] == [e["date"] for e in document["events"]]
+    assert response.headers["ETag"] == '"1"'
+
+
+def test_export_is_the_document_alone(client, tokens) -> None:
+    document = course_document(2)
+    created = _create(client, tokens["admin"], document)
+    response = client.get(f"{COURSES}/{created['id']}/export", headers=headers(tokens["nurse"]))
+    assert response.status_code == 200
+    assert response.json() == document
+
+
+def test_an_invalid_document_is_a_422_problem_naming_the_field(client, tokens) -> None:
+    document = course_document(0)
+    document["events"][3]["anc"]["unit"] = "mg/dL"  # the labs event; not a count unit
+    response = client.post(COURSES, json=document, headers=headers(tokens["prescriber"]))
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["field"] == "events[3].anc.unit"
+    assert client.get(COURSES, headers=headers(tokens["viewer"])).json()["count"] == 0
+
+
+def test_a_schema_violation_names_the_field_too(client, tokens) -> None:
+    document = course_document(0)
+    document["plan"]["cycle1_days"] = 30
+    response = client.post(COURSES, json=document, headers=headers(tokens["prescriber"]))
+    assert response.status_code == 422
+    assert response.json()["field"] == "plan.cycle1_days"
+
+
+def test_an_event_is_appended_with_the_current_version(client, tokens) -> None:
+    created = _create(client, tokens["prescriber"])
+    event = vitals_event(1)
+    response = client.post(
+        f"{COURSES}/{created['id']}/events",
+        json=event,
+        headers=headers(tokens["nurse"], **{"If-Match": "1"}),
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["version"] == 2
+    stored = client.get(f"{COURSES}/{created['id']}", headers=headers(tokens["viewer"])).json()
+    assert stored["version"] == 2
+    assert stored["events"][-1] == event
+    assert stored["events"][:-1] == course_document(0)["events"]
+
+
+def test_a_stale_version_gets_409_and_nothing_is_written(client, tokens) -> None:
+    created = _create(client, tokens["prescriber"])
+    url = f"{COURSES}/{created['id']}/events"
+    first = client.post(url, json=vitals_event(1), headers=headers(tokens["nurse"], **{"If-Match": '"1"'}))
+    assert first.status_code == 201
+    stale = client.post(url, json=vitals_event(2), headers=headers(tokens["nurse"], **{"If-Match": "1"}))
+    assert stale.status_code == 409
+    assert stale.headers["content-type"].startswith("application/problem+json")
+    stored = client.get(f"{COURSES}/{created['id']}", headers=headers(tokens["viewer"])).json()
+    assert stored["version"] == 2
+    assert [e.get("id") for e in stored["events"]].count("w-2") == 0
+
+
+def test_a_write_without_if_match_is_refused_with_428(client, tokens) -> None:
+    created = _create(client, tokens["prescriber"])
+    response = client.post(
+        f"{COURSES}/{created['id']}/events", json=vitals_event(1), headers=headers(tokens["nurse"])
+    )
+    assert response.status_code == 428
+
+
+def test_a_malformed_if_match_is_a_422_naming_the_header(client, tokens) -> None:
+    created = _create(client, tokens["prescriber"])
+    response = client.post(
+        f"{COURSES}/{created['id']}/events",
+        json=vitals_event(1),
+        headers=headers(tokens["nurse"], **{"If-Match": "abc"}),
+    )
+    assert response.status_code == 422
+    assert response.json()["field"] == "If-Match"
+
+
+def test_an_event_that_would_invalidate_the_course_is_refused_and_not_written(client, tokens) -> None:
+    created = _create(client, tokens["prescriber"])
+    correction = {**vitals_event(9), "supersedes": "no-such-event", "reason": "typo"}
+    response = client.post(
+        f"{COURSES}/{created['id']}/events",
+        json=correction,
+        headers=headers(tokens["nurse"], **{"If-Match": "1"}),
+    )
+    assert response.status_code == 422
+    assert response.json()["field"] == "event.supersedes"
+    stored = client.get(f"{COURSES}/{created['id']}", headers=headers(tokens["viewer"])).json()
+    assert stored["version"] == 1 and len(stored["events"]) == len(course_document(0)["events"])
+
+
+def test_an_invalid_event_body_names_the_field_inside_the_event(client, tokens) -> None:
+    created = _create(client, tokens["prescriber"])
+    event = {"date": "2026-11-29", "type": "labs", "anc": {"value": 1.2, "unit": "furlongs"}}
+    response = client.post(
+        f"{COURSES}/{created['id']}/events",
+        json=event,
+        headers=headers(tokens["nurse"], **{"If-Match": "1"}),
+    )
+    assert response.status_code == 422
+    assert response.json()["field"] == "event.anc.unit"
+
+
+def test_a_correction_supersedes_with_a_reason(client, tokens) -> None:
+    created = _create(client, tokens["prescriber"])
+    url = f"{COURSES}/{created['id']}/events"
+    assert client.post(url, json=vitals_event(1), headers=headers(tokens["nurse"], **{"If-Match": "1"})).status_code == 201
+    correction = {**vitals_event(2), "supersedes": "w-1", "reason": "weighed with shoes on"}
+    response = client.post(url, json=correction, headers=headers(tokens["nurse"], **{"If-Match": "2"}))
+    assert response.status_code == 201
+    events = client.get(f"{COURSES}/{created['id']}", headers=headers(tokens["viewer"])).json()["events"]
+    assert events[-2]["id"] == "w-1" and events[-1]["supersedes"] == "w-1"  # append-only
+
+
+def test_listing_is_paginated(client, tokens) -> None:
+    for n in range(3):
+        _create(client, tokens["prescriber"], course_document(n % 4, patient_id=f"P-{n}"))
+    page = client.get(f"{COURSES}?offset=1&limit=1", headers=headers(tokens["viewer"])).json()
+    assert page["count"] == 3 and page["offset"] == 1 and page["limit"] == 1
+    assert len(page["data"]) == 1 and page["data"][0]["patient_id"] == "P-1"
+    only = client.get(f"{COURSES}?patient=P-2", headers=headers(tokens["viewer"])).json()
+    assert only["count"] == 1 and only["data"][0]["patient_id"] == "P-2"
+
+
+def test_patients_are_listed_with_their_courses(client, tokens) -> None:
+    a = _create(client, tokens["prescriber"], course_document(0))
+    b = _create(client, tokens["prescriber"], course_document(0))  # same patient, second course
+    response = client.get("/api/v1/patients/DEMO-0001", headers=headers(tokens["viewer"]))
+    assert response.status_code == 200
+    assert response.json()["course_ids"] == [a["id"], b["id"]]
+    assert client.get("/api/v1/patients", headers=headers(tokens["viewer"])).json()["count"] == 1
+
+
+def test_the_same_patient_id_with_another_birth_date_is_a_conflict(client, tokens) -> None:
+    _create(client, tokens["prescriber"], course_document(0))
+    other = course_document(0)
+    other["patient"]["birth_date"] = "1970-01-01"
+    response = client.post(COURSES, json=other, headers=headers(tokens["prescriber"]))
+    assert response.status_code == 409
+
+
+def test_an_unknown_course_is_404(client, tokens) -> None:
+    response = client.get(f"{COURSES}/999", headers=headers(tokens["viewer"]))
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_the_plan_equals_the_cli_plan_and_carries_the_disclaimer(client, tokens) -> None:
+    from inoplan.services.courses import plan_document
+
+    document = course_document(1)
+    created = _create(client, tokens["prescriber"], document)
+    response = client.get(f"{COURSES}/{created['id']}/plan", headers=headers(tokens["viewer"]))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["disclaimer"] == DISCLAIMER
+    expected = json.loads(json.dumps(plan_document(document), default=str))
+    assert {k: v for k, v in body.items() if k not in {"course_id", "course_version"}} == expected
+
+
+def test_the_decision_equals_the_cli_and_is_recorded(client, tokens, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from inoplan.cli.main import app as cli
+
+    document = course_document(1)
+    created = _create(client, tokens["prescriber"], document)
+    on = TODAY.isoformat()
+    response = client.get(
+        f"{COURSES}/{created['id']}/decision?on={on}", headers=headers(tokens["pharmacist"])
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["disclaimer"] == DISCLAIMER
+    assert body["as_of"] == on
+
+    export = client.get(f"{COURSES}/{created['id']}/export", headers=headers(tokens["viewer"])).json()
+    path = tmp_path / "course.json"
+    path.write_text(json.dumps(export), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["evaluate", str(path), "--on", on, "--json"])
+    assert result.exit_code == 0, result.output
+    from_cli = json.loads(result.stdout)
+    extras = {"decision_id", "course_id", "course_version"}
+    assert {k: v for k, v in body.items() if k not in extras} == {**from_cli, "disclaimer": body["disclaimer"]}
+
+    shown = client.get(f"{COURSES}/{created['id']}/decisions", headers=headers(tokens["viewer"])).json()
+    assert shown["count"] == 1
+    record = shown["data"][0]
+    assert record["shown_to"] == "pharmacist" and record["decision"]["status"] == body["status"]
+    assert record["inputs"]["course_version"] == 1 and record["as_of"] == on
+    trail = client.get(f"{COURSES}/{created['id']}/audit", headers=headers(tokens["admin"])).json()
+    assert [r["action"] for r in trail["data"]] == ["course.create", "decision.show"]
+    assert trail["data"][1]["actor"] == "pharmacist"
+
+
+def test_the_decision_defaults_to_today_in_the_clinic_time_zone(client, tokens) -> None:
+    created = _create(client, tokens["prescriber"])
+    response = client.get(f"{COURSES}/{created['id']}/decision", headers=headers(tokens["viewer"]))
+    assert response.status_code == 200
+    from datetime import UTC, datetime
+
+    assert response.json()["as_of"] in {date.today().isoformat(), datetime.now(UTC).date().isoformat()}
+
+
+def test_every_write_is_in_the_course_audit_trail_with_before_and_after(client, tokens) -> None:
+    created = _create(client, tokens["prescriber"])
+    client.post(
+        f"{COURSES}/{created['id']}/events",
+        json=vitals_event(1),
+        headers=headers(tokens["nurse"], **{"If-Match": "1"}),
+    )
+    trail = client.get(f"{COURSES}/{created['id']}/audit", headers=headers(tokens["pharmacist"])).json()
+    assert [(r["action"], r["actor"]) for r in trail["data"]] == [
+        ("course.create", "prescriber"),
+        ("event.vitals", "nurse"),
+    ]
+    write = trail["data"][1]
+    assert write["before"]["version"] == 1 and write["after"]["version"] == 2
+    assert write["after"]["event"] == vitals_event(1)
+    assert write["prev_hash"] == trail["data"][0]["hash"]
