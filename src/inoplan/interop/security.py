@@ -179,12 +179,14 @@ class CdsTokenVerifier:
         clock: Callable[[], float] = time.time,
         leeway_s: int = DEFAULT_LEEWAY_S,
         http_get: Callable[[str], Mapping[str, Any]] | None = None,
+        refetch_interval_s: float = REFETCH_INTERVAL_S,
     ) -> None:
         self._issuers = {issuer.iss: issuer for issuer in issuers}
         self._store = jti_store
         self._clock = clock
         self._leeway = leeway_s
         self._http_get = http_get or _fetch_jwks
+        self._refetch_interval = refetch_interval_s
         self._cache: dict[tuple[str, str], _KeySet] = {}
         self._lock = threading.Lock()
 
@@ -284,7 +286,7 @@ class CdsTokenVerifier:
             if entry is not None and kid in entry.keys:
                 return entry.keys[kid]
             now = time.monotonic()
-            if entry is not None and now - entry.fetched_at < REFETCH_INTERVAL_S:
+            if entry is not None and now - entry.fetched_at < self._refetch_interval:
                 return None  # unknown kid, fetched recently: do not hammer the EHR
             try:
                 raw = self._load(issuer, jku)

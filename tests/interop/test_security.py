@@ -1,0 +1,296 @@
+"""JWT verification for CDS Hooks calls: known answers, sandbox tokens, the refusal table."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jwt
+import pytest
+
+from inoplan.interop.security import (
+    CdsTokenVerifier,
+    MemoryJtiStore,
+    TokenRejected,
+    TrustedIssuer,
+    load_issuers,
+)
+from tests.interop.helpers import (
+    CDS,
+    NOW,
+    SANDBOX_ISS,
+    SANDBOX_JKU,
+    load,
+    mint,
+    sandbox_jwk,
+    sandbox_public_jwks,
+)
+
+SPEC_AUD = "https://cds.example.org/cds-services/some-service"
+SPEC_ISS = "https://fhir-ehr.example.com/"
+SPEC_EXP = 1422568860
+AUD = "https://inoplan.example.org/cds-services/inoplan-order-sign"
+
+
+def spec_token() -> str:
+    return (CDS / "spec-example-jwt.txt").read_text(encoding="utf-8").strip()
+
+
+class FakeJwks:
+    """Serves JWK Sets by URL and records every fetch."""
+
+    def __init__(self, sets: dict[str, dict]) -> None:
+        self.sets = sets
+        self.fetched: list[str] = []
+
+    def __call__(self, url: str) -> dict:
+        self.fetched.append(url)
+        return self.sets[url]
+
+
+def sandbox_verifier(clock: float = NOW, **kwargs: object) -> tuple[CdsTokenVerifier, FakeJwks]:
+    fetch = FakeJwks({SANDBOX_JKU: sandbox_public_jwks()})
+    issuer = TrustedIssuer(iss=SANDBOX_ISS, jwks_url=SANDBOX_JKU, max_lifetime_s=300)
+    verifier = CdsTokenVerifier(
+        [issuer], MemoryJtiStore(clock=lambda: clock), clock=lambda: clock, http_get=fetch,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    return verifier, fetch
+
+
+# -- known answers from the specification ---------------------------------------------------------
+
+
+def test_the_spec_example_token_verifies_with_pyjwt_when_expiry_is_not_checked() -> None:
+    key = jwt.PyJWKSet.from_dict(load(CDS / "spec-example-jwks.json"))["example-kid"]
+    claims = jwt.decode(spec_token(), key.key, algorithms=["ES384"], audience=SPEC_AUD,
+                        options={"verify_exp": False})
+    assert claims["iss"] == SPEC_ISS
+    assert claims["jti"] == "ee22b021-e1b7-4611-ba5b-8eec6a33ac1e"
+    with pytest.raises(jwt.ExpiredSignatureError):
+        jwt.decode(spec_token(), key.key, algorithms=["ES384"], audience=SPEC_AUD)
+
+
+def spec_issuer() -> TrustedIssuer:
+    # the example's iat..exp spans years, so this test issuer allows a long lifetime
+    return TrustedIssuer(iss=SPEC_ISS, jwks=load(CDS / "spec-example-jwks.json"),
+                         max_lifetime_s=10**9)
+
+
+def test_the_spec_example_token_verifies_while_it_was_valid() -> None:
+    verifier = CdsTokenVerifier([spec_issuer()], MemoryJtiStore(), clock=lambda: SPEC_EXP - 60)
+    claims = verifier.verify(spec_token(), SPEC_AUD)
+    assert claims["tenant"] == "2ddd6c3a-8e9a-44c6-a305-52111ad302a2"
+
+
+def test_the_spec_example_token_is_expired_today() -> None:
+    verifier = CdsTokenVerifier([spec_issuer()], MemoryJtiStore())  # real clock
+    with pytest.raises(TokenRejected) as caught:
+        verifier.verify(spec_token(), SPEC_AUD)
+    assert caught.value.reason == "expired"
+
+
+def test_a_token_minted_with_the_sandbox_key_pair_verifies() -> None:
+    verifier, fetch = sandbox_verifier()
+    token = mint(AUD)
+    assert jwt.get_unverified_header(token)["alg"] == "ES384"
+    claims = verifier.verify(token, AUD)
+    assert claims["iss"] == SANDBOX_ISS and claims["aud"] == AUD
+    assert fetch.fetched == [SANDBOX_JKU]
+    verifier.verify(mint(AUD), AUD)  # the key set is cached
+    assert fetch.fetched == [SANDBOX_JKU]
+
+
+def test_an_audience_list_containing_the_url_is_accepted() -> None:
+    verifier, _ = sandbox_verifier()
+    assert verifier.verify(mint([AUD, "https://other"]), AUD)["iss"] == SANDBOX_ISS  # type: ignore[arg-type]
+
+
+# -- the refusal table ------------------------------------------------------------------------------
+
+
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def _unsigned() -> str:
+    header = {"alg": "none", "typ": "JWT", "kid": sandbox_jwk()["kid"]}
+    payload = {"iss": SANDBOX_ISS, "aud": AUD, "exp": NOW + 300, "iat": NOW, "jti": "x1"}
+    return f"{_b64(header)}.{_b64(payload)}."
+
+
+def _hmac() -> str:
+    # the classic confusion attack: HS256 keyed with the issuer's public key
+    import hashlib
+    import hmac
+
+    from cryptography.hazmat.primitives import serialization
+
+    public = jwt.PyJWK.from_dict(sandbox_public_jwks()["keys"][0]).key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    header = {"alg": "HS256", "typ": "JWT", "kid": sandbox_jwk()["kid"]}
+    payload = {"iss": SANDBOX_ISS, "aud": AUD, "exp": NOW + 300, "iat": NOW, "jti": "x2"}
+    signing_input = f"{_b64(header)}.{_b64(payload)}"
+    mac = hmac.new(public, signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def _other_key() -> dict:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP384R1())
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key))
+    return {**jwk, "kid": sandbox_jwk()["kid"], "alg": "ES384"}
+
+
+def _tampered() -> str:
+    head, payload, signature = mint(AUD).split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    claims["aud"] = AUD
+    claims["sub"] = "mallory"
+    return f"{head}.{_b64(claims)}.{signature}"
+
+
+REFUSALS = {
+    "no token": (lambda: None, "no bearer token"),
+    "garbage": (lambda: "not-a-jwt", "malformed token"),
+    "expired": (lambda: mint(AUD, now=NOW - 400), "expired"),
+    "wrong audience": (lambda: mint("https://inoplan.example.org/cds-services/other"), "wrong audience"),
+    "trailing slash audience": (lambda: mint(AUD + "/"), "wrong audience"),
+    "unknown issuer": (lambda: mint(AUD, iss="https://evil.example.org"), "issuer not trusted"),
+    "unknown key": (lambda: mint(AUD, headers={"kid": "rotated-away"}), "unknown key"),
+    "alg none": (_unsigned, "algorithm 'none' not allowed"),
+    "HMAC": (_hmac, "algorithm 'HS256' not allowed"),
+    "forged signature": (lambda: mint(AUD, jwk=_other_key()), "bad signature"),
+    "tampered payload": (_tampered, "bad signature"),
+    "jku not allow-listed": (
+        lambda: mint(AUD, headers={"jku": "https://evil.example.org/jwks.json"}), "jku not allow-listed"
+    ),
+    "lifetime above the maximum": (lambda: mint(AUD, lifetime=301), "lifetime above the issuer's maximum"),
+    "issued in the future": (lambda: mint(AUD, now=NOW + 120), "issued in the future"),
+    "not yet valid": (lambda: mint(AUD, nbf=NOW + 120), "not yet valid"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+def test_refused_tokens(case: str) -> None:
+    verifier, fetch = sandbox_verifier()
+    make, reason = REFUSALS[case]
+    with pytest.raises(TokenRejected) as caught:
+        verifier.verify(make(), AUD)
+    assert caught.value.reason == reason
+    assert all(url == SANDBOX_JKU for url in fetch.fetched)  # never a URL the token chose
+
+
+def test_a_missing_jti_is_refused() -> None:
+    import jwt as pyjwt
+
+    verifier, _ = sandbox_verifier()
+    token = pyjwt.encode({"iss": SANDBOX_ISS, "aud": AUD, "exp": NOW + 300, "iat": NOW},
+                         pyjwt.PyJWK.from_dict(sandbox_jwk()).key, algorithm="ES384",
+                         headers={"kid": sandbox_jwk()["kid"]})
+    with pytest.raises(TokenRejected, match="invalid token"):
+        verifier.verify(token, AUD)
+
+
+def test_a_replayed_jti_is_refused() -> None:
+    verifier, _ = sandbox_verifier()
+    token = mint(AUD, jti="once")
+    verifier.verify(token, AUD)
+    with pytest.raises(TokenRejected) as caught:
+        verifier.verify(token, AUD)
+    assert caught.value.reason == "replayed jti"
+    assert caught.value.jti == "once"
+
+
+def test_leeway_accepts_small_clock_skew_only() -> None:
+    verifier, _ = sandbox_verifier(clock=NOW + 300 + 29)  # 29 s after exp, leeway 30 s
+    verifier.verify(mint(AUD), AUD)
+    late, _ = sandbox_verifier(clock=NOW + 300 + 31)
+    with pytest.raises(TokenRejected, match="expired"):
+        late.verify(mint(AUD), AUD)
+
+
+def test_an_alg_that_does_not_match_the_key_is_refused() -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwks = {"keys": [{**public, "kid": "rsa-1", "alg": "RS384"}]}
+    issuer = TrustedIssuer(iss="https://ehr.example.org", jwks=jwks, max_lifetime_s=900)
+    verifier = CdsTokenVerifier([issuer], MemoryJtiStore(), clock=lambda: NOW)
+    good = jwt.encode({"iss": issuer.iss, "aud": AUD, "exp": NOW + 900, "iat": NOW, "jti": "r1"},
+                      key, algorithm="RS384", headers={"kid": "rsa-1"})
+    assert verifier.verify(good, AUD)["jti"] == "r1"
+    ps = jwt.encode({"iss": issuer.iss, "aud": AUD, "exp": NOW + 900, "iat": NOW, "jti": "r2"},
+                    key, algorithm="PS384", headers={"kid": "rsa-1"})
+    with pytest.raises(TokenRejected, match="alg does not match the key"):
+        verifier.verify(ps, AUD)
+
+
+# -- key rotation and configuration ------------------------------------------------------------------
+
+
+def test_keys_rotate_by_kid_from_the_configured_file(tmp_path: Path) -> None:
+    old = _other_key() | {"kid": "old"}
+    new = _other_key() | {"kid": "new"}
+    jwks_file = tmp_path / "ehr.json"
+    public = lambda k: {n: v for n, v in k.items() if n != "d"}  # noqa: E731
+    jwks_file.write_text(json.dumps({"keys": [public(old)]}))
+    (tmp_path / "issuers.toml").write_text(
+        '[[issuer]]\niss = "https://ehr.example.org"\njwks_file = "ehr.json"\nmax_lifetime_s = 900\n'
+    )
+    issuers = load_issuers(tmp_path / "issuers.toml")
+    assert issuers[0].jwks_file == jwks_file
+    verifier = CdsTokenVerifier(issuers, MemoryJtiStore(), clock=lambda: NOW, refetch_interval_s=0)
+    claims = {"iss": "https://ehr.example.org", "aud": AUD, "exp": NOW + 900, "iat": NOW}
+    sign = lambda k, jti: jwt.encode({**claims, "jti": jti}, jwt.PyJWK.from_dict(k).key,  # noqa: E731
+                                     algorithm="ES384", headers={"kid": k["kid"]})
+    verifier.verify(sign(old, "a"), AUD)
+    with pytest.raises(TokenRejected, match="unknown key"):
+        verifier.verify(sign(new, "b"), AUD)
+    jwks_file.write_text(json.dumps({"keys": [public(old), public(new)]}))  # the EHR rotates
+    verifier.verify(sign(new, "c"), AUD)
+
+
+def test_issuer_files_are_checked(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[issuer]]\niss = "x"\njwks_url = "http://ehr.example.org/jwks"\n')
+    with pytest.raises(ValueError, match="https"):
+        load_issuers(bad)
+    bad.write_text('[[issuer]]\niss = "x"\n')
+    with pytest.raises(ValueError, match="exactly one"):
+        load_issuers(bad)
+
+
+def test_an_unreachable_jwks_url_refuses_without_crashing() -> None:
+    def down(url: str) -> dict:
+        raise TimeoutError(url)
+
+    issuer = TrustedIssuer(iss=SANDBOX_ISS, jwks_url=SANDBOX_JKU, max_lifetime_s=300)
+    verifier = CdsTokenVerifier([issuer], MemoryJtiStore(), clock=lambda: NOW, http_get=down)
+    with pytest.raises(TokenRejected, match="unknown key"):
+        verifier.verify(mint(AUD), AUD)
+
+
+def test_the_database_store_refuses_a_replay_in_another_worker(tmp_path: Path) -> None:
+    from inoplan.api.cds_hooks import DatabaseJtiStore
+    from inoplan.bootstrap import Database
+    from inoplan.config import Settings
+
+    database = Database(Settings(database_url=f"sqlite:///{tmp_path / 'cds.db'}"))
+    database.upgrade()
+    try:
+        issuer = TrustedIssuer(iss=SANDBOX_ISS, jwks=sandbox_public_jwks(), max_lifetime_s=300)
+        now = datetime.now(UTC).timestamp()
+        worker_a = CdsTokenVerifier([issuer], DatabaseJtiStore(database), clock=lambda: now)
+        worker_b = CdsTokenVerifier([issuer], DatabaseJtiStore(database), clock=lambda: now)
+        token = mint(AUD, now=int(now))
+        worker_a.verify(token, AUD)
+        with pytest.raises(TokenRejected, match="replayed jti"):
+            worker_b.verify(token, AUD)
+    finally:
+        database.dispose()
