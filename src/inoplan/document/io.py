@@ -85,10 +85,13 @@ def parse_course(document: Mapping[str, Any]) -> c.Course:
         doc = CourseDocument.model_validate(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        tags = frozenset(_EVENT_TYPES)
+        # discriminator tags, and the member tags pydantic adds for `StrictFloat | StrictInt`
+        tags = frozenset(_EVENT_TYPES) | _UNION_MEMBER_TAGS
         raise InvalidInput(field_path(first["loc"], tags), first["msg"]) from None
     return _to_domain(doc)
 
+
+_UNION_MEMBER_TAGS = frozenset({"float", "int", "str", "bool"})  # never field names here
 
 _EVENT_TYPES = (
     "vitals",
