@@ -134,8 +134,12 @@ def prepare_dose(
         raise InvalidInput("vial", f"unknown vial {vial_id!r}; one of {', '.join(label.vials)}")
     if not dose_mg_value.is_finite() or dose_mg_value <= 0:
         raise InvalidInput("dose_mg", f"{dose_mg_value} mg is not a positive dose")
-    c_min = policy.final_concentration_min_mg_per_ml or prep.final_concentration_min_mg_per_ml
-    c_max = policy.final_concentration_max_mg_per_ml or prep.final_concentration_max_mg_per_ml
+    c_min = policy.final_concentration_min_mg_per_ml
+    if c_min is None:  # "is None", not "or": a site value of 0 is refused below, never replaced
+        c_min = prep.final_concentration_min_mg_per_ml
+    c_max = policy.final_concentration_max_mg_per_ml
+    if c_max is None:
+        c_max = prep.final_concentration_max_mg_per_ml
     if not 0 < c_min < c_max:
         raise InvalidInput("final_concentration", f"range {c_min}-{c_max} mg/mL is not valid")
 
