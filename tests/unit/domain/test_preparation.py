@@ -156,6 +156,14 @@ class TestVolumes:
             prep("1.46", policy=policy)
         assert err.value.field == "final_concentration"
 
+    def test_a_zero_minimum_is_refused_not_silently_replaced(self) -> None:
+        # a site minimum of 0 mg/mL is not a valid range (0 < min < max); it must not fall back
+        # quietly to the label file's 0.01
+        policy = SitePolicy(final_concentration_min_mg_per_ml=D(0))
+        with pytest.raises(InvalidInput) as err:
+            prep("1.46", policy=policy)
+        assert err.value.field == "final_concentration"
+
     @pytest.mark.parametrize("dose", ["0", "-1", "NaN"])
     def test_not_a_positive_dose_is_refused(self, dose: str) -> None:
         with pytest.raises(InvalidInput) as err:
