@@ -1,0 +1,445 @@
+"""The event forms of the course page: their fields, and form text -> one course-document event.
+
+Each form produces exactly one event (CONTRACT section 1), which the records service validates
+against the whole course and stores in one transaction (or not at all). This module only turns
+text into JSON values and says which field is wrong; clinical checks stay in the domain.
+
+Field names follow the event's JSON paths (``anc.value``, ``bilirubin.uln``), so an error the
+service reports as ``event.anc.unit`` lands next to the ``anc.unit`` input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Final
+
+__all__ = [
+    "FORMS",
+    "FormError",
+    "FormSpec",
+    "Field",
+    "field_for_error",
+    "parse_event",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One input: ``kind`` is date, number, integer, time, text, select or checkbox."""
+
+    name: str
+    label: str
+    kind: str = "number"
+    required: bool = False
+    unit: str = ""
+    options: tuple[tuple[str, str], ...] = ()  # (value, label)
+    default: str = ""
+    hint: str = ""
+    datalist: tuple[str, ...] = ()
+    group: str = ""  # lab analyte this field belongs to
+
+    @property
+    def html_id(self) -> str:
+        return "f-" + self.name.replace(".", "-").replace("_", "-")
+
+
+@dataclass(frozen=True, slots=True)
+class FormSpec:
+    event_type: str
+    title: str
+    fields: tuple[Field, ...]
+    intro: str = ""
+    groups: tuple[str, ...] = field(default_factory=tuple)
+
+
+class FormError(Exception):
+    """Errors by field name (``""`` = the form as a whole); nothing was written."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        super().__init__("; ".join(f"{k or 'form'}: {v}" for k, v in errors.items()))
+        self.errors = dict(errors)
+
+
+_TRI: Final = (("", "not assessed"), ("yes", "yes"), ("no", "no"))
+_DATE = Field("date", "Date", "date", required=True)
+
+# Lab analytes: (name, label, needs uln, has lln). Units come from the domain's unit tables.
+_ANALYTES: Final = (
+    ("anc", "ANC (neutrophils)", False, False),
+    ("platelets", "Platelets", False, False),
+    ("bilirubin", "Total bilirubin", True, False),
+    ("ast", "AST", True, False),
+    ("alt", "ALT", True, False),
+    ("peripheral_blasts", "Peripheral blasts (absolute)", False, False),
+    ("wbc", "White cells (WBC)", False, False),
+    ("potassium", "Potassium", False, True),
+    ("magnesium", "Magnesium", False, True),
+)
+ULN_REQUIRED: Final = frozenset(a for a, _, needs, _ in _ANALYTES if needs)
+
+KNOWN_TOXICITY_TERMS: Final = (
+    "vod",
+    "infusion_related_reaction",
+    "liver_toxicity_severe",
+    "nausea",
+    "vomiting",
+    "fatigue",
+    "febrile neutropenia",
+    "sepsis",
+    "pneumonia",
+    "hemorrhage",
+    "abdominal pain",
+    "headache",
+    "pyrexia",
+    "hyperbilirubinemia",
+    "aspartate aminotransferase increased",
+    "alanine aminotransferase increased",
+    "gamma-glutamyltransferase increased",
+    "electrocardiogram QT corrected interval prolonged",
+)
+
+
+def _lab_fields() -> tuple[Field, ...]:
+    from inoplan.domain.units import accepted_units
+
+    out: list[Field] = [_DATE]
+    for analyte, label, needs_uln, has_lln in _ANALYTES:
+        units = accepted_units(analyte)
+        out.append(Field(f"{analyte}.value", label, "number", group=analyte))
+        out.append(
+            Field(
+                f"{analyte}.unit",
+                f"{label} unit",
+                "select",
+                options=tuple((u, u) for u in units),
+                default=units[0],
+                group=analyte,
+            )
+        )
+        if needs_uln:
+            out.append(
+                Field(
+                    f"{analyte}.uln",
+                    f"{label} upper limit of normal (ULN), same unit",
+                    "number",
+                    group=analyte,
+                    hint="required with a value",
+                )
+            )
+        if has_lln:
+            out.append(
+                Field(f"{analyte}.lln", f"{label} lower limit of normal, same unit", group=analyte)
+            )
+        if analyte == "platelets":
+            out.append(
+                Field(
+                    "platelets.transfused",
+                    "Taken under platelet transfusion support",
+                    "checkbox",
+                    group=analyte,
+                )
+            )
+    out.append(Field("peripheral_blasts_pct", "Peripheral blasts", unit="%"))
+    out.append(Field("marrow_blasts_pct", "Marrow blasts", unit="%"))
+    return tuple(out)
+
+
+def _forms() -> dict[str, FormSpec]:
+    specs = [
+        FormSpec(
+            "vitals",
+            "Vitals",
+            (
+                _DATE,
+                Field("height_cm", "Height", unit="cm"),
+                Field("weight_kg", "Weight", unit="kg"),
+                Field("hepatomegaly", "Hepatomegaly (tender, enlarged liver)", "select", options=_TRI),
+                Field("ascites", "Ascites", "select", options=_TRI),
+            ),
+            intro="Height and/or weight. The dose in mg is recalculated from the newest values.",
+        ),
+        FormSpec(
+            "labs",
+            "Laboratory results",
+            _lab_fields(),
+            intro="Enter the results of one blood draw with the unit printed by the laboratory. "
+            "Bilirubin, AST and ALT need the laboratory's upper limit of normal.",
+            groups=tuple(a for a, *_ in _ANALYTES),
+        ),
+        FormSpec(
+            "administration",
+            "Administration (dose given)",
+            (
+                _DATE,
+                Field("cycle", "Cycle", "integer", required=True),
+                Field(
+                    "day",
+                    "Day",
+                    "select",
+                    required=True,
+                    options=(("1", "day 1"), ("8", "day 8"), ("15", "day 15")),
+                ),
+                Field("dose_mg", "Dose given", required=True, unit="mg"),
+                Field("time", "Infusion start", "time", default="09:00"),
+                Field("duration_min", "Infusion duration", "integer", default="60", unit="min"),
+            ),
+        ),
+        FormSpec(
+            "toxicity",
+            "Toxicity (CTCAE)",
+            (
+                _DATE,
+                Field(
+                    "term",
+                    "CTCAE term",
+                    "text",
+                    required=True,
+                    datalist=KNOWN_TOXICITY_TERMS,
+                    hint="vod, infusion_related_reaction and liver_toxicity_severe drive label rules",
+                ),
+                Field(
+                    "grade",
+                    "CTCAE grade",
+                    "select",
+                    required=True,
+                    options=tuple((str(g), f"grade {g}" + (" (resolved)" if g == 0 else ""))
+                                  for g in range(6)),
+                ),
+                Field("related", "Related to inotuzumab ozogamicin", "checkbox", default="yes"),
+            ),
+        ),
+        FormSpec(
+            "response",
+            "Response assessment",
+            (
+                _DATE,
+                Field(
+                    "status",
+                    "Response",
+                    "select",
+                    required=True,
+                    options=tuple((s, s) for s in ("CR", "CRi", "PR", "NR", "relapse")),
+                ),
+                Field("mrd_negative", "MRD negative", "select", options=_TRI),
+                Field(
+                    "disease_stable_or_improved",
+                    "Disease stable or improved (clinician's judgement)",
+                    "select",
+                    options=_TRI,
+                ),
+                Field(
+                    "cytopenia_due_to_disease",
+                    "Cytopenia due to disease (clinician's judgement)",
+                    "select",
+                    options=_TRI,
+                ),
+            ),
+        ),
+        FormSpec(
+            "medication",
+            "Other medicine",
+            (
+                _DATE,
+                Field("name", "Medicine", "text", required=True),
+                Field(
+                    "action",
+                    "Action",
+                    "select",
+                    required=True,
+                    options=(("start", "started"), ("stop", "stopped")),
+                ),
+            ),
+            intro="Record every medicine started or stopped; QT-prolonging medicines raise an alert.",
+        ),
+        FormSpec(
+            "pregnancy_test",
+            "Pregnancy test",
+            (
+                _DATE,
+                Field(
+                    "result",
+                    "Result",
+                    "select",
+                    required=True,
+                    options=(("negative", "negative"), ("positive", "positive")),
+                ),
+            ),
+        ),
+        FormSpec("ecg", "ECG", (_DATE, Field("qtcf_ms", "QTcF", required=True, unit="ms"))),
+        FormSpec(
+            "hsct",
+            "Transplant (HSCT)",
+            (
+                _DATE,
+                Field(
+                    "conditioning",
+                    "Conditioning agents (comma-separated)",
+                    "text",
+                    hint="e.g. thiotepa, busulfan, fludarabine",
+                ),
+                Field("planned", "Planned (not yet done)", "checkbox", default="yes"),
+            ),
+        ),
+        FormSpec(
+            "discontinuation",
+            "Discontinuation",
+            (_DATE, Field("reason", "Reason", "text", required=True)),
+            intro="Stops the course permanently.",
+        ),
+    ]
+    return {s.event_type: s for s in specs}
+
+
+FORMS: Final[dict[str, FormSpec]] = _forms()
+
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_INTEGER = re.compile(r"^[+-]?\d+$")
+_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _text(form: Mapping[str, Any], name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _number(raw: str) -> float | int:
+    if "," in raw:
+        raise ValueError("use a decimal point, not a comma (e.g. 1.5)")
+    if not _NUMBER.match(raw):
+        raise ValueError("enter a number")
+    number = float(raw)
+    return int(number) if _INTEGER.match(raw) else number
+
+
+def _convert(spec: Field, raw: str) -> Any:
+    if spec.kind == "number":
+        return _number(raw)
+    if spec.kind == "integer":
+        if not _INTEGER.match(raw):
+            raise ValueError("enter a whole number")
+        return int(raw)
+    if spec.kind == "date":
+        try:
+            return date.fromisoformat(raw).isoformat()
+        except ValueError:
+            raise ValueError("enter a date as YYYY-MM-DD") from None
+    if spec.kind == "time":
+        if not _TIME.match(raw):
+            raise ValueError("enter a time as HH:MM (24-hour clock)")
+        return raw
+    if spec.kind == "select":
+        allowed = {value for value, _ in spec.options}
+        if raw not in allowed:
+            raise ValueError("choose one of the listed values")
+        if spec.options == _TRI:
+            return {"yes": True, "no": False}[raw]
+        if spec.name == "day":
+            return int(raw)
+        if spec.name == "grade":
+            return int(raw)
+        return raw
+    return raw  # text
+
+
+def parse_event(event_type: str, form: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn submitted form text into one course-document event.
+
+    Raises
+    ------
+    FormError
+        With a message per field; nothing is stored.
+
+    Examples
+    --------
+    >>> parse_event("ecg", {"date": "2026-12-01", "qtcf_ms": "438"})
+    {'type': 'ecg', 'date': '2026-12-01', 'qtcf_ms': 438}
+    >>> parse_event("ecg", {"date": "2026-12-01", "qtcf_ms": "4,38"})
+    Traceback (most recent call last):
+    ...
+    inoplan.web.forms.FormError: qtcf_ms: use a decimal point, not a comma (e.g. 1.5)
+    """
+    spec = FORMS.get(event_type)
+    if spec is None:
+        raise FormError({"": f"unknown form {event_type!r}"})
+    errors: dict[str, str] = {}
+    event: dict[str, Any] = {"type": event_type}
+    labs: dict[str, dict[str, Any]] = {}
+    for item in spec.fields:
+        if item.kind == "checkbox":
+            continue
+        raw = _text(form, item.name)
+        if not raw:
+            if item.required:
+                errors[item.name] = "required"
+            continue
+        if item.kind == "select" and item.options == _TRI and raw == "":
+            continue
+        try:
+            value = _convert(item, raw)
+        except ValueError as exc:
+            errors[item.name] = str(exc)
+            continue
+        if item.group:
+            labs.setdefault(item.group, {})[item.name.split(".", 1)[1]] = value
+        elif item.name == "conditioning":
+            event[item.name] = [part.strip() for part in raw.split(",") if part.strip()]
+        else:
+            event[item.name] = value
+    for item in spec.fields:
+        if item.kind == "checkbox":
+            checked = _text(form, item.name) in ("yes", "on", "true", "1")
+            if item.group:
+                if item.group in labs:
+                    labs[item.group][item.name.split(".", 1)[1]] = checked
+            else:
+                event[item.name] = checked
+    if event_type == "labs":
+        for analyte, parts in list(labs.items()):
+            if "value" not in parts:
+                if any(f"{analyte}.value" == k for k in errors):
+                    continue
+                extra = [k for k in parts if k not in ("unit", "transfused")]
+                if extra:
+                    errors[f"{analyte}.value"] = "enter the value for this limit"
+                del labs[analyte]
+                continue
+            if analyte in ULN_REQUIRED and "uln" not in parts and f"{analyte}.uln" not in errors:
+                errors[f"{analyte}.uln"] = (
+                    "required: the label's thresholds are multiples of the upper limit of normal"
+                )
+            if parts.get("transfused") is False:
+                del parts["transfused"]
+        event.update(labs)
+        has_result = bool(labs) or any(
+            k in event for k in ("peripheral_blasts_pct", "marrow_blasts_pct")
+        )
+        if not has_result and not errors:
+            errors[""] = "enter at least one result"
+    if event_type == "vitals" and not errors and not (
+        "height_cm" in event or "weight_kg" in event
+    ):
+        errors["weight_kg"] = "enter a height, a weight or both"
+    if errors:
+        raise FormError(errors)
+    # JSON-style key order: type, date, then the rest as entered
+    ordered = {"type": event_type, "date": event.pop("date")}
+    event.pop("type")
+    ordered.update(event)
+    return ordered
+
+
+def field_for_error(event_type: str, service_field: str) -> str:
+    """The form field next to which a service error belongs (``event.anc.unit`` -> ``anc.unit``).
+
+    ``""`` means the form as a whole.
+    """
+    name = service_field.removeprefix("event.") if service_field.startswith("event.") else ""
+    names = {f.name for f in FORMS[event_type].fields}
+    while name and name not in names:
+        if name + ".value" in names:
+            return name + ".value"
+        name = name.rpartition(".")[0]
+    return name

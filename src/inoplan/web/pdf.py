@@ -1,0 +1,463 @@
+"""PDF documents of the web UI (fpdf2): the preparation worksheet and the patient handout.
+
+Every number on the worksheet comes from ``services.dosing.dose_json`` (and the decision it
+was checked against); label texts (storage, handling, premedication, observation) come from the
+label revision's knowledge file. The handout is written in plain language (short sentences,
+everyday words; the tests measure its reading grade). Both carry the disclaimer.
+
+Text uses the PDF core fonts, so it is folded to Latin-1 first (``≥`` -> ``>=``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from inoplan import DISCLAIMER
+
+__all__ = ["handout_pdf", "worksheet_pdf"]
+
+_FOLD = str.maketrans(
+    {
+        "≥": ">=",
+        "≤": "<=",
+        "–": "-",
+        "—": "-",
+        "‘": "'",
+        "’": "'",
+        "“": '"',
+        "”": '"',
+        "⁹": "^9",
+        "•": "-",
+        "…": "...",
+        "→": "->",
+        "\u00a0": " ",
+    }
+)
+
+
+def _t(text: object) -> str:
+    """Text the core fonts can print (Latin-1), without losing meaning."""
+    return str(text).translate(_FOLD).encode("latin-1", "replace").decode("latin-1")
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _day(value: Any) -> str:
+    if not value:
+        return "-"
+    the_day = date.fromisoformat(str(value)[:10])
+    return the_day.strftime("%a %d %b %Y")
+
+
+class _Doc:
+    """A thin wrapper over FPDF with the few layouts the two documents need."""
+
+    def __init__(self, title: str, footer: str) -> None:
+        from fpdf import FPDF
+
+        footer_text = _t(footer)
+
+        class _Pdf(FPDF):  # type: ignore[misc]
+            def footer(self) -> None:
+                self.set_y(-14)
+                self.set_font("Helvetica", "", 7)
+                self.multi_cell(0, 3.2, footer_text + f"   Page {self.page_no()}/{{nb}}",
+                                align="C")
+
+        self.pdf = _Pdf(format="A4")
+        self.pdf.set_title(_t(title))
+        self.pdf.set_author("inoplan")
+        self.pdf.set_creator("inoplan web UI")
+        self.pdf.set_auto_page_break(auto=True, margin=18)
+        self.pdf.set_margins(16, 14, 16)
+        self.pdf.add_page()
+
+    @property
+    def width(self) -> float:
+        return float(self.pdf.epw)
+
+    def title(self, text: str, size: int = 15) -> None:
+        self.pdf.set_font("Helvetica", "B", size)
+        self.pdf.multi_cell(0, size * 0.5, _t(text))
+        self.pdf.ln(1)
+
+    def heading(self, text: str, size: int = 11.5) -> None:  # type: ignore[assignment]
+        self.pdf.ln(2)
+        self.pdf.set_font("Helvetica", "B", size)
+        self.pdf.set_fill_color(232, 236, 242)
+        self.pdf.multi_cell(0, 6.5, _t(text), fill=True)
+        self.pdf.ln(1)
+
+    def text(self, text: str, size: float = 10, bold: bool = False, height: float = 5) -> None:
+        self.pdf.set_font("Helvetica", "B" if bold else "", size)
+        self.pdf.multi_cell(0, height, _t(text))
+
+    def bullets(self, items: Sequence[str], size: float = 10, height: float = 5.2) -> None:
+        self.pdf.set_font("Helvetica", "", size)
+        for item in items:
+            x = self.pdf.get_x()
+            self.pdf.cell(5, height, "-")
+            self.pdf.multi_cell(self.width - 5, height, _t(item))
+            self.pdf.set_x(x)
+
+    def rows(self, rows: Sequence[tuple[str, str]], key_width: float = 58,
+             size: float = 10) -> None:
+        for key, value in rows:
+            self.pdf.set_font("Helvetica", "B", size)
+            y = self.pdf.get_y()
+            self.pdf.multi_cell(key_width, 5.4, _t(key), border="B")
+            y_key = self.pdf.get_y()
+            self.pdf.set_xy(self.pdf.l_margin + key_width, y)
+            self.pdf.set_font("Helvetica", "", size)
+            self.pdf.multi_cell(self.width - key_width, 5.4, _t(value), border="B")
+            self.pdf.set_y(max(y_key, self.pdf.get_y()))
+
+    def table(self, header: Sequence[str], body: Sequence[Sequence[str]],
+              widths: Sequence[float], size: float = 10) -> None:
+        self.pdf.set_font("Helvetica", "B", size)
+        for title, w in zip(header, widths, strict=True):
+            self.pdf.cell(w, 6.5, _t(title), border=1)
+        self.pdf.ln()
+        self.pdf.set_font("Helvetica", "", size)
+        for row in body:
+            for cell, w in zip(row, widths, strict=True):
+                self.pdf.cell(w, 6.5, _t(cell), border=1)
+            self.pdf.ln()
+
+    def box(self, text: str, *, red: bool = False, size: float = 11) -> None:
+        self.pdf.set_font("Helvetica", "B", size)
+        if red:
+            self.pdf.set_fill_color(253, 224, 224)
+        else:
+            self.pdf.set_fill_color(227, 244, 232)
+        self.pdf.multi_cell(0, 6.5, _t(text), border=1, fill=True)
+        self.pdf.ln(1)
+
+    def signature(self, role: str) -> None:
+        self.pdf.set_font("Helvetica", "", 10)
+        self.pdf.ln(4)
+        line = "_" * 34
+        self.pdf.cell(0, 6, _t(f"{role}: name {line}  signature {'_' * 22}  date/time {'_' * 14}"))
+        self.pdf.ln(6)
+
+    def output(self) -> bytes:
+        return bytes(self.pdf.output())
+
+
+# -- worksheet -------------------------------------------------------------------------------
+
+
+def worksheet_pdf(view: Mapping[str, Any], *, generated_by: str, generated_at: datetime) -> bytes:
+    """The preparation worksheet for the decision's next dose."""
+    from inoplan.knowledge.loader import load_label
+
+    prep = view["preparation"]
+    dose = view["next_dose"]
+    body = view["body"]
+    patient = view["patient"]
+    decision = view["decision"]
+    label = load_label(prep["label_revision"])
+    status = str(decision.get("status"))
+    hours_dilute = label.preparation.reconstitution_to_dilution_max_hours
+    hours_end = label.preparation.reconstitution_to_end_of_infusion_max_hours
+    doc = _Doc(
+        "Preparation worksheet - inotuzumab ozogamicin",
+        f"inoplan - {DISCLAIMER} Generated {generated_at:%Y-%m-%d %H:%M} UTC by {generated_by}; "
+        f"label {prep['label_revision']}, engine {prep['engine_version']}.",
+    )
+    doc.title("Preparation worksheet: inotuzumab ozogamicin (BESPONSA)")
+    doc.text(
+        f"Patient {patient['id']} - born {patient['birth_date']} - {patient['sex']} - "
+        f"course {view['course_id']} - decision for {view['on'].isoformat()}",
+        size=10,
+    )
+    doc.pdf.ln(2)
+    if status == "give":
+        doc.box(f"Decision: {view['status_text']} - cycle {dose['cycle']} day {dose['day']}. "
+                "A qualified clinician confirms before preparation.")
+    else:
+        doc.box(
+            f"Decision: {view['status_text'].upper()} - do not prepare until a qualified "
+            f"clinician has confirmed the dose. Reason: "
+            + "; ".join(r.get("message", "") for r in decision.get("reasons", [])[:2]),
+            red=True,
+        )
+
+    doc.heading("Dose")
+    doc.rows(
+        [
+            ("Dose", f"cycle {dose['cycle']} day {dose['day']}, scheduled {dose['scheduled']} "
+                     f"(window {dose.get('earliest')} to {dose.get('latest') or 'open'})"),
+            ("Height / weight", f"{_num(body['height_cm'])} cm ({body.get('height_date') or '-'})"
+                                f" / {_num(body['weight_kg'])} kg ({body.get('weight_date') or '-'})"),
+            ("BSA", f"{_num(prep['bsa_m2'])} m2 ({prep['bsa_formula']} formula)"),
+            ("Prescribed dose", f"{_num(prep['dose_mg_per_m2'])} mg/m2 "
+                                f"(maximum {_num(prep['max_mg_per_m2_per_dose'])} mg/m2 per dose, "
+                                f"{prep['limits_citation']['citation']})"),
+            ("Dose in mg", f"{_num(prep['dose_mg'])} mg "
+                           f"= {_num(prep['dose_mg_per_m2'])} mg/m2 x {_num(prep['bsa_m2'])} m2"),
+            ("Rounding", prep["rounding"]),
+        ]
+    )
+
+    doc.heading("Reconstitution")
+    doc.rows(
+        [
+            ("Vials", f"{prep['vials']} x {prep['vial_name']}"),
+            ("Reconstitute each vial", f"with {_num(prep['reconstitution_ml_per_vial'])} mL "
+                                       f"{label.preparation.reconstitution_diluent} -> "
+                                       f"{_num(prep['reconstituted_mg_per_ml'])} mg/mL"),
+            ("Handling", label.preparation.handling),
+            ("Withdraw", f"{_num(prep['withdraw_ml'])} mL of reconstituted solution "
+                         f"({_num(prep['dose_mg'])} mg)"),
+            ("Discard", f"{_num(prep['waste_mg'])} mg left in the vials"),
+        ]
+    )
+
+    doc.heading("Dilution and infusion")
+    low, high = prep["concentration_range_mg_per_ml"]
+    doc.rows(
+        [
+            ("Diluent", f"{_num(prep['diluent_ml'])} mL {prep['diluent']}"),
+            ("Final volume", f"{_num(prep['final_volume_ml'])} mL"
+                             + (" (reduced volume)" if prep.get("reduced_final_volume") else "")),
+            ("Final concentration", f"{_num(prep['concentration_mg_per_ml'])} mg/mL "
+                                    f"(range {_num(low)}-{_num(high)} mg/mL)"),
+            ("Infusion", f"{_num(prep['infusion_rate_ml_per_h'])} mL/h over "
+                         f"{prep['infusion_minutes']} minutes, "
+                         f"{label.preparation.infusion_temperature}"),
+            ("Bag", label.preparation.bag_materials),
+            ("Filter", label.preparation.filter_note),
+        ]
+    )
+
+    doc.heading(f"Deadlines ({label.preparation.timing_citation.text})")
+    deadlines = prep.get("deadlines")
+    if deadlines:
+        doc.rows(
+            [
+                ("Reconstituted at", deadlines["reconstituted_at"]),
+                (f"Dilute by (+{_num(float(hours_dilute))} h)", deadlines["dilute_by"]),
+                ("Start infusion by", deadlines["start_infusion_by"]),
+                (f"Infusion ends by (+{_num(float(hours_end))} h)", deadlines["infusion_end_by"]),
+            ]
+        )
+    else:
+        doc.rows(
+            [
+                ("Reconstituted at", "____:____"),
+                (f"Dilute by (+{_num(float(hours_dilute))} h)", "____:____"),
+                (f"Infusion ends by (+{_num(float(hours_end))} h)", "____:____"),
+            ]
+        )
+    doc.text(
+        f"Dilute within {_num(float(hours_dilute))} hours of reconstitution; the infusion must end "
+        f"within {_num(float(hours_end))} hours of reconstitution.",
+        size=9,
+    )
+
+    doc.heading(f"Storage and light protection ({label.storage.citation.text})")
+    doc.bullets(
+        [
+            f"Unopened vials: {label.storage.unopened}",
+            f"Reconstituted solution: {label.storage.reconstituted}",
+            f"Diluted solution: {label.storage.diluted}",
+            "Protect reconstituted and diluted solutions from light.",
+        ],
+        size=9,
+        height=4.6,
+    )
+
+    doc.heading("Before and after the infusion")
+    premedication = label.alert("PREMEDICATION")
+    observation = label.alert("OBSERVATION")
+    doc.bullets(
+        [
+            f"Premedication: {premedication.message} ({premedication.citation.text})",
+            f"Observation: {observation.message} ({observation.citation.text})",
+        ],
+        size=9,
+        height=4.6,
+    )
+    critical = [a for a in decision.get("alerts", []) if a.get("severity") in ("critical", "warning")]
+    if critical:
+        doc.text("Alerts of this decision:", size=9, bold=True)
+        doc.bullets(
+            [f"{a['severity'].upper()} {a['code']}: {a['message']} ({a.get('citation', '')})"
+             for a in critical],
+            size=9,
+            height=4.6,
+        )
+    notes = prep.get("notes") or []
+    if notes:
+        doc.text("Notes:", size=9, bold=True)
+        doc.bullets(notes, size=8.5, height=4.3)
+    citations = sorted({c["citation"] for c in prep.get("preparation_citations", [])})
+    doc.text("Sources: " + ", ".join(citations), size=8.5)
+
+    doc.heading("Signatures")
+    doc.signature("Prepared by")
+    doc.signature("Checked by ")
+    return doc.output()
+
+
+# -- handout ---------------------------------------------------------------------------------
+
+
+def handout_pdf(view: Mapping[str, Any]) -> bytes:
+    """The patient handout: plain words, short sentences, large type."""
+    patient = view["patient"]
+    key_dates = view["key_dates"]
+    observation = _num(float(view["observation_hours"]))
+    weeks = int(view["vod_watch_days"]) // 7
+    doc = _Doc(
+        "Your inotuzumab ozogamicin treatment",
+        f"inoplan - information for patient {patient['id']}. {DISCLAIMER}",
+    )
+    doc.title("Your treatment with inotuzumab ozogamicin (Besponsa)", size=16)
+    doc.text(
+        "This sheet is for you and your family. It tells you when to come in, "
+        "what we check, and when to call us. Keep it with you.",
+        size=12,
+        height=6,
+    )
+
+    doc.heading("Your appointments", size=13)
+    appointments = view["appointments"]
+    if appointments:
+        rows = []
+        for dose in appointments:
+            note = "the date may move"
+            if dose["day"] != 1:
+                note = "we may move it up to 2 days"
+            if dose["status"] == "held":
+                note = "on hold: we will call you"
+            rows.append((_day(dose["scheduled"]), f"Cycle {dose['cycle']}, day {dose['day']}",
+                         note))
+        doc.table(["Date", "Visit", "Note"], rows, [50, 50, doc.width - 100], size=11)
+        if any(d.get("provisional") for d in appointments):
+            doc.text("Later dates may change. They depend on how you respond.", size=11, height=6)
+    else:
+        doc.text("You have no more planned visits for this medicine.", size=12, height=6)
+    doc.text(
+        "Each visit starts with a blood test. Then you get medicines to stop a reaction. "
+        f"The drip takes about 1 hour. We watch you for at least {observation} hour after it.",
+        size=12,
+        height=6,
+    )
+
+    doc.heading("Why we test your liver", size=13)
+    doc.text(
+        "This medicine can harm the liver. In a few people, small blood vessels in the liver "
+        "get blocked. Doctors call this VOD. It can be very serious. Blood tests can show it "
+        "early. That is why we test your blood before each dose and weigh you often. "
+        f"The risk lasts for about {weeks} weeks after the last dose, and after a stem cell "
+        "transplant.",
+        size=12,
+        height=6,
+    )
+
+    doc.heading("Call us at once if you have any of these", size=13)
+    doc.text("Signs of a liver problem (VOD):", size=12, bold=True, height=6)
+    doc.bullets(
+        [
+            f"You gain weight fast: more than {_num(float(view['weight_gain_percent']))} kg "
+            "for every 100 kg you weigh (or your clothes feel tight)",
+            "Your belly swells, or hurts on the right side under the ribs",
+            "Your skin or the whites of your eyes turn yellow",
+            "Your pee is dark",
+        ],
+        size=12,
+        height=6,
+    )
+    doc.text("Signs of a reaction to the drip (during it or soon after):", size=12, bold=True,
+             height=6)
+    doc.bullets(
+        ["Fever, chills or shaking", "A rash or itching", "It is hard to breathe",
+         "You feel faint or dizzy"],
+        size=12,
+        height=6,
+    )
+    doc.text("Signs of bleeding:", size=12, bold=True, height=6)
+    doc.bullets(
+        ["A nosebleed that does not stop", "Bleeding gums", "Bruises you cannot explain",
+         "Blood in your pee, or black poo", "A very bad headache"],
+        size=12,
+        height=6,
+    )
+    doc.text("Signs of an infection:", size=12, bold=True, height=6)
+    doc.bullets(
+        ["A temperature of 38 C or more", "Chills or shaking", "A cough or a sore throat",
+         "It burns when you pee"],
+        size=12,
+        height=6,
+    )
+
+    doc.heading("Tell us about all your other medicines", size=13)
+    doc.text(
+        "Some medicines can change the rhythm of your heart. So can this one. Tell us about "
+        "every medicine you take. This includes medicines you buy in a shop and herbal "
+        "products. Ask us before you start a new one. We may check your heart with an ECG.",
+        size=12,
+        height=6,
+    )
+    if view["medicines"]:
+        doc.text("Medicines on your record: " + ", ".join(view["medicines"]) + ".", size=12,
+                 height=6)
+
+    doc.heading("Pregnancy and breastfeeding", size=13)
+    pregnancy: list[str] = []
+    if patient.get("reproductive_potential"):
+        until = key_dates.get("contraception_until")
+        if patient.get("sex") == "female":
+            pregnancy.append("Do not get pregnant. This medicine can harm a baby.")
+            pregnancy.append(
+                "Use good birth control during treatment"
+                + (f" and until {_day(until)}." if until else " and for 8 months after the last dose.")
+            )
+        else:
+            pregnancy.append("Your partner must not get pregnant. This medicine can harm a baby.")
+            pregnancy.append(
+                "Use good birth control during treatment"
+                + (f" and until {_day(until)}." if until else " and for 5 months after the last dose.")
+            )
+    if patient.get("sex") == "female":
+        until = key_dates.get("no_breastfeeding_until")
+        pregnancy.append(
+            "Do not breastfeed during treatment"
+            + (f" or until {_day(until)}." if until else " or for 2 months after the last dose.")
+        )
+    if key_dates.get("provisional") and pregnancy:
+        pregnancy.append("These dates move later with each new dose. We will tell you.")
+    if not pregnancy:
+        pregnancy.append("Ask us if you have questions about pregnancy or breastfeeding.")
+    doc.bullets(pregnancy, size=12, height=6)
+
+    doc.heading("If you miss a visit", size=13)
+    doc.text(
+        "Call us on the same day. Do not wait for the next visit. Do not try to make up a dose "
+        "yourself. We will find a new date with you.",
+        size=12,
+        height=6,
+    )
+    doc.pdf.ln(3)
+    doc.text("Clinic phone (day): ______________________", size=12, height=8)
+    doc.text("Phone at night and at weekends: ______________________", size=12, height=8)
+    doc.text("Your nurse or doctor: ______________________", size=12, height=8)
+    doc.pdf.ln(2)
+    doc.text(
+        "If you feel very unwell and cannot reach us, call an ambulance or go to the nearest "
+        "emergency department. Show them this sheet.",
+        size=12,
+        height=6,
+        bold=True,
+    )
+    return doc.output()

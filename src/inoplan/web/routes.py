@@ -1,0 +1,574 @@
+"""Web UI routes: login, today's list, the course page, its forms, worksheet, handout, calendar.
+
+Thin: each route reads the session, calls one view builder or service and renders. Forms use
+post/redirect/get; every POST checks the CSRF token and the role (the API's permission matrix);
+a write carries the course version it was based on (hidden field ``version`` or an ``If-Match``
+header) and a stale version gets 409 with nothing written.
+
+"Today" is the clinic's date (``INOPLAN_CLINIC_TIMEZONE``); tests and demonstrations may pin a
+clock with ``app.state.web_clock`` (a callable returning an aware ``datetime``), and any page
+accepts ``?on=YYYY-MM-DD`` to look at another day.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time
+from importlib import resources
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from inoplan import DISCLAIMER, __version__
+from inoplan.errors import CdsError, Conflict, InvalidInput, NotFound
+from inoplan.services.auth import (
+    Forbidden,
+    Principal,
+    Unauthenticated,
+    authenticate,
+    can,
+    event_action,
+    issue_token,
+    principal_from_token,
+)
+from inoplan.web.session import COOKIE_NAME, SessionData, new_session, read_session, write_session
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+_STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                 ".svg": "image/svg+xml", ".txt": "text/plain; charset=utf-8"}
+
+
+# -- plumbing --------------------------------------------------------------------------------
+
+
+@functools.cache
+def _templates() -> Any:
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("inoplan.web", "templates"),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(DISCLAIMER=DISCLAIMER, VERSION=__version__)
+    from inoplan.web import filters
+
+    env.filters.update(filters.FILTERS)
+    return env
+
+
+def _settings(request: Request) -> Any:
+    return request.app.state.settings
+
+
+def _database(request: Request) -> Any:
+    return request.app.state.database
+
+
+def _policy(request: Request) -> Any:
+    return getattr(request.app.state, "site_policy", None)
+
+
+def _today(request: Request) -> date:
+    clock = getattr(request.app.state, "web_clock", None)
+    if clock is not None:
+        return clock().date()  # type: ignore[no-any-return]
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo(_settings(request).clinic_timezone)).date()
+
+
+def _on(request: Request) -> date:
+    raw = request.query_params.get("on")
+    if not raw:
+        return _today(request)
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput("on", "a date as YYYY-MM-DD") from None
+
+
+def _session(request: Request) -> SessionData | None:
+    settings = _settings(request)
+    return read_session(
+        request.cookies.get(COOKIE_NAME),
+        secret=settings.secret,
+        max_age_s=settings.token_minutes * 60,
+    )
+
+
+def _principal(request: Request, session: SessionData | None) -> Principal | None:
+    if session is None or session.token is None:
+        return None
+    try:
+        return principal_from_token(_database(request), session.token,
+                                    secret=_settings(request).secret)
+    except Unauthenticated:
+        return None
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https" or _settings(request).environment == "production"
+
+
+def _set_cookie(request: Request, response: Response, session: SessionData) -> None:
+    settings = _settings(request)
+    response.set_cookie(
+        COOKIE_NAME,
+        write_session(session, secret=settings.secret),
+        max_age=settings.token_minutes * 60,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        path="/",
+    )
+
+
+def _headers(response: Response) -> Response:
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def _render(
+    request: Request,
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    session: SessionData,
+    principal: Principal | None,
+    status_code: int = 200,
+    set_cookie: bool = False,
+) -> HTMLResponse:
+    html = _templates().get_template(template).render(
+        **context,
+        csrf_token=session.csrf,
+        principal=principal,
+        can=(lambda action: principal is not None and can(principal.role, action)),
+        path=request.url.path,
+    )
+    response = HTMLResponse(html, status_code=status_code)
+    if set_cookie:
+        _set_cookie(request, response, session)
+    return _headers(response)  # type: ignore[return-value]
+
+
+def _login_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+def _safe_next(value: object) -> str:
+    if not isinstance(value, str) or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    if "\\" in value or urlsplit(value).netloc:
+        return "/"
+    return value
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return origin is None
+    return urlsplit(origin).netloc == request.headers.get("host")
+
+
+def _error(
+    request: Request,
+    session: SessionData,
+    principal: Principal | None,
+    status_code: int,
+    title: str,
+    message: str,
+) -> HTMLResponse:
+    return _render(
+        request,
+        "error.html",
+        {"title": title, "message": message, "status_code": status_code},
+        session=session,
+        principal=principal,
+        status_code=status_code,
+    )
+
+
+def _authenticated(request: Request) -> tuple[SessionData, Principal] | RedirectResponse:
+    session = _session(request)
+    principal = _principal(request, session)
+    if session is None or principal is None:
+        return _login_redirect(request)
+    return session, principal
+
+
+async def _checked_form(
+    request: Request,
+) -> tuple[SessionData, Principal, Mapping[str, Any]] | Response:
+    """A logged-in POST with a valid CSRF token (else the response to send)."""
+    session = _session(request)
+    form = await request.form()
+    principal = _principal(request, session)
+    if session is None or principal is None:
+        return RedirectResponse("/login", status_code=303)
+    if not _same_origin(request) or not session.csrf_matches(form.get("csrf_token")):
+        return _error(request, session, principal, 403, "Form expired",
+                      "The form's security token did not match (it may have expired). "
+                      "Nothing was saved. Reload the page and enter the data again.")
+    return session, principal, form
+
+
+# -- login -----------------------------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request) -> Response:
+    """The login form."""
+    session = _session(request)
+    if _principal(request, session) is not None:
+        return RedirectResponse(_safe_next(request.query_params.get("next")), status_code=303)
+    fresh = session is None
+    session = session or new_session()
+    return _render(
+        request,
+        "login.html",
+        {"next": _safe_next(request.query_params.get("next")), "error": "", "username": ""},
+        session=session,
+        principal=None,
+        set_cookie=fresh,
+    )
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request) -> Response:
+    """Check the user name and password; start a session (new CSRF token)."""
+    form = await request.form()
+    session = _session(request)
+    username = str(form.get("username") or "").strip()
+    next_url = _safe_next(form.get("next"))
+    if session is None or not _same_origin(request) or not session.csrf_matches(
+        form.get("csrf_token")
+    ):
+        session = new_session()
+        return _render(
+            request,
+            "login.html",
+            {"next": next_url, "username": username,
+             "error": "The login form expired. Please try again."},
+            session=session,
+            principal=None,
+            status_code=403,
+            set_cookie=True,
+        )
+    user = authenticate(_database(request), username, str(form.get("password") or ""))
+    if user is None:
+        return _render(
+            request,
+            "login.html",
+            {"next": next_url, "username": username,
+             "error": "Wrong user name or password."},
+            session=session,
+            principal=None,
+            status_code=401,
+        )
+    settings = _settings(request)
+    token, _ = issue_token(user, secret=settings.secret, minutes=settings.token_minutes)
+    response = RedirectResponse(next_url, status_code=303)
+    _set_cookie(request, response, new_session(token))
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    """End the session."""
+    form = await request.form()
+    session = _session(request)
+    response = RedirectResponse("/login", status_code=303)
+    if session is not None and session.csrf_matches(form.get("csrf_token")):
+        _set_cookie(request, response, new_session())
+    return response
+
+
+# -- today -----------------------------------------------------------------------------------
+
+
+_SHOW_CHOICES = ("action", "give", "hold", "cannot_decide", "wait", "complete", "discontinue",
+                 "all")
+
+
+@router.get("/", response_class=HTMLResponse)
+def today(request: Request) -> Response:
+    """Patients with a dose due, held or needing data today."""
+    from inoplan.web.views import STATUS_TEXT, today_view
+
+    auth = _authenticated(request)
+    if isinstance(auth, Response):
+        return auth
+    session, principal = auth
+    show = request.query_params.get("show", "action")
+    if show not in _SHOW_CHOICES:
+        show = "action"
+    try:
+        on = _on(request)
+    except InvalidInput as exc:
+        return _error(request, session, principal, 422, "Invalid date", exc.message)
+    view = today_view(
+        _database(request),
+        principal,
+        on,
+        show=show,
+        patient=request.query_params.get("patient", "").strip()[:64],
+        policy=_policy(request),
+    )
+    return _render(
+        request,
+        "today.html",
+        {**view, "status_text": STATUS_TEXT, "choices": _SHOW_CHOICES,
+         "is_today": on == _today(request)},
+        session=session,
+        principal=principal,
+    )
+
+
+# -- course page -----------------------------------------------------------------------------
+
+
+def _course_page(
+    request: Request,
+    session: SessionData,
+    principal: Principal,
+    course_id: int,
+    on: date,
+    *,
+    status_code: int = 200,
+    open_form: str = "",
+    errors: Mapping[str, str] | None = None,
+    values: Mapping[str, Any] | None = None,
+    banner: str = "",
+) -> Response:
+    from inoplan.web.views import STATUS_TEXT, course_view
+
+    try:
+        view = course_view(_database(request), principal, course_id, on, policy=_policy(request))
+    except NotFound as exc:
+        return _error(request, session, principal, 404, "Not found", str(exc))
+    recorded = request.query_params.get("recorded", "")
+    return _render(
+        request,
+        "course.html",
+        {
+            "view": view,
+            "status_text": STATUS_TEXT,
+            "open_form": open_form,
+            "errors": dict(errors or {}),
+            "values": dict(values or {}),
+            "banner": banner,
+            "recorded": recorded if recorded.replace("_", "").isalpha() else "",
+            "is_today": on == _today(request),
+            "on_query": "" if on == _today(request) else f"?on={on.isoformat()}",
+        },
+        session=session,
+        principal=principal,
+        status_code=status_code,
+    )
+
+
+@router.get("/courses/{course_id}", response_class=HTMLResponse)
+def course_page(request: Request, course_id: int) -> Response:
+    """Decision for today, timeline, lab plots, forms and audit history of one course."""
+    auth = _authenticated(request)
+    if isinstance(auth, Response):
+        return auth
+    session, principal = auth
+    try:
+        on = _on(request)
+    except InvalidInput as exc:
+        return _error(request, session, principal, 422, "Invalid date", exc.message)
+    return _course_page(request, session, principal, course_id, on)
+
+
+def _expected_version(request: Request, form: Mapping[str, Any]) -> int | None:
+    raw = request.headers.get("if-match") or form.get("version")
+    if not isinstance(raw, str):
+        return None
+    raw = raw.strip().strip('"').removeprefix("W/").strip('"')
+    return int(raw) if raw.isdigit() else None
+
+
+@router.post("/courses/{course_id}/events/{event_type}", response_class=HTMLResponse)
+async def record_event(request: Request, course_id: int, event_type: str) -> Response:
+    """Record one event from a form (post/redirect/get); errors come back next to the field."""
+    from inoplan.services.records import append_event
+    from inoplan.web.forms import FORMS, FormError, field_for_error, parse_event
+
+    checked = await _checked_form(request)
+    if isinstance(checked, Response):
+        return checked
+    session, principal, form = checked
+    if event_type not in FORMS:
+        return _error(request, session, principal, 404, "Not found",
+                      f"There is no form for {event_type!r}.")
+    if not can(principal.role, event_action(event_type)):
+        forbidden = Forbidden(principal.role, event_action(event_type))
+        return _error(request, session, principal, 403, "Not permitted",
+                      f"Your role ({principal.role}) may not record this: {forbidden}. "
+                      "Nothing was saved.")
+    try:
+        on = _on(request)
+    except InvalidInput:
+        on = _today(request)
+    values = {k: v for k, v in form.items() if k not in ("csrf_token",) and isinstance(v, str)}
+    version = _expected_version(request, form)
+
+    def again(status: int, errors: Mapping[str, str], banner: str = "") -> Response:
+        return _course_page(request, session, principal, course_id, on, status_code=status,
+                            open_form=event_type, errors=errors, values=values, banner=banner)
+
+    if version is None:
+        return again(422, {"": "The course version is missing; reload the page."})
+    try:
+        event = parse_event(event_type, form)
+    except FormError as exc:
+        return again(422, exc.errors)
+    try:
+        append_event(_database(request), course_id, event, expected_version=version,
+                     actor=principal.username)
+    except NotFound as exc:
+        return _error(request, session, principal, 404, "Not found", str(exc))
+    except Conflict as exc:
+        return again(409, {}, banner=f"Nothing was saved: {exc}. Your entries are kept below; "
+                                     "check the updated course, then submit again.")
+    except InvalidInput as exc:
+        return again(422, {field_for_error(event_type, exc.field): exc.message})
+    target = f"/courses/{course_id}?recorded={event_type}"
+    if request.query_params.get("on"):
+        target += f"&on={on.isoformat()}"
+    return RedirectResponse(target + "#decision", status_code=303)
+
+
+# -- documents -------------------------------------------------------------------------------
+
+
+def _document_error(
+    request: Request, session: SessionData, principal: Principal, exc: CdsError
+) -> Response:
+    from inoplan.web.views import NoDoseToPrepare
+
+    if isinstance(exc, NotFound):
+        return _error(request, session, principal, 404, "Not found", str(exc))
+    if isinstance(exc, NoDoseToPrepare):
+        return _error(request, session, principal, 409, "No dose to prepare", str(exc))
+    if isinstance(exc, InvalidInput):
+        return _error(request, session, principal, 422, "Cannot print", str(exc))
+    raise exc
+
+
+@router.get("/courses/{course_id}/worksheet.pdf")
+def worksheet(request: Request, course_id: int) -> Response:
+    """Preparation worksheet for the next dose (PDF)."""
+    from inoplan.web.pdf import worksheet_pdf
+    from inoplan.web.views import worksheet_view
+
+    auth = _authenticated(request)
+    if isinstance(auth, Response):
+        return auth
+    session, principal = auth
+    prepared_at = None
+    raw_time = request.query_params.get("prepared_at", "").strip()
+    try:
+        on = _on(request)
+        if raw_time:
+            try:
+                prepared_at = time.fromisoformat(raw_time)
+            except ValueError:
+                raise InvalidInput("prepared_at", "a time as HH:MM") from None
+        view = worksheet_view(_database(request), principal, course_id, on,
+                              prepared_at=prepared_at, policy=_policy(request))
+    except CdsError as exc:
+        return _document_error(request, session, principal, exc)
+    pdf = worksheet_pdf(view, generated_by=principal.username, generated_at=datetime.now(UTC))
+    return _pdf(pdf, f"worksheet-course-{course_id}-{on.isoformat()}.pdf")
+
+
+@router.get("/courses/{course_id}/handout.pdf")
+def handout(request: Request, course_id: int) -> Response:
+    """Patient handout in plain language (PDF)."""
+    from inoplan.web.pdf import handout_pdf
+    from inoplan.web.views import handout_view
+
+    auth = _authenticated(request)
+    if isinstance(auth, Response):
+        return auth
+    session, principal = auth
+    try:
+        on = _on(request)
+        view = handout_view(_database(request), principal, course_id, on, policy=_policy(request))
+    except CdsError as exc:
+        return _document_error(request, session, principal, exc)
+    return _pdf(handout_pdf(view), f"handout-course-{course_id}.pdf")
+
+
+def _pdf(content: bytes, filename: str) -> Response:
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{filename}"',
+                 "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.get("/courses/{course_id}/calendar.ics")
+def calendar(request: Request, course_id: int) -> Response:
+    """The appointments still to come, as iCalendar."""
+    from inoplan.ical import plan_to_ics
+    from inoplan.services.records import plan_course
+
+    auth = _authenticated(request)
+    if isinstance(auth, Response):
+        return auth
+    session, principal = auth
+    try:
+        plan = plan_course(_database(request), course_id, policy=_policy(request))
+    except CdsError as exc:
+        return _document_error(request, session, principal, exc)
+    body = plan_to_ics(plan, generated_at=datetime.now(UTC))
+    return Response(
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="course-{course_id}.ics"',
+                 "Cache-Control": "no-store"},
+    )
+
+
+# -- static files ----------------------------------------------------------------------------
+
+
+@router.get("/assets/{name}")
+def asset(name: str) -> Response:
+    """Vendored static files of the web UI (CSS), served from the package."""
+    suffix = "." + name.rpartition(".")[2]
+    if "/" in name or "\\" in name or name.startswith(".") or suffix not in _STATIC_TYPES:
+        return Response("not found", status_code=404, media_type="text/plain")
+    source = resources.files("inoplan.web") / "static" / name
+    if not source.is_file():
+        return Response("not found", status_code=404, media_type="text/plain")
+    return Response(
+        source.read_bytes(),
+        media_type=_STATIC_TYPES[suffix],
+        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )

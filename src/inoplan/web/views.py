@@ -1,0 +1,354 @@
+"""View builders: call the services and shape plain values for the templates and PDFs.
+
+No SQL and no clinical logic here: decisions come from ``records.show_decision`` (which also
+records them as shown), calendars from the planner service, preparation numbers from
+``services.dosing.dose_json``; this module only arranges them for display.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Final
+
+from inoplan import DISCLAIMER
+from inoplan.errors import CdsError, InvalidInput
+from inoplan.services.auth import Principal, can, event_action
+
+__all__ = [
+    "STATUS_TEXT",
+    "CourseView",
+    "course_view",
+    "today_view",
+    "worksheet_view",
+]
+
+#: How each decision status reads on screen (CONTRACT section 3 statuses).
+STATUS_TEXT: Final[Mapping[str, str]] = {
+    "give": "Give today",
+    "hold": "Hold",
+    "cannot_decide": "Cannot decide: data needed",
+    "wait": "No dose today",
+    "complete": "Course complete",
+    "discontinue": "Discontinue",
+}
+NEEDS_ACTION: Final = ("give", "hold", "cannot_decide")
+SEVERITY_ORDER: Final = ("critical", "warning", "info")
+
+Uow = Callable[..., Any]
+
+
+def _policy_kwargs(policy: Any) -> dict[str, Any]:
+    return {} if policy is None else {"policy": policy}
+
+
+def one_line_reason(decision: Mapping[str, Any]) -> str:
+    """The first reason's message with its citation, as the today list shows it."""
+    reasons = decision.get("reasons") or []
+    if not reasons:
+        return ""
+    first = reasons[0]
+    return f"{first.get('message', '')} ({first.get('citation', '')})"
+
+
+# -- today ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TodayRow:
+    course_id: int
+    patient_id: str
+    status: str
+    status_text: str
+    reason: str
+    next_dose: Mapping[str, Any] | None
+    critical: int
+    warnings: int
+    error: str = ""
+
+
+def today_view(
+    database: Uow,
+    principal: Principal,
+    on: date,
+    *,
+    show: str = "action",
+    patient: str = "",
+    policy: Any = None,
+) -> dict[str, Any]:
+    """Every course's decision for ``on`` (each recorded as shown), filtered for the list."""
+    from inoplan.services.records import list_courses, show_decision
+
+    rows: list[TodayRow] = []
+    offset = 0
+    while True:
+        page = list_courses(database, offset=offset, limit=200)
+        for course in page.data:
+            if patient and patient.lower() not in course.patient_external_id.lower():
+                continue
+            try:
+                decision = show_decision(
+                    database, course.id, on, actor=principal.username, **_policy_kwargs(policy)
+                )
+            except CdsError as exc:  # one bad course must not hide the others
+                rows.append(
+                    TodayRow(course.id, course.patient_external_id, "error", "Error", "", None,
+                             0, 0, error=str(exc))
+                )
+                continue
+            alerts = decision.get("alerts") or []
+            status = str(decision.get("status"))
+            rows.append(
+                TodayRow(
+                    course_id=course.id,
+                    patient_id=course.patient_external_id,
+                    status=status,
+                    status_text=STATUS_TEXT.get(status, status),
+                    reason=one_line_reason(decision),
+                    next_dose=decision.get("next_dose"),
+                    critical=sum(1 for a in alerts if a.get("severity") == "critical"),
+                    warnings=sum(1 for a in alerts if a.get("severity") == "warning"),
+                )
+            )
+        offset += len(page.data)
+        if not page.data or offset >= page.count:
+            break
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    if show == "action":
+        shown = [r for r in rows if r.status in (*NEEDS_ACTION, "error")]
+    elif show == "all":
+        shown = rows
+    else:
+        shown = [r for r in rows if r.status == show]
+    order = {s: i for i, s in enumerate(("error", "hold", "cannot_decide", "give", "wait",
+                                          "discontinue", "complete"))}
+    shown.sort(key=lambda r: (order.get(r.status, 99), r.patient_id, r.course_id))
+    return {"rows": shown, "counts": counts, "total": len(rows), "on": on, "show": show,
+            "patient": patient}
+
+
+# -- course page -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class CourseView:
+    course_id: int
+    version: int
+    on: date
+    document: dict[str, Any]
+    decision: dict[str, Any]
+    plan: dict[str, Any]
+    cycles: list[dict[str, Any]]
+    charts: list[Any]
+    alerts: list[tuple[str, list[dict[str, Any]]]]
+    events: list[dict[str, Any]]
+    audit: list[Any] | None
+    forms: list[Any]
+    exposure_svg: str | None = None
+    label_revision: str = ""
+    stale: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _timeline(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+    cycles = []
+    for cycle in plan.get("cycles", []):
+        doses = [d for d in plan.get("doses", []) if d["cycle"] == cycle["cycle"]]
+        cycles.append({**cycle, "doses": doses})
+    return cycles
+
+
+def _alerts_by_severity(decision: Mapping[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+    alerts = decision.get("alerts") or []
+    grouped = []
+    for severity in SEVERITY_ORDER:
+        chosen = [a for a in alerts if a.get("severity") == severity]
+        if chosen:
+            grouped.append((severity, chosen))
+    other = [a for a in alerts if a.get("severity") not in SEVERITY_ORDER]
+    if other:
+        grouped.append(("other", other))
+    return grouped
+
+
+def allowed_forms(principal: Principal) -> list[Any]:
+    """The event forms this role may submit (the API's permission matrix)."""
+    from inoplan.web.forms import FORMS
+
+    return [spec for kind, spec in FORMS.items() if can(principal.role, event_action(kind))]
+
+
+def course_view(
+    database: Uow,
+    principal: Principal,
+    course_id: int,
+    on: date,
+    *,
+    policy: Any = None,
+) -> CourseView:
+    """Everything the course page shows, from the services (the decision is recorded as shown)."""
+    from inoplan.knowledge.loader import load_label
+    from inoplan.services.courses import load_course, plan_document
+    from inoplan.services.records import course_audit, course_document, show_decision
+    from inoplan.web.plots import charts
+
+    decision = show_decision(database, course_id, on, actor=principal.username,
+                             **_policy_kwargs(policy))
+    stored = course_document(database, course_id)
+    version = int(stored["version"])
+    document = {k: v for k, v in stored.items() if k not in ("id", "version")}
+    plan = plan_document(document, **_policy_kwargs(policy))
+    course = load_course(document)
+    label = load_label(course.label)
+    given = [date.fromisoformat(d["given_on"]) for d in plan["doses"] if d.get("given_on")]
+    audit = course_audit(database, course_id) if can(principal.role, "audit.read") else None
+    events = sorted(
+        ({**e, "_position": i} for i, e in enumerate(document.get("events", []))),
+        key=lambda e: (str(e.get("date")), e["_position"]),
+        reverse=True,
+    )
+    return CourseView(
+        course_id=course_id,
+        version=int(decision.get("course_version", version)),
+        on=on,
+        document=document,
+        decision=decision,
+        plan=plan,
+        cycles=_timeline(plan),
+        charts=charts(course, label, today=on, given=given),
+        alerts=_alerts_by_severity(decision),
+        events=events,
+        audit=audit,
+        forms=allowed_forms(principal),
+        exposure_svg=_exposure_svg(document),
+        label_revision=label.id,
+        stale=int(decision.get("course_version", version)) != version,
+    )
+
+
+def _exposure_svg(document: Mapping[str, Any]) -> str | None:
+    """The PK engineer's concentration plot, when that service can draw this course."""
+    try:
+        from inoplan.services import exposure
+    except ImportError:  # pragma: no cover - the service is optional
+        return None
+    draw = getattr(exposure, "exposure_svg", None)
+    compute = getattr(exposure, "exposure_json", None)
+    if draw is None or compute is None:
+        return None
+    try:
+        return str(draw(compute(document)))
+    except (CdsError, TypeError, ValueError, KeyError):
+        return None  # no administrations yet, or covariates outside the model: no plot
+
+
+# -- worksheet and handout -----------------------------------------------------------------
+
+
+class NoDoseToPrepare(CdsError):
+    """The decision has no next dose (course complete or discontinued)."""
+
+
+def worksheet_view(
+    database: Uow,
+    principal: Principal,
+    course_id: int,
+    on: date,
+    *,
+    prepared_at: Any = None,
+    policy: Any = None,
+) -> dict[str, Any]:
+    """The decision's next dose and its preparation (``dose_json`` for the same inputs).
+
+    The dose in mg and the BSA that ``dose_json`` computes must equal the decision's; if they
+    ever differ the worksheet is refused rather than printed with two different numbers.
+    """
+    from inoplan.services.courses import plan_document
+    from inoplan.services.dosing import dose_json
+    from inoplan.services.records import course_document, show_decision
+
+    decision = show_decision(database, course_id, on, actor=principal.username,
+                             **_policy_kwargs(policy))
+    next_dose = decision.get("next_dose")
+    if not next_dose:
+        raise NoDoseToPrepare(
+            f"no dose to prepare: the decision for {on.isoformat()} is "
+            f"{STATUS_TEXT.get(str(decision.get('status')), decision.get('status'))}"
+        )
+    stored = course_document(database, course_id)
+    document = {k: v for k, v in stored.items() if k not in ("id", "version")}
+    plan = plan_document(document, **_policy_kwargs(policy))
+    if plan.get("height_cm") is None or plan.get("weight_kg") is None:
+        raise InvalidInput("vitals", "no height and weight on record: record vitals first")
+    label = str(document.get("label", "us"))
+    preparation = dose_json(
+        height_cm=plan["height_cm"],
+        weight_kg=plan["weight_kg"],
+        mg_per_m2=next_dose["dose_mg_per_m2"],
+        vial=document.get("plan", {}).get("vial"),
+        formula=str(plan.get("bsa_formula", "mosteller")),
+        prepared_at=prepared_at,
+        label=label,
+        **_policy_kwargs(policy),
+    )
+    for key in ("dose_mg", "bsa_m2"):
+        if next_dose.get(key) is not None and preparation[key] != next_dose[key]:
+            raise InvalidInput(
+                key,
+                f"the preparation calculation ({preparation[key]}) differs from the decision "
+                f"({next_dose[key]}); not printed - check the latest vitals",
+            )
+    return {
+        "course_id": course_id,
+        "on": on,
+        "patient": document["patient"],
+        "plan": document["plan"],
+        "decision": decision,
+        "status_text": STATUS_TEXT.get(str(decision.get("status")), str(decision.get("status"))),
+        "next_dose": next_dose,
+        "preparation": preparation,
+        "body": {k: plan.get(k) for k in ("height_cm", "weight_kg", "height_date", "weight_date",
+                                           "bsa_m2", "bsa_formula")},
+        "disclaimer": DISCLAIMER,
+    }
+
+
+def handout_view(
+    database: Uow, principal: Principal, course_id: int, on: date, *, policy: Any = None
+) -> dict[str, Any]:
+    """Appointments still to come, key dates and the patient's recorded medicines."""
+    from inoplan.knowledge.loader import load_label
+    from inoplan.services.courses import load_course, plan_document
+    from inoplan.services.records import course_document, show_decision
+
+    decision = show_decision(database, course_id, on, actor=principal.username,
+                             **_policy_kwargs(policy))
+    stored = course_document(database, course_id)
+    document = {k: v for k, v in stored.items() if k not in ("id", "version")}
+    plan = plan_document(document, **_policy_kwargs(policy))
+    course = load_course(document)
+    label = load_label(course.label)
+    medicines: dict[str, str] = {}
+    for event in document.get("events", []):
+        if event.get("type") == "medication":
+            medicines[str(event["name"]).lower()] = event["action"]
+    appointments = [
+        d for d in plan["doses"] if d["status"] in ("planned", "held")
+    ]
+    return {
+        "course_id": course_id,
+        "on": on,
+        "patient": document["patient"],
+        "decision": decision,
+        "appointments": appointments,
+        "key_dates": decision.get("key_dates") or {},
+        "medicines": sorted(name for name, action in medicines.items() if action == "start"),
+        "observation_hours": label.threshold("observation_hours").number,
+        "vod_watch_days": label.threshold("vod_watch_days_after_last_dose").number,
+        "weight_gain_percent": label.threshold("vod_weight_gain_percent").number,
+        "label": label,
+        "disclaimer": DISCLAIMER,
+    }
