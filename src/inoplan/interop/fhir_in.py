@@ -555,12 +555,12 @@ class _Mapper:
             event: dict[str, Any] = {"date": day.isoformat(), "type": "administration",
                                      "dose_mg": number(dose_mg)}
             clock = _clock(when)
-            if clock:
+            if clock and clock != "09:00":  # the contract's default is left implicit
                 event["time"] = clock
             period = a.get("effectivePeriod") or {}
             if isinstance(period, Mapping) and period.get("start") and period.get("end"):
                 minutes = _minutes_between(str(period["start"]), str(period["end"]))
-                if minutes:
+                if minutes and minutes != 60:
                     event["duration_min"] = minutes
             ext = _extensions(a)
             position = _cycle_day(ext, dosage.get("text"))

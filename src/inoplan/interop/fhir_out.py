@@ -227,7 +227,11 @@ class _Builder:
         return self.add(resource)
 
     def events(self) -> None:
-        for i, event in enumerate(self.doc.get("events") or ()):
+        events = list(self.doc.get("events") or ())
+        superseded = {e["supersedes"] for e in events if e.get("supersedes")}
+        for i, event in enumerate(events):
+            if event.get("id") is not None and event["id"] in superseded:
+                continue  # a corrected event no longer counts (CONTRACT section 1)
             handler = getattr(self, "_" + str(event["type"]), None)
             if handler is not None:
                 handler(event, i)

@@ -1,0 +1,152 @@
+"""Course document <-> FHIR R4 Bundle: the export validates and the round trip is lossless."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from inoplan import DISCLAIMER
+from inoplan.document.models import CourseDocument
+from inoplan.interop import codes
+from inoplan.interop.fhir_in import bundle_to_document
+from inoplan.interop.fhir_out import export_bundle, validate_bundle
+from inoplan.services.courses import plan_document
+from tests.interop.helpers import R4, administration, load, observation, patient
+
+EXAMPLES = sorted(Path("/work/shared/examples").glob("*.yaml"))
+LOCAL_EXAMPLES = Path(__file__).parent / "fixtures" / "courses"
+
+
+def course(name: str) -> dict[str, Any]:
+    data = yaml.safe_load((LOCAL_EXAMPLES / name).read_text(encoding="utf-8"))
+    data.pop("expect", None)
+    return json.loads(json.dumps(data, default=str))
+
+
+def normal(document: dict[str, Any]) -> dict[str, Any]:
+    """Defaults filled in, same-day events in a fixed order: equal meaning, equal value."""
+    dumped = CourseDocument.model_validate(document).model_dump(mode="json", exclude_none=True)
+    dumped["events"] = sorted(dumped["events"], key=lambda e: (e["date"], e["type"], json.dumps(e, sort_keys=True)))
+    return dumped
+
+
+DECISION = {
+    "label": "us", "label_revision": "us-2024-03", "engine_version": "0.1.0", "as_of": "2026-12-08",
+    "status": "hold",
+    "next_dose": {"cycle": 1, "day": 8, "scheduled": "2026-12-08", "dose_mg_per_m2": 0.5,
+                  "dose_mg": 0.91, "bsa_m2": 1.82},
+    "reasons": [{"rule": "hepatic.bilirubin", "citation": "US PI 2.4, Table 3",
+                 "message": "Bilirubin 1.9 x ULN > 1.5 x ULN", "inputs": {"bilirubin_x_uln": 1.9}}],
+    "alerts": [{"severity": "critical", "code": "VOD_SUSPECTED", "message": "Check for VOD",
+                "citation": "US PI 5.1"},
+               {"severity": "info", "code": "PREMEDICATION", "message": "Premedicate",
+                "citation": "US PI 2.2"}],
+}
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in LOCAL_EXAMPLES.glob("*.yaml")))
+def test_every_course_exports_to_a_valid_bundle_and_back(name: str) -> None:
+    document = course(name)
+    bundle = export_bundle(document, plan=plan_document(document))
+    validate_bundle(bundle)  # fhir.resources R4B models
+    back = bundle_to_document(bundle)
+    assert back.notes == []
+    assert normal(back.document) == normal(document)
+
+
+def test_fhir_round_trip_import_export_import_is_equal() -> None:
+    """Start from EHR-shaped FHIR (official examples + doses): import, export, import again."""
+    resources = [
+        patient("pat2", sex="female", birth="1974-12-25"),
+        load(R4 / "Bundle-ghp.json"),
+        {**load(R4 / "Observation-example.json"), "subject": {"reference": "Patient/pat2"}},
+        {**load(R4 / "Observation-body-height.json"), "subject": {"reference": "Patient/pat2"}},
+        administration("d1", "2016-04-01T09:30:00Z", 1.5, pid="pat2"),
+        administration("d2", "2016-04-08", 0.94, pid="pat2"),
+        observation("qtc", "76634-5", 431, "ms", "2016-03-29", pid="pat2"),
+    ]
+    first = bundle_to_document(*resources, patient_id="pat2")
+    exported = export_bundle(first.document, plan=plan_document(first.document), decision=DECISION)
+    validate_bundle(exported)
+    second = bundle_to_document(exported)
+    assert second.document == first.document
+    again = export_bundle(second.document, plan=plan_document(second.document), decision=DECISION)
+    assert bundle_to_document(again).document == first.document
+
+
+def by_type(bundle: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
+
+
+def test_the_export_carries_plan_doses_codes_and_the_decision() -> None:
+    document = course("01-first-dose.yaml")
+    document["events"].append({"date": "2027-03-01", "type": "administration", "cycle": 1,
+                               "day": 1, "dose_mg": 1.69, "time": "09:30"})
+    plan = plan_document(document)
+    bundle = export_bundle(document, plan=plan, decision=DECISION, course_id=7)
+    validate_bundle(bundle)
+    [care_plan] = by_type(bundle, "CarePlan")
+    assert care_plan["period"]["start"] == "2027-03-01"
+    assert care_plan["identifier"][0]["value"] == "7"
+    [group] = by_type(bundle, "RequestGroup")
+    assert care_plan["activity"][0]["reference"] == {"reference": f"RequestGroup/{group['id']}"}
+    cycle1 = group["action"][0]
+    days = [a["extension"][0] for a in cycle1["action"]]
+    assert days[0]["url"] == "http://hl7.org/fhir/StructureDefinition/timing-daysOfCycle"
+    assert days[0]["url"] == load(R4 / "StructureDefinition-timing-daysOfCycle.json")["url"]
+    assert [d["extension"][0]["valueInteger"] for d in days] == [1, 8, 15]
+    requests = by_type(bundle, "MedicationRequest")
+    assert len(requests) == len(plan["doses"])
+    first = requests[0]
+    assert first["intent"] == "plan"  # decision support, not an order
+    assert {c["code"] for c in first["medicationCodeableConcept"]["coding"]} == {"1942950", "L01FB01"}
+    rates = {r["type"]["coding"][0]["code"]: r["doseQuantity"] for r in first["dosageInstruction"][0]["doseAndRate"]}
+    assert rates["ordered"] == {"value": 0.8, "unit": "mg/m2", "system": codes.UCUM, "code": "mg/m2"}
+    assert rates["calculated"]["code"] == "mg" and rates["calculated"]["value"] == plan["doses"][0]["dose_mg"]
+    [given] = by_type(bundle, "MedicationAdministration")
+    assert given["effectivePeriod"] == {"start": "2027-03-01T09:30:00+00:00",
+                                        "end": "2027-03-01T10:30:00+00:00"}
+    assert given["request"]["reference"] == f"MedicationRequest/{first['id']}"
+    [guidance] = by_type(bundle, "GuidanceResponse")
+    texts = [n["text"] for n in guidance["note"]]
+    assert "Decision: hold" in texts
+    assert any("US PI 2.4, Table 3" in t and "bilirubin_x_uln=1.9" in t for t in texts)
+    assert texts[-1] == DISCLAIMER
+    [issue] = by_type(bundle, "DetectedIssue")  # the critical alert; info alerts stay notes
+    assert issue["severity"] == "high" and DISCLAIMER in issue["detail"]
+    loincs = {c["code"] for o in by_type(bundle, "Observation") for c in o["code"]["coding"]}
+    assert {"29463-7", "8302-2", "751-8", "777-3", "1920-8", "1742-6", "14631-6"} <= loincs
+
+
+def test_the_export_refuses_nothing_and_times_follow_the_clinic_zone() -> None:
+    document = course("01-first-dose.yaml")
+    document["events"].append({"date": "2027-03-01", "type": "administration", "cycle": 1,
+                               "day": 1, "dose_mg": 1.69, "time": "09:30"})
+    bundle = export_bundle(document, timezone="Europe/Berlin")
+    [given] = by_type(bundle, "MedicationAdministration")
+    assert given["effectivePeriod"]["start"] == "2027-03-01T09:30:00+01:00"
+    assert bundle_to_document(bundle).document["events"][-1]["time"] == "09:30"
+
+
+def test_corrections_export_only_the_effective_events() -> None:
+    document = course("01-first-dose.yaml")
+    document["events"] += [
+        {"id": "d1", "date": "2027-03-01", "type": "administration", "cycle": 1, "day": 1,
+         "dose_mg": 1.96},
+        {"id": "d1-fix", "date": "2027-03-01", "type": "administration", "cycle": 1, "day": 1,
+         "dose_mg": 1.69, "supersedes": "d1", "reason": "typing error"},
+    ]
+    bundle = export_bundle(document)
+    validate_bundle(bundle)
+    [given] = by_type(bundle, "MedicationAdministration")
+    assert given["dosage"]["dose"]["value"] == 1.69
+    back = bundle_to_document(bundle).document
+    assert [e for e in back["events"] if e["type"] == "administration"] == [
+        {"id": "d1-fix", "date": "2027-03-01", "type": "administration", "cycle": 1, "day": 1,
+         "dose_mg": 1.69}
+    ]
