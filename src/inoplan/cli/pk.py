@@ -71,7 +71,7 @@ def _render(result: dict[str, Any]) -> None:
         table.add_column(column)
     for c in result["cycles"]:
         table.add_row(
-            str(c["cycle"]), c["start"], c["end"], figure(c["cmax_ng_per_ml"], 1),
+            str(c["cycle"]), c["start"][:10], c["end"][:10], figure(c["cmax_ng_per_ml"], 1),
             figure(c["ctrough_ng_per_ml"], 2), figure(c["auc_ng_h_per_ml"], 0),
         )
     console = Console()

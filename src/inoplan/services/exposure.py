@@ -60,6 +60,8 @@ DEFAULT_RTOL: Final = 1e-7
 #: Resolution of the curves: the typical curve hourly; the population band on <= 1000 points.
 SERIES_STEP_H: Final = 1.0
 POPULATION_SERIES_POINTS: Final = 1000
+#: How long to wait for a Dask scheduler before giving up.
+DASK_CONNECT_TIMEOUT = "10s"
 _DEFAULT_TIME = next(f.default for f in fields(AdministrationEvent) if f.name == "time")
 _DEFAULT_DURATION_MIN = next(f.default for f in fields(AdministrationEvent) if f.name == "duration_min")
 _METHOD: Final = (
@@ -488,7 +490,7 @@ def _run_chunks(
     except ImportError:  # pragma: no cover - dask[distributed] is a dependency
         raise InvalidInput("dask", "dask.distributed is not installed") from None
     try:
-        client = Client(dask_address, timeout="10s", set_as_default=False)
+        client = Client(dask_address, timeout=DASK_CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise InvalidInput("dask", f"cannot reach the Dask scheduler at {dask_address!r}: {exc}") from None
     with client:
