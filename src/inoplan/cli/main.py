@@ -176,6 +176,8 @@ app.add_typer(_audit_cli.app, name="audit")
 app.command("serve")(_serve)
 from inoplan.cli.pk import pk as _pk  # noqa: E402  (issue 7: exposure)
 app.command("pk")(_pk)
+from inoplan.cli.fhir import app as _fhir_cli  # noqa: E402  (issue 6: FHIR import/export)
+app.add_typer(_fhir_cli, name="fhir")
 
 
 # -- rendering (Rich, imported lazily) ---------------------------------------------------

@@ -1,0 +1,108 @@
+"""``inoplan fhir import|export``: FHIR R4 Bundles <-> course documents (CONTRACT section 5).
+
+Imports only Typer at module level; the mapping, the engine and the FHIR models load inside the
+commands. Expected problems raise ``InvalidInput`` and ``inoplan.cli.main.main`` turns them into
+one line on stderr and exit code 2 (nothing is written to stdout then).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(help="FHIR R4 import and export.", no_args_is_help=True)
+
+
+def _policy() -> Any:
+    from inoplan.cli.main import _State
+    from inoplan.sitepolicy import load_site_policy
+
+    return load_site_policy(_State.site_policy)
+
+
+def _date(text: str | None, field: str) -> Any:
+    from datetime import date
+
+    from inoplan.errors import InvalidInput
+
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(field, f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+@app.command("import")
+def import_bundle(
+    bundle: Annotated[Path, typer.Argument(help="FHIR R4 Bundle (JSON).", show_default=False)],
+    json_output: Annotated[bool, typer.Option("--json", help="JSON instead of YAML.")] = False,
+    label: Annotated[str, typer.Option(help="Knowledge base when the Bundle names none.")] = "us",
+    start_date: Annotated[
+        str | None, typer.Option("--start-date", help="Planned cycle 1 day 1 (YYYY-MM-DD).")
+    ] = None,
+    patient: Annotated[
+        str | None, typer.Option(help="Patient id when the Bundle holds several.")
+    ] = None,
+) -> None:
+    """Turn a FHIR Bundle into a course document (units converted, reference ranges as ULN)."""
+    from inoplan.document import parse_course, read_document
+    from inoplan.interop.fhir_in import bundle_to_document
+
+    data = read_document(bundle, field="BUNDLE")
+    if data.get("resourceType") != "Bundle":
+        from inoplan.errors import InvalidInput
+
+        raise InvalidInput("BUNDLE", "expected a FHIR Bundle (resourceType: Bundle)")
+    result = bundle_to_document(
+        data, patient_id=patient, label=label, start_date=_date(start_date, "start-date")
+    )
+    parse_course(result.document)  # the document must validate before anything is printed
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)
+    if json_output:
+        typer.echo(json.dumps(result.document, ensure_ascii=False))
+    else:
+        import yaml
+
+        typer.echo(yaml.safe_dump(result.document, sort_keys=False, allow_unicode=True), nl=False)
+
+
+@app.command("export")
+def export_course(
+    course: Annotated[Path, typer.Argument(help="Course document (YAML or JSON).", show_default=False)],
+    json_output: Annotated[bool, typer.Option("--json", help="Compact JSON on one line.")] = False,
+    on: Annotated[
+        str | None, typer.Option("--on", help="Decision date (YYYY-MM-DD); default today.")
+    ] = None,
+    timezone: Annotated[str, typer.Option(help="Clinic time zone for administration times.")] = "UTC",
+) -> None:
+    """Write the course, its plan and its decision as a FHIR R4 Bundle (validated, R4B models)."""
+    from datetime import date
+
+    from inoplan.document import read_document
+    from inoplan.errors import InvalidInput
+    from inoplan.interop.fhir_out import export_bundle, validate_bundle
+    from inoplan.services.courses import decide_document, plan_document
+
+    document = read_document(course)
+    document.pop("expect", None)
+    policy = _policy()
+    plan = plan_document(document, policy=policy)
+    day = _date(on, "on") or date.today()
+    decision = decide_document(document, day, policy=policy)
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(timezone)
+    except (ValueError, KeyError) as exc:
+        raise InvalidInput("timezone", f"unknown time zone {timezone!r}") from exc
+    bundle = export_bundle(
+        json.loads(json.dumps(document, default=str)), plan=plan, decision=decision,
+        timezone=timezone,
+    )
+    validate_bundle(bundle)
+    typer.echo(json.dumps(bundle, ensure_ascii=False, indent=None if json_output else 2))
