@@ -39,10 +39,12 @@ def decide_course(
 ) -> dict[str, Any]:
     """The decision for ``on`` (CONTRACT section 3) for a validated course."""
     from inoplan.domain.engine import evaluate
+    from inoplan.knowledge.qt import load_qt_drugs
     from inoplan.services.render_decision import decision_to_json
 
     label = load_label(course.label)
-    return decision_to_json(evaluate(course, label, on, policy=policy), label=label)
+    decision = evaluate(course, label, on, policy=policy, qt_drugs=load_qt_drugs())
+    return decision_to_json(decision, label=label)
 
 
 def decide_document(

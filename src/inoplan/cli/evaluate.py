@@ -1,0 +1,150 @@
+"""``inoplan evaluate``: the readable rendering of a decision, and batch mode over a folder.
+
+Batch mode writes one JSON line per course on stdout (``{"file", "patient_id", "status",
+...decision}``) and a Rich progress bar on stderr; a file that does not validate gives a line
+with ``"error": {"field", "message"}`` and the batch goes on (exit code 0; 2 when the folder
+holds no course documents).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any, TextIO
+
+__all__ = ["COURSE_SUFFIXES", "course_files", "evaluate_file", "print_decision", "render_decision", "run_batch"]
+
+COURSE_SUFFIXES = (".yaml", ".yml", ".json")
+
+_STATUS_STYLE = {
+    "give": "bold green",
+    "wait": "cyan",
+    "hold": "bold yellow",
+    "cannot_decide": "bold magenta",
+    "complete": "bold blue",
+    "discontinue": "bold red",
+}
+_SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "dim"}
+
+
+def course_files(folder: Path) -> list[Path]:
+    """Course documents directly inside ``folder``, sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in COURSE_SUFFIXES)
+
+
+def evaluate_file(path: Path, on: date, *, policy: Any = None) -> dict[str, Any]:
+    """One batch line: the decision, or the validation error, never an exception for bad input."""
+    from inoplan.document import read_document
+    from inoplan.domain.policy import SitePolicy
+    from inoplan.errors import InvalidInput
+    from inoplan.services.courses import decide_document
+
+    try:
+        document = read_document(path)
+        decision = decide_document(document, on, policy=policy or SitePolicy())
+    except InvalidInput as exc:
+        patient = None
+        try:
+            patient = document["patient"]["id"]  # type: ignore[possibly-undefined]
+        except Exception:  # noqa: BLE001 - best effort only
+            patient = None
+        return {"file": path.name, "patient_id": patient, "status": None,
+                "error": {"field": exc.field, "message": exc.message}}
+    return {"file": path.name, "patient_id": decision.get("patient_id"), **decision}
+
+
+def run_batch(folder: Path, on: date, *, policy: Any = None, out: TextIO | None = None) -> int:
+    """Evaluate every course in ``folder``; one JSON line each on ``out`` (default stdout)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from inoplan.errors import InvalidInput
+
+    stream = out or sys.stdout
+    files = course_files(folder)
+    if not files:
+        raise InvalidInput("COURSE", f"no *.yaml, *.yml or *.json course documents in {str(folder)!r}")
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("[bold]evaluate"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}"), console=console, transient=False,
+    ) as progress:
+        task = progress.add_task("", total=len(files))
+        for path in files:
+            progress.update(task, description=path.name)
+            line = evaluate_file(path, on, policy=policy)
+            stream.write(json.dumps(line, ensure_ascii=False) + "\n")
+            stream.flush()
+            progress.advance(task)
+    return 0
+
+
+def render_decision(decision: dict[str, Any]) -> Any:
+    """A Rich renderable of a decision (the JSON of CONTRACT section 3)."""
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    status = decision["status"]
+    title = Text.assemble(
+        ("inoplan evaluate  ", "bold"),
+        (status.upper().replace("_", " "), _STATUS_STYLE.get(status, "bold")),
+        f"   as of {decision['as_of']}   patient {decision.get('patient_id', '')}",
+    )
+    parts: list[Any] = []
+    nd = decision.get("next_dose")
+    if nd:
+        dose = Table(show_header=False, box=None, pad_edge=False)
+        dose.add_row("Next dose", f"cycle {nd['cycle']} day {nd['day']} ({nd.get('regimen', '')})")
+        window = f"{nd['earliest']} .. {nd['latest'] or 'open (day 1 may be delayed)'}"
+        dose.add_row("Scheduled", f"{nd['scheduled']}   window {window}")
+        mg = "not computed" if nd["dose_mg"] is None else f"{nd['dose_mg']} mg"
+        per = "unknown" if nd["dose_mg_per_m2"] is None else f"{nd['dose_mg_per_m2']} mg/m2"
+        dose.add_row("Dose", f"{per} x {nd['bsa_m2']} m2 = {mg}")
+        if nd.get("provisional"):
+            dose.add_row("", "[dim]provisional (depends on a response not yet known)[/dim]")
+        parts.append(dose)
+    if decision.get("modifications"):
+        parts.append(Text("Modifications: " + ", ".join(decision["modifications"]), style="yellow"))
+    if decision.get("omitted_doses"):
+        parts.append(Text("Omitted: " + ", ".join(f"C{o['cycle']}D{o['day']}" for o in decision["omitted_doses"])))
+    reasons = Table(title="Reasons", show_lines=False, expand=True)
+    reasons.add_column("rule", style="bold", no_wrap=True)
+    reasons.add_column("why")
+    reasons.add_column("source", style="dim")
+    for r in decision["reasons"]:
+        why = r["message"]
+        if r.get("interpretation"):
+            why += f"\n[italic dim]interpretation: {r['interpretation']}[/italic dim]"
+        reasons.add_row(r["rule"], why, r["citation"])
+    parts.append(reasons)
+    if decision["alerts"]:
+        alerts = Table(title="Alerts", expand=True)
+        alerts.add_column("severity", no_wrap=True)
+        alerts.add_column("code", no_wrap=True)
+        alerts.add_column("message")
+        alerts.add_column("source", style="dim")
+        for a in decision["alerts"]:
+            alerts.add_row(Text(a["severity"], style=_SEVERITY_STYLE.get(a["severity"], "")), a["code"],
+                           a["message"], a["citation"])
+        parts.append(alerts)
+    kd = decision.get("key_dates") or {}
+    if kd.get("contraception_until") or kd.get("no_breastfeeding_until"):
+        parts.append(Text(
+            f"Contraception until {kd.get('contraception_until') or '-'}; no breastfeeding until "
+            f"{kd.get('no_breastfeeding_until') or '-'}" + (" (provisional)" if kd.get("provisional") else "")
+        ))
+    parts.append(Text(
+        f"{decision['label_revision']} · engine {decision['engine_version']} · {decision.get('disclaimer', '')}",
+        style="dim",
+    ))
+    return Panel(Group(*parts), title=title, title_align="left")
+
+
+def print_decision(decision: dict[str, Any]) -> None:
+    from rich.console import Console
+
+    Console().print(render_decision(decision))

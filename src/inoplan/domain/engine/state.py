@@ -1,0 +1,274 @@
+"""Course state: the calendar as of a date, interruptions, Table 4 modifications. Pure.
+
+The calendar is the planner's (``plan_course``); this module only feeds it the engine's
+verdicts (omitted doses, per-cycle adjustments) until they agree with what happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from inoplan.domain.course import (
+    AdministrationEvent,
+    Course,
+    HsctEvent,
+    MedicationEvent,
+    ResponseEvent,
+    ToxicityEvent,
+)
+from inoplan.domain.engine.qt import normalise_name
+from inoplan.domain.label import Label
+from inoplan.domain.planner import (
+    BodyUsed,
+    CycleAdjustment,
+    PlannedDose,
+    TreatmentPlan,
+    plan_course,
+)
+from inoplan.domain.policy import SitePolicy
+
+__all__ = [
+    "CourseState",
+    "Interruption",
+    "ModificationStep",
+    "build_state",
+    "current_medications",
+    "latest_toxicities",
+    "pretreatment_grades",
+]
+
+REDUCE = "reduce_total_25"
+TWO_DOSES = "two_doses_per_cycle"
+NOT_TOLERATED = "not_tolerated"
+
+
+@dataclass(frozen=True, slots=True)
+class Interruption:
+    """A stretch without the dose that was due (Table 4)."""
+
+    start: date  # scheduled date of the first dose not given on time
+    end: date | None  # date of the next dose given; None while it lasts
+    length_days: int
+    first_missed: tuple[int, int]
+    ended_by: tuple[int, int] | None  # dose given at its end
+    next_due: tuple[int, int] | None  # while ongoing: the dose now awaited
+
+    @property
+    def ongoing(self) -> bool:
+        return self.end is None
+
+    @property
+    def target_cycle(self) -> int:
+        """The first cycle started after the interruption (interpretation in the label file)."""
+        cycle, day = self.ended_by or self.next_due or self.first_missed
+        return cycle if day == 1 else cycle + 1
+
+
+@dataclass(frozen=True, slots=True)
+class ModificationStep:
+    code: str  # reduce_total_25 | two_doses_per_cycle | not_tolerated
+    from_cycle: int
+    interruption: Interruption
+
+    @property
+    def pending(self) -> bool:
+        return self.interruption.ongoing
+
+
+@dataclass(frozen=True, slots=True)
+class CourseState:
+    on: date
+    plan: TreatmentPlan
+    next_dose: PlannedDose | None
+    next_dose_delayed_plan: PlannedDose | None  # the same dose re-planned for a late day 1
+    interruptions: tuple[Interruption, ...]
+    steps: tuple[ModificationStep, ...]
+    adjustments: Mapping[int, CycleAdjustment]
+    engine_omitted: tuple[tuple[int, int], ...]
+    extra_cycles: int
+    given: tuple[PlannedDose, ...] = field(default_factory=tuple)
+
+    @property
+    def first_dose_on(self) -> date | None:
+        return self.given[0].given_on if self.given else None
+
+    @property
+    def last_dose_on(self) -> date | None:
+        return max((d.given_on for d in self.given if d.given_on), default=None)
+
+    @property
+    def current(self) -> tuple[int, int] | None:
+        return self.given[-1].key if self.given else None
+
+    def cycle_start(self, cycle: int) -> date | None:
+        for c in self.plan.cycles:
+            if c.cycle == cycle:
+                return c.start
+        return None
+
+    @property
+    def omitted(self) -> tuple[tuple[int, int], ...]:
+        return tuple(d.key for d in self.plan.doses if d.status == "omitted")
+
+
+def _interruptions(plan: TreatmentPlan, on: date) -> list[Interruption]:
+    found: list[Interruption] = []
+    pending: tuple[date, tuple[int, int]] | None = None
+    for dose in sorted(plan.doses, key=lambda d: d.key):
+        if dose.key == (1, 1):
+            continue  # the start of treatment is not an interruption
+        if dose.status == "given" and dose.given_on is not None:
+            start, first = pending or (dose.scheduled, dose.key)
+            length = (dose.given_on - start).days
+            if length > 0:
+                found.append(Interruption(start, dose.given_on, length, first, dose.key, None))
+            pending = None
+        elif dose.status == "omitted":
+            pending = pending or (dose.scheduled, dose.key)
+        else:  # planned or held: the dose now awaited
+            start, first = pending or (dose.scheduled, dose.key)
+            if start < on:
+                found.append(Interruption(start, None, (on - start).days, first, None, dose.key))
+            break
+    return found
+
+
+def _steps(interruptions: list[Interruption], label: Label) -> list[ModificationStep]:
+    reduce_days = int(label.threshold("interruption_reduce_days").number)
+    codes = (REDUCE, TWO_DOSES, NOT_TOLERATED)
+    steps: list[ModificationStep] = []
+    for interruption in interruptions:
+        if interruption.length_days < reduce_days:
+            continue
+        if len(steps) == len(codes):
+            break
+        code = codes[len(steps)]
+        from_cycle = max(interruption.target_cycle, steps[-1].from_cycle if steps else 1)
+        steps.append(ModificationStep(code, from_cycle, interruption))
+    return steps
+
+
+def _adjustments(steps: list[ModificationStep], label: Label, last_cycle: int) -> dict[int, CycleAdjustment]:
+    fraction = label.threshold("reduce_total_fraction").number
+    two_days = tuple(int(d) for d in label.threshold("two_doses_per_cycle_days").value)  # type: ignore[union-attr]
+    out: dict[int, CycleAdjustment] = {}
+    for step in steps:
+        if step.code == NOT_TOLERATED:
+            continue
+        for cycle in range(step.from_cycle, last_cycle + 1):
+            previous = out.get(cycle, CycleAdjustment())
+            if step.code == REDUCE:
+                out[cycle] = CycleAdjustment(Decimal(1) - fraction, previous.days, REDUCE)
+            else:
+                out[cycle] = CycleAdjustment(
+                    previous.factor if previous.factor != 1 else Decimal(1) - fraction,
+                    two_days,
+                    TWO_DOSES,
+                )
+    return out
+
+
+def _next(plan: TreatmentPlan) -> PlannedDose | None:
+    return next((d for d in plan.doses if d.status in ("planned", "held")), None)
+
+
+def build_state(
+    course: Course,
+    label: Label,
+    on: date,
+    *,
+    policy: SitePolicy,
+    body: BodyUsed,
+) -> CourseState:
+    """Re-plan until the engine's omissions and modifications are stable."""
+    cap = label.cycle_cap(course.plan.hsct_intended)
+    given_cycles = {a.cycle for a in course.of_type(AdministrationEvent)}
+    extra = 0
+    if course.plan.hsct_intended and label.caps.hsct_third_cycle_option and cap + 1 in given_cycles:
+        extra = 1  # the clinician chose the optional third pre-transplant cycle
+    last_cycle = cap + extra
+    omit_days = int(label.threshold("interruption_omit_days").number)
+    statuses: dict[tuple[int, int], str] = {}
+    adjustments: dict[int, CycleAdjustment] = {}
+    plan = plan_course(course, label, policy=policy, body=body, extra_cycles=extra)
+    interruptions: list[Interruption] = []
+    steps: list[ModificationStep] = []
+    for _ in range(64):  # each pass only adds omissions or escalates: it ends quickly
+        plan = plan_course(
+            course, label, policy=policy, adjustments=adjustments, statuses=statuses,
+            body=body, extra_cycles=extra,
+        )
+        upcoming = _next(plan)
+        if upcoming is not None and upcoming.day != 1 and (on - upcoming.scheduled).days >= omit_days:
+            statuses[upcoming.key] = "omitted"
+            continue
+        interruptions = _interruptions(plan, on)
+        steps = _steps(interruptions, label)
+        wanted = _adjustments(steps, label, last_cycle)
+        if wanted == adjustments:
+            break
+        adjustments = wanted
+    upcoming = _next(plan)
+    delayed = None
+    if upcoming is not None and upcoming.day == 1 and upcoming.cycle > 1 and on > upcoming.scheduled:
+        replanned = plan_course(
+            course, label, policy=policy, adjustments=adjustments, statuses=statuses,
+            body=body, extra_cycles=extra, starts={upcoming.cycle: on},
+        )
+        delayed = replanned.dose(upcoming.cycle, 1)
+    given = tuple(sorted((d for d in plan.doses if d.status == "given"), key=lambda d: d.given_on or d.scheduled))
+    return CourseState(
+        on=on,
+        plan=plan,
+        next_dose=upcoming,
+        next_dose_delayed_plan=delayed,
+        interruptions=tuple(interruptions),
+        steps=tuple(steps),
+        adjustments=adjustments,
+        engine_omitted=tuple(sorted(statuses)),
+        extra_cycles=extra,
+        given=given,
+    )
+
+
+# -- other parts of the state ----------------------------------------------------------------
+
+
+def latest_toxicities(course: Course) -> dict[str, ToxicityEvent]:
+    """Each toxicity term with its latest grade (a later event updates the same term)."""
+    latest: dict[str, ToxicityEvent] = {}
+    for event in course.of_type(ToxicityEvent):
+        latest[event.term] = event
+    return latest
+
+
+def pretreatment_grades(course: Course, first_dose_on: date | None) -> dict[str, int]:
+    """The latest grade of each term recorded before the first dose."""
+    grades: dict[str, int] = {}
+    for event in course.of_type(ToxicityEvent):
+        if first_dose_on is None or event.date < first_dose_on:
+            grades[event.term] = event.grade
+    return grades
+
+
+def current_medications(course: Course) -> list[str]:
+    """Medicines started and not stopped, as recorded (first spelling kept)."""
+    active: dict[str, str] = {}
+    for event in course.of_type(MedicationEvent):
+        key = normalise_name(event.name)
+        if event.action == "start":
+            active.setdefault(key, event.name)
+        else:
+            active.pop(key, None)
+    return list(active.values())
+
+
+def responses(course: Course) -> list[ResponseEvent]:
+    return list(course.of_type(ResponseEvent))
+
+
+def planned_transplants(course: Course) -> list[HsctEvent]:
+    return [e for e in course.of_type(HsctEvent) if e.planned]
