@@ -273,7 +273,8 @@ def plan_course(
             if status == "given" and administration is not None:
                 previous_dose_on = administration.date
             elif status in ("planned", "held"):
-                previous_dose_on = max(previous_dose_on or scheduled, scheduled)
+                # as planned: not before its scheduled day, nor before its (pushed) earliest
+                previous_dose_on = max(scheduled, earliest)
         check_cycle_total(cycle_mg_per_m2, label.limits, field=f"cycle {cycle}")
         start = start + timedelta(days=length)
 

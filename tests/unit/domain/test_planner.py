@@ -157,12 +157,6 @@ class TestPlanCourse:
             "0.8", True, date(2027, 1, 19),
         )
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="planner bug: a later cycle's day 1 is placed 6 days after the previous dose's "
-        "*scheduled* date even when that dose's window starts later, so giving both at their "
-        "earliest dates leaves only 5 days between them",
-    )
     def test_giving_each_remaining_dose_at_its_earliest_keeps_six_days(self) -> None:
         # Day 8 given on day 11 (12-11, one day after its window): day 15 cannot be given
         # before 12-11 + 6 = 12-17. Cycle 2 day 1 (scheduled 12-22) must then be no earlier
