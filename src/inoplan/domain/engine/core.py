@@ -120,15 +120,14 @@ def _next_dose(
     if dose is None:
         return None
     dosing = st.next_dose_delayed_plan or dose
-    unknown_regimen = any(r.rule == "regimen.response-needed" for r in ctx.reasons)
     return NextDose(
         cycle=dose.cycle,
         day=dose.day,
         scheduled=dose.scheduled,
         earliest=dose.earliest,
         latest=dose.latest,
-        dose_mg_per_m2=None if unknown_regimen else dosing.dose_mg_per_m2,
-        dose_mg=None if unknown_regimen else dosing.calculated_dose_mg,
+        dose_mg_per_m2=dosing.dose_mg_per_m2,
+        dose_mg=dosing.calculated_dose_mg,
         bsa_m2=body.bsa_m2,
         regimen=dosing.schedule_id,
         provisional=dosing.provisional,

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from inoplan.domain.course import PregnancyTestEvent, ResponseEvent, age_years
+from inoplan.domain.course import PregnancyTestEvent, ResponseEvent, ToxicityEvent, age_years
 from inoplan.domain.engine import ctcae
 from inoplan.domain.engine.context import Context, LabReading
 from inoplan.domain.engine.rules_final import allergy_matches, hemolysis_on, hepatic_condition
@@ -84,6 +84,19 @@ def schedule_reasons(ctx: Context, st: CourseState, dose: PlannedDose, due: bool
         )
         if dose.latest is not None and ctx.on > dose.latest:
             late = (ctx.on - dose.scheduled).days
+            if not toxicity_interruption(ctx, st):
+                ctx.reason(
+                    "schedule.outside-window",
+                    ("dosing-regimen", "interruption_length"),
+                    f"Cycle {dose.cycle} day {dose.day} is {late} days after its scheduled date, past "
+                    f"its window (latest {dose.latest.isoformat()}), and no toxicity interruption is "
+                    "recorded: Table 4 allows a late dose only after a toxicity hold. A clinician decides "
+                    "whether to give it late or omit it; record the reason (toxicity event) to proceed.",
+                    {**inputs, "days_late": late},
+                    interpretation=ctx.interpretation("interruption_length"),
+                    verdict="cannot_decide",
+                )
+                return
             ctx.reason(
                 "interruption.delay-under-7",
                 ("interruption_delay_below_days", "interruption_length"),
@@ -92,6 +105,38 @@ def schedule_reasons(ctx: Context, st: CourseState, dose: PlannedDose, due: bool
                 {**inputs, "days_late": late},
                 interpretation=ctx.interpretation("interruption_length"),
             )
+
+
+def toxicity_interruption(ctx: Context, st: CourseState) -> bool:
+    """Was dosing interrupted for a toxicity since the last dose given (Table 4 applies)?"""
+    since = st.last_dose_on or ctx.course.plan.start_date
+    limit = int(ctx.number("nonhematologic_interrupt_grade"))
+    hematologic = set(ctx.label.rule("hematologic_terms").terms)
+    for event in latest_toxicities_between(ctx, since):
+        if event.term not in hematologic and event.grade >= limit:
+            return True
+    for labs in ctx.lab_events():
+        if not since < labs.date <= ctx.on or "bilirubin" not in labs.values:
+            continue
+        bili = LabReading(labs.values["bilirubin"], labs.date)
+        ast = LabReading(labs.values["ast"], labs.date) if "ast" in labs.values else None
+        alt = LabReading(labs.values["alt"], labs.date) if "alt" in labs.values else None
+        if hepatic_condition(ctx, bili, ast, alt):
+            return True
+        ratios = [bili.value.x_uln] + [r.value.x_uln for r in (ast, alt) if r is not None]
+        bounds = (
+            ctx.label.threshold("ctcae_bilirubin_x_uln").value,
+            ctx.label.threshold("ctcae_aminotransferase_x_uln").value,
+            ctx.label.threshold("ctcae_aminotransferase_x_uln").value,
+        )
+        for ratio, bound in zip(ratios, bounds, strict=False):
+            if ratio is not None and isinstance(bound, tuple) and ratio > bound[limit - 1]:
+                return True
+    return False
+
+
+def latest_toxicities_between(ctx: Context, since: date) -> list[ToxicityEvent]:
+    return [e for e in ctx.course.of_type(ToxicityEvent) if since <= e.date <= ctx.on]
 
 
 def regimen_reason(ctx: Context, dose: PlannedDose, body: BodyUsed, st: CourseState) -> None:
@@ -113,7 +158,9 @@ def regimen_reason(ctx: Context, dose: PlannedDose, body: BodyUsed, st: CourseSt
         inputs["in_remission"] = schedule.id == "later-after-cr"
     message = f"Cycle {dose.cycle} day {dose.day} ({schedule.applies_to}): {base} mg/m2"
     if adjustment is not None and adjustment.factor != 1:
-        message += f", x {adjustment.factor} after dose reduction = {dose.dose_mg_per_m2} mg/m2"
+        message += (
+            f", x {adjustment.factor} after dose reduction = {dose.dose_mg_per_m2.normalize()} mg/m2"
+        )
     if dose.calculated_dose_mg is not None:
         message += f" x {body.bsa_m2} m2 = {dose.calculated_dose_mg} mg"
     ctx.reason(
@@ -359,8 +406,7 @@ def _response_known(ctx: Context, st: CourseState, dose: PlannedDose) -> None:
     if dose.day != 1 or dose.cycle == 1:
         return
     day1 = max(ctx.on, dose.scheduled)
-    known = [r for r in ctx.course.of_type(ResponseEvent) if r.date < day1]
-    if known:
+    if any(r.date < day1 for r in ctx.course.of_type(ResponseEvent)):
         return
     schedules = ctx.label.regimen.schedules
     options = {
@@ -368,13 +414,13 @@ def _response_known(ctx: Context, st: CourseState, dose: PlannedDose) -> None:
         "no CR/CRi": schedules["later-no-cr"].mg_per_m2_on(1),
     }
     ctx.reason(
-        "regimen.response-needed",
+        "regimen.no-response-recorded",
         ("dosing-regimen", "response_needed"),
-        f"Cycle {dose.cycle} day 1 depends on the response ({options['CR/CRi']} mg/m2 after CR/CRi, "
-        f"else {options['no CR/CRi']} mg/m2): record a response assessment.",
+        f"No response assessment before cycle {dose.cycle} day 1: CR/CRi has not been documented, "
+        f"so the not-in-remission dose applies ({options['no CR/CRi']} mg/m2; "
+        f"{options['CR/CRi']} mg/m2 once CR/CRi is recorded).",
         {"cycle": dose.cycle, "options_mg_per_m2": options},
         interpretation=ctx.interpretation("response_needed"),
-        verdict="cannot_decide",
     )
 
 

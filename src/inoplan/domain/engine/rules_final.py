@@ -287,21 +287,23 @@ def _no_response(ctx: Context, st: CourseState) -> None:
     if start is None:
         return
     events = list(ctx.course.of_type(ResponseEvent))
+    remission = ctx.label.regimen.remission_statuses
     assessment = next((r for r in events if r.date >= start), None)
+    horizon = assessment.date if assessment is not None else ctx.on
+    if any(r.status in remission for r in events if r.date <= horizon):
+        return  # CR/CRi was reached within the cycles allowed
     if assessment is None:
         ctx.reason(
             "regimen.response-after-cycle-3-needed",
             ("no_response",),
-            f"Cycle {after} is finished: a response assessment dated on or after cycle {after} "
-            f"day 1 ({start.isoformat()}) is needed to decide whether to continue.",
-            {"cycle": after, "cycle_start": start},
+            f"Cycle {after} is finished without a documented CR/CRi: a response assessment dated on "
+            f"or after cycle {after} day 1 ({start.isoformat()}) is needed to decide whether to continue.",
+            {"cycle": after, "cycle_start": start, "responses": [r.status for r in events]},
             interpretation=ctx.interpretation("no_response"),
             verdict="cannot_decide",
         )
         return
     statuses = [r.status for r in events if r.date <= assessment.date]
-    if any(s in ctx.label.regimen.remission_statuses for s in statuses):
-        return
     ctx.reason(
         "regimen.no-response-stop",
         "no_response",
