@@ -10,6 +10,7 @@ Text uses the PDF core fonts, so it is folded to Latin-1 first (``≥`` -> ``>=`
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -57,6 +58,14 @@ def _day(value: Any) -> str:
     return the_day.strftime("%a %d %b %Y")
 
 
+@functools.cache
+def _next_line() -> dict[str, Any]:
+    """multi_cell arguments: continue on the next line at the left margin."""
+    from fpdf.enums import XPos, YPos
+
+    return {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
+
+
 class _Doc:
     """A thin wrapper over FPDF with the few layouts the two documents need."""
 
@@ -86,27 +95,26 @@ class _Doc:
 
     def title(self, text: str, size: int = 15) -> None:
         self.pdf.set_font("Helvetica", "B", size)
-        self.pdf.multi_cell(0, size * 0.5, _t(text))
+        self.pdf.multi_cell(0, size * 0.5, _t(text), **_next_line())
         self.pdf.ln(1)
 
     def heading(self, text: str, size: int = 11.5) -> None:  # type: ignore[assignment]
         self.pdf.ln(2)
         self.pdf.set_font("Helvetica", "B", size)
         self.pdf.set_fill_color(232, 236, 242)
-        self.pdf.multi_cell(0, 6.5, _t(text), fill=True)
+        self.pdf.multi_cell(0, 6.5, _t(text), fill=True, **_next_line())
         self.pdf.ln(1)
 
     def text(self, text: str, size: float = 10, bold: bool = False, height: float = 5) -> None:
         self.pdf.set_font("Helvetica", "B" if bold else "", size)
-        self.pdf.multi_cell(0, height, _t(text))
+        self.pdf.multi_cell(0, height, _t(text), **_next_line())
 
     def bullets(self, items: Sequence[str], size: float = 10, height: float = 5.2) -> None:
         self.pdf.set_font("Helvetica", "", size)
         for item in items:
-            x = self.pdf.get_x()
+            self.pdf.set_x(self.pdf.l_margin)
             self.pdf.cell(5, height, "-")
-            self.pdf.multi_cell(self.width - 5, height, _t(item))
-            self.pdf.set_x(x)
+            self.pdf.multi_cell(self.width - 5, height, _t(item), **_next_line())
 
     def rows(self, rows: Sequence[tuple[str, str]], key_width: float = 58,
              size: float = 10) -> None:
@@ -138,7 +146,7 @@ class _Doc:
             self.pdf.set_fill_color(253, 224, 224)
         else:
             self.pdf.set_fill_color(227, 244, 232)
-        self.pdf.multi_cell(0, 6.5, _t(text), border=1, fill=True)
+        self.pdf.multi_cell(0, 6.5, _t(text), border=1, fill=True, **_next_line())
         self.pdf.ln(1)
 
     def signature(self, role: str) -> None:

@@ -204,9 +204,10 @@ def render_svg(chart: Chart) -> str:
     values = [v for s in chart.series for _, v in s.points] + [line.value for line in chart.lines]
     low = 0.0
     if chart.key == "weight" and values:
-        low = max(0.0, min(values) * 0.9)
-        low = float(int(low))
-    high = _nice_max(max(values) * 1.1 if values else 1.0)
+        low = float(int(max(0.0, min(values) * 0.95) // 5 * 5))
+        high = float(-(-(max(values) * 1.03) // 5) * 5)
+    else:
+        high = _nice_max(max(values) * 1.1 if values else 1.0)
     if high <= low:
         high = low + 1
     plot_w = _WIDTH - _LEFT - _RIGHT
@@ -231,18 +232,21 @@ def render_svg(chart: Chart) -> str:
         'stroke="#555" stroke-width="1"/>',
     ]
     # y ticks
-    for i in range(5):
-        value = low + (high - low) * i / 4
+    intervals = 4
+    if chart.key == "weight" and 2 <= (high - low) / 5 <= 6:
+        intervals = int((high - low) / 5)
+    for i in range(intervals + 1):
+        value = low + (high - low) * i / intervals
         ty = y(value)
         parts.append(
             f'<line x1="{_LEFT - 4}" y1="{ty:.1f}" x2="{_LEFT + plot_w}" y2="{ty:.1f}" '
             'stroke="#ddd" stroke-width="1"/>'
         )
         parts.append(
-            f'<text x="{_LEFT - 6}" y="{ty + 4:.1f}" text-anchor="end" class="tick">{value:g}</text>'
+            f'<text x="{_LEFT - 6}" y="{ty + 4:.1f}" text-anchor="end" class="tick">{value:.3g}</text>'
         )
     # x ticks: about six dates
-    step = max(1, span_days // 6)
+    step = max(1, -(-span_days // 6))
     day = chart.start
     while day <= chart.end:
         tx = x(day)
@@ -264,17 +268,18 @@ def render_svg(chart: Chart) -> str:
                 'stroke="#8a6d00" stroke-width="1" stroke-dasharray="1 3" class="dose-day"/>'
             )
     # reference lines (label thresholds)
-    for line in chart.lines:
+    for number, line in enumerate(chart.lines):
         ly = y(line.value)
         parts.append(
             f'<line x1="{_LEFT}" y1="{ly:.1f}" x2="{_LEFT + plot_w}" y2="{ly:.1f}" '
             f'stroke="#b35900" stroke-width="1.5" stroke-dasharray="5 4" class="threshold" '
             f'data-value="{line.value:g}"/>'
         )
-        cite = f" ({line.citation})" if line.citation else ""
+        left = number % 2 == 1  # alternate sides so that close lines keep readable labels
         parts.append(
-            f'<text x="{_LEFT + plot_w - 4}" y="{ly - 4:.1f}" text-anchor="end" '
-            f'class="threshold-label">{escape(line.label + cite)}</text>'
+            f'<text x="{_LEFT + 4 if left else _LEFT + plot_w - 4}" y="{ly - 4:.1f}" '
+            f'text-anchor="{"start" if left else "end"}" class="threshold-label">'
+            f"{escape(line.label)}</text>"
         )
     # series
     for index, series in enumerate(chart.series):

@@ -59,12 +59,11 @@ _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; cha
 
 @functools.cache
 def _templates() -> Any:
-    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+    from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(
         loader=PackageLoader("inoplan.web", "templates"),
         autoescape=select_autoescape(["html"]),
-        undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
@@ -553,6 +552,31 @@ def calendar(request: Request, course_id: int) -> Response:
         headers={"Content-Disposition": f'attachment; filename="course-{course_id}.ics"',
                  "Cache-Control": "no-store"},
     )
+
+
+@router.get("/courses/{course_id}/exposure.svg")
+def exposure_plot(request: Request, course_id: int) -> Response:
+    """The simulated concentration plot (exposure service), or an SVG saying why there is none."""
+    from html import escape
+
+    from inoplan.web.views import exposure_svg
+
+    auth = _authenticated(request)
+    if isinstance(auth, Response):
+        return auth
+    session, principal = auth
+    try:
+        svg = exposure_svg(_database(request), course_id, policy=_policy(request))
+    except NotFound as exc:
+        return _error(request, session, principal, 404, "Not found", str(exc))
+    except LookupError as exc:
+        svg = (
+            '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 640 60" role="img">'
+            '<text x="10" y="34" font-family="sans-serif" font-size="14" fill="#333">'
+            f"No exposure plot: {escape(str(exc))[:160]}</text></svg>"
+        )
+    return Response(svg, media_type="image/svg+xml",
+                    headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
 
 # -- static files ----------------------------------------------------------------------------

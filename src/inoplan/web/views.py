@@ -147,7 +147,6 @@ class CourseView:
     events: list[dict[str, Any]]
     audit: list[Any] | None
     forms: list[Any]
-    exposure_svg: str | None = None
     label_revision: str = ""
     stale: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -223,26 +222,29 @@ def course_view(
         events=events,
         audit=audit,
         forms=allowed_forms(principal),
-        exposure_svg=_exposure_svg(document),
         label_revision=label.id,
         stale=int(decision.get("course_version", version)) != version,
     )
 
 
-def _exposure_svg(document: Mapping[str, Any]) -> str | None:
-    """The PK engineer's concentration plot, when that service can draw this course."""
+def exposure_svg(database: Uow, course_id: int, *, policy: Any = None) -> str:
+    """The PK engineer's concentration plot for the course (drawn on its own request).
+
+    Raises ``LookupError`` with the reason when the exposure service cannot draw this course
+    (no dose yet, covariates outside the model, or the service is not installed).
+    """
+    from inoplan.services.records import export_document
+
     try:
         from inoplan.services import exposure
-    except ImportError:  # pragma: no cover - the service is optional
-        return None
-    draw = getattr(exposure, "exposure_svg", None)
-    compute = getattr(exposure, "exposure_json", None)
-    if draw is None or compute is None:
-        return None
+    except ImportError as exc:  # pragma: no cover - the service is optional
+        raise LookupError("the exposure service is not installed") from exc
+    document = export_document(database, course_id)
     try:
-        return str(draw(compute(document)))
-    except (CdsError, TypeError, ValueError, KeyError):
-        return None  # no administrations yet, or covariates outside the model: no plot
+        result = exposure.exposure_json(document, **_policy_kwargs(policy))
+        return str(exposure.exposure_svg(result))
+    except InvalidInput as exc:
+        raise LookupError(str(exc)) from None
 
 
 # -- worksheet and handout -----------------------------------------------------------------
