@@ -69,6 +69,15 @@ def shorten(text: str, limit: int = SUMMARY_MAX) -> str:
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
+    if isinstance(value, Mapping):
+        if "value" in value:  # a lab input: value unit (x ULN, date)
+            text = f"{_fmt(value['value'])} {value.get('unit', '')}".strip()
+            extra = [f"{_fmt(value['x_uln'])} x ULN"] if value.get("x_uln") is not None else []
+            extra += [str(value["date"])] if value.get("date") else []
+            return text + (f" ({', '.join(extra)})" if extra else "")
+        return ", ".join(f"{key} {_fmt(v)}" for key, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_fmt(v) for v in value)
     return str(value)
 
 
@@ -165,12 +174,13 @@ def _card(
     return card
 
 
-def _first_message(decision: Mapping[str, Any], prefer: Sequence[str] = ()) -> str:
+def _first_message(decision: Mapping[str, Any]) -> str:
+    """The reason behind the status: the one whose verdict is the status, else the first."""
     reasons = decision.get("reasons") or []
     for r in reasons:
-        if any(word in str(r.get("rule", "")) for word in prefer):
+        if r.get("verdict") == decision.get("status"):
             return str(r.get("message", ""))
-    return str(reasons[-1].get("message", "")) if reasons else ""
+    return str(reasons[0].get("message", "")) if reasons else ""
 
 
 def _q(value: Decimal, places: str = "0.01") -> Decimal:
