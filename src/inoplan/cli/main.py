@@ -37,6 +37,13 @@ def _policy() -> Any:
     return load_site_policy(_State.site_policy)
 
 
+def _print_version(value: bool) -> None:
+    # eager: runs while the options are parsed, before Typer asks for a command
+    if value:
+        typer.echo(f"inoplan {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     site_policy: Annotated[
@@ -47,7 +54,12 @@ def _root(
             help="TOML file with the site's rounding, concentration and freshness policy.",
         ),
     ] = None,
-    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
     """Clinical decision support for inotuzumab ozogamicin. A clinician confirms every decision."""
     if version:
