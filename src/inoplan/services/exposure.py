@@ -54,7 +54,7 @@ NO_EXPOSURE_TARGET: Final = (
 #: Largest virtual population accepted (memory and time bound, not a clinical number).
 MAX_POPULATION: Final = 200_000
 #: Subjects per chunk of a population run (in-process and on Dask alike, so results agree).
-DEFAULT_CHUNK_SIZE: Final = 2_500
+DEFAULT_CHUNK_SIZE: Final = 10_000
 #: Relative tolerance of the integrator (well below any clinically visible difference).
 DEFAULT_RTOL: Final = 1e-7
 #: Resolution of the curves: the typical curve hourly; the population band on <= 1000 points.
