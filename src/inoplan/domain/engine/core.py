@@ -67,13 +67,12 @@ def evaluate(
     body = body_used(view, view.plan.bsa_formula, policy, on=on)
     st = build_state(view, label, on, policy=policy, body=body)
 
-    check_final(ctx, st)
-    check_complete(ctx, st)
     upcoming = st.next_dose
     dosing = st.next_dose_delayed_plan or upcoming
-    due = False
+    due = upcoming is not None and is_due(ctx, upcoming)
+    check_final(ctx, st, due=due)
+    check_complete(ctx, st)
     if upcoming is not None:
-        due = is_due(ctx, upcoming)
         schedule_reasons(ctx, st, upcoming, due)
         if dosing is not None:
             regimen_reason(ctx, dosing, body, st)

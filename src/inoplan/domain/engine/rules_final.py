@@ -16,7 +16,7 @@ from inoplan.domain.engine.state import NOT_TOLERATED, CourseState
 __all__ = ["check_complete", "check_final"]
 
 
-def check_final(ctx: Context, st: CourseState) -> None:
+def check_final(ctx: Context, st: CourseState, *, due: bool) -> None:
     _discontinuation_event(ctx)
     _contraindications(ctx)
     _vod_and_liver(ctx)
@@ -24,7 +24,7 @@ def check_final(ctx: Context, st: CourseState) -> None:
     _hematologic_persistence(ctx, st)
     _hepatic_not_recovered(ctx, st)
     _not_tolerated(ctx, st)
-    _no_response(ctx, st)
+    _no_response(ctx, st, due=due)
 
 
 def _discontinuation_event(ctx: Context) -> None:
@@ -278,7 +278,7 @@ def _not_tolerated(ctx: Context, st: CourseState) -> None:
             return
 
 
-def _no_response(ctx: Context, st: CourseState) -> None:
+def _no_response(ctx: Context, st: CourseState, *, due: bool) -> None:
     after = ctx.label.caps.no_response_stop_after_cycles
     upcoming = st.next_dose
     if upcoming is None or upcoming.cycle <= after:
@@ -300,7 +300,7 @@ def _no_response(ctx: Context, st: CourseState) -> None:
             f"or after cycle {after} day 1 ({start.isoformat()}) is needed to decide whether to continue.",
             {"cycle": after, "cycle_start": start, "responses": [r.status for r in events]},
             interpretation=ctx.interpretation("no_response"),
-            verdict="cannot_decide",
+            verdict="cannot_decide" if due else None,
         )
         return
     statuses = [r.status for r in events if r.date <= assessment.date]
