@@ -47,15 +47,77 @@ _init_lock = threading.Lock()
 
 
 class DatabaseJtiStore:
-    """Seen ``jti`` values in the database until expiry, so every worker refuses a replay."""
+    """Seen ``jti`` values in the database until expiry, so every worker refuses a replay.
+
+    One short transaction per token, with relaxed durability: on SQLite a separate connection
+    pool with ``synchronous=NORMAL`` (WAL keeps the file consistent), on PostgreSQL
+    ``SET LOCAL synchronous_commit = off``. A crash can lose the last few milliseconds of ids,
+    which could let a token seen just before the crash be replayed once within its remaining
+    lifetime (at most the issuer's ``max_lifetime_s``); every other write of the service keeps
+    full durability. Expired ids are purged at most once a minute per process.
+    """
+
+    PURGE_EVERY_S = 60.0
 
     def __init__(self, database: Any) -> None:
         self._database = database
+        self._engine: Any = None
+        self._last_purge = float("-inf")
+        self._lock = threading.Lock()
+
+    def _sqlite_engine(self) -> Any:
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    from sqlalchemy import create_engine, event
+
+                    engine = create_engine(self._database.settings.database_url,
+                                           connect_args={"check_same_thread": False, "timeout": 5})
+
+                    @event.listens_for(engine, "connect")
+                    def _pragmas(connection: Any, _: Any) -> None:
+                        cursor = connection.cursor()
+                        cursor.execute("PRAGMA journal_mode=WAL")
+                        cursor.execute("PRAGMA synchronous=NORMAL")
+                        cursor.execute("PRAGMA busy_timeout=5000")
+                        cursor.close()
+
+                    self._engine = engine
+        return self._engine
 
     def remember(self, iss: str, jti: str, expires_at: dt.datetime) -> bool:
-        from inoplan.services.records import remember_jti
+        import time
 
-        return remember_jti(self._database, iss, jti, expires_at)
+        from sqlalchemy import delete, insert, text
+        from sqlalchemy.exc import IntegrityError
+
+        from inoplan.persistence.rows import CdsJtiRow
+
+        now = time.monotonic()
+        purge = now - self._last_purge > self.PURGE_EVERY_S
+        if purge:
+            self._last_purge = now
+        row = insert(CdsJtiRow).values(iss=iss[:255], jti=jti[:255], expires_at=expires_at)
+        stale = delete(CdsJtiRow).where(CdsJtiRow.expires_at < dt.datetime.now(dt.UTC))
+        if self._database.settings.is_sqlite:
+            try:
+                with self._sqlite_engine().begin() as connection:
+                    if purge:
+                        connection.execute(stale)
+                    connection.execute(row)
+            except IntegrityError:
+                return False
+            return True
+        try:
+            with self._database(write=True) as uow:
+                uow.session.execute(text("SET LOCAL synchronous_commit = off"))
+                if purge:
+                    uow.session.execute(stale)
+                uow.session.execute(row)
+                uow.commit()
+        except IntegrityError:
+            return False
+        return True
 
 
 def _verifier(request: Request) -> Any:
@@ -111,7 +173,13 @@ def _unauthorized() -> JSONResponse:
     )
 
 
-def _authenticate(request: Request, service_id: str) -> dict[str, Any] | None:
+def _refused(exc: Any, service_id: str) -> None:
+    # iss and jti only: never the token, never patient data
+    log.warning("CDS call refused (%s): service=%s iss=%s jti=%s",
+                exc.reason, service_id, exc.iss, exc.jti)
+
+
+def _authenticate(request: Request, service_id: str, *, remember: bool = True) -> dict[str, Any] | None:
     from inoplan.interop.security import TokenRejected
 
     header = request.headers.get("authorization") or ""
@@ -119,13 +187,32 @@ def _authenticate(request: Request, service_id: str) -> dict[str, Any] | None:
     try:
         if scheme.lower() != "bearer":
             raise TokenRejected("no bearer token")
-        claims: dict[str, Any] = _verifier(request).verify(token.strip(), _own_url(request))
+        claims: dict[str, Any] = _verifier(request).verify(
+            token.strip(), _own_url(request), remember=remember
+        )
         return claims
     except TokenRejected as exc:
-        # iss and jti only: never the token, never patient data
-        log.warning("CDS call refused (%s): service=%s iss=%s jti=%s",
-                    exc.reason, service_id, exc.iss, exc.jti)
+        _refused(exc, service_id)
         return None
+
+
+_jti_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="cds-jti")
+
+
+def _remember_later(request: Request, claims: dict[str, Any]) -> Any:
+    """Start the replay check (a database write) while the cards are computed."""
+    return _jti_pool.submit(_verifier(request).remember, claims)
+
+
+def _replayed(future: Any, service_id: str) -> bool:
+    from inoplan.interop.security import TokenRejected
+
+    try:
+        future.result(timeout=10)
+    except TokenRejected as exc:
+        _refused(exc, service_id)
+        return True
+    return False
 
 
 # -- discovery and hooks --------------------------------------------------------------------------
@@ -159,9 +246,10 @@ def cds_call(
     if service_id not in SERVICES:
         return JSONResponse(_outcome("not-found", f"no CDS service {service_id!r}"),
                             status_code=404, headers=_CORS)
-    claims = _authenticate(request, service_id)
+    claims = _authenticate(request, service_id, remember=False)
     if claims is None:
         return _unauthorized()
+    replay_check = _remember_later(request, claims)  # overlaps the work below
     try:
         call = CdsRequest.model_validate(body)
     except ValidationError as exc:
@@ -184,6 +272,8 @@ def cds_call(
             settings=settings,
         )
     except PreconditionFailed as exc:
+        if _replayed(replay_check, service_id):
+            return _unauthorized()
         return JSONResponse(
             _outcome("incomplete", "prefetch data missing and not fetchable: " + ", ".join(exc.missing)),
             status_code=412, headers=_CORS,
@@ -191,10 +281,17 @@ def cds_call(
     finally:
         if fetch is not None:
             fetch.close()
+    if _replayed(replay_check, service_id):
+        return _unauthorized()  # nothing computed leaves the service
     return JSONResponse({"cards": result.cards}, headers=_CORS)
 
 
 def _decide(request: Request) -> Any:
+    memo = getattr(request.app.state, "cds_decision_memo", None)
+    if memo is not None:
+        return memo
+    from inoplan.interop.memo import DecisionMemo
+
     policy = request.app.state.site_policy
 
     def decide(document: dict[str, Any], on: dt.date) -> dict[str, Any]:
@@ -204,25 +301,37 @@ def _decide(request: Request) -> Any:
             return decide_document(document, on)
         return decide_document(document, on, policy=policy)
 
-    return decide
+    memo = DecisionMemo(decide, salt=repr(policy))
+    request.app.state.cds_decision_memo = memo
+    return memo
+
+
+_LINK_TTL_S = 60.0
+_links: dict[tuple[str, str], tuple[float, str]] = {}
 
 
 def _with_link(settings: Any, request: Request, database: Any) -> Any:
+    import time
     from dataclasses import replace
 
     base = str(request.base_url).rstrip("/")
 
     def course_link(patient_id: str) -> str | None:
+        now = time.monotonic()
+        cached = _links.get((base, patient_id))
+        if cached is not None and now - cached[0] < _LINK_TTL_S:
+            return cached[1]
         try:
             from inoplan.services import records
 
-            page = records.list_courses(database, limit=1, patient=patient_id)
-            rows = list(page.data)
+            rows = list(records.list_courses(database, limit=1, patient=patient_id).data)
         except Exception:
             rows = []
-        if rows:
-            return f"{base}/courses/{getattr(rows[0], 'id', '')}"
-        return f"{base}/"
+        url = f"{base}/courses/{getattr(rows[0], 'id', '')}" if rows else f"{base}/"
+        if len(_links) > 10_000:
+            _links.clear()
+        _links[(base, patient_id)] = (now, url)
+        return url
 
     return replace(settings, course_link=course_link)
 

@@ -194,17 +194,18 @@ class CdsTokenVerifier:
     def issuers(self) -> tuple[str, ...]:
         return tuple(self._issuers)
 
-    def verify(self, token: str | None, audience: str) -> dict[str, Any]:
-        """Return the verified claims, or raise :class:`TokenRejected`."""
+    def verify(self, token: str | None, audience: str, *, remember: bool = True) -> dict[str, Any]:
+        """Return the verified claims, or raise :class:`TokenRejected`.
+
+        With ``remember=False`` the replay check is left to the caller, who must then call
+        :meth:`remember` before trusting the call (the HTTP adapter overlaps that database write
+        with the computation of the cards).
+        """
         import jwt
 
         if not token:
             raise TokenRejected("no bearer token")
-        try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
-        except jwt.PyJWTError:
-            raise TokenRejected("malformed token") from None
+        header, unverified = _peek(token)
         iss = unverified.get("iss") if isinstance(unverified.get("iss"), str) else None
         jti = unverified.get("jti") if isinstance(unverified.get("jti"), str) else None
         alg = header.get("alg")
@@ -253,10 +254,15 @@ class CdsTokenVerifier:
         self._check_times(claims, issuer, iss, jti)
         if issuer.tenants and claims.get("tenant") not in issuer.tenants:
             raise TokenRejected("tenant not allowed", iss=iss, jti=jti)
-        expires_at = datetime.fromtimestamp(float(claims["exp"]), tz=UTC)
-        if not self._store.remember(issuer.iss, str(claims["jti"]), expires_at):
-            raise TokenRejected("replayed jti", iss=iss, jti=jti)
+        if remember:
+            self.remember(claims)
         return claims
+
+    def remember(self, claims: Mapping[str, Any]) -> None:
+        """Record the token's ``jti`` until it expires; raise TokenRejected on a replay."""
+        expires_at = datetime.fromtimestamp(float(claims["exp"]), tz=UTC)
+        if not self._store.remember(str(claims["iss"]), str(claims["jti"]), expires_at):
+            raise TokenRejected("replayed jti", iss=str(claims["iss"]), jti=str(claims["jti"]))
 
     def _check_times(
         self, claims: Mapping[str, Any], issuer: TrustedIssuer, iss: str | None, jti: str | None
@@ -309,6 +315,26 @@ class CdsTokenVerifier:
         if issuer.jwks_url is not None:
             return self._http_get(issuer.jwks_url)
         return {"keys": []}
+
+
+def _peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and claims before verification (to pick the issuer and key; trusted for nothing)."""
+    import base64
+    import binascii
+
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise TokenRejected("malformed token")
+    try:
+        decoded = [
+            json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+            for part in parts[:2]
+        ]
+    except (ValueError, binascii.Error):
+        raise TokenRejected("malformed token") from None
+    if not all(isinstance(d, dict) for d in decoded):
+        raise TokenRejected("malformed token")
+    return decoded[0], decoded[1]
 
 
 def _parse_keys(raw: Mapping[str, Any]) -> dict[str, Any]:

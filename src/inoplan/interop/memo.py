@@ -1,0 +1,56 @@
+"""A small memo for pure decisions: same course document + same date + same policy -> same answer.
+
+EHRs call the hooks repeatedly with the same data (order-select, then order-sign, and
+patient-view on every chart opening). The engine is pure, so its answer for identical inputs can
+be reused; the key is a SHA-256 of the canonical JSON of the inputs, never the patient's data
+itself. Entries are copied out, so callers cannot alter a cached decision.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+__all__ = ["DecisionMemo"]
+
+Decide = Callable[[dict[str, Any], date], dict[str, Any]]
+
+
+class DecisionMemo:
+    """Least-recently-used memo around a pure ``decide(document, on)`` (thread-safe)."""
+
+    def __init__(self, decide: Decide, *, size: int = 512, salt: str = "") -> None:
+        self._decide = decide
+        self._size = size
+        self._salt = salt  # e.g. the site policy: a different policy is a different function
+        self._entries: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def key(self, document: dict[str, Any], on: date) -> str:
+        canonical = json.dumps([self._salt, on.isoformat(), document], sort_keys=True,
+                               separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    def __call__(self, document: dict[str, Any], on: date) -> dict[str, Any]:
+        key = self.key(document, on)
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return copy.deepcopy(found)
+        decision = self._decide(document, on)
+        with self._lock:
+            self.misses += 1
+            self._entries[key] = copy.deepcopy(decision)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return decision
