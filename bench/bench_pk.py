@@ -31,18 +31,20 @@ from scipy.integrate import solve_ivp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "pk"))
 
-from courses import adult_course  # noqa: E402
-from helpers import garrett_typical, regimen  # noqa: E402
+import itertools
 
-from inoplan.domain.pk.population import (  # noqa: E402
+from courses import adult_course
+from helpers import garrett_typical, regimen
+
+from inoplan.domain.pk.population import (
     draw_random_effects,
     individual_parameters,
     simulate_chunk,
     split,
     summarise,
 )
-from inoplan.knowledge.pk import load_pk_model  # noqa: E402
-from inoplan.services.exposure import DEFAULT_CHUNK_SIZE, DEFAULT_RTOL, exposure_json  # noqa: E402
+from inoplan.knowledge.pk import load_pk_model
+from inoplan.services.exposure import DEFAULT_CHUNK_SIZE, DEFAULT_RTOL, exposure_json
 
 PARAMS = ("cl1_l_per_h", "cl2_l_per_h", "kdes_per_h", "v1_l", "q_l_per_h", "v2_l")
 
@@ -52,7 +54,9 @@ def run_inoplan(n: int, seed: int, rtol: float, chunk_size: int):  # type: ignor
     infusions, windows = regimen(cycles=6)
     etas = draw_random_effects(model.omega, n, rng=np.random.default_rng(seed))
     runs = [
-        simulate_chunk(garrett_typical(), model.iiv_parameters, etas[lo:hi], infusions, windows, rtol=rtol)
+        simulate_chunk(
+            garrett_typical(), model.iiv_parameters, etas[lo:hi], infusions, windows, rtol=rtol
+        )
         for lo, hi in split(n, chunk_size)
     ]
     cmax = np.concatenate([r.cmax_ng_per_ml for r in runs])
@@ -63,10 +67,18 @@ def run_inoplan(n: int, seed: int, rtol: float, chunk_size: int):  # type: ignor
 
 
 def scipy_subject(p: dict[str, float], infusions, windows, rtol: float):  # type: ignore[no-untyped-def]
-    """One subject with solve_ivp, segment by segment; per-cycle Cmax (at breakpoints), trough, AUC."""
+    """One subject with solve_ivp, segment by segment: per-cycle Cmax, trough and AUC."""
     end = windows[-1].end_h
-    points = sorted({0.0, end, *(i.start_h for i in infusions), *(i.end_h for i in infusions),
-                     *(w.start_h for w in windows), *(w.end_h for w in windows)})
+    points = sorted(
+        {
+            0.0,
+            end,
+            *(i.start_h for i in infusions),
+            *(i.end_h for i in infusions),
+            *(w.start_h for w in windows),
+            *(w.end_h for w in windows),
+        }
+    )
     v1, v2, q = p["v1_l"], p["v2_l"], p["q_l_per_h"]
     cl1, cl2, kdes = p["cl1_l_per_h"], p["cl2_l_per_h"], p["kdes_per_h"]
 
@@ -77,7 +89,7 @@ def scipy_subject(p: dict[str, float], infusions, windows, rtol: float):  # type
 
     y = np.zeros(3)
     at = {0.0: y}
-    for a, b in zip(points[:-1], points[1:]):
+    for a, b in itertools.pairwise(points):
         rate = sum(i.rate_mg_per_h for i in infusions if i.start_h <= a and i.end_h >= b)
         sol = solve_ivp(rhs, (a, b), y, method="DOP853", rtol=rtol, atol=1e-12, args=(rate,))
         y = sol.y[:, -1]
@@ -99,26 +111,43 @@ def main() -> None:
     parser.add_argument("--rtol", type=float, default=DEFAULT_RTOL)
     parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--vectorised-scipy", action="store_true",
-                        help="also time one solve_ivp call over all subjects at once (slow)")
+    parser.add_argument(
+        "--vectorised-scipy",
+        action="store_true",
+        help="also time one solve_ivp call over all subjects at once (slow)",
+    )
     args = parser.parse_args()
     n = args.subjects
-    print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}, NumPy {np.__version__}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}, NumPy {np.__version__}"
+    )
     print(f"cores {os.cpu_count()}, load average before the run {os.getloadavg()[0]:.2f}")
-    print(f"scenario A, {n} subjects x 6 cycles, seed {args.seed}, rtol {args.rtol}, chunks of {args.chunk_size}")
+    print(
+        f"scenario A, {n} subjects x 6 cycles, seed {args.seed}, rtol {args.rtol}, "
+        f"chunks of {args.chunk_size}"
+    )
 
     run_inoplan(200, 1, args.rtol, args.chunk_size)  # warm-up (imports, caches)
     times, cpu = [], []
     for _ in range(args.repeats):
         start, start_cpu = time.perf_counter(), time.process_time()
-        etas, cmax, trough, auc, (auc_s, cmax_s), steps = run_inoplan(n, args.seed, args.rtol, args.chunk_size)
+        etas, cmax, trough, auc, (auc_s, cmax_s), steps = run_inoplan(
+            n, args.seed, args.rtol, args.chunk_size
+        )
         times.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
     best = min(times)
-    print(f"inoplan vectorised DOP853: wall best {best:.3f} s, median {sorted(times)[len(times) // 2]:.3f} s "
-          f"(runs {', '.join(f'{t:.3f}' for t in times)} s); CPU best {min(cpu):.3f} s; "
-          f"{steps} accepted steps over {-(-n // args.chunk_size)} chunk(s)")
-    print(f"  cycle-4 mean Cmax {cmax_s.mean[3]:.1f} ng/mL (label 308), mean AUC {auc_s.mean[3]:,.0f} ng*h/mL (label 100,000)")
+    print(
+        f"inoplan vectorised DOP853: wall best {best:.3f} s, "
+        f"median {sorted(times)[len(times) // 2]:.3f} s "
+        f"(runs {', '.join(f'{t:.3f}' for t in times)} s); CPU best {min(cpu):.3f} s; "
+        f"{steps} accepted steps over {-(-n // args.chunk_size)} chunk(s)"
+    )
+    print(
+        f"  cycle-4 mean Cmax {cmax_s.mean[3]:.1f} ng/mL (label 308), "
+        f"mean AUC {auc_s.mean[3]:,.0f} ng*h/mL (label 100,000)"
+    )
 
     tracemalloc.start()
     run_inoplan(n, args.seed, args.rtol, args.chunk_size)
@@ -131,9 +160,11 @@ def main() -> None:
     start, start_cpu = time.perf_counter(), time.process_time()
     result = exposure_json(course, population=n, seed=args.seed)
     end_to_end = time.perf_counter() - start
-    print(f"exposure_json(course, population={n}): {end_to_end:.3f} s end to end "
-          f"({time.process_time() - start_cpu:.3f} s CPU) "
-          f"(cycle-4 mean Cmax {result['cycles'][3]['cmax_ng_per_ml']['mean']})")
+    print(
+        f"exposure_json(course, population={n}): {end_to_end:.3f} s end to end "
+        f"({time.process_time() - start_cpu:.3f} s CPU) "
+        f"(cycle-4 mean Cmax {result['cycles'][3]['cmax_ng_per_ml']['mean']})"
+    )
 
     model = load_pk_model("garrett-2019")
     infusions, windows = regimen(cycles=6)
@@ -149,9 +180,15 @@ def main() -> None:
     per_subject = (time.process_time() - start) / sample
     loop_total = per_subject * n
     ours_cpu = min(cpu)
-    print(f"solve_ivp loop (DOP853, rtol 1e-6): {per_subject * 1000:.1f} ms CPU per subject, measured on {sample} "
-          f"subjects and extrapolated to {n}: {loop_total:.0f} s; ratio {loop_total / ours_cpu:.0f}x (CPU time to CPU time)")
-    print(f"  largest relative difference on per-cycle Cmax/trough/AUC: {worst:.2e} (must be <= 1e-3)")
+    print(
+        f"solve_ivp loop (DOP853, rtol 1e-6): {per_subject * 1000:.1f} ms CPU per subject, "
+        f"measured on {sample} "
+        f"subjects and extrapolated to {n}: {loop_total:.0f} s; "
+        f"ratio {loop_total / ours_cpu:.0f}x (CPU time to CPU time)"
+    )
+    print(
+        f"  largest relative difference on per-cycle Cmax/trough/AUC: {worst:.2e} (must be <= 1e-3)"
+    )
     if worst > 1e-3:
         raise SystemExit("accuracy mismatch")
 
@@ -160,7 +197,7 @@ def main() -> None:
         arrays = {k: getattr(all_params, k) for k in PARAMS}
 
         def rhs(t, y, rate):  # type: ignore[no-untyped-def]
-            a1, a2 = y[:n], y[n:2 * n]
+            a1, a2 = y[:n], y[n : 2 * n]
             c1 = a1 / arrays["v1_l"]
             flow = arrays["q_l_per_h"] * (c1 - a2 / arrays["v2_l"])
             cl = arrays["cl1_l_per_h"] + arrays["cl2_l_per_h"] * np.exp(-arrays["kdes_per_h"] * t)
@@ -170,10 +207,15 @@ def main() -> None:
         points = sorted({0.0, end, *(i.start_h for i in infusions), *(i.end_h for i in infusions)})
         y = np.zeros(3 * n)
         start = time.process_time()
-        for a, b in zip(points[:-1], points[1:]):
+        for a, b in itertools.pairwise(points):
             rate = sum(i.rate_mg_per_h for i in infusions if i.start_h <= a and i.end_h >= b)
-            y = solve_ivp(rhs, (a, b), y, method="DOP853", rtol=1e-6, atol=1e-12, args=(rate,)).y[:, -1]
-        print(f"one solve_ivp over all {n} subjects at once (DOP853, rtol 1e-6): {time.process_time() - start:.2f} s CPU")
+            y = solve_ivp(rhs, (a, b), y, method="DOP853", rtol=1e-6, atol=1e-12, args=(rate,)).y[
+                :, -1
+            ]
+        print(
+            f"one solve_ivp over all {n} subjects at once (DOP853, rtol 1e-6): "
+            f"{time.process_time() - start:.2f} s CPU"
+        )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -64,8 +65,16 @@ def reference_solution(
     0.05-h grid of the dense output plus every segment end.
     """
     end = windows[-1].end_h
-    points = sorted({0.0, end, *(i.start_h for i in infusions), *(i.end_h for i in infusions),
-                     *(w.start_h for w in windows), *(w.end_h for w in windows)})
+    points = sorted(
+        {
+            0.0,
+            end,
+            *(i.start_h for i in infusions),
+            *(i.end_h for i in infusions),
+            *(w.start_h for w in windows),
+            *(w.end_h for w in windows),
+        }
+    )
 
     def rhs(t: float, y: np.ndarray, rate: float) -> list[float]:
         cl = p.cl1_l_per_h + p.cl2_l_per_h * np.exp(-p.kdes_per_h * t)
@@ -77,10 +86,11 @@ def reference_solution(
     samples_c: list[float] = [0.0]
     at_points = {0.0: y.copy()}
     dense = []
-    for a, b in zip(points[:-1], points[1:]):
+    for a, b in itertools.pairwise(points):
         rate = sum(i.amount_mg / i.duration_h for i in infusions if i.start_h <= a and i.end_h >= b)
-        sol = solve_ivp(rhs, (a, b), y, method="DOP853", rtol=rtol, atol=1e-14, args=(rate,),
-                        dense_output=True)
+        sol = solve_ivp(
+            rhs, (a, b), y, method="DOP853", rtol=rtol, atol=1e-14, args=(rate,), dense_output=True
+        )
         grid = np.arange(a, b, 0.05)[1:]
         samples_t.extend(grid)
         samples_c.extend(sol.sol(grid)[0] / p.v1_l * 1000)

@@ -27,26 +27,47 @@ def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
     return int(exit_info.value.code or 0), out, err
 
 
-def test_pk_json_gives_the_contract_fields(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(["pk", str(_write(tmp_path, adult_course(cycles=1, given_cycles=1))), "--json"], capsys)
+def test_pk_json_gives_the_contract_fields(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(
+        ["pk", str(_write(tmp_path, adult_course(cycles=1, given_cycles=1))), "--json"], capsys
+    )
     assert code == 0
     result = json.loads(out)
     assert result["cycles"][0]["cmax_ng_per_ml"] == pytest.approx(212.6, rel=0.01)
-    assert {"model", "cumulative_auc_ng_h_per_ml", "series", "disclaimer", "exposure_target"} <= set(result)
+    assert {
+        "model",
+        "cumulative_auc_ng_h_per_ml",
+        "series",
+        "disclaimer",
+        "exposure_target",
+    } <= set(result)
 
 
-def test_pk_population_with_plot_writes_an_svg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_pk_population_with_plot_writes_an_svg(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     plot = tmp_path / "exposure.svg"
     course = _write(tmp_path, adult_course(cycles=2, given_cycles=1))
-    code, out, _ = _run(["pk", str(course), "--population", "100", "--seed", "4", "--plot", str(plot), "--json"], capsys)
+    code, out, _ = _run(
+        ["pk", str(course), "--population", "100", "--seed", "4", "--plot", str(plot), "--json"],
+        capsys,
+    )
     assert code == 0
     result = json.loads(out)
-    assert result["cycles"][0]["auc_ng_h_per_ml"]["p95"] > result["cycles"][0]["auc_ng_h_per_ml"]["p5"]
+    assert (
+        result["cycles"][0]["auc_ng_h_per_ml"]["p95"] > result["cycles"][0]["auc_ng_h_per_ml"]["p5"]
+    )
     assert "<svg" in plot.read_text(encoding="utf-8")
 
 
-def test_pk_prints_a_table_with_the_disclaimer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(["pk", str(_write(tmp_path, adult_course(cycles=1, given_cycles=1)))], capsys)
+def test_pk_prints_a_table_with_the_disclaimer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(
+        ["pk", str(_write(tmp_path, adult_course(cycles=1, given_cycles=1)))], capsys
+    )
     assert code == 0
     assert "Garrett 2019" in out and "no exposure target" in out and "qualified" in out
 
@@ -75,7 +96,8 @@ def test_help_does_not_import_numpy_matplotlib_or_dask() -> None:
         "from inoplan.cli.main import main\n"
         "try:\n    main(['pk', '--help'])\nexcept SystemExit:\n    pass\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('numpy', 'matplotlib', 'dask', 'distributed', 'scipy') if m in sys.modules]\n"
+        "names = ('numpy', 'matplotlib', 'dask', 'distributed', 'scipy')\n"
+        "heavy = [m for m in names if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

@@ -37,7 +37,9 @@ def test_the_output_follows_the_contract_and_is_honest() -> None:
     details = result["model_details"]
     assert details["confirmation"] == "T" and "[T]" in details["confirmation_text"]
     assert "2019" in details["citation"]
-    assert details["parameters"]["cl1_l_per_h"]["value_for_patient"] == pytest.approx(0.0333, abs=5e-5)
+    assert details["parameters"]["cl1_l_per_h"]["value_for_patient"] == pytest.approx(
+        0.0333, abs=5e-5
+    )
     assert result["exposure_target"] == NO_EXPOSURE_TARGET
     assert "no exposure target" in result["exposure_target"]
     assert result["disclaimer"] == DISCLAIMER
@@ -57,7 +59,8 @@ def test_missing_blasts_use_the_reference_value_and_say_so() -> None:
 
 def test_the_last_blast_value_before_the_first_dose_is_used() -> None:
     course = adult_course(
-        cycles=1, given_cycles=1,
+        cycles=1,
+        given_cycles=1,
         blasts=[(date(2026, 12, 20), 30.0), (START, 12.0), (date(2027, 1, 5), 80.0)],
     )
     blasts = exposure_json(course)["covariates"]["peripheral_blasts_pct"]
@@ -76,7 +79,9 @@ def test_zero_blasts_are_raised_to_the_floor_and_said() -> None:
 def test_an_omitted_dose_is_listed_and_lowers_the_cycle_exposure() -> None:
     full = exposure_json(adult_course(given_cycles=1))
     omitted = exposure_json(adult_course(given_cycles=1, skip=((1, 8),)))
-    assert omitted["holds"] == [{"cycle": 1, "day": 8, "scheduled": "2027-01-11", "status": "omitted"}]
+    assert omitted["holds"] == [
+        {"cycle": 1, "day": 8, "scheduled": "2027-01-11", "status": "omitted"}
+    ]
     assert omitted["cycles"][0]["auc_ng_h_per_ml"] < full["cycles"][0]["auc_ng_h_per_ml"]
     assert "2027-01-11" not in [d["start"][:10] for d in omitted["doses"]]
 
@@ -172,7 +177,9 @@ def test_dask_local_cluster_gives_the_same_percentiles_as_in_process() -> None:
 
     course = adult_course(cycles=2, given_cycles=1)
     local = exposure_json(course, population=400, seed=7, chunk_size=150)
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+    with LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
         remote = exposure_json(
             course, population=400, seed=7, chunk_size=150, dask_address=cluster.scheduler_address
         )
@@ -187,15 +194,24 @@ def test_an_unreachable_scheduler_is_a_clear_error(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(exposure, "DASK_CONNECT_TIMEOUT", "0.5s")
     with pytest.raises(InvalidInput) as info:
-        exposure_json(adult_course(cycles=1, given_cycles=1), population=10, seed=1,
-                      dask_address="tcp://127.0.0.1:9")
+        exposure_json(
+            adult_course(cycles=1, given_cycles=1),
+            population=10,
+            seed=1,
+            dask_address="tcp://127.0.0.1:9",
+        )
     assert info.value.field == "dask"
 
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
-    [({"population": 0}, "population"), ({"population": 10**7}, "population"),
-     ({"seed": 3}, "seed"), ({"population": 5, "seed": -1}, "seed"), ({"dask_address": "tcp://x:1"}, "dask")],
+    [
+        ({"population": 0}, "population"),
+        ({"population": 10**7}, "population"),
+        ({"seed": 3}, "seed"),
+        ({"population": 5, "seed": -1}, "seed"),
+        ({"dask_address": "tcp://x:1"}, "dask"),
+    ],
 )
 def test_bad_options_name_the_field(kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(InvalidInput) as info:
@@ -204,7 +220,9 @@ def test_bad_options_name_the_field(kwargs: dict[str, object], field: str) -> No
 
 
 def test_the_svg_plot_shows_curve_band_doses_and_holds() -> None:
-    result = exposure_json(adult_course(given_cycles=1, skip=((1, 8),)), population=100, seed=3, series=True)
+    result = exposure_json(
+        adult_course(given_cycles=1, skip=((1, 8),)), population=100, seed=3, series=True
+    )
     svg = exposure_svg(result)
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     assert "typical patient" in svg and "population p5-p95" in svg and "held / omitted" in svg

@@ -9,6 +9,7 @@ import pytest
 from inoplan.domain.pk.model import TypicalParameters, terminal_half_life_h
 from inoplan.errors import InvalidInput, KnowledgeBaseError
 from inoplan.knowledge.pk import available_models, load_pk_model, select_model
+
 from .helpers import garrett_typical
 
 
@@ -90,8 +91,12 @@ def test_zero_blasts_are_raised_to_the_documented_floor() -> None:
 
 def test_wu_model_reproduces_the_reference_script_clearances() -> None:
     wu = load_pk_model("wu-2024")
-    child = wu.typical_parameters({"lbm_kg": 29.5, "age_years": 9, "peripheral_blasts_10e9_per_l": 0.352})
-    adult = wu.typical_parameters({"lbm_kg": 54.4, "age_years": 46, "peripheral_blasts_10e9_per_l": 0.82})
+    child = wu.typical_parameters(
+        {"lbm_kg": 29.5, "age_years": 9, "peripheral_blasts_10e9_per_l": 0.352}
+    )
+    adult = wu.typical_parameters(
+        {"lbm_kg": 54.4, "age_years": 46, "peripheral_blasts_10e9_per_l": 0.82}
+    )
     assert child.cl1_l_per_h == pytest.approx(0.0165, abs=5e-5)
     assert adult.cl1_l_per_h == pytest.approx(0.0313, abs=5e-5)
     assert terminal_half_life_h(child) / 24 == pytest.approx(16.7, abs=0.05)
@@ -104,10 +109,15 @@ def test_lean_body_mass_uses_peters_for_children_and_boer_for_adults() -> None:
     child = lbm.lbm_kg(weight_kg=16.5, height_cm=103, sex="female", age_years=4)
     assert child == pytest.approx(3.8 * 0.0215 * 16.5**0.6469 * 103**0.7236)
     assert lbm.lbm_kg(weight_kg=80, height_cm=180, sex="male", age_years=30) == pytest.approx(61.42)
-    assert lbm.lbm_kg(weight_kg=60, height_cm=165, sex="female", age_years=30) == pytest.approx(44.865)
+    assert lbm.lbm_kg(weight_kg=60, height_cm=165, sex="female", age_years=30) == pytest.approx(
+        44.865
+    )
 
 
-@pytest.mark.parametrize(("age", "model_id"), [(1, "wu-2024"), (17, "wu-2024"), (18, "garrett-2019"), (90, "garrett-2019")])
+@pytest.mark.parametrize(
+    ("age", "model_id"),
+    [(1, "wu-2024"), (17, "wu-2024"), (18, "garrett-2019"), (90, "garrett-2019")],
+)
 def test_the_model_is_chosen_by_age(age: int, model_id: str) -> None:
     assert select_model(age).id == model_id
 

@@ -19,16 +19,29 @@ def pk(
     course: Annotated[Path, typer.Argument(help="Course document (YAML or JSON).")],
     population: Annotated[
         int | None,
-        typer.Option("--population", help="Virtual subjects with the patient's covariates and the model's variability."),
+        typer.Option(
+            "--population",
+            help="Virtual subjects with the patient's covariates and the model's variability.",
+        ),
     ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Random seed (reported; drawn when omitted).")] = None,
-    series: Annotated[bool, typer.Option("--series", help="With --population: also the curves.")] = False,
-    json_output: Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")] = False,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Random seed (reported; drawn when omitted).")
+    ] = None,
+    series: Annotated[
+        bool, typer.Option("--series", help="With --population: also the curves.")
+    ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Machine-readable JSON on stdout.")
+    ] = False,
     plot: Annotated[
-        Path | None, typer.Option("--plot", help="Also write the concentration plot as SVG to FILE.svg.")
+        Path | None,
+        typer.Option("--plot", help="Also write the concentration plot as SVG to FILE.svg."),
     ] = None,
     dask: Annotated[
-        str | None, typer.Option("--dask", help="Dask scheduler ADDRESS for population runs (tcp://host:8786).")
+        str | None,
+        typer.Option(
+            "--dask", help="Dask scheduler ADDRESS for population runs (tcp://host:8786)."
+        ),
     ] = None,
 ) -> None:
     """Predicted inotuzumab ozogamicin exposure (population PK): information, not a dosing rule."""
@@ -71,8 +84,12 @@ def _render(result: dict[str, Any]) -> None:
         table.add_column(column)
     for c in result["cycles"]:
         table.add_row(
-            str(c["cycle"]), c["start"][:10], c["end"][:10], figure(c["cmax_ng_per_ml"], 1),
-            figure(c["ctrough_ng_per_ml"], 2), figure(c["auc_ng_h_per_ml"], 0),
+            str(c["cycle"]),
+            c["start"][:10],
+            c["end"][:10],
+            figure(c["cmax_ng_per_ml"], 1),
+            figure(c["ctrough_ng_per_ml"], 2),
+            figure(c["auc_ng_h_per_ml"], 0),
         )
     console = Console()
     console.print(table)
@@ -80,7 +97,10 @@ def _render(result: dict[str, Any]) -> None:
     for name, c in result["covariates"].items():
         console.print(f"[dim]{name} = {c['value']:g} {c['unit']}: {c['origin']}[/dim]")
     if population:
-        console.print(f"[dim]population: {population['n']} subjects, seed {population['seed']}, {population['executor']}[/dim]")
+        console.print(
+            f"[dim]population: {population['n']} subjects, seed {population['seed']}, "
+            f"{population['executor']}[/dim]"
+        )
     for note in result["notes"]:
         console.print(f"[dim]- {note}[/dim]")
     console.print(f"[bold]{result['exposure_target']}[/bold]")

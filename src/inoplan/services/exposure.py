@@ -18,10 +18,11 @@ the Dask client's network connection when an address is given.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
@@ -46,6 +47,12 @@ __all__ = [
     "exposure_svg",
 ]
 
+
+def _administration_default(name: str) -> Any:
+    """CONTRACT section 1 defaults of an administration (``time``, ``duration_min``)."""
+    return next(f.default for f in fields(AdministrationEvent) if f.name == name)
+
+
 #: The label defines no exposure target (PK-MODEL.md section 7); say so with every result.
 NO_EXPOSURE_TARGET: Final = (
     "The label defines no exposure target and no exposure-toxicity threshold for inotuzumab "
@@ -62,8 +69,8 @@ SERIES_STEP_H: Final = 1.0
 POPULATION_SERIES_POINTS: Final = 1000
 #: How long to wait for a Dask scheduler before giving up.
 DASK_CONNECT_TIMEOUT = "10s"
-_DEFAULT_TIME = next(f.default for f in fields(AdministrationEvent) if f.name == "time")
-_DEFAULT_DURATION_MIN = next(f.default for f in fields(AdministrationEvent) if f.name == "duration_min")
+_DEFAULT_TIME: Final[time] = _administration_default("time")
+_DEFAULT_DURATION_MIN: Final[int] = _administration_default("duration_min")
 _METHOD: Final = (
     "Dormand-Prince 8(5,3) embedded Runge-Kutta (DOP853), vectorised over subjects, adaptive "
     "step shared by the subjects of a chunk, AUC as an extra state, breakpoints at every "
@@ -124,7 +131,9 @@ def exposure_json(
 
     policy = policy or SitePolicy()
     if population is not None and not 1 <= population <= MAX_POPULATION:
-        raise InvalidInput("population", f"must be between 1 and {MAX_POPULATION}, not {population}")
+        raise InvalidInput(
+            "population", f"must be between 1 and {MAX_POPULATION}, not {population}"
+        )
     if seed is not None and seed < 0:
         raise InvalidInput("seed", f"must be 0 or more, not {seed}")
     if population is None and (seed is not None or dask_address is not None):
@@ -160,7 +169,10 @@ def exposure_json(
         "covariates": {c.name: _covariate_json(c) for c in covariates},
         "label_revision": label.id,
         "engine_version": __version__,
-        "time_origin": f"hours since the start of the first infusion, {origin.isoformat(timespec='minutes')} (local clock time)",
+        "time_origin": (
+            "hours since the start of the first infusion, "
+            f"{origin.isoformat(timespec='minutes')} (local clock time)"
+        ),
         "doses": [
             {
                 "cycle": d.cycle,
@@ -202,18 +214,34 @@ def exposure_json(
         from inoplan.domain.pk.population import draw_random_effects, split, summarise
 
         if seed is None:
-            seed = int(np.random.SeedSequence().entropy % (2**63))
+            seed = int(np.random.default_rng().integers(0, 2**63 - 1))  # fresh OS entropy
         etas = draw_random_effects(model.omega, population, rng=np.random.default_rng(seed))
-        band_times = _grid(infusions, windows, max(SERIES_STEP_H, end_h / POPULATION_SERIES_POINTS)) if series else None
+        band_times = (
+            _grid(infusions, windows, max(SERIES_STEP_H, end_h / POPULATION_SERIES_POINTS))
+            if series
+            else None
+        )
         chunks = split(population, chunk_size)
         runs = _run_chunks(
-            typical, model.iiv_parameters, etas, chunks, infusions, windows, band_times, rtol, dask_address
+            typical,
+            model.iiv_parameters,
+            etas,
+            chunks,
+            infusions,
+            windows,
+            band_times,
+            rtol,
+            dask_address,
         )
         cmax = np.concatenate([r.cmax_ng_per_ml for r in runs])
         trough = np.concatenate([r.ctrough_ng_per_ml for r in runs])
         auc = np.concatenate([r.auc_ng_h_per_ml for r in runs])
         cumulative = np.concatenate([r.cumulative_auc_ng_h_per_ml for r in runs])
-        stats = {"cmax_ng_per_ml": (summarise(cmax), 3), "ctrough_ng_per_ml": (summarise(trough), 3), "auc_ng_h_per_ml": (summarise(auc), 1)}
+        stats = {
+            "cmax_ng_per_ml": (summarise(cmax), 3),
+            "ctrough_ng_per_ml": (summarise(trough), 3),
+            "auc_ng_h_per_ml": (summarise(auc), 1),
+        }
         cycles = []
         for j, base in enumerate(typical_cycles):
             entry = {k: v for k, v in base.items() if k not in stats}
@@ -241,12 +269,19 @@ def exposure_json(
             "chunks": len(chunks),
             "chunk_size": chunk_size,
             "executor": f"dask ({dask_address})" if dask_address else "in-process",
-            "variability": f"log-normal IIV on {', '.join(model.iiv_parameters)} ({model.omega_source})",
-            "statistics": "mean and 5th/50th/95th percentiles (linear interpolation) over virtual subjects who share the patient's covariates",
+            "variability": (
+                f"log-normal IIV on {', '.join(model.iiv_parameters)} ({model.omega_source})"
+            ),
+            "statistics": (
+                "mean and 5th/50th/95th percentiles (linear interpolation) over virtual "
+                "subjects who share the patient's covariates"
+            ),
             "steps": sum(r.steps for r in runs),
         }
         if series and band_times is not None:
-            curves = np.concatenate([r.conc_ng_per_ml for r in runs if r.conc_ng_per_ml is not None])
+            curves = np.concatenate(
+                [r.conc_ng_per_ml for r in runs if r.conc_ng_per_ml is not None]
+            )
             band = summarise(curves)
             result["population"]["series"] = {
                 "time_h": _rounds(band_times, 4),
@@ -269,7 +304,9 @@ def exposure_json(
 # -- doses ---------------------------------------------------------------------------------
 
 
-def _plan(course: Course, label: Label, policy: SitePolicy) -> tuple[TreatmentPlan | None, str | None]:
+def _plan(
+    course: Course, label: Label, policy: SitePolicy
+) -> tuple[TreatmentPlan | None, str | None]:
     try:
         from inoplan.domain.planner import plan_course
     except ImportError:  # pragma: no cover - the planner ships with the package
@@ -300,7 +337,12 @@ def doses_for_exposure(
             continue
         if planned.status in {"held", "omitted"}:
             holds.append(
-                {"cycle": planned.cycle, "day": planned.day, "scheduled": planned.scheduled.isoformat(), "status": planned.status}
+                {
+                    "cycle": planned.cycle,
+                    "day": planned.day,
+                    "scheduled": planned.scheduled.isoformat(),
+                    "status": planned.status,
+                }
             )
             continue
         if planned.dose_mg is None:
@@ -317,7 +359,9 @@ def doses_for_exposure(
             DoseForExposure(
                 cycle=planned.cycle,
                 day=planned.day,
-                start=datetime.combine(planned.scheduled, getattr(planned, "time", None) or _DEFAULT_TIME),
+                start=datetime.combine(
+                    planned.scheduled, getattr(planned, "time", None) or _DEFAULT_TIME
+                ),
                 duration_min=getattr(planned, "duration_min", None) or _DEFAULT_DURATION_MIN,
                 dose_mg=planned.dose_mg,
                 status="planned",
@@ -335,9 +379,7 @@ def _hours(moment: datetime, origin: datetime) -> float:
 def _infusions(doses: Sequence[DoseForExposure], origin: datetime) -> list[Any]:
     from inoplan.domain.pk.simulate import Infusion
 
-    return [
-        Infusion(_hours(d.start, origin), d.duration_min / 60, float(d.dose_mg)) for d in doses
-    ]
+    return [Infusion(_hours(d.start, origin), d.duration_min / 60, float(d.dose_mg)) for d in doses]
 
 
 def _windows(
@@ -355,7 +397,7 @@ def _windows(
         day1 = [d for d in in_cycle if d.day == 1]
         starts[cycle] = (day1 or sorted(in_cycle, key=lambda d: d.start))[0].start
     cycles = sorted(starts)
-    for before, after in zip(cycles, cycles[1:], strict=False):
+    for before, after in itertools.pairwise(cycles):
         if starts[after] <= starts[before]:
             raise InvalidInput(
                 "events",
@@ -388,7 +430,9 @@ def _grid(infusions: Sequence[Any], windows: Sequence[Any], step_h: float) -> An
 
     end_h = windows[-1].end_h
     regular = np.arange(0.0, end_h, step_h)
-    extra = [i.end_h for i in infusions] + [i.start_h for i in infusions] + [w.end_h for w in windows]
+    extra = (
+        [i.end_h for i in infusions] + [i.start_h for i in infusions] + [w.end_h for w in windows]
+    )
     return np.unique(np.concatenate([regular, np.array(extra)]).clip(0.0, end_h))
 
 
@@ -417,30 +461,53 @@ def patient_covariates(
             f"cannot predict exposure: need a height_cm and weight_kg (vitals) on or before the "
             f"first dose ({first_dose_on.isoformat()}) for the {model.name}'s body-size covariate",
         )
-    measured = f"height {body.height_cm} cm ({body.height_on}), weight {body.weight_kg} kg ({body.weight_on})"
-    covariates = [CovariateValue("age_years", float(age), "years", f"age at the first dose ({first_dose_on.isoformat()})")]
+    measured = (
+        f"height {body.height_cm} cm ({body.height_on}), "
+        f"weight {body.weight_kg} kg ({body.weight_on})"
+    )
+    covariates = [
+        CovariateValue(
+            "age_years", float(age), "years", f"age at the first dose ({first_dose_on.isoformat()})"
+        )
+    ]
     if "bsa_m2" in model.covariates:
         value, floored = model.prepare_covariate("bsa_m2", float(body.bsa_m2), field="bsa_m2")
         covariates.append(
-            CovariateValue("bsa_m2", value, "m2", f"{body.formula.value} BSA from {measured}, rounded as for dosing", floored=floored)
+            CovariateValue(
+                "bsa_m2",
+                value,
+                "m2",
+                f"{body.formula.value} BSA from {measured}, rounded as for dosing",
+                floored=floored,
+            )
         )
     if "lbm_kg" in model.covariates:
         assert model.lean_body_mass is not None
         lbm = model.lean_body_mass.lbm_kg(
-            weight_kg=float(body.weight_kg), height_cm=float(body.height_cm), sex=course.patient.sex, age_years=age
+            weight_kg=float(body.weight_kg),
+            height_cm=float(body.height_cm),
+            sex=course.patient.sex,
+            age_years=age,
         )
         formula = "Peters" if age < model.lean_body_mass.adult_age_years else "Boer"
         value, floored = model.prepare_covariate("lbm_kg", lbm, field="lbm_kg")
-        covariates.append(CovariateValue("lbm_kg", value, "kg", f"{formula} lean body mass from {measured}"))
+        covariates.append(
+            CovariateValue("lbm_kg", value, "kg", f"{formula} lean body mass from {measured}")
+        )
     if "age_years" in model.covariates:
         model.prepare_covariate("age_years", float(age), field="patient.birth_date")
-    for name, lab_field in (("peripheral_blasts_pct", "peripheral_blasts_pct"), ("peripheral_blasts_10e9_per_l", "peripheral_blasts")):
+    for name, lab_field in (
+        ("peripheral_blasts_pct", "peripheral_blasts_pct"),
+        ("peripheral_blasts_10e9_per_l", "peripheral_blasts"),
+    ):
         if name in model.covariates:
             covariates.append(_blasts(course, model, name, lab_field, first_dose_on))
     return model, covariates
 
 
-def _blasts(course: Course, model: PkModel, name: str, lab_field: str, first_dose_on: date) -> CovariateValue:
+def _blasts(
+    course: Course, model: PkModel, name: str, lab_field: str, first_dose_on: date
+) -> CovariateValue:
     spec = model.covariates[name]
     found: tuple[float, date] | None = None
     for event in course.of_type(LabsEvent):
@@ -482,7 +549,10 @@ def _run_chunks(
 ) -> list[Any]:
     from inoplan.domain.pk.population import simulate_chunk
 
-    args = [(typical, tuple(iiv_parameters), etas[lo:hi], list(infusions), list(windows), times, rtol) for lo, hi in chunks]
+    args = [
+        (typical, tuple(iiv_parameters), etas[lo:hi], list(infusions), list(windows), times, rtol)
+        for lo, hi in chunks
+    ]
     if dask_address is None:
         return [simulate_chunk(*a) for a in args]
     try:
@@ -490,12 +560,16 @@ def _run_chunks(
     except ImportError:  # pragma: no cover - dask[distributed] is a dependency
         raise InvalidInput("dask", "dask.distributed is not installed") from None
     try:
-        client = Client(dask_address, timeout=DASK_CONNECT_TIMEOUT, set_as_default=False)
+        client = Client(  # type: ignore[no-untyped-call]
+            dask_address, timeout=DASK_CONNECT_TIMEOUT, set_as_default=False
+        )
     except (OSError, TimeoutError, ValueError) as exc:
-        raise InvalidInput("dask", f"cannot reach the Dask scheduler at {dask_address!r}: {exc}") from None
+        raise InvalidInput(
+            "dask", f"cannot reach the Dask scheduler at {dask_address!r}: {exc}"
+        ) from None
     with client:
         futures = [client.submit(simulate_chunk, *a, pure=False) for a in args]
-        return list(client.gather(futures))
+        return list(client.gather(futures))  # type: ignore[no-untyped-call]
 
 
 # -- rendering helpers ---------------------------------------------------------------------
@@ -533,7 +607,10 @@ def _model_json(model: PkModel, typical: TypicalParameters) -> dict[str, Any]:
         "confirmation": model.confirmation,
         "confirmation_text": model.confirmation_text,
         "sources": list(model.sources),
-        "selection": f"ages {model.age_years_min} to under {model.age_years_below} years at the first dose ({model.selection_source})",
+        "selection": (
+            f"ages {model.age_years_min} to under {model.age_years_below} years at the first "
+            f"dose ({model.selection_source})"
+        ),
         "parameters": {
             name: {
                 "value_for_patient": _round(values[name], 6),
@@ -577,13 +654,16 @@ def _notes(
     plan_note: str | None,
 ) -> list[str]:
     notes = [
-        f"Model: {model.name} ({model.citation}); parameter confirmation level [{model.confirmation}]: {model.confirmation_text}",
+        f"Model: {model.name} ({model.citation}); parameter confirmation level "
+        f"[{model.confirmation}]: {model.confirmation_text}",
         "Covariates are baseline values (on or before the first dose day); the time-dependent "
         "clearance decays from the first dose and keeps decaying through holds and delays.",
     ]
     for c in covariates:
         if c.defaulted:
-            notes.append(f"{c.name}: {c.origin}; the reference value {c.value:g} {c.unit} was used.")
+            notes.append(
+                f"{c.name}: {c.origin}; the reference value {c.value:g} {c.unit} was used."
+            )
         if c.floored:
             notes.append(f"{c.name}: {c.origin}.")
     planned = [d for d in doses if d.status == "planned"]
@@ -596,7 +676,9 @@ def _notes(
     if holds:
         notes.append(f"{len(holds)} held or omitted dose(s) are not simulated.")
     if not_simulated:
-        notes.append(f"{len(not_simulated)} planned dose(s) could not be simulated (no dose in mg).")
+        notes.append(
+            f"{len(not_simulated)} planned dose(s) could not be simulated (no dose in mg)."
+        )
     if plan_note:
         notes.append(plan_note)
     return notes
@@ -627,9 +709,29 @@ def exposure_svg(result: Mapping[str, Any]) -> str:
     band = (result.get("population") or {}).get("series")
     if band:
         days = [t * to_days for t in band["time_h"]]
-        axes.fill_between(days, band["p5_ng_per_ml"], band["p95_ng_per_ml"], color="#9ecae1", alpha=0.6, label="population p5-p95")
-        axes.plot(days, band["p50_ng_per_ml"], color="#3182bd", linewidth=0.8, linestyle="--", label="population median")
-    axes.plot([t * to_days for t in series["time_h"]], series["conc_ng_per_ml"], color="#08306b", linewidth=1.2, label="typical patient")
+        axes.fill_between(
+            days,
+            band["p5_ng_per_ml"],
+            band["p95_ng_per_ml"],
+            color="#9ecae1",
+            alpha=0.6,
+            label="population p5-p95",
+        )
+        axes.plot(
+            days,
+            band["p50_ng_per_ml"],
+            color="#3182bd",
+            linewidth=0.8,
+            linestyle="--",
+            label="population median",
+        )
+    axes.plot(
+        [t * to_days for t in series["time_h"]],
+        series["conc_ng_per_ml"],
+        color="#08306b",
+        linewidth=1.2,
+        label="typical patient",
+    )
     for dose in result.get("doses", []):
         color = "#2ca25f" if dose["status"] == "given" else "#fdae6b"
         axes.axvline(dose["start_h"] * to_days, color=color, linewidth=0.6, alpha=0.8)
@@ -638,7 +740,9 @@ def exposure_svg(result: Mapping[str, Any]) -> str:
         if origin is None:
             break
         moment = datetime.combine(date.fromisoformat(hold["scheduled"]), origin.time())
-        axes.axvline(_hours(moment, origin) * to_days, color="#de2d26", linewidth=0.8, linestyle=":")
+        axes.axvline(
+            _hours(moment, origin) * to_days, color="#de2d26", linewidth=0.8, linestyle=":"
+        )
     axes.plot([], [], color="#2ca25f", label="dose given")
     axes.plot([], [], color="#fdae6b", label="dose planned")
     if result.get("holds"):
@@ -646,7 +750,9 @@ def exposure_svg(result: Mapping[str, Any]) -> str:
     axes.set_xlabel("days since the first dose")
     axes.set_ylabel("inotuzumab ozogamicin (ng/mL)")
     axes.set_ylim(bottom=0)
-    axes.set_title(f"{result['model']}: predicted exposure (information, not a dosing rule)", fontsize=9)
+    axes.set_title(
+        f"{result['model']}: predicted exposure (information, not a dosing rule)", fontsize=9
+    )
     axes.legend(fontsize=7, loc="upper left")
     figure.text(0.01, 0.01, DISCLAIMER, fontsize=6)
     figure.tight_layout(rect=(0, 0.04, 1, 1))

@@ -128,14 +128,14 @@ class LeanBodyMass:
         """
         if age_years < self.adult_age_years:
             p = self.peters
-            return (
+            return float(
                 p["factor"]
                 * p["coefficient"]
                 * weight_kg ** p["weight_exponent"]
                 * height_cm ** p["height_exponent"]
             )
         boer = self.boer_male if sex == "male" else self.boer_female
-        return boer["weight"] * weight_kg + boer["height"] * height_cm + boer["intercept"]
+        return float(boer["weight"] * weight_kg + boer["height"] * height_cm + boer["intercept"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,7 +56,9 @@ def draw_random_effects(
     try:
         lower = np.linalg.cholesky(matrix)
     except np.linalg.LinAlgError:
-        raise InvalidInput("omega", "the variance-covariance matrix is not positive definite") from None
+        raise InvalidInput(
+            "omega", "the variance-covariance matrix is not positive definite"
+        ) from None
     return rng.standard_normal((n, matrix.shape[0])) @ lower.T
 
 
@@ -115,4 +117,3 @@ def summarise(values: FloatArray) -> Summary:
     """
     p5, p50, p95 = np.percentile(values, PERCENTILES, axis=0)
     return Summary(values.mean(axis=0), p5, p50, p95)
-

@@ -23,6 +23,7 @@ Units: amounts in mg, volumes in L, time in hours; concentrations are reported i
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,11 +69,17 @@ class Infusion:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.start_h) and self.start_h >= 0):
-            raise InvalidInput("start_h", f"an infusion must start at or after 0 h, not {self.start_h}")
+            raise InvalidInput(
+                "start_h", f"an infusion must start at or after 0 h, not {self.start_h}"
+            )
         if not (math.isfinite(self.duration_h) and self.duration_h > 0):
-            raise InvalidInput("duration_min", f"an infusion must last longer than 0 h, not {self.duration_h}")
+            raise InvalidInput(
+                "duration_min", f"an infusion must last longer than 0 h, not {self.duration_h}"
+            )
         if not (math.isfinite(self.amount_mg) and self.amount_mg >= 0):
-            raise InvalidInput("dose_mg", f"an infusion amount must be 0 mg or more, not {self.amount_mg}")
+            raise InvalidInput(
+                "dose_mg", f"an infusion amount must be 0 mg or more, not {self.amount_mg}"
+            )
 
     @property
     def end_h(self) -> float:
@@ -223,7 +230,9 @@ def _error_norms(
     return norm
 
 
-def _breakpoints(infusions: Sequence[Infusion], windows: Sequence[CycleWindow], end_h: float) -> list[float]:
+def _breakpoints(
+    infusions: Sequence[Infusion], windows: Sequence[CycleWindow], end_h: float
+) -> list[float]:
     points = {0.0, end_h}
     for infusion in infusions:
         points.update((infusion.start_h, infusion.end_h))
@@ -235,12 +244,16 @@ def _breakpoints(infusions: Sequence[Infusion], windows: Sequence[CycleWindow], 
 def _check_windows(windows: Sequence[CycleWindow], end_h: float) -> None:
     if not windows:
         raise InvalidInput("cycles", "at least one cycle is needed for the summaries")
-    for before, after in zip(windows, windows[1:], strict=False):
+    for before, after in itertools.pairwise(windows):
         if after.start_h != before.end_h:
-            raise InvalidInput("cycles", f"cycle {after.cycle} must start where cycle {before.cycle} ends")
+            raise InvalidInput(
+                "cycles", f"cycle {after.cycle} must start where cycle {before.cycle} ends"
+            )
     for window in windows:
         if not 0.0 <= window.start_h < window.end_h <= end_h:
-            raise InvalidInput("cycles", f"cycle {window.cycle} runs from {window.start_h} h to {window.end_h} h")
+            raise InvalidInput(
+                "cycles", f"cycle {window.cycle} runs from {window.start_h} h to {window.end_h} h"
+            )
 
 
 def simulate_exposure(
@@ -293,10 +306,14 @@ def simulate_exposure(
     _check_windows(windows, end_h)
     if times_h is not None:
         times_h = np.asarray(times_h, dtype=np.float64)
-        if times_h.ndim != 1 or np.any(np.diff(times_h) < 0) or (
-            times_h.size and (times_h[0] < 0 or times_h[-1] > end_h)
+        if (
+            times_h.ndim != 1
+            or np.any(np.diff(times_h) < 0)
+            or (times_h.size and (times_h[0] < 0 or times_h[-1] > end_h))
         ):
-            raise InvalidInput("times_h", "output times must be non-decreasing and within the simulation")
+            raise InvalidInput(
+                "times_h", "output times must be non-decreasing and within the simulation"
+            )
 
     n = params.n
     rates = _Rates(params)
@@ -334,7 +351,7 @@ def simulate_exposure(
             running_max = c.copy()
             auc_at_start = y[2].copy()
 
-    for a, b in zip(points[:-1], points[1:], strict=True):
+    for a, b in itertools.pairwise(points):
         boundary(a)
         rate = sum(i.rate_mg_per_h for i in infusions if i.start_h <= a and i.end_h >= b)
         t = a
@@ -347,7 +364,9 @@ def simulate_exposure(
             y_new, k, k_out_end = _stages(rates, t, y, h, rate, k0)
             err = float(np.max(_error_norms(k, h, y, y_new, rtol, atol))) if n else 0.0
             if err <= 1.0:
-                factor = _MAX_FACTOR if err == 0 else min(_MAX_FACTOR, _SAFETY * err**_ORDER_EXPONENT)
+                factor = (
+                    _MAX_FACTOR if err == 0 else min(_MAX_FACTOR, _SAFETY * err**_ORDER_EXPONENT)
+                )
                 if keep:
                     knot_t.append(t)
                     knot_y.append(y)
@@ -357,14 +376,18 @@ def simulate_exposure(
                 k0 = np.empty_like(y)
                 rates.rhs(y, rate, k_out_end, k0)
                 if current is not None:
-                    np.maximum(running_max, y[0] * rates.inv_v1 * NG_PER_ML_PER_MG_PER_L, out=running_max)
+                    np.maximum(
+                        running_max, y[0] * rates.inv_v1 * NG_PER_ML_PER_MG_PER_L, out=running_max
+                    )
                 h_free = max(h_free, h * factor) if truncated else h * factor
                 steps += 1
             else:
                 h_free = h * max(_MIN_FACTOR, _SAFETY * err**_ORDER_EXPONENT)
                 rejected += 1
                 if h_free < 1e-9:
-                    raise ArithmeticError("step size underflow in the PK integrator")  # pragma: no cover
+                    raise ArithmeticError(
+                        "step size underflow in the PK integrator"
+                    )  # pragma: no cover
     boundary(end_h)
     if keep:
         knot_t.append(end_h)
@@ -373,7 +396,9 @@ def simulate_exposure(
 
     conc = None
     if times_h is not None:
-        conc = _dense(params, times_h, np.array(knot_t), knot_y, np.array(knot_rate), dense_chunk_elements)
+        conc = _dense(
+            params, times_h, np.array(knot_t), knot_y, np.array(knot_rate), dense_chunk_elements
+        )
     return Exposure(
         cycles=tuple(w.cycle for w in windows),
         cmax_ng_per_ml=cmax,
