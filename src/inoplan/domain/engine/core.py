@@ -167,4 +167,4 @@ _SEVERITY = {"critical": 0, "warning": 1, "info": 2}
 
 
 def _sorted_alerts(ctx: Context) -> list[Alert]:
-    return sorted(ctx.alerts, key=lambda a: _SEVERITY.get(a.severity, 3))
+    return sorted(ctx.alerts, key=lambda a: _SEVERITY.get(a.severity, len(_SEVERITY)))
