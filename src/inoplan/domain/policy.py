@@ -35,8 +35,10 @@ class RoundingPolicy:
 
     @property
     def description(self) -> str:
+        # BSA is always rounded half-up (domain.body.bsa_m2, CONTRACT section 2); the mode
+        # applies to the dose only, and the description must say what was actually done.
         return (
-            f"BSA rounded {self.mode} to {self.bsa_step_m2} m2; "
+            f"BSA rounded half-up to {self.bsa_step_m2} m2; "
             f"dose rounded {self.mode} to {self.dose_step_mg} mg"
         )
 
