@@ -67,3 +67,16 @@ def test_steps_up_to_one_are_accepted(step: str) -> None:
 
 def test_description_states_the_mode() -> None:
     assert "dose rounded down to 0.01 mg" in RoundingPolicy(mode="down").description
+
+
+def test_description_tells_how_the_bsa_was_actually_rounded() -> None:
+    # With mode "down" the BSA used for dosing is still rounded half-up: 182 cm / 88 kg is
+    # sqrt(16016 / 3600) = 2.1092 -> 2.11 (down would be 2.10). The stated policy must match.
+    from inoplan.services.dosing import bsa_json, dose_json
+
+    policy = SitePolicy(rounding=RoundingPolicy(mode="down"))
+    result = bsa_json(182, 88, policy=policy)
+    assert result["bsa_m2"] == 2.11
+    assert result["rounding"] == "BSA rounded half-up to 0.01 m2; dose rounded down to 0.01 mg"
+    # and the dose is rounded down: 0.8 x 2.11 = 1.688 -> 1.68
+    assert dose_json(height_cm=182, weight_kg=88, mg_per_m2=0.8, policy=policy)["dose_mg"] == 1.68
