@@ -1,0 +1,284 @@
+"""Route tests for the web UI: login, sessions and CSRF, today's list, the course page, roles."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from inoplan import DISCLAIMER
+
+from .conftest import ROLES, TODAY, course_document, csrf_of, login, password_for
+
+
+def _disclaimer_shown(html: str) -> bool:
+    import html as html_lib
+
+    return DISCLAIMER in html_lib.unescape(html)
+
+
+# -- login, session, CSRF --------------------------------------------------------------------
+
+
+class TestLogin:
+    def test_pages_redirect_to_login_without_a_session(self, client: Any, course_id: int) -> None:
+        for path in ("/", f"/courses/{course_id}", f"/courses/{course_id}/worksheet.pdf",
+                     f"/courses/{course_id}/handout.pdf", f"/courses/{course_id}/calendar.ics"):
+            response = client.get(path, follow_redirects=False)
+            assert response.status_code == 303, path
+            assert response.headers["location"].startswith("/login?next=")
+
+    def test_login_page_has_labelled_fields_csrf_and_disclaimer(self, client: Any) -> None:
+        page = client.get("/login")
+        assert page.status_code == 200
+        assert '<label for="username">' in page.text and '<label for="password">' in page.text
+        assert 'name="username"' in page.text and 'name="password"' in page.text
+        assert csrf_of(page.text)
+        assert _disclaimer_shown(page.text)
+
+    def test_session_cookie_is_httponly_and_samesite(self, client: Any) -> None:
+        page = client.get("/login")
+        cookie = page.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+        response = client.post(
+            "/login",
+            data={"username": "nurse", "password": password_for("nurse"),
+                  "csrf_token": csrf_of(page.text)},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303
+        cookie = response.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "samesite=strict" in cookie.lower()
+
+    def test_cookie_is_secure_over_https(self, app: Any) -> None:
+        from fastapi.testclient import TestClient
+
+        with TestClient(app, base_url="https://testserver") as client:
+            assert "Secure" in client.get("/login").headers["set-cookie"]
+
+    def test_wrong_password_is_refused_with_a_message(self, client: Any) -> None:
+        page = client.get("/login")
+        response = client.post(
+            "/login",
+            data={"username": "nurse", "password": "not-the-password",
+                  "csrf_token": csrf_of(page.text)},
+            follow_redirects=False,
+        )
+        assert response.status_code == 401
+        assert "Wrong user name or password" in response.text
+        assert client.get("/", follow_redirects=False).status_code == 303
+
+    def test_login_without_csrf_token_is_refused(self, client: Any) -> None:
+        client.get("/login")
+        response = client.post(
+            "/login",
+            data={"username": "nurse", "password": password_for("nurse"), "csrf_token": "forged"},
+            follow_redirects=False,
+        )
+        assert response.status_code == 403
+        assert client.get("/", follow_redirects=False).status_code == 303
+
+    def test_next_goes_back_to_the_page_asked_for_but_never_off_site(
+        self, client: Any, course_id: int
+    ) -> None:
+        for target, expected in ((f"/courses/{course_id}", f"/courses/{course_id}"),
+                                 ("//evil.example/x", "/"), ("https://evil.example/", "/")):
+            client.cookies.clear()
+            page = client.get("/login")
+            response = client.post(
+                "/login",
+                data={"username": "viewer", "password": password_for("viewer"),
+                      "csrf_token": csrf_of(page.text), "next": target},
+                follow_redirects=False,
+            )
+            assert response.headers["location"] == expected
+
+    def test_logout_ends_the_session(self, client: Any) -> None:
+        login(client, "nurse")
+        page = client.get("/")
+        response = client.post("/logout", data={"csrf_token": csrf_of(page.text)},
+                               follow_redirects=False)
+        assert response.status_code == 303
+        assert client.get("/", follow_redirects=False).status_code == 303
+
+    def test_tampered_cookie_is_no_session(self, client: Any) -> None:
+        login(client, "nurse")
+        value = client.cookies.get("inoplan_session")
+        client.cookies.set("inoplan_session", value[:-3] + "AAA")
+        assert client.get("/", follow_redirects=False).status_code == 303
+
+    def test_security_headers(self, client: Any) -> None:
+        page = client.get("/login")
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        assert page.headers["x-content-type-options"] == "nosniff"
+        assert page.headers["cache-control"] == "no-store"
+
+
+# -- today -----------------------------------------------------------------------------------
+
+
+class TestToday:
+    def test_lists_a_course_with_a_dose_due_with_its_reason_and_link(
+        self, client: Any, course_id: int
+    ) -> None:
+        login(client, "pharmacist")
+        page = client.get("/")
+        assert page.status_code == 200
+        assert f'href="/courses/{course_id}"' in page.text
+        assert "WEB-001" in page.text
+        assert "Give today" in page.text
+        assert "US PI 2.1" in page.text  # the one-line reason carries its citation
+        assert _disclaimer_shown(page.text)
+
+    def test_filters_by_status_and_patient(self, client: Any, course_id: int, new_course) -> None:
+        other = course_document()
+        other["patient"]["id"] = "WEB-002"
+        other["plan"]["start_date"] = "2027-03-01"  # nothing due on TODAY
+        other["events"] = [e for e in other["events"] if e["date"] < "2026-12-01"]
+        other_id = new_course(other)
+        login(client, "viewer")
+        default = client.get("/").text
+        assert "WEB-001" in default and "WEB-002" not in default  # "needs action" by default
+        everything = client.get("/?show=all").text
+        assert "WEB-001" in everything and f'href="/courses/{other_id}"' in everything
+        waiting = client.get("/?show=wait").text
+        assert "WEB-002" in waiting and "WEB-001" not in waiting
+        by_patient = client.get("/?show=all&patient=002").text
+        assert "WEB-002" in by_patient and "WEB-001" not in by_patient
+
+    def test_other_day_via_query(self, client: Any, course_id: int) -> None:
+        login(client, "viewer")
+        page = client.get("/?on=2026-12-04&show=all")
+        assert page.status_code == 200
+        assert "Fri 04 Dec 2026" in page.text
+        assert "No dose today" in page.text
+        assert client.get("/?on=04.12.2026").status_code == 422
+
+    def test_every_decision_shown_is_recorded(self, client: Any, app: Any, course_id: int) -> None:
+        from inoplan.services.records import course_decisions
+
+        login(client, "viewer")
+        client.get("/")
+        shown = course_decisions(app.state.database, course_id)
+        assert [(d.shown_to, d.as_of, d.status) for d in shown] == [("viewer", TODAY, "give")]
+
+
+# -- course page -----------------------------------------------------------------------------
+
+
+class TestCoursePage:
+    def test_decision_with_dose_reasons_citations_alerts_and_key_dates(
+        self, client: Any, course_id: int
+    ) -> None:
+        login(client, "pharmacist")
+        page = client.get(f"/courses/{course_id}")
+        assert page.status_code == 200
+        html = page.text
+        assert 'data-status="give"' in html
+        # next dose with mg and mg/m2: 0.5 mg/m2 x 1.82 m2 = 0.91 mg
+        assert "Cycle 1 day 8" in html and "0.91 mg" in html and "0.5 mg/m²" in html
+        assert "1.82" in html
+        assert "US PI 2.1, Table 1" in html  # reason citation
+        assert "Inputs used" in html
+        assert "Alerts" in html and "PREMEDICATION" in html
+        assert "Contraception until" in html
+        assert "qualified clinician confirms this decision" in html
+        assert _disclaimer_shown(html)
+
+    def test_timeline_shows_given_and_planned_doses_with_windows(
+        self, client: Any, course_id: int
+    ) -> None:
+        login(client, "viewer")
+        html = client.get(f"/courses/{course_id}").text
+        assert "Cycle 1 · from Tue 01 Dec 2026" in html
+        assert 'class="dose-status dose-status-given">given</span> on Tue 01 Dec 2026' in html
+        assert "dose-status-planned" in html
+        assert "Mon 07 Dec 2026 – Thu 10 Dec 2026" in html  # day 8 window (>= 6 days after day 1)
+
+    def test_lab_plots_have_label_threshold_lines(self, client: Any, course_id: int) -> None:
+        from inoplan.knowledge.loader import load_label
+
+        label = load_label("us")
+        login(client, "viewer")
+        html = client.get(f"/courses/{course_id}").text
+        charts = dict(re.findall(r'data-chart="(\w+)"(.*?)</svg>', html, re.S))
+        assert set(charts) == {"anc", "platelets", "liver", "weight"}
+
+        def values(svg: str) -> set[float]:
+            return {float(v) for v in re.findall(r'class="threshold" data-value="([\d.]+)"', svg)}
+
+        assert values(charts["anc"]) == {float(label.threshold("anc_recovery").number)}
+        assert values(charts["platelets"]) == {float(label.threshold("platelets_recovery").number)}
+        assert values(charts["liver"]) == {float(label.threshold("bilirubin_x_uln").number),
+                                           float(label.threshold("ast_alt_x_uln").number)}
+        gain = float(label.threshold("vod_weight_gain_percent").number)
+        assert values(charts["weight"]) == {70.0, round(70 * (1 + gain / 100), 1)}
+        assert 'role="img"' in html and "<title" in html
+
+    def test_audit_history_for_roles_that_may_read_it(self, client: Any, course_id: int) -> None:
+        login(client, "pharmacist")
+        html = client.get(f"/courses/{course_id}").text
+        assert "course.create" in html and "decision.show" in html
+
+    def test_audit_history_hidden_from_nurses(self, client: Any, course_id: int) -> None:
+        login(client, "nurse")
+        html = client.get(f"/courses/{course_id}").text
+        assert "may not read the audit trail" in html
+        assert "course.create" not in html
+
+    def test_unknown_course_is_404(self, client: Any) -> None:
+        login(client, "viewer")
+        assert client.get("/courses/999").status_code == 404
+
+    def test_every_input_has_a_label(self, client: Any, course_id: int) -> None:
+        login(client, "admin")
+        html = client.get(f"/courses/{course_id}").text
+        ids = re.findall(r'<(?:input|select)[^>]*?\bid="([^"]+)"', html)
+        hidden = set(re.findall(r'<input[^>]*type="hidden"[^>]*id="([^"]+)"', html))
+        labelled = set(re.findall(r'<label for="([^"]+)"', html))
+        missing = [i for i in ids if i not in labelled and i not in hidden]
+        assert ids and not missing
+        unnamed = re.findall(r'<input(?![^>]*type="hidden")(?![^>]*\bid=)[^>]*>', html)
+        assert not unnamed
+
+    @pytest.mark.parametrize(
+        ("role", "forms"),
+        [
+            ("nurse", {"vitals", "labs", "ecg", "pregnancy_test", "administration"}),
+            ("prescriber", {"vitals", "labs", "ecg", "pregnancy_test", "toxicity", "response",
+                            "medication", "hsct", "discontinuation"}),
+            ("pharmacist", {"administration"}),
+            ("viewer", set()),
+        ],
+    )
+    def test_forms_offered_follow_the_permission_matrix(
+        self, client: Any, course_id: int, role: str, forms: set[str]
+    ) -> None:
+        login(client, role)
+        html = client.get(f"/courses/{course_id}").text
+        assert set(re.findall(r'id="form-(\w+)"', html)) == forms
+
+    def test_calendar_ics(self, client: Any, course_id: int) -> None:
+        login(client, "viewer")
+        response = client.get(f"/courses/{course_id}/calendar.ics")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/calendar")
+        assert b"BEGIN:VCALENDAR" in response.content
+        assert b"cycle 1 day 8" in response.content
+
+    def test_static_css_and_print_stylesheet(self, client: Any) -> None:
+        css = client.get("/assets/inoplan.css")
+        assert css.status_code == 200 and "@media print" in css.text
+        assert client.get("/assets/../routes.py").status_code == 404
+        assert client.get("/assets/missing.css").status_code == 404
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_role_can_read_every_page(client: Any, course_id: int, role: str) -> None:
+    login(client, role)
+    assert client.get("/").status_code == 200
+    assert client.get(f"/courses/{course_id}").status_code == 200
+    assert client.get(f"/courses/{course_id}/handout.pdf").status_code == 200
+    assert client.get(f"/courses/{course_id}/worksheet.pdf").status_code == 200
+    assert client.get(f"/courses/{course_id}/calendar.ics").status_code == 200
