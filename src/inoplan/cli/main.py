@@ -148,7 +148,13 @@ def plan(
 
         from inoplan.ical import plan_to_ics
 
-        ics.write_bytes(plan_to_ics(result, generated_at=datetime.now(UTC)))
+        calendar = plan_to_ics(result, generated_at=datetime.now(UTC))
+        try:
+            ics.write_bytes(calendar)
+        except OSError as exc:  # a path that cannot be written is an input error, not a crash
+            from inoplan.errors import InvalidInput
+
+            raise InvalidInput("ics", f"cannot write {str(ics)!r}: {exc.strerror}") from None
     _emit(result, json_output, _render_plan)
 
 
