@@ -262,6 +262,17 @@ def test_an_invalid_course_writes_no_calendar(
     assert not ics.exists()
 
 
+def test_an_unwritable_calendar_path_exits_2_naming_ics(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "no-such-folder" / "plan.ics"
+    code, out, err = run(capsys, "plan", str(write(tmp_path, course_document())), "--ics", str(target), "--json")
+    assert code == 2
+    assert json.loads(out)["error"]["field"] == "ics"
+    assert err.count("\n") == 1 and "ics" in err
+    assert not target.exists()
+
+
 def test_a_missing_course_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, err = run(capsys, "plan", str(tmp_path / "absent.yaml"), "--json")
     assert code == 2
