@@ -167,3 +167,22 @@ class TestPlanCourse:
         assert d15 is not None and c2d1 is not None
         assert d15.earliest == date(2026, 12, 17)
         assert (c2d1.earliest - d15.earliest).days >= 6
+
+
+    @pytest.mark.xfail(
+        strict=True,
+        reason="planner bug: after a discontinuation, a dose scheduled before the "
+        "discontinuation date but never given stays 'planned' (c1d8 here)",
+    )
+    def test_nothing_stays_planned_after_a_discontinuation(self) -> None:
+        # Day 1 given 12-01, day 8 (12-08) never given, discontinued 12-12: the plan stops;
+        # no dose may remain 'planned' or 'held' (CONTRACT section 2; "discontinue": treatment
+        # must stop permanently).
+        c = course(
+            [given(1, 1, "2026-12-01", 1.46),
+             {"date": "2026-12-12", "type": "discontinuation", "reason": "VOD"}],
+            hsct_intended=False,
+        )
+        plan = plan_course(c, US)
+        assert plan.discontinued_on == date(2026, 12, 12)
+        assert [(d.cycle, d.day) for d in plan.doses if d.status in ("planned", "held")] == []
