@@ -15,6 +15,7 @@ Shared by the API, the web UI and the CLI. Nothing is built at import time.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -39,12 +40,20 @@ class Database:
         self.engine = make_engine(settings.database_url, pool_size=settings.pool_size)
         self._read = make_session_factory(self.engine)
         self._write = make_session_factory(self.engine, write=True)
+        # SQLite has one writer at a time. Writers of this process queue on a lock instead of
+        # polling SQLite's busy handler (which sleeps up to 100 ms between tries); writers in
+        # other processes still wait on the busy timeout.
+        self._write_lock = threading.Lock() if settings.is_sqlite else None
 
     @contextmanager
     def uow(self, *, write: bool = False) -> Iterator[SqlUnitOfWork]:
         """A unit of work (rolls back unless ``commit()`` is called inside the block)."""
         from inoplan.persistence.unit_of_work import SqlUnitOfWork
 
+        if write and self._write_lock is not None:
+            with self._write_lock, SqlUnitOfWork(self._write) as uow:
+                yield uow
+            return
         with SqlUnitOfWork(self._write if write else self._read) as uow:
             yield uow
 

@@ -192,12 +192,12 @@ class SqlCourses:
         )
 
     def events(self, course_id: int) -> list[EventRecord]:
-        rows = self._session.scalars(
-            select(EventRow).where(EventRow.course_id == course_id).order_by(EventRow.position)
+        rows = self._session.execute(
+            select(EventRow.position, EventRow.data, EventRow.recorded_at, EventRow.recorded_by)
+            .where(EventRow.course_id == course_id)
+            .order_by(EventRow.position)
         ).all()
-        return [
-            EventRecord(r.course_id, r.position, r.data, r.recorded_at, r.recorded_by) for r in rows
-        ]
+        return [EventRecord(course_id, r[0], r[1], r[2], r[3]) for r in rows]
 
     def list(
         self, *, offset: int, limit: int, patient: str | None = None

@@ -62,7 +62,7 @@ class CourseRow(Base):
     __tablename__ = "courses"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("patients.id"), index=True)
     label: Mapped[str] = mapped_column(String(32))  # as written in the document ("us")
     label_revision: Mapped[str] = mapped_column(String(32))  # resolved at creation
     patient_doc: Mapped[dict[str, Any]] = mapped_column(JSON)  # the patient block as given
@@ -83,7 +83,7 @@ class EventRow(Base):
     __table_args__ = (UniqueConstraint("course_id", "position", name="uq_events_course_position"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
+    course_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("courses.id"))
     position: Mapped[int] = mapped_column(Integer)  # 0-based order in the document
     event_id: Mapped[str | None] = mapped_column(String(64))  # the document's own "id"
     type: Mapped[str] = mapped_column(String(32))
@@ -101,7 +101,7 @@ class DecisionRow(Base):
     __tablename__ = "decisions"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
+    course_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("courses.id"), index=True)
     course_version: Mapped[int] = mapped_column(Integer)
     as_of: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(32))

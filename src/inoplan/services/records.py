@@ -37,6 +37,7 @@ __all__ = [
     "UserRecord",
     "append_event",
     "course_audit",
+    "course_version",
     "course_decisions",
     "course_document",
     "create_course",
@@ -384,6 +385,15 @@ def course_document(uow_factory: UowFactory, course_id: int) -> dict[str, Any]:
     """The course document as stored, with ``id`` and ``version``."""
     course, document = _load(uow_factory, course_id)
     return {**document, "id": course.id, "version": course.version}
+
+
+def course_version(uow_factory: UowFactory, course_id: int) -> int:
+    """The course's current version (what ``If-Match`` must carry for the next write)."""
+    with uow_factory() as uow:
+        course = uow.courses.get(course_id)
+    if course is None:
+        raise NotFound(f"course {course_id} does not exist")
+    return int(course.version)
 
 
 def export_document(uow_factory: UowFactory, course_id: int) -> dict[str, Any]:
