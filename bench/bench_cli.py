@@ -73,28 +73,34 @@ def measure(runs: int) -> dict[str, object]:
 
 def section(result: dict[str, object]) -> str:
     ratio = float(result["ratio"])  # type: ignore[arg-type]
-    verdict = "meets the aim" if ratio <= AIM else ("within target" if ratio <= TARGET else "OVER TARGET")
+    verdict = (
+        "meets the aim" if ratio <= AIM else ("within target" if ratio <= TARGET else "OVER TARGET")
+    )
+    base_ms = float(result["baseline_ms"])  # type: ignore[arg-type]
+    cli_ms = float(result["cli_ms"])  # type: ignore[arg-type]
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return "\n".join([
-        BEGIN,
-        "## CLI start-up",
-        "",
-        "Cold start of `inoplan dose --height-cm 170 --weight-kg 70 --mg-per-m2 0.8 --json` (console",
-        "script, fresh process each run) against `python -c 'import json'` on the same machine,",
-        f"{result['runs']} interleaved runs each after one discarded warm-up; medians compared.",
-        f"Target <= {TARGET:g}x, aim {AIM:g}x. Reproduce: `.venv/bin/python bench/bench_cli.py --write`.",
-        "",
-        "| measured | python -c 'import json' | inoplan dose --json | ratio | verdict |",
-        "|---|---|---|---|---|",
-        f"| {when} | {float(result['baseline_ms']):.1f} ms | {float(result['cli_ms']):.1f} ms "  # type: ignore[arg-type]
-        f"| {ratio:.2f}x | {verdict} |",
-        "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Linux {platform.release()}, "
-        f"Python {platform.python_version()}.",
-        "",
-        f"All runs (ms): baseline {result['baseline_all_ms']}; inoplan {result['cli_all_ms']}.",
-        END,
-    ])
+    return "\n".join(
+        [
+            BEGIN,
+            "## CLI start-up",
+            "",
+            "Cold start of `inoplan dose --height-cm 170 --weight-kg 70 --mg-per-m2 0.8 --json`",
+            "(console script, fresh process each run) against `python -c 'import json'` on the",
+            f"same machine, {result['runs']} interleaved runs each after one discarded warm-up;",
+            f"medians compared. Target <= {TARGET:g}x, aim {AIM:g}x.",
+            "Reproduce: `.venv/bin/python bench/bench_cli.py --write`.",
+            "",
+            "| measured | python -c 'import json' | inoplan dose --json | ratio | verdict |",
+            "|---|---|---|---|---|",
+            f"| {when} | {base_ms:.1f} ms | {cli_ms:.1f} ms | {ratio:.2f}x | {verdict} |",
+            "",
+            f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Linux {platform.release()}, "
+            f"Python {platform.python_version()}.",
+            "",
+            f"All runs (ms): baseline {result['baseline_all_ms']}; inoplan {result['cli_all_ms']}.",
+            END,
+        ]
+    )
 
 
 def write_section(text: str) -> None:

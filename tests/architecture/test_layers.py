@@ -23,7 +23,16 @@ import inoplan.errors
 
 PACKAGE = Path(inoplan.__file__).parent
 DOMAIN = PACKAGE / "domain"
-HEAVY = ("fastapi", "starlette", "sqlalchemy", "alembic", "numpy", "scipy", "matplotlib", "pydantic")
+HEAVY = (
+    "fastapi",
+    "starlette",
+    "sqlalchemy",
+    "alembic",
+    "numpy",
+    "scipy",
+    "matplotlib",
+    "pydantic",
+)
 STDLIB = sys.stdlib_module_names
 # Besides its own package the domain may use the error hierarchy and the package root (which
 # holds only ``__version__`` and the disclaimer; checked below to import nothing itself).
@@ -126,7 +135,8 @@ def test_the_dose_command_loads_nothing_heavy() -> None:
         "from inoplan.cli.main import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    try:\n"
-        "        main(['dose', '--height-cm', '170', '--weight-kg', '70', '--mg-per-m2', '0.8', '--json'])\n"
+        "        main(['dose', '--height-cm', '170', '--weight-kg', '70',\n"
+        "              '--mg-per-m2', '0.8', '--json'])\n"
         "    except SystemExit as exit:\n"
         "        assert exit.code in (0, None), exit.code\n"
     )

@@ -22,11 +22,26 @@ EXAMPLES = sorted(Path("/work/shared/examples").glob("*.yaml")) or sorted(
     (Path(__file__).parents[2] / "examples").glob("*.yaml")
 )
 DOSE_KEYS = {
-    "bsa_m2", "dose_mg_per_m2", "dose_mg", "vials", "reconstituted_mg_per_ml", "withdraw_ml",
-    "final_volume_ml", "concentration_mg_per_ml", "infusion_rate_ml_per_h", "infusion_minutes",
+    "bsa_m2",
+    "dose_mg_per_m2",
+    "dose_mg",
+    "vials",
+    "reconstituted_mg_per_ml",
+    "withdraw_ml",
+    "final_volume_ml",
+    "concentration_mg_per_ml",
+    "infusion_rate_ml_per_h",
+    "infusion_minutes",
 }
 PLAN_DOSE_KEYS = {
-    "cycle", "day", "scheduled", "earliest", "latest", "dose_mg_per_m2", "dose_mg", "status",
+    "cycle",
+    "day",
+    "scheduled",
+    "earliest",
+    "latest",
+    "dose_mg_per_m2",
+    "dose_mg",
+    "status",
     "provisional",
 }
 
@@ -81,7 +96,9 @@ def test_bsa_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_bsa_child_by_haycock(capsys: pytest.CaptureFixture[str]) -> None:
     # Haycock 103 cm / 16.5 kg = 0.024265 x 16.5^0.5378 x 103^0.3964 = 0.6881 -> 0.69
-    result = ok_json(capsys, "bsa", "--height-cm", "103", "--weight-kg", "16.5", "--formula", "haycock")
+    result = ok_json(
+        capsys, "bsa", "--height-cm", "103", "--weight-kg", "16.5", "--formula", "haycock"
+    )
     assert (result["bsa_m2"], result["formula"]) == (0.69, "haycock")
 
 
@@ -95,15 +112,24 @@ def test_bsa_table_output(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_dose_json_has_the_contract_keys_as_numbers(capsys: pytest.CaptureFixture[str]) -> None:
-    result = ok_json(capsys, "dose", "--height-cm", "170", "--weight-kg", "70", "--mg-per-m2", "0.8")
-    assert DOSE_KEYS <= set(result)
+    result = ok_json(
+        capsys, "dose", "--height-cm", "170", "--weight-kg", "70", "--mg-per-m2", "0.8"
+    )
+    assert set(result) >= DOSE_KEYS
     assert all(is_number(result[k]) for k in DOSE_KEYS)
     # BSA 1.82; 0.8 x 1.82 = 1.456 -> 1.46 mg; 2 vials of 0.9 mg; 1.46 / 0.25 = 5.84 mL;
     # 50 mL bag: 1.46 / 50 = 0.0292 mg/mL at 50 mL/h over 60 min
     expected = {
-        "bsa_m2": 1.82, "dose_mg_per_m2": 0.8, "dose_mg": 1.46, "vials": 2,
-        "reconstituted_mg_per_ml": 0.25, "withdraw_ml": 5.84, "final_volume_ml": 50,
-        "concentration_mg_per_ml": 0.0292, "infusion_rate_ml_per_h": 50, "infusion_minutes": 60,
+        "bsa_m2": 1.82,
+        "dose_mg_per_m2": 0.8,
+        "dose_mg": 1.46,
+        "vials": 2,
+        "reconstituted_mg_per_ml": 0.25,
+        "withdraw_ml": 5.84,
+        "final_volume_ml": 50,
+        "concentration_mg_per_ml": 0.0292,
+        "infusion_rate_ml_per_h": 50,
+        "infusion_minutes": 60,
     }
     assert {k: result[k] for k in DOSE_KEYS} == expected
     assert "deadlines" not in result
@@ -111,8 +137,18 @@ def test_dose_json_has_the_contract_keys_as_numbers(capsys: pytest.CaptureFixtur
 
 
 def test_dose_deadlines_across_midnight(capsys: pytest.CaptureFixture[str]) -> None:
-    result = ok_json(capsys, "dose", "--height-cm", "170", "--weight-kg", "70", "--mg-per-m2", "0.8",
-                     "--prepared-at", "21:15")
+    result = ok_json(
+        capsys,
+        "dose",
+        "--height-cm",
+        "170",
+        "--weight-kg",
+        "70",
+        "--mg-per-m2",
+        "0.8",
+        "--prepared-at",
+        "21:15",
+    )
     # 21:15 + 4 h = 01:15 next day; + 8 h = 05:15 next day
     assert result["deadlines"]["dilute_by"] == "01:15 (+1 day)"
     assert result["deadlines"]["infusion_end_by"] == "05:15 (+1 day)"
@@ -121,7 +157,9 @@ def test_dose_deadlines_across_midnight(capsys: pytest.CaptureFixture[str]) -> N
 def test_dose_for_a_small_child_reduces_the_volume(capsys: pytest.CaptureFixture[str]) -> None:
     # 103 cm / 16.5 kg -> 0.69 m2; cycle 1 day 8: 0.5 x 0.69 = 0.345 -> 0.35 mg; 0.35/50 = 0.007
     # < 0.01 mg/mL -> 35 mL at 35 mL/h, 0.01 mg/mL
-    result = ok_json(capsys, "dose", "--height-cm", "103", "--weight-kg", "16.5", "--cycle", "1", "--day", "8")
+    result = ok_json(
+        capsys, "dose", "--height-cm", "103", "--weight-kg", "16.5", "--cycle", "1", "--day", "8"
+    )
     assert (result["dose_mg_per_m2"], result["dose_mg"], result["vials"]) == (0.5, 0.35, 1)
     assert (result["final_volume_ml"], result["infusion_rate_ml_per_h"]) == (35, 35)
     assert result["concentration_mg_per_ml"] == 0.01
@@ -148,13 +186,25 @@ def test_dose_by_cycle_day_and_response(
 
 def test_dose_with_the_eu_vial(capsys: pytest.CaptureFixture[str]) -> None:
     # 1.46 mg from 1 mg vials: 2 vials, waste 2 - 1.46 = 0.54
-    result = ok_json(capsys, "dose", "--height-cm", "170", "--weight-kg", "70", "--mg-per-m2", "0.8",
-                     "--vial", "eu-1mg")
+    result = ok_json(
+        capsys,
+        "dose",
+        "--height-cm",
+        "170",
+        "--weight-kg",
+        "70",
+        "--mg-per-m2",
+        "0.8",
+        "--vial",
+        "eu-1mg",
+    )
     assert (result["vials"], result["waste_mg"]) == (2, 0.54)
 
 
 def test_dose_table_output(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "dose", "--height-cm", "170", "--weight-kg", "70", "--mg-per-m2", "0.8")
+    code, out, _ = run(
+        capsys, "dose", "--height-cm", "170", "--weight-kg", "70", "--mg-per-m2", "0.8"
+    )
     assert code == 0
     assert "1.46" in out and "5.84" in out
 
@@ -187,7 +237,9 @@ INVALID = [
 ]
 
 
-@pytest.mark.parametrize(("argv", "field"), INVALID, ids=lambda v: " ".join(v) if isinstance(v, list) else v)
+@pytest.mark.parametrize(
+    ("argv", "field"), INVALID, ids=lambda v: " ".join(v) if isinstance(v, list) else v
+)
 def test_invalid_input_exits_2_naming_the_field(
     capsys: pytest.CaptureFixture[str], argv: list[str], field: str
 ) -> None:
@@ -195,7 +247,9 @@ def test_invalid_input_exits_2_naming_the_field(
     assert code == 2
     assert err.count("\n") == 1 and err.endswith("\n"), err
     assert field in err
-    assert json.loads(out) == {"error": {"field": field, "message": json.loads(out)["error"]["message"]}}
+    assert json.loads(out) == {
+        "error": {"field": field, "message": json.loads(out)["error"]["message"]}
+    }
     assert json.loads(out)["error"]["message"]
     # without --json: the same line on stderr and nothing at all on stdout
     code, out, err = run(capsys, *argv)
@@ -203,16 +257,22 @@ def test_invalid_input_exits_2_naming_the_field(
     assert err.count("\n") == 1 and field in err
 
 
-def test_plan_json_has_the_contract_keys(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_plan_json_has_the_contract_keys(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     result = ok_json(capsys, "plan", str(write(tmp_path, course_document())))
     assert len(result["doses"]) == 6  # transplant intended: 2 cycles x 3 doses
     for dose in result["doses"]:
-        assert PLAN_DOSE_KEYS <= set(dose)
+        assert set(dose) >= PLAN_DOSE_KEYS
         assert is_number(dose["dose_mg_per_m2"]) and is_number(dose["dose_mg"])
         assert dose["status"] in {"given", "planned", "held", "omitted"}
         assert isinstance(dose["provisional"], bool)
     first = result["doses"][0]
-    assert (first["scheduled"], first["earliest"], first["latest"]) == ("2026-12-01", "2026-12-01", None)
+    assert (first["scheduled"], first["earliest"], first["latest"]) == (
+        "2026-12-01",
+        "2026-12-01",
+        None,
+    )
 
 
 def test_plan_writes_the_calendar(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -266,7 +326,9 @@ def test_an_unwritable_calendar_path_exits_2_naming_ics(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     target = tmp_path / "no-such-folder" / "plan.ics"
-    code, out, err = run(capsys, "plan", str(write(tmp_path, course_document())), "--ics", str(target), "--json")
+    code, out, err = run(
+        capsys, "plan", str(write(tmp_path, course_document())), "--ics", str(target), "--json"
+    )
     assert code == 2
     assert json.loads(out)["error"]["field"] == "ics"
     assert err.count("\n") == 1 and "ics" in err
@@ -274,18 +336,24 @@ def test_an_unwritable_calendar_path_exits_2_naming_ics(
 
 
 def test_a_missing_course_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, err = run(capsys, "plan", str(tmp_path / "absent.yaml"), "--json")
+    code, out, _err = run(capsys, "plan", str(tmp_path / "absent.yaml"), "--json")
     assert code == 2
     assert json.loads(out)["error"]["field"] == "COURSE"
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_the_worked_examples_plan_without_error(capsys: pytest.CaptureFixture[str], example: Path) -> None:
+def test_the_worked_examples_plan_without_error(
+    capsys: pytest.CaptureFixture[str], example: Path
+) -> None:
     result = ok_json(capsys, "plan", str(example))
     assert result["doses"]
     expected = yaml.safe_load(example.read_text(encoding="utf-8"))["expect"].get("next_dose")
     if expected:  # the regimen mg/m2 the example expects appears in the plan for that dose
-        dose = next(d for d in result["doses"] if (d["cycle"], d["day"]) == (expected["cycle"], expected["day"]))
+        dose = next(
+            d
+            for d in result["doses"]
+            if (d["cycle"], d["day"]) == (expected["cycle"], expected["day"])
+        )
         assert dose["dose_mg_per_m2"] == expected["dose_mg_per_m2"]
 
 
@@ -295,7 +363,11 @@ def test_there_are_four_worked_examples() -> None:
 
 def test_python_dash_m_inoplan_help() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "inoplan", "--help"], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "inoplan", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     for command in ("bsa", "dose", "plan"):

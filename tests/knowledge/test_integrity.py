@@ -7,6 +7,8 @@ still fails here.
 from __future__ import annotations
 
 import ast
+import contextlib
+import itertools
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -19,10 +21,27 @@ from inoplan.knowledge.loader import CONFIDENCE_TAGS, available_versions, load_l
 
 VERSIONS = available_versions()
 CONTRACT_ALERT_CODES = (
-    "PREMEDICATION", "OBSERVATION", "CYTOREDUCTION", "VOD_RISK", "VOD_SUSPECTED",
-    "HSCT_CONDITIONING", "HSCT_BILIRUBIN", "QT_DRUG", "QT_ECG", "PREGNANCY_TEST",
-    "CONTRACEPTION", "LACTATION", "ALLERGY", "AGE", "MAX_CYCLES", "NO_RESPONSE",
-    "CONSIDER_DISCONTINUATION", "STALE_LABS", "STALE_WEIGHT", "MISSING_DATA", "DOSE_DEVIATION",
+    "PREMEDICATION",
+    "OBSERVATION",
+    "CYTOREDUCTION",
+    "VOD_RISK",
+    "VOD_SUSPECTED",
+    "HSCT_CONDITIONING",
+    "HSCT_BILIRUBIN",
+    "QT_DRUG",
+    "QT_ECG",
+    "PREGNANCY_TEST",
+    "CONTRACEPTION",
+    "LACTATION",
+    "ALLERGY",
+    "AGE",
+    "MAX_CYCLES",
+    "NO_RESPONSE",
+    "CONSIDER_DISCONTINUATION",
+    "STALE_LABS",
+    "STALE_WEIGHT",
+    "MISSING_DATA",
+    "DOSE_DEVIATION",
 )
 SRC = Path(inoplan.__file__).parent
 
@@ -63,11 +82,14 @@ def test_every_cited_anchor_exists(version: str) -> None:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_every_confidence_tag_is_known(version: str) -> None:
-    tags = [(p, k, v) for p, k, v in walk(read_raw(version))
-            if k == "confidence" or k.endswith("_confidence")]
+    tags = [
+        (p, k, v)
+        for p, k, v in walk(read_raw(version))
+        if k == "confidence" or k.endswith("_confidence")
+    ]
     assert tags
     assert not [t for t in tags if t[2] not in CONFIDENCE_TAGS]
-    assert CONFIDENCE_TAGS == {"C", "C-old", "C-sec", "UNCONFIRMED", "POLICY"}
+    assert {"C", "C-old", "C-sec", "UNCONFIRMED", "POLICY"} == CONFIDENCE_TAGS
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -107,7 +129,7 @@ def test_regimen_days_lie_within_their_cycle(version: str) -> None:
         days = [d.day for d in schedule.doses]
         assert days == sorted(days)
         # consecutive doses are at least the minimum gap apart on schedule
-        gaps = [b - a for a, b in zip(days, days[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(days)]
         assert all(g >= regimen.min_days_between_doses for g in gaps)
     # the last dose day of a cycle and the next cycle's day 1 are also far enough apart
     last_day = max(regimen.dose_days)
@@ -150,8 +172,10 @@ def test_caps_windows_and_preparation_facts(version: str) -> None:
     assert prep.reconstituted_mg_per_ml == Decimal("0.25")
     assert prep.standard_final_volume_ml == 50
     assert prep.infusion_minutes == 60
-    assert (prep.reconstitution_to_dilution_max_hours,
-            prep.reconstitution_to_end_of_infusion_max_hours) == (4, 8)
+    assert (
+        prep.reconstitution_to_dilution_max_hours,
+        prep.reconstitution_to_end_of_infusion_max_hours,
+    ) == (4, 8)
     for vial in label.vials.values():
         # 4 mL at 0.25 mg/mL: a 0.9 mg vial delivers 3.6 mL, a 1 mg vial 4 mL
         assert vial.deliverable_ml * prep.reconstituted_mg_per_ml == vial.deliverable_mg
@@ -178,10 +202,29 @@ def test_ambiguous_wording_carries_an_interpretation(version: str) -> None:
 
 # -- the label is data: no label number as a literal in the dose and plan code ----------------
 
-LABEL_NUMBERS = {Decimal(x) for x in (
-    "0.8", "1.8", "0.5", "1.5", "0.25", "50", "0.9", "3.6", "2", "2.5", "4", "6", "7", "8",
-    "14", "15", "21", "28",
-)}
+LABEL_NUMBERS = {
+    Decimal(x)
+    for x in (
+        "0.8",
+        "1.8",
+        "0.5",
+        "1.5",
+        "0.25",
+        "50",
+        "0.9",
+        "3.6",
+        "2",
+        "2.5",
+        "4",
+        "6",
+        "7",
+        "8",
+        "14",
+        "15",
+        "21",
+        "28",
+    )
+}
 
 
 def numeric_literals(path: Path) -> list[tuple[int, Decimal]]:
@@ -192,10 +235,8 @@ def numeric_literals(path: Path) -> list[tuple[int, Decimal]]:
         if isinstance(node.value, int | float):
             found.append((node.lineno, Decimal(str(node.value))))
         elif isinstance(node.value, str):
-            try:
+            with contextlib.suppress(ArithmeticError):
                 found.append((node.lineno, Decimal(node.value.strip())))
-            except ArithmeticError:
-                pass
     return found
 
 
@@ -210,5 +251,10 @@ def test_no_label_number_is_a_literal_in_code(module: str) -> None:
 
 def test_the_literal_scan_would_catch_one(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
-    sample.write_text('LIMIT = 0.8\nVOLUME = Decimal("50")\nSTEP = Decimal("0.01")\n', encoding="utf-8")
-    assert {v for _, v in numeric_literals(sample) if v in LABEL_NUMBERS} == {Decimal("0.8"), Decimal(50)}
+    sample.write_text(
+        'LIMIT = 0.8\nVOLUME = Decimal("50")\nSTEP = Decimal("0.01")\n', encoding="utf-8"
+    )
+    assert {v for _, v in numeric_literals(sample) if v in LABEL_NUMBERS} == {
+        Decimal("0.8"),
+        Decimal(50),
+    }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 from datetime import date, timedelta
 from decimal import Decimal
@@ -42,7 +43,10 @@ MAX_CYCLE = Decimal("1.8")
 
 FAST = settings(derandomize=True, database=None, deadline=None, max_examples=150)
 SLOW = settings(
-    derandomize=True, database=None, deadline=None, max_examples=60,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=60,
     suppress_health_check=[HealthCheck.too_slow],
 )
 
@@ -87,11 +91,24 @@ def test_the_dose_service_refuses_anything_above_the_limit(mg_per_m2: Decimal) -
 @given(above_limit, st.sampled_from(["us", "eu"]))
 def test_the_cli_refuses_anything_above_the_limit(mg_per_m2: Decimal, label: str) -> None:
     out, err = io.StringIO(), io.StringIO()
-    argv = ["dose", "--height-cm", "170", "--weight-kg", "70", "--mg-per-m2", str(mg_per_m2),
-            "--label", label, "--json"]
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        with pytest.raises(SystemExit) as exit_info:
-            main(argv)
+    argv = [
+        "dose",
+        "--height-cm",
+        "170",
+        "--weight-kg",
+        "70",
+        "--mg-per-m2",
+        str(mg_per_m2),
+        "--label",
+        label,
+        "--json",
+    ]
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        pytest.raises(SystemExit) as exit_info,
+    ):
+        main(argv)
     assert exit_info.value.code == 2
     assert json.loads(out.getvalue())["error"]["field"] == "mg_per_m2"
     assert "dose_mg" not in out.getvalue()
@@ -107,7 +124,9 @@ def test_dose_never_falls_as_bsa_rises(mg_per_m2: Decimal, a: Decimal, b: Decima
 
 @FAST
 @given(st.decimals(min_value="0.01", max_value="0.8", places=2), bsa_values)
-def test_dose_is_within_half_a_hundredth_of_the_exact_product(mg_per_m2: Decimal, bsa: Decimal) -> None:
+def test_dose_is_within_half_a_hundredth_of_the_exact_product(
+    mg_per_m2: Decimal, bsa: Decimal
+) -> None:
     assert abs(dose_mg(mg_per_m2, bsa, US.limits) - mg_per_m2 * bsa) <= Decimal("0.005")
 
 
@@ -154,8 +173,15 @@ def courses_in_progress(draw: st.DrawFn) -> Course:
     hsct = draw(st.sampled_from([True, False, None]))
     cycle1_days = draw(st.sampled_from([21, 28]))
     events: list[Event] = [
-        VitalsEvent(date=START - timedelta(days=3), id=None, index=0, supersedes=None, reason=None,
-                    height_cm=Decimal(170), weight_kg=Decimal(70))
+        VitalsEvent(
+            date=START - timedelta(days=3),
+            id=None,
+            index=0,
+            supersedes=None,
+            reason=None,
+            height_cm=Decimal(170),
+            weight_kg=Decimal(70),
+        )
     ]
     for _ in range(draw(st.integers(min_value=0, max_value=14))):
         plan = plan_course(make_course(events, hsct, cycle1_days), US)
@@ -176,14 +202,28 @@ def courses_in_progress(draw: st.DrawFn) -> Course:
             offset = draw(st.sampled_from([-2, -1, span + 1, span + 2, span + 3]))
         on = dose.earliest + timedelta(days=offset)
         events.append(
-            AdministrationEvent(date=on, id=None, index=len(events), supersedes=None, reason=None,
-                                cycle=dose.cycle, day=dose.day, dose_mg=dose.dose_mg or Decimal(1))
+            AdministrationEvent(
+                date=on,
+                id=None,
+                index=len(events),
+                supersedes=None,
+                reason=None,
+                cycle=dose.cycle,
+                day=dose.day,
+                dose_mg=dose.dose_mg or Decimal(1),
+            )
         )
         if dose.day == 15 and draw(st.booleans()):
             status = draw(st.sampled_from(["CR", "CRi", "PR", "NR", "relapse"]))
             events.append(
-                ResponseEvent(date=on + timedelta(days=3), id=None, index=len(events),
-                              supersedes=None, reason=None, status=status)
+                ResponseEvent(
+                    date=on + timedelta(days=3),
+                    id=None,
+                    index=len(events),
+                    supersedes=None,
+                    reason=None,
+                    status=status,
+                )
             )
     return make_course(events, hsct, cycle1_days)
 
@@ -228,5 +268,5 @@ def test_six_days_between_doses_when_each_is_given_at_its_earliest(course: Cours
 def test_a_fresh_plan_has_seven_days_between_scheduled_doses(hsct: bool | None, days: int) -> None:
     plan = plan_course(make_course([], hsct, days), US)
     scheduled = [d.scheduled for d in plan.doses]
-    assert all((b - a).days >= 7 for a, b in zip(scheduled, scheduled[1:], strict=False))
+    assert all((b - a).days >= 7 for a, b in itertools.pairwise(scheduled))
     assert len({d.cycle for d in plan.doses}) == (2 if hsct else 6)

@@ -14,8 +14,14 @@ GENERATED = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 def dose(cycle: int, day: int, scheduled: str, status: str, **extra: Any) -> dict[str, Any]:
     row = {
-        "cycle": cycle, "day": day, "scheduled": scheduled, "earliest": scheduled,
-        "latest": None, "dose_mg_per_m2": 0.5, "dose_mg": 0.91, "status": status,
+        "cycle": cycle,
+        "day": day,
+        "scheduled": scheduled,
+        "earliest": scheduled,
+        "latest": None,
+        "dose_mg_per_m2": 0.5,
+        "dose_mg": 0.91,
+        "status": status,
         "provisional": False,
     }
     row.update(extra)
@@ -51,7 +57,9 @@ def test_one_all_day_event_per_planned_or_held_dose() -> None:
 def test_open_window_and_provisional_and_unknown_mg() -> None:
     plan = {
         "patient_id": "P-2",
-        "doses": [dose(2, 1, "2026-12-22", "planned", dose_mg=None, dose_mg_per_m2=0.8, provisional=True)],
+        "doses": [
+            dose(2, 1, "2026-12-22", "planned", dose_mg=None, dose_mg_per_m2=0.8, provisional=True)
+        ],
     }
     (only,) = events(plan)
     assert str(only["summary"]) == "Inotuzumab ozogamicin cycle 2 day 1 (0.8 mg/m2)"

@@ -30,11 +30,11 @@ def test_no_file_means_the_defaults(path: str | None) -> None:
 def test_every_setting_is_read(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        "[rounding]\nbsa_step_m2 = 0.1\ndose_step_mg = 0.05\nmode = \"down\"\n"
+        '[rounding]\nbsa_step_m2 = 0.1\ndose_step_mg = 0.05\nmode = "down"\n'
         "[preparation]\nfinal_concentration_min_mg_per_ml = 0.02\n"
         "final_concentration_max_mg_per_ml = 0.08\n"
         "[freshness]\nlab_max_age_days = 2\nweight_max_age_days = 14\n"
-        "[qt]\nextra_drugs = [\"moxifloxacin\", \"amiodarone\"]\n",
+        '[qt]\nextra_drugs = ["moxifloxacin", "amiodarone"]\n',
     )
     policy = load_site_policy(path)
     assert policy.rounding.bsa_step_m2 == D("0.1")
@@ -49,7 +49,7 @@ def test_every_setting_is_read(tmp_path: Path) -> None:
 
 
 def test_a_partial_file_keeps_the_other_defaults(tmp_path: Path) -> None:
-    policy = load_site_policy(write(tmp_path, "[rounding]\nmode = \"down\"\n"))
+    policy = load_site_policy(write(tmp_path, '[rounding]\nmode = "down"\n'))
     assert policy.rounding.bsa_step_m2 == D("0.01")
     assert policy.rounding.dose_step_mg == D("0.01")
     assert policy.final_concentration_min_mg_per_ml is None
@@ -57,8 +57,12 @@ def test_a_partial_file_keeps_the_other_defaults(tmp_path: Path) -> None:
 
 def test_the_policy_reaches_the_preparation(tmp_path: Path) -> None:
     # minimum 0.02 mg/mL: 0.91 mg / 50 mL = 0.0182 < 0.02 -> 0.91 / 0.02 = 45.5 -> 45 mL
-    policy = load_site_policy(write(tmp_path, "[preparation]\nfinal_concentration_min_mg_per_ml = 0.02\n"))
-    assert prepare_dose(D("0.91"), "us-0.9mg", load_label("us"), policy=policy).final_volume_ml == D(45)
+    policy = load_site_policy(
+        write(tmp_path, "[preparation]\nfinal_concentration_min_mg_per_ml = 0.02\n")
+    )
+    assert prepare_dose(
+        D("0.91"), "us-0.9mg", load_label("us"), policy=policy
+    ).final_volume_ml == D(45)
 
 
 @pytest.mark.parametrize(
@@ -69,7 +73,7 @@ def test_the_policy_reaches_the_preparation(tmp_path: Path) -> None:
         ("[freshness]\nlab_max_age = 3\n", "site_policy.freshness.lab_max_age"),
         ("rounding = 1\n", "site_policy.rounding"),
         ("[rounding\n", "site_policy"),
-        ("[rounding]\nmode = \"banker\"\n", "rounding.mode"),
+        ('[rounding]\nmode = "banker"\n', "rounding.mode"),
         ("[rounding]\ndose_step_mg = 0\n", "rounding.dose_step_mg"),
         ("[rounding]\nbsa_step_m2 = 2\n", "rounding.bsa_step_m2"),
     ],

@@ -59,7 +59,10 @@ class TestValidDocument:
         anc = labs.values["anc"]
         # 1600 /uL = 1.6 x 10^9/L
         assert (anc.value, anc.unit, anc.reported_value, anc.reported_unit) == (
-            D("1.6"), "10*9/L", D(1600), "/uL",
+            D("1.6"),
+            "10*9/L",
+            D(1600),
+            "/uL",
         )
         assert labs.values["platelets"].value == D(85)
         bilirubin = labs.values["bilirubin"]
@@ -110,8 +113,14 @@ class TestValidDocument:
         doc = document()
         doc["events"][0]["id"] = "v1"
         doc["events"].append(
-            {"date": "2026-11-29", "type": "vitals", "height_cm": 170, "weight_kg": 72,
-             "supersedes": "v1", "reason": "scale recalibrated"}
+            {
+                "date": "2026-11-29",
+                "type": "vitals",
+                "height_cm": 170,
+                "weight_kg": 72,
+                "supersedes": "v1",
+                "reason": "scale recalibrated",
+            }
         )
         course = parse_course(doc)
         vitals = list(course.of_type(VitalsEvent))
@@ -149,7 +158,9 @@ class TestErrorsNameTheField:
         assert err.value.field == "events[1].anc.unit"
 
     def test_unknown_unit_of_a_later_event_counts_in_file_order(self) -> None:
-        doc = with_event({"date": "2026-11-20", "type": "labs", "platelets": {"value": 9, "unit": "g"}})
+        doc = with_event(
+            {"date": "2026-11-20", "type": "labs", "platelets": {"value": 9, "unit": "g"}}
+        )
         assert field_of(doc) == "events[3].platelets.unit"
 
     @pytest.mark.parametrize(
@@ -202,14 +213,23 @@ class TestErrorsNameTheField:
         assert field_of(doc) == "events[1].id"
 
     def test_a_correction_of_an_unknown_event(self) -> None:
-        doc = with_event({"date": "2026-11-29", "type": "vitals", "weight_kg": 71,
-                          "supersedes": "nope", "reason": "typo"})
+        doc = with_event(
+            {
+                "date": "2026-11-29",
+                "type": "vitals",
+                "weight_kg": 71,
+                "supersedes": "nope",
+                "reason": "typo",
+            }
+        )
         assert field_of(doc) == "events[3].supersedes"
 
     def test_a_correction_without_a_reason(self) -> None:
         doc = document()
         doc["events"][0]["id"] = "v1"
-        doc["events"].append({"date": "2026-11-29", "type": "vitals", "weight_kg": 71, "supersedes": "v1"})
+        doc["events"].append(
+            {"date": "2026-11-29", "type": "vitals", "weight_kg": 71, "supersedes": "v1"}
+        )
         assert field_of(doc) == "events[3].reason"
 
     def test_birth_after_the_start(self) -> None:

@@ -85,13 +85,19 @@ class TestDoseMg:
             ("0.5", "2.11", "1.06"),  # 0.5 x 2.11 = 1.055 -> 1.06 (half-up)
             ("0.8", "0.69", "0.55"),  # 0.8 x 0.69 = 0.552 -> 0.55
             ("0.5", "0.69", "0.35"),  # 0.5 x 0.69 = 0.345 -> 0.35 (half-up)
-            ("0.5", "1.81", "0.91"),  # 0.5 x 1.81 = 0.905 -> 0.91 (half-up; banker's would give 0.90)
+            (
+                "0.5",
+                "1.81",
+                "0.91",
+            ),  # 0.5 x 1.81 = 0.905 -> 0.91 (half-up; banker's would give 0.90)
             ("0.5", "1.85", "0.93"),  # 0.925 -> 0.93 (banker's would give 0.92)
             ("0.6", "1.82", "1.09"),  # 0.6 x 1.82 = 1.092 -> 1.09
             ("0.5", "1.97", "0.99"),  # 0.985 -> 0.99
         ],
     )
-    def test_half_up_to_a_hundredth_of_a_milligram(self, mg_per_m2: str, bsa: str, expected: str) -> None:
+    def test_half_up_to_a_hundredth_of_a_milligram(
+        self, mg_per_m2: str, bsa: str, expected: str
+    ) -> None:
         assert dose_mg(D(mg_per_m2), D(bsa), US.limits) == D(expected)
 
     def test_just_below_the_half_rounds_down(self) -> None:
@@ -109,7 +115,9 @@ class TestDoseMg:
 
     def test_a_coarser_dose_step(self) -> None:
         # 0.8 x 1.82 = 1.456 -> 1.5 at 0.1 mg
-        assert dose_mg(D("0.8"), D("1.82"), US.limits, RoundingPolicy(dose_step_mg=D("0.1"))) == D("1.5")
+        assert dose_mg(D("0.8"), D("1.82"), US.limits, RoundingPolicy(dose_step_mg=D("0.1"))) == D(
+            "1.5"
+        )
 
     @pytest.mark.parametrize("bsa", ["0", "-1.8", "NaN"])
     def test_a_bsa_that_is_not_positive_is_refused(self, bsa: str) -> None:

@@ -22,8 +22,17 @@ from inoplan.knowledge import load_label
 from inoplan.services.courses import plan_document
 
 CASES = sorted((Path(__file__).parents[1] / "planner_cases").glob("*.yaml"))
-COLUMNS = ("cycle", "day", "scheduled", "earliest", "latest", "dose_mg_per_m2", "dose_mg",
-           "status", "provisional")
+COLUMNS = (
+    "cycle",
+    "day",
+    "scheduled",
+    "earliest",
+    "latest",
+    "dose_mg_per_m2",
+    "dose_mg",
+    "status",
+    "provisional",
+)
 US = load_label("us")
 
 
@@ -66,8 +75,10 @@ def course(events: list[dict[str, Any]], **plan: Any) -> Any:
         {
             "patient": {"id": "U-1", "birth_date": "1971-03-14", "sex": "female"},
             "plan": {"start_date": "2026-12-01", "hsct_intended": True, **plan},
-            "events": [{"date": "2026-11-28", "type": "vitals", "height_cm": 170, "weight_kg": 70},
-                       *events],
+            "events": [
+                {"date": "2026-11-28", "type": "vitals", "height_cm": 170, "weight_kg": 70},
+                *events,
+            ],
         }
     )
 
@@ -78,8 +89,13 @@ def given(cycle: int, day: int, on: str, mg: float = 0.91) -> dict[str, Any]:
 
 class TestPlanCourse:
     def test_a_cycle_beyond_the_cap_is_refused_naming_events(self) -> None:
-        c = course([given(1, 1, "2026-12-01", 1.46), given(2, 1, "2026-12-22", 1.46),
-                    given(3, 1, "2027-01-19", 1.46)])
+        c = course(
+            [
+                given(1, 1, "2026-12-01", 1.46),
+                given(2, 1, "2026-12-22", 1.46),
+                given(3, 1, "2027-01-19", 1.46),
+            ]
+        )
         with pytest.raises(InvalidInput) as err:
             plan_course(c, US)
         assert err.value.field == "events"
@@ -103,7 +119,8 @@ class TestPlanCourse:
         )
         cycle2 = [d for d in plan.doses if d.cycle == 2]
         assert [(d.day, str(d.dose_mg_per_m2), str(d.dose_mg)) for d in cycle2] == [
-            (1, "0.600", "1.09"), (8, "0.375", "0.68"),
+            (1, "0.600", "1.09"),
+            (8, "0.375", "0.68"),
         ]
 
     def test_an_adjustment_cannot_exceed_the_per_dose_limit(self) -> None:
@@ -144,17 +161,25 @@ class TestPlanCourse:
         # label interpretation (regimen.remission_interpretation): CR before cycle 2, relapse
         # before cycle 3 -> cycle 3 day 1 is 0.8 mg/m2 again, provisional
         c = course(
-            [given(1, 1, "2026-12-01", 1.46), given(1, 8, "2026-12-08"), given(1, 15, "2026-12-15"),
-             {"date": "2026-12-20", "type": "response", "status": "CR"},
-             given(2, 1, "2026-12-22"), given(2, 8, "2026-12-29"), given(2, 15, "2027-01-05"),
-             {"date": "2027-01-12", "type": "response", "status": "relapse"}],
+            [
+                given(1, 1, "2026-12-01", 1.46),
+                given(1, 8, "2026-12-08"),
+                given(1, 15, "2026-12-15"),
+                {"date": "2026-12-20", "type": "response", "status": "CR"},
+                given(2, 1, "2026-12-22"),
+                given(2, 8, "2026-12-29"),
+                given(2, 15, "2027-01-05"),
+                {"date": "2027-01-12", "type": "response", "status": "relapse"},
+            ],
             hsct_intended=False,
         )
         plan = plan_course(c, US)
         c3d1 = plan.dose(3, 1)
         assert c3d1 is not None
         assert (str(c3d1.dose_mg_per_m2), c3d1.provisional, c3d1.scheduled) == (
-            "0.8", True, date(2027, 1, 19),
+            "0.8",
+            True,
+            date(2027, 1, 19),
         )
 
     def test_giving_each_remaining_dose_at_its_earliest_keeps_six_days(self) -> None:
@@ -168,7 +193,6 @@ class TestPlanCourse:
         assert d15.earliest == date(2026, 12, 17)
         assert (c2d1.earliest - d15.earliest).days >= 6
 
-
     @pytest.mark.xfail(
         strict=True,
         reason="planner bug: after a discontinuation, a dose scheduled before the "
@@ -179,8 +203,10 @@ class TestPlanCourse:
         # no dose may remain 'planned' or 'held' (CONTRACT section 2; "discontinue": treatment
         # must stop permanently).
         c = course(
-            [given(1, 1, "2026-12-01", 1.46),
-             {"date": "2026-12-12", "type": "discontinuation", "reason": "VOD"}],
+            [
+                given(1, 1, "2026-12-01", 1.46),
+                {"date": "2026-12-12", "type": "discontinuation", "reason": "VOD"},
+            ],
             hsct_intended=False,
         )
         plan = plan_course(c, US)

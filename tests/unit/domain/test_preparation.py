@@ -45,7 +45,9 @@ class TestVials:
     def test_us_vials_by_deliverable_0_9_mg(self, dose: str, vials: int) -> None:
         assert prep(dose).vials == vials
 
-    @pytest.mark.parametrize(("dose", "vials"), [("0.99", 1), ("1", 1), ("1.01", 2), ("2", 2), ("2.01", 3)])
+    @pytest.mark.parametrize(
+        ("dose", "vials"), [("0.99", 1), ("1", 1), ("1.01", 2), ("2", 2), ("2.01", 3)]
+    )
     def test_eu_vials_by_deliverable_1_mg(self, dose: str, vials: int) -> None:
         assert prep(dose, "eu-1mg").vials == vials
 
@@ -100,7 +102,9 @@ class TestVolumes:
         # 0.5 mg / 50 mL = 0.01 mg/mL: exactly the minimum, so the standard bag is kept
         at = prep("0.5")
         assert (at.final_volume_ml, at.concentration_mg_per_ml, at.reduced_volume) == (
-            D(50), D("0.01"), False,
+            D(50),
+            D("0.01"),
+            False,
         )
         # 0.51 mg / 50 mL = 0.0102 mg/mL: above the minimum, standard bag
         above = prep("0.51")

@@ -52,7 +52,7 @@ class TestCounts:
 
 class TestBilirubin:
     def test_factor_is_17_1(self) -> None:
-        assert BILIRUBIN_UMOL_PER_MG_DL == D("17.1")
+        assert D("17.1") == BILIRUBIN_UMOL_PER_MG_DL
 
     def test_umol_per_litre_to_mg_per_dl(self) -> None:
         # 34.2 / 17.1 = 2 mg/dL; 17.1 / 17.1 = 1; 25.65 / 17.1 = 1.5
@@ -86,7 +86,7 @@ class TestEnzymesAndElectrolytes:
         assert convert("magnesium", D("0.7"), "mmol/L", field="mg") == D("0.7")
 
     def test_magnesium_in_mg_per_dl_is_not_guessed(self) -> None:
-        with pytest.raises(UnknownUnit, match="magnesium.unit"):
+        with pytest.raises(UnknownUnit, match=r"magnesium\.unit"):
             convert("magnesium", D("1.8"), "mg/dL", field="magnesium.unit")
 
 
@@ -107,7 +107,7 @@ class TestUnknownUnits:
 
     @pytest.mark.parametrize("unit", [None, 5, ["10*9/L"]])
     def test_a_unit_that_is_not_text_is_refused(self, unit: object) -> None:
-        with pytest.raises(UnknownUnit, match="platelets.unit"):
+        with pytest.raises(UnknownUnit, match=r"platelets\.unit"):
             convert("platelets", D("1"), unit, field="platelets.unit")
 
     def test_unknown_analyte_names_the_field(self) -> None:
@@ -123,12 +123,15 @@ class TestNumbers:
         assert str(tidy(D("1E+2"))) == "100"
 
     @pytest.mark.parametrize(
-        ("value", "expected"), [(1.46, D("1.46")), (2, D("2")), ("0.8", D("0.8")), (D("0.5"), D("0.5"))]
+        ("value", "expected"),
+        [(1.46, D("1.46")), (2, D("2")), ("0.8", D("0.8")), (D("0.5"), D("0.5"))],
     )
     def test_to_decimal_reads_numbers_exactly(self, value: object, expected: Decimal) -> None:
         assert to_decimal(value, field="x") == expected
 
-    @pytest.mark.parametrize("value", [True, None, "abc", "1.2 mg", float("inf"), float("nan"), [1]])
+    @pytest.mark.parametrize(
+        "value", [True, None, "abc", "1.2 mg", float("inf"), float("nan"), [1]]
+    )
     def test_to_decimal_refuses_non_numbers_naming_the_field(self, value: object) -> None:
         with pytest.raises(InvalidInput) as err:
             to_decimal(value, field="dose_mg")
