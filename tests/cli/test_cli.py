@@ -377,3 +377,62 @@ def test_python_dash_m_inoplan_help() -> None:
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--version")
     assert code == 0 and out.startswith("inoplan ")
+
+
+def test_no_arguments_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys)
+    assert code == 0
+    assert "dose" in out and "plan" in out
+
+
+def test_a_site_policy_file_changes_the_rounding(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    policy = tmp_path / "site.toml"
+    policy.write_text('[rounding]\nmode = "down"\n', encoding="utf-8")
+    # 182 cm / 88 kg -> 2.11 m2 (BSA half-up); 0.8 x 2.11 = 1.688 -> 1.68 when rounding down
+    result = ok_json(
+        capsys,
+        "--site-policy",
+        str(policy),
+        "dose",
+        "--height-cm",
+        "182",
+        "--weight-kg",
+        "88",
+        "--mg-per-m2",
+        "0.8",
+    )
+    assert (result["bsa_m2"], result["dose_mg"]) == (2.11, 1.68)
+    # the next command without the option is back to the defaults (1.688 -> 1.69)
+    result = ok_json(
+        capsys, "dose", "--height-cm", "182", "--weight-kg", "88", "--mg-per-m2", "0.8"
+    )
+    assert result["dose_mg"] == 1.69
+
+
+def test_a_missing_site_policy_file_exits_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run(
+        capsys,
+        "--site-policy",
+        str(tmp_path / "absent.toml"),
+        "bsa",
+        "--height-cm",
+        "170",
+        "--weight-kg",
+        "70",
+        "--json",
+    )
+    assert code == 2
+    assert json.loads(out)["error"]["field"] == "site_policy"
+    assert err.count("\n") == 1
+
+
+def test_plan_table_without_vitals(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    doc = course_document()
+    doc["events"] = []
+    code, out, _ = run(capsys, "plan", str(write(tmp_path, doc)))
+    assert code == 0
+    assert "unknown" in out  # BSA unknown; mg shown as "-"
