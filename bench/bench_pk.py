@@ -44,7 +44,7 @@ from inoplan.domain.pk.population import (
     summarise,
 )
 from inoplan.knowledge.pk import load_pk_model
-from inoplan.services.exposure import DEFAULT_CHUNK_SIZE, DEFAULT_RTOL, exposure_json
+from inoplan.services.exposure import DEFAULT_CHUNK_SIZE, POPULATION_RTOL, exposure_json
 
 PARAMS = ("cl1_l_per_h", "cl2_l_per_h", "kdes_per_h", "v1_l", "q_l_per_h", "v2_l")
 
@@ -108,7 +108,7 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=10_000)
     parser.add_argument("--sample", type=int, default=50)
     parser.add_argument("--seed", type=int, default=2019)
-    parser.add_argument("--rtol", type=float, default=DEFAULT_RTOL)
+    parser.add_argument("--rtol", type=float, default=POPULATION_RTOL)
     parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
