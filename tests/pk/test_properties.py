@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 from inoplan.domain.pk.model import TypicalParameters
 from inoplan.domain.pk.simulate import CycleWindow, Infusion, SubjectArrays, simulate_exposure
 
-FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 parameters = st.builds(
     TypicalParameters,
