@@ -108,6 +108,7 @@ def test_importing_the_pk_knowledge_and_model_types_stays_light() -> None:
     probe = (
         "import sys\n"
         "import inoplan, inoplan.knowledge.pk, inoplan.domain.pk.model, inoplan.cli.pk\n"
+        "import inoplan.services.exposure\n"
         "print('HEAVY', [m for m in ('numpy', 'matplotlib', 'dask') if m in sys.modules])\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

@@ -161,6 +161,17 @@ def test_population_figures_are_summaries_and_series_only_on_request() -> None:
     band = with_series["population"]["series"]
     assert all(lo <= hi for lo, hi in zip(band["p5_ng_per_ml"], band["p95_ng_per_ml"], strict=True))
     assert "series" in with_series
+    assert band["subjects"] == 300
+
+
+def test_the_population_band_uses_at_most_the_first_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from inoplan.services import exposure
+
+    monkeypatch.setattr(exposure, "BAND_MAX_SUBJECTS", 100)
+    course = adult_course(cycles=1, given_cycles=1)
+    result = exposure_json(course, population=250, seed=2, series=True, chunk_size=60)
+    assert result["population"]["series"]["subjects"] == 120  # chunks starting at 0 and 60
+    assert result["population"]["n"] == 250
 
 
 def test_the_same_seed_gives_the_same_result_and_another_seed_differs() -> None:
