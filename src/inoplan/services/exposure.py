@@ -231,7 +231,8 @@ def exposure_json(
         from inoplan.domain.pk.population import draw_random_effects, split, summarise
 
         if seed is None:
-            seed = int(np.random.default_rng().integers(0, 2**63 - 1))  # fresh OS entropy
+            # fresh OS entropy; below 2**53 so that JSON consumers keep it exact
+            seed = int(np.random.default_rng().integers(0, 2**53))
         etas = draw_random_effects(model.omega, population, rng=np.random.default_rng(seed))
         band_times = (
             _grid(infusions, windows, max(SERIES_STEP_H, end_h / POPULATION_SERIES_POINTS))
