@@ -60,22 +60,22 @@ def resources_of(*values: Any) -> list[Resource]:
 
 
 def _collect(value: Any, out: list[Resource], depth: int) -> None:
-    if not isinstance(value, Mapping) or depth > 4:
+    if not isinstance(value, dict) or depth > 4:
         return
     kind = value.get("resourceType")
-    if kind is None and isinstance(value.get("resource"), Mapping):
+    if kind is None and isinstance(value.get("resource"), dict):
         _collect(value["resource"], out, depth + 1)  # {"response": {...}, "resource": {...}}
         return
     if kind == "Bundle":
         for entry in value.get("entry") or ():
-            if isinstance(entry, Mapping):
+            if isinstance(entry, dict):
                 _collect(entry.get("resource"), out, depth + 1)
         return
     if kind is None or kind == "OperationOutcome":
         return
     out.append(dict(value))
     for contained in value.get("contained") or ():
-        if isinstance(contained, Mapping) and contained.get("resourceType"):
+        if isinstance(contained, dict) and contained.get("resourceType"):
             out.append(dict(contained))
 
 
@@ -87,9 +87,9 @@ def ref(resource: Mapping[str, Any]) -> str:
 
 
 def codings(concept: Any) -> list[Mapping[str, Any]]:
-    if not isinstance(concept, Mapping):
+    if not isinstance(concept, dict):
         return []
-    return [c for c in concept.get("coding") or () if isinstance(c, Mapping)]
+    return [c for c in concept.get("coding") or () if isinstance(c, dict)]
 
 
 def has_code(concept: Any, system: str, wanted: Iterable[str]) -> bool:
@@ -98,7 +98,7 @@ def has_code(concept: Any, system: str, wanted: Iterable[str]) -> bool:
 
 
 def _text(concept: Any) -> str:
-    if not isinstance(concept, Mapping):
+    if not isinstance(concept, dict):
         return ""
     parts = [str(concept.get("text") or "")]
     parts += [str(c.get("display") or "") for c in codings(concept)]
@@ -106,7 +106,7 @@ def _text(concept: Any) -> str:
 
 
 def _label_of(concept: Any) -> str:
-    if not isinstance(concept, Mapping):
+    if not isinstance(concept, dict):
         return ""
     if concept.get("text"):
         return str(concept["text"]).strip()
@@ -200,7 +200,7 @@ def _effective(resource: Mapping[str, Any]) -> str | None:
             return str(resource[key])
     for key in ("effectivePeriod", "performedPeriod"):
         period = resource.get(key)
-        if isinstance(period, Mapping) and isinstance(period.get("start"), str):
+        if isinstance(period, dict) and isinstance(period.get("start"), str):
             return str(period["start"])
     return None
 
@@ -276,14 +276,19 @@ class _Mapper:
                         self.report_date.setdefault(reference, str(when))
 
     def of(self, kind: str) -> list[Resource]:
-        return [r for r in self.resources if r.get("resourceType") == kind and self._mine(r)]
+        if not hasattr(self, "_by_type"):
+            self._by_type: dict[str, list[Resource]] = {}
+            for r in self.resources:
+                if self._mine(r):
+                    self._by_type.setdefault(str(r.get("resourceType")), []).append(r)
+        return self._by_type.get(kind, [])
 
     def _mine(self, r: Mapping[str, Any]) -> bool:
         """Resources about another patient are ignored (a Bundle may hold several)."""
         if self.patient_id is None or r.get("resourceType") == "Patient":
             return True
         subject = r.get("subject") or r.get("patient")
-        reference = str((subject or {}).get("reference") or "") if isinstance(subject, Mapping) else ""
+        reference = str((subject or {}).get("reference") or "") if isinstance(subject, dict) else ""
         return not reference or reference.rsplit("/", 1)[-1] == self.patient_id
 
     def when(self, r: Mapping[str, Any]) -> str | None:
@@ -395,7 +400,7 @@ class _Mapper:
                 self.notes.append(f"{where} skipped: no date")
                 continue
             iso = day.isoformat()
-            quantity = o.get("valueQuantity") if isinstance(o.get("valueQuantity"), Mapping) else None
+            quantity = o.get("valueQuantity") if isinstance(o.get("valueQuantity"), dict) else None
             if loinc & set(k.WEIGHT) or loinc & set(k.HEIGHT):
                 if quantity is None:
                     self.notes.append(f"{where} skipped: no valueQuantity")
@@ -475,11 +480,11 @@ class _Mapper:
         out: dict[str, Any] = {"value": number(value, "0.0001"), "unit": unit}
         high = low = None
         for rr in o.get("referenceRange") or ():
-            if not isinstance(rr, Mapping):
+            if not isinstance(rr, dict):
                 continue
-            if isinstance(rr.get("high"), Mapping) and rr["high"].get("value") is not None:
+            if isinstance(rr.get("high"), dict) and rr["high"].get("value") is not None:
                 high = rr["high"]
-            if isinstance(rr.get("low"), Mapping) and rr["low"].get("value") is not None:
+            if isinstance(rr.get("low"), dict) and rr["low"].get("value") is not None:
                 low = rr["low"]
             break
         for name, bound in (("uln", high), ("lln", low)):
@@ -548,7 +553,7 @@ class _Mapper:
             if day is None:
                 raise InvalidInput(f"{where}.effective", "an inotuzumab administration needs its date")
             dosage = a.get("dosage") or {}
-            dose = dosage.get("dose") if isinstance(dosage.get("dose"), Mapping) else None
+            dose = dosage.get("dose") if isinstance(dosage.get("dose"), dict) else None
             if dose is None:
                 raise InvalidInput(f"{where}.dosage.dose", "need the dose given in mg")
             dose_mg = _dose_mg(dose, f"{where}.dosage.dose")
@@ -558,7 +563,7 @@ class _Mapper:
             if clock and clock != "09:00":  # the contract's default is left implicit
                 event["time"] = clock
             period = a.get("effectivePeriod") or {}
-            if isinstance(period, Mapping) and period.get("start") and period.get("end"):
+            if isinstance(period, dict) and period.get("start") and period.get("end"):
                 minutes = _minutes_between(str(period["start"]), str(period["end"]))
                 if minutes and minutes != 60:
                     event["duration_min"] = minutes
@@ -612,7 +617,7 @@ class _Mapper:
                 name = medication_name(m, self.by_ref)
                 if not name:
                     continue
-                period = m.get("effectivePeriod") if isinstance(m.get("effectivePeriod"), Mapping) else {}
+                period = m.get("effectivePeriod") if isinstance(m.get("effectivePeriod"), dict) else {}
                 began = _date(m.get("authoredOn")) or _date(m.get("effectiveDateTime")) or _date(
                     (period or {}).get("start")) or _date(m.get("dateAsserted"))
                 on = began.isoformat() if began else start
@@ -639,7 +644,7 @@ class _Mapper:
             concept = c.get("code")
             ext = _extensions(c)
             onset = _date(c.get("onsetDateTime")) or _date(
-                (c.get("onsetPeriod") or {}).get("start") if isinstance(c.get("onsetPeriod"), Mapping) else None
+                (c.get("onsetPeriod") or {}).get("start") if isinstance(c.get("onsetPeriod"), dict) else None
             ) or _date(c.get("recordedDate"))
             term = next((str(x.get("code")) for x in codings(concept) if x.get("system") == k.CS + "toxicity"), None)
             if term is not None and onset is not None and isinstance(ext.get("grade"), int):
@@ -778,8 +783,8 @@ def _cycle_day(ext: Mapping[str, Any], text: Any) -> tuple[int, int] | None:
 
 def cycle_day_of(resource: Mapping[str, Any]) -> tuple[int, int] | None:
     """Cycle and day of an order or administration (our extension, or text such as C1D8)."""
-    texts = [d.get("text") for d in resource.get("dosageInstruction") or () if isinstance(d, Mapping)]
-    texts.append((resource.get("dosage") or {}).get("text") if isinstance(resource.get("dosage"), Mapping) else None)
+    texts = [d.get("text") for d in resource.get("dosageInstruction") or () if isinstance(d, dict)]
+    texts.append((resource.get("dosage") or {}).get("text") if isinstance(resource.get("dosage"), dict) else None)
     ext = _extensions(resource)
     for text in texts or [None]:
         found = _cycle_day(ext, text)
@@ -792,7 +797,7 @@ def _extensions(resource: Mapping[str, Any]) -> dict[str, Any]:
     """inoplan's own extensions on a resource, by short name (value[x] unwrapped)."""
     out: dict[str, Any] = {}
     for ext in resource.get("extension") or ():
-        if not isinstance(ext, Mapping):
+        if not isinstance(ext, dict):
             continue
         url = str(ext.get("url") or "")
         if not url.startswith(k.EXT):
@@ -809,7 +814,7 @@ def _extensions(resource: Mapping[str, Any]) -> dict[str, Any]:
 
 def _event_id(resource: Mapping[str, Any]) -> str | None:
     for identifier in resource.get("identifier") or ():
-        if isinstance(identifier, Mapping) and identifier.get("system") == k.EVENT_ID_SYSTEM:
+        if isinstance(identifier, dict) and identifier.get("system") == k.EVENT_ID_SYSTEM:
             return str(identifier.get("value"))
     return None
 

@@ -3,12 +3,12 @@
 EHRs call the hooks repeatedly with the same data (order-select, then order-sign, and
 patient-view on every chart opening). The engine is pure, so its answer for identical inputs can
 be reused; the key is a SHA-256 of the canonical JSON of the inputs, never the patient's data
-itself. Entries are copied out, so callers cannot alter a cached decision.
+itself. Entries are kept as JSON text and parsed on the way out, so callers cannot alter a
+cached decision (and parsing is cheaper than a deep copy).
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import threading
@@ -29,7 +29,7 @@ class DecisionMemo:
         self._decide = decide
         self._size = size
         self._salt = salt  # e.g. the site policy: a different policy is a different function
-        self._entries: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._entries: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -46,11 +46,12 @@ class DecisionMemo:
             if found is not None:
                 self._entries.move_to_end(key)
                 self.hits += 1
-                return copy.deepcopy(found)
+                decision: dict[str, Any] = json.loads(found)
+                return decision
         decision = self._decide(document, on)
         with self._lock:
             self.misses += 1
-            self._entries[key] = copy.deepcopy(decision)
+            self._entries[key] = json.dumps(decision, default=str)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
         return decision
