@@ -501,7 +501,7 @@ def worksheet(request: Request, course_id: int) -> Response:
     except CdsError as exc:
         return _document_error(request, session, principal, exc)
     pdf = worksheet_pdf(view, generated_by=principal.username, generated_at=datetime.now(UTC))
-    return _pdf(pdf, f"worksheet-course-{course_id}-{on.isoformat()}.pdf")
+    return _pdf(pdf, f"worksheet-course-{course_id}-{on.isoformat()}.pdf", request)
 
 
 @router.get("/courses/{course_id}/handout.pdf")
@@ -519,14 +519,16 @@ def handout(request: Request, course_id: int) -> Response:
         view = handout_view(_database(request), principal, course_id, on, policy=_policy(request))
     except CdsError as exc:
         return _document_error(request, session, principal, exc)
-    return _pdf(handout_pdf(view), f"handout-course-{course_id}.pdf")
+    return _pdf(handout_pdf(view), f"handout-course-{course_id}.pdf", request)
 
 
-def _pdf(content: bytes, filename: str) -> Response:
+def _pdf(content: bytes, filename: str, request: Request) -> Response:
+    """A PDF, shown in the browser or (``?download=1``) saved as a file."""
+    disposition = "attachment" if request.query_params.get("download") == "1" else "inline"
     return Response(
         content,
         media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{filename}"',
+        headers={"Content-Disposition": f'{disposition}; filename="{filename}"',
                  "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
     )
 
