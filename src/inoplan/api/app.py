@@ -76,6 +76,9 @@ def create_app(
 
     app.include_router(cds_hooks.router)
     # Web UI (inoplan.web):                         app.include_router(web.router)
+    from inoplan import web
+
+    app.include_router(web.router)
     # -----------------------------------------------------------------------------------------
 
     openapi.install(app)
