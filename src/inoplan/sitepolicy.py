@@ -31,6 +31,8 @@ from inoplan.errors import InvalidInput
 
 __all__ = ["load_site_policy"]
 
+_DEFAULT_STEP = RoundingPolicy().dose_step_mg  # 0.01, CONTRACT section 2
+
 _KNOWN = {
     "rounding": {"bsa_step_m2", "dose_step_mg", "mode"},
     "preparation": {"final_concentration_min_mg_per_ml", "final_concentration_max_mg_per_ml"},
@@ -60,20 +62,53 @@ def load_site_policy(path: str | Path | None) -> SitePolicy:
     p: dict[str, Any] = raw.get("preparation", {})
     f: dict[str, Any] = raw.get("freshness", {})
     q: dict[str, Any] = raw.get("qt", {})
+    mode = r.get("mode", "half-up")
+    if not isinstance(mode, str):
+        raise InvalidInput("site_policy.rounding.mode", f"expected a text, got {mode!r}")
+    drugs = q.get("extra_drugs", [])
+    if not isinstance(drugs, list) or not all(isinstance(x, str) and x for x in drugs):
+        raise InvalidInput("site_policy.qt.extra_drugs", "expected a list of drug names")
     return SitePolicy(
         rounding=RoundingPolicy(
-            bsa_step_m2=Decimal(r.get("bsa_step_m2", "0.01")),
-            dose_step_mg=Decimal(r.get("dose_step_mg", "0.01")),
-            mode=str(r.get("mode", "half-up")),
+            bsa_step_m2=_step(r.get("bsa_step_m2"), "rounding.bsa_step_m2"),
+            dose_step_mg=_step(r.get("dose_step_mg"), "rounding.dose_step_mg"),
+            mode=mode,
         ),
-        final_concentration_min_mg_per_ml=_dec(p.get("final_concentration_min_mg_per_ml")),
-        final_concentration_max_mg_per_ml=_dec(p.get("final_concentration_max_mg_per_ml")),
-        lab_max_age_days=f.get("lab_max_age_days"),
-        weight_max_age_days=f.get("weight_max_age_days"),
-        extra_qt_drugs=tuple(str(x) for x in q.get("extra_drugs", [])),
+        final_concentration_min_mg_per_ml=_dec(
+            p.get("final_concentration_min_mg_per_ml"),
+            "preparation.final_concentration_min_mg_per_ml",
+        ),
+        final_concentration_max_mg_per_ml=_dec(
+            p.get("final_concentration_max_mg_per_ml"),
+            "preparation.final_concentration_max_mg_per_ml",
+        ),
+        lab_max_age_days=_days(f.get("lab_max_age_days"), "freshness.lab_max_age_days"),
+        weight_max_age_days=_days(f.get("weight_max_age_days"), "freshness.weight_max_age_days"),
+        extra_qt_drugs=tuple(drugs),
         source=str(source),
     )
 
 
-def _dec(value: object) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
+def _dec(value: object, key: str) -> Decimal | None:
+    """A TOML number as a Decimal (floats arrive as Decimal: parse_float=Decimal)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise InvalidInput(f"site_policy.{key}", f"expected a number, got {value!r}")
+    return Decimal(value)
+
+
+def _step(value: object, key: str) -> Decimal:
+    step = _dec(value, key)
+    return _DEFAULT_STEP if step is None else step  # "is None": a 0 is refused, not replaced
+
+
+def _days(value: object, key: str) -> int | None:
+    """A whole, non-negative number of days."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInput(
+            f"site_policy.{key}", f"expected a whole number of days >= 0, got {value!r}"
+        )
+    return value
