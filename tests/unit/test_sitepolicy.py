@@ -88,3 +88,37 @@ def test_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as err:
         load_site_policy(tmp_path / "absent.toml")
     assert err.value.field == "site_policy"
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        # a text where a number belongs is refused, never read as a number or crashed on
+        ('[rounding]\nbsa_step_m2 = "abc"\n', "site_policy.rounding.bsa_step_m2"),
+        ('[rounding]\ndose_step_mg = true\n', "site_policy.rounding.dose_step_mg"),
+        ("[rounding]\nmode = 1\n", "site_policy.rounding.mode"),
+        (
+            '[preparation]\nfinal_concentration_min_mg_per_ml = "x"\n',
+            "site_policy.preparation.final_concentration_min_mg_per_ml",
+        ),
+        # days are whole, non-negative numbers
+        ('[freshness]\nlab_max_age_days = "3"\n', "site_policy.freshness.lab_max_age_days"),
+        ("[freshness]\nlab_max_age_days = 2.5\n", "site_policy.freshness.lab_max_age_days"),
+        ("[freshness]\nweight_max_age_days = -5\n", "site_policy.freshness.weight_max_age_days"),
+        ("[freshness]\nweight_max_age_days = true\n", "site_policy.freshness.weight_max_age_days"),
+        # a single drug name is not a list of names (it would become one name per letter)
+        ('[qt]\nextra_drugs = "amiodarone"\n', "site_policy.qt.extra_drugs"),
+        ('[qt]\nextra_drugs = ["amiodarone", 3]\n', "site_policy.qt.extra_drugs"),
+    ],
+)
+def test_wrongly_typed_settings_are_refused_naming_the_setting(
+    tmp_path: Path, text: str, field: str
+) -> None:
+    with pytest.raises(InvalidInput) as err:
+        load_site_policy(write(tmp_path, text))
+    assert err.value.field == field
+
+
+def test_zero_days_is_a_valid_freshness(tmp_path: Path) -> None:
+    # 0 days: only labs from the dose day itself count
+    assert load_site_policy(write(tmp_path, "[freshness]\nlab_max_age_days = 0\n")).lab_max_age_days == 0
