@@ -304,14 +304,15 @@ LUA = textwrap.dedent('''
       for line in io.lines(os.getenv("BENCH_TOKENS")) do tokens[#tokens + 1] = line end
       local f = io.open(os.getenv("BENCH_BODY"), "rb"); body = f:read("*a"); f:close()
       stride = tonumber(os.getenv("BENCH_THREADS"))
-      i = id + 1
+      offset = tonumber(os.getenv("BENCH_OFFSET"))
+      i = offset + id + 1
       path = os.getenv("BENCH_PATH")
       unauthorized = 0
     end
     function request()
       local token = tokens[i]
       i = i + stride
-      if i > #tokens then i = id + 1 end
+      if i > #tokens then i = id + 1 end  -- wrapped: replays show up as non-200
       return wrk.format("POST", path, {["Content-Type"] = "application/json",
                                        ["Authorization"] = "Bearer " .. token}, body)
     end
@@ -348,6 +349,7 @@ def wait_up(port: int, timeout: float = 30.0) -> None:
     raise RuntimeError(f"server on port {port} did not start")
 
 
+MAX_RATE = 1500  # requests/s the service could possibly reach here (sizes the token supply)
 UVICORN_FLAGS = ["--workers", "1", "--no-access-log", "--log-level", "warning"]
 
 
@@ -367,10 +369,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def run_wrk(port: int, connections: int, duration: int, work: Path, tokens: Path) -> dict[str, float]:
+def run_wrk(port: int, connections: int, duration: int, work: Path, tokens: Path,
+            offset: int = 0) -> dict[str, float]:
     threads = min(2, connections)
     env = {**os.environ, "BENCH_TOKENS": str(tokens), "BENCH_BODY": str(work / "body.json"),
-           "BENCH_THREADS": str(threads), "BENCH_PATH": f"/cds-services/{SERVICE}"}
+           "BENCH_THREADS": str(threads), "BENCH_PATH": f"/cds-services/{SERVICE}",
+           "BENCH_OFFSET": str(offset)}
     command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s",
                "--timeout", "5s", "-s", str(work / "tokens.lua"), f"http://127.0.0.1:{port}"]
     out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=duration + 60,
@@ -399,22 +403,21 @@ def load_test(duration: int, body: dict[str, Any]) -> dict[str, dict[int, dict[s
             f'[[issuer]]\niss = "{ISS}"\njwks_file = "sandbox.json"\nmax_lifetime_s = 900\n')
         env = {"BENCH_DB": f"sqlite:///{work / 'bench.db'}", "BENCH_ISSUERS": str(work / "issuers.toml"),
                "BENCH_TODAY": TODAY}
+        ports = {"echo": free_port(), "inoplan": free_port()}
+        aud = f"http://127.0.0.1:{ports['inoplan']}/cds-services/{SERVICE}"
+        per_run = MAX_RATE * duration  # tokens one run can use up; never reused within a server
+        print(f"minting {per_run * 3} ES384 tokens ...", flush=True)
+        tokens = work / "tokens.txt"
+        tokens.write_text("\n".join(mint_tokens(per_run * 3, aud)) + "\n")
         for name, module in (("echo", "echo_app"), ("inoplan", "inoplan_app")):
-            port = free_port()
-            aud = f"http://127.0.0.1:{port}/cds-services/{SERVICE}"
-            # generous: 32 connections x a few thousand req/s x the run length, never reused
-            count = max(20_000, 4_500 * duration * 2 + 5_000)
-            print(f"minting {count} ES384 tokens for {name} ...", flush=True)
-            (work / "tokens.txt").write_text("\n".join(mint_tokens(count, aud)) + "\n")
-            process = start(work, module, port, env)
+            # the echo ignores the token; it gets the same request bytes for a fair comparison
+            process = start(work, module, ports[name], env)
             try:
-                run_wrk(port, 4, 2, work, work / "tokens.txt")  # warm-up, not reported
-                (work / "tokens.txt").write_text("\n".join(mint_tokens(count, aud)) + "\n")
+                run_wrk(ports[name], 4, min(2, duration), work, tokens, offset=0)  # warm-up
                 results[name] = {}
-                for connections in (4, 32):
-                    results[name][connections] = run_wrk(port, connections, duration, work,
-                                                         work / "tokens.txt")
-                    (work / "tokens.txt").write_text("\n".join(mint_tokens(count, aud)) + "\n")
+                for run, connections in enumerate((4, 32), start=1):
+                    results[name][connections] = run_wrk(ports[name], connections, duration, work,
+                                                         tokens, offset=per_run * run)
                     print(name, connections, results[name][connections], flush=True)
             finally:
                 stop(process)
