@@ -49,6 +49,12 @@ PLAN_DOSE_KEYS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _no_site_policy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the defaults of CONTRACT section 2, whatever the developer's shell has set
+    monkeypatch.delenv("INOPLAN_SITE_POLICY", raising=False)
+
+
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     with pytest.raises(SystemExit) as exit_info:
         main(list(argv))
@@ -439,3 +445,21 @@ def test_plan_table_without_vitals(capsys: pytest.CaptureFixture[str], tmp_path:
     code, out, _ = run(capsys, "plan", str(write(tmp_path, doc)))
     assert code == 0
     assert "unknown" in out  # BSA unknown; mg shown as "-"
+
+
+def test_an_invalid_course_leaves_an_existing_calendar_untouched(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    ics = tmp_path / "plan.ics"
+    ics.write_text("previous calendar", encoding="utf-8")
+    doc = course_document()
+    bad_unit(doc)
+    code, _, _ = run(capsys, "plan", str(write(tmp_path, doc)), "--ics", str(ics))
+    assert code == 2
+    assert ics.read_text(encoding="utf-8") == "previous calendar"
+
+
+def test_a_folder_is_not_a_course(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "plan", str(tmp_path), "--json")
+    assert code == 2
+    assert json.loads(out)["error"]["field"] == "COURSE"
