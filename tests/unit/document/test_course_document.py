@@ -127,6 +127,23 @@ class TestValidDocument:
         assert [v.weight_kg for v in vitals] == [D(72)]
         assert [e.id for e in course.superseded] == ["v1"]
 
+    def test_a_corrected_administration_is_not_a_duplicate(self) -> None:
+        doc = document()
+        doc["events"][2]["id"] = "a1"
+        doc["events"].append(
+            {
+                "date": "2026-12-01",
+                "type": "administration",
+                "cycle": 1,
+                "day": 1,
+                "dose_mg": 1.45,
+                "supersedes": "a1",
+                "reason": "pump log shows 1.45 mg",
+            }
+        )
+        course = parse_course(doc)
+        assert [a.dose_mg for a in course.administrations()] == [D("1.45")]
+
     def test_the_expect_block_of_worked_examples_is_ignored(self) -> None:
         doc = document()
         doc["expect"] = {"as_of": "2026-12-08", "status": "give"}
