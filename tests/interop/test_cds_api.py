@@ -407,3 +407,18 @@ def test_fhir_import_and_export_over_rest(app: Any, client: Any) -> None:
     bad = {"resourceType": "Bundle", "type": "collection", "entry": []}
     problem = client.post("/api/v1/fhir/import", json=bad, headers=headers)
     assert problem.status_code == 422 and "Patient" in problem.text
+
+
+def test_the_mismatch_tolerance_comes_from_the_label_unless_configured(app: Any, client: Any) -> None:
+    from decimal import Decimal
+
+    from inoplan.interop.cds import CdsSettings
+
+    order = draft_order(mg_per_m2=None, mg=1.76)  # +4.1 % over 1.69 mg: inside the label's 5 %
+    body = hook_request("order-sign", first_dose_prefetch(), order)
+    assert not any(c.get("suggestions") for c in cards(call(client, SIGN, body)))
+    app.state.cds_settings = CdsSettings(tolerance=Decimal("0.02"))
+    try:
+        assert any(c.get("suggestions") for c in cards(call(client, SIGN, body)))
+    finally:
+        app.state.cds_settings = None

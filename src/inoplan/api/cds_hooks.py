@@ -16,7 +16,6 @@ import logging
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
@@ -145,7 +144,7 @@ def _settings(request: Request) -> Any:
     existing = getattr(request.app.state, "cds_settings", None)
     if existing is not None:
         return existing
-    return CdsSettings(tolerance=Decimal("0.05"))
+    return CdsSettings()
 
 
 def _today(request: Request) -> dt.date:

@@ -11,7 +11,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from inoplan.errors import CdsError, Conflict, InvalidInput, KnowledgeBaseError, NotFound
+from inoplan.errors import (
+    CdsError,
+    Conflict,
+    InvalidInput,
+    KnowledgeBaseError,
+    NotFound,
+    UnknownLabelVersion,
+)
 from inoplan.services.auth import Forbidden, Unauthenticated
 
 __all__ = ["PROBLEM_JSON", "STATUS_FOR_ERROR", "PreconditionRequired", "install", "status_for"]
@@ -26,6 +33,7 @@ class PreconditionRequired(CdsError):
 
 #: Error class -> HTTP status; the most specific class in the MRO wins.
 STATUS_FOR_ERROR: Final[Mapping[type[CdsError], int]] = {
+    UnknownLabelVersion: 422,  # the caller named a label that is not shipped (also a KB error)
     InvalidInput: 422,
     KnowledgeBaseError: 500,
     NotFound: 404,
@@ -101,6 +109,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI could not parse the body: invalid input too
+            return problem(422, f"body: {exc.detail}", field="body")
         response = problem(exc.status_code, str(exc.detail))
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value

@@ -51,6 +51,8 @@ class OrderedDose:
 
 @dataclass
 class CardOptions:
+    # The CDS service fills both from the label file (limits, dose_deviation_percent); the
+    # defaults here only serve direct callers and equal the US label's values.
     tolerance: Decimal = Decimal("0.05")  # dose mismatch above this fraction -> warning
     max_mg_per_m2: Decimal = Decimal("0.8")  # the label's per-dose hard limit
     link_url: str | None = None  # the course page

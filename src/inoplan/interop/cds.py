@@ -192,7 +192,8 @@ class PreconditionFailed(Exception):
 @dataclass
 class CdsSettings:
     label: str = "us"
-    tolerance: Decimal = Decimal("0.05")
+    #: dose mismatch tolerance as a fraction; None = the label file's dose_deviation_percent (5 %)
+    tolerance: Decimal | None = None
     public_url: str | None = None  # for links to the course page
     course_link: Callable[[str], str | None] | None = None  # patient id -> course page URL
 
@@ -308,7 +309,7 @@ def handle_call(
     link = None
     if patient_id and settings.course_link is not None:
         link = settings.course_link(patient_id)
-    options = CardOptions(tolerance=settings.tolerance, link_url=link, hook=service.hook)
+    options = CardOptions(link_url=link, hook=service.hook)
 
     order_resource: dict[str, Any] | None = None
     if service.hook in ("order-select", "order-sign"):
@@ -342,9 +343,22 @@ def handle_call(
         )
         return CallResult(cards=[card], patient_id=patient_id, status="cannot_decide")
     order = ordered_dose(order_resource) if order_resource is not None else None
+    _label_limits(options, decision, settings)
     cards = decision_cards(decision, order, options)
     return CallResult(cards=cards, patient_id=patient_id, status=str(decision.get("status")),
                       notes=options.notes)
+
+
+def _label_limits(options: CardOptions, decision: Mapping[str, Any], settings: CdsSettings) -> None:
+    """The hard limit and the mismatch tolerance come from the label file, never from code."""
+    from inoplan.knowledge.loader import load_label
+
+    label = load_label(str(decision.get("label_revision") or settings.label))
+    options.max_mg_per_m2 = label.limits.max_mg_per_m2_per_dose
+    if settings.tolerance is not None:
+        options.tolerance = settings.tolerance
+    elif "dose_deviation_percent" in label.thresholds:
+        options.tolerance = label.threshold("dose_deviation_percent").number / 100
 
 
 def _used_sources(sources: Mapping[str, str]) -> dict[str, str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
+from time import perf_counter, thread_time
 from importlib import resources
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -148,7 +149,7 @@ def _headers(response: Response) -> Response:
 
 
 def _render(
-    request: Request,
+    request: Request,  # request.state.web_started: (perf_counter, thread_time) at the start
     template: str,
     context: Mapping[str, Any],
     *,
@@ -165,6 +166,10 @@ def _render(
         path=request.url.path,
     )
     response = HTMLResponse(html, status_code=status_code)
+    started = getattr(request.state, "web_started", None)
+    if started is not None:  # time spent in the route (wall, and CPU of its thread)
+        wall, cpu = perf_counter() - started[0], thread_time() - started[1]
+        response.headers["Server-Timing"] = f"app;dur={wall * 1000:.1f}, cpu;dur={cpu * 1000:.1f}"
     if set_cookie:
         _set_cookie(request, response, session)
     return _headers(response)  # type: ignore[return-value]
@@ -315,6 +320,7 @@ def today(request: Request) -> Response:
     """Patients with a dose due, held or needing data today."""
     from inoplan.web.views import STATUS_TEXT, today_view
 
+    request.state.web_started = (perf_counter(), thread_time())
     auth = _authenticated(request)
     if isinstance(auth, Response):
         return auth
@@ -390,6 +396,7 @@ def _course_page(
 @router.get("/courses/{course_id}", response_class=HTMLResponse)
 def course_page(request: Request, course_id: int) -> Response:
     """Decision for today, timeline, lab plots, forms and audit history of one course."""
+    request.state.web_started = (perf_counter(), thread_time())
     auth = _authenticated(request)
     if isinstance(auth, Response):
         return auth

@@ -190,8 +190,9 @@ def course_view(
 ) -> CourseView:
     """Everything the course page shows, from the services (the decision is recorded as shown)."""
     from inoplan.knowledge.loader import load_label
-    from inoplan.services.courses import load_course, plan_document
+    from inoplan.services.courses import load_course, plan_for
     from inoplan.services.records import course_audit, course_document, show_decision
+    from inoplan.services.render import plan_to_json
     from inoplan.web.plots import charts
 
     decision = show_decision(database, course_id, on, actor=principal.username,
@@ -199,8 +200,9 @@ def course_view(
     stored = course_document(database, course_id)
     version = int(stored["version"])
     document = {k: v for k, v in stored.items() if k not in ("id", "version")}
-    plan = plan_document(document, **_policy_kwargs(policy))
-    course = load_course(document)
+    course = load_course(document)  # parsed once for the plan and the plots
+    plan = plan_to_json(plan_for(course, **_policy_kwargs(policy)), label_id=course.label,
+                        patient_id=course.patient.id)
     label = load_label(course.label)
     given = [date.fromisoformat(d["given_on"]) for d in plan["doses"] if d.get("given_on")]
     audit = course_audit(database, course_id) if can(principal.role, "audit.read") else None

@@ -119,6 +119,8 @@ def _interruptions(plan: TreatmentPlan, on: date) -> list[Interruption]:
     pending: tuple[date, tuple[int, int]] | None = None
     for dose in sorted(plan.doses, key=lambda d: d.key):
         if dose.key == (1, 1):
+            if dose.status != "given":
+                break  # treatment has not started: nothing is interrupted
             continue  # the start of treatment is not an interruption
         if dose.status == "given" and dose.given_on is not None:
             start, first = pending or (dose.scheduled, dose.key)
