@@ -146,3 +146,14 @@ def test_no_order_figures_means_no_mismatch_card() -> None:
     assert ordered_dose({"resourceType": "MedicationRequest"}) == OrderedDose(
         resource={"resourceType": "MedicationRequest"})
     assert [c["indicator"] for c in cards_for(decision(), draft_order(mg_per_m2=None))] == ["info"]
+
+
+def test_the_response_checker_accepts_the_spec_examples_and_flags_a_missing_indicator() -> None:
+    import pytest
+
+    from tests.interop.helpers import CDS, load
+
+    for name in ("03", "04", "05"):
+        check_cds_response(load(CDS / f"spec-example-{name}-response.json"))
+    with pytest.raises(KeyError, match="indicator"):  # the spec's example 6 omits a REQUIRED field
+        check_cds_response(load(CDS / "spec-example-06-response.json"))
