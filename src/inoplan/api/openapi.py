@@ -38,18 +38,34 @@ def install(app: FastAPI) -> None:
             description=app.description,
             routes=app.routes,
         )
+        problem_ref = {"$ref": "#/components/schemas/Problem"}
         for path_item in schema.get("paths", {}).values():
             for operation in path_item.values():
                 if not isinstance(operation, dict):
                     continue
-                for status, response in operation.get("responses", {}).items():
+                responses = operation.setdefault("responses", {})
+                if operation.get("security"):  # every protected route may answer 401 and 403
+                    for status in (401, 403):
+                        responses.setdefault(
+                            str(status),
+                            {"description": _DESCRIPTIONS[status], "content": {PROBLEM_JSON: {"schema": problem_ref}}},
+                        )
+                for status, response in responses.items():
                     content = response.get("content")
                     if status.isdigit() and int(status) >= 400 and content:
                         media = content.pop("application/json", None)
                         if media is not None:
                             content[PROBLEM_JSON] = media
-        schema.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
-        schema.get("components", {}).get("schemas", {}).pop("ValidationError", None)
+                        for media in content.values():  # FastAPI's default 422 body is not ours
+                            if media.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                                media["schema"] = dict(problem_ref)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        if "Problem" not in components:
+            from inoplan.api.schemas import Problem
+
+            components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
         app.openapi_schema = schema
         return schema
 
