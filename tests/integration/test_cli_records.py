@@ -1,0 +1,122 @@
+"""``inoplan db``, ``inoplan user``, ``inoplan audit verify`` and the demo seed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+from records_helpers import TODAY, migrated_database, settings_for
+
+
+def _run(url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INOPLAN_")}
+    env["INOPLAN_DATABASE_URL"] = url
+    return subprocess.run(
+        [sys.executable, "-m", "inoplan", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def test_db_upgrade_migrates_and_reports_the_revision(url: str) -> None:
+    result = _run(url, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    assert "0001_initial" in result.stdout
+    assert _run(url, "db", "current").stdout.strip() == "0001_initial"
+
+
+def test_user_add_reads_the_password_from_stdin_and_the_user_can_log_in(url: str) -> None:
+    from inoplan.services.auth import authenticate
+
+    result = _run(url, "user", "add", "alice", "--role", "nurse", stdin="s3cret-enough\n")
+    assert result.returncode == 0, result.stderr
+    assert "s3cret" not in result.stdout + result.stderr
+    database = migrated_database(url)
+    user = authenticate(database, "alice", "s3cret-enough")
+    assert user is not None and user.role == "nurse"
+    assert authenticate(database, "alice", "wrong-password") is None
+    listed = _run(url, "user", "list", "--json")
+    assert '"alice"' in listed.stdout and '"nurse"' in listed.stdout
+    database.dispose()
+
+
+def test_user_add_refuses_bad_input_with_exit_code_2_naming_the_field(url: str) -> None:
+    bad_role = _run(url, "user", "add", "bob", "--role", "surgeon", stdin="long enough pw\n")
+    assert bad_role.returncode == 2 and "role" in bad_role.stderr
+    short = _run(url, "user", "add", "bob", "--role", "viewer", stdin="short\n")
+    assert short.returncode == 2 and "password" in short.stderr
+    twice = _run(url, "user", "add", "carol", "--role", "viewer", stdin="long enough pw\n")
+    assert twice.returncode == 0
+    again = _run(url, "user", "add", "carol", "--role", "viewer", stdin="long enough pw\n")
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_audit_verify_exits_non_zero_naming_the_first_broken_record(url: str) -> None:
+    from sqlalchemy import update
+
+    from inoplan.persistence.rows import AuditRow
+
+    for name in ("u1", "u2", "u3"):
+        assert _run(url, "user", "add", name, "--role", "viewer", stdin="long enough pw\n").returncode == 0
+    ok = _run(url, "audit", "verify")
+    assert ok.returncode == 0 and "3 records" in ok.stdout
+    database = migrated_database(url)
+    with database.uow(write=True) as uow:
+        uow.session.execute(
+            update(AuditRow).where(AuditRow.seq == 2).values(after={"username": "u2", "role": "admin"})
+        )
+        uow.commit()
+    database.dispose()
+    broken = _run(url, "audit", "verify")
+    assert broken.returncode == 1
+    assert "record 2" in broken.stderr
+
+
+def test_the_demo_seeds_four_courses_and_an_admin_once(tmp_path: Path) -> None:
+    from inoplan.demo import seed_demo
+    from inoplan.services import records
+    from inoplan.services.auth import authenticate
+
+    settings = settings_for(f"sqlite:///{tmp_path / 'demo.db'}", demo_password="demo-password-1")
+    database = migrated_database(settings.database_url)
+    lines = seed_demo(database, settings=settings, today=TODAY)
+    assert any("admin" in line for line in lines)
+    assert "demo-password-1" not in " ".join(lines)
+    assert authenticate(database, "admin", "demo-password-1") is not None
+    page = records.list_courses(database)
+    assert page.count == 4
+    statuses = {
+        c.patient_external_id: records.show_decision(database, c.id, TODAY, actor="t")["status"]
+        for c in page.data
+    }
+    assert statuses == {
+        "DEMO-0001": "give",  # cycle 1 day 8
+        "DEMO-0002": "give",  # in CR, cycle 3 day 8
+        "DEMO-0003": "give",  # a child's first dose
+        "DEMO-0004": "hold",  # liver tests
+    }
+    again = seed_demo(database, settings=settings, today=TODAY)
+    assert records.list_courses(database).count == 4 and "nothing seeded" in again[-1]
+    database.dispose()
+
+
+def test_the_demo_without_a_configured_password_prints_one_once(tmp_path: Path) -> None:
+    from inoplan.demo import seed_demo
+
+    settings = settings_for(f"sqlite:///{tmp_path / 'demo.db'}")
+    database = migrated_database(settings.database_url)
+    lines = seed_demo(database, settings=settings, today=date(2027, 1, 4))
+    assert any("password" in line and "shown only now" in line for line in lines)
+    database.dispose()
