@@ -57,6 +57,7 @@ def measure(runs: int) -> dict[str, object]:
     env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "inoplan-bench-pycache")
     baseline = [sys.executable, "-c", "import json"]
     cli = cli_command()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     timed(baseline, env)  # warm-up, discarded
     timed(cli, env)
     base_times: list[float] = []
@@ -68,6 +69,7 @@ def measure(runs: int) -> dict[str, object]:
     dose = statistics.median(cli_times)
     return {
         "runs": runs,
+        "load": load,
         "baseline_ms": base * 1000,
         "cli_ms": dose * 1000,
         "ratio": dose / base,
@@ -90,10 +92,11 @@ def section(result: dict[str, object]) -> str:
             "## CLI start-up",
             "",
             "Cold start of `inoplan dose --height-cm 170 --weight-kg 70 --mg-per-m2 0.8 --json`",
-            "(console script, fresh process each run, bytecode compiled as after an install)",
-            "against `python -c 'import json'` on the",
-            f"same machine, {result['runs']} interleaved runs each after one discarded warm-up;",
-            f"medians compared. Target <= {TARGET:g}x, aim {AIM:g}x.",
+            "(console script, a fresh process each run, bytecode compiled as after an install)",
+            "against `python -c 'import json'` on the same machine: "
+            f"{result['runs']} interleaved runs",
+            "each after one discarded warm-up; medians compared. "
+            f"Target <= {TARGET:g}x, aim {AIM:g}x.",
             "Reproduce: `.venv/bin/python bench/bench_cli.py --write`.",
             "",
             "| measured | python -c 'import json' | inoplan dose --json | ratio | verdict |",
@@ -101,7 +104,8 @@ def section(result: dict[str, object]) -> str:
             f"| {when} | {base_ms:.1f} ms | {cli_ms:.1f} ms | {ratio:.2f}x | {verdict} |",
             "",
             f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Linux {platform.release()}, "
-            f"Python {platform.python_version()}.",
+            f"Python {platform.python_version()}; load average {result['load']} at the start",
+            "(other work on the machine inflates both timings and, usually, the ratio).",
             "",
             f"All runs (ms): baseline {result['baseline_all_ms']}; inoplan {result['cli_all_ms']}.",
             END,
