@@ -159,7 +159,7 @@ def prepare_dose(
             f"diluted to {final_ml} mL instead so the final concentration stays within "
             f"{c_min}-{c_max} mg/mL."
         )
-    if final_ml < withdraw_ml or dose_mg_value / final_ml > c_max:
+    if final_ml <= 0 or final_ml < withdraw_ml or dose_mg_value / final_ml > c_max:
         raise InvalidInput(
             "dose_mg",
             f"{dose_mg_value} mg cannot be diluted within {c_min}-{c_max} mg/mL in "
