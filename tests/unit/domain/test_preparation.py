@@ -138,6 +138,23 @@ class TestVolumes:
         assert p.concentration_mg_per_ml == D("0.0101")
         assert p.concentration_mg_per_ml >= D("0.01")
 
+    @pytest.mark.parametrize("dose", ["0.001", "0.004", "0.009"])
+    def test_a_dose_too_small_for_one_millilitre_is_refused(self, dose: str) -> None:
+        # below 0.01 mg/mL x 1 mL = 0.01 mg no whole-mL volume reaches the minimum
+        # concentration (0.001 mg also withdraws 0.004 -> 0.00 mL); an input error, not a crash
+        with pytest.raises(InvalidInput) as err:
+            prep(dose)
+        assert err.value.field == "dose_mg"
+
+    def test_the_smallest_preparable_dose(self) -> None:
+        # 0.01 mg in 1 mL = 0.01 mg/mL; withdraw 0.01 / 0.25 = 0.04 mL
+        p = prep("0.01")
+        assert (p.final_volume_ml, p.withdraw_ml, p.concentration_mg_per_ml) == (
+            D(1),
+            D("0.04"),
+            D("0.01"),
+        )
+
     def test_the_maximum_concentration(self) -> None:
         # 0.1 mg/mL x 50 mL = 5 mg fits; 5.01 mg would be 0.1002 mg/mL: refused
         assert prep("5").concentration_mg_per_ml == D("0.1")
