@@ -137,8 +137,7 @@ def test_pharmacist_journey_in_a_real_browser(page: Any, server: LiveServer,
     assert status.get_attribute("data-status") == "give"
     assert "0.91 mg" in page.locator(".next-dose").inner_text()
     assert page.locator("svg[data-chart=anc] line.threshold").count() == 1
-    page.wait_for_function(  # the exposure plot is drawn on its own request
-        "document.querySelector('#chart-exposure img').complete", timeout=60_000)
+    page.wait_for_load_state("load")  # images included: the exposure plot
     _shot(page, "course")
 
     # record a lab result: bilirubin 2 x ULN on the dose day -> the dose is held (Table 3)
