@@ -38,6 +38,7 @@ ROUTES: list[tuple[str, str, str, Any]] = [
     ("GET", "/api/v1/courses/{id}/plan", "course.read", None),
     ("GET", "/api/v1/courses/{id}/decision?on=2026-12-01", "course.read", None),
     ("GET", "/api/v1/courses/{id}/decisions", "course.read", None),
+    ("GET", "/api/v1/courses/{id}/exposure", "course.read", None),
     ("GET", "/api/v1/courses/{id}/audit", "audit.read", None),
     ("GET", "/api/v1/patients", "course.read", None),
     ("GET", "/api/v1/patients/DEMO-0001", "course.read", None),

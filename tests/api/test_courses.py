@@ -248,3 +248,21 @@ def test_every_write_is_in_the_course_audit_trail_with_before_and_after(client, 
     assert write["before"]["version"] == 1 and write["after"]["version"] == 2
     assert write["after"]["event"] == vitals_event(1)
     assert write["prev_hash"] == trail["data"][0]["hash"]
+
+
+def test_the_exposure_equals_the_pk_service_for_the_stored_document(client, tokens) -> None:
+    from inoplan.services.exposure import exposure_json
+
+    document = course_document(0)
+    created = _create(client, tokens["prescriber"], document)
+    response = client.get(
+        f"{COURSES}/{created['id']}/exposure?population=20&seed=7", headers=headers(tokens["viewer"])
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    expected = json.loads(json.dumps(exposure_json(document, population=20, seed=7), default=str))
+    assert body["cycles"] == expected["cycles"]
+    assert body["cumulative_auc_ng_h_per_ml"] == expected["cumulative_auc_ng_h_per_ml"]
+    assert body["disclaimer"] == DISCLAIMER
+    too_many = client.get(f"{COURSES}/{created['id']}/exposure?population=100000", headers=headers(tokens["viewer"]))
+    assert too_many.status_code == 422 and too_many.json()["field"] == "population"

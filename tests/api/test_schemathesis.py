@@ -19,7 +19,7 @@ from records_helpers import course_document, headers
 MIN_REQUESTS = 1000
 EXAMPLES = 50
 SLOW_EXAMPLES = 6  # password hashing (argon2) makes these operations slow on purpose
-SLOW = {"POST /api/v1/auth/token", "POST /api/v1/users"}
+SLOW = {"POST /api/v1/auth/token", "POST /api/v1/users", "GET /api/v1/courses/{course_id}/exposure"}
 OTHER_ADAPTERS = ("/api/v1/fhir", "/fhir", "/cds-services")  # fuzzed by their own tests
 
 

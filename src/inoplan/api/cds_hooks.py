@@ -63,6 +63,7 @@ class DatabaseJtiStore:
         self._engine: Any = None
         self._last_purge = float("-inf")
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
 
     def _sqlite_engine(self) -> Any:
         if self._engine is None:
@@ -99,13 +100,17 @@ class DatabaseJtiStore:
         row = insert(CdsJtiRow).values(iss=iss[:255], jti=jti[:255], expires_at=expires_at)
         stale = delete(CdsJtiRow).where(CdsJtiRow.expires_at < dt.datetime.now(dt.UTC))
         if self._database.settings.is_sqlite:
-            try:
-                with self._sqlite_engine().begin() as connection:
-                    if purge:
-                        connection.execute(stale)
-                    connection.execute(row)
-            except IntegrityError:
-                return False
+            engine = self._sqlite_engine()
+            # one writer per process: queued writers wait on this lock, not in SQLite's
+            # sleep-and-retry busy handler (which backs off up to 100 ms per attempt)
+            with self._write_lock:
+                try:
+                    with engine.begin() as connection:
+                        if purge:
+                            connection.execute(stale)
+                        connection.execute(row)
+                except IntegrityError:
+                    return False
             return True
         try:
             with self._database(write=True) as uow:

@@ -132,6 +132,17 @@ class PlanPublic(BaseModel):
     course_version: int
 
 
+class ExposurePublic(BaseModel):
+    """Simulated exposure (as ``inoplan pk --json``, CONTRACT section 6)."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str
+    cycles: list[dict[str, Any]]
+    cumulative_auc_ng_h_per_ml: Any
+    disclaimer: str = DISCLAIMER
+    course_id: int
+
+
 class DecisionRecordPublic(BaseModel):
     id: int
     course_version: int

@@ -20,8 +20,10 @@ from inoplan.api.schemas import (
     DecisionPublic,
     DecisionRecordPublic,
     DecisionRecordsPublic,
+    ExposurePublic,
     PlanPublic,
 )
+from inoplan import DISCLAIMER
 from inoplan.document.models import CourseDocument, EventDoc
 from inoplan.errors import InvalidInput
 from inoplan.services import records
@@ -194,6 +196,38 @@ def _today(request: Request) -> dt.date:
 
     zone = ZoneInfo(request.app.state.settings.clinic_timezone)
     return dt.datetime.now(zone).date()
+
+
+MAX_API_POPULATION = 500  # larger populations: ``inoplan pk`` (optionally on Dask)
+
+
+@router.get(
+    "/{course_id}/exposure",
+    response_model=ExposurePublic,
+    responses=errors(401, 403, 404, 422),
+)
+def course_exposure(
+    course_id: CourseId,
+    database: DatabaseDep,
+    policy: PolicyDep,
+    _: Reader,
+    population: Annotated[
+        int | None, Query(ge=1, le=MAX_API_POPULATION, description="Virtual subjects")
+    ] = None,
+    seed: Annotated[int | None, Query(ge=0, le=2**32 - 1, description="Random seed")] = None,
+    series: Annotated[bool, Query(description="Include the curves with a population")] = False,
+) -> JSONResponse:
+    """Simulated exposure (population PK) for the course (as ``inoplan pk --json``)."""
+    from inoplan.services.exposure import exposure_json
+
+    document = records.export_document(database, course_id)
+    kwargs: dict[str, Any] = {"population": population, "seed": seed, "series": series}
+    if policy is not None:
+        kwargs["policy"] = policy
+    result = records.to_json_value(exposure_json(document, **kwargs))
+    result.setdefault("disclaimer", DISCLAIMER)
+    result["course_id"] = course_id
+    return JSONResponse(result)
 
 
 @router.get(
