@@ -181,7 +181,14 @@ def plan_course(
     regimen = label.regimen
     given = {(a.cycle, a.day): a for a in course.of_type(AdministrationEvent)}
     cap = label.cycle_cap(course.plan.hsct_intended) + extra_cycles
-    if given and max(c for c, _ in given) > cap:
+    last_cycle_given = max((c for c, _ in given), default=0)
+    if (
+        course.plan.hsct_intended
+        and label.caps.hsct_third_cycle_option
+        and last_cycle_given == label.caps.hsct_intended + 1
+    ):
+        cap = max(cap, last_cycle_given)  # the optional third cycle, chosen by the clinician
+    if given and last_cycle_given > cap:
         last = max(c for c, _ in given)
         raise InvalidInput(
             "events", f"cycle {last} is recorded as given but this plan allows {cap} cycles"
@@ -243,10 +250,10 @@ def plan_course(
                 status = "given"
             elif (cycle, day) in statuses:
                 status = statuses[(cycle, day)]
-            elif last_given_key is not None and (cycle, day) < last_given_key:
-                status = "omitted"  # a later dose was given, so this one was skipped
             elif stop is not None and scheduled >= stop:
-                continue
+                continue  # after a discontinuation nothing more is planned
+            elif stop is not None or (last_given_key is not None and (cycle, day) < last_given_key):
+                status = "omitted"  # skipped: a later dose was given, or treatment stopped
             else:
                 status = "planned"
             doses.append(

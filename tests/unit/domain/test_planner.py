@@ -93,7 +93,8 @@ class TestPlanCourse:
             [
                 given(1, 1, "2026-12-01", 1.46),
                 given(2, 1, "2026-12-22", 1.46),
-                given(3, 1, "2027-01-19", 1.46),
+                given(3, 1, "2027-01-19", 1.46),  # the optional third pre-HSCT cycle
+                given(4, 1, "2027-02-16", 1.46),  # beyond even that option
             ]
         )
         with pytest.raises(InvalidInput) as err:
@@ -193,11 +194,6 @@ class TestPlanCourse:
         assert d15.earliest == date(2026, 12, 17)
         assert (c2d1.earliest - d15.earliest).days >= 6
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="planner bug: after a discontinuation, a dose scheduled before the "
-        "discontinuation date but never given stays 'planned' (c1d8 here)",
-    )
     def test_nothing_stays_planned_after_a_discontinuation(self) -> None:
         # Day 1 given 12-01, day 8 (12-08) never given, discontinued 12-12: the plan stops;
         # no dose may remain 'planned' or 'held' (CONTRACT section 2; "discontinue": treatment
@@ -212,3 +208,29 @@ class TestPlanCourse:
         plan = plan_course(c, US)
         assert plan.discontinued_on == date(2026, 12, 12)
         assert [(d.cycle, d.day) for d in plan.doses if d.status in ("planned", "held")] == []
+
+
+def test_a_third_pre_transplant_cycle_given_by_the_clinician_is_planned_not_refused() -> None:
+    # Transplant intended: 2 cycles, a third only as the clinician's option (US PI 2.1). Once a
+    # third cycle's day 1 is recorded as given, the plan shows three cycles instead of refusing.
+    from inoplan.document import parse_course
+
+    doc = {
+        "label": "us",
+        "patient": {"id": "T3", "birth_date": "1980-01-01", "sex": "male"},
+        "plan": {"start_date": "2027-01-04", "hsct_intended": True},
+        "events": [
+            {"date": "2027-01-01", "type": "vitals", "height_cm": 170, "weight_kg": 70},
+            {"date": "2027-01-04", "type": "administration", "cycle": 1, "day": 1, "dose_mg": 1.46},
+            {"date": "2027-01-25", "type": "administration", "cycle": 2, "day": 1, "dose_mg": 1.46},
+            {"date": "2027-02-22", "type": "administration", "cycle": 3, "day": 1, "dose_mg": 1.46},
+        ],
+    }
+    plan = plan_course(parse_course(doc), US)
+    assert plan.cycle_cap == 3
+    assert {d.cycle for d in plan.doses} == {1, 2, 3}
+    doc["events"].append(
+        {"date": "2027-03-22", "type": "administration", "cycle": 4, "day": 1, "dose_mg": 1.46}
+    )
+    with pytest.raises(InvalidInput, match="cycle 4"):
+        plan_course(parse_course(doc), US)
