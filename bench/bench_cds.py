@@ -369,21 +369,31 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_wrk(port: int, connections: int, duration: int, work: Path, tokens: Path,
-            offset: int = 0) -> dict[str, float]:
+            offset: int = 0, pid: int | None = None) -> dict[str, float]:
     threads = min(2, connections)
     env = {**os.environ, "BENCH_TOKENS": str(tokens), "BENCH_BODY": str(work / "body.json"),
            "BENCH_THREADS": str(threads), "BENCH_PATH": f"/cds-services/{SERVICE}",
            "BENCH_OFFSET": str(offset)}
     command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s",
                "--timeout", "5s", "-s", str(work / "tokens.lua"), f"http://127.0.0.1:{port}"]
+    cpu_before = cpu_seconds(pid) if pid else 0.0
     out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=duration + 60,
                          check=True).stdout
+    cpu_used = (cpu_seconds(pid) - cpu_before) if pid else 0.0
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     numbers = dict(re.findall(r"^(P50|P99|REQS|ERRS|NON200) (\d+)$", out, re.M))
+    requests = int(numbers["REQS"])
     return {"rps": rps, "p50_ms": int(numbers["P50"]) / 1000, "p99_ms": int(numbers["P99"]) / 1000,
-            "requests": int(numbers["REQS"]), "errors": int(numbers.get("ERRS", 0)),
-            "non200": int(numbers.get("NON200", 0))}
+            "requests": requests, "errors": int(numbers.get("ERRS", 0)),
+            "non200": int(numbers.get("NON200", 0)),
+            "cpu_ms_per_request": round(cpu_used * 1000 / max(requests, 1), 3)}
 
 
 def load_test(duration: int, body: dict[str, Any]) -> dict[str, dict[int, dict[str, float]]]:
@@ -417,7 +427,8 @@ def load_test(duration: int, body: dict[str, Any]) -> dict[str, dict[int, dict[s
                 results[name] = {}
                 for run, connections in enumerate((4, 32), start=1):
                     results[name][connections] = run_wrk(ports[name], connections, duration, work,
-                                                         tokens, offset=per_run * run)
+                                                         tokens, offset=per_run * run,
+                                                         pid=process.pid)
                     print(name, connections, results[name][connections], flush=True)
             finally:
                 stop(process)
@@ -428,17 +439,21 @@ def markdown(results: dict[str, dict[int, dict[str, float]]], size: int, resourc
              duration: int) -> str:
     echo, ino = results["echo"], results["inoplan"]
     rows = [
-        "| endpoint | req/s @32 | p50 @4 (ms) | p99 @4 (ms) | p50 @32 (ms) | p99 @32 (ms) | non-200 |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| endpoint | req/s @32 | p50 @4 (ms) | p99 @4 (ms) | p50 @32 (ms) | p99 @32 (ms) "
+        "| server CPU ms/request @32 | non-200 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in (("bare FastAPI echo", echo), ("inoplan order-sign", ino)):
         rows.append(f"| {name} | {r[32]['rps']:.0f} | {r[4]['p50_ms']:.2f} | {r[4]['p99_ms']:.2f} | "
                     f"{r[32]['p50_ms']:.2f} | {r[32]['p99_ms']:.2f} | "
+                    f"{r[32]['cpu_ms_per_request']:.2f} | "
                     f"{int(r[4]['non200'] + r[32]['non200'])} |")
     ratio = ino[32]["rps"] / echo[32]["rps"]
+    cpu_ratio = echo[32]["cpu_ms_per_request"] / max(ino[32]["cpu_ms_per_request"], 1e-9)
     rows += [
         "",
-        f"Throughput ratio inoplan / echo at 32 clients: **{ratio:.0%}** (target >= 25 %). "
+        f"Throughput ratio inoplan / echo at 32 clients: **{ratio:.0%}** (target >= 25 %); "
+        f"by server CPU per request: {cpu_ratio:.0%}. "
         f"p99 at 4 clients: **{ino[4]['p99_ms']:.2f} ms** (target <= 10 ms). "
         f"Payload {size / 1024:.1f} KB, {resources} FHIR resources; {duration} s per run; "
         f"uvicorn {' '.join(UVICORN_FLAGS)}; wrk 2 threads, a fresh ES384 token per request.",
@@ -460,6 +475,7 @@ def main() -> None:
     results = load_test(args.duration, body)
     print()
     print(markdown(results, len(raw), count_resources(body), args.duration))
+    print(f"load average during the run: {os.getloadavg()}")
 
 
 if __name__ == "__main__":

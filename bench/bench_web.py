@@ -63,30 +63,56 @@ def six_cycle_course() -> tuple[dict[str, Any], date]:
     for index, (cycle, day, on) in enumerate(doses):
         before = on - timedelta(days=1)
         if day == 1:
-            events.append({"date": before.isoformat(), "type": "vitals",
-                           "weight_kg": 74 - cycle * 0.3})
-        events.append({
-            "date": before.isoformat(), "type": "labs",
-            "anc": {"value": round(1.2 + 0.05 * (index % 5), 2), "unit": "10*9/L"},
-            "platelets": {"value": 80 + 5 * (index % 7), "unit": "10*9/L"},
-            "bilirubin": {"value": 0.6 + 0.05 * (index % 4), "unit": "mg/dL", "uln": 1.2},
-            "ast": {"value": 28 + index % 9, "unit": "U/L", "uln": 40},
-            "alt": {"value": 25 + index % 11, "unit": "U/L", "uln": 41},
-        })
+            events.append(
+                {"date": before.isoformat(), "type": "vitals", "weight_kg": 74 - cycle * 0.3}
+            )
+        events.append(
+            {
+                "date": before.isoformat(),
+                "type": "labs",
+                "anc": {"value": round(1.2 + 0.05 * (index % 5), 2), "unit": "10*9/L"},
+                "platelets": {"value": 80 + 5 * (index % 7), "unit": "10*9/L"},
+                "bilirubin": {"value": 0.6 + 0.05 * (index % 4), "unit": "mg/dL", "uln": 1.2},
+                "ast": {"value": 28 + index % 9, "unit": "U/L", "uln": 40},
+                "alt": {"value": 25 + index % 11, "unit": "U/L", "uln": 41},
+            }
+        )
         if index < len(doses) - 1:  # the last dose is the one due
             mg_per_m2 = 0.8 if (cycle, day) == (1, 1) else 0.5
-            events.append({"date": on.isoformat(), "type": "administration", "cycle": cycle,
-                           "day": day, "dose_mg": round(mg_per_m2 * 1.88, 2)})
+            events.append(
+                {
+                    "date": on.isoformat(),
+                    "type": "administration",
+                    "cycle": cycle,
+                    "day": day,
+                    "dose_mg": round(mg_per_m2 * 1.88, 2),
+                }
+            )
         if (cycle, day) == (1, 15):
-            events.append({"date": (on + timedelta(days=5)).isoformat(), "type": "response",
-                           "status": "CR", "mrd_negative": False})
+            events.append(
+                {
+                    "date": (on + timedelta(days=5)).isoformat(),
+                    "type": "response",
+                    "status": "CR",
+                    "mrd_negative": False,
+                }
+            )
     document = {
         "label": "us",
-        "patient": {"id": "BENCH-6C", "birth_date": "1968-05-02", "sex": "male",
-                    "reproductive_potential": False, "allergies": [],
-                    "history": {"liver_disease": "none", "salvage_line": 1}},
-        "plan": {"start_date": START.isoformat(), "hsct_intended": False,
-                 "vial": "us-0.9mg", "bsa_formula": "mosteller"},
+        "patient": {
+            "id": "BENCH-6C",
+            "birth_date": "1968-05-02",
+            "sex": "male",
+            "reproductive_potential": False,
+            "allergies": [],
+            "history": {"liver_disease": "none", "salvage_line": 1},
+        },
+        "plan": {
+            "start_date": START.isoformat(),
+            "hsct_intended": False,
+            "vial": "us-0.9mg",
+            "bsa_formula": "mosteller",
+        },
         "events": events,
     }
     return document, doses[-1][2]
@@ -123,8 +149,11 @@ def run(requests: int, warmup: int) -> dict[str, Any]:
     app.state.web_clock = lambda: datetime(on.year, on.month, on.day, 9, tzinfo=UTC)
 
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False, lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -140,9 +169,14 @@ def run(requests: int, warmup: int) -> dict[str, Any]:
             page = client.get("/login")
             token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
             assert token is not None
-            login = client.post("/login", data={"username": "pharmacist",
-                                                "password": "bench-password",
-                                                "csrf_token": token.group(1)})
+            login = client.post(
+                "/login",
+                data={
+                    "username": "pharmacist",
+                    "password": "bench-password",
+                    "csrf_token": token.group(1),
+                },
+            )
             assert login.status_code == 303, login.status_code
             url = f"/courses/{course_id}"
             for i in range(warmup + requests):
@@ -150,8 +184,9 @@ def run(requests: int, warmup: int) -> dict[str, Any]:
                 response = client.get(url)
                 elapsed = (time.perf_counter() - started) * 1000
                 assert response.status_code == 200, response.text[:500]
-                timing = re.search(r"app;dur=([\d.]+), cpu;dur=([\d.]+)",
-                                   response.headers.get("server-timing", ""))
+                timing = re.search(
+                    r"app;dur=([\d.]+), cpu;dur=([\d.]+)", response.headers.get("server-timing", "")
+                )
                 assert timing is not None
                 if i >= warmup:
                     wall_ms.append(elapsed)
@@ -166,21 +201,31 @@ def run(requests: int, warmup: int) -> dict[str, Any]:
         thread.join(timeout=20)
 
     def summary(values: list[float]) -> dict[str, float]:
-        return {"p50": round(statistics.median(values), 1), "p95": round(_percentile(values, 95), 1),
-                "p99": round(_percentile(values, 99), 1), "max": round(max(values), 1),
-                "mean": round(statistics.fmean(values), 1)}
+        return {
+            "p50": round(statistics.median(values), 1),
+            "p95": round(_percentile(values, 95), 1),
+            "p99": round(_percentile(values, 99), 1),
+            "max": round(max(values), 1),
+            "mean": round(statistics.fmean(values), 1),
+        }
 
     return {
         "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "requests": requests,
         "warmup": warmup,
-        "course": {"cycles": 6, "events": len(document["events"]), "doses_given": doses_given,
-                   "as_of": on.isoformat(), "status": status, "page_bytes": size},
+        "course": {
+            "cycles": 6,
+            "events": len(document["events"]),
+            "doses_given": doses_given,
+            "as_of": on.isoformat(),
+            "status": status,
+            "page_bytes": size,
+        },
         "server_ms": summary(server_ms),
         "server_cpu_ms": summary(cpu_ms),
         "wall_ms": summary(wall_ms),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} "
-                   f"{platform.release()}, Python {platform.python_version()}",
+        f"{platform.release()}, Python {platform.python_version()}",
         "load_average": [round(x, 1) for x in os.getloadavg()],
     }
 
@@ -188,19 +233,22 @@ def run(requests: int, warmup: int) -> dict[str, Any]:
 def markdown(result: dict[str, Any]) -> str:
     s, w, c = result["server_ms"], result["wall_ms"], result["course"]
     u = result["server_cpu_ms"]
-    return "\n".join([
-        "| measured | requests | server p50 | server p95 | server p99 | server CPU p50 / p95 "
-        "| client wall p95 (loopback) | target | verdict |",
-        "|---|---|---|---|---|---|---|---|---|",
-        f"| {result['measured']} | {result['requests']} | {s['p50']} ms | **{s['p95']} ms** | "
-        f"{s['p99']} ms | {u['p50']} / {u['p95']} ms | {w['p95']} ms | p95 <= 150 ms | "
-        f"{'within target' if s['p95'] <= 150 else 'OVER TARGET'} |",
-        "",
-        f"Course: 6 cycles, {c['events']} events, {c['doses_given']} doses given, page for "
-        f"{c['as_of']} (cycle 6 day 15, status `{c['status']}`), {c['page_bytes']} bytes of HTML. "
-        f"Machine: {result['machine']}; load average at the end "
-        f"{', '.join(str(x) for x in result['load_average'])}.",
-    ])
+    return "\n".join(
+        [
+            "| measured | requests | server p50 | server p95 | server p99 | server CPU p50 / p95 "
+            "| client wall p95 (loopback) | target | verdict |",
+            "|---|---|---|---|---|---|---|---|---|",
+            f"| {result['measured']} | {result['requests']} | {s['p50']} ms | **{s['p95']} ms** | "
+            f"{s['p99']} ms | {u['p50']} / {u['p95']} ms | {w['p95']} ms | p95 <= 150 ms | "
+            f"{'within target' if s['p95'] <= 150 else 'OVER TARGET'} |",
+            "",
+            f"Course: 6 cycles, {c['events']} events, {c['doses_given']} doses given, page for "
+            f"{c['as_of']} (cycle 6 day 15, status `{c['status']}`), "
+            f"{c['page_bytes']} bytes of HTML. "
+            f"Machine: {result['machine']}; load average at the end "
+            f"{', '.join(str(x) for x in result['load_average'])}.",
+        ]
+    )
 
 
 def main() -> None:

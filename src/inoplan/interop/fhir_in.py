@@ -240,6 +240,13 @@ def _body_value(quantity: Mapping[str, Any], table: Mapping[str, str], where: st
 # -- the mapping ---------------------------------------------------------------------------------
 
 _OK_STATUS = {None, "final", "amended", "corrected"}
+_WEIGHT = frozenset(k.WEIGHT)
+_BODY = _WEIGHT | frozenset(k.HEIGHT)
+_ANALYTES = frozenset(k.LOINC_ANALYTE)
+_QTC = frozenset(k.QTC)
+_PREGNANCY = frozenset(k.PREGNANCY_TEST)
+_RELEVANT_LOINC = _BODY | _ANALYTES | _QTC | _PREGNANCY
+_OUR_OBSERVATION = k.CS + "observation"
 _INACTIVE = {"inactive", "resolved", "remission"}
 _REFUTED = {"refuted", "entered-in-error"}
 
@@ -391,9 +398,8 @@ class _Mapper:
             day = _date(when)
             eid = _event_id(o)
             loinc = {c.get("code") for c in codings(concept) if c.get("system") == k.LOINC}
-            ours = {c.get("code") for c in codings(concept) if c.get("system") == k.CS + "observation"}
-            relevant = loinc & (set(k.WEIGHT) | set(k.HEIGHT) | set(k.LOINC_ANALYTE) | set(k.QTC)
-                                | set(k.PREGNANCY_TEST)) or ours
+            ours = {c.get("code") for c in codings(concept) if c.get("system") == _OUR_OBSERVATION}
+            relevant = loinc & _RELEVANT_LOINC or ours
             if not relevant:
                 continue
             if day is None:
@@ -401,12 +407,12 @@ class _Mapper:
                 continue
             iso = day.isoformat()
             quantity = o.get("valueQuantity") if isinstance(o.get("valueQuantity"), dict) else None
-            if loinc & set(k.WEIGHT) or loinc & set(k.HEIGHT):
+            if loinc & _BODY:
                 if quantity is None:
                     self.notes.append(f"{where} skipped: no valueQuantity")
                     continue
                 slot = vitals.setdefault((iso, eid), {"date": iso, "type": "vitals"})
-                if loinc & set(k.WEIGHT):
+                if loinc & _WEIGHT:
                     kg = _body_value(quantity, k.MASS_TO_KG, f"{where}.valueQuantity")
                     slot["weight_kg"] = number(kg)
                     self.sources[f"weight_kg@{iso}"] = f"{where} ({iso})"
@@ -420,8 +426,8 @@ class _Mapper:
                         slot[name] = ext[name]
                 if eid:
                     slot["id"] = eid
-            elif loinc & set(k.LOINC_ANALYTE):
-                analyte = k.LOINC_ANALYTE[sorted(loinc & set(k.LOINC_ANALYTE))[0]]
+            elif loinc & _ANALYTES:
+                analyte = k.LOINC_ANALYTE[sorted(loinc & _ANALYTES)[0]]
                 if quantity is None:
                     self.notes.append(f"{where} skipped: no valueQuantity")
                     continue
@@ -437,7 +443,7 @@ class _Mapper:
                 if eid:
                     slot["id"] = eid
                 self.sources[f"{analyte}@{iso}"] = f"{where} ({iso})"
-            elif loinc & set(k.QTC):
+            elif loinc & _QTC:
                 if quantity is None:
                     continue
                 unit = (_quantity_unit(quantity) or "").strip()
@@ -451,7 +457,7 @@ class _Mapper:
                     self.notes.append(f"{where}: QTc method not stated; read as QTcF")
                 events.append(_with_id(event, eid))
                 self.sources[f"qtcf_ms@{iso}"] = f"{where} ({iso})"
-            elif loinc & set(k.PREGNANCY_TEST):
+            elif loinc & _PREGNANCY:
                 result = _pregnancy(o)
                 if result is None:
                     self.notes.append(f"{where} skipped: pregnancy result not readable")
