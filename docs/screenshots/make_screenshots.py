@@ -23,8 +23,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PASSWORD = "demo-screenshots-1"
 
 
@@ -44,7 +50,10 @@ def main() -> None:
     env["INOPLAN_DEMO_PASSWORD"] = PASSWORD
     server = subprocess.Popen(
         [str(Path(sys.executable).with_name("inoplan")), "serve", "--demo", "--port", str(port)],
-        cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 60
@@ -77,7 +86,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    print("saved:", ", ".join(sorted(p.name for p in HERE.glob("*.png"))))
+    sys.stdout.write("saved: " + ", ".join(sorted(p.name for p in HERE.glob("*.png"))) + "\n")
 
 
 if __name__ == "__main__":

@@ -30,30 +30,52 @@ def course_document() -> dict[str, Any]:
             "reproductive_potential": True,
             "breastfeeding": False,
             "allergies": [],
-            "history": {"liver_disease": "none", "prior_vod": False, "prior_hsct": False,
-                        "gilbert_syndrome": False, "salvage_line": 1},
+            "history": {
+                "liver_disease": "none",
+                "prior_vod": False,
+                "prior_hsct": False,
+                "gilbert_syndrome": False,
+                "salvage_line": 1,
+            },
         },
-        "plan": {"start_date": "2026-12-01", "hsct_intended": True, "cycle1_days": 21,
-                 "vial": "us-0.9mg", "bsa_formula": "mosteller"},
+        "plan": {
+            "start_date": "2026-12-01",
+            "hsct_intended": True,
+            "cycle1_days": 21,
+            "vial": "us-0.9mg",
+            "bsa_formula": "mosteller",
+        },
         "events": [
             {"date": "2026-11-28", "type": "vitals", "height_cm": 170, "weight_kg": 70},
-            {"date": "2026-11-28", "type": "labs",
-             "anc": {"value": 1.6, "unit": "10*9/L"},
-             "platelets": {"value": 85, "unit": "10*9/L"},
-             "bilirubin": {"value": 0.7, "unit": "mg/dL", "uln": 1.2},
-             "ast": {"value": 31, "unit": "U/L", "uln": 40},
-             "alt": {"value": 28, "unit": "U/L", "uln": 41},
-             "peripheral_blasts": {"value": 4.2, "unit": "10*9/L"}},
+            {
+                "date": "2026-11-28",
+                "type": "labs",
+                "anc": {"value": 1.6, "unit": "10*9/L"},
+                "platelets": {"value": 85, "unit": "10*9/L"},
+                "bilirubin": {"value": 0.7, "unit": "mg/dL", "uln": 1.2},
+                "ast": {"value": 31, "unit": "U/L", "uln": 40},
+                "alt": {"value": 28, "unit": "U/L", "uln": 41},
+                "peripheral_blasts": {"value": 4.2, "unit": "10*9/L"},
+            },
             {"date": "2026-11-28", "type": "ecg", "qtcf_ms": 438},
             {"date": "2026-11-27", "type": "pregnancy_test", "result": "negative"},
-            {"date": "2026-12-01", "type": "administration", "cycle": 1, "day": 1,
-             "dose_mg": 1.46, "time": "09:30"},
-            {"date": "2026-12-07", "type": "labs",
-             "anc": {"value": 1.4, "unit": "10*9/L"},
-             "platelets": {"value": 90, "unit": "10*9/L"},
-             "bilirubin": {"value": 0.8, "unit": "mg/dL", "uln": 1.2},
-             "ast": {"value": 35, "unit": "U/L", "uln": 40},
-             "alt": {"value": 30, "unit": "U/L", "uln": 41}},
+            {
+                "date": "2026-12-01",
+                "type": "administration",
+                "cycle": 1,
+                "day": 1,
+                "dose_mg": 1.46,
+                "time": "09:30",
+            },
+            {
+                "date": "2026-12-07",
+                "type": "labs",
+                "anc": {"value": 1.4, "unit": "10*9/L"},
+                "platelets": {"value": 90, "unit": "10*9/L"},
+                "bilirubin": {"value": 0.8, "unit": "mg/dL", "uln": 1.2},
+                "ast": {"value": 35, "unit": "U/L", "uln": 40},
+                "alt": {"value": 30, "unit": "U/L", "uln": 41},
+            },
         ],
     }
 
@@ -64,7 +86,9 @@ def _no_inoplan_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
     for name in list(os.environ):
-        if name.startswith("INOPLAN_") and not name.startswith(("INOPLAN_TEST_", "INOPLAN_REQUIRE_")):
+        if name.startswith("INOPLAN_") and not name.startswith(
+            ("INOPLAN_TEST_", "INOPLAN_REQUIRE_")
+        ):
             monkeypatch.delenv(name)
 
 
@@ -146,9 +170,12 @@ def login(client: Any, role: str) -> None:
     assert page.status_code == 200
     response = client.post(
         "/login",
-        data={"username": role, "password": password_for(role), "csrf_token": csrf_of(page.text),
-              "next": "/"},
+        data={
+            "username": role,
+            "password": password_for(role),
+            "csrf_token": csrf_of(page.text),
+            "next": "/",
+        },
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text
-

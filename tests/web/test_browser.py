@@ -22,8 +22,14 @@ import pytest
 from .conftest import course_document, make_app, password_for
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 pytestmark = pytest.mark.browser
@@ -33,8 +39,10 @@ pytestmark = pytest.mark.browser
 def chromium() -> Iterator[Any]:
     if not CHROMIUM.exists():
         if os.environ.get("INOPLAN_REQUIRE_BROWSER"):
-            pytest.fail(f"{CHROMIUM} is missing and INOPLAN_REQUIRE_BROWSER is set "
-                        "(apt-get install -y chromium)")
+            pytest.fail(
+                f"{CHROMIUM} is missing and INOPLAN_REQUIRE_BROWSER is set "
+                "(apt-get install -y chromium)"
+            )
         pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
 
@@ -57,8 +65,14 @@ class LiveServer:
         self.app = app
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on", access_log=False)
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -95,8 +109,7 @@ def server(tmp_path: Path, template_database: Path) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def page(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900},
-                                   accept_downloads=True)
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
     page.console_messages = []  # type: ignore[attr-defined]
     page.on("console", lambda message: page.console_messages.append(message.text))
@@ -122,8 +135,9 @@ def _log_in(page: Any, server: LiveServer, role: str) -> None:
     page.wait_for_url(server.url + "/")
 
 
-def test_pharmacist_journey_in_a_real_browser(page: Any, server: LiveServer,
-                                               tmp_path: Path) -> None:
+def test_pharmacist_journey_in_a_real_browser(
+    page: Any, server: LiveServer, tmp_path: Path
+) -> None:
     """Log in, see who is due, open a course, record a lab, see the decision change, print."""
     _log_in(page, server, "admin")
     assert page.get_by_role("heading", name="Today: Tue 08 Dec 2026").is_visible()
@@ -174,8 +188,9 @@ def test_pharmacist_journey_in_a_real_browser(page: Any, server: LiveServer,
     assert not [m for m in page.console_messages if "Content Security Policy" in m]
 
 
-def test_validation_error_is_next_to_the_field_in_the_browser(page: Any,
-                                                              server: LiveServer) -> None:
+def test_validation_error_is_next_to_the_field_in_the_browser(
+    page: Any, server: LiveServer
+) -> None:
     _log_in(page, server, "nurse")
     page.goto(server.url + "/courses/1")
     page.locator("#form-vitals summary").click()

@@ -40,8 +40,15 @@ def test_worksheet_numbers_equal_dose_json(client: Any, course_id: int) -> None:
     assert response.headers["content-type"] == "application/pdf"
     text = _flat(_text(response.content))
     # Same inputs as the course: 170 cm, 70 kg, Mosteller, cycle 1 day 8 = 0.5 mg/m2, US vial.
-    expected = dose_json(height_cm=170, weight_kg=70, mg_per_m2=0.5, vial="us-0.9mg",
-                         formula="mosteller", prepared_at=time(9, 30), label="us")
+    expected = dose_json(
+        height_cm=170,
+        weight_kg=70,
+        mg_per_m2=0.5,
+        vial="us-0.9mg",
+        formula="mosteller",
+        prepared_at=time(9, 30),
+        label="us",
+    )
     assert expected["dose_mg"] == 0.91 and expected["bsa_m2"] == 1.82
     must = [
         "Patient WEB-001",
@@ -83,12 +90,17 @@ def test_worksheet_without_preparation_time_leaves_deadline_blanks(
 
 def test_worksheet_for_a_held_dose_says_do_not_prepare(client: Any, new_course) -> None:
     document = course_document()
-    document["events"].append({
-        "date": "2026-12-08", "type": "labs",
-        "anc": {"value": 1.5, "unit": "10*9/L"}, "platelets": {"value": 90, "unit": "10*9/L"},
-        "bilirubin": {"value": 2.4, "unit": "mg/dL", "uln": 1.2},
-        "ast": {"value": 35, "unit": "U/L", "uln": 40}, "alt": {"value": 30, "unit": "U/L", "uln": 41},
-    })
+    document["events"].append(
+        {
+            "date": "2026-12-08",
+            "type": "labs",
+            "anc": {"value": 1.5, "unit": "10*9/L"},
+            "platelets": {"value": 90, "unit": "10*9/L"},
+            "bilirubin": {"value": 2.4, "unit": "mg/dL", "uln": 1.2},
+            "ast": {"value": 35, "unit": "U/L", "uln": 40},
+            "alt": {"value": 30, "unit": "U/L", "uln": 41},
+        }
+    )
     held = new_course(document)
     login(client, "pharmacist")
     text = _flat(_text(client.get(f"/courses/{held}/worksheet.pdf").content))
@@ -104,8 +116,9 @@ def test_worksheet_refuses_a_bad_preparation_time(client: Any, course_id: int) -
 
 def test_worksheet_when_no_dose_is_left(client: Any, new_course) -> None:
     document = course_document()
-    document["events"].append({"date": "2026-12-07", "type": "discontinuation",
-                               "reason": "patient's decision"})
+    document["events"].append(
+        {"date": "2026-12-07", "type": "discontinuation", "reason": "patient's decision"}
+    )
     stopped = new_course(document)
     login(client, "pharmacist")
     response = client.get(f"/courses/{stopped}/worksheet.pdf")

@@ -16,11 +16,24 @@ from .conftest import csrf_of, login
 # One valid submission per form, and one invalid one with the field that must carry the error.
 VALID: dict[str, dict[str, str]] = {
     "vitals": {"date": "2026-12-08", "weight_kg": "71.5"},
-    "labs": {"date": "2026-12-08", "anc.value": "1.2", "anc.unit": "10*9/L",
-             "platelets.value": "88000", "platelets.unit": "/uL",
-             "bilirubin.value": "15", "bilirubin.unit": "umol/L", "bilirubin.uln": "21"},
-    "administration": {"date": "2026-12-08", "cycle": "1", "day": "8", "dose_mg": "0.91",
-                       "time": "10:15", "duration_min": "60"},
+    "labs": {
+        "date": "2026-12-08",
+        "anc.value": "1.2",
+        "anc.unit": "10*9/L",
+        "platelets.value": "88000",
+        "platelets.unit": "/uL",
+        "bilirubin.value": "15",
+        "bilirubin.unit": "umol/L",
+        "bilirubin.uln": "21",
+    },
+    "administration": {
+        "date": "2026-12-08",
+        "cycle": "1",
+        "day": "8",
+        "dose_mg": "0.91",
+        "time": "10:15",
+        "duration_min": "60",
+    },
     "toxicity": {"date": "2026-12-08", "term": "nausea", "grade": "1", "related": "yes"},
     "response": {"date": "2026-12-08", "status": "PR", "mrd_negative": "no"},
     "medication": {"date": "2026-12-08", "name": "ondansetron", "action": "start"},
@@ -31,27 +44,56 @@ VALID: dict[str, dict[str, str]] = {
 }
 INVALID: dict[str, tuple[dict[str, str], str, str]] = {
     "vitals": ({"date": "2026-12-08", "weight_kg": "abc"}, "weight_kg", "enter a number"),
-    "labs": ({"date": "2026-12-08", "anc.value": "1.2", "anc.unit": "g/L"}, "anc.unit",
-             "choose one of the listed values"),
-    "administration": ({"date": "2026-12-08", "cycle": "1", "day": "8", "dose_mg": ""},
-                       "dose_mg", "required"),
-    "toxicity": ({"date": "2026-12-08", "term": "nausea", "grade": "7"}, "grade",
-                 "choose one of the listed values"),
-    "response": ({"date": "2026-12-08", "status": "great"}, "status",
-                 "choose one of the listed values"),
+    "labs": (
+        {"date": "2026-12-08", "anc.value": "1.2", "anc.unit": "g/L"},
+        "anc.unit",
+        "choose one of the listed values",
+    ),
+    "administration": (
+        {"date": "2026-12-08", "cycle": "1", "day": "8", "dose_mg": ""},
+        "dose_mg",
+        "required",
+    ),
+    "toxicity": (
+        {"date": "2026-12-08", "term": "nausea", "grade": "7"},
+        "grade",
+        "choose one of the listed values",
+    ),
+    "response": (
+        {"date": "2026-12-08", "status": "great"},
+        "status",
+        "choose one of the listed values",
+    ),
     "medication": ({"date": "2026-12-08", "name": "", "action": "start"}, "name", "required"),
     "pregnancy_test": ({"date": "yesterday", "result": "negative"}, "date", "YYYY-MM-DD"),
     "ecg": ({"date": "2026-12-08", "qtcf_ms": "4,41"}, "qtcf_ms", "decimal point"),
     "hsct": ({"date": "", "conditioning": "thiotepa"}, "date", "required"),
     "discontinuation": ({"date": "2026-12-08", "reason": ""}, "reason", "required"),
 }
-ROLE_FOR = {"vitals": "nurse", "labs": "nurse", "administration": "nurse", "ecg": "nurse",
-            "pregnancy_test": "nurse", "toxicity": "prescriber", "response": "prescriber",
-            "medication": "prescriber", "hsct": "prescriber", "discontinuation": "prescriber"}
-FORBIDDEN_FOR = {"vitals": "pharmacist", "labs": "viewer", "administration": "prescriber",
-                 "ecg": "pharmacist", "pregnancy_test": "viewer", "toxicity": "nurse",
-                 "response": "nurse", "medication": "pharmacist", "hsct": "nurse",
-                 "discontinuation": "viewer"}
+ROLE_FOR = {
+    "vitals": "nurse",
+    "labs": "nurse",
+    "administration": "nurse",
+    "ecg": "nurse",
+    "pregnancy_test": "nurse",
+    "toxicity": "prescriber",
+    "response": "prescriber",
+    "medication": "prescriber",
+    "hsct": "prescriber",
+    "discontinuation": "prescriber",
+}
+FORBIDDEN_FOR = {
+    "vitals": "pharmacist",
+    "labs": "viewer",
+    "administration": "prescriber",
+    "ecg": "pharmacist",
+    "pregnancy_test": "viewer",
+    "toxicity": "nurse",
+    "response": "nurse",
+    "medication": "pharmacist",
+    "hsct": "nurse",
+    "discontinuation": "viewer",
+}
 
 
 def _events(app: Any, course_id: int) -> list[dict[str, Any]]:
@@ -69,10 +111,14 @@ def _version(app: Any, course_id: int) -> int:
 def _post(client: Any, course_id: int, kind: str, data: dict[str, str], **extra: Any) -> Any:
     page = client.get(f"/courses/{course_id}")
     version = re.search(r'name="version" value="(\d+)"', page.text)
-    body = {"csrf_token": csrf_of(page.text), "version": version.group(1) if version else "1",
-            **data}
-    return client.post(f"/courses/{course_id}/events/{kind}", data=body, follow_redirects=False,
-                       **extra)
+    body = {
+        "csrf_token": csrf_of(page.text),
+        "version": version.group(1) if version else "1",
+        **data,
+    }
+    return client.post(
+        f"/courses/{course_id}/events/{kind}", data=body, follow_redirects=False, **extra
+    )
 
 
 def test_every_form_has_cases() -> None:
@@ -80,8 +126,9 @@ def test_every_form_has_cases() -> None:
 
 
 @pytest.mark.parametrize("kind", sorted(FORMS))
-def test_valid_form_is_saved_and_redirects(client: Any, app: Any, course_id: int,
-                                           kind: str) -> None:
+def test_valid_form_is_saved_and_redirects(
+    client: Any, app: Any, course_id: int, kind: str
+) -> None:
     login(client, ROLE_FOR[kind])
     before = _events(app, course_id)
     response = _post(client, course_id, kind, VALID[kind])
@@ -129,8 +176,12 @@ def test_service_validation_error_lands_next_to_the_field(
     """A cycle beyond the label's maximum passes the form but not the document check."""
     login(client, "nurse")
     before = _events(app, course_id)
-    response = _post(client, course_id, "administration",
-                     {"date": "2026-12-08", "cycle": "9", "day": "8", "dose_mg": "0.91"})
+    response = _post(
+        client,
+        course_id,
+        "administration",
+        {"date": "2026-12-08", "cycle": "9", "day": "8", "dose_mg": "0.91"},
+    )
     assert response.status_code == 422
     assert 'id="administration-f-cycle-error"' in response.text
     assert 'value="9"' in response.text
@@ -139,8 +190,9 @@ def test_service_validation_error_lands_next_to_the_field(
 
 def test_missing_uln_for_liver_tests_is_an_error(client: Any, app: Any, course_id: int) -> None:
     login(client, "nurse")
-    response = _post(client, course_id, "labs",
-                     {"date": "2026-12-08", "alt.value": "200", "alt.unit": "U/L"})
+    response = _post(
+        client, course_id, "labs", {"date": "2026-12-08", "alt.value": "200", "alt.unit": "U/L"}
+    )
     assert response.status_code == 422
     assert 'id="labs-f-alt-uln-error"' in response.text
 
@@ -160,8 +212,11 @@ def test_forbidden_role_gets_403_and_nothing_is_saved(
 def test_post_without_csrf_token_is_refused(client: Any, app: Any, course_id: int) -> None:
     login(client, "nurse")
     before = _events(app, course_id)
-    response = client.post(f"/courses/{course_id}/events/ecg",
-                           data={"version": "1", **VALID["ecg"]}, follow_redirects=False)
+    response = client.post(
+        f"/courses/{course_id}/events/ecg",
+        data={"version": "1", **VALID["ecg"]},
+        follow_redirects=False,
+    )
     assert response.status_code == 403
     assert _events(app, course_id) == before
 
@@ -169,15 +224,17 @@ def test_post_without_csrf_token_is_refused(client: Any, app: Any, course_id: in
 def test_cross_origin_post_is_refused(client: Any, app: Any, course_id: int) -> None:
     login(client, "nurse")
     before = _events(app, course_id)
-    response = _post(client, course_id, "ecg", VALID["ecg"],
-                     headers={"Origin": "https://evil.example"})
+    response = _post(
+        client, course_id, "ecg", VALID["ecg"], headers={"Origin": "https://evil.example"}
+    )
     assert response.status_code == 403
     assert _events(app, course_id) == before
 
 
 def test_post_without_session_goes_to_login(client: Any, course_id: int) -> None:
-    response = client.post(f"/courses/{course_id}/events/ecg", data=VALID["ecg"],
-                           follow_redirects=False)
+    response = client.post(
+        f"/courses/{course_id}/events/ecg", data=VALID["ecg"], follow_redirects=False
+    )
     assert response.status_code == 303 and response.headers["location"] == "/login"
 
 
@@ -191,14 +248,22 @@ def test_stale_version_gets_409_keeps_entries_and_saves_nothing(
     token = csrf_of(page.text)
     version = _version(app, course_id)
     # someone else writes first
-    append_event(app.state.database, course_id,
-                 {"date": "2026-12-08", "type": "ecg", "qtcf_ms": 440},
-                 expected_version=version, actor="someone-else")
+    append_event(
+        app.state.database,
+        course_id,
+        {"date": "2026-12-08", "type": "ecg", "qtcf_ms": 440},
+        expected_version=version,
+        actor="someone-else",
+    )
     before = _events(app, course_id)
     response = client.post(
         f"/courses/{course_id}/events/vitals",
-        data={"csrf_token": token, "version": str(version), "date": "2026-12-08",
-              "weight_kg": "72"},
+        data={
+            "csrf_token": token,
+            "version": str(version),
+            "date": "2026-12-08",
+            "weight_kg": "72",
+        },
         follow_redirects=False,
     )
     assert response.status_code == 409
@@ -210,8 +275,9 @@ def test_stale_version_gets_409_keeps_entries_and_saves_nothing(
 def test_if_match_header_wins_over_the_form(client: Any, app: Any, course_id: int) -> None:
     login(client, "nurse")
     version = _version(app, course_id)
-    response = _post(client, course_id, "ecg", VALID["ecg"],
-                     headers={"If-Match": f'"{version + 5}"'})
+    response = _post(
+        client, course_id, "ecg", VALID["ecg"], headers={"If-Match": f'"{version + 5}"'}
+    )
     assert response.status_code == 409
     response = _post(client, course_id, "ecg", VALID["ecg"], headers={"If-Match": str(version)})
     assert response.status_code == 303
@@ -221,13 +287,27 @@ def test_recording_a_lab_changes_the_decision(client: Any, course_id: int) -> No
     """Bilirubin above the label's threshold on the dose day: today's dose is held."""
     login(client, "nurse")
     assert 'data-status="give"' in client.get(f"/courses/{course_id}").text
-    response = _post(client, course_id, "labs", {
-        "date": "2026-12-08", "anc.value": "1.5", "anc.unit": "10*9/L",
-        "platelets.value": "90", "platelets.unit": "10*9/L",
-        "bilirubin.value": "2.4", "bilirubin.unit": "mg/dL", "bilirubin.uln": "1.2",
-        "ast.value": "35", "ast.unit": "U/L", "ast.uln": "40",
-        "alt.value": "30", "alt.unit": "U/L", "alt.uln": "41",
-    })
+    response = _post(
+        client,
+        course_id,
+        "labs",
+        {
+            "date": "2026-12-08",
+            "anc.value": "1.5",
+            "anc.unit": "10*9/L",
+            "platelets.value": "90",
+            "platelets.unit": "10*9/L",
+            "bilirubin.value": "2.4",
+            "bilirubin.unit": "mg/dL",
+            "bilirubin.uln": "1.2",
+            "ast.value": "35",
+            "ast.unit": "U/L",
+            "ast.uln": "40",
+            "alt.value": "30",
+            "alt.unit": "U/L",
+            "alt.uln": "41",
+        },
+    )
     assert response.status_code == 303
     page = client.get(response.headers["location"]).text
     assert 'data-status="hold"' in page
@@ -238,9 +318,16 @@ def test_recording_a_lab_changes_the_decision(client: Any, course_id: int) -> No
 
 
 def test_parse_event_omits_empty_optional_fields() -> None:
-    assert parse_event("vitals", {"date": "2026-12-01", "height_cm": "", "weight_kg": "70",
-                                  "hepatomegaly": "", "ascites": "no"}) == {
-        "type": "vitals", "date": "2026-12-01", "weight_kg": 70, "ascites": False}
+    assert parse_event(
+        "vitals",
+        {
+            "date": "2026-12-01",
+            "height_cm": "",
+            "weight_kg": "70",
+            "hepatomegaly": "",
+            "ascites": "no",
+        },
+    ) == {"type": "vitals", "date": "2026-12-01", "weight_kg": 70, "ascites": False}
 
 
 def test_parse_event_needs_one_lab_result() -> None:
@@ -250,8 +337,15 @@ def test_parse_event_needs_one_lab_result() -> None:
 
 
 def test_parse_event_transfused_platelets() -> None:
-    event = parse_event("labs", {"date": "2026-12-01", "platelets.value": "40",
-                                 "platelets.unit": "10*9/L", "platelets.transfused": "yes"})
+    event = parse_event(
+        "labs",
+        {
+            "date": "2026-12-01",
+            "platelets.value": "40",
+            "platelets.unit": "10*9/L",
+            "platelets.transfused": "yes",
+        },
+    )
     assert event["platelets"] == {"value": 40, "unit": "10*9/L", "transfused": True}
 
 

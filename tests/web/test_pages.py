@@ -23,8 +23,13 @@ def _disclaimer_shown(html: str) -> bool:
 
 class TestLogin:
     def test_pages_redirect_to_login_without_a_session(self, client: Any, course_id: int) -> None:
-        for path in ("/", f"/courses/{course_id}", f"/courses/{course_id}/worksheet.pdf",
-                     f"/courses/{course_id}/handout.pdf", f"/courses/{course_id}/calendar.ics"):
+        for path in (
+            "/",
+            f"/courses/{course_id}",
+            f"/courses/{course_id}/worksheet.pdf",
+            f"/courses/{course_id}/handout.pdf",
+            f"/courses/{course_id}/calendar.ics",
+        ):
             response = client.get(path, follow_redirects=False)
             assert response.status_code == 303, path
             assert response.headers["location"].startswith("/login?next=")
@@ -43,8 +48,11 @@ class TestLogin:
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
         response = client.post(
             "/login",
-            data={"username": "nurse", "password": password_for("nurse"),
-                  "csrf_token": csrf_of(page.text)},
+            data={
+                "username": "nurse",
+                "password": password_for("nurse"),
+                "csrf_token": csrf_of(page.text),
+            },
             follow_redirects=False,
         )
         assert response.status_code == 303
@@ -61,8 +69,11 @@ class TestLogin:
         page = client.get("/login")
         response = client.post(
             "/login",
-            data={"username": "nurse", "password": "not-the-password",
-                  "csrf_token": csrf_of(page.text)},
+            data={
+                "username": "nurse",
+                "password": "not-the-password",
+                "csrf_token": csrf_of(page.text),
+            },
             follow_redirects=False,
         )
         assert response.status_code == 401
@@ -82,14 +93,21 @@ class TestLogin:
     def test_next_goes_back_to_the_page_asked_for_but_never_off_site(
         self, client: Any, course_id: int
     ) -> None:
-        for target, expected in ((f"/courses/{course_id}", f"/courses/{course_id}"),
-                                 ("//evil.example/x", "/"), ("https://evil.example/", "/")):
+        for target, expected in (
+            (f"/courses/{course_id}", f"/courses/{course_id}"),
+            ("//evil.example/x", "/"),
+            ("https://evil.example/", "/"),
+        ):
             client.cookies.clear()
             page = client.get("/login")
             response = client.post(
                 "/login",
-                data={"username": "viewer", "password": password_for("viewer"),
-                      "csrf_token": csrf_of(page.text), "next": target},
+                data={
+                    "username": "viewer",
+                    "password": password_for("viewer"),
+                    "csrf_token": csrf_of(page.text),
+                    "next": target,
+                },
                 follow_redirects=False,
             )
             assert response.headers["location"] == expected
@@ -97,8 +115,9 @@ class TestLogin:
     def test_logout_ends_the_session(self, client: Any) -> None:
         login(client, "nurse")
         page = client.get("/")
-        response = client.post("/logout", data={"csrf_token": csrf_of(page.text)},
-                               follow_redirects=False)
+        response = client.post(
+            "/logout", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False
+        )
         assert response.status_code == 303
         assert client.get("/", follow_redirects=False).status_code == 303
 
@@ -210,8 +229,10 @@ class TestCoursePage:
 
         assert values(charts["anc"]) == {float(label.threshold("anc_recovery").number)}
         assert values(charts["platelets"]) == {float(label.threshold("platelets_recovery").number)}
-        assert values(charts["liver"]) == {float(label.threshold("bilirubin_x_uln").number),
-                                           float(label.threshold("ast_alt_x_uln").number)}
+        assert values(charts["liver"]) == {
+            float(label.threshold("bilirubin_x_uln").number),
+            float(label.threshold("ast_alt_x_uln").number),
+        }
         gain = float(label.threshold("vod_weight_gain_percent").number)
         assert values(charts["weight"]) == {70.0, round(70 * (1 + gain / 100), 1)}
         assert 'role="img"' in html and "<title" in html
@@ -246,8 +267,20 @@ class TestCoursePage:
         ("role", "forms"),
         [
             ("nurse", {"vitals", "labs", "ecg", "pregnancy_test", "administration"}),
-            ("prescriber", {"vitals", "labs", "ecg", "pregnancy_test", "toxicity", "response",
-                            "medication", "hsct", "discontinuation"}),
+            (
+                "prescriber",
+                {
+                    "vitals",
+                    "labs",
+                    "ecg",
+                    "pregnancy_test",
+                    "toxicity",
+                    "response",
+                    "medication",
+                    "hsct",
+                    "discontinuation",
+                },
+            ),
             ("pharmacist", {"administration"}),
             ("viewer", set()),
         ],

@@ -17,7 +17,7 @@ def day(value: Any) -> str:
         try:
             value = date.fromisoformat(value[:10])
         except ValueError:
-            return value
+            return str(value)
     if isinstance(value, datetime):
         return value.strftime("%a %d %b %Y %H:%M")
     if isinstance(value, date):
@@ -41,7 +41,9 @@ def inputs(value: Any) -> str:
     parts = []
     for key, item in value.items():
         if isinstance(item, Mapping):
-            item = ", ".join(f"{k} {num(v) if isinstance(v, float) else v}" for k, v in item.items())
+            item = ", ".join(
+                f"{k} {num(v) if isinstance(v, float) else v}" for k, v in item.items()
+            )
         elif isinstance(item, list):
             item = ", ".join(str(v) for v in item)
         elif isinstance(item, float):
@@ -75,5 +77,10 @@ def label_of(value: str) -> str:
     return value.replace("_", " ")
 
 
-FILTERS = {"day": day, "num": num, "inputs": inputs, "event_summary": event_summary,
-           "label_of": label_of}
+FILTERS = {
+    "day": day,
+    "num": num,
+    "inputs": inputs,
+    "event_summary": event_summary,
+    "label_of": label_of,
+}

@@ -18,9 +18,9 @@ from typing import Any, Final
 
 __all__ = [
     "FORMS",
+    "Field",
     "FormError",
     "FormSpec",
-    "Field",
     "field_for_error",
     "parse_event",
 ]
@@ -156,7 +156,9 @@ def _forms() -> dict[str, FormSpec]:
                 _DATE,
                 Field("height_cm", "Height", unit="cm"),
                 Field("weight_kg", "Weight", unit="kg"),
-                Field("hepatomegaly", "Hepatomegaly (tender, enlarged liver)", "select", options=_TRI),
+                Field(
+                    "hepatomegaly", "Hepatomegaly (tender, enlarged liver)", "select", options=_TRI
+                ),
                 Field("ascites", "Ascites", "select", options=_TRI),
             ),
             intro="Height and/or weight. The dose in mg is recalculated from the newest values.",
@@ -198,15 +200,17 @@ def _forms() -> dict[str, FormSpec]:
                     "text",
                     required=True,
                     datalist=KNOWN_TOXICITY_TERMS,
-                    hint="vod, infusion_related_reaction and liver_toxicity_severe drive label rules",
+                    hint="vod, infusion_related_reaction and liver_toxicity_severe "
+                    "drive label rules",
                 ),
                 Field(
                     "grade",
                     "CTCAE grade",
                     "select",
                     required=True,
-                    options=tuple((str(g), f"grade {g}" + (" (resolved)" if g == 0 else ""))
-                                  for g in range(6)),
+                    options=tuple(
+                        (str(g), f"grade {g}" + (" (resolved)" if g == 0 else "")) for g in range(6)
+                    ),
                 ),
                 Field("related", "Related to inotuzumab ozogamicin", "checkbox", default="yes"),
             ),
@@ -252,7 +256,8 @@ def _forms() -> dict[str, FormSpec]:
                     options=(("start", "started"), ("stop", "stopped")),
                 ),
             ),
-            intro="Record every medicine started or stopped; QT-prolonging medicines raise an alert.",
+            intro="Record every medicine started or stopped; "
+            "QT-prolonging medicines raise an alert.",
         ),
         FormSpec(
             "pregnancy_test",
@@ -418,9 +423,7 @@ def parse_event(event_type: str, form: Mapping[str, Any]) -> dict[str, Any]:
         )
         if not has_result and not errors:
             errors[""] = "enter at least one result"
-    if event_type == "vitals" and not errors and not (
-        "height_cm" in event or "weight_kg" in event
-    ):
+    if event_type == "vitals" and not errors and not ("height_cm" in event or "weight_kg" in event):
         errors["weight_kg"] = "enter a height, a weight or both"
     if errors:
         raise FormError(errors)

@@ -74,12 +74,11 @@ class _Doc:
 
         footer_text = _t(footer)
 
-        class _Pdf(FPDF):  # type: ignore[misc]
+        class _Pdf(FPDF):
             def footer(self) -> None:
                 self.set_y(-14)
                 self.set_font("Helvetica", "", 7)
-                self.multi_cell(0, 3.2, footer_text + f"   Page {self.page_no()}/{{nb}}",
-                                align="C")
+                self.multi_cell(0, 3.2, footer_text + f"   Page {self.page_no()}/{{nb}}", align="C")
 
         self.pdf = _Pdf(format="A4")
         self.pdf.set_title(_t(title))
@@ -116,8 +115,9 @@ class _Doc:
             self.pdf.cell(5, height, "-")
             self.pdf.multi_cell(self.width - 5, height, _t(item), **_next_line())
 
-    def rows(self, rows: Sequence[tuple[str, str]], key_width: float = 58,
-             size: float = 10) -> None:
+    def rows(
+        self, rows: Sequence[tuple[str, str]], key_width: float = 58, size: float = 10
+    ) -> None:
         for key, value in rows:
             self.pdf.set_font("Helvetica", "B", size)
             y = self.pdf.get_y()
@@ -128,8 +128,13 @@ class _Doc:
             self.pdf.multi_cell(self.width - key_width, 5.4, _t(value), border="B")
             self.pdf.set_y(max(y_key, self.pdf.get_y()))
 
-    def table(self, header: Sequence[str], body: Sequence[Sequence[str]],
-              widths: Sequence[float], size: float = 10) -> None:
+    def table(
+        self,
+        header: Sequence[str],
+        body: Sequence[Sequence[str]],
+        widths: Sequence[float],
+        size: float = 10,
+    ) -> None:
         self.pdf.set_font("Helvetica", "B", size)
         for title, w in zip(header, widths, strict=True):
             self.pdf.cell(w, 6.5, _t(title), border=1)
@@ -189,8 +194,10 @@ def worksheet_pdf(view: Mapping[str, Any], *, generated_by: str, generated_at: d
     )
     doc.pdf.ln(2)
     if status == "give":
-        doc.box(f"Decision: {view['status_text']} - cycle {dose['cycle']} day {dose['day']}. "
-                "A qualified clinician confirms before preparation.")
+        doc.box(
+            f"Decision: {view['status_text']} - cycle {dose['cycle']} day {dose['day']}. "
+            "A qualified clinician confirms before preparation."
+        )
     else:
         doc.box(
             f"Decision: {view['status_text'].upper()} - do not prepare until a qualified "
@@ -202,16 +209,28 @@ def worksheet_pdf(view: Mapping[str, Any], *, generated_by: str, generated_at: d
     doc.heading("Dose")
     doc.rows(
         [
-            ("Dose", f"cycle {dose['cycle']} day {dose['day']}, scheduled {dose['scheduled']} "
-                     f"(window {dose.get('earliest')} to {dose.get('latest') or 'open'})"),
-            ("Height / weight", f"{_num(body['height_cm'])} cm ({body.get('height_date') or '-'})"
-                                f" / {_num(body['weight_kg'])} kg ({body.get('weight_date') or '-'})"),
+            (
+                "Dose",
+                f"cycle {dose['cycle']} day {dose['day']}, scheduled {dose['scheduled']} "
+                f"(window {dose.get('earliest')} to {dose.get('latest') or 'open'})",
+            ),
+            (
+                "Height / weight",
+                f"{_num(body['height_cm'])} cm ({body.get('height_date') or '-'})"
+                f" / {_num(body['weight_kg'])} kg ({body.get('weight_date') or '-'})",
+            ),
             ("BSA", f"{_num(prep['bsa_m2'])} m2 ({prep['bsa_formula']} formula)"),
-            ("Prescribed dose", f"{_num(prep['dose_mg_per_m2'])} mg/m2 "
-                                f"(maximum {_num(prep['max_mg_per_m2_per_dose'])} mg/m2 per dose, "
-                                f"{prep['limits_citation']['citation']})"),
-            ("Dose in mg", f"{_num(prep['dose_mg'])} mg "
-                           f"= {_num(prep['dose_mg_per_m2'])} mg/m2 x {_num(prep['bsa_m2'])} m2"),
+            (
+                "Prescribed dose",
+                f"{_num(prep['dose_mg_per_m2'])} mg/m2 "
+                f"(maximum {_num(prep['max_mg_per_m2_per_dose'])} mg/m2 per dose, "
+                f"{prep['limits_citation']['citation']})",
+            ),
+            (
+                "Dose in mg",
+                f"{_num(prep['dose_mg'])} mg "
+                f"= {_num(prep['dose_mg_per_m2'])} mg/m2 x {_num(prep['bsa_m2'])} m2",
+            ),
             ("Rounding", prep["rounding"]),
         ]
     )
@@ -220,12 +239,18 @@ def worksheet_pdf(view: Mapping[str, Any], *, generated_by: str, generated_at: d
     doc.rows(
         [
             ("Vials", f"{prep['vials']} x {prep['vial_name']}"),
-            ("Reconstitute each vial", f"with {_num(prep['reconstitution_ml_per_vial'])} mL "
-                                       f"{label.preparation.reconstitution_diluent} -> "
-                                       f"{_num(prep['reconstituted_mg_per_ml'])} mg/mL"),
+            (
+                "Reconstitute each vial",
+                f"with {_num(prep['reconstitution_ml_per_vial'])} mL "
+                f"{label.preparation.reconstitution_diluent} -> "
+                f"{_num(prep['reconstituted_mg_per_ml'])} mg/mL",
+            ),
             ("Handling", label.preparation.handling),
-            ("Withdraw", f"{_num(prep['withdraw_ml'])} mL of reconstituted solution "
-                         f"({_num(prep['dose_mg'])} mg)"),
+            (
+                "Withdraw",
+                f"{_num(prep['withdraw_ml'])} mL of reconstituted solution "
+                f"({_num(prep['dose_mg'])} mg)",
+            ),
             ("Discard", f"{_num(prep['waste_mg'])} mg left in the vials"),
         ]
     )
@@ -235,13 +260,22 @@ def worksheet_pdf(view: Mapping[str, Any], *, generated_by: str, generated_at: d
     doc.rows(
         [
             ("Diluent", f"{_num(prep['diluent_ml'])} mL {prep['diluent']}"),
-            ("Final volume", f"{_num(prep['final_volume_ml'])} mL"
-                             + (" (reduced volume)" if prep.get("reduced_final_volume") else "")),
-            ("Final concentration", f"{_num(prep['concentration_mg_per_ml'])} mg/mL "
-                                    f"(range {_num(low)}-{_num(high)} mg/mL)"),
-            ("Infusion", f"{_num(prep['infusion_rate_ml_per_h'])} mL/h over "
-                         f"{prep['infusion_minutes']} minutes, "
-                         f"{label.preparation.infusion_temperature}"),
+            (
+                "Final volume",
+                f"{_num(prep['final_volume_ml'])} mL"
+                + (" (reduced volume)" if prep.get("reduced_final_volume") else ""),
+            ),
+            (
+                "Final concentration",
+                f"{_num(prep['concentration_mg_per_ml'])} mg/mL "
+                f"(range {_num(low)}-{_num(high)} mg/mL)",
+            ),
+            (
+                "Infusion",
+                f"{_num(prep['infusion_rate_ml_per_h'])} mL/h over "
+                f"{prep['infusion_minutes']} minutes, "
+                f"{label.preparation.infusion_temperature}",
+            ),
             ("Bag", label.preparation.bag_materials),
             ("Filter", label.preparation.filter_note),
         ]
@@ -295,12 +329,16 @@ def worksheet_pdf(view: Mapping[str, Any], *, generated_by: str, generated_at: d
         size=9,
         height=4.6,
     )
-    critical = [a for a in decision.get("alerts", []) if a.get("severity") in ("critical", "warning")]
+    critical = [
+        a for a in decision.get("alerts", []) if a.get("severity") in ("critical", "warning")
+    ]
     if critical:
         doc.text("Alerts of this decision:", size=9, bold=True)
         doc.bullets(
-            [f"{a['severity'].upper()} {a['code']}: {a['message']} ({a.get('citation', '')})"
-             for a in critical],
+            [
+                f"{a['severity'].upper()} {a['code']}: {a['message']} ({a.get('citation', '')})"
+                for a in critical
+            ],
             size=9,
             height=4.6,
         )
@@ -348,8 +386,9 @@ def handout_pdf(view: Mapping[str, Any]) -> bytes:
                 note = "we may move it up to 2 days"
             if dose["status"] == "held":
                 note = "on hold: we will call you"
-            rows.append((_day(dose["scheduled"]), f"Cycle {dose['cycle']}, day {dose['day']}",
-                         note))
+            rows.append(
+                (_day(dose["scheduled"]), f"Cycle {dose['cycle']}, day {dose['day']}", note)
+            )
         doc.table(["Date", "Visit", "Note"], rows, [50, 50, doc.width - 100], size=11)
         if any(d.get("provisional") for d in appointments):
             doc.text("Later dates may change. They depend on how you respond.", size=11, height=6)
@@ -386,25 +425,39 @@ def handout_pdf(view: Mapping[str, Any]) -> bytes:
         size=12,
         height=6,
     )
-    doc.text("Signs of a reaction to the drip (during it or soon after):", size=12, bold=True,
-             height=6)
+    doc.text(
+        "Signs of a reaction to the drip (during it or soon after):", size=12, bold=True, height=6
+    )
     doc.bullets(
-        ["Fever, chills or shaking", "A rash or itching", "It is hard to breathe",
-         "You feel faint or dizzy"],
+        [
+            "Fever, chills or shaking",
+            "A rash or itching",
+            "It is hard to breathe",
+            "You feel faint or dizzy",
+        ],
         size=12,
         height=6,
     )
     doc.text("Signs of bleeding:", size=12, bold=True, height=6)
     doc.bullets(
-        ["A nosebleed that does not stop", "Bleeding gums", "Bruises you cannot explain",
-         "Blood in your pee, or black poo", "A very bad headache"],
+        [
+            "A nosebleed that does not stop",
+            "Bleeding gums",
+            "Bruises you cannot explain",
+            "Blood in your pee, or black poo",
+            "A very bad headache",
+        ],
         size=12,
         height=6,
     )
     doc.text("Signs of an infection:", size=12, bold=True, height=6)
     doc.bullets(
-        ["A temperature of 38 C or more", "Chills or shaking", "A cough or a sore throat",
-         "It burns when you pee"],
+        [
+            "A temperature of 38 C or more",
+            "Chills or shaking",
+            "A cough or a sore throat",
+            "It burns when you pee",
+        ],
         size=12,
         height=6,
     )
@@ -418,8 +471,9 @@ def handout_pdf(view: Mapping[str, Any]) -> bytes:
         height=6,
     )
     if view["medicines"]:
-        doc.text("Medicines on your record: " + ", ".join(view["medicines"]) + ".", size=12,
-                 height=6)
+        doc.text(
+            "Medicines on your record: " + ", ".join(view["medicines"]) + ".", size=12, height=6
+        )
 
     doc.heading("Pregnancy and breastfeeding", size=13)
     pregnancy: list[str] = []
@@ -429,13 +483,21 @@ def handout_pdf(view: Mapping[str, Any]) -> bytes:
             pregnancy.append("Do not get pregnant. This medicine can harm a baby.")
             pregnancy.append(
                 "Use good birth control during treatment"
-                + (f" and until {_day(until)}." if until else " and for 8 months after the last dose.")
+                + (
+                    f" and until {_day(until)}."
+                    if until
+                    else " and for 8 months after the last dose."
+                )
             )
         else:
             pregnancy.append("Your partner must not get pregnant. This medicine can harm a baby.")
             pregnancy.append(
                 "Use good birth control during treatment"
-                + (f" and until {_day(until)}." if until else " and for 5 months after the last dose.")
+                + (
+                    f" and until {_day(until)}."
+                    if until
+                    else " and for 5 months after the last dose."
+                )
             )
     if patient.get("sex") == "female":
         until = key_dates.get("no_breastfeeding_until")

@@ -243,7 +243,8 @@ def render_svg(chart: Chart) -> str:
             'stroke="#ddd" stroke-width="1"/>'
         )
         parts.append(
-            f'<text x="{_LEFT - 6}" y="{ty + 4:.1f}" text-anchor="end" class="tick">{value:.3g}</text>'
+            f'<text x="{_LEFT - 6}" y="{ty + 4:.1f}" text-anchor="end" class="tick">'
+            f"{value:.3g}</text>"
         )
     # x ticks: about six dates
     step = max(1, -(-span_days // 6))

@@ -15,8 +15,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
-from time import perf_counter, thread_time
 from importlib import resources
+from time import perf_counter, thread_time
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -51,8 +51,12 @@ _SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
-_STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-                 ".svg": "image/svg+xml", ".txt": "text/plain; charset=utf-8"}
+_STATIC_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".txt": "text/plain; charset=utf-8",
+}
 
 
 # -- plumbing --------------------------------------------------------------------------------
@@ -119,8 +123,9 @@ def _principal(request: Request, session: SessionData | None) -> Principal | Non
     if session is None or session.token is None:
         return None
     try:
-        return principal_from_token(_database(request), session.token,
-                                    secret=_settings(request).secret)
+        return principal_from_token(
+            _database(request), session.token, secret=_settings(request).secret
+        )
     except Unauthenticated:
         return None
 
@@ -158,12 +163,16 @@ def _render(
     status_code: int = 200,
     set_cookie: bool = False,
 ) -> HTMLResponse:
-    html = _templates().get_template(template).render(
-        **context,
-        csrf_token=session.csrf,
-        principal=principal,
-        can=(lambda action: principal is not None and can(principal.role, action)),
-        path=request.url.path,
+    html = (
+        _templates()
+        .get_template(template)
+        .render(
+            **context,
+            csrf_token=session.csrf,
+            principal=principal,
+            can=(lambda action: principal is not None and can(principal.role, action)),
+            path=request.url.path,
+        )
     )
     response = HTMLResponse(html, status_code=status_code)
     started = getattr(request.state, "web_started", None)
@@ -231,9 +240,15 @@ async def _checked_form(
     if session is None or principal is None:
         return RedirectResponse("/login", status_code=303)
     if not _same_origin(request) or not session.csrf_matches(form.get("csrf_token")):
-        return _error(request, session, principal, 403, "Form expired",
-                      "The form's security token did not match (it may have expired). "
-                      "Nothing was saved. Reload the page and enter the data again.")
+        return _error(
+            request,
+            session,
+            principal,
+            403,
+            "Form expired",
+            "The form's security token did not match (it may have expired). "
+            "Nothing was saved. Reload the page and enter the data again.",
+        )
     return session, principal, form
 
 
@@ -265,15 +280,20 @@ async def login(request: Request) -> Response:
     session = _session(request)
     username = str(form.get("username") or "").strip()
     next_url = _safe_next(form.get("next"))
-    if session is None or not _same_origin(request) or not session.csrf_matches(
-        form.get("csrf_token")
+    if (
+        session is None
+        or not _same_origin(request)
+        or not session.csrf_matches(form.get("csrf_token"))
     ):
         session = new_session()
         return _render(
             request,
             "login.html",
-            {"next": next_url, "username": username,
-             "error": "The login form expired. Please try again."},
+            {
+                "next": next_url,
+                "username": username,
+                "error": "The login form expired. Please try again.",
+            },
             session=session,
             principal=None,
             status_code=403,
@@ -284,8 +304,7 @@ async def login(request: Request) -> Response:
         return _render(
             request,
             "login.html",
-            {"next": next_url, "username": username,
-             "error": "Wrong user name or password."},
+            {"next": next_url, "username": username, "error": "Wrong user name or password."},
             session=session,
             principal=None,
             status_code=401,
@@ -311,8 +330,16 @@ async def logout(request: Request) -> Response:
 # -- today -----------------------------------------------------------------------------------
 
 
-_SHOW_CHOICES = ("action", "give", "hold", "cannot_decide", "wait", "complete", "discontinue",
-                 "all")
+_SHOW_CHOICES = (
+    "action",
+    "give",
+    "hold",
+    "cannot_decide",
+    "wait",
+    "complete",
+    "discontinue",
+    "all",
+)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -343,8 +370,12 @@ def today(request: Request) -> Response:
     return _render(
         request,
         "today.html",
-        {**view, "status_text": STATUS_TEXT, "choices": _SHOW_CHOICES,
-         "is_today": on == _today(request)},
+        {
+            **view,
+            "status_text": STATUS_TEXT,
+            "choices": _SHOW_CHOICES,
+            "is_today": on == _today(request),
+        },
         session=session,
         principal=principal,
     )
@@ -427,13 +458,19 @@ async def record_event(request: Request, course_id: int, event_type: str) -> Res
         return checked
     session, principal, form = checked
     if event_type not in FORMS:
-        return _error(request, session, principal, 404, "Not found",
-                      f"There is no form for {event_type!r}.")
+        return _error(
+            request, session, principal, 404, "Not found", f"There is no form for {event_type!r}."
+        )
     if not can(principal.role, event_action(event_type)):
         forbidden = Forbidden(principal.role, event_action(event_type))
-        return _error(request, session, principal, 403, "Not permitted",
-                      f"Your role ({principal.role}) may not record this: {forbidden}. "
-                      "Nothing was saved.")
+        return _error(
+            request,
+            session,
+            principal,
+            403,
+            "Not permitted",
+            f"Your role ({principal.role}) may not record this: {forbidden}. Nothing was saved.",
+        )
     try:
         on = _on(request)
     except InvalidInput:
@@ -442,8 +479,18 @@ async def record_event(request: Request, course_id: int, event_type: str) -> Res
     version = _expected_version(request, form)
 
     def again(status: int, errors: Mapping[str, str], banner: str = "") -> Response:
-        return _course_page(request, session, principal, course_id, on, status_code=status,
-                            open_form=event_type, errors=errors, values=values, banner=banner)
+        return _course_page(
+            request,
+            session,
+            principal,
+            course_id,
+            on,
+            status_code=status,
+            open_form=event_type,
+            errors=errors,
+            values=values,
+            banner=banner,
+        )
 
     if version is None:
         return again(422, {"": "The course version is missing; reload the page."})
@@ -452,13 +499,18 @@ async def record_event(request: Request, course_id: int, event_type: str) -> Res
     except FormError as exc:
         return again(422, exc.errors)
     try:
-        append_event(_database(request), course_id, event, expected_version=version,
-                     actor=principal.username)
+        append_event(
+            _database(request), course_id, event, expected_version=version, actor=principal.username
+        )
     except NotFound as exc:
         return _error(request, session, principal, 404, "Not found", str(exc))
     except Conflict as exc:
-        return again(409, {}, banner=f"Nothing was saved: {exc}. Your entries are kept below; "
-                                     "check the updated course, then submit again.")
+        return again(
+            409,
+            {},
+            banner=f"Nothing was saved: {exc}. Your entries are kept below; "
+            "check the updated course, then submit again.",
+        )
     except InvalidInput as exc:
         return again(422, {field_for_error(event_type, exc.field): exc.message})
     target = f"/courses/{course_id}?recorded={event_type}"
@@ -503,8 +555,14 @@ def worksheet(request: Request, course_id: int) -> Response:
                 prepared_at = time.fromisoformat(raw_time)
             except ValueError:
                 raise InvalidInput("prepared_at", "a time as HH:MM") from None
-        view = worksheet_view(_database(request), principal, course_id, on,
-                              prepared_at=prepared_at, policy=_policy(request))
+        view = worksheet_view(
+            _database(request),
+            principal,
+            course_id,
+            on,
+            prepared_at=prepared_at,
+            policy=_policy(request),
+        )
     except CdsError as exc:
         return _document_error(request, session, principal, exc)
     pdf = worksheet_pdf(view, generated_by=principal.username, generated_at=datetime.now(UTC))
@@ -535,8 +593,11 @@ def _pdf(content: bytes, filename: str, request: Request) -> Response:
     return Response(
         content,
         media_type="application/pdf",
-        headers={"Content-Disposition": f'{disposition}; filename="{filename}"',
-                 "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+        headers={
+            "Content-Disposition": f'{disposition}; filename="{filename}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 
@@ -558,8 +619,10 @@ def calendar(request: Request, course_id: int) -> Response:
     return Response(
         body,
         media_type="text/calendar; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="course-{course_id}.ics"',
-                 "Cache-Control": "no-store"},
+        headers={
+            "Content-Disposition": f'attachment; filename="course-{course_id}.ics"',
+            "Cache-Control": "no-store",
+        },
     )
 
 
@@ -584,8 +647,11 @@ def exposure_plot(request: Request, course_id: int) -> Response:
             '<text x="10" y="34" font-family="sans-serif" font-size="14" fill="#333">'
             f"No exposure plot: {escape(str(exc))[:160]}</text></svg>"
         )
-    return Response(svg, media_type="image/svg+xml",
-                    headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+    return Response(
+        svg,
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 # -- static files ----------------------------------------------------------------------------

@@ -93,8 +93,17 @@ def today_view(
                 )
             except CdsError as exc:  # one bad course must not hide the others
                 rows.append(
-                    TodayRow(course.id, course.patient_external_id, "error", "Error", "", None,
-                             0, 0, error=str(exc))
+                    TodayRow(
+                        course.id,
+                        course.patient_external_id,
+                        "error",
+                        "Error",
+                        "",
+                        None,
+                        0,
+                        0,
+                        error=str(exc),
+                    )
                 )
                 continue
             alerts = decision.get("alerts") or []
@@ -123,11 +132,21 @@ def today_view(
         shown = rows
     else:
         shown = [r for r in rows if r.status == show]
-    order = {s: i for i, s in enumerate(("error", "hold", "cannot_decide", "give", "wait",
-                                          "discontinue", "complete"))}
+    order = {
+        s: i
+        for i, s in enumerate(
+            ("error", "hold", "cannot_decide", "give", "wait", "discontinue", "complete")
+        )
+    }
     shown.sort(key=lambda r: (order.get(r.status, 99), r.patient_id, r.course_id))
-    return {"rows": shown, "counts": counts, "total": len(rows), "on": on, "show": show,
-            "patient": patient}
+    return {
+        "rows": shown,
+        "counts": counts,
+        "total": len(rows),
+        "on": on,
+        "show": show,
+        "patient": patient,
+    }
 
 
 # -- course page -----------------------------------------------------------------------------
@@ -195,14 +214,18 @@ def course_view(
     from inoplan.services.render import plan_to_json
     from inoplan.web.plots import charts
 
-    decision = show_decision(database, course_id, on, actor=principal.username,
-                             **_policy_kwargs(policy))
+    decision = show_decision(
+        database, course_id, on, actor=principal.username, **_policy_kwargs(policy)
+    )
     stored = course_document(database, course_id)
     version = int(stored["version"])
     document = {k: v for k, v in stored.items() if k not in ("id", "version")}
     course = load_course(document)  # parsed once for the plan and the plots
-    plan = plan_to_json(plan_for(course, **_policy_kwargs(policy)), label_id=course.label,
-                        patient_id=course.patient.id)
+    plan = plan_to_json(
+        plan_for(course, **_policy_kwargs(policy)),
+        label_id=course.label,
+        patient_id=course.patient.id,
+    )
     label = load_label(course.label)
     given = [date.fromisoformat(d["given_on"]) for d in plan["doses"] if d.get("given_on")]
     audit = course_audit(database, course_id) if can(principal.role, "audit.read") else None
@@ -274,8 +297,9 @@ def worksheet_view(
     from inoplan.services.dosing import dose_json
     from inoplan.services.records import course_document, show_decision
 
-    decision = show_decision(database, course_id, on, actor=principal.username,
-                             **_policy_kwargs(policy))
+    decision = show_decision(
+        database, course_id, on, actor=principal.username, **_policy_kwargs(policy)
+    )
     next_dose = decision.get("next_dose")
     if not next_dose:
         raise NoDoseToPrepare(
@@ -314,8 +338,17 @@ def worksheet_view(
         "status_text": STATUS_TEXT.get(str(decision.get("status")), str(decision.get("status"))),
         "next_dose": next_dose,
         "preparation": preparation,
-        "body": {k: plan.get(k) for k in ("height_cm", "weight_kg", "height_date", "weight_date",
-                                           "bsa_m2", "bsa_formula")},
+        "body": {
+            k: plan.get(k)
+            for k in (
+                "height_cm",
+                "weight_kg",
+                "height_date",
+                "weight_date",
+                "bsa_m2",
+                "bsa_formula",
+            )
+        },
         "disclaimer": DISCLAIMER,
     }
 
@@ -328,8 +361,9 @@ def handout_view(
     from inoplan.services.courses import load_course, plan_document
     from inoplan.services.records import course_document, show_decision
 
-    decision = show_decision(database, course_id, on, actor=principal.username,
-                             **_policy_kwargs(policy))
+    decision = show_decision(
+        database, course_id, on, actor=principal.username, **_policy_kwargs(policy)
+    )
     stored = course_document(database, course_id)
     document = {k: v for k, v in stored.items() if k not in ("id", "version")}
     plan = plan_document(document, **_policy_kwargs(policy))
@@ -339,9 +373,7 @@ def handout_view(
     for event in document.get("events", []):
         if event.get("type") == "medication":
             medicines[str(event["name"]).lower()] = event["action"]
-    appointments = [
-        d for d in plan["doses"] if d["status"] in ("planned", "held")
-    ]
+    appointments = [d for d in plan["doses"] if d["status"] in ("planned", "held")]
     return {
         "course_id": course_id,
         "on": on,
