@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from inoplan.domain.course import (
@@ -114,24 +114,41 @@ class CourseState:
         return tuple(d.key for d in self.plan.doses if d.status == "omitted")
 
 
-def _interruptions(plan: TreatmentPlan, on: date) -> list[Interruption]:
+def _due_date(plan: TreatmentPlan, dose: PlannedDose, gap: int, previous: date | None) -> date:
+    """When the dose was due. A day 1 given late moves its cycle in the calendar, so its due
+    date is the end of the previous cycle (at least ``gap`` days after the previous dose)."""
+    if dose.day != 1 or dose.cycle == 1:
+        return dose.scheduled
+    before = next((c for c in plan.cycles if c.cycle == dose.cycle - 1), None)
+    if before is None:
+        return dose.scheduled
+    due = before.start + timedelta(days=before.length_days)
+    if previous is not None:
+        due = max(due, previous + timedelta(days=gap))
+    return min(due, dose.scheduled)
+
+
+def _interruptions(plan: TreatmentPlan, on: date, gap: int) -> list[Interruption]:
     found: list[Interruption] = []
     pending: tuple[date, tuple[int, int]] | None = None
+    previous: date | None = None
     for dose in sorted(plan.doses, key=lambda d: d.key):
         if dose.key == (1, 1):
             if dose.status != "given":
                 break  # treatment has not started: nothing is interrupted
             continue  # the start of treatment is not an interruption
+        due = _due_date(plan, dose, gap, previous)
         if dose.status == "given" and dose.given_on is not None:
-            start, first = pending or (dose.scheduled, dose.key)
+            start, first = pending or (due, dose.key)
             length = (dose.given_on - start).days
             if length > 0:
                 found.append(Interruption(start, dose.given_on, length, first, dose.key, None))
             pending = None
+            previous = dose.given_on
         elif dose.status == "omitted":
-            pending = pending or (dose.scheduled, dose.key)
+            pending = pending or (due, dose.key)
         else:  # planned or held: the dose now awaited
-            start, first = pending or (dose.scheduled, dose.key)
+            start, first = pending or (due, dose.key)
             if start < on:
                 found.append(Interruption(start, None, (on - start).days, first, None, dose.key))
             break
@@ -207,7 +224,7 @@ def build_state(
         if upcoming is not None and upcoming.day != 1 and (on - upcoming.scheduled).days >= omit_days:
             statuses[upcoming.key] = "omitted"
             continue
-        interruptions = _interruptions(plan, on)
+        interruptions = _interruptions(plan, on, label.regimen.min_days_between_doses)
         steps = _steps(interruptions, label)
         wanted = _adjustments(steps, label, last_cycle)
         if wanted == adjustments:
