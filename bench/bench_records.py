@@ -1,0 +1,291 @@
+"""Records benchmark: event writes per second and decision latency through the real service.
+
+Starts ``inoplan serve`` as a subprocess (SQLite file, or a fresh schema on PostgreSQL), then:
+
+1. **writes**: 8 concurrent writers, each appending vitals events to its own course over HTTP
+   (``POST /api/v1/courses/{id}/events`` with ``If-Match``) for ``--duration`` seconds;
+   reports acknowledged events per second and write latency percentiles.
+2. **decision**: 16 concurrent clients calling ``GET /api/v1/courses/{id}/decision?on=...`` on
+   the four demo courses for ``--duration`` seconds (each call computes the decision and records
+   it with its audit record); reports p50/p99 latency and requests per second.
+
+Usage::
+
+    .venv/bin/python bench/bench_records.py --backend both --duration 20
+    .venv/bin/python bench/bench_records.py --backend postgres --workers 2
+
+PostgreSQL comes from ``INOPLAN_TEST_POSTGRES_URL`` (default
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``); the benchmark uses its own schema and
+drops it afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+SECRET = "bench-secret-" + "b" * 40
+TODAY = date(2026, 12, 1)
+WRITERS = 8
+DECISION_CLIENTS = 16
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _prepare(url: str) -> str:
+    from inoplan.bootstrap import Database
+    from inoplan.config import Settings
+    from inoplan.services.auth import issue_token
+
+    database = Database(Settings(database_url=url, secret_key=SECRET, environment="production"))
+    database.upgrade()
+    with database.uow(write=True) as uow:
+        from inoplan.services.auth import hash_password
+
+        uow.users.add(
+            username="bench", password_hash=hash_password("bench-password"), role="admin",
+            at=datetime.now(UTC),
+        )
+        uow.commit()
+    database.dispose()
+
+    class Who:
+        username = "bench"
+        role = "admin"
+
+    return issue_token(Who(), secret=SECRET, minutes=120)[0]
+
+
+def _serve(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INOPLAN_")}
+    env.update(
+        INOPLAN_DATABASE_URL=url,
+        INOPLAN_SECRET_KEY=SECRET,
+        INOPLAN_ENVIRONMENT="production",
+        INOPLAN_LOG_LEVEL="WARNING",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "inoplan", "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("server did not start")
+
+
+def _cpu_seconds(root: int) -> float:
+    """CPU time (user + system) of a process and all its descendants (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parent: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        parent[pid] = int(fields[1])
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    total, stack = 0.0, [root]
+    while stack:
+        pid = stack.pop()
+        total += cpu.get(pid, 0.0)
+        stack.extend(child for child, ppid in parent.items() if ppid == pid)
+    return total
+
+
+def _documents() -> list[dict[str, Any]]:
+    from inoplan.demo import demo_documents
+
+    return demo_documents(TODAY)
+
+
+def bench_writes(base: str, token: str, duration: float, server_pid: int) -> dict[str, Any]:
+    auth = {"Authorization": f"Bearer {token}"}
+    documents = _documents()
+    with httpx.Client(base_url=base, headers=auth, timeout=60) as http:
+        ids = []
+        for w in range(WRITERS):
+            document = documents[w % 4]
+            document = {**document, "patient": {**document["patient"], "id": f"BW-{uuid.uuid4().hex[:8]}"}}
+            ids.append(http.post("/courses", json=document).json()["id"])
+    latencies: list[float] = []
+    acknowledged = [0]
+    lock = threading.Lock()
+    cpu_before = _cpu_seconds(server_pid)
+    start = time.perf_counter()
+    end = start + duration
+
+    def writer(w: int) -> None:
+        version = 1
+        n = 0
+        with httpx.Client(base_url=base, headers=auth, timeout=60) as http:
+            while time.perf_counter() < end:
+                event = {"id": f"b{w}-{n}", "date": "2026-11-29", "type": "vitals", "weight_kg": 70 + n % 10}
+                t0 = time.perf_counter()
+                response = http.post(f"/courses/{ids[w]}/events", json=event, headers={"If-Match": str(version)})
+                elapsed = time.perf_counter() - t0
+                if response.status_code != 201:
+                    raise RuntimeError(response.text)
+                version = response.json()["version"]
+                n += 1
+                with lock:
+                    latencies.append(elapsed)
+                    acknowledged[0] += 1
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(WRITERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - start
+    cpu = _cpu_seconds(server_pid) - cpu_before
+    return {
+        "server_cpu_ms_per_event": round(1000 * cpu / max(1, acknowledged[0]), 1),
+        "writers": WRITERS,
+        "seconds": round(wall, 1),
+        "events": acknowledged[0],
+        "events_per_s": round(acknowledged[0] / wall, 1),
+        "events_per_course_at_end": round(acknowledged[0] / WRITERS + 8),
+        "p50_ms": round(1000 * _percentile(latencies, 50), 1),
+        "p99_ms": round(1000 * _percentile(latencies, 99), 1),
+    }
+
+
+def bench_decisions(base: str, token: str, duration: float, server_pid: int) -> dict[str, Any]:
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, headers=auth, timeout=60) as http:
+        ids = [http.post("/courses", json={**d, "patient": {**d["patient"], "id": f"BD-{uuid.uuid4().hex[:8]}"}}).json()["id"] for d in _documents()]
+    latencies: list[float] = []
+    lock = threading.Lock()
+    cpu_before = _cpu_seconds(server_pid)
+    start = time.perf_counter()
+    end = start + duration
+
+    def client(c: int) -> None:
+        with httpx.Client(base_url=base, headers=auth, timeout=60) as http:
+            n = 0
+            while time.perf_counter() < end:
+                t0 = time.perf_counter()
+                response = http.get(f"/courses/{ids[(c + n) % len(ids)]}/decision", params={"on": TODAY.isoformat()})
+                elapsed = time.perf_counter() - t0
+                if response.status_code != 200:
+                    raise RuntimeError(response.text)
+                n += 1
+                with lock:
+                    latencies.append(elapsed)
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(DECISION_CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - start
+    cpu = _cpu_seconds(server_pid) - cpu_before
+    return {
+        "server_cpu_ms_per_request": round(1000 * cpu / max(1, len(latencies)), 1),
+        "clients": DECISION_CLIENTS,
+        "seconds": round(wall, 1),
+        "requests": len(latencies),
+        "requests_per_s": round(len(latencies) / wall, 1),
+        "p50_ms": round(1000 * _percentile(latencies, 50), 1),
+        "p99_ms": round(1000 * _percentile(latencies, 99), 1),
+        "mean_ms": round(1000 * statistics.fmean(latencies), 1),
+    }
+
+
+def run(backend: str, duration: float, workers: int) -> dict[str, Any]:
+    cleanup = None
+    if backend == "sqlite":
+        folder = tempfile.mkdtemp(prefix="inoplan-bench-")
+        url = f"sqlite:///{folder}/bench.db"
+        workers = 1
+    else:
+        import psycopg
+
+        base_url = os.environ.get("INOPLAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+        schema = f"bench_{uuid.uuid4().hex[:10]}"
+        dsn = base_url.replace("postgresql+psycopg://", "postgresql://", 1)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        url = f"{base_url}?options={quote(f'-csearch_path={schema}')}"
+
+        def cleanup() -> None:
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+    token = _prepare(url)
+    port = _free_port()
+    server = _serve(url, port, workers)
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        writes = bench_writes(base, token, duration, server.pid)
+        decisions = bench_decisions(base, token, duration, server.pid)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        if cleanup:
+            cleanup()
+    return {"backend": backend, "server_workers": workers, "writes": writes, "decision": decisions}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per measurement")
+    parser.add_argument("--workers", type=int, default=2, help="server workers on PostgreSQL")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    results = {
+        "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpus": os.cpu_count(),
+        "load_average_before": os.getloadavg(),
+        "runs": [run(b, args.duration, args.workers) for b in backends],
+        "load_average_after": os.getloadavg(),
+    }
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
