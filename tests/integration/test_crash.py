@@ -31,7 +31,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+def _start(url: str, port: int, log: Path, *, workers: int = 1) -> subprocess.Popen[bytes]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("INOPLAN_")},
         "INOPLAN_DATABASE_URL": url,
@@ -40,7 +40,7 @@ def _start(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
         "INOPLAN_LOG_LEVEL": "WARNING",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "inoplan", "serve", "--port", str(port)],
+        [sys.executable, "-m", "inoplan", "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
