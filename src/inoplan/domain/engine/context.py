@@ -61,6 +61,7 @@ class Context:
         self.verdicts: list[Verdict] = []
         self.notes: list[str] = []
         self._labs = tuple(course.of_type(LabsEvent))
+        self._readings: dict[tuple[str, bool], list[LabReading]] = {}
 
     # -- knowledge ---------------------------------------------------------------------
     def number(self, key: str) -> Decimal:
@@ -151,7 +152,11 @@ class Context:
     # -- labs --------------------------------------------------------------------------
     def readings(self, analyte: str, *, usable: bool = True) -> list[LabReading]:
         """Every result of one analyte in date order; ``usable`` drops transfused platelets."""
-        out = []
+        cached = self._readings.get((analyte, usable))
+        if cached is not None:
+            return cached
+        out: list[LabReading] = []
+        self._readings[(analyte, usable)] = out
         for event in self._labs:
             value = event.values.get(analyte)
             if value is None or (usable and value.transfused):

@@ -268,10 +268,17 @@ def _qt(ctx: Context, st: CourseState, qt_drugs: QtDrugList | None) -> None:
 
 def _dose_deviation(ctx: Context, st: CourseState) -> None:
     limit = ctx.number("dose_deviation_percent")
+    bodies: dict[tuple[date | None, date | None], BodyUsed] = {}
+    vitals = [(e.date, e.height_cm, e.weight_kg) for e in ctx.course.of_type(VitalsEvent)]
     for dose in st.given:
         if dose.given_on is None or dose.given_mg is None:
             continue
-        body = body_used(ctx.course, ctx.course.plan.bsa_formula, ctx.policy, on=dose.given_on)
+        height_on = max((d for d, h, _ in vitals if h is not None and d <= dose.given_on), default=None)
+        weight_on = max((d for d, _, w in vitals if w is not None and d <= dose.given_on), default=None)
+        key = (height_on, weight_on)
+        if key not in bodies:  # the BSA in force on the day of the dose
+            bodies[key] = body_used(ctx.course, ctx.course.plan.bsa_formula, ctx.policy, on=dose.given_on)
+        body = bodies[key]
         if body.bsa_m2 is None:
             continue
         expected = dose_mg(dose.dose_mg_per_m2, body.bsa_m2, ctx.label.limits, ctx.policy.rounding)

@@ -212,9 +212,9 @@ def build_state(
     omit_days = int(label.threshold("interruption_omit_days").number)
     statuses: dict[tuple[int, int], str] = {}
     adjustments: dict[int, CycleAdjustment] = {}
-    plan = plan_course(course, label, policy=policy, body=body, extra_cycles=extra)
     interruptions: list[Interruption] = []
     steps: list[ModificationStep] = []
+    plan: TreatmentPlan | None = None
     for _ in range(64):  # each pass only adds omissions or escalates: it ends quickly
         plan = plan_course(
             course, label, policy=policy, adjustments=adjustments, statuses=statuses,
@@ -230,6 +230,7 @@ def build_state(
         if wanted == adjustments:
             break
         adjustments = wanted
+    assert plan is not None
     upcoming = _next(plan)
     delayed = None
     if upcoming is not None and upcoming.day == 1 and upcoming.cycle > 1 and on > upcoming.scheduled:
