@@ -315,3 +315,75 @@ def test_every_role_can_read_every_page(client: Any, course_id: int, role: str) 
     assert client.get(f"/courses/{course_id}/handout.pdf").status_code == 200
     assert client.get(f"/courses/{course_id}/worksheet.pdf").status_code == 200
     assert client.get(f"/courses/{course_id}/calendar.ics").status_code == 200
+
+
+def test_empty_forms_suggest_the_day_and_the_dose_due(client: Any, course_id: int) -> None:
+    login(client, "nurse")
+    html = client.get(f"/courses/{course_id}").text
+    form = html[html.index('id="form-administration"') :]
+    form = form[: form.index("</form>")]
+    assert 'id="administration-f-date" name="date"' in form
+    assert re.search(r'id="administration-f-date"[^>]*value="2026-12-08"', form)
+    assert re.search(r'id="administration-f-cycle"[^>]*value="1"', form)
+    assert '<option value="8" selected>' in form
+    assert re.search(r'id="administration-f-dose-mg"[^>]*value="0.91"', form)
+
+
+def test_eu_course_uses_the_eu_label(client: Any, new_course) -> None:
+    document = course_document()
+    document["label"] = "eu"
+    document["plan"]["vial"] = "eu-1mg"
+    document["patient"]["id"] = "WEB-EU"
+    course = new_course(document)
+    login(client, "pharmacist")
+    html = client.get(f"/courses/{course}").text
+    assert "EU SmPC 4.2, Table 2" in html  # the ANC/platelet lines cite the EU SmPC
+    assert "eu-2022-02" in html
+    worksheet = client.get(f"/courses/{course}/worksheet.pdf")
+    assert worksheet.status_code == 200
+
+
+def _luminance(hex_colour: str) -> float:
+    rgb = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_colours_have_at_least_aa_contrast() -> None:
+    """Text colours of the stylesheet against their backgrounds: WCAG 2.1 AA (4.5:1)."""
+    from importlib import resources
+
+    css = (resources.files("inoplan.web") / "static" / "inoplan.css").read_text()
+    variables = dict(re.findall(r"--([\w-]+):\s*(#[0-9a-fA-F]{6})", css))
+    white, page = "#ffffff", variables["bg"]
+    pairs = {
+        "ink on page": (variables["ink"], page),
+        "muted on page": (variables["muted"], page),
+        "muted on white": (variables["muted"], white),
+        "link on white": (variables["link"], white),
+        "header": (white, "#12355b"),
+        "error text": ("#b00020", white),
+        "threshold label": ("#8a4500", white),
+        **{
+            f"{name} badge": (white, variables[name])
+            for name in ("give", "hold", "decide", "wait", "done")
+        },
+        **{
+            f"{sev} tag": (white, colour)
+            for sev, colour in re.findall(
+                r"\.sev-(critical|warning|info) \{ background: (#[0-9a-f]{6})", css
+            )
+        },
+    }
+    assert len(pairs) >= 15
+    low = {
+        name: round(contrast(*colours), 2)
+        for name, colours in pairs.items()
+        if contrast(*colours) < 4.5
+    }
+    assert not low, low

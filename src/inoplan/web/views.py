@@ -166,6 +166,7 @@ class CourseView:
     events: list[dict[str, Any]]
     audit: list[Any] | None
     forms: list[Any]
+    prefill: dict[str, dict[str, str]] = field(default_factory=dict)
     label_revision: str = ""
     stale: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -190,6 +191,22 @@ def _alerts_by_severity(decision: Mapping[str, Any]) -> list[tuple[str, list[dic
     if other:
         grouped.append(("other", other))
     return grouped
+
+
+def prefill(forms: list[Any], on: date, decision: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """Suggested values for empty forms: the page's date; for an administration, the dose due.
+
+    Only a suggestion the user sees and confirms; the dose given is whatever is submitted (a
+    deviation from the calculated dose raises the engine's DOSE_DEVIATION alert).
+    """
+    values = {spec.event_type: {"date": on.isoformat()} for spec in forms}
+    due = decision.get("next_dose")
+    if "administration" in values and decision.get("status") == "give" and due:
+        values["administration"].update(
+            {"cycle": str(due["cycle"]), "day": str(due["day"])}
+            | ({"dose_mg": f"{due['dose_mg']:g}"} if due.get("dose_mg") is not None else {})
+        )
+    return values
 
 
 def allowed_forms(principal: Principal) -> list[Any]:
@@ -234,6 +251,7 @@ def course_view(
         key=lambda e: (str(e.get("date")), e["_position"]),
         reverse=True,
     )
+    forms = allowed_forms(principal)
     return CourseView(
         course_id=course_id,
         version=int(decision.get("course_version", version)),
@@ -246,7 +264,8 @@ def course_view(
         alerts=_alerts_by_severity(decision),
         events=events,
         audit=audit,
-        forms=allowed_forms(principal),
+        forms=forms,
+        prefill=prefill(forms, on, decision),
         label_revision=label.id,
         stale=int(decision.get("course_version", version)) != version,
     )
