@@ -69,7 +69,9 @@ def _prepare(url: str) -> str:
         from inoplan.services.auth import hash_password
 
         uow.users.add(
-            username="bench", password_hash=hash_password("bench-password"), role="admin",
+            username="bench",
+            password_hash=hash_password("bench-password"),
+            role="admin",
             at=datetime.now(UTC),
         )
         uow.commit()
@@ -144,7 +146,10 @@ def bench_writes(base: str, token: str, duration: float, server_pid: int) -> dic
         ids = []
         for w in range(WRITERS):
             document = documents[w % 4]
-            document = {**document, "patient": {**document["patient"], "id": f"BW-{uuid.uuid4().hex[:8]}"}}
+            document = {
+                **document,
+                "patient": {**document["patient"], "id": f"BW-{uuid.uuid4().hex[:8]}"},
+            }
             ids.append(http.post("/courses", json=document).json()["id"])
     latencies: list[float] = []
     acknowledged = [0]
@@ -158,9 +163,16 @@ def bench_writes(base: str, token: str, duration: float, server_pid: int) -> dic
         n = 0
         with httpx.Client(base_url=base, headers=auth, timeout=60) as http:
             while time.perf_counter() < end:
-                event = {"id": f"b{w}-{n}", "date": "2026-11-29", "type": "vitals", "weight_kg": 70 + n % 10}
+                event = {
+                    "id": f"b{w}-{n}",
+                    "date": "2026-11-29",
+                    "type": "vitals",
+                    "weight_kg": 70 + n % 10,
+                }
                 t0 = time.perf_counter()
-                response = http.post(f"/courses/{ids[w]}/events", json=event, headers={"If-Match": str(version)})
+                response = http.post(
+                    f"/courses/{ids[w]}/events", json=event, headers={"If-Match": str(version)}
+                )
                 elapsed = time.perf_counter() - t0
                 if response.status_code != 201:
                     raise RuntimeError(response.text)
@@ -192,7 +204,13 @@ def bench_writes(base: str, token: str, duration: float, server_pid: int) -> dic
 def bench_decisions(base: str, token: str, duration: float, server_pid: int) -> dict[str, Any]:
     auth = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=base, headers=auth, timeout=60) as http:
-        ids = [http.post("/courses", json={**d, "patient": {**d["patient"], "id": f"BD-{uuid.uuid4().hex[:8]}"}}).json()["id"] for d in _documents()]
+        ids = [
+            http.post(
+                "/courses",
+                json={**d, "patient": {**d["patient"], "id": f"BD-{uuid.uuid4().hex[:8]}"}},
+            ).json()["id"]
+            for d in _documents()
+        ]
     latencies: list[float] = []
     lock = threading.Lock()
     cpu_before = _cpu_seconds(server_pid)
@@ -204,7 +222,9 @@ def bench_decisions(base: str, token: str, duration: float, server_pid: int) -> 
             n = 0
             while time.perf_counter() < end:
                 t0 = time.perf_counter()
-                response = http.get(f"/courses/{ids[(c + n) % len(ids)]}/decision", params={"on": TODAY.isoformat()})
+                response = http.get(
+                    f"/courses/{ids[(c + n) % len(ids)]}/decision", params={"on": TODAY.isoformat()}
+                )
                 elapsed = time.perf_counter() - t0
                 if response.status_code != 200:
                     raise RuntimeError(response.text)
@@ -240,7 +260,9 @@ def run(backend: str, duration: float, workers: int) -> dict[str, Any]:
     else:
         import psycopg
 
-        base_url = os.environ.get("INOPLAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+        base_url = os.environ.get(
+            "INOPLAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        )
         schema = f"bench_{uuid.uuid4().hex[:10]}"
         dsn = base_url.replace("postgresql+psycopg://", "postgresql://", 1)
         with psycopg.connect(dsn, autocommit=True) as conn:

@@ -80,7 +80,9 @@ def get_database() -> Database:
     return Database(get_settings())
 
 
-def remember_jti(iss: str, jti: str, expires_at: datetime, *, database: Database | None = None) -> bool:
+def remember_jti(
+    iss: str, jti: str, expires_at: datetime, *, database: Database | None = None
+) -> bool:
     """CDS Hooks replay guard: False when this issuer's ``jti`` was already seen.
 
     Pass the app's database (``request.app.state.database``) inside the service.
@@ -90,9 +92,7 @@ def remember_jti(iss: str, jti: str, expires_at: datetime, *, database: Database
     return remember(database or get_database(), iss, jti, expires_at)
 
 
-def append_audit_record(
-    *, database: Database | None = None, **fields: Any
-) -> AuditRecord:
+def append_audit_record(*, database: Database | None = None, **fields: Any) -> AuditRecord:
     """Append one audit record in its own transaction (see ``services.audit.append_audit``)."""
     from inoplan.services.audit import append_audit
 

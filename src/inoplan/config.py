@@ -113,7 +113,7 @@ class Settings(BaseSettings):
                     "print(secrets.token_urlsafe(48))')"
                 )
         if secret is None:
-            # Development only: a random key for this process. frozen=True, hence object.__setattr__.
+            # Development only: a random key for this process (frozen model: object.__setattr__).
             object.__setattr__(self, "secret_key", SecretStr(secrets.token_urlsafe(48)))
         return self
 

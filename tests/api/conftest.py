@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 # The records helpers live beside the integration tests; both suites use them.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
-from records_helpers import add_users, settings_for  # noqa: E402
+from records_helpers import add_users, settings_for
 
 
 @pytest.fixture(autouse=True)
@@ -20,7 +19,9 @@ def _no_inoplan_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
     for name in list(os.environ):
-        if name.startswith("INOPLAN_") and not name.startswith(("INOPLAN_TEST_", "INOPLAN_REQUIRE_")):
+        if name.startswith("INOPLAN_") and not name.startswith(
+            ("INOPLAN_TEST_", "INOPLAN_REQUIRE_")
+        ):
             monkeypatch.delenv(name)
 
 

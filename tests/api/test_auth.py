@@ -22,12 +22,32 @@ EVENTS: dict[str, dict[str, Any]] = {
     "labs": LAB,
     "ecg": {"date": "2026-11-29", "type": "ecg", "qtcf_ms": 430},
     "pregnancy_test": {"date": "2026-11-29", "type": "pregnancy_test", "result": "negative"},
-    "administration": {"date": "2026-11-30", "type": "administration", "cycle": 1, "day": 8, "dose_mg": 0.86},
+    "administration": {
+        "date": "2026-11-30",
+        "type": "administration",
+        "cycle": 1,
+        "day": 8,
+        "dose_mg": 0.86,
+    },
     "toxicity": {"date": "2026-11-29", "type": "toxicity", "term": "fatigue", "grade": 1},
     "response": {"date": "2026-11-29", "type": "response", "status": "PR"},
-    "medication": {"date": "2026-11-29", "type": "medication", "name": "ondansetron", "action": "start"},
-    "hsct": {"date": "2026-11-29", "type": "hsct", "planned": True, "conditioning": ["fludarabine"]},
-    "discontinuation": {"date": "2026-11-29", "type": "discontinuation", "reason": "patient choice"},
+    "medication": {
+        "date": "2026-11-29",
+        "type": "medication",
+        "name": "ondansetron",
+        "action": "start",
+    },
+    "hsct": {
+        "date": "2026-11-29",
+        "type": "hsct",
+        "planned": True,
+        "conditioning": ["fludarabine"],
+    },
+    "discontinuation": {
+        "date": "2026-11-29",
+        "type": "discontinuation",
+        "reason": "patient choice",
+    },
 }
 ROUTES: list[tuple[str, str, str, Any]] = [
     ("GET", "/api/v1/courses", "course.read", None),
@@ -45,10 +65,20 @@ ROUTES: list[tuple[str, str, str, Any]] = [
     ("GET", "/api/v1/audit", "audit.verify", None),
     ("GET", "/api/v1/audit/verify", "audit.verify", None),
     ("GET", "/api/v1/users", "user.manage", None),
-    ("POST", "/api/v1/users", "user.manage", {"username": "new.user", "password": "long enough pw", "role": "viewer"}),
+    (
+        "POST",
+        "/api/v1/users",
+        "user.manage",
+        {"username": "new.user", "password": "long enough pw", "role": "viewer"},
+    ),
     ("GET", "/api/v1/me", None, None),  # any authenticated user
     # mounted by the CDS Hooks/FHIR adapter (inoplan.api.cds_hooks)
-    ("POST", "/api/v1/fhir/import", "course.read", {"resourceType": "Bundle", "type": "collection", "entry": []}),
+    (
+        "POST",
+        "/api/v1/fhir/import",
+        "course.read",
+        {"resourceType": "Bundle", "type": "collection", "entry": []},
+    ),
     ("GET", "/api/v1/courses/{id}/fhir?on=2026-12-01", "course.read", None),
 ]
 PUBLIC = {("POST", "/api/v1/auth/token"), ("GET", "/healthz")}
@@ -101,17 +131,25 @@ def shared(tmp_path_factory):  # type: ignore[no-untyped-def]
 
     with pytest.MonkeyPatch.context() as mp:
         for name in list(os.environ):
-            if name.startswith("INOPLAN_") and not name.startswith(("INOPLAN_TEST_", "INOPLAN_REQUIRE_")):
+            if name.startswith("INOPLAN_") and not name.startswith(
+                ("INOPLAN_TEST_", "INOPLAN_REQUIRE_")
+            ):
                 mp.delenv(name)
         path = tmp_path_factory.mktemp("routes") / "routes.db"
         with TestClient(create_app(settings_for(f"sqlite:///{path}"))) as client:
             tokens = add_users(client.app.state.database)
-            response = client.post("/api/v1/courses", json=course_document(0), headers=headers(tokens["admin"]))
+            response = client.post(
+                "/api/v1/courses", json=course_document(0), headers=headers(tokens["admin"])
+            )
             yield client, tokens, int(response.json()["id"])
 
 
 def _version(client, tokens, course_id: int) -> int:  # type: ignore[no-untyped-def]
-    return int(client.get(f"/api/v1/courses/{course_id}", headers=headers(tokens["admin"])).json()["version"])
+    return int(
+        client.get(f"/api/v1/courses/{course_id}", headers=headers(tokens["admin"])).json()[
+            "version"
+        ]
+    )
 
 
 ROUTE_IDS = [f"{m} {p.split('?')[0]} {a}" for m, p, a, _ in ROUTES]
@@ -153,7 +191,9 @@ def test_the_password_flow_issues_a_working_token(client, tokens) -> None:
 
 def test_a_wrong_password_or_unknown_user_gets_401(client, tokens) -> None:
     for username, password in (("nurse", "wrong password!"), ("nobody", PASSWORD)):
-        response = client.post("/api/v1/auth/token", data={"username": username, "password": password})
+        response = client.post(
+            "/api/v1/auth/token", data={"username": username, "password": password}
+        )
         assert response.status_code == 401
         assert response.headers["content-type"].startswith("application/problem+json")
 
@@ -195,7 +235,13 @@ def test_users_are_added_by_admins_and_can_log_in(client, tokens) -> None:
     assert "password" not in created.text
     again = client.post("/api/v1/users", json=body, headers=headers(tokens["admin"]))
     assert again.status_code == 409
-    bad_role = client.post("/api/v1/users", json={**body, "username": "x", "role": "surgeon"}, headers=headers(tokens["admin"]))
+    bad_role = client.post(
+        "/api/v1/users",
+        json={**body, "username": "x", "role": "surgeon"},
+        headers=headers(tokens["admin"]),
+    )
     assert bad_role.status_code == 422 and bad_role.json()["field"] == "role"
-    token = client.post("/api/v1/auth/token", data={"username": "dr.lee", "password": "a long password"})
+    token = client.post(
+        "/api/v1/auth/token", data={"username": "dr.lee", "password": "a long password"}
+    )
     assert token.status_code == 200

@@ -76,9 +76,13 @@ def test_an_event_is_appended_with_the_current_version(client, tokens) -> None:
 def test_a_stale_version_gets_409_and_nothing_is_written(client, tokens) -> None:
     created = _create(client, tokens["prescriber"])
     url = f"{COURSES}/{created['id']}/events"
-    first = client.post(url, json=vitals_event(1), headers=headers(tokens["nurse"], **{"If-Match": '"1"'}))
+    first = client.post(
+        url, json=vitals_event(1), headers=headers(tokens["nurse"], **{"If-Match": '"1"'})
+    )
     assert first.status_code == 201
-    stale = client.post(url, json=vitals_event(2), headers=headers(tokens["nurse"], **{"If-Match": "1"}))
+    stale = client.post(
+        url, json=vitals_event(2), headers=headers(tokens["nurse"], **{"If-Match": "1"})
+    )
     assert stale.status_code == 409
     assert stale.headers["content-type"].startswith("application/problem+json")
     stored = client.get(f"{COURSES}/{created['id']}", headers=headers(tokens["viewer"])).json()
@@ -105,7 +109,9 @@ def test_a_malformed_if_match_is_a_422_naming_the_header(client, tokens) -> None
     assert response.json()["field"] == "If-Match"
 
 
-def test_an_event_that_would_invalidate_the_course_is_refused_and_not_written(client, tokens) -> None:
+def test_an_event_that_would_invalidate_the_course_is_refused_and_not_written(
+    client, tokens
+) -> None:
     created = _create(client, tokens["prescriber"])
     correction = {**vitals_event(9), "supersedes": "no-such-event", "reason": "typo"}
     response = client.post(
@@ -134,11 +140,20 @@ def test_an_invalid_event_body_names_the_field_inside_the_event(client, tokens) 
 def test_a_correction_supersedes_with_a_reason(client, tokens) -> None:
     created = _create(client, tokens["prescriber"])
     url = f"{COURSES}/{created['id']}/events"
-    assert client.post(url, json=vitals_event(1), headers=headers(tokens["nurse"], **{"If-Match": "1"})).status_code == 201
+    assert (
+        client.post(
+            url, json=vitals_event(1), headers=headers(tokens["nurse"], **{"If-Match": "1"})
+        ).status_code
+        == 201
+    )
     correction = {**vitals_event(2), "supersedes": "w-1", "reason": "weighed with shoes on"}
-    response = client.post(url, json=correction, headers=headers(tokens["nurse"], **{"If-Match": "2"}))
+    response = client.post(
+        url, json=correction, headers=headers(tokens["nurse"], **{"If-Match": "2"})
+    )
     assert response.status_code == 201
-    events = client.get(f"{COURSES}/{created['id']}", headers=headers(tokens["viewer"])).json()["events"]
+    events = client.get(f"{COURSES}/{created['id']}", headers=headers(tokens["viewer"])).json()[
+        "events"
+    ]
     assert events[-2]["id"] == "w-1" and events[-1]["supersedes"] == "w-1"  # append-only
 
 
@@ -204,16 +219,23 @@ def test_the_decision_equals_the_cli_and_is_recorded(client, tokens, tmp_path) -
     assert body["disclaimer"] == DISCLAIMER
     assert body["as_of"] == on
 
-    export = client.get(f"{COURSES}/{created['id']}/export", headers=headers(tokens["viewer"])).json()
+    export = client.get(
+        f"{COURSES}/{created['id']}/export", headers=headers(tokens["viewer"])
+    ).json()
     path = tmp_path / "course.json"
     path.write_text(json.dumps(export), encoding="utf-8")
     result = CliRunner().invoke(cli, ["evaluate", str(path), "--on", on, "--json"])
     assert result.exit_code == 0, result.output
     from_cli = json.loads(result.stdout)
     extras = {"decision_id", "course_id", "course_version"}
-    assert {k: v for k, v in body.items() if k not in extras} == {**from_cli, "disclaimer": body["disclaimer"]}
+    assert {k: v for k, v in body.items() if k not in extras} == {
+        **from_cli,
+        "disclaimer": body["disclaimer"],
+    }
 
-    shown = client.get(f"{COURSES}/{created['id']}/decisions", headers=headers(tokens["viewer"])).json()
+    shown = client.get(
+        f"{COURSES}/{created['id']}/decisions", headers=headers(tokens["viewer"])
+    ).json()
     assert shown["count"] == 1
     record = shown["data"][0]
     assert record["shown_to"] == "pharmacist" and record["decision"]["status"] == body["status"]
@@ -229,7 +251,10 @@ def test_the_decision_defaults_to_today_in_the_clinic_time_zone(client, tokens) 
     assert response.status_code == 200
     from datetime import UTC, datetime
 
-    assert response.json()["as_of"] in {date.today().isoformat(), datetime.now(UTC).date().isoformat()}
+    assert response.json()["as_of"] in {
+        date.today().isoformat(),
+        datetime.now(UTC).date().isoformat(),
+    }
 
 
 def test_every_write_is_in_the_course_audit_trail_with_before_and_after(client, tokens) -> None:
@@ -239,7 +264,9 @@ def test_every_write_is_in_the_course_audit_trail_with_before_and_after(client, 
         json=vitals_event(1),
         headers=headers(tokens["nurse"], **{"If-Match": "1"}),
     )
-    trail = client.get(f"{COURSES}/{created['id']}/audit", headers=headers(tokens["pharmacist"])).json()
+    trail = client.get(
+        f"{COURSES}/{created['id']}/audit", headers=headers(tokens["pharmacist"])
+    ).json()
     assert [(r["action"], r["actor"]) for r in trail["data"]] == [
         ("course.create", "prescriber"),
         ("event.vitals", "nurse"),
@@ -256,7 +283,8 @@ def test_the_exposure_equals_the_pk_service_for_the_stored_document(client, toke
     document = course_document(0)
     created = _create(client, tokens["prescriber"], document)
     response = client.get(
-        f"{COURSES}/{created['id']}/exposure?population=20&seed=7", headers=headers(tokens["viewer"])
+        f"{COURSES}/{created['id']}/exposure?population=20&seed=7",
+        headers=headers(tokens["viewer"]),
     )
     assert response.status_code == 200, response.text
     body = response.json()
@@ -264,5 +292,7 @@ def test_the_exposure_equals_the_pk_service_for_the_stored_document(client, toke
     assert body["cycles"] == expected["cycles"]
     assert body["cumulative_auc_ng_h_per_ml"] == expected["cumulative_auc_ng_h_per_ml"]
     assert body["disclaimer"] == DISCLAIMER
-    too_many = client.get(f"{COURSES}/{created['id']}/exposure?population=100000", headers=headers(tokens["viewer"]))
+    too_many = client.get(
+        f"{COURSES}/{created['id']}/exposure?population=100000", headers=headers(tokens["viewer"])
+    )
     assert too_many.status_code == 422 and too_many.json()["field"] == "population"

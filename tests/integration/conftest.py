@@ -15,7 +15,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 @pytest.fixture(autouse=True)
 def _no_inoplan_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
-        if name.startswith("INOPLAN_") and not name.startswith(("INOPLAN_TEST_", "INOPLAN_REQUIRE_")):
+        if name.startswith("INOPLAN_") and not name.startswith(
+            ("INOPLAN_TEST_", "INOPLAN_REQUIRE_")
+        ):
             monkeypatch.delenv(name)
 
 

@@ -40,7 +40,9 @@ def add_users(database: Database) -> dict[str, str]:
     with database.uow(write=True) as uow:
         for role in ROLES:
             if uow.users.get(role) is None:
-                uow.users.add(username=role, password_hash=password_hash(), role=role, at=datetime.now(UTC))
+                uow.users.add(
+                    username=role, password_hash=password_hash(), role=role, at=datetime.now(UTC)
+                )
         uow.commit()
     for role in ROLES:
         tokens[role] = issue_token(_Who(role), secret=SECRET, minutes=30)[0]

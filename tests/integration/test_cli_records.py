@@ -69,13 +69,18 @@ def test_audit_verify_exits_non_zero_naming_the_first_broken_record(url: str) ->
     from inoplan.persistence.rows import AuditRow
 
     for name in ("u1", "u2", "u3"):
-        assert _run(url, "user", "add", name, "--role", "viewer", stdin="long enough pw\n").returncode == 0
+        assert (
+            _run(url, "user", "add", name, "--role", "viewer", stdin="long enough pw\n").returncode
+            == 0
+        )
     ok = _run(url, "audit", "verify")
     assert ok.returncode == 0 and "3 records" in ok.stdout
     database = migrated_database(url)
     with database.uow(write=True) as uow:
         uow.session.execute(
-            update(AuditRow).where(AuditRow.seq == 2).values(after={"username": "u2", "role": "admin"})
+            update(AuditRow)
+            .where(AuditRow.seq == 2)
+            .values(after={"username": "u2", "role": "admin"})
         )
         uow.commit()
     database.dispose()

@@ -141,12 +141,15 @@ def test_acknowledged_writes_survive_kill_9(database, database_url, tmp_path) ->
         assert course["events"][:initial] == document["events"]
         assert course["version"] == 1 + len(course["events"]) - initial
     for course in stored.values():  # acknowledged or not, no course is half-written
-        _, c, n = course["patient"]["id"].split("-")
+        _, c, _n = course["patient"]["id"].split("-")
         initial = course_document(int(c) % 4)["events"]
         assert course["events"][: len(initial)] == initial
         assert course["version"] == 1 + len(course["events"]) - len(initial)
     present = {
-        (cid, e["id"]) for cid, c in stored.items() for e in c["events"] if str(e.get("id", "")).startswith("c")
+        (cid, e["id"])
+        for cid, c in stored.items()
+        for e in c["events"]
+        if str(e.get("id", "")).startswith("c")
     }
     missing = set(appended) - present
     assert not missing, f"{len(missing)} acknowledged events lost"

@@ -131,7 +131,9 @@ def test_an_altered_audit_record_is_named(database) -> None:
 
     ref = records.create_course(database, course_document(0), actor="tester")
     for n in range(3):
-        records.append_event(database, ref.id, vitals_event(n), expected_version=1 + n, actor="nurse")
+        records.append_event(
+            database, ref.id, vitals_event(n), expected_version=1 + n, actor="nurse"
+        )
     assert verify_chain(database).ok
     with database.uow(write=True) as uow:
         uow.session.execute(update(AuditRow).where(AuditRow.seq == 3).values(actor="someone-else"))
@@ -148,7 +150,9 @@ def test_a_removed_audit_record_is_named(database) -> None:
 
     ref = records.create_course(database, course_document(0), actor="tester")
     for n in range(3):
-        records.append_event(database, ref.id, vitals_event(n), expected_version=1 + n, actor="nurse")
+        records.append_event(
+            database, ref.id, vitals_event(n), expected_version=1 + n, actor="nurse"
+        )
     with database.uow(write=True) as uow:
         uow.session.execute(delete(AuditRow).where(AuditRow.seq == 2))
         uow.commit()

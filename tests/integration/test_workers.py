@@ -41,7 +41,9 @@ def test_writers_racing_through_several_workers_lose_nothing(postgres_schema_url
                     event = vitals_event(n, prefix=f"w{w}")
                     while True:
                         response = http.post(
-                            f"/courses/{course_id}/events", json=event, headers={"If-Match": str(version)}
+                            f"/courses/{course_id}/events",
+                            json=event,
+                            headers={"If-Match": str(version)},
                         )
                         if response.status_code == 409:
                             with lock:

@@ -20,10 +20,10 @@ from inoplan.services.auth import (
 )
 
 __all__ = [
+    "TOKEN_URL",
     "DatabaseDep",
     "PrincipalDep",
     "SettingsDep",
-    "TOKEN_URL",
     "allowed",
     "get_database",
     "get_settings",

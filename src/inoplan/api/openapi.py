@@ -48,7 +48,10 @@ def install(app: FastAPI) -> None:
                     for status in (401, 403):
                         responses.setdefault(
                             str(status),
-                            {"description": _DESCRIPTIONS[status], "content": {PROBLEM_JSON: {"schema": problem_ref}}},
+                            {
+                                "description": _DESCRIPTIONS[status],
+                                "content": {PROBLEM_JSON: {"schema": problem_ref}},
+                            },
                         )
                 for status, response in responses.items():
                     content = response.get("content")
@@ -57,7 +60,11 @@ def install(app: FastAPI) -> None:
                         if media is not None:
                             content[PROBLEM_JSON] = media
                         for media in content.values():  # FastAPI's default 422 body is not ours
-                            if media.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                            if (
+                                media.get("schema", {})
+                                .get("$ref", "")
+                                .endswith("/HTTPValidationError")
+                            ):
                                 media["schema"] = dict(problem_ref)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.pop("HTTPValidationError", None)
@@ -65,7 +72,9 @@ def install(app: FastAPI) -> None:
         if "Problem" not in components:
             from inoplan.api.schemas import Problem
 
-            components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            components["Problem"] = Problem.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
         app.openapi_schema = schema
         return schema
 

@@ -105,7 +105,9 @@ def install(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
-        return problem(422, f"{first['field']}: {first['message']}", field=first["field"], errors=errors)
+        return problem(
+            422, f"{first['field']}: {first['message']}", field=first["field"], errors=errors
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -11,7 +11,10 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     demo: Annotated[
-        bool, typer.Option("--demo", help="Seed demo courses and an admin user if the database is empty.")
+        bool,
+        typer.Option(
+            "--demo", help="Seed demo courses and an admin user if the database is empty."
+        ),
     ] = False,
     workers: Annotated[
         int, typer.Option(help="Worker processes (use PostgreSQL when more than 1).")
@@ -26,7 +29,9 @@ def serve(
     from inoplan.config import get_settings
 
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
     if workers > 1 and settings.is_sqlite:
         from inoplan.errors import InvalidInput
 

@@ -26,9 +26,7 @@ def _read_password() -> str:
 @app.command()
 def add(
     name: Annotated[str, typer.Argument(help="User name (letters, digits, . _ @ -).")],
-    role: Annotated[
-        str, typer.Option(help="admin | prescriber | pharmacist | nurse | viewer")
-    ],
+    role: Annotated[str, typer.Option(help="admin | prescriber | pharmacist | nurse | viewer")],
 ) -> None:
     """Add a user; the password is read from standard input (first line)."""
     from inoplan.bootstrap import get_database

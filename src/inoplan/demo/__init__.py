@@ -30,7 +30,8 @@ DEMO_ADMIN = "admin"
 def _shift(value: Any, days: int) -> Any:
     if isinstance(value, dict):
         return {
-            k: (_shift_date(v, days) if k in _DATE_KEYS else _shift(v, days)) for k, v in value.items()
+            k: (_shift_date(v, days) if k in _DATE_KEYS else _shift(v, days))
+            for k, v in value.items()
         }
     if isinstance(value, list):
         return [_shift(v, days) for v in value]
@@ -48,7 +49,9 @@ def demo_documents(today: date) -> list[dict[str, Any]]:
     from inoplan.document.io import parse_text
 
     out = []
-    for entry in sorted(resources.files("inoplan.demo").joinpath("courses").iterdir(), key=lambda e: e.name):
+    for entry in sorted(
+        resources.files("inoplan.demo").joinpath("courses").iterdir(), key=lambda e: e.name
+    ):
         if not entry.name.endswith(".yaml"):
             continue
         raw = parse_text(entry.read_text(encoding="utf-8"), field=entry.name)
@@ -60,9 +63,8 @@ def demo_documents(today: date) -> list[dict[str, Any]]:
 
 def seed_demo(database: Database, *, settings: Settings, today: date | None = None) -> list[str]:
     """Seed the demo into an empty database; returns lines to print (once)."""
-    from zoneinfo import ZoneInfo
-
     from datetime import datetime
+    from zoneinfo import ZoneInfo
 
     from inoplan.services.auth import add_user
     from inoplan.services.records import create_course
@@ -84,8 +86,7 @@ def seed_demo(database: Database, *, settings: Settings, today: date | None = No
     if empty:
         today = today or datetime.now(ZoneInfo(settings.clinic_timezone)).date()
         ids = [
-            create_course(database, document, actor="demo").id
-            for document in demo_documents(today)
+            create_course(database, document, actor="demo").id for document in demo_documents(today)
         ]
         lines.append(f"demo: seeded courses {', '.join(map(str, ids))} (dates relative to {today})")
     else:

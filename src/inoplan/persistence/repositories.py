@@ -83,7 +83,9 @@ class SqlPatients:
             return found
         try:
             with self._session.begin_nested():  # a concurrent insert of the same id may win
-                row = PatientRow(external_id=external_id, birth_date=birth_date, sex=sex, created_at=at)
+                row = PatientRow(
+                    external_id=external_id, birth_date=birth_date, sex=sex, created_at=at
+                )
                 self._session.add(row)
                 self._session.flush()
                 return row.id

@@ -7,7 +7,7 @@ classes must stay in step with them (a test compares the two).
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -37,6 +37,7 @@ __all__ = [
     "UserRow",
 ]
 
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC instants on every backend (SQLite keeps no offset: it is added back)."""
 
@@ -61,7 +62,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class PatientRow(Base):

@@ -124,7 +124,10 @@ def check_records(records: Iterable[AuditRecord], head: tuple[int, str] | None) 
     for record in records:
         if record.seq != expected_seq:
             return ChainReport(
-                False, checked, expected_seq, f"record {expected_seq} is missing (next is {record.seq})"
+                False,
+                checked,
+                expected_seq,
+                f"record {expected_seq} is missing (next is {record.seq})",
             )
         if record.prev_hash != prev_hash:
             return ChainReport(
@@ -142,7 +145,9 @@ def check_records(records: Iterable[AuditRecord], head: tuple[int, str] | None) 
             after=record.after,
         )
         if record_hash(prev_hash, content) != record.hash:
-            return ChainReport(False, checked, record.seq, "content does not match its hash (altered)")
+            return ChainReport(
+                False, checked, record.seq, "content does not match its hash (altered)"
+            )
         prev_hash = record.hash
         expected_seq += 1
         checked += 1

@@ -229,7 +229,9 @@ def add_user(
     with uow_factory(write=True) as uow:
         if uow.users.get(username) is not None:
             raise Conflict(f"user {username!r} already exists")
-        user = uow.users.add(username=username, password_hash=password_hash, role=role, at=now)
+        user: UserRecord = uow.users.add(
+            username=username, password_hash=password_hash, role=role, at=now
+        )
         append_audit(
             uow,
             actor=actor,

@@ -37,9 +37,9 @@ __all__ = [
     "UserRecord",
     "append_event",
     "course_audit",
-    "course_version",
     "course_decisions",
     "course_document",
+    "course_version",
     "create_course",
     "export_document",
     "get_patient",
@@ -417,7 +417,7 @@ def list_patients(uow_factory: UowFactory, *, offset: int = 0, limit: int = 50) 
 
 def get_patient(uow_factory: UowFactory, external_id: str) -> PatientRecord:
     with uow_factory() as uow:
-        patient = uow.patients.get_by_external(external_id)
+        patient: PatientRecord | None = uow.patients.get_by_external(external_id)
     if patient is None:
         raise NotFound(f"patient {external_id!r} does not exist")
     return patient
@@ -432,7 +432,7 @@ def plan_course(uow_factory: UowFactory, course_id: int, *, policy: Any = None) 
     from inoplan.services.courses import plan_document
 
     course, document = _load(uow_factory, course_id)
-    plan = to_json_value(plan_document(document, **_policy_kwargs(policy)))
+    plan: dict[str, Any] = to_json_value(plan_document(document, **_policy_kwargs(policy)))
     plan.setdefault("disclaimer", DISCLAIMER)
     plan["course_id"] = course.id
     plan["course_version"] = course.version

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from inoplan import DISCLAIMER
 from inoplan.api.deps import DatabaseDep, PolicyDep, any_permission, permission
 from inoplan.api.openapi import errors
 from inoplan.api.problems import PreconditionRequired
@@ -23,7 +24,6 @@ from inoplan.api.schemas import (
     ExposurePublic,
     PlanPublic,
 )
-from inoplan import DISCLAIMER
 from inoplan.document.models import CourseDocument, EventDoc
 from inoplan.errors import InvalidInput
 from inoplan.services import records
@@ -235,7 +235,9 @@ def course_exposure(
     response_model=DecisionRecordsPublic,
     responses=errors(401, 403, 404, 422),
 )
-def course_decisions(course_id: CourseId, database: DatabaseDep, _: Reader) -> DecisionRecordsPublic:
+def course_decisions(
+    course_id: CourseId, database: DatabaseDep, _: Reader
+) -> DecisionRecordsPublic:
     """Every decision shown for this course: the full JSON, inputs, who and when."""
     shown = records.course_decisions(database, course_id)
     return DecisionRecordsPublic(

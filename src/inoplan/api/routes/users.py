@@ -20,7 +20,10 @@ def get_users(database: DatabaseDep, _: Admin) -> UsersPublic:
     """Every user with their role."""
     users = list_users(database)
     return UsersPublic(
-        data=[UserPublic(username=u.username, role=u.role, active=u.active, created_at=u.created_at) for u in users],
+        data=[
+            UserPublic(username=u.username, role=u.role, active=u.active, created_at=u.created_at)
+            for u in users
+        ],
         count=len(users),
     )
 
@@ -29,4 +32,6 @@ def get_users(database: DatabaseDep, _: Admin) -> UsersPublic:
 def create_user(body: UserIn, database: DatabaseDep, principal: Admin) -> UserPublic:
     """Add a user with a role (the password is stored as an Argon2 hash only)."""
     user = add_user(database, body.username, body.password, body.role, actor=principal.username)
-    return UserPublic(username=user.username, role=user.role, active=user.active, created_at=user.created_at)
+    return UserPublic(
+        username=user.username, role=user.role, active=user.active, created_at=user.created_at
+    )
