@@ -12,7 +12,9 @@ What it does:
    page sends: decision (recorded as shown, with its audit record), plan, lab plots, audit
    history, template), the CPU time of the route's thread (``cpu;dur=``; steadier than wall
    time on a busy machine) and the client's wall time on loopback;
-4. prints p50/p95/p99/max and, with ``--markdown``, a table for bench/README.md.
+4. with ``--today-courses N``, adds N-1 copies of the course and times the today list ``GET /``
+   (every course's decision computed and recorded as shown);
+5. prints p50/p95/p99/max and, with ``--markdown``, a table for bench/README.md.
 
 Every request writes one decision record and one audit record (every decision shown is on the
 record), so the audit history shown on the page grows by one row per request; the page lists
@@ -130,7 +132,9 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[rank]
 
 
-def run(requests: int, warmup: int) -> dict[str, Any]:
+def run(
+    requests: int, warmup: int, today_courses: int = 0, today_requests: int = 10
+) -> dict[str, Any]:
     import httpx
     import uvicorn
 
@@ -196,6 +200,19 @@ def run(requests: int, warmup: int) -> dict[str, Any]:
                 status = status_match.group(1) if status_match else "?"
                 size = len(response.content)
             doses_given = sum(1 for e in document["events"] if e["type"] == "administration")
+            today_ms: list[float] = []
+            if today_courses > 1:  # the today list: one decision (recorded) per course
+                for i in range(today_courses - 1):
+                    other = json.loads(json.dumps(document))
+                    other["patient"]["id"] = f"BENCH-6C-{i:03d}"
+                    create_course(app.state.database, other, actor="bench")
+                for i in range(2 + today_requests):
+                    response = client.get("/")
+                    assert response.status_code == 200
+                    timing = re.search(r"app;dur=([\d.]+)", response.headers["server-timing"])
+                    assert timing is not None
+                    if i >= 2:
+                        today_ms.append(float(timing.group(1)))
     finally:
         server.should_exit = True
         thread.join(timeout=20)
@@ -224,6 +241,11 @@ def run(requests: int, warmup: int) -> dict[str, Any]:
         "server_ms": summary(server_ms),
         "server_cpu_ms": summary(cpu_ms),
         "wall_ms": summary(wall_ms),
+        "today_list": (
+            {"courses": today_courses, "requests": today_requests, "server_ms": summary(today_ms)}
+            if today_ms
+            else None
+        ),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} "
         f"{platform.release()}, Python {platform.python_version()}",
         "load_average": [round(x, 1) for x in os.getloadavg()],
@@ -233,6 +255,16 @@ def run(requests: int, warmup: int) -> dict[str, Any]:
 def markdown(result: dict[str, Any]) -> str:
     s, w, c = result["server_ms"], result["wall_ms"], result["course"]
     u = result["server_cpu_ms"]
+    today = result.get("today_list")
+    extra = []
+    if today:
+        t = today["server_ms"]
+        extra = [
+            "",
+            f"Today list (`GET /`) with {today['courses']} such courses, {today['requests']} "
+            f"requests: server p50 {t['p50']} ms, p95 {t['p95']} ms "
+            f"({t['p50'] / today['courses']:.1f} ms per course).",
+        ]
     return "\n".join(
         [
             "| measured | requests | server p50 | server p95 | server p99 | server CPU p50 / p95 "
@@ -247,6 +279,7 @@ def markdown(result: dict[str, Any]) -> str:
             f"{c['page_bytes']} bytes of HTML. "
             f"Machine: {result['machine']}; load average at the end "
             f"{', '.join(str(x) for x in result['load_average'])}.",
+            *extra,
         ]
     )
 
@@ -255,9 +288,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument(
+        "--today-courses",
+        type=int,
+        default=0,
+        help="also time the today list with this many 6-cycle courses",
+    )
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
-    result = run(args.requests, args.warmup)
+    result = run(args.requests, args.warmup, args.today_courses)
     print(json.dumps(result, indent=2))
     if args.markdown:
         print()
