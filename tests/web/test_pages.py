@@ -387,3 +387,20 @@ def test_colours_have_at_least_aa_contrast() -> None:
         if contrast(*colours) < 4.5
     }
     assert not low, low
+
+
+def test_logout_with_a_stale_form_asks_again(client: Any) -> None:
+    login(client, "nurse")
+    response = client.post("/logout", data={"csrf_token": "stale"}, follow_redirects=False)
+    assert response.status_code == 403
+    assert "Log out again" in response.text
+    assert client.get("/", follow_redirects=False).status_code == 200  # still logged in
+
+
+def test_exposure_plot_is_an_svg_image(client: Any, course_id: int) -> None:
+    login(client, "viewer")
+    response = client.get(f"/courses/{course_id}/exposure.svg")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("image/svg+xml")
+    assert "<svg" in response.text
+    assert "default-src 'none'" in response.headers["content-security-policy"]

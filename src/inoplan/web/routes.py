@@ -321,9 +321,18 @@ async def logout(request: Request) -> Response:
     """End the session."""
     form = await request.form()
     session = _session(request)
+    if session is not None and not session.csrf_matches(form.get("csrf_token")):
+        principal = _principal(request, session)
+        return _error(
+            request,
+            session,
+            principal,
+            403,
+            "Form expired",
+            "This page was older than your session. Press Log out again.",
+        )
     response = RedirectResponse("/login", status_code=303)
-    if session is not None and session.csrf_matches(form.get("csrf_token")):
-        _set_cookie(request, response, new_session())
+    _set_cookie(request, response, new_session())
     return response
 
 
@@ -650,7 +659,11 @@ def exposure_plot(request: Request, course_id: int) -> Response:
     return Response(
         svg,
         media_type="image/svg+xml",
-        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+        headers={
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+        },
     )
 
 
