@@ -141,7 +141,7 @@ def _set_cookie(request: Request, response: Response, session: SessionData) -> N
         write_session(session, secret=settings.secret),
         max_age=settings.token_minutes * 60,
         httponly=True,
-        samesite="strict",
+        samesite="lax",  # Strict would drop the session on links from an EHR; POSTs need CSRF
         secure=_secure(request),
         path="/",
     )

@@ -4,7 +4,7 @@ The session cookie is signed with the service's secret key (``itsdangerous``) an
 token issued by :func:`inoplan.services.auth.issue_token` plus a random CSRF token. On every
 request the token is checked again by :func:`inoplan.services.auth.principal_from_token`, so a
 deactivated user or a changed role takes effect at once and the session expires with the token
-(``INOPLAN_TOKEN_MINUTES``). The cookie is ``HttpOnly`` and ``SameSite=Strict``; it is
+(``INOPLAN_TOKEN_MINUTES``). The cookie is ``HttpOnly`` and ``SameSite=Lax``; it is
 ``Secure`` when the request came over HTTPS or the service runs in production.
 
 Every form carries the CSRF token in a hidden field ``csrf_token``; a POST whose token does not
