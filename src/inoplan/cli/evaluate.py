@@ -111,26 +111,26 @@ def render_decision(decision: dict[str, Any]) -> Any:
         parts.append(Text("Modifications: " + ", ".join(decision["modifications"]), style="yellow"))
     if decision.get("omitted_doses"):
         parts.append(Text("Omitted: " + ", ".join(f"C{o['cycle']}D{o['day']}" for o in decision["omitted_doses"])))
-    reasons = Table(title="Reasons", show_lines=False, expand=True)
-    reasons.add_column("rule", style="bold", no_wrap=True)
-    reasons.add_column("why")
-    reasons.add_column("source", style="dim")
+    parts.append(Text("Reasons", style="bold underline"))
     for r in decision["reasons"]:
-        why = r["message"]
+        line = Text("  • ")
+        line.append(r["rule"], style="bold")
+        if r.get("verdict"):
+            line.append(f" [{r['verdict']}]", style=_STATUS_STYLE.get(r["verdict"], ""))
+        line.append(f"  {r['message']}  ")
+        line.append(f"({r['citation']})", style="dim")
+        parts.append(line)
         if r.get("interpretation"):
-            why += f"\n[italic dim]interpretation: {r['interpretation']}[/italic dim]"
-        reasons.add_row(r["rule"], why, r["citation"])
-    parts.append(reasons)
+            parts.append(Text(f"      interpretation: {r['interpretation']}", style="italic dim"))
     if decision["alerts"]:
-        alerts = Table(title="Alerts", expand=True)
-        alerts.add_column("severity", no_wrap=True)
-        alerts.add_column("code", no_wrap=True)
-        alerts.add_column("message")
-        alerts.add_column("source", style="dim")
+        parts.append(Text("Alerts", style="bold underline"))
         for a in decision["alerts"]:
-            alerts.add_row(Text(a["severity"], style=_SEVERITY_STYLE.get(a["severity"], "")), a["code"],
-                           a["message"], a["citation"])
-        parts.append(alerts)
+            line = Text("  ")
+            line.append(f"{a['severity'].upper():8}", style=_SEVERITY_STYLE.get(a["severity"], ""))
+            line.append(f" {a['code']}", style="bold")
+            line.append(f"  {a['message']}  ")
+            line.append(f"({a['citation']})", style="dim")
+            parts.append(line)
     kd = decision.get("key_dates") or {}
     if kd.get("contraception_until") or kd.get("no_breastfeeding_until"):
         parts.append(Text(

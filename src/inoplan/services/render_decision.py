@@ -83,6 +83,7 @@ def decision_to_json(decision: Decision, *, label: Label | None = None) -> dict[
             for a in decision.alerts
         ],
         "notes": list(decision.notes),
+        "course_state": jsonable(decision.state),
         "disclaimer": DISCLAIMER,
     }
     if label is not None:

@@ -23,7 +23,7 @@ from inoplan.domain.engine.rules_dose import (
 )
 from inoplan.domain.engine.rules_final import check_complete, check_final
 from inoplan.domain.engine.safety import check_safety, key_dates
-from inoplan.domain.engine.state import REDUCE, TWO_DOSES, CourseState, build_state
+from inoplan.domain.engine.state import REDUCE, TWO_DOSES, CourseState, build_state, summary
 from inoplan.domain.engine.values import (
     STATUSES,
     Alert,
@@ -109,6 +109,7 @@ def evaluate(
         current_cycle=st.current[0] if st.current else None,
         current_day=st.current[1] if st.current else None,
         notes=tuple(ctx.notes),
+        state=summary(view, st),
     )
 
 

@@ -292,3 +292,42 @@ def responses(course: Course) -> list[ResponseEvent]:
 
 def planned_transplants(course: Course) -> list[HsctEvent]:
     return [e for e in course.of_type(HsctEvent) if e.planned]
+
+
+def summary(course: Course, st: CourseState) -> dict[str, object]:
+    """The reconstructed course state, for display: what the rules worked from."""
+    from inoplan.domain.course import LabsEvent
+
+    def counts_before(day: date) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for analyte in ("anc", "platelets"):
+            for event in course.of_type(LabsEvent):
+                value = event.values.get(analyte)
+                if event.date <= day and value is not None and not value.transfused:
+                    out[analyte] = value.value
+                    out[f"{analyte}_date"] = event.date
+        return out
+
+    doses = {status: [d.key for d in st.plan.doses if d.status == status] for status in ("given", "omitted")}
+    latest = latest_toxicities(course)
+    return {
+        "doses_given": [{"cycle": c, "day": d} for c, d in doses["given"]],
+        "doses_omitted": [{"cycle": c, "day": d} for c, d in doses["omitted"]],
+        "cycles": [
+            {"cycle": c.cycle, "start": c.start, "started": c.started, "regimen": c.schedule_id,
+             "baseline": counts_before(c.start) if c.started else None}
+            for c in st.plan.cycles
+        ],
+        "responses": [
+            {"date": r.date, "status": r.status, "mrd_negative": r.mrd_negative} for r in responses(course)
+        ],
+        "toxicities": {term: {"grade": e.grade, "date": e.date} for term, e in latest.items()},
+        "interruptions": [
+            {"start": i.start, "end": i.end, "days": i.length_days, "ongoing": i.ongoing} for i in st.interruptions
+        ],
+        "medications": current_medications(course),
+        "transplants": [
+            {"date": h.date, "conditioning": list(h.conditioning)} for h in planned_transplants(course)
+        ],
+        "cycle_cap": st.plan.cycle_cap,
+    }

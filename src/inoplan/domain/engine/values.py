@@ -106,3 +106,4 @@ class Decision:
     current_cycle: int | None = None
     current_day: int | None = None
     notes: tuple[str, ...] = ()
+    state: Mapping[str, Any] = field(default_factory=dict)  # the course as reconstructed
