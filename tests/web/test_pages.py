@@ -148,6 +148,7 @@ class TestToday:
         assert "WEB-001" in page.text
         assert "Give today" in page.text
         assert "US PI 2.1" in page.text  # the one-line reason carries its citation
+        assert f'href="/courses/{course_id}/worksheet.pdf?download=1"' in page.text
         assert _disclaimer_shown(page.text)
 
     def test_filters_by_status_and_patient(self, client: Any, course_id: int, new_course) -> None:
