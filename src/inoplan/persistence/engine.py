@@ -27,6 +27,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         return _sqlite_engine(url)
     return create_engine(
         url,
+        hide_parameters=True,  # SQL parameters carry patient data: never in logs or errors
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
@@ -36,7 +37,10 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
 def _sqlite_engine(url: str) -> Engine:
     memory = url in {"sqlite://", "sqlite:///:memory:", "sqlite+pysqlite://"}
-    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    kwargs: dict[str, Any] = {
+        "connect_args": {"check_same_thread": False, "timeout": 30},
+        "hide_parameters": True,  # SQL parameters carry patient data: never in logs or errors
+    }
     if memory:
         kwargs["poolclass"] = StaticPool  # one shared connection, else each gets its own DB
     engine = create_engine(url, **kwargs)
