@@ -15,7 +15,7 @@ What it does (all on loopback, every load run bounded in time):
 
 Usage::
 
-    .venv/bin/python bench/bench_cds.py [--duration 10] [--profile] [--markdown]
+    .venv/bin/python bench/bench_cds.py [--duration 10] [--repeat 2] [--profile]
 
 Needs ``wrk`` (``apt-get install -y wrk``).
 """
@@ -396,10 +396,13 @@ def run_wrk(port: int, connections: int, duration: int, work: Path, tokens: Path
             "cpu_ms_per_request": round(cpu_used * 1000 / max(requests, 1), 3)}
 
 
-def load_test(duration: int, body: dict[str, Any]) -> dict[str, dict[int, dict[str, float]]]:
+Results = list[dict[str, dict[int, dict[str, float]]]]  # per repetition: endpoint -> clients -> numbers
+
+
+def load_test(duration: int, body: dict[str, Any], repeat: int) -> Results:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install -y wrk")
-    results: dict[str, dict[int, dict[str, float]]] = {}
+    results: Results = []
     with tempfile.TemporaryDirectory(prefix="bench-cds-") as tmp:
         work = Path(tmp)
         (work / "body.json").write_text(json.dumps(body))
@@ -416,45 +419,59 @@ def load_test(duration: int, body: dict[str, Any]) -> dict[str, dict[int, dict[s
         ports = {"echo": free_port(), "inoplan": free_port()}
         aud = f"http://127.0.0.1:{ports['inoplan']}/cds-services/{SERVICE}"
         per_run = MAX_RATE * duration  # tokens one run can use up; never reused within a server
-        print(f"minting {per_run * 3} ES384 tokens ...", flush=True)
+        runs = 1 + 2 * repeat
+        print(f"minting {per_run * runs} ES384 tokens ...", flush=True)
         tokens = work / "tokens.txt"
-        tokens.write_text("\n".join(mint_tokens(per_run * 3, aud)) + "\n")
-        for name, module in (("echo", "echo_app"), ("inoplan", "inoplan_app")):
-            # the echo ignores the token; it gets the same request bytes for a fair comparison
-            process = start(work, module, ports[name], env)
-            try:
+        tokens.write_text("\n".join(mint_tokens(per_run * runs, aud)) + "\n")
+        # the echo ignores the token; it gets the same request bytes for a fair comparison
+        processes = {name: start(work, f"{name}_app", ports[name], env) for name in ports}
+        try:
+            for name in ports:
                 run_wrk(ports[name], 4, min(2, duration), work, tokens, offset=0)  # warm-up
-                results[name] = {}
-                for run, connections in enumerate((4, 32), start=1):
-                    results[name][connections] = run_wrk(ports[name], connections, duration, work,
-                                                         tokens, offset=per_run * run,
-                                                         pid=process.pid)
-                    print(name, connections, results[name][connections], flush=True)
-            finally:
+            offset = per_run
+            for rep in range(repeat):  # alternate, so both see the same machine conditions
+                results.append({})
+                for name in ports:
+                    results[rep][name] = {}
+                    for connections in (4, 32):
+                        results[rep][name][connections] = run_wrk(
+                            ports[name], connections, duration, work, tokens,
+                            offset=offset if name == "inoplan" else 0,
+                            pid=processes[name].pid)
+                        if name == "inoplan":
+                            offset += per_run
+                        print(rep, name, connections, results[rep][name][connections], flush=True)
+        finally:
+            for process in processes.values():
                 stop(process)
     return results
 
 
-def markdown(results: dict[str, dict[int, dict[str, float]]], size: int, resources: int,
-             duration: int) -> str:
-    echo, ino = results["echo"], results["inoplan"]
+def markdown(results: Results, size: int, resources: int, duration: int) -> str:
     rows = [
-        "| endpoint | req/s @32 | p50 @4 (ms) | p99 @4 (ms) | p50 @32 (ms) | p99 @32 (ms) "
+        "| run | endpoint | req/s @32 | p50 @4 (ms) | p99 @4 (ms) | p50 @32 (ms) | p99 @32 (ms) "
         "| server CPU ms/request @32 | non-200 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, r in (("bare FastAPI echo", echo), ("inoplan order-sign", ino)):
-        rows.append(f"| {name} | {r[32]['rps']:.0f} | {r[4]['p50_ms']:.2f} | {r[4]['p99_ms']:.2f} | "
-                    f"{r[32]['p50_ms']:.2f} | {r[32]['p99_ms']:.2f} | "
-                    f"{r[32]['cpu_ms_per_request']:.2f} | "
-                    f"{int(r[4]['non200'] + r[32]['non200'])} |")
-    ratio = ino[32]["rps"] / echo[32]["rps"]
-    cpu_ratio = echo[32]["cpu_ms_per_request"] / max(ino[32]["cpu_ms_per_request"], 1e-9)
+    ratios, cpu_ratios, p99s = [], [], []
+    for rep, result in enumerate(results, start=1):
+        for name, label in (("echo", "bare FastAPI echo"), ("inoplan", "inoplan order-sign")):
+            r = result[name]
+            rows.append(f"| {rep} | {label} | {r[32]['rps']:.0f} | {r[4]['p50_ms']:.2f} | "
+                        f"{r[4]['p99_ms']:.2f} | {r[32]['p50_ms']:.2f} | {r[32]['p99_ms']:.2f} | "
+                        f"{r[32]['cpu_ms_per_request']:.2f} | "
+                        f"{int(r[4]['non200'] + r[32]['non200'] + r[4]['errors'] + r[32]['errors'])} |")
+        ratios.append(result["inoplan"][32]["rps"] / result["echo"][32]["rps"])
+        cpu_ratios.append(result["echo"][32]["cpu_ms_per_request"]
+                          / max(result["inoplan"][32]["cpu_ms_per_request"], 1e-9))
+        p99s.append(result["inoplan"][4]["p99_ms"])
     rows += [
         "",
-        f"Throughput ratio inoplan / echo at 32 clients: **{ratio:.0%}** (target >= 25 %); "
-        f"by server CPU per request: {cpu_ratio:.0%}. "
-        f"p99 at 4 clients: **{ino[4]['p99_ms']:.2f} ms** (target <= 10 ms). "
+        "Throughput ratio inoplan / echo at 32 clients, per run: "
+        + ", ".join(f"**{r:.0%}**" for r in ratios) + " (target >= 25 %); "
+        "ratio of server CPU per request (echo / inoplan): "
+        + ", ".join(f"{r:.0%}" for r in cpu_ratios) + ". p99 at 4 clients: "
+        + ", ".join(f"**{p:.1f} ms**" for p in p99s) + " (target <= 10 ms). "
         f"Payload {size / 1024:.1f} KB, {resources} FHIR resources; {duration} s per run; "
         f"uvicorn {' '.join(UVICORN_FLAGS)}; wrk 2 threads, a fresh ES384 token per request.",
     ]
@@ -465,6 +482,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per load run")
     parser.add_argument("--profile", action="store_true", help="in-process stage timings only")
+    parser.add_argument("--repeat", type=int, default=2, help="alternating repetitions")
     args = parser.parse_args()
     body = payload()
     raw = json.dumps(body)
@@ -472,7 +490,7 @@ def main() -> None:
     if args.profile:
         profile(body)
         return
-    results = load_test(args.duration, body)
+    results = load_test(args.duration, body, args.repeat)
     print()
     print(markdown(results, len(raw), count_resources(body), args.duration))
     print(f"load average during the run: {os.getloadavg()}")

@@ -22,7 +22,7 @@ import statistics
 import tempfile
 import time
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,8 @@ BEGIN, END = "<!-- bench_engine:begin -->", "<!-- bench_engine:end -->"
 
 def lab(on: date, rng: random.Random) -> dict[str, Any]:
     return {
-        "date": on.isoformat(), "type": "labs",
+        "date": on.isoformat(),
+        "type": "labs",
         "anc": {"value": round(rng.uniform(0.8, 3.0), 2), "unit": "10*9/L"},
         "platelets": {"value": rng.randint(40, 250), "unit": "10*9/L"},
         "bilirubin": {"value": round(rng.uniform(0.3, 1.4), 2), "unit": "mg/dL", "uln": 1.2},
@@ -52,9 +53,23 @@ def course_document(seed: int) -> tuple[dict[str, Any], list[date]]:
     weight = rng.randint(50, 110)
     bsa = round((height * weight / 3600) ** 0.5, 2)
     events: list[dict[str, Any]] = [
-        {"date": (start - timedelta(days=3)).isoformat(), "type": "vitals", "height_cm": height, "weight_kg": weight},
-        {"date": (start - timedelta(days=3)).isoformat(), "type": "ecg", "qtcf_ms": rng.randint(400, 450)},
-        {"date": (start - timedelta(days=2)).isoformat(), "type": "medication", "name": "ondansetron", "action": "start"},
+        {
+            "date": (start - timedelta(days=3)).isoformat(),
+            "type": "vitals",
+            "height_cm": height,
+            "weight_kg": weight,
+        },
+        {
+            "date": (start - timedelta(days=3)).isoformat(),
+            "type": "ecg",
+            "qtcf_ms": rng.randint(400, 450),
+        },
+        {
+            "date": (start - timedelta(days=2)).isoformat(),
+            "type": "medication",
+            "name": "ondansetron",
+            "action": "start",
+        },
         lab(start - timedelta(days=1), rng),
     ]
     remission_from = rng.choice([2, 3, 4])
@@ -70,26 +85,71 @@ def course_document(seed: int) -> tuple[dict[str, Any], list[date]]:
             if (cycle, day) != (1, 1):
                 events.append(lab(on - timedelta(days=1), rng))
             if day == 1 and cycle > 1:
-                events.append({"date": (on - timedelta(days=1)).isoformat(), "type": "vitals", "weight_kg": weight})
+                events.append(
+                    {
+                        "date": (on - timedelta(days=1)).isoformat(),
+                        "type": "vitals",
+                        "weight_kg": weight,
+                    }
+                )
             dates.append(on - timedelta(days=1))  # the day before a dose: wait, or give (days 8/15)
             per_m2 = 0.8 if day == 1 and cycle < remission_from else 0.5
-            events.append({"date": on.isoformat(), "type": "administration", "cycle": cycle, "day": day,
-                           "dose_mg": round(per_m2 * bsa, 2)})
+            events.append(
+                {
+                    "date": on.isoformat(),
+                    "type": "administration",
+                    "cycle": cycle,
+                    "day": day,
+                    "dose_mg": round(per_m2 * bsa, 2),
+                }
+            )
             last = on
             if cycle == 1 and day == 15 and rng.random() < 0.3:
-                events.append({"date": (on + timedelta(days=3)).isoformat(), "type": "toxicity", "term": "nausea", "grade": 2})
-                events.append({"date": (on + timedelta(days=5)).isoformat(), "type": "toxicity", "term": "nausea", "grade": 1})
+                events.append(
+                    {
+                        "date": (on + timedelta(days=3)).isoformat(),
+                        "type": "toxicity",
+                        "term": "nausea",
+                        "grade": 2,
+                    }
+                )
+                events.append(
+                    {
+                        "date": (on + timedelta(days=5)).isoformat(),
+                        "type": "toxicity",
+                        "term": "nausea",
+                        "grade": 1,
+                    }
+                )
         status = "CR" if cycle + 1 >= remission_from else "PR"
-        events.append({"date": (cycle_start + timedelta(days=18)).isoformat(), "type": "response", "status": status,
-                       "mrd_negative": status == "CR"})
-        cycle_start = max(cycle_start + timedelta(days=21 if cycle == 1 else 28), last + timedelta(days=6))
+        events.append(
+            {
+                "date": (cycle_start + timedelta(days=18)).isoformat(),
+                "type": "response",
+                "status": status,
+                "mrd_negative": status == "CR",
+            }
+        )
+        cycle_start = max(
+            cycle_start + timedelta(days=21 if cycle == 1 else 28), last + timedelta(days=6)
+        )
     dates.append(last + timedelta(days=10))
     rng.shuffle(events)  # the engine sorts by date
     document = {
         "label": "us",
-        "patient": {"id": f"B-{seed:03d}", "birth_date": "1970-05-05", "sex": "male", "reproductive_potential": True,
-                    "allergies": [], "history": {"liver_disease": "none", "salvage_line": 1}},
-        "plan": {"start_date": start.isoformat(), "hsct_intended": False, "bsa_formula": "mosteller"},
+        "patient": {
+            "id": f"B-{seed:03d}",
+            "birth_date": "1970-05-05",
+            "sex": "male",
+            "reproductive_potential": True,
+            "allergies": [],
+            "history": {"liver_disease": "none", "salvage_line": 1},
+        },
+        "plan": {
+            "start_date": start.isoformat(),
+            "hsct_intended": False,
+            "bsa_formula": "mosteller",
+        },
         "events": events,
     }
     return document, dates
@@ -112,7 +172,9 @@ def measure(courses: int, repeats: int, dates_per_course: int) -> dict[str, Any]
             path = Path(tmp) / f"course-{seed:03d}.yaml"
             path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
             path.with_suffix(".json").write_text(json.dumps(document), encoding="utf-8")
-            files.append((path, sorted(random.Random(seed).sample(dates, min(dates_per_course, len(dates))))))
+            files.append(
+                (path, sorted(random.Random(seed).sample(dates, min(dates_per_course, len(dates)))))
+            )
         decisions = sum(len(d) for _, d in files)
 
         def parse_pass() -> float:
@@ -143,7 +205,9 @@ def measure(courses: int, repeats: int, dates_per_course: int) -> dict[str, Any]
                     decide_document(read_document(path), on)
             return time.perf_counter() - t
 
-        statuses = Counter(evaluate(c, label, on, qt_drugs=qt).status for c, ds in parsed for on in ds)
+        statuses = Counter(
+            evaluate(c, label, on, qt_drugs=qt).status for c, ds in parsed for on in ds
+        )
         for fn in (parse_pass, parse_json_pass, evaluate_pass, end_to_end_pass):
             fn()  # warm-up
         parse_s = statistics.median(parse_pass() for _ in range(repeats))
@@ -170,49 +234,60 @@ def measure(courses: int, repeats: int, dates_per_course: int) -> dict[str, Any]
 
 
 def section(r: dict[str, Any]) -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     try:
         import os
 
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     except OSError:
         load = "n/a"
-    return "\n".join([
-        BEGIN,
-        "## Decision engine",
-        "",
-        f"`bench/bench_engine.py` (issue 3): {r['courses']} generated 6-cycle courses "
-        f"({r['events_per_course']} events each, YAML files), each decided on several dates across its "
-        f"calendar ({r['decisions']} decisions: {', '.join(f'{k} {v}' for k, v in r['statuses'].items())}). "
-        f"Median of {r['repeats']} passes after a warm-up, one process. \"Parse\" = read the file + YAML + "
-        "validate (pydantic) + build the domain course; \"evaluate\" = `inoplan.domain.engine.evaluate` on the "
-        "parsed course (state, plan, every rule, alerts); \"end to end\" = `decide_document` on a freshly read "
-        "file (parse + evaluate + JSON), as the CLI and batch mode do.",
-        "Reproduce: `.venv/bin/python bench/bench_engine.py --write`.",
-        "",
-        "| measured | parse / YAML file | parse / same course as JSON | evaluate / decision | decisions/s (in-process) | "
-        "end to end / decision (YAML) | ratio evaluate : parse (YAML / JSON) |",
-        "|---|---|---|---|---|---|---|",
-        f"| {stamp} | {r['parse_ms_per_file']} ms | {r['parse_json_ms_per_file']} ms | "
-        f"{r['evaluate_ms_per_decision']} ms | **{r['decisions_per_s']}** | "
-        f"{r['end_to_end_ms_per_decision']} ms ({r['end_to_end_per_s']}/s) | "
-        f"{r['ratio_decision_to_parse']} / {r['ratio_decision_to_parse_json']} |",
-        "",
-        "Reading a YAML course costs far more than deciding on it: `read_document` uses PyYAML's "
-        "pure-Python `safe_load` (the C loader is installed and several times faster). The same course as "
-        "JSON (read + pydantic validation + domain course) costs about as much as one decision, so batch mode "
-        "over YAML files is bound by the YAML parser, not by the engine.",
-        "",
-        f"Machine: {platform.machine()}, {__import__('os').cpu_count()} CPUs, Python {platform.python_version()}; "
-        f"load average {load} at the end (other work on the machine inflates the timings).",
-        END,
-    ])
+    return "\n".join(
+        [
+            BEGIN,
+            "## Decision engine",
+            "",
+            f"`bench/bench_engine.py` (issue 3): {r['courses']} generated 6-cycle courses "
+            f"({r['events_per_course']} events each, YAML files), each decided on several "
+            f"dates across its calendar ({r['decisions']} decisions: "
+            f"{', '.join(f'{k} {v}' for k, v in r['statuses'].items())}). "
+            f'Median of {r["repeats"]} passes after a warm-up, one process. "Parse" = read the '
+            'file + YAML + validate (pydantic) + build the domain course; "evaluate" = '
+            "`inoplan.domain.engine.evaluate` on the parsed course (state, plan, every rule, "
+            'alerts); "end to end" = `decide_document` on a freshly read file (parse + evaluate + '
+            "JSON), as the CLI and batch mode do.",
+            "Reproduce: `.venv/bin/python bench/bench_engine.py --write`.",
+            "",
+            "| measured | parse / YAML file | parse / same course as JSON | evaluate / decision | "
+            "decisions/s (in-process) | "
+            "end to end / decision (YAML) | ratio evaluate : parse (YAML / JSON) |",
+            "|---|---|---|---|---|---|---|",
+            f"| {stamp} | {r['parse_ms_per_file']} ms | {r['parse_json_ms_per_file']} ms | "
+            f"{r['evaluate_ms_per_decision']} ms | **{r['decisions_per_s']}** | "
+            f"{r['end_to_end_ms_per_decision']} ms ({r['end_to_end_per_s']}/s) | "
+            f"{r['ratio_decision_to_parse']} / {r['ratio_decision_to_parse_json']} |",
+            "",
+            "Reading a YAML course costs far more than deciding on it: `read_document` uses "
+            "PyYAML's "
+            "pure-Python `safe_load` (the C loader is installed and several times faster). The "
+            "same course as "
+            "JSON (read + pydantic validation + domain course) costs about as much as one "
+            "decision, so batch mode "
+            "over YAML files is bound by the YAML parser, not by the engine.",
+            "",
+            f"Machine: {platform.machine()}, {__import__('os').cpu_count()} CPUs, Python "
+            f"{platform.python_version()}; "
+            f"load average {load} at the end (other work on the machine inflates the timings).",
+            END,
+        ]
+    )
 
 
 def write_section(text: str) -> None:
     current = README.read_text(encoding="utf-8") if README.exists() else "# Benchmarks\n"
     pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
-    placeholder = re.compile(r"^## Decision engine\n.*?(?=^## |^<!-- |\Z)", re.DOTALL | re.MULTILINE)
+    placeholder = re.compile(
+        r"^## Decision engine\n.*?(?=^## |^<!-- |\Z)", re.DOTALL | re.MULTILINE
+    )
     if pattern.search(current):
         updated = pattern.sub(lambda _: text, current)
     elif placeholder.search(current):

@@ -183,7 +183,7 @@ def _refused(exc: Any, service_id: str) -> None:
                 exc.reason, service_id, exc.iss, exc.jti)
 
 
-def _authenticate(request: Request, service_id: str, *, remember: bool = True) -> dict[str, Any] | None:
+def _authenticate(request: Request, service_id: str) -> dict[str, Any] | None:
     from inoplan.interop.security import TokenRejected
 
     header = request.headers.get("authorization") or ""
@@ -191,32 +191,11 @@ def _authenticate(request: Request, service_id: str, *, remember: bool = True) -
     try:
         if scheme.lower() != "bearer":
             raise TokenRejected("no bearer token")
-        claims: dict[str, Any] = _verifier(request).verify(
-            token.strip(), _own_url(request), remember=remember
-        )
+        claims: dict[str, Any] = _verifier(request).verify(token.strip(), _own_url(request))
         return claims
     except TokenRejected as exc:
         _refused(exc, service_id)
         return None
-
-
-_jti_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="cds-jti")
-
-
-def _remember_later(request: Request, claims: dict[str, Any]) -> Any:
-    """Start the replay check (a database write) while the cards are computed."""
-    return _jti_pool.submit(_verifier(request).remember, claims)
-
-
-def _replayed(future: Any, service_id: str) -> bool:
-    from inoplan.interop.security import TokenRejected
-
-    try:
-        future.result(timeout=10)
-    except TokenRejected as exc:
-        _refused(exc, service_id)
-        return True
-    return False
 
 
 # -- discovery and hooks --------------------------------------------------------------------------
@@ -236,36 +215,60 @@ def cds_preflight(service_id: str = "") -> Response:
     return Response(status_code=204, headers=_CORS)
 
 
-@router.post("/cds-services/{service_id}", summary="CDS Hooks service call")
-def cds_call(
-    service_id: str,
-    request: Request,
-    database: DatabaseDep,
-    body: Annotated[dict[str, Any], Body()],
-) -> JSONResponse:
+_REQUEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {
+            "type": "object", "required": ["hook", "hookInstance", "context"],
+            "description": "A CDS Hooks 2.0 request (hook, hookInstance, fhirServer, "
+                           "fhirAuthorization, context, prefetch).",
+        }}},
+    }
+}
+
+
+@router.post("/cds-services/{service_id}", summary="CDS Hooks service call",
+             openapi_extra=_REQUEST_BODY)
+async def cds_call(service_id: str, request: Request) -> JSONResponse:
+    """Answer a hook: the raw body is read here, everything else runs in one worker thread
+    (first-come first-served, so no connection starves while another's cards are computed)."""
+    from starlette.concurrency import run_in_threadpool
+
+    raw = await request.body()
+    response: JSONResponse = await run_in_threadpool(_call, service_id, request, raw)
+    return response
+
+
+def _call(service_id: str, request: Request, raw: bytes) -> JSONResponse:
     from pydantic import ValidationError
 
-    from inoplan.interop.cds import SERVICES, CdsRequest, PreconditionFailed, handle_call
+    from inoplan.interop.cds import SERVICES, CdsRequest
 
     if service_id not in SERVICES:
         return JSONResponse(_outcome("not-found", f"no CDS service {service_id!r}"),
                             status_code=404, headers=_CORS)
-    claims = _authenticate(request, service_id, remember=False)
+    claims = _authenticate(request, service_id)  # includes the replay check, before any work
     if claims is None:
         return _unauthorized()
-    replay_check = _remember_later(request, claims)  # overlaps the work below
     try:
-        call = CdsRequest.model_validate(body)
+        call = CdsRequest.model_validate_json(raw)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
+        where = ".".join(str(p) for p in first["loc"]) or "body"
         return JSONResponse(_outcome("invalid", f"{where}: {first['msg']}"), status_code=400,
                             headers=_CORS)
-    if service_id in SERVICES and SERVICES[service_id].hook != call.hook:
-        return JSONResponse(_outcome("invalid", f"hook: this service answers {SERVICES[service_id].hook}"),
-                            status_code=400, headers=_CORS)
-    settings = _settings(request)
-    settings = _with_link(settings, request, database)
+    if SERVICES[service_id].hook != call.hook:
+        return JSONResponse(
+            _outcome("invalid", f"hook: this service answers {SERVICES[service_id].hook}"),
+            status_code=400, headers=_CORS)
+    return _answer(service_id, call, request)
+
+
+def _answer(service_id: str, call: Any, request: Request) -> JSONResponse:
+    from inoplan.interop.cds import PreconditionFailed, handle_call
+
+    database = request.app.state.database
+    settings = _with_link(_settings(request), request, database)
     fetch = _fetcher(request, call)
     try:
         result = handle_call(
@@ -276,8 +279,6 @@ def cds_call(
             settings=settings,
         )
     except PreconditionFailed as exc:
-        if _replayed(replay_check, service_id):
-            return _unauthorized()
         return JSONResponse(
             _outcome("incomplete", "prefetch data missing and not fetchable: " + ", ".join(exc.missing)),
             status_code=412, headers=_CORS,
@@ -285,8 +286,6 @@ def cds_call(
     finally:
         if fetch is not None:
             fetch.close()
-    if _replayed(replay_check, service_id):
-        return _unauthorized()  # nothing computed leaves the service
     return JSONResponse({"cards": result.cards}, headers=_CORS)
 
 

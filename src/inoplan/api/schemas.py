@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -179,6 +179,21 @@ class AuditRecordPublic(BaseModel):
 class AuditPublic(BaseModel):
     data: list[AuditRecordPublic]
     count: int
+
+
+class ConfirmationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(default=None, max_length=500)
+
+
+class VerificationIn(BaseModel):
+    """A pharmacist's verification of one dose (and its preparation) against the plan."""
+
+    model_config = ConfigDict(extra="forbid")
+    cycle: int = Field(ge=1, le=6)
+    day: Literal[1, 8, 15]
+    dose_mg: float = Field(gt=0, le=10, description="The dose verified, in mg")
+    note: str | None = Field(default=None, max_length=500)
 
 
 class ChainReportPublic(BaseModel):

@@ -14,7 +14,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["COURSE_SUFFIXES", "course_files", "evaluate_file", "print_decision", "render_decision", "run_batch"]
+__all__ = [
+    "COURSE_SUFFIXES",
+    "course_files",
+    "evaluate_file",
+    "print_decision",
+    "render_decision",
+    "run_batch",
+]
 
 COURSE_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -31,7 +38,9 @@ _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "dim"}
 
 def course_files(folder: Path) -> list[Path]:
     """Course documents directly inside ``folder``, sorted by name."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in COURSE_SUFFIXES)
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in COURSE_SUFFIXES
+    )
 
 
 def evaluate_file(path: Path, on: date, *, policy: Any = None) -> dict[str, Any]:
@@ -47,11 +56,15 @@ def evaluate_file(path: Path, on: date, *, policy: Any = None) -> dict[str, Any]
     except InvalidInput as exc:
         patient = None
         try:
-            patient = document["patient"]["id"]  # type: ignore[possibly-undefined]
-        except Exception:  # noqa: BLE001 - best effort only
+            patient = document["patient"]["id"]
+        except Exception:
             patient = None
-        return {"file": path.name, "patient_id": patient, "status": None,
-                "error": {"field": exc.field, "message": exc.message}}
+        return {
+            "file": path.name,
+            "patient_id": patient,
+            "status": None,
+            "error": {"field": exc.field, "message": exc.message},
+        }
     return {"file": path.name, "patient_id": decision.get("patient_id"), **decision}
 
 
@@ -65,11 +78,18 @@ def run_batch(folder: Path, on: date, *, policy: Any = None, out: TextIO | None 
     stream = out or sys.stdout
     files = course_files(folder)
     if not files:
-        raise InvalidInput("COURSE", f"no *.yaml, *.yml or *.json course documents in {str(folder)!r}")
+        raise InvalidInput(
+            "COURSE", f"no *.yaml, *.yml or *.json course documents in {str(folder)!r}"
+        )
     console = Console(stderr=True)
     with Progress(
-        TextColumn("[bold]evaluate"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TextColumn("{task.description}"), console=console, transient=False,
+        TextColumn("[bold]evaluate"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=False,
     ) as progress:
         task = progress.add_task("", total=len(files))
         for path in files:
@@ -110,7 +130,12 @@ def render_decision(decision: dict[str, Any]) -> Any:
     if decision.get("modifications"):
         parts.append(Text("Modifications: " + ", ".join(decision["modifications"]), style="yellow"))
     if decision.get("omitted_doses"):
-        parts.append(Text("Omitted: " + ", ".join(f"C{o['cycle']}D{o['day']}" for o in decision["omitted_doses"])))
+        parts.append(
+            Text(
+                "Omitted: "
+                + ", ".join(f"C{o['cycle']}D{o['day']}" for o in decision["omitted_doses"])
+            )
+        )
     parts.append(Text("Reasons", style="bold underline"))
     for r in decision["reasons"]:
         line = Text("  • ")
@@ -133,14 +158,21 @@ def render_decision(decision: dict[str, Any]) -> Any:
             parts.append(line)
     kd = decision.get("key_dates") or {}
     if kd.get("contraception_until") or kd.get("no_breastfeeding_until"):
-        parts.append(Text(
-            f"Contraception until {kd.get('contraception_until') or '-'}; no breastfeeding until "
-            f"{kd.get('no_breastfeeding_until') or '-'}" + (" (provisional)" if kd.get("provisional") else "")
-        ))
-    parts.append(Text(
-        f"{decision['label_revision']} · engine {decision['engine_version']} · {decision.get('disclaimer', '')}",
-        style="dim",
-    ))
+        parts.append(
+            Text(
+                f"Contraception until {kd.get('contraception_until') or '-'}; no breastfeeding "
+                "until "
+                f"{kd.get('no_breastfeeding_until') or '-'}"
+                + (" (provisional)" if kd.get("provisional") else "")
+            )
+        )
+    parts.append(
+        Text(
+            f"{decision['label_revision']} · engine {decision['engine_version']} · "
+            f"{decision.get('disclaimer', '')}",
+            style="dim",
+        )
+    )
     return Panel(Group(*parts), title=title, title_align="left")
 
 

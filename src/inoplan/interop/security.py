@@ -198,8 +198,7 @@ class CdsTokenVerifier:
         """Return the verified claims, or raise :class:`TokenRejected`.
 
         With ``remember=False`` the replay check is left to the caller, who must then call
-        :meth:`remember` before trusting the call (the HTTP adapter overlaps that database write
-        with the computation of the cards).
+        :meth:`remember` before trusting the call.
         """
         import jwt
 

@@ -61,4 +61,6 @@ def load_qt_drugs() -> QtDrugList:
                 note=row.get("note"),
             )
         )
-    return QtDrugList(title=str(raw.get("title", "")), citation=str(raw["citation"]), drugs=tuple(drugs))
+    return QtDrugList(
+        title=str(raw.get("title", "")), citation=str(raw["citation"]), drugs=tuple(drugs)
+    )

@@ -36,6 +36,7 @@ __all__ = [
     "UowFactory",
     "UserRecord",
     "append_event",
+    "confirm_decision",
     "course_audit",
     "course_decisions",
     "course_document",
@@ -49,6 +50,7 @@ __all__ = [
     "remember_jti",
     "show_decision",
     "to_json_value",
+    "verify_dose",
 ]
 
 Clock = Callable[[], datetime]
@@ -510,6 +512,111 @@ def show_decision(
         "course_id": course.id,
         "course_version": course.version,
     }
+
+
+def confirm_decision(
+    uow_factory: UowFactory,
+    course_id: int,
+    decision_id: int,
+    *,
+    actor: str,
+    note: str | None = None,
+    clock: Clock = utc_now,
+) -> AuditRecord:
+    """Record that a clinician confirmed a decision shown earlier (an audit record).
+
+    Raises
+    ------
+    NotFound
+        No such course, or no such decision for this course.
+    """
+    from inoplan.services.audit import append_audit
+
+    with uow_factory(write=True) as uow:
+        course = uow.courses.get(course_id)
+        if course is None:
+            raise NotFound(f"course {course_id} does not exist")
+        shown = {d.id: d for d in uow.decisions.for_course(course_id)}
+        decision = shown.get(decision_id)
+        if decision is None:
+            raise NotFound(f"course {course_id} has no decision {decision_id}")
+        record: AuditRecord = append_audit(
+            uow,
+            actor=actor,
+            action="decision.confirm",
+            entity="decision",
+            entity_id=str(decision_id),
+            course_id=course_id,
+            after={
+                "status": decision.status,
+                "as_of": decision.as_of.isoformat(),
+                "decision_course_version": decision.course_version,
+                "course_version_now": course.version,
+                "note": note,
+            },
+            at=clock(),
+        )
+        uow.commit()
+    return record
+
+
+def verify_dose(
+    uow_factory: UowFactory,
+    course_id: int,
+    *,
+    cycle: int,
+    day: int,
+    dose_mg: float,
+    actor: str,
+    note: str | None = None,
+    policy: Any = None,
+    clock: Clock = utc_now,
+) -> AuditRecord:
+    """Record a pharmacist's verification of one dose against the plan (an audit record).
+
+    The planned dose in mg for that cycle and day is looked up in the course's plan (as
+    ``inoplan plan``) and stored beside the verified one, with whether they are equal.
+
+    Raises
+    ------
+    NotFound
+        No such course.
+    InvalidInput
+        ``day``: the plan has no dose for this cycle and day.
+    """
+    from inoplan.services.audit import append_audit
+    from inoplan.services.courses import plan_document
+
+    course, document = _load(uow_factory, course_id)
+    plan = to_json_value(plan_document(document, **_policy_kwargs(policy)))
+    planned = next(
+        (d for d in plan.get("doses", []) if d.get("cycle") == cycle and d.get("day") == day),
+        None,
+    )
+    if planned is None:
+        raise InvalidInput("day", f"the plan has no dose for cycle {cycle} day {day}")
+    planned_mg = planned.get("dose_mg")
+    with uow_factory(write=True) as uow:
+        record: AuditRecord = append_audit(
+            uow,
+            actor=actor,
+            action="dose.verify",
+            entity="dose",
+            entity_id=f"{course_id}:{cycle}:{day}",
+            course_id=course_id,
+            after={
+                "cycle": cycle,
+                "day": day,
+                "dose_mg": dose_mg,
+                "planned_dose_mg": planned_mg,
+                "matches_plan": planned_mg is not None and float(planned_mg) == float(dose_mg),
+                "course_version": course.version,
+                "note": note,
+            },
+            at=clock(),
+        )
+        uow.commit()
+    return record
 
 
 def course_decisions(uow_factory: UowFactory, course_id: int) -> list[DecisionRecord]:

@@ -69,7 +69,7 @@ def _next_line() -> dict[str, Any]:
 class _Doc:
     """A thin wrapper over FPDF with the few layouts the two documents need."""
 
-    def __init__(self, title: str, footer: str) -> None:
+    def __init__(self, title: str, footer: str, *, compact: bool = False) -> None:
         from fpdf import FPDF
 
         footer_text = _t(footer)
@@ -84,8 +84,11 @@ class _Doc:
         self.pdf.set_title(_t(title))
         self.pdf.set_author("inoplan")
         self.pdf.set_creator("inoplan web UI")
-        self.pdf.set_auto_page_break(auto=True, margin=18)
-        self.pdf.set_margins(16, 14, 16)
+        self.pdf.set_auto_page_break(auto=True, margin=15 if compact else 18)
+        self.pdf.set_margins(14 if compact else 16, 11 if compact else 14, 14 if compact else 16)
+        self.row_height = 4.4 if compact else 5.4
+        self.head_height = 5.6 if compact else 6.5
+        self.size = 9.0 if compact else 10.0
         self.pdf.add_page()
 
     @property
@@ -97,11 +100,12 @@ class _Doc:
         self.pdf.multi_cell(0, size * 0.5, _t(text), **_next_line())
         self.pdf.ln(1)
 
-    def heading(self, text: str, size: int = 11.5) -> None:  # type: ignore[assignment]
-        self.pdf.ln(2)
+    def heading(self, text: str, size: float | None = None) -> None:
+        size = size or self.size + 1.5
+        self.pdf.ln(1.5 if self.size < 10 else 2)
         self.pdf.set_font("Helvetica", "B", size)
         self.pdf.set_fill_color(232, 236, 242)
-        self.pdf.multi_cell(0, 6.5, _t(text), fill=True, **_next_line())
+        self.pdf.multi_cell(0, self.head_height, _t(text), fill=True, **_next_line())
         self.pdf.ln(1)
 
     def text(self, text: str, size: float = 10, bold: bool = False, height: float = 5) -> None:
@@ -116,16 +120,17 @@ class _Doc:
             self.pdf.multi_cell(self.width - 5, height, _t(item), **_next_line())
 
     def rows(
-        self, rows: Sequence[tuple[str, str]], key_width: float = 58, size: float = 10
+        self, rows: Sequence[tuple[str, str]], key_width: float = 52, size: float | None = None
     ) -> None:
+        size = size or self.size
         for key, value in rows:
             self.pdf.set_font("Helvetica", "B", size)
             y = self.pdf.get_y()
-            self.pdf.multi_cell(key_width, 5.4, _t(key), border="B")
+            self.pdf.multi_cell(key_width, self.row_height, _t(key), border="B")
             y_key = self.pdf.get_y()
             self.pdf.set_xy(self.pdf.l_margin + key_width, y)
             self.pdf.set_font("Helvetica", "", size)
-            self.pdf.multi_cell(self.width - key_width, 5.4, _t(value), border="B")
+            self.pdf.multi_cell(self.width - key_width, self.row_height, _t(value), border="B")
             self.pdf.set_y(max(y_key, self.pdf.get_y()))
 
     def table(
@@ -156,7 +161,7 @@ class _Doc:
 
     def signature(self, role: str) -> None:
         self.pdf.set_font("Helvetica", "", 10)
-        self.pdf.ln(4)
+        self.pdf.ln(3)
         line = "_" * 34
         self.pdf.cell(0, 6, _t(f"{role}: name {line}  signature {'_' * 22}  date/time {'_' * 14}"))
         self.pdf.ln(6)
@@ -183,10 +188,13 @@ def worksheet_pdf(view: Mapping[str, Any], *, generated_by: str, generated_at: d
     hours_end = label.preparation.reconstitution_to_end_of_infusion_max_hours
     doc = _Doc(
         "Preparation worksheet - inotuzumab ozogamicin",
-        f"inoplan - {DISCLAIMER} Generated {generated_at:%Y-%m-%d %H:%M} UTC by {generated_by}; "
+        f"Patient {patient['id']}, course {view['course_id']}, cycle {dose['cycle']} day "
+        f"{dose['day']}. inoplan - {DISCLAIMER} Generated {generated_at:%Y-%m-%d %H:%M} UTC by "
+        f"{generated_by}; "
         f"label {prep['label_revision']}, engine {prep['engine_version']}.",
+        compact=True,
     )
-    doc.title("Preparation worksheet: inotuzumab ozogamicin (BESPONSA)")
+    doc.title("Preparation worksheet: inotuzumab ozogamicin (BESPONSA)", size=13)
     doc.text(
         f"Patient {patient['id']} - born {patient['birth_date']} - {patient['sex']} - "
         f"course {view['course_id']} - decision for {view['on'].isoformat()}",
@@ -315,7 +323,7 @@ def worksheet_pdf(view: Mapping[str, Any], *, generated_by: str, generated_at: d
             "Protect reconstituted and diluted solutions from light.",
         ],
         size=9,
-        height=4.6,
+        height=4.0,
     )
 
     doc.heading("Before and after the infusion")
@@ -327,7 +335,7 @@ def worksheet_pdf(view: Mapping[str, Any], *, generated_by: str, generated_at: d
             f"Observation: {observation.message} ({observation.citation.text})",
         ],
         size=9,
-        height=4.6,
+        height=4.0,
     )
     critical = [
         a for a in decision.get("alerts", []) if a.get("severity") in ("critical", "warning")
@@ -340,15 +348,17 @@ def worksheet_pdf(view: Mapping[str, Any], *, generated_by: str, generated_at: d
                 for a in critical
             ],
             size=9,
-            height=4.6,
+            height=4.0,
         )
     notes = prep.get("notes") or []
     if notes:
         doc.text("Notes:", size=9, bold=True)
-        doc.bullets(notes, size=8.5, height=4.3)
+        doc.bullets(notes, size=8, height=3.6)
     citations = sorted({c["citation"] for c in prep.get("preparation_citations", [])})
     doc.text("Sources: " + ", ".join(citations), size=8.5)
 
+    if doc.pdf.get_y() > doc.pdf.h - doc.pdf.b_margin - 30:  # keep the block on one page
+        doc.pdf.add_page()
     doc.heading("Signatures")
     doc.signature("Prepared by")
     doc.signature("Checked by ")

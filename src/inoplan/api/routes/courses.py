@@ -15,6 +15,7 @@ from inoplan.api.problems import PreconditionRequired
 from inoplan.api.schemas import (
     AuditPublic,
     AuditRecordPublic,
+    ConfirmationIn,
     CoursesPublic,
     CourseSummary,
     CourseWritten,
@@ -23,6 +24,7 @@ from inoplan.api.schemas import (
     DecisionRecordsPublic,
     ExposurePublic,
     PlanPublic,
+    VerificationIn,
 )
 from inoplan.document.models import CourseDocument, EventDoc
 from inoplan.errors import InvalidInput
@@ -258,6 +260,53 @@ def course_decisions(
         ],
         count=len(shown),
     )
+
+
+@router.post(
+    "/{course_id}/decisions/{decision_id}/confirmation",
+    status_code=201,
+    response_model=AuditRecordPublic,
+    responses=errors(401, 403, 404, 422),
+)
+def confirm_decision(
+    course_id: CourseId,
+    decision_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    body: ConfirmationIn,
+    database: DatabaseDep,
+    principal: Annotated[Principal, Depends(permission("decision.confirm"))],
+) -> AuditRecordPublic:
+    """A prescriber confirms a decision shown earlier (recorded in the audit trail)."""
+    record = records.confirm_decision(
+        database, course_id, decision_id, actor=principal.username, note=body.note
+    )
+    return AuditRecordPublic(**_fields(record))
+
+
+@router.post(
+    "/{course_id}/verifications",
+    status_code=201,
+    response_model=AuditRecordPublic,
+    responses=errors(401, 403, 404, 422),
+)
+def verify_dose(
+    course_id: CourseId,
+    body: VerificationIn,
+    database: DatabaseDep,
+    policy: PolicyDep,
+    principal: Annotated[Principal, Depends(permission("dose.verify"))],
+) -> AuditRecordPublic:
+    """A pharmacist verifies one dose against the plan (recorded in the audit trail)."""
+    record = records.verify_dose(
+        database,
+        course_id,
+        cycle=body.cycle,
+        day=body.day,
+        dose_mg=body.dose_mg,
+        note=body.note,
+        actor=principal.username,
+        policy=policy,
+    )
+    return AuditRecordPublic(**_fields(record))
 
 
 @router.get(

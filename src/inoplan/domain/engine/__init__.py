@@ -9,6 +9,23 @@ medicine matcher), ``values`` (the Decision), ``core`` (``evaluate``).
 """
 
 from inoplan.domain.engine.core import evaluate
-from inoplan.domain.engine.values import STATUSES, Alert, Decision, KeyDates, Modification, NextDose, Reason
+from inoplan.domain.engine.values import (
+    STATUSES,
+    Alert,
+    Decision,
+    KeyDates,
+    Modification,
+    NextDose,
+    Reason,
+)
 
-__all__ = ["STATUSES", "Alert", "Decision", "KeyDates", "Modification", "NextDose", "Reason", "evaluate"]
+__all__ = [
+    "STATUSES",
+    "Alert",
+    "Decision",
+    "KeyDates",
+    "Modification",
+    "NextDose",
+    "Reason",
+    "evaluate",
+]

@@ -1,4 +1,4 @@
-"""The rule context: label look-ups, lab helpers, and the reasons/alerts/verdicts collected. Pure."""
+"""The rule context: label look-ups, lab helpers, the reasons/alerts/verdicts collected. Pure."""
 
 from __future__ import annotations
 

@@ -36,7 +36,9 @@ from inoplan.domain.label import Label
 from inoplan.domain.planner import BodyUsed, body_used
 from inoplan.domain.policy import SitePolicy
 
-__all__ = ["evaluate"]
+__all__ = ["DEFAULT_POLICY", "evaluate"]
+
+DEFAULT_POLICY = SitePolicy()
 
 
 def evaluate(
@@ -44,7 +46,7 @@ def evaluate(
     label: Label,
     on: date,
     *,
-    policy: SitePolicy = SitePolicy(),
+    policy: SitePolicy = DEFAULT_POLICY,
     qt_drugs: QtDrugList | None = None,
 ) -> Decision:
     """Decide for ``on``: give, hold, wait, cannot decide, complete or discontinue.
@@ -83,7 +85,11 @@ def evaluate(
     check_safety(ctx, st, upcoming, body, due=due, ongoing=not finished, qt_drugs=qt_drugs)
 
     wanted = {v.status for v in ctx.verdicts}
-    if due and upcoming is not None and not wanted & {"discontinue", "complete", "hold", "cannot_decide"}:
+    if (
+        due
+        and upcoming is not None
+        and not wanted & {"discontinue", "complete", "hold", "cannot_decide"}
+    ):
         ctx.reason(
             "schedule.give",
             "dosing-regimen",
@@ -99,7 +105,9 @@ def evaluate(
         engine_version=__version__,
         as_of=on,
         status=status,
-        next_dose=None if status in ("discontinue", "complete") else _next_dose(ctx, st, body, due, status),
+        next_dose=None
+        if status in ("discontinue", "complete")
+        else _next_dose(ctx, st, body, due, status),
         modifications=_modifications(ctx, st),
         omitted_doses=st.omitted,
         key_dates=key_dates(ctx, st, finished=status in ("discontinue", "complete")),

@@ -68,12 +68,19 @@ class QtDrugList:
                 chosen.extend(k for k in known if k not in chosen)
             elif not any(name in d.names() for d in chosen):
                 chosen.append(
-                    QtDrug(key=name.replace(" ", "_"), generic=name, status="site", tag="SITE",
-                           source="site policy (qt.extra_drugs)")
+                    QtDrug(
+                        key=name.replace(" ", "_"),
+                        generic=name,
+                        status="site",
+                        tag="SITE",
+                        source="site policy (qt.extra_drugs)",
+                    )
                 )
         return tuple(chosen)
 
-    def match(self, medications: Iterable[str], site_extra: Iterable[str] = ()) -> tuple[QtMatch, ...]:
+    def match(
+        self, medications: Iterable[str], site_extra: Iterable[str] = ()
+    ) -> tuple[QtMatch, ...]:
         active = self.active(site_extra)
         found: list[QtMatch] = []
         for medication in medications:

@@ -49,7 +49,11 @@ def schedule_reasons(ctx: Context, st: CourseState, dose: PlannedDose, due: bool
     }
     previous = st.given[-1] if st.given else None
     if previous is not None:
-        inputs["previous_dose"] = {"cycle": previous.cycle, "day": previous.day, "given_on": previous.given_on}
+        inputs["previous_dose"] = {
+            "cycle": previous.cycle,
+            "day": previous.day,
+            "given_on": previous.given_on,
+        }
         inputs["min_days_between_doses"] = regimen.min_days_between_doses
     if not due:
         ctx.reason(
@@ -88,10 +92,14 @@ def schedule_reasons(ctx: Context, st: CourseState, dose: PlannedDose, due: bool
                 ctx.reason(
                     "schedule.outside-window",
                     ("dosing-regimen", "interruption_length"),
-                    f"Cycle {dose.cycle} day {dose.day} is {late} days after its scheduled date, past "
-                    f"its window (latest {dose.latest.isoformat()}), and no toxicity interruption is "
-                    "recorded: Table 4 allows a late dose only after a toxicity hold. A clinician decides "
-                    "whether to give it late or omit it; record the reason (toxicity event) to proceed.",
+                    f"Cycle {dose.cycle} day {dose.day} is {late} days after its scheduled date, "
+                    "past "
+                    f"its window (latest {dose.latest.isoformat()}), and no toxicity interruption "
+                    "is "
+                    "recorded: Table 4 allows a late dose only after a toxicity hold. A clinician "
+                    "decides "
+                    "whether to give it late or omit it; record the reason (toxicity event) to "
+                    "proceed.",
                     {**inputs, "days_late": late},
                     interpretation=ctx.interpretation("interruption_length"),
                     verdict="cannot_decide",
@@ -101,7 +109,8 @@ def schedule_reasons(ctx: Context, st: CourseState, dose: PlannedDose, due: bool
                 "interruption.delay-under-7",
                 ("interruption_delay_below_days", "interruption_length"),
                 f"Dose interrupted {late} days (< {ctx.number('interruption_delay_below_days')}): "
-                f"give it late, keeping at least {regimen.min_days_between_doses} days before the next dose.",
+                f"give it late, keeping at least {regimen.min_days_between_doses} days before the "
+                "next dose.",
                 {**inputs, "days_late": late},
                 interpretation=ctx.interpretation("interruption_length"),
             )
@@ -158,9 +167,8 @@ def regimen_reason(ctx: Context, dose: PlannedDose, body: BodyUsed, st: CourseSt
         inputs["in_remission"] = schedule.id == "later-after-cr"
     message = f"Cycle {dose.cycle} day {dose.day} ({schedule.applies_to}): {base} mg/m2"
     if adjustment is not None and adjustment.factor != 1:
-        message += (
-            f", x {adjustment.factor} after dose reduction = {dose.dose_mg_per_m2.normalize()} mg/m2"
-        )
+        reduced = dose.dose_mg_per_m2.normalize()
+        message += f", x {adjustment.factor} after dose reduction = {reduced} mg/m2"
     if dose.calculated_dose_mg is not None:
         message += f" x {body.bsa_m2} m2 = {dose.calculated_dose_mg} mg"
     ctx.reason(
@@ -198,7 +206,8 @@ def interruption_reasons(ctx: Context, st: CourseState) -> None:
             ctx.reason(
                 "interruption.reduce-total-25",
                 ("reduce_total_fraction", "interruption_target"),
-                f"Dosing interrupted {i.length_days} days (>= {ctx.number('interruption_reduce_days')}): "
+                f"Dosing interrupted {i.length_days} days (>= "
+                f"{ctx.number('interruption_reduce_days')}): "
                 f"from cycle {step.from_cycle} each dose is reduced by {fraction * 100:.0f}% "
                 f"(x {Decimal(1) - fraction}); never re-escalated.",
                 {**inputs, "factor": Decimal(1) - fraction},
@@ -210,7 +219,8 @@ def interruption_reasons(ctx: Context, st: CourseState) -> None:
             ctx.reason(
                 "interruption.two-doses-per-cycle",
                 ("two_doses_per_cycle_days", "interruption_target"),
-                f"A further interruption of {i.length_days} days: from cycle {step.from_cycle}, 2 doses "
+                f"A further interruption of {i.length_days} days: from cycle {step.from_cycle}, 2 "
+                "doses "
                 f"per cycle (days {', '.join(str(d) for d in days)}) at the reduced dose.",  # type: ignore[union-attr]
                 {**inputs, "days": days},
                 interpretation=f"{ctx.interpretation('two_doses_per_cycle_days')} "
@@ -224,7 +234,8 @@ def interruption_reasons(ctx: Context, st: CourseState) -> None:
             ctx.reason(
                 "interruption.over-28-days",
                 "interruption_consider_discontinuation_days",
-                f"Dosing interrupted for {ongoing.length_days} days (> {limit}): consider permanent "
+                f"Dosing interrupted for {ongoing.length_days} days (> {limit}): consider "
+                "permanent "
                 "discontinuation.",
                 inputs,
             )
@@ -256,7 +267,9 @@ def check_due_dose(ctx: Context, st: CourseState, dose: PlannedDose, body: BodyU
 
 
 def _body_data(ctx: Context, body: BodyUsed) -> None:
-    missing = [n for n, v in (("height_cm", body.height_cm), ("weight_kg", body.weight_kg)) if v is None]
+    missing = [
+        n for n, v in (("height_cm", body.height_cm), ("weight_kg", body.weight_kg)) if v is None
+    ]
     if missing:
         ctx.reason(
             "data.missing-height-weight",
@@ -298,26 +311,40 @@ def _labs(ctx: Context, dose: PlannedDose, first_dose: bool) -> dict[str, LabRea
         ctx.reason(
             "data.stale-labs",
             "lab_max_age_days",
-            f"Labs needed for cycle {dose.cycle} day {dose.day} dated {date.fromordinal(since).isoformat()} "
+            f"Labs needed for cycle {dose.cycle} day {dose.day} dated "
+            f"{date.fromordinal(since).isoformat()} "
             f"to {ctx.on.isoformat()}: "
             + ", ".join(stale + missing)
             + ("" if not stale else " (latest results too old)")
             + ("" if not missing else " (none on record)" if not stale else "; some never recorded")
             + ".",
-            {**inputs, "needed": stale + missing, "stale": {a: r.on for a, r in latest.items() if r},
-             "missing": missing},
+            {
+                **inputs,
+                "needed": stale + missing,
+                "stale": {a: r.on for a, r in latest.items() if r},
+                "missing": missing,
+            },
             verdict="cannot_decide",
         )
-        ctx.alert("STALE_LABS", f"Needed: {', '.join(stale + missing)}.", {"needed": stale + missing})
+        ctx.alert(
+            "STALE_LABS", f"Needed: {', '.join(stale + missing)}.", {"needed": stale + missing}
+        )
         if missing:
-            ctx.alert("MISSING_DATA", f"Never recorded: {', '.join(missing)}.", {"missing": missing})
+            ctx.alert(
+                "MISSING_DATA", f"Never recorded: {', '.join(missing)}.", {"missing": missing}
+            )
     if transfused_only:
         ctx.reason(
             "hematologic.transfused-platelets-ignored",
             "dose-mod-hematologic",
             "Only platelet counts taken under transfusion support are recent; a transfusion-"
             "independent platelet count is needed.",
-            {**inputs, "transfused": [r.inputs() for a in transfused_only if (r := ctx.fresh(a, usable=False))]},
+            {
+                **inputs,
+                "transfused": [
+                    r.inputs() for a in transfused_only if (r := ctx.fresh(a, usable=False))
+                ],
+            },
             verdict="cannot_decide",
         )
     return fresh
@@ -332,7 +359,8 @@ def _pregnancy(ctx: Context, first_dose: bool) -> None:
         ctx.reason(
             "safety.pregnancy-test-positive",
             ("embryo-fetal", "pregnancy_test"),
-            f"Positive pregnancy test on {tests[-1].date.isoformat()}: BESPONSA can cause fetal harm; "
+            f"Positive pregnancy test on {tests[-1].date.isoformat()}: BESPONSA can cause fetal "
+            "harm; "
             "do not dose until reviewed.",
             {"date": tests[-1].date, "result": "positive"},
             interpretation=ctx.interpretation("pregnancy_test"),
@@ -424,7 +452,9 @@ def _response_known(ctx: Context, st: CourseState, dose: PlannedDose) -> None:
     )
 
 
-def _hematologic(ctx: Context, st: CourseState, dose: PlannedDose, fresh: dict[str, LabReading]) -> None:
+def _hematologic(
+    ctx: Context, st: CourseState, dose: PlannedDose, fresh: dict[str, LabReading]
+) -> None:
     anc_limit = ctx.number("anc_recovery")
     plt_limit = ctx.number("platelets_recovery")
     prior_start = st.cycle_start(dose.cycle - 1)
@@ -469,7 +499,8 @@ def _hematologic(ctx: Context, st: CourseState, dose: PlannedDose, fresh: dict[s
             ctx.reason(
                 "hematologic.not-recovered",
                 "dose-mod-hematologic",
-                f"Hold cycle {dose.cycle} day 1 until ANC >= {anc_limit} and platelets >= {plt_limit} "
+                f"Hold cycle {dose.cycle} day 1 until ANC >= {anc_limit} and platelets >= "
+                f"{plt_limit} "
                 f"x 10^9/L (baseline ANC {ba}, platelets {bp}): {', '.join(low)}.",
                 inputs,
                 interpretation=interp,
@@ -479,16 +510,20 @@ def _hematologic(ctx: Context, st: CourseState, dose: PlannedDose, fresh: dict[s
             ctx.reason(
                 "hematologic.recovered",
                 "dose-mod-hematologic",
-                f"Counts recovered for cycle {dose.cycle}: ANC {a} >= {anc_limit}, platelets {p} >= {plt_limit}.",
+                f"Counts recovered for cycle {dose.cycle}: ANC {a} >= {anc_limit}, platelets {p} "
+                f">= {plt_limit}.",
                 inputs,
                 interpretation=interp,
             )
         return
     # Low-baseline row: any one of three conditions.
-    responses = [r for r in ctx.course.of_type(ResponseEvent)]
+    responses = list(ctx.course.of_type(ResponseEvent))
     judged = next(
-        (r for r in reversed(responses)
-         if r.disease_stable_or_improved is not None or r.cytopenia_due_to_disease is not None),
+        (
+            r
+            for r in reversed(responses)
+            if r.disease_stable_or_improved is not None or r.cytopenia_due_to_disease is not None
+        ),
         None,
     )
     conditions = {
@@ -510,7 +545,8 @@ def _hematologic(ctx: Context, st: CourseState, dose: PlannedDose, fresh: dict[s
         ctx.reason(
             "hematologic.low-baseline-recovered",
             "dose-mod-hematologic",
-            f"Low baseline (ANC {ba}, platelets {bp}): cycle {dose.cycle} may start ({', '.join(met)}).",
+            f"Low baseline (ANC {ba}, platelets {bp}): cycle {dose.cycle} may start "
+            f"({', '.join(met)}).",
             inputs,
             interpretation=interp,
         )
@@ -518,8 +554,10 @@ def _hematologic(ctx: Context, st: CourseState, dose: PlannedDose, fresh: dict[s
         ctx.reason(
             "hematologic.low-baseline-not-recovered",
             "dose-mod-hematologic",
-            f"Low baseline (ANC {ba}, platelets {bp}): hold cycle {dose.cycle} day 1 until counts are "
-            f"back to the prior cycle's baseline, or ANC >= {anc_limit} and platelets >= {plt_limit}, or "
+            f"Low baseline (ANC {ba}, platelets {bp}): hold cycle {dose.cycle} day 1 until counts "
+            "are "
+            f"back to the prior cycle's baseline, or ANC >= {anc_limit} and platelets >= "
+            f"{plt_limit}, or "
             "disease is stable/improved with cytopenia judged due to the leukemia (now ANC "
             f"{a}, platelets {p}).",
             inputs,
@@ -565,7 +603,8 @@ def _hepatic(ctx: Context, fresh: dict[str, LabReading]) -> None:
         ctx.reason(
             "hepatic.exempt-gilbert-or-hemolysis",
             ("bilirubin_x_uln", "hepatic_and"),
-            f"Bilirubin/AST/ALT rise attributed to {why}: the Table 3 hepatic interruption does not apply.",
+            f"Bilirubin/AST/ALT rise attributed to {why}: the Table 3 hepatic interruption does "
+            "not apply.",
             {**inputs, "gilbert_syndrome": history.gilbert_syndrome, "hemolysis": hemolysis},
             interpretation=ctx.interpretation("hepatic_and"),
         )
@@ -574,8 +613,10 @@ def _hepatic(ctx: Context, fresh: dict[str, LabReading]) -> None:
         "hepatic.bilirubin-and-transaminases",
         ("bilirubin_x_uln", "hepatic_and"),
         f"Total bilirubin > {ctx.number('bilirubin_x_uln')} x ULN and AST/ALT > "
-        f"{ctx.number('ast_alt_x_uln')} x ULN: hold until bilirubin <= {ctx.number('bilirubin_x_uln')} "
-        f"x ULN and AST/ALT <= {ctx.number('ast_alt_x_uln')} x ULN; permanently discontinue if they "
+        f"{ctx.number('ast_alt_x_uln')} x ULN: hold until bilirubin <= "
+        f"{ctx.number('bilirubin_x_uln')} "
+        f"x ULN and AST/ALT <= {ctx.number('ast_alt_x_uln')} x ULN; permanently discontinue if "
+        "they "
         "do not recover.",
         inputs,
         interpretation=ctx.interpretation("hepatic_and"),
@@ -593,25 +634,42 @@ def _lab_grades(ctx: Context, st: CourseState, fresh: dict[str, LabReading]) -> 
         if reading is None or reading.value.uln is None:
             continue
         kind = "bilirubin" if analyte == "bilirubin" else "aminotransferase"
-        bounds = {
-            "uln_bounds": ctx.label.threshold(f"ctcae_{kind}_x_uln").value,
-            "baseline_bounds": ctx.label.threshold(f"ctcae_{kind}_x_baseline").value,
-            "first_bound_inclusive": kind == "aminotransferase",
-        }
+        uln_bounds = _bounds(ctx, f"ctcae_{kind}_x_uln")
+        baseline_bounds = _bounds(ctx, f"ctcae_{kind}_x_baseline")
+        inclusive = kind == "aminotransferase"
         base = ctx.latest(analyte, until=first)
         base_value = base.value.value if base else None
-        now, against, ratio = ctcae.grade(reading.value.value, reading.value.uln, base_value, **bounds)  # type: ignore[arg-type]
+        now, against, ratio = ctcae.grade(
+            reading.value.value,
+            reading.value.uln,
+            base_value,
+            uln_bounds=uln_bounds,
+            baseline_bounds=baseline_bounds,
+            first_bound_inclusive=inclusive,
+        )
         if base is not None and against == "ULN":
-            before, _, _ = ctcae.grade(base.value.value, base.value.uln or reading.value.uln, None, **bounds)  # type: ignore[arg-type]
+            before, _, _ = ctcae.grade(
+                base.value.value,
+                base.value.uln or reading.value.uln,
+                None,
+                uln_bounds=uln_bounds,
+                baseline_bounds=baseline_bounds,
+                first_bound_inclusive=inclusive,
+            )
         else:
             before = 0
         if now >= limit and now > before:
             recover_to = max(int(ctx.number("nonhematologic_recovered_grade")), before)
             ctx.reason(
                 f"nonhematologic.lab-grade.{analyte}",
-                (f"ctcae_{kind}_x_uln", "nonhematologic_interrupt_grade", "nonhematologic_pretreatment"),
+                (
+                    f"ctcae_{kind}_x_uln",
+                    "nonhematologic_interrupt_grade",
+                    "nonhematologic_pretreatment",
+                ),
                 f"{analyte.upper() if analyte != 'bilirubin' else 'Bilirubin'} CTCAE grade {now} "
-                f"({ratio.quantize(Decimal('0.01'))} x {against}): non-hematologic toxicity grade >= {limit}; "
+                f"({ratio.quantize(Decimal('0.01'))} x {against}): non-hematologic toxicity grade "
+                f">= {limit}; "
                 f"hold until grade <= {recover_to}.",
                 {
                     analyte: reading.inputs(),
@@ -626,6 +684,11 @@ def _lab_grades(ctx: Context, st: CourseState, fresh: dict[str, LabReading]) -> 
             )
 
 
+def _bounds(ctx: Context, key: str) -> tuple[Decimal, ...]:
+    value = ctx.label.threshold(key).value
+    return value if isinstance(value, tuple) else (value,)
+
+
 def _toxicities(ctx: Context, st: CourseState) -> None:
     limit = int(ctx.number("nonhematologic_interrupt_grade"))
     recovered = int(ctx.number("nonhematologic_recovered_grade"))
@@ -636,7 +699,11 @@ def _toxicities(ctx: Context, st: CourseState) -> None:
             continue
         baseline = before.get(term, 0) if st.first_dose_on is not None else event.grade
         if event.grade >= limit and event.grade > baseline:
-            rule = "infusion.reaction-hold" if term == "infusion_related_reaction" else "nonhematologic.grade-2-or-more"
+            rule = (
+                "infusion.reaction-hold"
+                if term == "infusion_related_reaction"
+                else "nonhematologic.grade-2-or-more"
+            )
             ctx.reason(
                 rule,
                 ("nonhematologic_interrupt_grade", "nonhematologic_pretreatment"),

@@ -41,8 +41,11 @@ def _discontinuation_event(ctx: Context) -> None:
 
 def _contraindications(ctx: Context) -> None:
     history = ctx.course.patient.history
-    checks = {
-        "hypersensitivity": (bool(allergy_matches(ctx)), {"allergies": list(ctx.course.patient.allergies)}),
+    checks: dict[str, tuple[bool, dict[str, object]]] = {
+        "hypersensitivity": (
+            bool(allergy_matches(ctx)),
+            {"allergies": list(ctx.course.patient.allergies)},
+        ),
         "prior_or_ongoing_vod": (
             history.prior_vod or _has_term(ctx, "vod"),
             {"prior_vod": history.prior_vod},
@@ -146,8 +149,10 @@ def _hematologic_persistence(ctx: Context, st: CourseState) -> None:
             elif runs[-1]:
                 runs.append([])
         for run in runs:
-            if run and (run[-1].on - run[0].on).days > limit and _persistence_fires(
-                ctx, st, analyte, run, limit
+            if (
+                run
+                and (run[-1].on - run[0].on).days > limit
+                and _persistence_fires(ctx, st, analyte, run, limit)
             ):
                 return
 
@@ -169,7 +174,8 @@ def _persistence_fires(
         return False  # low-baseline row: no 28-day stop
     crossing = next(r.on for r in run if (r.on - run[0].on).days > limit)
     judged = [
-        r for r in ctx.course.of_type(ResponseEvent)
+        r
+        for r in ctx.course.of_type(ResponseEvent)
         if r.date <= crossing and r.cytopenia_due_to_disease is not None
     ]
     name = "ANC" if analyte == "anc" else "Platelets"
@@ -205,7 +211,9 @@ def _persistence_fires(
     return True
 
 
-def hepatic_condition(ctx: Context, bilirubin: LabReading, ast: LabReading | None, alt: LabReading | None) -> bool:
+def hepatic_condition(
+    ctx: Context, bilirubin: LabReading, ast: LabReading | None, alt: LabReading | None
+) -> bool:
     """Table 3: bilirubin > 1.5 x ULN AND (AST or ALT) > 2.5 x ULN, encoded literally."""
     bili_x = bilirubin.value.x_uln
     limit_bili = ctx.number("bilirubin_x_uln")
@@ -250,7 +258,8 @@ def _hepatic_not_recovered(ctx: Context, st: CourseState) -> None:
                     "hepatic.not-recovered",
                     ("hepatic_not_recovered_days", "hepatic_and"),
                     f"Bilirubin > {ctx.number('bilirubin_x_uln')} x ULN with AST/ALT > "
-                    f"{ctx.number('ast_alt_x_uln')} x ULN since {run[0].isoformat()} and not recovered "
+                    f"{ctx.number('ast_alt_x_uln')} x ULN since {run[0].isoformat()} and not "
+                    "recovered "
                     f"after more than {limit} days: permanently discontinue.",
                     {"first_met": run[0], "still_met": run[-1], "limit_days": limit},
                     interpretation=ctx.interpretation("hepatic_not_recovered_days"),
@@ -270,7 +279,8 @@ def _not_tolerated(ctx: Context, st: CourseState) -> None:
                 ("interruption_reduce_days", "interruption_target"),
                 "A further dosing interruption of "
                 f"{i.length_days} days (>= {ctx.number('interruption_reduce_days')}) after the 25% "
-                "reduction and the change to 2 doses per cycle: not tolerated, permanently discontinue.",
+                "reduction and the change to 2 doses per cycle: not tolerated, permanently "
+                "discontinue.",
                 {"interruption_start": i.start, "interruption_days": i.length_days},
                 interpretation=ctx.interpretation("interruption_target"),
                 verdict="discontinue",
@@ -296,8 +306,10 @@ def _no_response(ctx: Context, st: CourseState, *, due: bool) -> None:
         ctx.reason(
             "regimen.response-after-cycle-3-needed",
             ("no_response",),
-            f"Cycle {after} is finished without a documented CR/CRi: a response assessment dated on "
-            f"or after cycle {after} day 1 ({start.isoformat()}) is needed to decide whether to continue.",
+            f"Cycle {after} is finished without a documented CR/CRi: a response assessment dated "
+            "on "
+            f"or after cycle {after} day 1 ({start.isoformat()}) is needed to decide whether to "
+            "continue.",
             {"cycle": after, "cycle_start": start, "responses": [r.status for r in events]},
             interpretation=ctx.interpretation("no_response"),
             verdict="cannot_decide" if due else None,
@@ -324,14 +336,25 @@ def check_complete(ctx: Context, st: CourseState) -> None:
     ctx.reason(
         "regimen.cycle-cap",
         "dosing-regimen",
-        f"All {cap} planned cycles are done "
-        f"({'transplant intended' if ctx.course.plan.hsct_intended else 'no transplant intended'}).",
-        {"cycle_cap": cap, "hsct_intended": ctx.course.plan.hsct_intended, "last_dose_on": st.last_dose_on},
-        interpretation=ctx.label.caps.hsct_undecided_interpretation if ctx.course.plan.hsct_intended is None else None,
+        f"All {cap} planned cycles are done ("
+        + ("transplant intended" if ctx.course.plan.hsct_intended else "no transplant intended")
+        + ").",
+        {
+            "cycle_cap": cap,
+            "hsct_intended": ctx.course.plan.hsct_intended,
+            "last_dose_on": st.last_dose_on,
+        },
+        interpretation=ctx.label.caps.hsct_undecided_interpretation
+        if ctx.course.plan.hsct_intended is None
+        else None,
         verdict="complete",
     )
     ctx.alert("MAX_CYCLES", None, {"cycle_cap": cap})
-    if ctx.course.plan.hsct_intended and ctx.label.caps.hsct_third_cycle_option and st.extra_cycles == 0:
+    if (
+        ctx.course.plan.hsct_intended
+        and ctx.label.caps.hsct_third_cycle_option
+        and st.extra_cycles == 0
+    ):
         responses = list(ctx.course.of_type(ResponseEvent))
         latest = responses[-1] if responses else None
         reached = (
@@ -344,7 +367,8 @@ def check_complete(ctx: Context, st: CourseState) -> None:
                 "regimen.hsct-third-cycle-option",
                 "dosing-regimen",
                 "CR/CRi with MRD negativity not reached after "
-                f"{cap} cycles: a third cycle may be considered (a clinician's choice, never automatic).",
+                f"{cap} cycles: a third cycle may be considered (a clinician's choice, never "
+                "automatic).",
                 {
                     "latest_response": latest.status if latest else None,
                     "mrd_negative": latest.mrd_negative if latest else None,

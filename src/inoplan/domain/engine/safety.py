@@ -58,11 +58,17 @@ def _stale_weight(ctx: Context, body: BodyUsed) -> None:
     age = (ctx.on - body.weight_on).days
     limit = ctx.weight_max_age_days
     if age > limit:
-        inputs = {"weight_kg": body.weight_kg, "weight_date": body.weight_on, "age_days": age, "limit_days": limit}
+        inputs = {
+            "weight_kg": body.weight_kg,
+            "weight_date": body.weight_on,
+            "age_days": age,
+            "limit_days": limit,
+        }
         ctx.reason(
             "data.stale-weight",
             "weight_max_age_days",
-            f"Latest weight ({body.weight_kg} kg on {body.weight_on.isoformat()}) is {age} days old "
+            f"Latest weight ({body.weight_kg} kg on {body.weight_on.isoformat()}) is {age} days "
+            "old "
             f"(> {limit}): re-weigh and recalculate the dose.",
             inputs,
         )
@@ -82,7 +88,9 @@ def _vod_risk(ctx: Context, st: CourseState, next_dose: PlannedDose | None) -> N
         factors["prior_vod"] = True
     if history.prior_hsct:
         factors["prior_hsct"] = True
-    if history.salvage_line is not None and history.salvage_line >= ctx.number("vod_risk_salvage_line"):
+    if history.salvage_line is not None and history.salvage_line >= ctx.number(
+        "vod_risk_salvage_line"
+    ):
         factors["salvage_line"] = history.salvage_line
     cycle = next_dose.cycle if next_dose is not None else (st.current[0] if st.current else 1)
     if cycle >= ctx.number("vod_risk_cycles"):
@@ -91,17 +99,27 @@ def _vod_risk(ctx: Context, st: CourseState, next_dose: PlannedDose | None) -> N
         return
     interpretations = [
         ctx.interpretation(k)
-        for k, f in (("vod_risk_age_years", "age_years"), ("vod_risk_salvage_line", "salvage_line"), ("vod_risk_cycles", "cycle"))
+        for k, f in (
+            ("vod_risk_age_years", "age_years"),
+            ("vod_risk_salvage_line", "salvage_line"),
+            ("vod_risk_cycles", "cycle"),
+        )
         if f in factors
     ]
     ctx.reason(
         "safety.vod-risk",
         "boxed-warning",
-        "VOD risk factors: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in factors.items()) + ".",
+        "VOD risk factors: "
+        + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in factors.items())
+        + ".",
         factors,
         interpretation=" ".join(i for i in interpretations if i) or None,
     )
-    ctx.alert("VOD_RISK", "Present: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in factors.items()) + ".", factors)
+    ctx.alert(
+        "VOD_RISK",
+        "Present: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in factors.items()) + ".",
+        factors,
+    )
 
 
 def _vod_suspected(ctx: Context, st: CourseState, *, due: bool) -> None:
@@ -116,7 +134,9 @@ def _vod_suspected(ctx: Context, st: CourseState, *, due: bool) -> None:
     bili_limit = ctx.number("vod_bilirubin_mg_per_dl")
     if bili is not None and bili.value.value >= bili_limit:
         signs["bilirubin_mg_per_dl"] = bili.value.value
-    baseline_weight = body_used(ctx.course, ctx.course.plan.bsa_formula, ctx.policy, on=first).weight_kg
+    baseline_weight = body_used(
+        ctx.course, ctx.course.plan.bsa_formula, ctx.policy, on=first
+    ).weight_kg
     latest_weight = None
     hepatomegaly = ascites = None
     for event in ctx.course.of_type(VitalsEvent):
@@ -140,7 +160,9 @@ def _vod_suspected(ctx: Context, st: CourseState, *, due: bool) -> None:
     if not signs:
         return
     need = int(ctx.number("vod_signs_min_count"))
-    pediatric = age_years(ctx.course.patient.birth_date, ctx.on) < ctx.number("vod_pediatric_below_age_years")
+    pediatric = age_years(ctx.course.patient.birth_date, ctx.on) < ctx.number(
+        "vod_pediatric_below_age_years"
+    )
     others = len([k for k in signs if k != "bilirubin_mg_per_dl"])
     if pediatric:
         criteria = ctx.cite("ebmt-vod-pediatric-2018")
@@ -148,17 +170,30 @@ def _vod_suspected(ctx: Context, st: CourseState, *, due: bool) -> None:
     else:
         criteria = ctx.cite("ebmt-vod-2016")
         met = "bilirubin_mg_per_dl" in signs and others >= need
-    inputs = {**signs, "criteria": criteria.text, "criteria_met": met, "days_since_last_dose": (ctx.on - last).days}
+    inputs = {
+        **signs,
+        "criteria": criteria.text,
+        "criteria_met": met,
+        "days_since_last_dose": (ctx.on - last).days,
+    }
     detail = (
-        f"{criteria.text}: " + ("criteria met" if met else "criteria not met") + "; signs: "
-        + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in signs.items()) + "."
+        f"{criteria.text}: "
+        + ("criteria met" if met else "criteria not met")
+        + "; signs: "
+        + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in signs.items())
+        + "."
     )
     ctx.alert("VOD_SUSPECTED", detail, inputs, severity=None if met else "warning")
     ctx.reason(
         "safety.vod-suspected" if met else "safety.vod-signs",
         (criteria, "hepatotoxicity", "vod_suspected"),
-        ("Suspected VOD/SOS: " if met else "Sign(s) compatible with VOD/SOS: ") + detail
-        + (" Hold and evaluate; permanently discontinue if VOD is confirmed." if met else " Evaluate."),
+        ("Suspected VOD/SOS: " if met else "Sign(s) compatible with VOD/SOS: ")
+        + detail
+        + (
+            " Hold and evaluate; permanently discontinue if VOD is confirmed."
+            if met
+            else " Evaluate."
+        ),
         inputs,
         interpretation=ctx.interpretation("vod_suspected"),
         verdict="hold" if met and due else None,
@@ -190,11 +225,16 @@ def _hsct(ctx: Context) -> None:
     found = alkylating_agents(ctx, plan.conditioning)
     need = int(ctx.number("hsct_alkylating_agents"))
     if len(found) >= need:
-        inputs = {"conditioning": list(plan.conditioning), "alkylating_agents": found, "hsct_date": plan.date}
+        inputs = {
+            "conditioning": list(plan.conditioning),
+            "alkylating_agents": found,
+            "hsct_date": plan.date,
+        }
         ctx.reason(
             "safety.hsct-conditioning",
             ("hsct_alkylating_agents", "alkylating_agents"),
-            f"Planned HSCT conditioning contains {len(found)} alkylating agents ({', '.join(found)}).",
+            f"Planned HSCT conditioning contains {len(found)} alkylating agents "
+            f"({', '.join(found)}).",
             inputs,
             interpretation=ctx.interpretation("alkylating_agents"),
         )
@@ -206,7 +246,8 @@ def _hsct(ctx: Context) -> None:
         ctx.reason(
             "safety.hsct-bilirubin",
             "hsct_bilirubin_x_uln",
-            f"Latest total bilirubin before the planned HSCT is {bili.value.x_uln.quantize(Decimal('0.01'))} x ULN "
+            "Latest total bilirubin before the planned HSCT is "
+            f"{bili.value.x_uln.quantize(Decimal('0.01'))} x ULN "
             f"(>= {limit} x ULN).",
             inputs,
         )
@@ -229,40 +270,70 @@ def _qt(ctx: Context, st: CourseState, qt_drugs: QtDrugList | None) -> None:
         latest = ecgs[-1]
         warn, crit = ctx.number("qtcf_warning_ms"), ctx.number("qtcf_critical_ms")
         rise_limit = ctx.number("qtcf_increase_critical_ms")
-        rise = latest.qtcf_ms - baseline[-1].qtcf_ms if baseline and baseline[-1] is not latest else None
+        rise = (
+            latest.qtcf_ms - baseline[-1].qtcf_ms
+            if baseline and baseline[-1] is not latest
+            else None
+        )
         inputs = {"qtcf_ms": latest.qtcf_ms, "date": latest.date, "increase_ms": rise}
         if latest.qtcf_ms >= crit or (rise is not None and rise > rise_limit):
-            ctx.reason("safety.qt-prolonged", ("qtcf_critical_ms", "qt-prolongation"),
-                       f"QTcF {latest.qtcf_ms} ms (CTCAE grade 3: >= {crit} ms or > {rise_limit} ms rise).", inputs)
+            ctx.reason(
+                "safety.qt-prolonged",
+                ("qtcf_critical_ms", "qt-prolongation"),
+                f"QTcF {latest.qtcf_ms} ms (CTCAE grade 3: >= {crit} ms or > {rise_limit} ms "
+                "rise).",
+                inputs,
+            )
             ctx.alert("QT_PROLONGED", "CTCAE grade 3.", inputs, severity="critical")
         elif latest.qtcf_ms >= warn:
-            ctx.reason("safety.qt-prolonged", ("qtcf_warning_ms", "qt-prolongation"),
-                       f"QTcF {latest.qtcf_ms} ms (CTCAE grade 2: >= {warn} ms).", inputs)
+            ctx.reason(
+                "safety.qt-prolonged",
+                ("qtcf_warning_ms", "qt-prolongation"),
+                f"QTcF {latest.qtcf_ms} ms (CTCAE grade 2: >= {warn} ms).",
+                inputs,
+            )
             ctx.alert("QT_PROLONGED", "CTCAE grade 2.", inputs)
     medications = current_medications(ctx.course)
     if qt_drugs is None:
-        ctx.notes.append("No QT medicine list was supplied to the engine; only site-listed names were screened.")
+        ctx.notes.append(
+            "No QT medicine list was supplied to the engine; only site-listed names were screened."
+        )
         qt_drugs = QtDrugList(title="site", citation=ctx.cite("qt-drug-list").text, drugs=())
     for match in qt_drugs.match(medications, ctx.policy.extra_qt_drugs):
         drug = match.drug
-        inputs = {"medication": match.medication, "ingredient": drug.generic, "tag": drug.tag,
-                  "label_section": drug.where, "source": drug.source, "status": drug.status}
+        inputs = {
+            "medication": match.medication,
+            "ingredient": drug.generic,
+            "tag": drug.tag,
+            "label_section": drug.where,
+            "source": drug.source,
+            "status": drug.status,
+        }
         ctx.reason(
             "safety.qt-drug",
             ("qt-drug-list", "qt-prolongation"),
-            f"{match.medication}: QT-prolonging ({drug.generic}, US label {drug.tag}: {drug.where}).",
+            f"{match.medication}: QT-prolonging ({drug.generic}, US label {drug.tag}: "
+            f"{drug.where}).",
             inputs,
         )
         ctx.alert("QT_DRUG", f"{match.medication} ({drug.generic}, {drug.tag}).", inputs)
-    for analyte, key in (("potassium", "potassium_lln_default"), ("magnesium", "magnesium_lln_default")):
+    for analyte, key in (
+        ("potassium", "potassium_lln_default"),
+        ("magnesium", "magnesium_lln_default"),
+    ):
         reading = ctx.fresh(analyte)
         if reading is None:
             continue
         lln = reading.value.lln if reading.value.lln is not None else ctx.number(key)
         if reading.value.value < lln:
             inputs = {analyte: reading.inputs(), "lln": lln}
-            ctx.reason("safety.electrolytes", ("qt-prolongation", key),
-                       f"{analyte.capitalize()} {reading.value.value} mmol/L < {lln} mmol/L: correct before dosing.", inputs)
+            ctx.reason(
+                "safety.electrolytes",
+                ("qt-prolongation", key),
+                f"{analyte.capitalize()} {reading.value.value} mmol/L < {lln} mmol/L: correct "
+                "before dosing.",
+                inputs,
+            )
             ctx.alert("ELECTROLYTES", None, inputs)
 
 
@@ -273,11 +344,17 @@ def _dose_deviation(ctx: Context, st: CourseState) -> None:
     for dose in st.given:
         if dose.given_on is None or dose.given_mg is None:
             continue
-        height_on = max((d for d, h, _ in vitals if h is not None and d <= dose.given_on), default=None)
-        weight_on = max((d for d, _, w in vitals if w is not None and d <= dose.given_on), default=None)
+        height_on = max(
+            (d for d, h, _ in vitals if h is not None and d <= dose.given_on), default=None
+        )
+        weight_on = max(
+            (d for d, _, w in vitals if w is not None and d <= dose.given_on), default=None
+        )
         key = (height_on, weight_on)
         if key not in bodies:  # the BSA in force on the day of the dose
-            bodies[key] = body_used(ctx.course, ctx.course.plan.bsa_formula, ctx.policy, on=dose.given_on)
+            bodies[key] = body_used(
+                ctx.course, ctx.course.plan.bsa_formula, ctx.policy, on=dose.given_on
+            )
         body = bodies[key]
         if body.bsa_m2 is None:
             continue
@@ -285,19 +362,29 @@ def _dose_deviation(ctx: Context, st: CourseState) -> None:
         deviation = abs(dose.given_mg - expected) / expected * 100
         if deviation > limit:
             inputs = {
-                "cycle": dose.cycle, "day": dose.day, "given_on": dose.given_on,
-                "dose_mg": dose.given_mg, "expected_mg": expected,
-                "dose_mg_per_m2": dose.dose_mg_per_m2, "bsa_m2": body.bsa_m2,
-                "deviation_percent": deviation.quantize(Decimal("0.1")), "limit_percent": limit,
+                "cycle": dose.cycle,
+                "day": dose.day,
+                "given_on": dose.given_on,
+                "dose_mg": dose.given_mg,
+                "expected_mg": expected,
+                "dose_mg_per_m2": dose.dose_mg_per_m2,
+                "bsa_m2": body.bsa_m2,
+                "deviation_percent": deviation.quantize(Decimal("0.1")),
+                "limit_percent": limit,
             }
             ctx.reason(
                 "data.dose-deviation",
                 "dose_deviation_percent",
-                f"Cycle {dose.cycle} day {dose.day}: {dose.given_mg} mg recorded, {expected} mg calculated "
+                f"Cycle {dose.cycle} day {dose.day}: {dose.given_mg} mg recorded, {expected} mg "
+                "calculated "
                 f"({inputs['deviation_percent']}% off, > {limit}%).",
                 inputs,
             )
-            ctx.alert("DOSE_DEVIATION", f"Cycle {dose.cycle} day {dose.day}: {dose.given_mg} mg vs {expected} mg.", inputs)
+            ctx.alert(
+                "DOSE_DEVIATION",
+                f"Cycle {dose.cycle} day {dose.day}: {dose.given_mg} mg vs {expected} mg.",
+                inputs,
+            )
 
 
 def _reproduction(ctx: Context, ongoing: bool) -> None:
@@ -305,8 +392,11 @@ def _reproduction(ctx: Context, ongoing: bool) -> None:
     if patient.reproductive_potential:
         ctx.alert("CONTRACEPTION")
     if patient.sex == "female" and (patient.reproductive_potential or patient.breastfeeding):
-        ctx.alert("LACTATION", "Patient recorded as breastfeeding." if patient.breastfeeding else None,
-                  severity="warning" if patient.breastfeeding and ongoing else None)
+        ctx.alert(
+            "LACTATION",
+            "Patient recorded as breastfeeding." if patient.breastfeeding else None,
+            severity="warning" if patient.breastfeeding and ongoing else None,
+        )
 
 
 def key_dates(ctx: Context, st: CourseState, *, finished: bool) -> KeyDates:
@@ -315,9 +405,12 @@ def key_dates(ctx: Context, st: CourseState, *, finished: bool) -> KeyDates:
     contraception = breastfeeding = None
     if last is not None:
         if patient.reproductive_potential:
-            key = "contraception_female_months" if patient.sex == "female" else "contraception_male_months"
+            key = (
+                "contraception_female_months"
+                if patient.sex == "female"
+                else "contraception_male_months"
+            )
             contraception = add_months(last, int(ctx.number(key)))
         if patient.sex == "female" and patient.reproductive_potential is not False:
             breastfeeding = add_months(last, int(ctx.number("no_breastfeeding_months")))
     return KeyDates(contraception, breastfeeding, provisional=not finished, last_dose_on=last)
-

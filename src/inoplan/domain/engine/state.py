@@ -170,7 +170,9 @@ def _steps(interruptions: list[Interruption], label: Label) -> list[Modification
     return steps
 
 
-def _adjustments(steps: list[ModificationStep], label: Label, last_cycle: int) -> dict[int, CycleAdjustment]:
+def _adjustments(
+    steps: list[ModificationStep], label: Label, last_cycle: int
+) -> dict[int, CycleAdjustment]:
     fraction = label.threshold("reduce_total_fraction").number
     two_days = tuple(int(d) for d in label.threshold("two_doses_per_cycle_days").value)  # type: ignore[union-attr]
     out: dict[int, CycleAdjustment] = {}
@@ -217,11 +219,20 @@ def build_state(
     plan: TreatmentPlan | None = None
     for _ in range(64):  # each pass only adds omissions or escalates: it ends quickly
         plan = plan_course(
-            course, label, policy=policy, adjustments=adjustments, statuses=statuses,
-            body=body, extra_cycles=extra,
+            course,
+            label,
+            policy=policy,
+            adjustments=adjustments,
+            statuses=statuses,
+            body=body,
+            extra_cycles=extra,
         )
         upcoming = _next(plan)
-        if upcoming is not None and upcoming.day != 1 and (on - upcoming.scheduled).days >= omit_days:
+        if (
+            upcoming is not None
+            and upcoming.day != 1
+            and (on - upcoming.scheduled).days >= omit_days
+        ):
             statuses[upcoming.key] = "omitted"
             continue
         interruptions = _interruptions(plan, on, label.regimen.min_days_between_doses)
@@ -233,13 +244,28 @@ def build_state(
     assert plan is not None
     upcoming = _next(plan)
     delayed = None
-    if upcoming is not None and upcoming.day == 1 and upcoming.cycle > 1 and on > upcoming.scheduled:
+    if (
+        upcoming is not None
+        and upcoming.day == 1
+        and upcoming.cycle > 1
+        and on > upcoming.scheduled
+    ):
         replanned = plan_course(
-            course, label, policy=policy, adjustments=adjustments, statuses=statuses,
-            body=body, extra_cycles=extra, starts={upcoming.cycle: on},
+            course,
+            label,
+            policy=policy,
+            adjustments=adjustments,
+            statuses=statuses,
+            body=body,
+            extra_cycles=extra,
+            starts={upcoming.cycle: on},
         )
         delayed = replanned.dose(upcoming.cycle, 1)
-    given = tuple(sorted((d for d in plan.doses if d.status == "given"), key=lambda d: d.given_on or d.scheduled))
+    given = tuple(
+        sorted(
+            (d for d in plan.doses if d.status == "given"), key=lambda d: d.given_on or d.scheduled
+        )
+    )
     return CourseState(
         on=on,
         plan=plan,
@@ -308,26 +334,37 @@ def summary(course: Course, st: CourseState) -> dict[str, object]:
                     out[f"{analyte}_date"] = event.date
         return out
 
-    doses = {status: [d.key for d in st.plan.doses if d.status == status] for status in ("given", "omitted")}
+    doses = {
+        status: [d.key for d in st.plan.doses if d.status == status]
+        for status in ("given", "omitted")
+    }
     latest = latest_toxicities(course)
     return {
         "doses_given": [{"cycle": c, "day": d} for c, d in doses["given"]],
         "doses_omitted": [{"cycle": c, "day": d} for c, d in doses["omitted"]],
         "cycles": [
-            {"cycle": c.cycle, "start": c.start, "started": c.started, "regimen": c.schedule_id,
-             "baseline": counts_before(c.start) if c.started else None}
+            {
+                "cycle": c.cycle,
+                "start": c.start,
+                "started": c.started,
+                "regimen": c.schedule_id,
+                "baseline": counts_before(c.start) if c.started else None,
+            }
             for c in st.plan.cycles
         ],
         "responses": [
-            {"date": r.date, "status": r.status, "mrd_negative": r.mrd_negative} for r in responses(course)
+            {"date": r.date, "status": r.status, "mrd_negative": r.mrd_negative}
+            for r in responses(course)
         ],
         "toxicities": {term: {"grade": e.grade, "date": e.date} for term, e in latest.items()},
         "interruptions": [
-            {"start": i.start, "end": i.end, "days": i.length_days, "ongoing": i.ongoing} for i in st.interruptions
+            {"start": i.start, "end": i.end, "days": i.length_days, "ongoing": i.ongoing}
+            for i in st.interruptions
         ],
         "medications": current_medications(course),
         "transplants": [
-            {"date": h.date, "conditioning": list(h.conditioning)} for h in planned_transplants(course)
+            {"date": h.date, "conditioning": list(h.conditioning)}
+            for h in planned_transplants(course)
         ],
         "cycle_cap": st.plan.cycle_cap,
     }
