@@ -23,7 +23,6 @@ Needs ``wrk`` (``apt-get install -y wrk``).
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import re
@@ -51,13 +50,31 @@ LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 
 
-def _obs(oid: str, code: str, display: str, value: float, unit: str, when: str,
-         high: float | None = None, low: float | None = None) -> dict[str, Any]:
+def _obs(
+    oid: str,
+    code: str,
+    display: str,
+    value: float,
+    unit: str,
+    when: str,
+    high: float | None = None,
+    low: float | None = None,
+) -> dict[str, Any]:
     quantity = {"value": value, "unit": unit, "system": UCUM, "code": unit}
     o: dict[str, Any] = {
-        "resourceType": "Observation", "id": oid, "status": "final",
-        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                                  "code": "laboratory"}]}],
+        "resourceType": "Observation",
+        "id": oid,
+        "status": "final",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "laboratory",
+                    }
+                ]
+            }
+        ],
         "code": {"coding": [{"system": LOINC, "code": code, "display": display}], "text": display},
         "subject": {"reference": "Patient/pt-4711"},
         "effectiveDateTime": when,
@@ -74,82 +91,173 @@ def _obs(oid: str, code: str, display: str, value: float, unit: str, when: str,
 
 
 def _bundle(*resources: dict[str, Any]) -> dict[str, Any]:
-    return {"resourceType": "Bundle", "type": "searchset", "total": len(resources),
-            "entry": [{"fullUrl": f"https://ehr.example.org/fhir/{r['resourceType']}/{r['id']}",
-                       "resource": r} for r in resources]}
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(resources),
+        "entry": [
+            {
+                "fullUrl": f"https://ehr.example.org/fhir/{r['resourceType']}/{r['id']}",
+                "resource": r,
+            }
+            for r in resources
+        ],
+    }
 
 
-INO = {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1942950",
-                   "display": "inotuzumab ozogamicin"},
-                  {"system": "http://www.whocc.no/atc", "code": "L01FB01"}],
-       "text": "inotuzumab ozogamicin (BESPONSA) IV"}
+INO = {
+    "coding": [
+        {
+            "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+            "code": "1942950",
+            "display": "inotuzumab ozogamicin",
+        },
+        {"system": "http://www.whocc.no/atc", "code": "L01FB01"},
+    ],
+    "text": "inotuzumab ozogamicin (BESPONSA) IV",
+}
 
 
 def payload() -> dict[str, Any]:
     """Cycle 1 day 8 order-sign with labs from the day before (about 20 resources)."""
     lab_day, base_day = "2027-03-07T07:30:00Z", "2027-02-28T07:30:00Z"
     order = {
-        "resourceType": "MedicationRequest", "id": "draft-ino-8", "status": "draft", "intent": "order",
-        "medicationCodeableConcept": INO, "subject": {"reference": "Patient/pt-4711"},
-        "encounter": {"reference": "Encounter/enc-903"}, "authoredOn": "2027-03-08",
-        "dosageInstruction": [{
-            "text": "0.5 mg/m2 IV over 1 hour, cycle 1 day 8",
-            "timing": {"event": ["2027-03-08T09:00:00Z"]},
-            "route": {"coding": [{"system": "http://snomed.info/sct", "code": "47625008"}]},
-            "doseAndRate": [
-                {"type": {"coding": [{"system": "http://epic.com/CodeSystem/dose-rate-type", "code": "ordered"}]},
-                 "doseQuantity": {"value": 0.5, "unit": "mg/m2", "system": UCUM, "code": "mg/m2"}},
-                {"type": {"coding": [{"system": "http://epic.com/CodeSystem/dose-rate-type", "code": "calculated"}]},
-                 "doseQuantity": {"value": 1.06, "unit": "mg", "system": UCUM, "code": "mg"}},
-            ]}],
+        "resourceType": "MedicationRequest",
+        "id": "draft-ino-8",
+        "status": "draft",
+        "intent": "order",
+        "medicationCodeableConcept": INO,
+        "subject": {"reference": "Patient/pt-4711"},
+        "encounter": {"reference": "Encounter/enc-903"},
+        "authoredOn": "2027-03-08",
+        "dosageInstruction": [
+            {
+                "text": "0.5 mg/m2 IV over 1 hour, cycle 1 day 8",
+                "timing": {"event": ["2027-03-08T09:00:00Z"]},
+                "route": {"coding": [{"system": "http://snomed.info/sct", "code": "47625008"}]},
+                "doseAndRate": [
+                    {
+                        "type": {
+                            "coding": [
+                                {
+                                    "system": "http://epic.com/CodeSystem/dose-rate-type",
+                                    "code": "ordered",
+                                }
+                            ]
+                        },
+                        "doseQuantity": {
+                            "value": 0.5,
+                            "unit": "mg/m2",
+                            "system": UCUM,
+                            "code": "mg/m2",
+                        },
+                    },
+                    {
+                        "type": {
+                            "coding": [
+                                {
+                                    "system": "http://epic.com/CodeSystem/dose-rate-type",
+                                    "code": "calculated",
+                                }
+                            ]
+                        },
+                        "doseQuantity": {"value": 1.06, "unit": "mg", "system": UCUM, "code": "mg"},
+                    },
+                ],
+            }
+        ],
     }
-    given = {"resourceType": "MedicationAdministration", "id": "adm-c1d1", "status": "completed",
-             "medicationCodeableConcept": INO, "subject": {"reference": "Patient/pt-4711"},
-             "effectivePeriod": {"start": "2027-03-01T09:00:00Z", "end": "2027-03-01T10:00:00Z"},
-             "dosage": {"route": {"coding": [{"system": "http://snomed.info/sct", "code": "47625008"}]},
-                        "dose": {"value": 1.69, "unit": "mg", "system": UCUM, "code": "mg"}}}
+    given = {
+        "resourceType": "MedicationAdministration",
+        "id": "adm-c1d1",
+        "status": "completed",
+        "medicationCodeableConcept": INO,
+        "subject": {"reference": "Patient/pt-4711"},
+        "effectivePeriod": {"start": "2027-03-01T09:00:00Z", "end": "2027-03-01T10:00:00Z"},
+        "dosage": {
+            "route": {"coding": [{"system": "http://snomed.info/sct", "code": "47625008"}]},
+            "dose": {"value": 1.69, "unit": "mg", "system": UCUM, "code": "mg"},
+        },
+    }
     prefetch = {
-        "patient": {"resourceType": "Patient", "id": "pt-4711", "active": True, "gender": "male",
-                    "birthDate": "1962-09-03",
-                    "name": [{"family": "Example", "given": ["Pat"]}],
-                    "identifier": [{"system": "urn:oid:1.2.3.4", "value": "MRN-0004711"}]},
+        "patient": {
+            "resourceType": "Patient",
+            "id": "pt-4711",
+            "active": True,
+            "gender": "male",
+            "birthDate": "1962-09-03",
+            "name": [{"family": "Example", "given": ["Pat"]}],
+            "identifier": [{"system": "urn:oid:1.2.3.4", "value": "MRN-0004711"}],
+        },
         "weight": _bundle(_obs("wt-1", "29463-7", "Body weight", 88, "kg", "2027-03-07")),
         "height": _bundle(_obs("ht-1", "8302-2", "Body height", 182, "cm", "2027-02-26")),
-        "anc": _bundle(_obs("anc-2", "751-8", "Neutrophils", 1.8, "10*9/L", lab_day, 7.5, 2.0),
-                       _obs("anc-1", "751-8", "Neutrophils", 2.4, "10*9/L", base_day, 7.5, 2.0)),
-        "platelets": _bundle(_obs("plt-2", "777-3", "Platelets", 90, "10*9/L", lab_day, 450, 150),
-                             _obs("plt-1", "777-3", "Platelets", 96, "10*9/L", base_day, 450, 150)),
-        "bilirubin": _bundle(_obs("bil-2", "1975-2", "Bilirubin total", 0.6, "mg/dL", lab_day, 1.2),
-                             _obs("bil-1", "1975-2", "Bilirubin total", 0.7, "mg/dL", base_day, 1.2)),
+        "anc": _bundle(
+            _obs("anc-2", "751-8", "Neutrophils", 1.8, "10*9/L", lab_day, 7.5, 2.0),
+            _obs("anc-1", "751-8", "Neutrophils", 2.4, "10*9/L", base_day, 7.5, 2.0),
+        ),
+        "platelets": _bundle(
+            _obs("plt-2", "777-3", "Platelets", 90, "10*9/L", lab_day, 450, 150),
+            _obs("plt-1", "777-3", "Platelets", 96, "10*9/L", base_day, 450, 150),
+        ),
+        "bilirubin": _bundle(
+            _obs("bil-2", "1975-2", "Bilirubin total", 0.6, "mg/dL", lab_day, 1.2),
+            _obs("bil-1", "1975-2", "Bilirubin total", 0.7, "mg/dL", base_day, 1.2),
+        ),
         "ast": _bundle(_obs("ast-2", "1920-8", "AST", 22, "U/L", lab_day, 40)),
         "alt": _bundle(_obs("alt-2", "1742-6", "ALT", 35, "U/L", lab_day, 45)),
         "blasts": _bundle(_obs("bla-1", "30376-8", "Blasts", 3.1, "10*9/L", base_day)),
         "potassium": _bundle(_obs("k-1", "2823-3", "Potassium", 4.1, "mmol/L", lab_day, 5.1, 3.5)),
-        "magnesium": _bundle(_obs("mg-1", "2601-3", "Magnesium", 0.85, "mmol/L", lab_day, 1.05, 0.7)),
+        "magnesium": _bundle(
+            _obs("mg-1", "2601-3", "Magnesium", 0.85, "mmol/L", lab_day, 1.05, 0.7)
+        ),
         "qtc": _bundle(_obs("qtc-1", "76634-5", "QTc Fridericia", 431, "ms", "2027-02-26")),
         "pregnancy": None,
         "administrations": _bundle(given),
-        "medicationRequests": _bundle({
-            "resourceType": "MedicationRequest", "id": "mr-ondansetron", "status": "active",
-            "intent": "order", "authoredOn": "2027-03-01",
-            "medicationCodeableConcept": {"text": "ondansetron 8 mg PO"},
-            "subject": {"reference": "Patient/pt-4711"}}),
+        "medicationRequests": _bundle(
+            {
+                "resourceType": "MedicationRequest",
+                "id": "mr-ondansetron",
+                "status": "active",
+                "intent": "order",
+                "authoredOn": "2027-03-01",
+                "medicationCodeableConcept": {"text": "ondansetron 8 mg PO"},
+                "subject": {"reference": "Patient/pt-4711"},
+            }
+        ),
         "medicationStatements": None,
-        "allergies": _bundle({"resourceType": "AllergyIntolerance", "id": "al-1",
-                              "code": {"text": "penicillin"},
-                              "patient": {"reference": "Patient/pt-4711"}}),
-        "conditions": _bundle({"resourceType": "Condition", "id": "cond-all",
-                               "code": {"coding": [{"system": "http://snomed.info/sct",
-                                                    "code": "277571004"}],
-                                        "text": "B-cell acute lymphoblastic leukaemia"},
-                               "subject": {"reference": "Patient/pt-4711"}}),
+        "allergies": _bundle(
+            {
+                "resourceType": "AllergyIntolerance",
+                "id": "al-1",
+                "code": {"text": "penicillin"},
+                "patient": {"reference": "Patient/pt-4711"},
+            }
+        ),
+        "conditions": _bundle(
+            {
+                "resourceType": "Condition",
+                "id": "cond-all",
+                "code": {
+                    "coding": [{"system": "http://snomed.info/sct", "code": "277571004"}],
+                    "text": "B-cell acute lymphoblastic leukaemia",
+                },
+                "subject": {"reference": "Patient/pt-4711"},
+            }
+        ),
     }
     return {
         "hook": "order-sign",
         "hookInstance": str(uuid.UUID(int=1)),
-        "context": {"userId": "Practitioner/onc-22", "patientId": "pt-4711", "encounterId": "enc-903",
-                    "draftOrders": {"resourceType": "Bundle", "type": "collection",
-                                    "entry": [{"resource": order}]}},
+        "context": {
+            "userId": "Practitioner/onc-22",
+            "patientId": "pt-4711",
+            "encounterId": "enc-903",
+            "draftOrders": {
+                "resourceType": "Bundle",
+                "type": "collection",
+                "entry": [{"resource": order}],
+            },
+        },
         "prefetch": prefetch,
     }
 
@@ -170,9 +278,15 @@ def mint_tokens(n: int, aud: str, lifetime: int = 900) -> list[str]:
     key = jwt.PyJWK.from_dict(jwk).key
     now = int(time.time())
     header = {"kid": jwk["kid"], "typ": "JWT"}
-    return [jwt.encode({"iss": ISS, "aud": aud, "iat": now, "exp": now + lifetime,
-                        "jti": uuid.uuid4().hex}, key, algorithm="ES384", headers=header)
-            for _ in range(n)]
+    return [
+        jwt.encode(
+            {"iss": ISS, "aud": aud, "iat": now, "exp": now + lifetime, "jti": uuid.uuid4().hex},
+            key,
+            algorithm="ES384",
+            headers=header,
+        )
+        for _ in range(n)
+    ]
 
 
 # -- in-process profile ---------------------------------------------------------------------------
@@ -189,7 +303,9 @@ def profile(body: dict[str, Any]) -> None:
 
     aud = f"http://127.0.0.1/cds-services/{SERVICE}"
     tokens = mint_tokens(300, aud)
-    public = {"keys": [{k: v for k, v in json.loads(SANDBOX.read_text())["keys"][0].items() if k != "d"}]}
+    public = {
+        "keys": [{k: v for k, v in json.loads(SANDBOX.read_text())["keys"][0].items() if k != "d"}]
+    }
     verifier = CdsTokenVerifier([TrustedIssuer(iss=ISS, jwks=public)], MemoryJtiStore())
     raw = json.dumps(body).encode()
     today = date.fromisoformat(TODAY)
@@ -222,8 +338,9 @@ def profile(body: dict[str, Any]) -> None:
     for _ in range(n):
         bundle_to_document(*body["prefetch"].values(), patient_id="pt-4711", start_date=today)
     stages["  of which FHIR -> course document"] = (time.perf_counter() - t0) / n
-    document = bundle_to_document(*body["prefetch"].values(), patient_id="pt-4711",
-                                  start_date=today).document
+    document = bundle_to_document(
+        *body["prefetch"].values(), patient_id="pt-4711", start_date=today
+    ).document
     t0 = time.perf_counter()
     for _ in range(n):
         decide_document(document, today)
@@ -236,7 +353,8 @@ def profile(body: dict[str, Any]) -> None:
             if isinstance(value, dict) and value.get("resourceType") == "Bundle":
                 Bundle.model_validate(value)
     stages["(not on the hot path) fhir.resources validation of the prefetch"] = (
-        time.perf_counter() - t0) / 20
+        time.perf_counter() - t0
+    ) / 20
     with tempfile.TemporaryDirectory() as tmp:
         from datetime import UTC, datetime, timedelta
 
@@ -266,7 +384,7 @@ def profile(body: dict[str, Any]) -> None:
 
 # -- servers and wrk ------------------------------------------------------------------------------
 
-ECHO_APP = textwrap.dedent('''
+ECHO_APP = textwrap.dedent("""
     from typing import Annotated, Any
     from fastapi import Body, FastAPI
     from fastapi.responses import JSONResponse
@@ -276,9 +394,9 @@ ECHO_APP = textwrap.dedent('''
     @app.post("/cds-services/{service_id}")
     def echo(service_id: str, body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
         return JSONResponse(body)
-''')
+""")
 
-INOPLAN_APP = textwrap.dedent('''
+INOPLAN_APP = textwrap.dedent("""
     import datetime, os
     from pathlib import Path
     from inoplan.api.app import create_app
@@ -288,9 +406,9 @@ INOPLAN_APP = textwrap.dedent('''
                         cds_issuers=Path(os.environ["BENCH_ISSUERS"]))
     app = create_app(settings)
     app.state.cds_today = lambda: datetime.date.fromisoformat(os.environ["BENCH_TODAY"])
-''')
+""")
 
-LUA = textwrap.dedent('''
+LUA = textwrap.dedent("""
     -- hands out a fresh bearer token per request (the service refuses a replayed jti)
     local counter = 0
     local threads = {}
@@ -329,7 +447,7 @@ LUA = textwrap.dedent('''
         summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status
         + summary.errors.timeout))
     end
-''')
+""")
 
 
 def free_port() -> int:
@@ -354,8 +472,19 @@ UVICORN_FLAGS = ["--workers", "1", "--no-access-log", "--log-level", "warning"]
 
 
 def start(app_dir: Path, module: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "uvicorn", f"{module}:app", "--host", "127.0.0.1",
-               "--port", str(port), "--app-dir", str(app_dir), *UVICORN_FLAGS]
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        f"{module}:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--app-dir",
+        str(app_dir),
+        *UVICORN_FLAGS,
+    ]
     process = subprocess.Popen(command, env={**os.environ, **env}, start_new_session=True)
     wait_up(port)
     return process
@@ -375,28 +504,60 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_wrk(port: int, connections: int, duration: int, work: Path, tokens: Path,
-            offset: int = 0, pid: int | None = None) -> dict[str, float]:
+def run_wrk(
+    port: int,
+    connections: int,
+    duration: int,
+    work: Path,
+    tokens: Path,
+    offset: int = 0,
+    pid: int | None = None,
+) -> dict[str, float]:
     threads = min(2, connections)
-    env = {**os.environ, "BENCH_TOKENS": str(tokens), "BENCH_BODY": str(work / "body.json"),
-           "BENCH_THREADS": str(threads), "BENCH_PATH": f"/cds-services/{SERVICE}",
-           "BENCH_OFFSET": str(offset)}
-    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s",
-               "--timeout", "5s", "-s", str(work / "tokens.lua"), f"http://127.0.0.1:{port}"]
+    env = {
+        **os.environ,
+        "BENCH_TOKENS": str(tokens),
+        "BENCH_BODY": str(work / "body.json"),
+        "BENCH_THREADS": str(threads),
+        "BENCH_PATH": f"/cds-services/{SERVICE}",
+        "BENCH_OFFSET": str(offset),
+    }
+    command = [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{duration}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(work / "tokens.lua"),
+        f"http://127.0.0.1:{port}",
+    ]
     cpu_before = cpu_seconds(pid) if pid else 0.0
-    out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=duration + 60,
-                         check=True).stdout
+    out = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=duration + 60, check=True
+    ).stdout
     cpu_used = (cpu_seconds(pid) - cpu_before) if pid else 0.0
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     numbers = dict(re.findall(r"^(P50|P99|REQS|ERRS|NON200) (\d+)$", out, re.M))
     requests = int(numbers["REQS"])
-    return {"rps": rps, "p50_ms": int(numbers["P50"]) / 1000, "p99_ms": int(numbers["P99"]) / 1000,
-            "requests": requests, "errors": int(numbers.get("ERRS", 0)),
-            "non200": int(numbers.get("NON200", 0)),
-            "cpu_ms_per_request": round(cpu_used * 1000 / max(requests, 1), 3)}
+    return {
+        "rps": rps,
+        "p50_ms": int(numbers["P50"]) / 1000,
+        "p99_ms": int(numbers["P99"]) / 1000,
+        "requests": requests,
+        "errors": int(numbers.get("ERRS", 0)),
+        "non200": int(numbers.get("NON200", 0)),
+        "cpu_ms_per_request": round(cpu_used * 1000 / max(requests, 1), 3),
+    }
 
 
-Results = list[dict[str, dict[int, dict[str, float]]]]  # per repetition: endpoint -> clients -> numbers
+Results = list[
+    dict[str, dict[int, dict[str, float]]]
+]  # per repetition: endpoint -> clients -> numbers
 
 
 def load_test(duration: int, body: dict[str, Any], repeat: int) -> Results:
@@ -409,13 +570,20 @@ def load_test(duration: int, body: dict[str, Any], repeat: int) -> Results:
         (work / "tokens.lua").write_text(LUA)
         (work / "echo_app.py").write_text(ECHO_APP)
         (work / "inoplan_app.py").write_text(INOPLAN_APP)
-        public = {"keys": [{k: v for k, v in json.loads(SANDBOX.read_text())["keys"][0].items()
-                            if k != "d"}]}
+        public = {
+            "keys": [
+                {k: v for k, v in json.loads(SANDBOX.read_text())["keys"][0].items() if k != "d"}
+            ]
+        }
         (work / "sandbox.json").write_text(json.dumps(public))
         (work / "issuers.toml").write_text(
-            f'[[issuer]]\niss = "{ISS}"\njwks_file = "sandbox.json"\nmax_lifetime_s = 900\n')
-        env = {"BENCH_DB": f"sqlite:///{work / 'bench.db'}", "BENCH_ISSUERS": str(work / "issuers.toml"),
-               "BENCH_TODAY": TODAY}
+            f'[[issuer]]\niss = "{ISS}"\njwks_file = "sandbox.json"\nmax_lifetime_s = 900\n'
+        )
+        env = {
+            "BENCH_DB": f"sqlite:///{work / 'bench.db'}",
+            "BENCH_ISSUERS": str(work / "issuers.toml"),
+            "BENCH_TODAY": TODAY,
+        }
         ports = {"echo": free_port(), "inoplan": free_port()}
         aud = f"http://127.0.0.1:{ports['inoplan']}/cds-services/{SERVICE}"
         per_run = MAX_RATE * duration  # tokens one run can use up; never reused within a server
@@ -435,9 +603,14 @@ def load_test(duration: int, body: dict[str, Any], repeat: int) -> Results:
                     results[rep][name] = {}
                     for connections in (4, 32):
                         results[rep][name][connections] = run_wrk(
-                            ports[name], connections, duration, work, tokens,
+                            ports[name],
+                            connections,
+                            duration,
+                            work,
+                            tokens,
                             offset=offset if name == "inoplan" else 0,
-                            pid=processes[name].pid)
+                            pid=processes[name].pid,
+                        )
                         if name == "inoplan":
                             offset += per_run
                         print(rep, name, connections, results[rep][name][connections], flush=True)
@@ -457,21 +630,28 @@ def markdown(results: Results, size: int, resources: int, duration: int) -> str:
     for rep, result in enumerate(results, start=1):
         for name, label in (("echo", "bare FastAPI echo"), ("inoplan", "inoplan order-sign")):
             r = result[name]
-            rows.append(f"| {rep} | {label} | {r[32]['rps']:.0f} | {r[4]['p50_ms']:.2f} | "
-                        f"{r[4]['p99_ms']:.2f} | {r[32]['p50_ms']:.2f} | {r[32]['p99_ms']:.2f} | "
-                        f"{r[32]['cpu_ms_per_request']:.2f} | "
-                        f"{int(r[4]['non200'] + r[32]['non200'] + r[4]['errors'] + r[32]['errors'])} |")
+            rows.append(
+                f"| {rep} | {label} | {r[32]['rps']:.0f} | {r[4]['p50_ms']:.2f} | "
+                f"{r[4]['p99_ms']:.2f} | {r[32]['p50_ms']:.2f} | {r[32]['p99_ms']:.2f} | "
+                f"{r[32]['cpu_ms_per_request']:.2f} | "
+                f"{int(r[4]['non200'] + r[32]['non200'] + r[4]['errors'] + r[32]['errors'])} |"
+            )
         ratios.append(result["inoplan"][32]["rps"] / result["echo"][32]["rps"])
-        cpu_ratios.append(result["echo"][32]["cpu_ms_per_request"]
-                          / max(result["inoplan"][32]["cpu_ms_per_request"], 1e-9))
+        cpu_ratios.append(
+            result["echo"][32]["cpu_ms_per_request"]
+            / max(result["inoplan"][32]["cpu_ms_per_request"], 1e-9)
+        )
         p99s.append(result["inoplan"][4]["p99_ms"])
     rows += [
         "",
         "Throughput ratio inoplan / echo at 32 clients, per run: "
-        + ", ".join(f"**{r:.0%}**" for r in ratios) + " (target >= 25 %); "
+        + ", ".join(f"**{r:.0%}**" for r in ratios)
+        + " (target >= 25 %); "
         "ratio of server CPU per request (echo / inoplan): "
-        + ", ".join(f"{r:.0%}" for r in cpu_ratios) + ". p99 at 4 clients: "
-        + ", ".join(f"**{p:.1f} ms**" for p in p99s) + " (target <= 10 ms). "
+        + ", ".join(f"{r:.0%}" for r in cpu_ratios)
+        + ". p99 at 4 clients: "
+        + ", ".join(f"**{p:.1f} ms**" for p in p99s)
+        + " (target <= 10 ms). "
         f"Payload {size / 1024:.1f} KB, {resources} FHIR resources; {duration} s per run; "
         f"uvicorn {' '.join(UVICORN_FLAGS)}; wrk 2 threads, a fresh ES384 token per request.",
     ]

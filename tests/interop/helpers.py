@@ -45,8 +45,14 @@ def mint(
     import jwt
 
     jwk = jwk or sandbox_jwk()
-    payload = {"iss": iss, "aud": aud, "exp": now + lifetime, "iat": now,
-               "jti": jti or str(uuid.uuid4()), **claims}
+    payload = {
+        "iss": iss,
+        "aud": aud,
+        "exp": now + lifetime,
+        "iat": now,
+        "jti": jti or str(uuid.uuid4()),
+        **claims,
+    }
     header = {"kid": jwk.get("kid"), "jku": SANDBOX_JKU, "typ": "JWT", **(headers or {})}
     return jwt.encode(payload, jwt.PyJWK.from_dict(jwk).key, algorithm=alg, headers=header)
 
@@ -62,10 +68,21 @@ def quantity(value: float, unit: str, ucum: bool = True) -> dict[str, Any]:
     return q
 
 
-def observation(oid: str, loinc: str, value: float, unit: str, when: str, *,
-                high: float | None = None, pid: str = "pt-1", ucum: bool = True) -> dict[str, Any]:
+def observation(
+    oid: str,
+    loinc: str,
+    value: float,
+    unit: str,
+    when: str,
+    *,
+    high: float | None = None,
+    pid: str = "pt-1",
+    ucum: bool = True,
+) -> dict[str, Any]:
     o: dict[str, Any] = {
-        "resourceType": "Observation", "id": oid, "status": "final",
+        "resourceType": "Observation",
+        "id": oid,
+        "status": "final",
         "code": {"coding": [{"system": "http://loinc.org", "code": loinc}]},
         "subject": {"reference": f"Patient/{pid}"},
         "effectiveDateTime": when,
@@ -79,45 +96,85 @@ def observation(oid: str, loinc: str, value: float, unit: str, when: str, *,
 def searchset(*resources: dict[str, Any], typed: bool = True) -> dict[str, Any] | None:
     if not resources:
         return None
-    bundle: dict[str, Any] = {"resourceType": "Bundle",
-                              "entry": [{"resource": r} for r in resources]}
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "entry": [{"resource": r} for r in resources],
+    }
     if typed:
         bundle["type"] = "searchset"
     return bundle
 
 
-INO = {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1942950",
-                   "display": "inotuzumab ozogamicin"}], "text": "inotuzumab ozogamicin"}
+INO = {
+    "coding": [
+        {
+            "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+            "code": "1942950",
+            "display": "inotuzumab ozogamicin",
+        }
+    ],
+    "text": "inotuzumab ozogamicin",
+}
 
 
 def administration(aid: str, when: str, mg: float, pid: str = "pt-1") -> dict[str, Any]:
-    return {"resourceType": "MedicationAdministration", "id": aid, "status": "completed",
-            "medicationCodeableConcept": INO, "subject": {"reference": f"Patient/{pid}"},
-            "effectiveDateTime": when,
-            "dosage": {"dose": quantity(mg, "mg")}}
+    return {
+        "resourceType": "MedicationAdministration",
+        "id": aid,
+        "status": "completed",
+        "medicationCodeableConcept": INO,
+        "subject": {"reference": f"Patient/{pid}"},
+        "effectiveDateTime": when,
+        "dosage": {"dose": quantity(mg, "mg")},
+    }
 
 
-def draft_order(*, mg_per_m2: float | None = 0.8, mg: float | None = None, when: str | None = None,
-                rid: str = "draft-ino-1", pid: str = "pt-1", epic: bool = False,
-                text: str | None = None) -> dict[str, Any]:
-    system = ("http://epic.com/CodeSystem/dose-rate-type" if epic
-              else "http://terminology.hl7.org/CodeSystem/dose-rate-type")
+def draft_order(
+    *,
+    mg_per_m2: float | None = 0.8,
+    mg: float | None = None,
+    when: str | None = None,
+    rid: str = "draft-ino-1",
+    pid: str = "pt-1",
+    epic: bool = False,
+    text: str | None = None,
+) -> dict[str, Any]:
+    system = (
+        "http://epic.com/CodeSystem/dose-rate-type"
+        if epic
+        else "http://terminology.hl7.org/CodeSystem/dose-rate-type"
+    )
     dose_and_rate = []
     if mg_per_m2 is not None:
-        dose_and_rate.append({"type": {"coding": [{"system": system, "code": "ordered"}]},
-                              "doseQuantity": quantity(mg_per_m2, "mg/m2")})
+        dose_and_rate.append(
+            {
+                "type": {"coding": [{"system": system, "code": "ordered"}]},
+                "doseQuantity": quantity(mg_per_m2, "mg/m2"),
+            }
+        )
     if mg is not None:
-        dose_and_rate.append({"type": {"coding": [{"system": system,
-                                                   "code": "admin-amount" if epic else "calculated"}]},
-                              "doseQuantity": quantity(mg, "mg")})
+        dose_and_rate.append(
+            {
+                "type": {
+                    "coding": [{"system": system, "code": "admin-amount" if epic else "calculated"}]
+                },
+                "doseQuantity": quantity(mg, "mg"),
+            }
+        )
     instruction: dict[str, Any] = {"doseAndRate": dose_and_rate}
     if when:
         instruction["timing"] = {"event": [when]}
     if text:
         instruction["text"] = text
-    return {"resourceType": "MedicationRequest", "id": rid, "status": "draft", "intent": "order",
-            "medicationCodeableConcept": INO, "subject": {"reference": f"Patient/{pid}"},
-            "dosageInstruction": [instruction]}
+    return {
+        "resourceType": "MedicationRequest",
+        "id": rid,
+        "status": "draft",
+        "intent": "order",
+        "medicationCodeableConcept": INO,
+        "subject": {"reference": f"Patient/{pid}"},
+        "dosageInstruction": [instruction],
+    }
 
 
 def check_cds_response(body: dict[str, Any]) -> None:

@@ -6,25 +6,49 @@ import itertools
 from decimal import Decimal
 from typing import Any
 
+from tests.interop.helpers import check_cds_response, draft_order
+
 from inoplan import DISCLAIMER
 from inoplan.interop.cards import CardOptions, OrderedDose, decision_cards, shorten
 from inoplan.interop.cds import ordered_dose
-from tests.interop.helpers import check_cds_response, draft_order
 
-REASON = {"rule": "regimen.cycle-1.day-1", "citation": "US PI 2.1, Table 1",
-          "message": "Cycle 1 day 1: 0.8 mg/m2", "inputs": {"bsa_m2": 1.82, "weight_kg": 70}}
+REASON = {
+    "rule": "regimen.cycle-1.day-1",
+    "citation": "US PI 2.1, Table 1",
+    "message": "Cycle 1 day 1: 0.8 mg/m2",
+    "inputs": {"bsa_m2": 1.82, "weight_kg": 70},
+}
 
 
 def decision(status: str = "give", **changes: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "label": "us", "label_revision": "us-2024-03", "engine_version": "0.1.0",
-        "as_of": "2026-12-01", "status": status,
-        "next_dose": {"cycle": 1, "day": 1, "scheduled": "2026-12-01", "earliest": "2026-12-01",
-                      "latest": None, "dose_mg_per_m2": 0.8, "dose_mg": 1.46, "bsa_m2": 1.82},
-        "modifications": [], "omitted_doses": [], "key_dates": {},
+        "label": "us",
+        "label_revision": "us-2024-03",
+        "engine_version": "0.1.0",
+        "as_of": "2026-12-01",
+        "status": status,
+        "next_dose": {
+            "cycle": 1,
+            "day": 1,
+            "scheduled": "2026-12-01",
+            "earliest": "2026-12-01",
+            "latest": None,
+            "dose_mg_per_m2": 0.8,
+            "dose_mg": 1.46,
+            "bsa_m2": 1.82,
+        },
+        "modifications": [],
+        "omitted_doses": [],
+        "key_dates": {},
         "reasons": [REASON],
-        "alerts": [{"severity": "info", "code": "PREMEDICATION", "message": "Premedicate",
-                    "citation": "US PI 2.2"}],
+        "alerts": [
+            {
+                "severity": "info",
+                "code": "PREMEDICATION",
+                "message": "Premedicate",
+                "citation": "US PI 2.2",
+            }
+        ],
     }
     base.update(changes)
     return base
@@ -32,8 +56,11 @@ def decision(status: str = "give", **changes: Any) -> dict[str, Any]:
 
 def options(**changes: Any) -> CardOptions:
     counter = itertools.count(1)
-    return CardOptions(new_uuid=lambda: f"uuid-{next(counter)}",
-                       link_url="https://inoplan.example.org/courses/3", **changes)
+    return CardOptions(
+        new_uuid=lambda: f"uuid-{next(counter)}",
+        link_url="https://inoplan.example.org/courses/3",
+        **changes,
+    )
 
 
 def cards_for(d: dict[str, Any], order: dict[str, Any] | None, **opts: Any) -> list[dict[str, Any]]:
@@ -50,8 +77,13 @@ def test_a_correct_first_dose_order_gives_one_info_card() -> None:
     assert "PREMEDICATION" in card["detail"]  # info alerts stay in the detail
     assert card["detail"].endswith(f"*{DISCLAIMER}*")
     assert card["source"]["label"] == "inoplan: BESPONSA label us-2024-03, US PI 2.1, Table 1"
-    assert card["links"] == [{"label": "Open the course in inoplan",
-                              "url": "https://inoplan.example.org/courses/3", "type": "absolute"}]
+    assert card["links"] == [
+        {
+            "label": "Open the course in inoplan",
+            "url": "https://inoplan.example.org/courses/3",
+            "type": "absolute",
+        }
+    ]
     assert "suggestions" not in card
 
 
@@ -60,7 +92,9 @@ def test_an_order_ten_percent_above_gives_a_warning_with_a_suggestion() -> None:
     info, warning = cards_for(decision(), order)
     assert info["indicator"] == "info"
     assert warning["indicator"] == "warning"
-    assert warning["summary"] == "Ordered 1.61 mg differs +10.3 % from the label dose 1.46 mg (C1D1)"
+    assert (
+        warning["summary"] == "Ordered 1.61 mg differs +10.3 % from the label dose 1.46 mg (C1D1)"
+    )
     assert warning["selectionBehavior"] == "at-most-one"
     [suggestion] = warning["suggestions"]
     assert suggestion["isRecommended"] is True
@@ -68,10 +102,15 @@ def test_an_order_ten_percent_above_gives_a_warning_with_a_suggestion() -> None:
     assert action["type"] == "update"
     resource = action["resource"]
     assert resource["id"] == order["id"] and resource["status"] == "draft"  # the whole resource
-    rates = {r["type"]["coding"][0]["code"]: r["doseQuantity"]["value"]
-             for r in resource["dosageInstruction"][0]["doseAndRate"]}
+    rates = {
+        r["type"]["coding"][0]["code"]: r["doseQuantity"]["value"]
+        for r in resource["dosageInstruction"][0]["doseAndRate"]
+    }
     assert rates == {"ordered": 0.8, "calculated": 1.46}
-    assert {r["code"] for r in warning["overrideReasons"]} >= {"clinical-judgement", "local-protocol"}
+    assert {r["code"] for r in warning["overrideReasons"]} >= {
+        "clinical-judgement",
+        "local-protocol",
+    }
 
 
 def test_the_tolerance_is_configurable() -> None:
@@ -100,13 +139,40 @@ def test_an_order_above_the_hard_limit_is_critical() -> None:
 
 
 def test_indicators_follow_the_decision_status() -> None:
-    hold = decision("hold", reasons=[{"rule": "hepatic.bilirubin", "citation": "US PI 2.4, Table 3",
-                                      "message": "Bilirubin 1.9 x ULN", "inputs": {}}])
-    stop = decision("discontinue", next_dose=None,
-                    reasons=[{"rule": "vod", "citation": "US PI 2.4, Table 3",
-                              "message": "VOD: permanently discontinue", "inputs": {}}])
-    unknown = decision("cannot_decide", reasons=[{"rule": "data.weight", "citation": "US PI 2.1",
-                                                  "message": "need a body weight", "inputs": {}}])
+    hold = decision(
+        "hold",
+        reasons=[
+            {
+                "rule": "hepatic.bilirubin",
+                "citation": "US PI 2.4, Table 3",
+                "message": "Bilirubin 1.9 x ULN",
+                "inputs": {},
+            }
+        ],
+    )
+    stop = decision(
+        "discontinue",
+        next_dose=None,
+        reasons=[
+            {
+                "rule": "vod",
+                "citation": "US PI 2.4, Table 3",
+                "message": "VOD: permanently discontinue",
+                "inputs": {},
+            }
+        ],
+    )
+    unknown = decision(
+        "cannot_decide",
+        reasons=[
+            {
+                "rule": "data.weight",
+                "citation": "US PI 2.1",
+                "message": "need a body weight",
+                "inputs": {},
+            }
+        ],
+    )
     wait = decision("wait")
     order = draft_order(mg_per_m2=0.8, mg=1.46)
     assert [c["indicator"] for c in cards_for(hold, order)] == ["warning"]
@@ -119,18 +185,29 @@ def test_indicators_follow_the_decision_status() -> None:
 
 
 def test_critical_and_warning_alerts_get_cards_of_their_own() -> None:
-    alerts = [{"severity": "critical", "code": "VOD_SUSPECTED", "message": "Signs of VOD",
-               "citation": "US PI 5.1"},
-              {"severity": "warning", "code": "QT_DRUG", "message": "QT-prolonging co-medication",
-               "citation": "US PI 5.5"}]
+    alerts = [
+        {
+            "severity": "critical",
+            "code": "VOD_SUSPECTED",
+            "message": "Signs of VOD",
+            "citation": "US PI 5.1",
+        },
+        {
+            "severity": "warning",
+            "code": "QT_DRUG",
+            "message": "QT-prolonging co-medication",
+            "citation": "US PI 5.5",
+        },
+    ]
     cards = cards_for(decision(alerts=alerts), draft_order(mg_per_m2=0.8, mg=1.46))
     assert [c["indicator"] for c in cards] == ["info", "critical", "warning"]
     assert cards[1]["source"]["label"].endswith("US PI 5.1")
 
 
 def test_summaries_stay_under_140_characters() -> None:
-    long = decision("hold", reasons=[{"rule": "x", "citation": "US PI", "message": "word " * 80,
-                                      "inputs": {}}])
+    long = decision(
+        "hold", reasons=[{"rule": "x", "citation": "US PI", "message": "word " * 80, "inputs": {}}]
+    )
     for card in cards_for(long, draft_order()):
         assert len(card["summary"]) <= 139
     assert shorten("a" * 200).endswith("…") and len(shorten("a" * 200)) == 139
@@ -144,13 +221,13 @@ def test_reasons_with_interpretations_say_so() -> None:
 
 def test_no_order_figures_means_no_mismatch_card() -> None:
     assert ordered_dose({"resourceType": "MedicationRequest"}) == OrderedDose(
-        resource={"resourceType": "MedicationRequest"})
+        resource={"resourceType": "MedicationRequest"}
+    )
     assert [c["indicator"] for c in cards_for(decision(), draft_order(mg_per_m2=None))] == ["info"]
 
 
 def test_the_response_checker_accepts_the_spec_examples_and_flags_a_missing_indicator() -> None:
     import pytest
-
     from tests.interop.helpers import CDS, load
 
     for name in ("03", "04", "05"):

@@ -1,4 +1,4 @@
-"""CDS Hooks over HTTP with the real engine: discovery, cards, 401, 412, fetch, feedback; FHIR REST."""
+"""CDS Hooks over HTTP with the real engine: discovery, cards, 401, 412, fetch, feedback, REST."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from inoplan import DISCLAIMER
 from tests.interop.helpers import (
     CDS,
     SANDBOX_ISS,
@@ -26,6 +24,8 @@ from tests.interop.helpers import (
     sandbox_public_jwks,
     searchset,
 )
+
+from inoplan import DISCLAIMER
 
 # starlette's TestClient warns that it wants httpx2 (not installed); nothing of ours
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
@@ -48,8 +48,9 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     (tmp_path / "issuers.toml").write_text(
         f'[[issuer]]\niss = "{SANDBOX_ISS}"\njwks_file = "sandbox.json"\nmax_lifetime_s = 300\n'
     )
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
-                        cds_issuers=tmp_path / "issuers.toml")
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", cds_issuers=tmp_path / "issuers.toml"
+    )
     application = create_app(settings)
     application.state.cds_today = lambda: date(2027, 3, 1)
     yield application
@@ -103,16 +104,24 @@ def first_dose_prefetch() -> dict[str, Any]:
     }
 
 
-def hook_request(hook: str, prefetch: dict[str, Any] | None, order: dict[str, Any] | None = None,
-                 **extra: Any) -> dict[str, Any]:
+def hook_request(
+    hook: str, prefetch: dict[str, Any] | None, order: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
     context: dict[str, Any] = {"userId": "Practitioner/onc-1", "patientId": "Patient/pt-1"}
     if order is not None:
-        context["draftOrders"] = {"resourceType": "Bundle", "type": "collection",
-                                  "entry": [{"resource": order}]}
+        context["draftOrders"] = {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": order}],
+        }
         if hook == "order-select":
             context["selections"] = [f"MedicationRequest/{order['id']}"]
-    body: dict[str, Any] = {"hook": hook, "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-                            "context": context, **extra}
+    body: dict[str, Any] = {
+        "hook": hook,
+        "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+        "context": context,
+        **extra,
+    }
     if prefetch is not None:
         body["prefetch"] = prefetch
     return body
@@ -139,9 +148,24 @@ def test_discovery_lists_three_services_with_prefetch(client: Any) -> None:
     prefetch = body["services"][1]["prefetch"]
     assert prefetch["patient"] == "Patient/{{context.patientId}}"
     assert "code=http://loinc.org|29463-7" in prefetch["weight"]
-    for key in ("height", "anc", "platelets", "bilirubin", "ast", "alt", "blasts", "potassium",
-                "magnesium", "qtc", "pregnancy", "administrations", "medicationRequests",
-                "medicationStatements", "allergies", "conditions"):
+    for key in (
+        "height",
+        "anc",
+        "platelets",
+        "bilirubin",
+        "ast",
+        "alt",
+        "blasts",
+        "potassium",
+        "magnesium",
+        "qtc",
+        "pregnancy",
+        "administrations",
+        "medicationRequests",
+        "medicationStatements",
+        "allergies",
+        "conditions",
+    ):
         assert "{{context.patientId}}" in prefetch[key]
     spec = load(CDS / "spec-example-01-discovery.json")  # same shape as the spec's own example
     assert set(body["services"][0]) >= set(spec["services"][1]) - {"prefetch"}
@@ -172,8 +196,10 @@ def test_an_order_ten_percent_above_gets_a_warning_with_a_suggestion(client: Any
     assert "+10.1 %" in mismatch["summary"]
     action = mismatch["suggestions"][0]["actions"][0]
     assert action["type"] == "update" and action["resource"]["id"] == order["id"]
-    rates = {r["type"]["coding"][0]["code"]: r["doseQuantity"]["value"]
-             for r in action["resource"]["dosageInstruction"][0]["doseAndRate"]}
+    rates = {
+        r["type"]["coding"][0]["code"]: r["doseQuantity"]["value"]
+        for r in action["resource"]["dosageInstruction"][0]["doseAndRate"]
+    }
     assert rates == {"ordered": 0.8, "calculated": 1.69}
     assert "critical" not in {c["indicator"] for c in result}
 
@@ -181,22 +207,34 @@ def test_an_order_ten_percent_above_gets_a_warning_with_a_suggestion(client: Any
 def after_first_dose(labs_day: str = "2027-03-07", **raised: Any) -> dict[str, Any]:
     prefetch = first_dose_prefetch()
     prefetch["administrations"] = searchset(administration("c1d1", "2027-03-01T09:00:00Z", 1.69))
-    values = {"bili": ("1975-2", 0.6, "mg/dL", 1.2), "ast": ("1920-8", 22, "U/L", 40),
-              "alt": ("1742-6", 35, "U/L", 45), **raised}
-    prefetch["anc"] = searchset(observation("anc8", "751-8", 1.8, "10*9/L", labs_day),
-                                observation("anc", "751-8", 2400, "/uL", "2027-02-28"))
-    prefetch["platelets"] = searchset(observation("plt8", "777-3", 90, "10*9/L", labs_day),
-                                      observation("plt", "777-3", 96, "10*9/L", "2027-02-28"))
+    values = {
+        "bili": ("1975-2", 0.6, "mg/dL", 1.2),
+        "ast": ("1920-8", 22, "U/L", 40),
+        "alt": ("1742-6", 35, "U/L", 45),
+        **raised,
+    }
+    prefetch["anc"] = searchset(
+        observation("anc8", "751-8", 1.8, "10*9/L", labs_day),
+        observation("anc", "751-8", 2400, "/uL", "2027-02-28"),
+    )
+    prefetch["platelets"] = searchset(
+        observation("plt8", "777-3", 90, "10*9/L", labs_day),
+        observation("plt", "777-3", 96, "10*9/L", "2027-02-28"),
+    )
     for key, (loinc, value, unit, uln) in values.items():
         name = {"bili": "bilirubin"}.get(key, key)
-        prefetch[name] = searchset(observation(f"{key}8", loinc, value, unit, labs_day, high=uln),
-                                   *prefetch[name]["entry"][0:0])
+        prefetch[name] = searchset(
+            observation(f"{key}8", loinc, value, unit, labs_day, high=uln),
+            *prefetch[name]["entry"][0:0],
+        )
     return prefetch
 
 
 def test_day_8_with_bilirubin_and_transaminases_raised_is_held(client: Any) -> None:
-    prefetch = after_first_dose(bili=("1975-2", 2.0, "mg/dL", 1.2),  # 1.67 x ULN
-                                ast=("1920-8", 120, "U/L", 40))  # 3 x ULN
+    prefetch = after_first_dose(
+        bili=("1975-2", 2.0, "mg/dL", 1.2),  # 1.67 x ULN
+        ast=("1920-8", 120, "U/L", 40),
+    )  # 3 x ULN
     order = draft_order(mg_per_m2=0.5, mg=1.06, when="2027-03-08")
     result = cards(call(client, SIGN, hook_request("order-sign", prefetch, order)))
     main = result[0]
@@ -215,14 +253,27 @@ def test_day_8_with_normal_liver_tests_is_given(client: Any) -> None:
 
 def test_vod_on_record_gives_a_critical_card(client: Any) -> None:
     prefetch = after_first_dose()
-    prefetch["conditions"] = searchset({
-        "resourceType": "Condition", "id": "vod-1",
-        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                                       "code": "active"}]},
-        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "65617004"}],
-                 "text": "Hepatic veno-occlusive disease"},
-        "severity": {"coding": [{"system": "http://snomed.info/sct", "code": "24484000"}]},
-        "subject": {"reference": "Patient/pt-1"}, "onsetDateTime": "2027-03-05"})
+    prefetch["conditions"] = searchset(
+        {
+            "resourceType": "Condition",
+            "id": "vod-1",
+            "clinicalStatus": {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                        "code": "active",
+                    }
+                ]
+            },
+            "code": {
+                "coding": [{"system": "http://snomed.info/sct", "code": "65617004"}],
+                "text": "Hepatic veno-occlusive disease",
+            },
+            "severity": {"coding": [{"system": "http://snomed.info/sct", "code": "24484000"}]},
+            "subject": {"reference": "Patient/pt-1"},
+            "onsetDateTime": "2027-03-05",
+        }
+    )
     order = draft_order(mg_per_m2=0.5, mg=1.06, when="2027-03-08")
     result = cards(call(client, SIGN, hook_request("order-sign", prefetch, order)))
     assert result[0]["indicator"] == "critical"
@@ -263,8 +314,14 @@ def fhir_server(app: Any, data: dict[str, Any], seen: list[Any]) -> None:
     app.state.cds_http_transport = httpx.MockTransport(handler)
 
 
-AUTHZ = {"access_token": "opaque-ehr-token", "token_type": "Bearer", "expires_in": 300,
-         "scope": "patient/*.read", "subject": "inoplan", "patient": "pt-1"}
+AUTHZ = {
+    "access_token": "opaque-ehr-token",
+    "token_type": "Bearer",
+    "expires_in": 300,
+    "scope": "patient/*.read",
+    "subject": "inoplan",
+    "patient": "pt-1",
+}
 
 
 def test_what_prefetch_lacks_is_fetched_from_the_fhir_server(app: Any, client: Any) -> None:
@@ -272,13 +329,20 @@ def test_what_prefetch_lacks_is_fetched_from_the_fhir_server(app: Any, client: A
     weight = prefetch.pop("weight")
     seen: list[Any] = []
     fhir_server(app, {"29463-7": weight}, seen)
-    body = hook_request("order-sign", prefetch, draft_order(mg_per_m2=0.8, mg=1.69),
-                        fhirServer="https://ehr.example.org/fhir", fhirAuthorization=AUTHZ)
+    body = hook_request(
+        "order-sign",
+        prefetch,
+        draft_order(mg_per_m2=0.8, mg=1.69),
+        fhirServer="https://ehr.example.org/fhir",
+        fhirAuthorization=AUTHZ,
+    )
     result = cards(call(client, SIGN, body))
     assert result[0]["summary"].startswith("C1D1: 0.8 mg/m2 x BSA 2.11 m2")
     [request] = seen
     assert request.headers["authorization"] == "Bearer opaque-ehr-token"
-    assert str(request.url).startswith("https://ehr.example.org/fhir/Observation?patient=pt-1&code=")
+    assert str(request.url).startswith(
+        "https://ehr.example.org/fhir/Observation?patient=pt-1&code="
+    )
 
 
 def test_412_when_the_fhir_server_has_nothing_either(app: Any, client: Any) -> None:
@@ -341,20 +405,38 @@ def test_unauthenticated_and_forged_calls_get_401_and_no_cards(client: Any, capl
 def test_feedback_is_recorded_in_the_audit_trail(app: Any, client: Any) -> None:
     from inoplan.services.records import iter_audit
 
-    feedback = {"feedback": [
-        {"card": "card-1", "outcome": "accepted", "acceptedSuggestions": [{"id": "sug-1"}],
-         "outcomeTimestamp": "2027-03-01T09:14:02Z"},
-        {"card": "card-2", "outcome": "overridden", "outcomeTimestamp": "2027-03-01T09:15:00Z",
-         "overrideReason": {"reason": {"system": "https://inoplan.org/fhir/CodeSystem/override-reason",
-                                       "code": "local-protocol", "display": "Local protocol"},
-                            "userComment": "per tumour board"}}]}
+    feedback = {
+        "feedback": [
+            {
+                "card": "card-1",
+                "outcome": "accepted",
+                "acceptedSuggestions": [{"id": "sug-1"}],
+                "outcomeTimestamp": "2027-03-01T09:14:02Z",
+            },
+            {
+                "card": "card-2",
+                "outcome": "overridden",
+                "outcomeTimestamp": "2027-03-01T09:15:00Z",
+                "overrideReason": {
+                    "reason": {
+                        "system": "https://inoplan.org/fhir/CodeSystem/override-reason",
+                        "code": "local-protocol",
+                        "display": "Local protocol",
+                    },
+                    "userComment": "per tumour board",
+                },
+            },
+        ]
+    }
     url = f"/cds-services/{SIGN}/feedback"
     assert client.post(url, json=feedback).status_code == 401
     response = client.post(url, json=feedback, headers=auth(SIGN, "/feedback"))
     assert response.status_code == 200
     records = [r for r in iter_audit(app.state.database) if r.action == "cds.feedback"]
-    assert [(r.entity_id, r.after["outcome"]) for r in records] == [("card-1", "accepted"),
-                                                                     ("card-2", "overridden")]
+    assert [(r.entity_id, r.after["outcome"]) for r in records] == [
+        ("card-1", "accepted"),
+        ("card-2", "overridden"),
+    ]
     assert records[0].actor == f"cds:{SANDBOX_ISS}"
     assert records[0].after["accepted_suggestions"] == ["sug-1"]
     assert records[1].after["override_reason"]["code"] == "local-protocol"
@@ -369,25 +451,27 @@ def test_cors_preflight_for_the_sandbox(client: Any) -> None:
     assert "Authorization" in response.headers["access-control-allow-headers"]
 
 
-# -- FHIR REST --------------------------------------------------------------------------------------
+# -- FHIR REST ---------------------------------------------------------------------------------
 
 
 def login(app: Any, client: Any) -> dict[str, str]:
     from inoplan.services.auth import add_user
 
     add_user(app.state.database, "doc", "a-long-test-password-1", "prescriber", actor="test")
-    token = client.post("/api/v1/auth/token",
-                        data={"username": "doc", "password": "a-long-test-password-1"}).json()
+    token = client.post(
+        "/api/v1/auth/token", data={"username": "doc", "password": "a-long-test-password-1"}
+    ).json()
     return {"Authorization": f"Bearer {token['access_token']}"}
 
 
 def test_fhir_import_and_export_over_rest(app: Any, client: Any) -> None:
-    from inoplan.interop.fhir_out import export_bundle
-
     import yaml
 
-    document = yaml.safe_load((Path(__file__).parent / "fixtures" / "courses" /
-                               "01-first-dose.yaml").read_text())
+    from inoplan.interop.fhir_out import export_bundle
+
+    document = yaml.safe_load(
+        (Path(__file__).parent / "fixtures" / "courses" / "01-first-dose.yaml").read_text()
+    )
     document.pop("expect")
     document = json.loads(json.dumps(document, default=str))
     bundle = export_bundle(document)
@@ -409,7 +493,9 @@ def test_fhir_import_and_export_over_rest(app: Any, client: Any) -> None:
     assert problem.status_code == 422 and "Patient" in problem.text
 
 
-def test_the_mismatch_tolerance_comes_from_the_label_unless_configured(app: Any, client: Any) -> None:
+def test_the_mismatch_tolerance_comes_from_the_label_unless_configured(
+    app: Any, client: Any
+) -> None:
     from decimal import Decimal
 
     from inoplan.interop.cds import CdsSettings

@@ -5,10 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-
-from inoplan.document import parse_course
-from inoplan.errors import InvalidInput, UnknownUnit
-from inoplan.interop.fhir_in import bundle_to_document, resources_of
 from tests.interop.helpers import (
     R4,
     administration,
@@ -17,6 +13,10 @@ from tests.interop.helpers import (
     patient,
     searchset,
 )
+
+from inoplan.document import parse_course
+from inoplan.errors import InvalidInput, UnknownUnit
+from inoplan.interop.fhir_in import bundle_to_document, resources_of
 
 START = date(2016, 4, 1)
 
@@ -54,8 +54,9 @@ def test_lab_bundle_with_reference_ranges_and_dates_from_the_report() -> None:
 
 
 def test_non_ucum_k_per_ul_is_read_as_10_3_per_ul() -> None:
-    result = bundle_to_document(patient("genetics-example1"), load(R4 / "Bundle-report.json"),
-                                start_date=START)
+    result = bundle_to_document(
+        patient("genetics-example1"), load(R4 / "Bundle-report.json"), start_date=START
+    )
     [labs] = [e for e in result.document["events"] if e["type"] == "labs"]
     assert labs["platelets"] == {"value": 84, "unit": "K/uL"}
     assert parse_course(result.document).events[0].values["platelets"].value == 84
@@ -70,7 +71,7 @@ def test_an_unknown_unit_is_an_error_naming_the_resource() -> None:
 
 def test_a_weight_in_stone_is_refused() -> None:
     odd = observation("w", "29463-7", 11, "[stone_av]", "2016-03-30")
-    with pytest.raises(UnknownUnit, match="Observation/w.valueQuantity"):
+    with pytest.raises(UnknownUnit, match=r"Observation/w\.valueQuantity"):
         bundle_to_document(patient("pt-1"), odd, start_date=START)
 
 
@@ -78,8 +79,9 @@ def test_a_liver_test_without_reference_range_is_left_out_and_said_so() -> None:
     bilirubin = observation("bili", "1975-2", 0.9, "mg/dL", "2016-03-30")
     result = bundle_to_document(patient("pt-1"), bilirubin, start_date=START)
     assert [e for e in result.document["events"] if e["type"] == "labs"] == []
-    assert result.notes == ["Observation/bili (bilirubin) not used: no reference range, "
-                            "so no upper limit of normal"]
+    assert result.notes == [
+        "Observation/bili (bilirubin) not used: no reference range, so no upper limit of normal"
+    ]
 
 
 def test_a_reference_range_in_another_unit_is_converted_to_the_value_unit() -> None:
@@ -98,14 +100,25 @@ def test_the_latest_same_day_result_counts() -> None:
 
 def test_prefetch_shapes_real_ehrs_send() -> None:
     """Search Bundles without type, wrapped entries, OperationOutcome, null and other patients."""
-    wrapped = {"response": {"status": "200 OK"},
-               "resource": observation("w", "29463-7", 70, "kg", "2016-03-30")}
+    wrapped = {
+        "response": {"status": "200 OK"},
+        "resource": observation("w", "29463-7", 70, "kg", "2016-03-30"),
+    }
     untyped = searchset(observation("h", "8302-2", 1.7, "m", "2016-03-30"), typed=False)
-    outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "timeout"}]}
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "timeout"}],
+    }
     stranger = observation("x", "29463-7", 120, "kg", "2016-03-30", pid="someone-else")
     result = bundle_to_document(
-        patient("pt-1"), wrapped, untyped, outcome, None, stranger,
-        patient_id="Patient/pt-1", start_date=START,
+        patient("pt-1"),
+        wrapped,
+        untyped,
+        outcome,
+        None,
+        stranger,
+        patient_id="Patient/pt-1",
+        start_date=START,
     )
     assert result.document["events"] == [
         {"date": "2016-03-30", "type": "vitals", "weight_kg": 70, "height_cm": 170}
@@ -114,10 +127,12 @@ def test_prefetch_shapes_real_ehrs_send() -> None:
 
 
 def test_doses_without_cycle_and_day_are_placed_from_their_dates() -> None:
-    given = [administration("a1", "2027-03-01T09:00:00+01:00", 1.69),
-             administration("a2", "2027-03-08", 1.06),
-             administration("a3", "2027-03-15", 1.06),
-             administration("a4", "2027-03-22T10:15:00+01:00", 1.69)]
+    given = [
+        administration("a1", "2027-03-01T09:00:00+01:00", 1.69),
+        administration("a2", "2027-03-08", 1.06),
+        administration("a3", "2027-03-15", 1.06),
+        administration("a4", "2027-03-22T10:15:00+01:00", 1.69),
+    ]
     result = bundle_to_document(patient(), *given)
     doses = [(e["cycle"], e["day"], e["dose_mg"]) for e in result.document["events"]]
     assert doses == [(1, 1, 1.69), (1, 8, 1.06), (1, 15, 1.06), (2, 1, 1.69)]
@@ -137,8 +152,12 @@ def test_a_dose_that_fits_no_cycle_day_is_an_error() -> None:
 
 def test_a_dose_in_micrograms_and_an_undated_dose() -> None:
     dose = administration("a1", "2027-03-01", 1690)
-    dose["dosage"]["dose"] = {"value": 1690, "unit": "ug", "system": "http://unitsofmeasure.org",
-                              "code": "ug"}
+    dose["dosage"]["dose"] = {
+        "value": 1690,
+        "unit": "ug",
+        "system": "http://unitsofmeasure.org",
+        "code": "ug",
+    }
     assert bundle_to_document(patient(), dose).document["events"][0]["dose_mg"] == 1.69
     del dose["effectiveDateTime"]
     with pytest.raises(InvalidInput, match="needs its date"):
@@ -147,9 +166,13 @@ def test_a_dose_in_micrograms_and_an_undated_dose() -> None:
 
 def test_vod_before_the_course_is_history_during_the_course_a_toxicity() -> None:
     def vod(cid: str, onset: str, severity: str | None = None) -> dict:
-        c = {"resourceType": "Condition", "id": cid,
-             "code": {"coding": [{"system": "http://snomed.info/sct", "code": "65617004"}]},
-             "subject": {"reference": "Patient/pt-1"}, "onsetDateTime": onset}
+        c = {
+            "resourceType": "Condition",
+            "id": cid,
+            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "65617004"}]},
+            "subject": {"reference": "Patient/pt-1"},
+            "onsetDateTime": onset,
+        }
         if severity:
             c["severity"] = {"coding": [{"system": "http://snomed.info/sct", "code": severity}]}
         return c
@@ -158,25 +181,43 @@ def test_vod_before_the_course_is_history_during_the_course_a_toxicity() -> None
     before = bundle_to_document(patient(), first_dose, vod("c1", "2020-01-01"))
     assert before.document["patient"]["history"] == {"prior_vod": True}
     during = bundle_to_document(patient(), first_dose, vod("c2", "2027-03-05", "6736007"))
-    assert during.document["events"][-1] == {"date": "2027-03-05", "type": "toxicity",
-                                             "term": "vod", "grade": 2}
+    assert during.document["events"][-1] == {
+        "date": "2027-03-05",
+        "type": "toxicity",
+        "term": "vod",
+        "grade": 2,
+    }
     unknown = bundle_to_document(patient(), first_dose, vod("c3", "2027-03-05"))
     assert unknown.document["events"][-1]["grade"] == 3
     assert "Condition/c3: VOD severity not recorded; counted as grade 3" in unknown.notes
 
 
 def test_allergies_medications_and_missing_patient() -> None:
-    allergy = {"resourceType": "AllergyIntolerance", "id": "al", "code": {"text": "polysorbate 80"},
-               "patient": {"reference": "Patient/pt-1"}}
-    nka = {"resourceType": "AllergyIntolerance", "id": "nka",
-           "code": {"coding": [{"system": "http://snomed.info/sct", "code": "716186003"}]}}
-    med = {"resourceType": "MedicationRequest", "id": "m1", "status": "active", "intent": "order",
-           "medicationCodeableConcept": {"text": "ondansetron"}, "authoredOn": "2027-02-27",
-           "subject": {"reference": "Patient/pt-1"}}
+    allergy = {
+        "resourceType": "AllergyIntolerance",
+        "id": "al",
+        "code": {"text": "polysorbate 80"},
+        "patient": {"reference": "Patient/pt-1"},
+    }
+    nka = {
+        "resourceType": "AllergyIntolerance",
+        "id": "nka",
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "716186003"}]},
+    }
+    med = {
+        "resourceType": "MedicationRequest",
+        "id": "m1",
+        "status": "active",
+        "intent": "order",
+        "medicationCodeableConcept": {"text": "ondansetron"},
+        "authoredOn": "2027-02-27",
+        "subject": {"reference": "Patient/pt-1"},
+    }
     result = bundle_to_document(patient(), allergy, nka, med, start_date=date(2027, 3, 1))
     assert result.document["patient"]["allergies"] == ["polysorbate 80"]
-    assert result.document["events"] == [{"date": "2027-02-27", "type": "medication",
-                                          "name": "ondansetron", "action": "start"}]
+    assert result.document["events"] == [
+        {"date": "2027-02-27", "type": "medication", "name": "ondansetron", "action": "start"}
+    ]
     with pytest.raises(InvalidInput) as caught:
         bundle_to_document(med, start_date=START)
     assert caught.value.field == "Patient"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from tests.interop.helpers import R4, administration, load, observation, patient
 
 from inoplan import DISCLAIMER
 from inoplan.document.models import CourseDocument
@@ -16,7 +16,6 @@ from inoplan.interop import codes
 from inoplan.interop.fhir_in import bundle_to_document
 from inoplan.interop.fhir_out import export_bundle, validate_bundle
 from inoplan.services.courses import plan_document
-from tests.interop.helpers import R4, administration, load, observation, patient
 
 EXAMPLES = sorted(Path("/work/shared/examples").glob("*.yaml"))
 LOCAL_EXAMPLES = Path(__file__).parent / "fixtures" / "courses"
@@ -31,21 +30,48 @@ def course(name: str) -> dict[str, Any]:
 def normal(document: dict[str, Any]) -> dict[str, Any]:
     """Defaults filled in, same-day events in a fixed order: equal meaning, equal value."""
     dumped = CourseDocument.model_validate(document).model_dump(mode="json", exclude_none=True)
-    dumped["events"] = sorted(dumped["events"], key=lambda e: (e["date"], e["type"], json.dumps(e, sort_keys=True)))
+    dumped["events"] = sorted(
+        dumped["events"], key=lambda e: (e["date"], e["type"], json.dumps(e, sort_keys=True))
+    )
     return dumped
 
 
 DECISION = {
-    "label": "us", "label_revision": "us-2024-03", "engine_version": "0.1.0", "as_of": "2026-12-08",
+    "label": "us",
+    "label_revision": "us-2024-03",
+    "engine_version": "0.1.0",
+    "as_of": "2026-12-08",
     "status": "hold",
-    "next_dose": {"cycle": 1, "day": 8, "scheduled": "2026-12-08", "dose_mg_per_m2": 0.5,
-                  "dose_mg": 0.91, "bsa_m2": 1.82},
-    "reasons": [{"rule": "hepatic.bilirubin", "citation": "US PI 2.4, Table 3",
-                 "message": "Bilirubin 1.9 x ULN > 1.5 x ULN", "inputs": {"bilirubin_x_uln": 1.9}}],
-    "alerts": [{"severity": "critical", "code": "VOD_SUSPECTED", "message": "Check for VOD",
-                "citation": "US PI 5.1"},
-               {"severity": "info", "code": "PREMEDICATION", "message": "Premedicate",
-                "citation": "US PI 2.2"}],
+    "next_dose": {
+        "cycle": 1,
+        "day": 8,
+        "scheduled": "2026-12-08",
+        "dose_mg_per_m2": 0.5,
+        "dose_mg": 0.91,
+        "bsa_m2": 1.82,
+    },
+    "reasons": [
+        {
+            "rule": "hepatic.bilirubin",
+            "citation": "US PI 2.4, Table 3",
+            "message": "Bilirubin 1.9 x ULN > 1.5 x ULN",
+            "inputs": {"bilirubin_x_uln": 1.9},
+        }
+    ],
+    "alerts": [
+        {
+            "severity": "critical",
+            "code": "VOD_SUSPECTED",
+            "message": "Check for VOD",
+            "citation": "US PI 5.1",
+        },
+        {
+            "severity": "info",
+            "code": "PREMEDICATION",
+            "message": "Premedicate",
+            "citation": "US PI 2.2",
+        },
+    ],
 }
 
 
@@ -85,8 +111,16 @@ def by_type(bundle: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 def test_the_export_carries_plan_doses_codes_and_the_decision() -> None:
     document = course("01-first-dose.yaml")
-    document["events"].append({"date": "2027-03-01", "type": "administration", "cycle": 1,
-                               "day": 1, "dose_mg": 1.69, "time": "09:30"})
+    document["events"].append(
+        {
+            "date": "2027-03-01",
+            "type": "administration",
+            "cycle": 1,
+            "day": 1,
+            "dose_mg": 1.69,
+            "time": "09:30",
+        }
+    )
     plan = plan_document(document)
     bundle = export_bundle(document, plan=plan, decision=DECISION, course_id=7)
     validate_bundle(bundle)
@@ -104,13 +138,29 @@ def test_the_export_carries_plan_doses_codes_and_the_decision() -> None:
     assert len(requests) == len(plan["doses"])
     first = requests[0]
     assert first["intent"] == "plan"  # decision support, not an order
-    assert {c["code"] for c in first["medicationCodeableConcept"]["coding"]} == {"1942950", "L01FB01"}
-    rates = {r["type"]["coding"][0]["code"]: r["doseQuantity"] for r in first["dosageInstruction"][0]["doseAndRate"]}
-    assert rates["ordered"] == {"value": 0.8, "unit": "mg/m2", "system": codes.UCUM, "code": "mg/m2"}
-    assert rates["calculated"]["code"] == "mg" and rates["calculated"]["value"] == plan["doses"][0]["dose_mg"]
+    assert {c["code"] for c in first["medicationCodeableConcept"]["coding"]} == {
+        "1942950",
+        "L01FB01",
+    }
+    rates = {
+        r["type"]["coding"][0]["code"]: r["doseQuantity"]
+        for r in first["dosageInstruction"][0]["doseAndRate"]
+    }
+    assert rates["ordered"] == {
+        "value": 0.8,
+        "unit": "mg/m2",
+        "system": codes.UCUM,
+        "code": "mg/m2",
+    }
+    assert (
+        rates["calculated"]["code"] == "mg"
+        and rates["calculated"]["value"] == plan["doses"][0]["dose_mg"]
+    )
     [given] = by_type(bundle, "MedicationAdministration")
-    assert given["effectivePeriod"] == {"start": "2027-03-01T09:30:00+00:00",
-                                        "end": "2027-03-01T10:30:00+00:00"}
+    assert given["effectivePeriod"] == {
+        "start": "2027-03-01T09:30:00+00:00",
+        "end": "2027-03-01T10:30:00+00:00",
+    }
     assert given["request"]["reference"] == f"MedicationRequest/{first['id']}"
     [guidance] = by_type(bundle, "GuidanceResponse")
     texts = [n["text"] for n in guidance["note"]]
@@ -125,8 +175,16 @@ def test_the_export_carries_plan_doses_codes_and_the_decision() -> None:
 
 def test_the_export_refuses_nothing_and_times_follow_the_clinic_zone() -> None:
     document = course("01-first-dose.yaml")
-    document["events"].append({"date": "2027-03-01", "type": "administration", "cycle": 1,
-                               "day": 1, "dose_mg": 1.69, "time": "09:30"})
+    document["events"].append(
+        {
+            "date": "2027-03-01",
+            "type": "administration",
+            "cycle": 1,
+            "day": 1,
+            "dose_mg": 1.69,
+            "time": "09:30",
+        }
+    )
     bundle = export_bundle(document, timezone="Europe/Berlin")
     [given] = by_type(bundle, "MedicationAdministration")
     assert given["effectivePeriod"]["start"] == "2027-03-01T09:30:00+01:00"
@@ -136,10 +194,24 @@ def test_the_export_refuses_nothing_and_times_follow_the_clinic_zone() -> None:
 def test_corrections_export_only_the_effective_events() -> None:
     document = course("01-first-dose.yaml")
     document["events"] += [
-        {"id": "d1", "date": "2027-03-01", "type": "administration", "cycle": 1, "day": 1,
-         "dose_mg": 1.96},
-        {"id": "d1-fix", "date": "2027-03-01", "type": "administration", "cycle": 1, "day": 1,
-         "dose_mg": 1.69, "supersedes": "d1", "reason": "typing error"},
+        {
+            "id": "d1",
+            "date": "2027-03-01",
+            "type": "administration",
+            "cycle": 1,
+            "day": 1,
+            "dose_mg": 1.96,
+        },
+        {
+            "id": "d1-fix",
+            "date": "2027-03-01",
+            "type": "administration",
+            "cycle": 1,
+            "day": 1,
+            "dose_mg": 1.69,
+            "supersedes": "d1",
+            "reason": "typing error",
+        },
     ]
     bundle = export_bundle(document)
     validate_bundle(bundle)
@@ -147,6 +219,12 @@ def test_corrections_export_only_the_effective_events() -> None:
     assert given["dosage"]["dose"]["value"] == 1.69
     back = bundle_to_document(bundle).document
     assert [e for e in back["events"] if e["type"] == "administration"] == [
-        {"id": "d1-fix", "date": "2027-03-01", "type": "administration", "cycle": 1, "day": 1,
-         "dose_mg": 1.69}
+        {
+            "id": "d1-fix",
+            "date": "2027-03-01",
+            "type": "administration",
+            "cycle": 1,
+            "day": 1,
+            "dose_mg": 1.69,
+        }
     ]

@@ -9,14 +9,6 @@ from pathlib import Path
 
 import jwt
 import pytest
-
-from inoplan.interop.security import (
-    CdsTokenVerifier,
-    MemoryJtiStore,
-    TokenRejected,
-    TrustedIssuer,
-    load_issuers,
-)
 from tests.interop.helpers import (
     CDS,
     NOW,
@@ -26,6 +18,14 @@ from tests.interop.helpers import (
     mint,
     sandbox_jwk,
     sandbox_public_jwks,
+)
+
+from inoplan.interop.security import (
+    CdsTokenVerifier,
+    MemoryJtiStore,
+    TokenRejected,
+    TrustedIssuer,
+    load_issuers,
 )
 
 SPEC_AUD = "https://cds.example.org/cds-services/some-service"
@@ -54,7 +54,10 @@ def sandbox_verifier(clock: float = NOW, **kwargs: object) -> tuple[CdsTokenVeri
     fetch = FakeJwks({SANDBOX_JKU: sandbox_public_jwks()})
     issuer = TrustedIssuer(iss=SANDBOX_ISS, jwks_url=SANDBOX_JKU, max_lifetime_s=300)
     verifier = CdsTokenVerifier(
-        [issuer], MemoryJtiStore(clock=lambda: clock), clock=lambda: clock, http_get=fetch,
+        [issuer],
+        MemoryJtiStore(clock=lambda: clock),
+        clock=lambda: clock,
+        http_get=fetch,
         **kwargs,  # type: ignore[arg-type]
     )
     return verifier, fetch
@@ -65,8 +68,13 @@ def sandbox_verifier(clock: float = NOW, **kwargs: object) -> tuple[CdsTokenVeri
 
 def test_the_spec_example_token_verifies_with_pyjwt_when_expiry_is_not_checked() -> None:
     key = jwt.PyJWKSet.from_dict(load(CDS / "spec-example-jwks.json"))["example-kid"]
-    claims = jwt.decode(spec_token(), key.key, algorithms=["ES384"], audience=SPEC_AUD,
-                        options={"verify_exp": False})
+    claims = jwt.decode(
+        spec_token(),
+        key.key,
+        algorithms=["ES384"],
+        audience=SPEC_AUD,
+        options={"verify_exp": False},
+    )
     assert claims["iss"] == SPEC_ISS
     assert claims["jti"] == "ee22b021-e1b7-4611-ba5b-8eec6a33ac1e"
     with pytest.raises(jwt.ExpiredSignatureError):
@@ -75,8 +83,9 @@ def test_the_spec_example_token_verifies_with_pyjwt_when_expiry_is_not_checked()
 
 def spec_issuer() -> TrustedIssuer:
     # the example's iat..exp spans years, so this test issuer allows a long lifetime
-    return TrustedIssuer(iss=SPEC_ISS, jwks=load(CDS / "spec-example-jwks.json"),
-                         max_lifetime_s=10**9)
+    return TrustedIssuer(
+        iss=SPEC_ISS, jwks=load(CDS / "spec-example-jwks.json"), max_lifetime_s=10**9
+    )
 
 
 def test_the_spec_example_token_verifies_while_it_was_valid() -> None:
@@ -108,7 +117,7 @@ def test_an_audience_list_containing_the_url_is_accepted() -> None:
     assert verifier.verify(mint([AUD, "https://other"]), AUD)["iss"] == SANDBOX_ISS  # type: ignore[arg-type]
 
 
-# -- the refusal table ------------------------------------------------------------------------------
+# -- the refusal table -------------------------------------------------------------------------
 
 
 def _b64(data: dict) -> str:
@@ -158,7 +167,10 @@ REFUSALS = {
     "no token": (lambda: None, "no bearer token"),
     "garbage": (lambda: "not-a-jwt", "malformed token"),
     "expired": (lambda: mint(AUD, now=NOW - 400), "expired"),
-    "wrong audience": (lambda: mint("https://inoplan.example.org/cds-services/other"), "wrong audience"),
+    "wrong audience": (
+        lambda: mint("https://inoplan.example.org/cds-services/other"),
+        "wrong audience",
+    ),
     "trailing slash audience": (lambda: mint(AUD + "/"), "wrong audience"),
     "unknown issuer": (lambda: mint(AUD, iss="https://evil.example.org"), "issuer not trusted"),
     "unknown key": (lambda: mint(AUD, headers={"kid": "rotated-away"}), "unknown key"),
@@ -167,9 +179,13 @@ REFUSALS = {
     "forged signature": (lambda: mint(AUD, jwk=_other_key()), "bad signature"),
     "tampered payload": (_tampered, "bad signature"),
     "jku not allow-listed": (
-        lambda: mint(AUD, headers={"jku": "https://evil.example.org/jwks.json"}), "jku not allow-listed"
+        lambda: mint(AUD, headers={"jku": "https://evil.example.org/jwks.json"}),
+        "jku not allow-listed",
     ),
-    "lifetime above the maximum": (lambda: mint(AUD, lifetime=301), "lifetime above the issuer's maximum"),
+    "lifetime above the maximum": (
+        lambda: mint(AUD, lifetime=301),
+        "lifetime above the issuer's maximum",
+    ),
     "issued in the future": (lambda: mint(AUD, now=NOW + 120), "issued in the future"),
     "not yet valid": (lambda: mint(AUD, nbf=NOW + 120), "not yet valid"),
 }
@@ -189,9 +205,12 @@ def test_a_missing_jti_is_refused() -> None:
     import jwt as pyjwt
 
     verifier, _ = sandbox_verifier()
-    token = pyjwt.encode({"iss": SANDBOX_ISS, "aud": AUD, "exp": NOW + 300, "iat": NOW},
-                         pyjwt.PyJWK.from_dict(sandbox_jwk()).key, algorithm="ES384",
-                         headers={"kid": sandbox_jwk()["kid"]})
+    token = pyjwt.encode(
+        {"iss": SANDBOX_ISS, "aud": AUD, "exp": NOW + 300, "iat": NOW},
+        pyjwt.PyJWK.from_dict(sandbox_jwk()).key,
+        algorithm="ES384",
+        headers={"kid": sandbox_jwk()["kid"]},
+    )
     with pytest.raises(TokenRejected, match="invalid token"):
         verifier.verify(token, AUD)
 
@@ -222,16 +241,24 @@ def test_an_alg_that_does_not_match_the_key_is_refused() -> None:
     jwks = {"keys": [{**public, "kid": "rsa-1", "alg": "RS384"}]}
     issuer = TrustedIssuer(iss="https://ehr.example.org", jwks=jwks, max_lifetime_s=900)
     verifier = CdsTokenVerifier([issuer], MemoryJtiStore(), clock=lambda: NOW)
-    good = jwt.encode({"iss": issuer.iss, "aud": AUD, "exp": NOW + 900, "iat": NOW, "jti": "r1"},
-                      key, algorithm="RS384", headers={"kid": "rsa-1"})
+    good = jwt.encode(
+        {"iss": issuer.iss, "aud": AUD, "exp": NOW + 900, "iat": NOW, "jti": "r1"},
+        key,
+        algorithm="RS384",
+        headers={"kid": "rsa-1"},
+    )
     assert verifier.verify(good, AUD)["jti"] == "r1"
-    ps = jwt.encode({"iss": issuer.iss, "aud": AUD, "exp": NOW + 900, "iat": NOW, "jti": "r2"},
-                    key, algorithm="PS384", headers={"kid": "rsa-1"})
+    ps = jwt.encode(
+        {"iss": issuer.iss, "aud": AUD, "exp": NOW + 900, "iat": NOW, "jti": "r2"},
+        key,
+        algorithm="PS384",
+        headers={"kid": "rsa-1"},
+    )
     with pytest.raises(TokenRejected, match="alg does not match the key"):
         verifier.verify(ps, AUD)
 
 
-# -- key rotation and configuration ------------------------------------------------------------------
+# -- key rotation and configuration ------------------------------------------------------------
 
 
 def test_keys_rotate_by_kid_from_the_configured_file(tmp_path: Path) -> None:
@@ -241,14 +268,22 @@ def test_keys_rotate_by_kid_from_the_configured_file(tmp_path: Path) -> None:
     public = lambda k: {n: v for n, v in k.items() if n != "d"}  # noqa: E731
     jwks_file.write_text(json.dumps({"keys": [public(old)]}))
     (tmp_path / "issuers.toml").write_text(
-        '[[issuer]]\niss = "https://ehr.example.org"\njwks_file = "ehr.json"\nmax_lifetime_s = 900\n'
+        '[[issuer]]\niss = "https://ehr.example.org"\njwks_file = "ehr.json"\n'
+        "max_lifetime_s = 900\n"
     )
     issuers = load_issuers(tmp_path / "issuers.toml")
     assert issuers[0].jwks_file == jwks_file
     verifier = CdsTokenVerifier(issuers, MemoryJtiStore(), clock=lambda: NOW, refetch_interval_s=0)
     claims = {"iss": "https://ehr.example.org", "aud": AUD, "exp": NOW + 900, "iat": NOW}
-    sign = lambda k, jti: jwt.encode({**claims, "jti": jti}, jwt.PyJWK.from_dict(k).key,  # noqa: E731
-                                     algorithm="ES384", headers={"kid": k["kid"]})
+
+    def sign(k: dict, jti: str) -> str:
+        return jwt.encode(
+            {**claims, "jti": jti},
+            jwt.PyJWK.from_dict(k).key,
+            algorithm="ES384",
+            headers={"kid": k["kid"]},
+        )
+
     verifier.verify(sign(old, "a"), AUD)
     with pytest.raises(TokenRejected, match="unknown key"):
         verifier.verify(sign(new, "b"), AUD)

@@ -71,8 +71,10 @@ class DatabaseJtiStore:
                 if self._engine is None:
                     from sqlalchemy import create_engine, event
 
-                    engine = create_engine(self._database.settings.database_url,
-                                           connect_args={"check_same_thread": False, "timeout": 5})
+                    engine = create_engine(
+                        self._database.settings.database_url,
+                        connect_args={"check_same_thread": False, "timeout": 5},
+                    )
 
                     @event.listens_for(engine, "connect")
                     def _pragmas(connection: Any, _: Any) -> None:
@@ -179,8 +181,9 @@ def _unauthorized() -> JSONResponse:
 
 def _refused(exc: Any, service_id: str) -> None:
     # iss and jti only: never the token, never patient data
-    log.warning("CDS call refused (%s): service=%s iss=%s jti=%s",
-                exc.reason, service_id, exc.iss, exc.jti)
+    log.warning(
+        "CDS call refused (%s): service=%s iss=%s jti=%s", exc.reason, service_id, exc.iss, exc.jti
+    )
 
 
 def _authenticate(request: Request, service_id: str) -> dict[str, Any] | None:
@@ -218,17 +221,23 @@ def cds_preflight(service_id: str = "") -> Response:
 _REQUEST_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": {
-            "type": "object", "required": ["hook", "hookInstance", "context"],
-            "description": "A CDS Hooks 2.0 request (hook, hookInstance, fhirServer, "
-                           "fhirAuthorization, context, prefetch).",
-        }}},
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["hook", "hookInstance", "context"],
+                    "description": "A CDS Hooks 2.0 request (hook, hookInstance, fhirServer, "
+                    "fhirAuthorization, context, prefetch).",
+                }
+            }
+        },
     }
 }
 
 
-@router.post("/cds-services/{service_id}", summary="CDS Hooks service call",
-             openapi_extra=_REQUEST_BODY)
+@router.post(
+    "/cds-services/{service_id}", summary="CDS Hooks service call", openapi_extra=_REQUEST_BODY
+)
 async def cds_call(service_id: str, request: Request) -> JSONResponse:
     """Answer a hook: the raw body is read here, everything else runs in one worker thread
     (first-come first-served, so no connection starves while another's cards are computed)."""
@@ -245,8 +254,9 @@ def _call(service_id: str, request: Request, raw: bytes) -> JSONResponse:
     from inoplan.interop.cds import SERVICES, CdsRequest
 
     if service_id not in SERVICES:
-        return JSONResponse(_outcome("not-found", f"no CDS service {service_id!r}"),
-                            status_code=404, headers=_CORS)
+        return JSONResponse(
+            _outcome("not-found", f"no CDS service {service_id!r}"), status_code=404, headers=_CORS
+        )
     claims = _authenticate(request, service_id)  # includes the replay check, before any work
     if claims is None:
         return _unauthorized()
@@ -255,12 +265,15 @@ def _call(service_id: str, request: Request, raw: bytes) -> JSONResponse:
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
-        return JSONResponse(_outcome("invalid", f"{where}: {first['msg']}"), status_code=400,
-                            headers=_CORS)
+        return JSONResponse(
+            _outcome("invalid", f"{where}: {first['msg']}"), status_code=400, headers=_CORS
+        )
     if SERVICES[service_id].hook != call.hook:
         return JSONResponse(
             _outcome("invalid", f"hook: this service answers {SERVICES[service_id].hook}"),
-            status_code=400, headers=_CORS)
+            status_code=400,
+            headers=_CORS,
+        )
     return _answer(service_id, call, request)
 
 
@@ -272,7 +285,8 @@ def _answer(service_id: str, call: Any, request: Request) -> JSONResponse:
     fetch = _fetcher(request, call)
     try:
         result = handle_call(
-            service_id, call,
+            service_id,
+            call,
             today=_today(request),
             decide=_decide(request),
             fetch=fetch,
@@ -280,8 +294,11 @@ def _answer(service_id: str, call: Any, request: Request) -> JSONResponse:
         )
     except PreconditionFailed as exc:
         return JSONResponse(
-            _outcome("incomplete", "prefetch data missing and not fetchable: " + ", ".join(exc.missing)),
-            status_code=412, headers=_CORS,
+            _outcome(
+                "incomplete", "prefetch data missing and not fetchable: " + ", ".join(exc.missing)
+            ),
+            status_code=412,
+            headers=_CORS,
         )
     finally:
         if fetch is not None:
@@ -377,9 +394,14 @@ def _fetcher(request: Request, call: Any) -> _Fetcher | None:
     server, auth = call.fhirServer, call.fhirAuthorization
     if not server or auth is None or not auth.access_token:
         return None
-    if not server.startswith("https://") and request.app.state.settings.environment != "development":
+    if (
+        not server.startswith("https://")
+        and request.app.state.settings.environment != "development"
+    ):
         return None  # never send an access token in clear text in production
-    return _Fetcher(server, auth.access_token, getattr(request.app.state, "cds_http_transport", None))
+    return _Fetcher(
+        server, auth.access_token, getattr(request.app.state, "cds_http_transport", None)
+    )
 
 
 @router.post("/cds-services/{service_id}/feedback", summary="CDS Hooks feedback")
@@ -395,8 +417,9 @@ def cds_feedback(
     from inoplan.services.audit import append_audit
 
     if service_id not in SERVICES:
-        return JSONResponse(_outcome("not-found", f"no CDS service {service_id!r}"),
-                            status_code=404, headers=_CORS)
+        return JSONResponse(
+            _outcome("not-found", f"no CDS service {service_id!r}"), status_code=404, headers=_CORS
+        )
     claims = _authenticate(request, service_id)
     if claims is None:
         return _unauthorized()
@@ -405,12 +428,16 @@ def cds_feedback(
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
-        return JSONResponse(_outcome("invalid", f"{where}: {first['msg']}"), status_code=400,
-                            headers=_CORS)
+        return JSONResponse(
+            _outcome("invalid", f"{where}: {first['msg']}"), status_code=400, headers=_CORS
+        )
     for entry in feedback.feedback:
         if entry.outcome == "accepted" and not entry.acceptedSuggestions:
-            return JSONResponse(_outcome("invalid", "acceptedSuggestions: required when accepted"),
-                                status_code=400, headers=_CORS)
+            return JSONResponse(
+                _outcome("invalid", "acceptedSuggestions: required when accepted"),
+                status_code=400,
+                headers=_CORS,
+            )
     with database(write=True) as uow:
         for entry in feedback.feedback:
             after: dict[str, Any] = {
@@ -419,25 +446,37 @@ def cds_feedback(
                 "outcome_timestamp": entry.outcomeTimestamp,
             }
             if entry.acceptedSuggestions:
-                after["accepted_suggestions"] = [str(s.get("id")) for s in entry.acceptedSuggestions]
+                after["accepted_suggestions"] = [
+                    str(s.get("id")) for s in entry.acceptedSuggestions
+                ]
             if entry.overrideReason is not None:
                 reason = entry.overrideReason.reason or {}
                 after["override_reason"] = {
-                    key: str(reason[key])[:200] for key in ("system", "code", "display") if key in reason
+                    key: str(reason[key])[:200]
+                    for key in ("system", "code", "display")
+                    if key in reason
                 }
                 if entry.overrideReason.userComment:
                     after["override_comment"] = entry.overrideReason.userComment[:500]
             if claims.get("tenant"):
                 after["tenant"] = str(claims["tenant"])[:200]
-            append_audit(uow, actor=f"cds:{claims['iss']}", action="cds.feedback",
-                         entity="card", entity_id=entry.card[:200], after=after)
+            append_audit(
+                uow,
+                actor=f"cds:{claims['iss']}",
+                action="cds.feedback",
+                entity="card",
+                entity_id=entry.card[:200],
+                after=after,
+            )
         uow.commit()
     return JSONResponse({}, headers=_CORS)
 
 
 def _outcome(code: str, text: str) -> dict[str, Any]:
-    return {"resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": code, "diagnostics": text}]}
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": code, "diagnostics": text}],
+    }
 
 
 # -- FHIR REST ------------------------------------------------------------------------------------
@@ -448,7 +487,9 @@ def fhir_import(
     database: DatabaseDep,
     principal: Annotated[Principal, Depends(permission("course.read"))],
     bundle: Annotated[dict[str, Any], Body()],
-    create: Annotated[bool, Query(description="Also store the course (needs course.create)")] = False,
+    create: Annotated[
+        bool, Query(description="Also store the course (needs course.create)")
+    ] = False,
     label: Annotated[str, Query(description="Knowledge base when the Bundle names none")] = "us",
     start_date: Annotated[dt.date | None, Query(description="Planned cycle 1 day 1")] = None,
 ) -> JSONResponse:
@@ -461,8 +502,11 @@ def fhir_import(
         raise InvalidInput("resourceType", "expected a FHIR Bundle")
     result = bundle_to_document(bundle, label=label, start_date=start_date)
     parse_course(result.document)  # InvalidInput (422) names the field
-    body: dict[str, Any] = {"document": result.document, "notes": result.notes,
-                            "disclaimer": DISCLAIMER}
+    body: dict[str, Any] = {
+        "document": result.document,
+        "notes": result.notes,
+        "disclaimer": DISCLAIMER,
+    }
     if not create:
         return JSONResponse(body)
     require(principal, "course.create")
@@ -486,10 +530,16 @@ def fhir_export(
     document = records.export_document(database, course_id)
     plan = records.plan_course(database, course_id, policy=policy)
     day = on or _today(request)
-    decision = records.show_decision(database, course_id, day, actor=principal.username,
-                                     policy=policy)
-    bundle = export_bundle(document, plan=plan, decision=_plain(decision), course_id=course_id,
-                           timezone=request.app.state.settings.clinic_timezone)
+    decision = records.show_decision(
+        database, course_id, day, actor=principal.username, policy=policy
+    )
+    bundle = export_bundle(
+        document,
+        plan=plan,
+        decision=_plain(decision),
+        course_id=course_id,
+        timezone=request.app.state.settings.clinic_timezone,
+    )
     return JSONResponse(bundle, media_type=FHIR_JSON)
 
 

@@ -73,12 +73,16 @@ def import_bundle(
 
 @app.command("export")
 def export_course(
-    course: Annotated[Path, typer.Argument(help="Course document (YAML or JSON).", show_default=False)],
+    course: Annotated[
+        Path, typer.Argument(help="Course document (YAML or JSON).", show_default=False)
+    ],
     json_output: Annotated[bool, typer.Option("--json", help="Compact JSON on one line.")] = False,
     on: Annotated[
         str | None, typer.Option("--on", help="Decision date (YYYY-MM-DD); default today.")
     ] = None,
-    timezone: Annotated[str, typer.Option(help="Clinic time zone for administration times.")] = "UTC",
+    timezone: Annotated[
+        str, typer.Option(help="Clinic time zone for administration times.")
+    ] = "UTC",
 ) -> None:
     """Write the course, its plan and its decision as a FHIR R4 Bundle (validated, R4B models)."""
     from datetime import date
@@ -92,7 +96,7 @@ def export_course(
     document.pop("expect", None)
     policy = _policy()
     plan = plan_document(document, policy=policy)
-    day = _date(on, "on") or date.today()
+    day = _date(on, "on") or date.today()  # noqa: DTZ011 (the local calendar day is wanted)
     decision = decide_document(document, day, policy=policy)
     try:
         from zoneinfo import ZoneInfo
@@ -101,7 +105,9 @@ def export_course(
     except (ValueError, KeyError) as exc:
         raise InvalidInput("timezone", f"unknown time zone {timezone!r}") from exc
     bundle = export_bundle(
-        json.loads(json.dumps(document, default=str)), plan=plan, decision=decision,
+        json.loads(json.dumps(document, default=str)),
+        plan=plan,
+        decision=decision,
         timezone=timezone,
     )
     validate_bundle(bundle)

@@ -29,14 +29,26 @@ __all__ = [
 SUMMARY_MAX = 139  # CDS Hooks: "fewer than 140 characters"
 
 OVERRIDE_REASONS: tuple[dict[str, str], ...] = (
-    {"system": k.CS + "override-reason", "code": "clinical-judgement",
-     "display": "Clinical judgement: benefit outweighs the risk"},
-    {"system": k.CS + "override-reason", "code": "local-protocol",
-     "display": "Dose or schedule set by a local protocol"},
-    {"system": k.CS + "override-reason", "code": "data-outdated",
-     "display": "EHR data shown here is outdated or wrong"},
-    {"system": k.CS + "override-reason", "code": "already-addressed",
-     "display": "Already addressed with the treating team"},
+    {
+        "system": k.CS + "override-reason",
+        "code": "clinical-judgement",
+        "display": "Clinical judgement: benefit outweighs the risk",
+    },
+    {
+        "system": k.CS + "override-reason",
+        "code": "local-protocol",
+        "display": "Dose or schedule set by a local protocol",
+    },
+    {
+        "system": k.CS + "override-reason",
+        "code": "data-outdated",
+        "display": "EHR data shown here is outdated or wrong",
+    },
+    {
+        "system": k.CS + "override-reason",
+        "code": "already-addressed",
+        "display": "Already addressed with the treating team",
+    },
 )
 
 
@@ -106,13 +118,19 @@ def _detail(
             message = _md(r.get("message", ""))
             if r.get("interpretation"):
                 message += f" *(interpretation: {_md(r['interpretation'])})*"
-            lines.append(f"| `{r.get('rule', '')}` | {message} | {_md(r.get('citation', ''))} | {_md(inputs)} |")
+            lines.append(
+                f"| `{r.get('rule', '')}` | {message} | {_md(r.get('citation', ''))} "
+                f"| {_md(inputs)} |"
+            )
         lines.append("")
     alerts = decision.get("alerts") or []
     if alerts:
         lines += ["**Alerts**", ""]
         for a in alerts:
-            lines.append(f"- **{a.get('severity')}** `{a.get('code')}`: {a.get('message')} ({a.get('citation')})")
+            lines.append(
+                f"- **{a.get('severity')}** `{a.get('code')}`: {a.get('message')} "
+                f"({a.get('citation')})"
+            )
         lines.append("")
     dose = decision.get("next_dose")
     if dose:
@@ -131,14 +149,17 @@ def _detail(
         lines += [f"- {note}" for note in options.notes]
         lines.append("")
     lines += [
-        f"Label revision {decision.get('label_revision', '?')}; inoplan {decision.get('engine_version', __version__)}.",
+        f"Label revision {decision.get('label_revision', '?')}; "
+        f"inoplan {decision.get('engine_version', __version__)}.",
         "",
         f"*{DISCLAIMER}*",
     ]
     return "\n".join(lines)
 
 
-def _source(decision: Mapping[str, Any], options: CardOptions, topic: str, display: str) -> dict[str, Any]:
+def _source(
+    decision: Mapping[str, Any], options: CardOptions, topic: str, display: str
+) -> dict[str, Any]:
     citation = next(
         (r.get("citation") for r in decision.get("reasons") or () if r.get("citation")), None
     ) or next((a.get("citation") for a in decision.get("alerts") or () if a.get("citation")), None)
@@ -200,61 +221,104 @@ def decision_cards(
     ordering = order is not None
 
     # 1. An order above the label's hard limit: always critical, whatever else is found.
-    if order is not None and order.mg_per_m2 is not None and order.mg_per_m2 > options.max_mg_per_m2:
+    if (
+        order is not None
+        and order.mg_per_m2 is not None
+        and order.mg_per_m2 > options.max_mg_per_m2
+    ):
         detail = _detail(
-            decision, options,
+            decision,
+            options,
             f"The order asks for **{order.mg_per_m2} mg/m2**; the label's maximum single dose is "
             f"{options.max_mg_per_m2} mg/m2.",
         )
-        cards.append(_card(
-            f"Order {order.mg_per_m2} mg/m2 exceeds the {options.max_mg_per_m2} mg/m2 per-dose maximum",
-            "critical", detail, _source(decision, options, "hard-limit", "Hard dose limit"), options,
-        ))
+        cards.append(
+            _card(
+                f"Order {order.mg_per_m2} mg/m2 exceeds the {options.max_mg_per_m2} mg/m2 "
+                "per-dose maximum",
+                "critical",
+                detail,
+                _source(decision, options, "hard-limit", "Hard dose limit"),
+                options,
+            )
+        )
 
     # 2. The decision itself.
     if status == "discontinue":
         message = _first_message(decision)
-        cards.append(_card(
-            f"Stop inotuzumab ozogamicin: {message}", "critical",
-            _detail(decision, options, "**Treatment must stop permanently** per the label."),
-            _source(decision, options, "discontinue", "Discontinue"), options,
-        ))
+        cards.append(
+            _card(
+                f"Stop inotuzumab ozogamicin: {message}",
+                "critical",
+                _detail(decision, options, "**Treatment must stop permanently** per the label."),
+                _source(decision, options, "discontinue", "Discontinue"),
+                options,
+            )
+        )
     elif status == "hold":
-        cards.append(_card(
-            f"Hold {where}: {_first_message(decision)}", "warning",
-            _detail(decision, options, f"**Interrupt the dose {where}** until the criteria below recover."),
-            _source(decision, options, "hold", "Hold dose"), options,
-        ))
+        cards.append(
+            _card(
+                f"Hold {where}: {_first_message(decision)}",
+                "warning",
+                _detail(
+                    decision,
+                    options,
+                    f"**Interrupt the dose {where}** until the criteria below recover.",
+                ),
+                _source(decision, options, "hold", "Hold dose"),
+                options,
+            )
+        )
     elif status == "cannot_decide":
-        cards.append(_card(
-            f"Cannot check this dose: {_first_message(decision)}", "warning",
-            _detail(decision, options, "**No recommendation**: required data is missing or stale."),
-            _source(decision, options, "cannot-decide", "Cannot decide"), options,
-        ))
+        cards.append(
+            _card(
+                f"Cannot check this dose: {_first_message(decision)}",
+                "warning",
+                _detail(
+                    decision, options, "**No recommendation**: required data is missing or stale."
+                ),
+                _source(decision, options, "cannot-decide", "Cannot decide"),
+                options,
+            )
+        )
     elif status == "complete":
-        cards.append(_card(
-            "Inotuzumab ozogamicin course complete: no further dose planned",
-            "warning" if ordering else "info",
-            _detail(decision, options, "The planned number of cycles is done."),
-            _source(decision, options, "complete", "Course complete"), options,
-        ))
+        cards.append(
+            _card(
+                "Inotuzumab ozogamicin course complete: no further dose planned",
+                "warning" if ordering else "info",
+                _detail(decision, options, "The planned number of cycles is done."),
+                _source(decision, options, "complete", "Course complete"),
+                options,
+            )
+        )
     elif status == "wait":
         when = (dose or {}).get("scheduled") or (dose or {}).get("earliest")
-        cards.append(_card(
-            f"No inotuzumab dose due on {decision.get('as_of')}; next {where} on {when}",
-            "warning" if ordering else "info",
-            _detail(decision, options, f"Next dose {where} from {(dose or {}).get('earliest')}."),
-            _source(decision, options, "schedule", "Schedule"), options,
-        ))
+        cards.append(
+            _card(
+                f"No inotuzumab dose due on {decision.get('as_of')}; next {where} on {when}",
+                "warning" if ordering else "info",
+                _detail(
+                    decision, options, f"Next dose {where} from {(dose or {}).get('earliest')}."
+                ),
+                _source(decision, options, "schedule", "Schedule"),
+                options,
+            )
+        )
     elif status == "give" and dose:
         mg = dose.get("dose_mg")
-        cards.append(_card(
-            f"{where}: {_fmt(dose.get('dose_mg_per_m2'))} mg/m2 x BSA {_fmt(dose.get('bsa_m2'))} m2"
-            f" = {_fmt(mg)} mg; label checks passed",
-            "info",
-            _detail(decision, options, f"Dose {where} may be given on {decision.get('as_of')}."),
-            _source(decision, options, "dose-check", "Dose check"), options,
-        ))
+        cards.append(
+            _card(
+                f"{where}: {_fmt(dose.get('dose_mg_per_m2'))} mg/m2 x BSA "
+                f"{_fmt(dose.get('bsa_m2'))} m2"
+                f" = {_fmt(mg)} mg; label checks passed",
+                "info",
+                _detail(
+                    decision, options, f"Dose {where} may be given on {decision.get('as_of')}."
+                ),
+                _source(decision, options, "dose-check", "Dose check"),
+                options,
+            )
+        )
 
     # 3. Dose mismatch, with a suggestion to use the calculated dose.
     if order is not None and status == "give" and dose and dose.get("dose_mg") is not None:
@@ -270,15 +334,24 @@ def decision_cards(
         if status in ("cannot_decide",) and alert.get("code") in ("MISSING_DATA", "STALE_LABS"):
             continue  # already the main card
         detail = _detail(
-            {**decision, "alerts": [alert], "reasons": []}, options,
+            {**decision, "alerts": [alert], "reasons": []},
+            options,
             f"**{alert.get('code')}**: {alert.get('message')} ({alert.get('citation')})",
         )
-        cards.append(_card(
-            str(alert.get("message", alert.get("code"))), str(severity), detail,
-            _source({**decision, "reasons": [], "alerts": [alert]}, options,
-                    str(alert.get("code", "alert")).lower(), str(alert.get("code"))),
-            options,
-        ))
+        cards.append(
+            _card(
+                str(alert.get("message", alert.get("code"))),
+                str(severity),
+                detail,
+                _source(
+                    {**decision, "reasons": [], "alerts": [alert]},
+                    options,
+                    str(alert.get("code", "alert")).lower(),
+                    str(alert.get("code")),
+                ),
+                options,
+            )
+        )
     return cards
 
 
@@ -286,7 +359,9 @@ def _mismatch_card(
     decision: Mapping[str, Any], dose: Mapping[str, Any], order: OrderedDose, options: CardOptions
 ) -> dict[str, Any] | None:
     calc_mg = Decimal(str(dose["dose_mg"]))
-    calc_m2 = Decimal(str(dose.get("dose_mg_per_m2"))) if dose.get("dose_mg_per_m2") is not None else None
+    calc_m2 = (
+        Decimal(str(dose.get("dose_mg_per_m2"))) if dose.get("dose_mg_per_m2") is not None else None
+    )
     bsa = Decimal(str(dose["bsa_m2"])) if dose.get("bsa_m2") is not None else None
     deviation: Decimal | None = None
     asked = ""
@@ -306,23 +381,31 @@ def _mismatch_card(
         f"({'+' if pct > 0 else ''}{pct} %, tolerance {_q(options.tolerance * 100, '0.1')} %)."
     )
     card = _card(
-        f"Ordered {asked} differs {'+' if pct > 0 else ''}{pct} % from the label dose {calc_mg} mg ({where})",
-        "warning", _detail(decision, options, lead),
-        _source(decision, options, "dose-mismatch", "Dose mismatch"), options,
+        f"Ordered {asked} differs {'+' if pct > 0 else ''}{pct} % from the label dose "
+        f"{calc_mg} mg ({where})",
+        "warning",
+        _detail(decision, options, lead),
+        _source(decision, options, "dose-mismatch", "Dose mismatch"),
+        options,
     )
     if order.resource is not None and order.resource.get("id"):
         card["selectionBehavior"] = "at-most-one"
-        card["suggestions"] = [{
-            "label": f"Use the calculated dose {calc_mg} mg ({_fmt(dose.get('dose_mg_per_m2'))} mg/m2)",
-            "uuid": options.new_uuid(),
-            "isRecommended": True,
-            "actions": [{
-                "type": "update",
-                "description": f"Set the dose to {_fmt(dose.get('dose_mg_per_m2'))} mg/m2 "
-                               f"= {calc_mg} mg (BSA {bsa} m2)",
-                "resource": corrected_order(order.resource, dose),
-            }],
-        }]
+        card["suggestions"] = [
+            {
+                "label": f"Use the calculated dose {calc_mg} mg "
+                f"({_fmt(dose.get('dose_mg_per_m2'))} mg/m2)",
+                "uuid": options.new_uuid(),
+                "isRecommended": True,
+                "actions": [
+                    {
+                        "type": "update",
+                        "description": f"Set the dose to {_fmt(dose.get('dose_mg_per_m2'))} mg/m2 "
+                        f"= {calc_mg} mg (BSA {bsa} m2)",
+                        "resource": corrected_order(order.resource, dose),
+                    }
+                ],
+            }
+        ]
     return card
 
 
@@ -332,10 +415,14 @@ def corrected_order(resource: Mapping[str, Any], dose: Mapping[str, Any]) -> dic
     per_m2 = dose.get("dose_mg_per_m2")
     mg = dose.get("dose_mg")
     dose_and_rate = [
-        {"type": {"coding": [{"system": k.DOSE_RATE_TYPE, "code": "ordered"}]},
-         "doseQuantity": {"value": per_m2, "unit": "mg/m2", "system": k.UCUM, "code": "mg/m2"}},
-        {"type": {"coding": [{"system": k.DOSE_RATE_TYPE, "code": "calculated"}]},
-         "doseQuantity": {"value": mg, "unit": "mg", "system": k.UCUM, "code": "mg"}},
+        {
+            "type": {"coding": [{"system": k.DOSE_RATE_TYPE, "code": "ordered"}]},
+            "doseQuantity": {"value": per_m2, "unit": "mg/m2", "system": k.UCUM, "code": "mg/m2"},
+        },
+        {
+            "type": {"coding": [{"system": k.DOSE_RATE_TYPE, "code": "calculated"}]},
+            "doseQuantity": {"value": mg, "unit": "mg", "system": k.UCUM, "code": "mg"},
+        },
     ]
     instructions = [dict(d) for d in resource.get("dosageInstruction") or [{}]]
     first = dict(instructions[0]) if instructions else {}
@@ -351,9 +438,16 @@ def corrected_order(resource: Mapping[str, Any], dose: Mapping[str, Any]) -> dic
 def error_card(summary: str, detail: str, options: CardOptions) -> dict[str, Any]:
     """A cannot-decide warning when the EHR data cannot be read (names the field)."""
     return _card(
-        summary, "warning",
+        summary,
+        "warning",
         "\n".join([detail, "", f"*{DISCLAIMER}*"]),
-        {"label": f"inoplan {__version__}",
-         "topic": {"system": k.CS + "card-topic", "code": "cannot-decide", "display": "Cannot decide"}},
+        {
+            "label": f"inoplan {__version__}",
+            "topic": {
+                "system": k.CS + "card-topic",
+                "code": "cannot-decide",
+                "display": "Cannot decide",
+            },
+        },
         options,
     )

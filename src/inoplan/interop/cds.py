@@ -19,7 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from inoplan.errors import InvalidInput
 from inoplan.interop import codes as k
 from inoplan.interop.cards import CardOptions, OrderedDose, decision_cards, error_card
-from inoplan.interop.fhir_in import bundle_to_document, codings, cycle_day_of, is_inotuzumab, resources_of
+from inoplan.interop.fhir_in import (
+    bundle_to_document,
+    codings,
+    cycle_day_of,
+    is_inotuzumab,
+    resources_of,
+)
 
 __all__ = [
     "PREFETCH",
@@ -66,8 +72,18 @@ PREFETCH: dict[str, str] = {
     "conditions": f"Condition?patient={_P}",
 }
 #: Without these the engine cannot work: 412 when neither prefetched nor fetchable.
-REQUIRED_ORDER = ("patient", "weight", "height", "administrations", "anc", "platelets",
-                  "bilirubin", "ast", "alt", "conditions")
+REQUIRED_ORDER = (
+    "patient",
+    "weight",
+    "height",
+    "administrations",
+    "anc",
+    "platelets",
+    "bilirubin",
+    "ast",
+    "alt",
+    "conditions",
+)
 REQUIRED_VIEW = ("patient", "weight", "height", "administrations")
 
 
@@ -102,25 +118,32 @@ SERVICES: dict[str, Service] = {
     s.id: s
     for s in (
         Service(
-            "inoplan-order-select", "order-select",
+            "inoplan-order-select",
+            "order-select",
             "Inotuzumab ozogamicin dose and cycle check",
             "Checks a selected inotuzumab ozogamicin (BESPONSA) order against the label: BSA dose, "
             "cycle position, hold and stop rules.",
-            REQUIRED_ORDER, _USAGE,
+            REQUIRED_ORDER,
+            _USAGE,
         ),
         Service(
-            "inoplan-order-sign", "order-sign",
+            "inoplan-order-sign",
+            "order-sign",
             "Inotuzumab ozogamicin safety check before signing",
             "Before an inotuzumab ozogamicin order is signed: dose against BSA and cycle, blood "
-            "counts, liver tests, VOD, QT co-medication and pregnancy checks, with label citations.",
-            REQUIRED_ORDER, _USAGE,
+            "counts, liver tests, VOD, QT co-medication and pregnancy checks, with label "
+            "citations.",
+            REQUIRED_ORDER,
+            _USAGE,
         ),
         Service(
-            "inoplan-patient-view", "patient-view",
+            "inoplan-patient-view",
+            "patient-view",
             "Inotuzumab ozogamicin course summary",
             "Where the patient is in the inotuzumab ozogamicin course and what is due next "
             "(the only hook Oracle Health supports).",
-            REQUIRED_VIEW, _USAGE,
+            REQUIRED_VIEW,
+            _USAGE,
         ),
     )
 }
@@ -148,9 +171,9 @@ class FhirAuthorization(_Loose):
 
 class CdsRequest(_Loose):
     hook: str
-    hookInstance: str  # noqa: N815 (CDS Hooks field name)
-    fhirServer: str | None = None  # noqa: N815
-    fhirAuthorization: FhirAuthorization | None = None  # noqa: N815
+    hookInstance: str
+    fhirServer: str | None = None
+    fhirAuthorization: FhirAuthorization | None = None
     context: dict[str, Any] = Field(default_factory=dict)
     prefetch: dict[str, Any] | None = None
 
@@ -163,15 +186,15 @@ class CdsRequest(_Loose):
 
 class OverrideReason(_Loose):
     reason: dict[str, Any] | None = None
-    userComment: str | None = None  # noqa: N815
+    userComment: str | None = None
 
 
 class FeedbackEntry(_Loose):
     card: str
     outcome: Literal["accepted", "overridden"]
-    acceptedSuggestions: list[dict[str, Any]] | None = None  # noqa: N815
-    overrideReason: OverrideReason | None = None  # noqa: N815
-    outcomeTimestamp: str  # noqa: N815
+    acceptedSuggestions: list[dict[str, Any]] | None = None
+    overrideReason: OverrideReason | None = None
+    outcomeTimestamp: str
 
 
 class Feedback(_Loose):
@@ -328,7 +351,10 @@ def handle_call(
         imported = bundle_to_document(
             *data.values(), patient_id=patient_id, label=settings.label, start_date=on
         )
-        options.notes = [*imported.notes, *(f"not available from the EHR: {key}" for key in missing)]
+        options.notes = [
+            *imported.notes,
+            *(f"not available from the EHR: {key}" for key in missing),
+        ]
         options.sources = _used_sources(imported.sources)
         if order_resource is not None:
             position = cycle_day_of(order_resource)
@@ -345,8 +371,9 @@ def handle_call(
     order = ordered_dose(order_resource) if order_resource is not None else None
     _label_limits(options, decision, settings)
     cards = decision_cards(decision, order, options)
-    return CallResult(cards=cards, patient_id=patient_id, status=str(decision.get("status")),
-                      notes=options.notes)
+    return CallResult(
+        cards=cards, patient_id=patient_id, status=str(decision.get("status")), notes=options.notes
+    )
 
 
 def _label_limits(options: CardOptions, decision: Mapping[str, Any], settings: CdsSettings) -> None:
@@ -376,11 +403,13 @@ def _inotuzumab_order(request: CdsRequest) -> dict[str, Any] | None:
     resources = resources_of(draft)
     by_ref = {f"{r.get('resourceType')}/{r.get('id')}": r for r in resources if r.get("id")}
     selections = request.context.get("selections")
+    if not isinstance(selections, list):
+        selections = []
     for r in resources:
         if r.get("resourceType") != "MedicationRequest" or not is_inotuzumab(r, by_ref):
             continue
-        if request.hook == "order-select" and isinstance(selections, list) and selections:
-            if f"MedicationRequest/{r.get('id')}" not in selections and r.get("id") not in selections:
-                continue
+        selected = f"MedicationRequest/{r.get('id')}" in selections or r.get("id") in selections
+        if request.hook == "order-select" and selections and not selected:
+            continue
         return r
     return None

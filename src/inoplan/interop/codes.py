@@ -31,10 +31,20 @@ EVENT_ID_SYSTEM: Final = INOPLAN + "/event-id"
 COURSE_ID_SYSTEM: Final = INOPLAN + "/course-id"
 
 # -- the drug ---------------------------------------------------------------------------------
-#: RxNorm (secondary: NMDP/CIBMTR value set; verify with RxNav): ingredient, strengths, SCD, BN, SBD.
+#: RxNorm (secondary: NMDP/CIBMTR value set; verify with RxNav): IN, strengths, SCD, BN, SBD.
 RXNORM_INOTUZUMAB: Final = frozenset(
-    {"1942950", "1942951", "1942952", "1942953", "1942954", "1942955", "1942956", "1942957",
-     "1942958", "1942959"}
+    {
+        "1942950",
+        "1942951",
+        "1942952",
+        "1942953",
+        "1942954",
+        "1942955",
+        "1942956",
+        "1942957",
+        "1942958",
+        "1942959",
+    }
 )
 RXNORM_INGREDIENT: Final = "1942950"
 RXNORM_SCD: Final = "1942954"  # inotuzumab ozogamicin 0.9 MG Injection
@@ -84,7 +94,12 @@ SNOMED_VOD: Final = "65617004"
 ICD10_VOD: Final = "K76.5"  # unconfirmed; only recognised on import
 VOD_TEXT: Final = ("veno-occlusive", "venoocclusive", "sinusoidal obstruction", "vod", "sos")
 SNOMED_HSCT: Final = "234336002"  # secondary; only recognised on import, never written
-HSCT_TEXT: Final = ("stem cell transplant", "hsct", "bone marrow transplant", "hematopoietic cell transplant")
+HSCT_TEXT: Final = (
+    "stem cell transplant",
+    "hsct",
+    "bone marrow transplant",
+    "hematopoietic cell transplant",
+)
 SNOMED_PREGNANT: Final = "77386006"
 SNOMED_NOT_PREGNANT: Final = "60001007"
 SNOMED_POSITIVE: Final = "10828004"

@@ -130,7 +130,9 @@ def _concept_is_inotuzumab(concept: Any) -> bool:
     return any(word in text for word in k.DRUG_TEXT)
 
 
-def is_inotuzumab(resource: Mapping[str, Any], by_ref: Mapping[str, Resource] | None = None) -> bool:
+def is_inotuzumab(
+    resource: Mapping[str, Any], by_ref: Mapping[str, Resource] | None = None
+) -> bool:
     """True when a Medication* resource's medication is inotuzumab ozogamicin (any coding)."""
     if _concept_is_inotuzumab(resource.get("medicationCodeableConcept")):
         return True
@@ -308,7 +310,9 @@ class _Mapper:
         if self.patient_id is not None:
             patients = [p for p in patients if p.get("id") == self.patient_id] or patients
         if not patients:
-            raise InvalidInput("Patient", "no Patient resource: need the patient's birth date and sex")
+            raise InvalidInput(
+                "Patient", "no Patient resource: need the patient's birth date and sex"
+            )
         p = patients[0]
         where = ref(p)
         birth = _date(p.get("birthDate"))
@@ -316,9 +320,14 @@ class _Mapper:
             raise InvalidInput(f"{where}.birthDate", "need the full birth date (YYYY-MM-DD)")
         sex = p.get("gender")
         if sex not in ("female", "male"):
-            raise InvalidInput(f"{where}.gender", f"need female or male for dosing rules, got {sex!r}")
-        doc: dict[str, Any] = {"id": str(p.get("id") or self.patient_id or "unknown")[:64],
-                               "birth_date": birth.isoformat(), "sex": sex}
+            raise InvalidInput(
+                f"{where}.gender", f"need female or male for dosing rules, got {sex!r}"
+            )
+        doc: dict[str, Any] = {
+            "id": str(p.get("id") or self.patient_id or "unknown")[:64],
+            "birth_date": birth.isoformat(),
+            "sex": sex,
+        }
         ext = _extensions(p)
         for name in ("reproductive_potential", "breastfeeding"):
             if isinstance(ext.get(name), bool):
@@ -462,14 +471,18 @@ class _Mapper:
                 if result is None:
                     self.notes.append(f"{where} skipped: pregnancy result not readable")
                     continue
-                events.append(_with_id({"date": iso, "type": "pregnancy_test", "result": result}, eid))
+                events.append(
+                    _with_id({"date": iso, "type": "pregnancy_test", "result": result}, eid)
+                )
                 self.sources[f"pregnancy_test@{iso}"] = f"{where} ({iso})"
             elif ours:
                 event = self.inoplan_observation(o, ours, iso, where)
                 if event is not None:
                     if event["type"] == "labs":
                         slot = labs.setdefault((iso, eid), {"date": iso, "type": "labs"})
-                        slot.update({key: v for key, v in event.items() if key not in ("date", "type")})
+                        slot.update(
+                            {key: v for key, v in event.items() if key not in ("date", "type")}
+                        )
                         if eid:
                             slot["id"] = eid
                     else:
@@ -501,10 +514,14 @@ class _Mapper:
             bound_value = _decimal(bound.get("value"), f"{where}.referenceRange.{name}")
             bound_unit_raw = _quantity_unit(bound)
             bound_unit = (
-                unit if bound_unit_raw is None else lab_unit(bound_unit_raw, f"{where}.referenceRange")
+                unit
+                if bound_unit_raw is None
+                else lab_unit(bound_unit_raw, f"{where}.referenceRange")
             )
             if bound_unit != unit:  # express the limit in the value's unit
-                canonical = convert(analyte, bound_value, bound_unit, field=f"{where}.referenceRange")
+                canonical = convert(
+                    analyte, bound_value, bound_unit, field=f"{where}.referenceRange"
+                )
                 per_unit = convert(analyte, Decimal(1), unit, field=f"{where}.valueQuantity.unit")
                 bound_value = canonical / per_unit
             out[name] = number(bound_value, "0.0001")
@@ -523,8 +540,11 @@ class _Mapper:
         ext = _extensions(o)
         if "response" in ours:
             status = next(
-                (str(c.get("code")) for c in codings(o.get("valueCodeableConcept"))
-                 if c.get("system") == k.CS + "response"),
+                (
+                    str(c.get("code"))
+                    for c in codings(o.get("valueCodeableConcept"))
+                    if c.get("system") == k.CS + "response"
+                ),
                 None,
             )
             if status is None:
@@ -535,7 +555,11 @@ class _Mapper:
                     event[name] = ext[name]
             return event
         if "discontinuation" in ours:
-            return {"date": iso, "type": "discontinuation", "reason": str(o.get("valueString") or "")}
+            return {
+                "date": iso,
+                "type": "discontinuation",
+                "reason": str(o.get("valueString") or ""),
+            }
         if ours & {"peripheral_blasts_pct", "marrow_blasts_pct"}:
             name = sorted(ours & {"peripheral_blasts_pct", "marrow_blasts_pct"})[0]
             quantity = o.get("valueQuantity") or {}
@@ -557,14 +581,19 @@ class _Mapper:
             when = _effective(a)
             day = _date(when)
             if day is None:
-                raise InvalidInput(f"{where}.effective", "an inotuzumab administration needs its date")
+                raise InvalidInput(
+                    f"{where}.effective", "an inotuzumab administration needs its date"
+                )
             dosage = a.get("dosage") or {}
             dose = dosage.get("dose") if isinstance(dosage.get("dose"), dict) else None
             if dose is None:
                 raise InvalidInput(f"{where}.dosage.dose", "need the dose given in mg")
             dose_mg = _dose_mg(dose, f"{where}.dosage.dose")
-            event: dict[str, Any] = {"date": day.isoformat(), "type": "administration",
-                                     "dose_mg": number(dose_mg)}
+            event: dict[str, Any] = {
+                "date": day.isoformat(),
+                "type": "administration",
+                "dose_mg": number(dose_mg),
+            }
             clock = _clock(when)
             if clock and clock != "09:00":  # the contract's default is left implicit
                 event["time"] = clock
@@ -582,7 +611,9 @@ class _Mapper:
         given.sort(key=lambda item: (item[1]["date"], item[0]))
         return self._place_in_cycles(given)
 
-    def _place_in_cycles(self, given: list[tuple[str, dict[str, Any], str]]) -> list[dict[str, Any]]:
+    def _place_in_cycles(
+        self, given: list[tuple[str, dict[str, Any], str]]
+    ) -> list[dict[str, Any]]:
         """Fill in cycle and day where the EHR did not record them, from the dates."""
         out: list[dict[str, Any]] = []
         cycle_start: date | None = None
@@ -602,7 +633,8 @@ class _Mapper:
                     day = 15
                 else:
                     raise InvalidInput(
-                        where, "cannot place this dose in the cycle from its date: record cycle and day"
+                        where,
+                        "cannot place this dose in the cycle from its date: record cycle and day",
                     )
                 if day == 1:
                     cycle_start = on
@@ -623,19 +655,35 @@ class _Mapper:
                 name = medication_name(m, self.by_ref)
                 if not name:
                     continue
-                period = m.get("effectivePeriod") if isinstance(m.get("effectivePeriod"), dict) else {}
-                began = _date(m.get("authoredOn")) or _date(m.get("effectiveDateTime")) or _date(
-                    (period or {}).get("start")) or _date(m.get("dateAsserted"))
+                period = (
+                    m.get("effectivePeriod") if isinstance(m.get("effectivePeriod"), dict) else {}
+                )
+                began = (
+                    _date(m.get("authoredOn"))
+                    or _date(m.get("effectiveDateTime"))
+                    or _date((period or {}).get("start"))
+                    or _date(m.get("dateAsserted"))
+                )
                 on = began.isoformat() if began else start
                 if began is None:
                     self.notes.append(f"{ref(m)}: no start date; counted from the course start")
                 eid = _event_id(m)
-                events.append(_with_id({"date": on, "type": "medication", "name": name[:200],
-                                        "action": "start"}, eid))
+                events.append(
+                    _with_id(
+                        {"date": on, "type": "medication", "name": name[:200], "action": "start"},
+                        eid,
+                    )
+                )
                 ended = _date((period or {}).get("end"))
                 if status in ("stopped", "completed") and ended is not None:
-                    events.append({"date": ended.isoformat(), "type": "medication",
-                                   "name": name[:200], "action": "stop"})
+                    events.append(
+                        {
+                            "date": ended.isoformat(),
+                            "type": "medication",
+                            "name": name[:200],
+                            "action": "stop",
+                        }
+                    )
         return events
 
     # -- conditions and procedures ------------------------------------------------------------
@@ -649,13 +697,30 @@ class _Mapper:
                 continue
             concept = c.get("code")
             ext = _extensions(c)
-            onset = _date(c.get("onsetDateTime")) or _date(
-                (c.get("onsetPeriod") or {}).get("start") if isinstance(c.get("onsetPeriod"), dict) else None
-            ) or _date(c.get("recordedDate"))
-            term = next((str(x.get("code")) for x in codings(concept) if x.get("system") == k.CS + "toxicity"), None)
+            onset = (
+                _date(c.get("onsetDateTime"))
+                or _date(
+                    (c.get("onsetPeriod") or {}).get("start")
+                    if isinstance(c.get("onsetPeriod"), dict)
+                    else None
+                )
+                or _date(c.get("recordedDate"))
+            )
+            term = next(
+                (
+                    str(x.get("code"))
+                    for x in codings(concept)
+                    if x.get("system") == k.CS + "toxicity"
+                ),
+                None,
+            )
             if term is not None and onset is not None and isinstance(ext.get("grade"), int):
-                event = {"date": onset.isoformat(), "type": "toxicity", "term": term,
-                         "grade": ext["grade"]}
+                event = {
+                    "date": onset.isoformat(),
+                    "type": "toxicity",
+                    "term": term,
+                    "grade": ext["grade"],
+                }
                 if isinstance(ext.get("related"), bool):
                     event["related"] = ext["related"]
                 events.append(_with_id(event, _event_id(c)))
@@ -664,15 +729,18 @@ class _Mapper:
                 clinical = {x.get("code") for x in codings(c.get("clinicalStatus"))}
                 if onset is None or onset.isoformat() < start or clinical & _INACTIVE:
                     history["prior_vod"] = True
-                    self.notes.append(f"{where}: VOD before the course or resolved -> history.prior_vod")
+                    self.notes.append(
+                        f"{where}: VOD before the course or resolved -> history.prior_vod"
+                    )
                     self.sources["prior_vod"] = where
                     continue
                 grade = _severity_grade(c)
                 if grade is None:
                     grade = 3
                     self.notes.append(f"{where}: VOD severity not recorded; counted as grade 3")
-                events.append({"date": onset.isoformat(), "type": "toxicity", "term": "vod",
-                               "grade": grade})
+                events.append(
+                    {"date": onset.isoformat(), "type": "toxicity", "term": "vod", "grade": grade}
+                )
                 self.sources[f"vod@{onset.isoformat()}"] = where
             elif _is_hsct(concept):
                 history["prior_hsct"] = True
@@ -689,15 +757,27 @@ class _Mapper:
             if ours and when is not None:
                 ext = _extensions(p)
                 conditioning = ext.get("conditioning") or []
-                event = {"date": when.isoformat(), "type": "hsct", "planned": planned,
-                         "conditioning": list(conditioning) if isinstance(conditioning, list) else [conditioning]}
+                event = {
+                    "date": when.isoformat(),
+                    "type": "hsct",
+                    "planned": planned,
+                    "conditioning": list(conditioning)
+                    if isinstance(conditioning, list)
+                    else [conditioning],
+                }
                 events.append(_with_id(event, _event_id(p)))
             elif when is None or when.isoformat() < start:
                 history["prior_hsct"] = True
                 self.sources["prior_hsct"] = ref(p)
             else:
-                events.append({"date": when.isoformat(), "type": "hsct", "planned": planned,
-                               "conditioning": []})
+                events.append(
+                    {
+                        "date": when.isoformat(),
+                        "type": "hsct",
+                        "planned": planned,
+                        "conditioning": [],
+                    }
+                )
         return events
 
 
@@ -707,9 +787,7 @@ def _is_vod(concept: Any) -> bool:
     if has_code(concept, k.CS + "toxicity", ("vod",)):
         return True
     text = _text(concept).lower()
-    return any(
-        re.search(rf"(^|[^a-z]){re.escape(word)}([^a-z]|$)", text) for word in k.VOD_TEXT
-    )
+    return any(re.search(rf"(^|[^a-z]){re.escape(word)}([^a-z]|$)", text) for word in k.VOD_TEXT)
 
 
 def _is_hsct(concept: Any) -> bool:
@@ -750,8 +828,12 @@ def _pregnancy(o: Mapping[str, Any]) -> str | None:
 def _dose_mg(quantity: Mapping[str, Any], where: str) -> Decimal:
     unit = (_quantity_unit(quantity) or "").strip()
     value = _decimal(quantity.get("value"), f"{where}.value")
-    factors = {"mg": Decimal(1), "ug": Decimal("0.001"), "mcg": Decimal("0.001"),
-               "µg": Decimal("0.001")}
+    factors = {
+        "mg": Decimal(1),
+        "ug": Decimal("0.001"),
+        "mcg": Decimal("0.001"),
+        "µg": Decimal("0.001"),
+    }
     if unit not in factors:
         raise UnknownUnit(where, unit or None, ("mg", "ug"))
     return value * factors[unit]
@@ -790,7 +872,11 @@ def _cycle_day(ext: Mapping[str, Any], text: Any) -> tuple[int, int] | None:
 def cycle_day_of(resource: Mapping[str, Any]) -> tuple[int, int] | None:
     """Cycle and day of an order or administration (our extension, or text such as C1D8)."""
     texts = [d.get("text") for d in resource.get("dosageInstruction") or () if isinstance(d, dict)]
-    texts.append((resource.get("dosage") or {}).get("text") if isinstance(resource.get("dosage"), dict) else None)
+    texts.append(
+        (resource.get("dosage") or {}).get("text")
+        if isinstance(resource.get("dosage"), dict)
+        else None
+    )
     ext = _extensions(resource)
     for text in texts or [None]:
         found = _cycle_day(ext, text)
@@ -808,7 +894,7 @@ def _extensions(resource: Mapping[str, Any]) -> dict[str, Any]:
         url = str(ext.get("url") or "")
         if not url.startswith(k.EXT):
             continue
-        name = url[len(k.EXT):]
+        name = url[len(k.EXT) :]
         value = next((v for key, v in ext.items() if key.startswith("value")), None)
         if name in out:
             existing = out[name]
@@ -877,5 +963,15 @@ def bundle_to_document(
     return ImportResult(document=document, notes=mapper.notes, sources=mapper.sources)
 
 
-_ORDER = {"vitals": 0, "labs": 1, "ecg": 2, "pregnancy_test": 3, "medication": 4,
-          "administration": 5, "toxicity": 6, "response": 7, "hsct": 8, "discontinuation": 9}
+_ORDER = {
+    "vitals": 0,
+    "labs": 1,
+    "ecg": 2,
+    "pregnancy_test": 3,
+    "medication": 4,
+    "administration": 5,
+    "toxicity": 6,
+    "response": 7,
+    "hsct": 8,
+    "discontinuation": 9,
+}

@@ -32,10 +32,16 @@ __all__ = ["export_bundle", "validate_bundle"]
 
 _NS = uuid.UUID("6f0f4b7e-2d0e-4c53-9a52-6b1f1c1e9a10")
 _UCUM_LAB = {"10*9/L", "10*3/uL", "/uL", "/mm3", "mg/dL", "umol/L", "U/L", "mmol/L"}
-_VITALS = {"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-           "code": "vital-signs", "display": "Vital Signs"}
-_LAB = {"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-        "code": "laboratory", "display": "Laboratory"}
+_VITALS = {
+    "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+    "code": "vital-signs",
+    "display": "Vital Signs",
+}
+_LAB = {
+    "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+    "code": "laboratory",
+    "display": "Laboratory",
+}
 
 
 def _id(*parts: Any) -> str:
@@ -84,10 +90,13 @@ class _Builder:
 
     def add(self, resource: dict[str, Any]) -> dict[str, Any]:
         resource.setdefault("id", _id(resource["resourceType"].lower(), len(self.entries)))
-        self.entries.append({
-            "fullUrl": f"urn:uuid:{uuid.uuid5(_NS, self.pid + '/' + resource['resourceType'] + '/' + resource['id'])}",
-            "resource": resource,
-        })
+        self.entries.append(
+            {
+                "fullUrl": "urn:uuid:"
+                + str(uuid.uuid5(_NS, f"{self.pid}/{resource['resourceType']}/{resource['id']}")),
+                "resource": resource,
+            }
+        )
         return resource
 
     def ref(self, resource: Mapping[str, Any]) -> dict[str, str]:
@@ -120,18 +129,26 @@ class _Builder:
             resource["extension"] = ext
         self.add(resource)
         for i, allergy in enumerate(p.get("allergies") or ()):
-            self.add({
-                "resourceType": "AllergyIntolerance",
-                "id": _id("allergy", i),
-                "clinicalStatus": {"coding": [{
-                    "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
-                    "code": "active"}]},
-                "code": {"text": allergy},
-                "patient": self.subject,
-            })
+            self.add(
+                {
+                    "resourceType": "AllergyIntolerance",
+                    "id": _id("allergy", i),
+                    "clinicalStatus": {
+                        "coding": [
+                            {
+                                "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+                                "code": "active",
+                            }
+                        ]
+                    },
+                    "code": {"text": allergy},
+                    "patient": self.subject,
+                }
+            )
 
-    def care_plan(self, plan: Mapping[str, Any] | None, decision: Mapping[str, Any] | None,
-                  course_id: Any) -> None:
+    def care_plan(
+        self, plan: Mapping[str, Any] | None, decision: Mapping[str, Any] | None, course_id: Any
+    ) -> None:
         doc_plan = self.doc["plan"]
         ext = [_ext("label", self.doc.get("label", "us"))]
         for name in ("hsct_intended", "cycle1_days", "vial", "bsa_formula"):
@@ -147,26 +164,36 @@ class _Builder:
         for dose in (plan or {}).get("doses") or ():
             request = self.medication_request(dose)
             requests[(dose["cycle"], dose["day"])] = request
-            cycles.setdefault(int(dose["cycle"]), []).append({
-                "title": f"Cycle {dose['cycle']} day {dose['day']}",
-                "extension": [{"url": k.DAYS_OF_CYCLE,
-                               "extension": [{"url": "day", "valueInteger": int(dose["day"])}]}],
-                "resource": self.ref(request),
-            })
+            cycles.setdefault(int(dose["cycle"]), []).append(
+                {
+                    "title": f"Cycle {dose['cycle']} day {dose['day']}",
+                    "extension": [
+                        {
+                            "url": k.DAYS_OF_CYCLE,
+                            "extension": [{"url": "day", "valueInteger": int(dose["day"])}],
+                        }
+                    ],
+                    "resource": self.ref(request),
+                }
+            )
         self.requests = requests
         activity = []
         if cycles:
-            group = self.add({
-                "resourceType": "RequestGroup",
-                "id": "cycles",
-                "status": "active" if status == "active" else ("revoked" if status == "revoked" else "completed"),
-                "intent": "plan",
-                "subject": self.subject,
-                "action": [
-                    {"title": f"Cycle {cycle}", "action": actions}
-                    for cycle, actions in sorted(cycles.items())
-                ],
-            })
+            group = self.add(
+                {
+                    "resourceType": "RequestGroup",
+                    "id": "cycles",
+                    "status": "active"
+                    if status == "active"
+                    else ("revoked" if status == "revoked" else "completed"),
+                    "intent": "plan",
+                    "subject": self.subject,
+                    "action": [
+                        {"title": f"Cycle {cycle}", "action": actions}
+                        for cycle, actions in sorted(cycles.items())
+                    ],
+                }
+            )
             activity.append({"reference": self.ref(group)})
         care_plan: dict[str, Any] = {
             "resourceType": "CarePlan",
@@ -185,16 +212,25 @@ class _Builder:
         self.add(care_plan)
 
     def medication_request(self, dose: Mapping[str, Any]) -> dict[str, Any]:
-        status = {"given": "completed", "planned": "active", "held": "on-hold",
-                  "omitted": "cancelled"}.get(str(dose.get("status")), "active")
+        status = {
+            "given": "completed",
+            "planned": "active",
+            "held": "on-hold",
+            "omitted": "cancelled",
+        }.get(str(dose.get("status")), "active")
         dose_and_rate = [
-            {"type": {"coding": [{"system": k.DOSE_RATE_TYPE, "code": "ordered"}]},
-             "doseQuantity": _quantity(dose["dose_mg_per_m2"], "mg/m2")},
+            {
+                "type": {"coding": [{"system": k.DOSE_RATE_TYPE, "code": "ordered"}]},
+                "doseQuantity": _quantity(dose["dose_mg_per_m2"], "mg/m2"),
+            },
         ]
         if dose.get("dose_mg") is not None:
             dose_and_rate.append(
-                {"type": {"coding": [{"system": k.DOSE_RATE_TYPE, "code": "calculated"}]},
-                 "doseQuantity": _quantity(dose["dose_mg"], "mg")})
+                {
+                    "type": {"coding": [{"system": k.DOSE_RATE_TYPE, "code": "calculated"}]},
+                    "doseQuantity": _quantity(dose["dose_mg"], "mg"),
+                }
+            )
         timing: dict[str, Any] = {"event": [str(dose["scheduled"])]}
         if dose.get("earliest") or dose.get("latest"):
             bounds = {}
@@ -203,9 +239,11 @@ class _Builder:
             if dose.get("latest"):
                 bounds["end"] = str(dose["latest"])
             timing["repeat"] = {"boundsPeriod": bounds}
-        text = (f"{dose['dose_mg_per_m2']} mg/m2"
-                + (f" ({dose['dose_mg']} mg)" if dose.get("dose_mg") is not None else "")
-                + f" IV over 1 hour, cycle {dose['cycle']} day {dose['day']}")
+        text = (
+            f"{dose['dose_mg_per_m2']} mg/m2"
+            + (f" ({dose['dose_mg']} mg)" if dose.get("dose_mg") is not None else "")
+            + f" IV over 1 hour, cycle {dose['cycle']} day {dose['day']}"
+        )
         resource: dict[str, Any] = {
             "resourceType": "MedicationRequest",
             "id": _id("dose", f"c{dose['cycle']}d{dose['day']}"),
@@ -216,12 +254,14 @@ class _Builder:
             "groupIdentifier": {"system": k.COURSE_ID_SYSTEM, "value": self.pid},
             "extension": [_ext("cycle", int(dose["cycle"])), _ext("day", int(dose["day"]))]
             + ([_ext("provisional", True)] if dose.get("provisional") else []),
-            "dosageInstruction": [{
-                "text": text,
-                "timing": timing,
-                "route": {"coding": [dict(k.ROUTE_IV)]},
-                "doseAndRate": dose_and_rate,
-            }],
+            "dosageInstruction": [
+                {
+                    "text": text,
+                    "timing": timing,
+                    "route": {"coding": [dict(k.ROUTE_IV)]},
+                    "doseAndRate": dose_and_rate,
+                }
+            ],
             "note": [{"text": DISCLAIMER}],
         }
         return self.add(resource)
@@ -236,8 +276,15 @@ class _Builder:
             if handler is not None:
                 handler(event, i)
 
-    def _observation(self, event: Mapping[str, Any], i: int, name: str, code: dict[str, Any],
-                     category: dict[str, Any], **value: Any) -> dict[str, Any]:
+    def _observation(
+        self,
+        event: Mapping[str, Any],
+        i: int,
+        name: str,
+        code: dict[str, Any],
+        category: dict[str, Any],
+        **value: Any,
+    ) -> dict[str, Any]:
         resource: dict[str, Any] = {
             "resourceType": "Observation",
             "id": _id("obs", i, name),
@@ -257,18 +304,30 @@ class _Builder:
         flags = [_ext(n, event[n]) for n in ("hepatomegaly", "ascites") if event.get(n) is not None]
         if event.get("weight_kg") is not None:
             obs = self._observation(
-                event, i, "weight",
-                {"coding": [{"system": k.LOINC, "code": "29463-7", "display": "Body weight"}],
-                 "text": "Body weight"},
-                _VITALS, valueQuantity=_quantity(event["weight_kg"], "kg"))
+                event,
+                i,
+                "weight",
+                {
+                    "coding": [{"system": k.LOINC, "code": "29463-7", "display": "Body weight"}],
+                    "text": "Body weight",
+                },
+                _VITALS,
+                valueQuantity=_quantity(event["weight_kg"], "kg"),
+            )
             if flags:
                 obs["extension"], flags = flags, []
         if event.get("height_cm") is not None:
             obs = self._observation(
-                event, i, "height",
-                {"coding": [{"system": k.LOINC, "code": "8302-2", "display": "Body height"}],
-                 "text": "Body height"},
-                _VITALS, valueQuantity=_quantity(event["height_cm"], "cm"))
+                event,
+                i,
+                "height",
+                {
+                    "coding": [{"system": k.LOINC, "code": "8302-2", "display": "Body height"}],
+                    "text": "Body height",
+                },
+                _VITALS,
+                valueQuantity=_quantity(event["height_cm"], "cm"),
+            )
             if flags:
                 obs["extension"] = flags
 
@@ -290,55 +349,100 @@ class _Builder:
             if bounds:
                 value["referenceRange"] = [bounds]
             obs = self._observation(
-                event, i, analyte,
-                {"coding": [{"system": k.LOINC, "code": loinc, "display": k.ANALYTE_DISPLAY[analyte]}],
-                 "text": analyte},
-                _LAB, **value)
+                event,
+                i,
+                analyte,
+                {
+                    "coding": [
+                        {"system": k.LOINC, "code": loinc, "display": k.ANALYTE_DISPLAY[analyte]}
+                    ],
+                    "text": analyte,
+                },
+                _LAB,
+                **value,
+            )
             if lab.get("transfused"):
                 obs["extension"] = [_ext("transfused", True)]
         for name in ("peripheral_blasts_pct", "marrow_blasts_pct"):
             if event.get(name) is not None:
                 self._observation(
-                    event, i, name,
+                    event,
+                    i,
+                    name,
                     {"coding": [{"system": k.CS + "observation", "code": name}], "text": name},
-                    _LAB, valueQuantity=_quantity(event[name], "%"))
+                    _LAB,
+                    valueQuantity=_quantity(event[name], "%"),
+                )
 
     def _ecg(self, event: Mapping[str, Any], i: int) -> None:
         self._observation(
-            event, i, "qtcf",
-            {"coding": [{"system": k.LOINC, "code": "76634-5"}, {"system": k.LOINC, "code": "8636-3"}],
-             "text": "QTc (Fridericia)"},
-            {"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-             "code": "procedure", "display": "Procedure"},
-            valueQuantity=_quantity(event["qtcf_ms"], "ms"))
+            event,
+            i,
+            "qtcf",
+            {
+                "coding": [
+                    {"system": k.LOINC, "code": "76634-5"},
+                    {"system": k.LOINC, "code": "8636-3"},
+                ],
+                "text": "QTc (Fridericia)",
+            },
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                "code": "procedure",
+                "display": "Procedure",
+            },
+            valueQuantity=_quantity(event["qtcf_ms"], "ms"),
+        )
 
     def _pregnancy_test(self, event: Mapping[str, Any], i: int) -> None:
         self._observation(
-            event, i, "pregnancy",
+            event,
+            i,
+            "pregnancy",
             {"coding": [{"system": k.LOINC, "code": "2118-8"}], "text": "Pregnancy test (hCG)"},
-            _LAB, valueCodeableConcept={"text": str(event["result"])})
+            _LAB,
+            valueCodeableConcept={"text": str(event["result"])},
+        )
 
     def _response(self, event: Mapping[str, Any], i: int) -> None:
         obs = self._observation(
-            event, i, "response",
-            {"coding": [{"system": k.CS + "observation", "code": "response"}],
-             "text": "Leukaemia response"},
-            _LAB, valueCodeableConcept={"coding": [{"system": k.CS + "response",
-                                                    "code": str(event["status"])}],
-                                        "text": str(event["status"])})
-        ext = [_ext(n, event[n]) for n in ("mrd_negative", "disease_stable_or_improved",
-                                          "cytopenia_due_to_disease") if event.get(n) is not None]
+            event,
+            i,
+            "response",
+            {
+                "coding": [{"system": k.CS + "observation", "code": "response"}],
+                "text": "Leukaemia response",
+            },
+            _LAB,
+            valueCodeableConcept={
+                "coding": [{"system": k.CS + "response", "code": str(event["status"])}],
+                "text": str(event["status"]),
+            },
+        )
+        ext = [
+            _ext(n, event[n])
+            for n in ("mrd_negative", "disease_stable_or_improved", "cytopenia_due_to_disease")
+            if event.get(n) is not None
+        ]
         if ext:
             obs["extension"] = ext
 
     def _discontinuation(self, event: Mapping[str, Any], i: int) -> None:
         self._observation(
-            event, i, "discontinuation",
-            {"coding": [{"system": k.CS + "observation", "code": "discontinuation"}],
-             "text": "Inotuzumab ozogamicin discontinued"},
-            {"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-             "code": "therapy", "display": "Therapy"},
-            valueString=str(event["reason"]))
+            event,
+            i,
+            "discontinuation",
+            {
+                "coding": [{"system": k.CS + "observation", "code": "discontinuation"}],
+                "text": "Inotuzumab ozogamicin discontinued",
+            },
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                "code": "therapy",
+                "display": "Therapy",
+            },
+            valueString=str(event["reason"]),
+        )
 
     def _administration(self, event: Mapping[str, Any], i: int) -> None:
         clock = str(event.get("time") or "09:00")
@@ -349,8 +453,10 @@ class _Builder:
             "status": "completed",
             "medicationCodeableConcept": _drug(),
             "subject": self.subject,
-            "effectivePeriod": {"start": self.instant(str(event["date"]), clock),
-                                "end": self.instant(str(event["date"]), clock, minutes)},
+            "effectivePeriod": {
+                "start": self.instant(str(event["date"]), clock),
+                "end": self.instant(str(event["date"]), clock, minutes),
+            },
             "extension": [_ext("cycle", int(event["cycle"])), _ext("day", int(event["day"]))],
             "dosage": {
                 "text": f"{event['dose_mg']} mg IV, cycle {event['cycle']} day {event['day']}",
@@ -370,9 +476,14 @@ class _Builder:
         if event["action"] != "start":
             return  # stops are written on the statement of the start they end
         stop = next(
-            (e for e in self.doc.get("events") or ()
-             if e.get("type") == "medication" and e.get("action") == "stop"
-             and e.get("name") == event["name"] and str(e["date"]) >= str(event["date"])),
+            (
+                e
+                for e in self.doc.get("events") or ()
+                if e.get("type") == "medication"
+                and e.get("action") == "stop"
+                and e.get("name") == event["name"]
+                and str(e["date"]) >= str(event["date"])
+            ),
             None,
         )
         period: dict[str, Any] = {"start": str(event["date"])}
@@ -394,14 +505,24 @@ class _Builder:
     def _toxicity(self, event: Mapping[str, Any], i: int) -> None:
         coding = [{"system": k.CS + "toxicity", "code": str(event["term"])}]
         if event["term"] == "vod":
-            coding.append({"system": k.SNOMED, "code": k.SNOMED_VOD,
-                           "display": "Veno-occlusive disease of the liver"})
+            coding.append(
+                {
+                    "system": k.SNOMED,
+                    "code": k.SNOMED_VOD,
+                    "display": "Veno-occlusive disease of the liver",
+                }
+            )
         resource: dict[str, Any] = {
             "resourceType": "Condition",
             "id": _id("toxicity", i),
-            "clinicalStatus": {"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                "code": "resolved" if event["grade"] == 0 else "active"}]},
+            "clinicalStatus": {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                        "code": "resolved" if event["grade"] == 0 else "active",
+                    }
+                ]
+            },
             "code": {"coding": coding, "text": str(event["term"])},
             "subject": self.subject,
             "onsetDateTime": str(event["date"]),
@@ -418,8 +539,10 @@ class _Builder:
             "resourceType": "Procedure",
             "id": _id("hsct", i),
             "status": "preparation" if event.get("planned") else "completed",
-            "code": {"coding": [{"system": k.CS + "procedure", "code": "hsct"}],
-                     "text": "Haematopoietic stem cell transplant"},
+            "code": {
+                "coding": [{"system": k.CS + "procedure", "code": "hsct"}],
+                "text": "Haematopoietic stem cell transplant",
+            },
             "subject": self.subject,
             "performedDateTime": str(event["date"]),
         }
@@ -438,9 +561,23 @@ class _Builder:
         notes = [{"text": f"Decision: {status}"}]
         dose = decision.get("next_dose")
         if dose:
-            notes.append({"text": "Next dose: " + ", ".join(
-                f"{key} {dose[key]}" for key in ("cycle", "day", "scheduled", "dose_mg_per_m2",
-                                                 "bsa_m2", "dose_mg") if dose.get(key) is not None)})
+            notes.append(
+                {
+                    "text": "Next dose: "
+                    + ", ".join(
+                        f"{key} {dose[key]}"
+                        for key in (
+                            "cycle",
+                            "day",
+                            "scheduled",
+                            "dose_mg_per_m2",
+                            "bsa_m2",
+                            "dose_mg",
+                        )
+                        if dose.get(key) is not None
+                    )
+                }
+            )
         for r in decision.get("reasons") or ():
             inputs = ", ".join(f"{key}={v}" for key, v in (r.get("inputs") or {}).items())
             text = f"{r.get('rule')}: {r.get('message')} [{r.get('citation')}]"
@@ -454,7 +591,7 @@ class _Builder:
             "resourceType": "GuidanceResponse",
             "id": "decision",
             "moduleUri": f"{k.INOPLAN}/engine/{decision.get('engine_version', __version__)}"
-                         f"/{decision.get('label_revision', '')}",
+            f"/{decision.get('label_revision', '')}",
             "status": "data-required" if status == "cannot_decide" else "success",
             "subject": self.subject,
             "note": notes,
@@ -466,16 +603,20 @@ class _Builder:
             severity = {"critical": "high", "warning": "moderate"}.get(str(alert.get("severity")))
             if severity is None:
                 continue
-            issue = self.add({
-                "resourceType": "DetectedIssue",
-                "id": _id("issue", j),
-                "status": "final",
-                "severity": severity,
-                "code": {"coding": [{"system": k.CS + "alert", "code": str(alert.get("code"))}],
-                         "text": str(alert.get("code"))},
-                "patient": self.subject,
-                "detail": f"{alert.get('message')} ({alert.get('citation')}). {DISCLAIMER}",
-            })
+            issue = self.add(
+                {
+                    "resourceType": "DetectedIssue",
+                    "id": _id("issue", j),
+                    "status": "final",
+                    "severity": severity,
+                    "code": {
+                        "coding": [{"system": k.CS + "alert", "code": str(alert.get("code"))}],
+                        "text": str(alert.get("code")),
+                    },
+                    "patient": self.subject,
+                    "detail": f"{alert.get('message')} ({alert.get('citation')}). {DISCLAIMER}",
+                }
+            )
             issues.append(self.ref(issue))
         if issues:
             notes.insert(1, {"text": "Alerts: " + ", ".join(i["reference"] for i in issues)})
@@ -500,8 +641,9 @@ def export_bundle(
     return {
         "resourceType": "Bundle",
         "id": _id("inoplan-course", builder.pid),
-        "meta": {"tag": [{"system": k.CS + "tag", "code": "decision-support",
-                          "display": DISCLAIMER}]},
+        "meta": {
+            "tag": [{"system": k.CS + "tag", "code": "decision-support", "display": DISCLAIMER}]
+        },
         "type": "collection",
         "entry": builder.entries,
     }

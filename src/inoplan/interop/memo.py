@@ -35,8 +35,12 @@ class DecisionMemo:
         self.misses = 0
 
     def key(self, document: dict[str, Any], on: date) -> str:
-        canonical = json.dumps([self._salt, on.isoformat(), document], sort_keys=True,
-                               separators=(",", ":"), default=str)
+        canonical = json.dumps(
+            [self._salt, on.isoformat(), document],
+            sort_keys=True,
+            separators=(",", ":"),
+            default=str,
+        )
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     def __call__(self, document: dict[str, Any], on: date) -> dict[str, Any]:

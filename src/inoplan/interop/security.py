@@ -119,8 +119,10 @@ def load_issuers(path: str | Path) -> list[TrustedIssuer]:
         url, file = table.get("jwks_url"), table.get("jwks_file")
         if (url is None) == (file is None):
             raise ValueError(f"{where}: needs exactly one of jwks_url or jwks_file")
-        if url is not None and not str(url).startswith("https://") and not str(url).startswith(
-            "http://127.0.0.1"
+        if (
+            url is not None
+            and not str(url).startswith("https://")
+            and not str(url).startswith("http://127.0.0.1")
         ):
             raise ValueError(f"{where}: jwks_url must use https")
         jwks_file = None
