@@ -60,6 +60,13 @@ ROUTES: list[tuple[str, str, str, Any]] = [
     ("GET", "/api/v1/courses/{id}/decisions", "course.read", None),
     ("GET", "/api/v1/courses/{id}/exposure", "course.read", None),
     ("GET", "/api/v1/courses/{id}/audit", "audit.read", None),
+    ("POST", "/api/v1/courses/{id}/decisions/1/confirmation", "decision.confirm", {"note": "ok"}),
+    (
+        "POST",
+        "/api/v1/courses/{id}/verifications",
+        "dose.verify",
+        {"cycle": 1, "day": 8, "dose_mg": 0.86},
+    ),
     ("GET", "/api/v1/patients", "course.read", None),
     ("GET", "/api/v1/patients/DEMO-0001", "course.read", None),
     ("GET", "/api/v1/audit", "audit.verify", None),
@@ -94,7 +101,12 @@ def _api_routes(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
 
 
 def _template(path: str) -> str:
-    return path.split("?")[0].replace("{id}", "{course_id}").replace("DEMO-0001", "{patient_id}")
+    return (
+        path.split("?")[0]
+        .replace("{id}", "{course_id}")
+        .replace("DEMO-0001", "{patient_id}")
+        .replace("/decisions/1/", "/decisions/{decision_id}/")
+    )
 
 
 def test_the_route_table_covers_every_api_route(app) -> None:

@@ -296,3 +296,59 @@ def test_the_exposure_equals_the_pk_service_for_the_stored_document(client, toke
         f"{COURSES}/{created['id']}/exposure?population=100000", headers=headers(tokens["viewer"])
     )
     assert too_many.status_code == 422 and too_many.json()["field"] == "population"
+
+
+def test_a_prescriber_confirms_a_decision_shown_and_it_is_audited(client, tokens) -> None:
+    created = _create(client, tokens["prescriber"])
+    course = f"{COURSES}/{created['id']}"
+    decision = client.get(f"{course}/decision?on={TODAY}", headers=headers(tokens["nurse"])).json()
+    url = f"{course}/decisions/{decision['decision_id']}/confirmation"
+    response = client.post(
+        url, json={"note": "labs checked"}, headers=headers(tokens["prescriber"])
+    )
+    assert response.status_code == 201, response.text
+    record = response.json()
+    assert record["action"] == "decision.confirm" and record["actor"] == "prescriber"
+    assert (
+        record["after"]["status"] == decision["status"]
+        and record["after"]["note"] == "labs checked"
+    )
+    missing = client.post(
+        f"{course}/decisions/9999/confirmation", json={}, headers=headers(tokens["prescriber"])
+    )
+    assert missing.status_code == 404
+    trail = client.get(f"{course}/audit", headers=headers(tokens["admin"])).json()["data"]
+    assert [r["action"] for r in trail] == ["course.create", "decision.show", "decision.confirm"]
+
+
+def test_a_pharmacist_verifies_a_dose_against_the_plan(client, tokens) -> None:
+    from inoplan.services.courses import plan_document
+
+    document = course_document(0)
+    created = _create(client, tokens["prescriber"], document)
+    planned = next(d for d in plan_document(document)["doses"] if (d["cycle"], d["day"]) == (1, 8))
+    url = f"{COURSES}/{created['id']}/verifications"
+    good = client.post(
+        url,
+        json={"cycle": 1, "day": 8, "dose_mg": planned["dose_mg"]},
+        headers=headers(tokens["pharmacist"]),
+    )
+    assert good.status_code == 201, good.text
+    assert good.json()["after"]["matches_plan"] is True
+    off = client.post(
+        url,
+        json={"cycle": 1, "day": 8, "dose_mg": planned["dose_mg"] + 0.1},
+        headers=headers(tokens["pharmacist"]),
+    )
+    assert off.json()["after"]["matches_plan"] is False
+    assert off.json()["after"]["planned_dose_mg"] == planned["dose_mg"]
+    beyond = client.post(
+        url, json={"cycle": 6, "day": 15, "dose_mg": 0.5}, headers=headers(tokens["pharmacist"])
+    )
+    assert beyond.status_code == 422 and beyond.json()["field"] == "day"  # cap is 2 cycles here
+    assert (
+        client.get(f"{COURSES}/{created['id']}", headers=headers(tokens["viewer"])).json()[
+            "version"
+        ]
+        == 1
+    )
