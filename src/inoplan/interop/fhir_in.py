@@ -379,13 +379,13 @@ class _Mapper:
             break
         if "start_date" not in plan:
             first = min((a["date"] for a in administrations), default=None)
-            start = first or (self.start_date.isoformat() if self.start_date else None)
-            if start is None:
+            start_text = first or (self.start_date.isoformat() if self.start_date else None)
+            if start_text is None:
                 raise InvalidInput(
                     "plan.start_date",
                     "no inotuzumab administration and no planned start: need the start date",
                 )
-            plan["start_date"] = start
+            plan["start_date"] = start_text
         plan.setdefault("bsa_formula", "mosteller")
         self.label = label
         return plan
@@ -406,8 +406,10 @@ class _Mapper:
             when = self.when(o)
             day = _date(when)
             eid = _event_id(o)
-            loinc = {c.get("code") for c in codings(concept) if c.get("system") == k.LOINC}
-            ours = {c.get("code") for c in codings(concept) if c.get("system") == _OUR_OBSERVATION}
+            loinc = {str(c.get("code")) for c in codings(concept) if c.get("system") == k.LOINC}
+            ours = {
+                str(c.get("code")) for c in codings(concept) if c.get("system") == _OUR_OBSERVATION
+            }
             relevant = loinc & _RELEVANT_LOINC or ours
             if not relevant:
                 continue
@@ -476,8 +478,9 @@ class _Mapper:
                 )
                 self.sources[f"pregnancy_test@{iso}"] = f"{where} ({iso})"
             elif ours:
-                event = self.inoplan_observation(o, ours, iso, where)
-                if event is not None:
+                found = self.inoplan_observation(o, ours, iso, where)
+                if found is not None:
+                    event = found
                     if event["type"] == "labs":
                         slot = labs.setdefault((iso, eid), {"date": iso, "type": "labs"})
                         slot.update(
