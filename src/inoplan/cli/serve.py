@@ -32,6 +32,7 @@ def serve(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per start is enough
     if workers > 1 and settings.is_sqlite:
         from inoplan.errors import InvalidInput
 
