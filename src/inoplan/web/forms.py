@@ -380,8 +380,6 @@ def parse_event(event_type: str, form: Mapping[str, Any]) -> dict[str, Any]:
             if item.required:
                 errors[item.name] = "required"
             continue
-        if item.kind == "select" and item.options == _TRI and raw == "":
-            continue
         try:
             value = _convert(item, raw)
         except ValueError as exc:

@@ -169,7 +169,6 @@ class CourseView:
     prefill: dict[str, dict[str, str]] = field(default_factory=dict)
     label_revision: str = ""
     stale: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _timeline(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
