@@ -211,3 +211,26 @@ def test_concurrent_replays_of_one_jti_are_accepted_exactly_once(database) -> No
     with ThreadPoolExecutor(6) as pool:
         results = list(pool.map(attempt, range(6)))
     assert results.count(True) == 1
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(tmp_path) -> None:
+    from records_helpers import migrated_database
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    database = migrated_database(f"sqlite:///{tmp_path / 'pragmas.db'}")
+    with database.engine.connect() as connection:
+        pragma = {
+            name: connection.execute(text(f"PRAGMA {name}")).scalar()
+            for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+        }
+    assert pragma == {
+        "journal_mode": "wal",
+        "foreign_keys": 1,
+        "busy_timeout": 30000,
+        "synchronous": 2,
+    }
+    with pytest.raises(IntegrityError), database.uow(write=True) as uow:  # no course 42
+        uow.courses.add_event(42, 0, vitals_event(1), at=datetime.now(UTC), by="x")
+        uow.commit()
+    database.dispose()
