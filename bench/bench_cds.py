@@ -332,6 +332,15 @@ def profile(body: dict[str, Any]) -> None:
     for _ in range(n):
         handle_call(SERVICE, call, today=today, decide=decide_document)
     stages["mapping + engine + cards"] = (time.perf_counter() - t0) / n
+    from inoplan.interop.memo import DecisionMemo
+
+    memo = DecisionMemo(decide_document)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        handle_call(SERVICE, call, today=today, decide=memo)
+    stages["mapping + cards, decision from the memo (identical inputs)"] = (
+        time.perf_counter() - t0
+    ) / n
     from inoplan.interop.fhir_in import bundle_to_document
 
     t0 = time.perf_counter()
@@ -368,11 +377,22 @@ def profile(body: dict[str, Any]) -> None:
         t0 = time.perf_counter()
         for i in range(n):
             remember_jti(database, ISS, f"jti-{i}", expires)
-        stages["jti insert (SQLite, synchronous=FULL)"] = (time.perf_counter() - t0) / n
+        stages["jti insert, records.remember_jti (SQLite, synchronous=FULL)"] = (
+            time.perf_counter() - t0
+        ) / n
+        from inoplan.api.cds_hooks import DatabaseJtiStore
+
+        store = DatabaseJtiStore(database)
+        t0 = time.perf_counter()
+        for i in range(n):
+            store.remember(ISS, f"fast-{i}", expires)
+        stages["jti insert, the service's store (own connection, synchronous=NORMAL)"] = (
+            time.perf_counter() - t0
+        ) / n
         database.dispose()
     print("\nStage timings (mean per call, ms):")
     for name, seconds in stages.items():
-        print(f"  {name:<66} {seconds * 1000:7.2f}")
+        print(f"  {name:<72} {seconds * 1000:7.2f}")
     profiler = cProfile.Profile()
     profiler.enable()
     for token in tokens[250:300]:
