@@ -353,5 +353,68 @@ def test_service_fields_map_to_form_fields() -> None:
     assert field_for_error("labs", "event.anc.unit") == "anc.unit"
     assert field_for_error("labs", "event.bilirubin") == "bilirubin.value"
     assert field_for_error("vitals", "event.height_cm") == "height_cm"
-    assert field_for_error("administration", "event.supersedes") == ""
+    assert field_for_error("administration", "event.supersedes") == "supersedes"
+    assert field_for_error("labs", "event.reason") == "correction_reason"
+    assert field_for_error("discontinuation", "event.reason") == "reason"
     assert field_for_error("ecg", "event") == ""
+
+
+# -- corrections -----------------------------------------------------------------------------
+
+
+def test_web_entries_get_ids_and_can_be_corrected(client: Any, app: Any, course_id: int) -> None:
+    login(client, "nurse")
+    _post(client, course_id, "ecg", {"date": "2026-12-08", "qtcf_ms": "514"})
+    wrong = _events(app, course_id)[-1]
+    assert wrong["id"].startswith("ecg-")
+    page = client.get(f"/courses/{course_id}").text
+    assert f'<option value="{wrong["id"]}">' in page  # offered in the ECG form's correction list
+    response = _post(
+        client,
+        course_id,
+        "ecg",
+        {
+            "date": "2026-12-08",
+            "qtcf_ms": "451",
+            "supersedes": wrong["id"],
+            "correction_reason": "transcription error",
+        },
+    )
+    assert response.status_code == 303
+    fixed = _events(app, course_id)[-1]
+    assert fixed["supersedes"] == wrong["id"] and fixed["reason"] == "transcription error"
+    page = client.get(f"/courses/{course_id}").text
+    assert 'class="superseded"' in page and "Corrected, no longer counts" in page
+    assert f'<option value="{wrong["id"]}">' not in page  # already corrected
+
+
+def test_correction_needs_a_reason(client: Any, app: Any, course_id: int) -> None:
+    login(client, "nurse")
+    _post(client, course_id, "ecg", {"date": "2026-12-08", "qtcf_ms": "514"})
+    target = _events(app, course_id)[-1]["id"]
+    before = _events(app, course_id)
+    response = _post(
+        client, course_id, "ecg", {"date": "2026-12-08", "qtcf_ms": "451", "supersedes": target}
+    )
+    assert response.status_code == 422
+    assert 'id="ecg-f-correction-reason-error"' in response.text
+    assert _events(app, course_id) == before
+
+
+def test_correction_of_an_unknown_entry_is_refused(client: Any, app: Any, course_id: int) -> None:
+    login(client, "nurse")
+    before = _events(app, course_id)
+    response = _post(
+        client,
+        course_id,
+        "ecg",
+        {
+            "date": "2026-12-08",
+            "qtcf_ms": "451",
+            "supersedes": "ecg-nope",
+            "correction_reason": "typo",
+        },
+    )
+    assert response.status_code == 422
+    assert 'id="ecg-f-supersedes-error"' in response.text
+    assert _events(app, course_id) == before

@@ -54,10 +54,14 @@ def inputs(value: Any) -> str:
 
 def event_summary(event: Mapping[str, Any]) -> str:
     """One line for an event in the history list."""
-    skip = {"type", "date", "_position"}
+    skip = {"type", "date", "id", "supersedes", "reason"}
     parts = []
+    if event.get("supersedes"):
+        parts.append(f"corrects {event['supersedes']} ({event.get('reason', '')})")
+    elif event.get("type") == "discontinuation":
+        parts.append(f"reason {event.get('reason', '')}")
     for key, item in event.items():
-        if key in skip:
+        if key in skip or key.startswith("_"):
             continue
         if isinstance(item, Mapping):
             text = f"{num(item.get('value'))} {item.get('unit', '')}".strip()

@@ -17,10 +17,12 @@ from datetime import date
 from typing import Any, Final
 
 __all__ = [
+    "CORRECTABLE",
     "FORMS",
     "Field",
     "FormError",
     "FormSpec",
+    "add_correction",
     "field_for_error",
     "parse_event",
 ]
@@ -432,12 +434,45 @@ def parse_event(event_type: str, form: Mapping[str, Any]) -> dict[str, Any]:
     return ordered
 
 
+#: Forms whose events can be corrected (a discontinuation's own ``reason`` field would clash).
+CORRECTABLE: Final = frozenset(FORMS) - {"discontinuation"}
+
+
+def add_correction(event_type: str, event: dict[str, Any], form: Mapping[str, Any]) -> None:
+    """Turn the optional "corrects" fields into ``supersedes`` and ``reason`` (in place).
+
+    Raises
+    ------
+    FormError
+        A correction without its reason.
+
+    >>> event = {"type": "ecg", "date": "2026-12-01", "qtcf_ms": 438}
+    >>> add_correction("ecg", event, {"supersedes": "ecg-1", "correction_reason": "typo"})
+    >>> event["supersedes"], event["reason"]
+    ('ecg-1', 'typo')
+    """
+    target = _text(form, "supersedes")
+    reason = _text(form, "correction_reason")
+    if not target:
+        if reason:
+            raise FormError({"supersedes": "choose the entry this corrects, or clear the reason"})
+        return
+    if event_type not in CORRECTABLE:
+        raise FormError({"": "this kind of entry cannot be corrected here"})
+    if not reason:
+        raise FormError({"correction_reason": "required: say why the entry is corrected"})
+    event["supersedes"] = target
+    event["reason"] = reason[:500]
+
+
 def field_for_error(event_type: str, service_field: str) -> str:
     """The form field next to which a service error belongs (``event.anc.unit`` -> ``anc.unit``).
 
     ``""`` means the form as a whole.
     """
     name = service_field.removeprefix("event.") if service_field.startswith("event.") else ""
+    if name == "supersedes" or (name == "reason" and event_type in CORRECTABLE):
+        return "supersedes" if name == "supersedes" else "correction_reason"
     names = {f.name for f in FORMS[event_type].fields}
     while name and name not in names:
         if name + ".value" in names:

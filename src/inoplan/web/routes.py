@@ -13,6 +13,7 @@ accepts ``?on=YYYY-MM-DD`` to look at another day.
 from __future__ import annotations
 
 import functools
+import secrets
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from importlib import resources
@@ -460,7 +461,7 @@ def _expected_version(request: Request, form: Mapping[str, Any]) -> int | None:
 async def record_event(request: Request, course_id: int, event_type: str) -> Response:
     """Record one event from a form (post/redirect/get); errors come back next to the field."""
     from inoplan.services.records import append_event
-    from inoplan.web.forms import FORMS, FormError, field_for_error, parse_event
+    from inoplan.web.forms import FORMS, FormError, add_correction, field_for_error, parse_event
 
     checked = await _checked_form(request)
     if isinstance(checked, Response):
@@ -505,8 +506,10 @@ async def record_event(request: Request, course_id: int, event_type: str) -> Res
         return again(422, {"": "The course version is missing; reload the page."})
     try:
         event = parse_event(event_type, form)
+        add_correction(event_type, event, form)
     except FormError as exc:
         return again(422, exc.errors)
+    event = {"id": f"{event_type.replace('_', '-')}-{secrets.token_hex(4)}", **event}
     try:
         append_event(
             _database(request), course_id, event, expected_version=version, actor=principal.username

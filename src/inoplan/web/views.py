@@ -167,6 +167,7 @@ class CourseView:
     audit: list[Any] | None
     forms: list[Any]
     prefill: dict[str, dict[str, str]] = field(default_factory=dict)
+    correctable: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     label_revision: str = ""
     stale: bool = False
 
@@ -206,6 +207,18 @@ def prefill(forms: list[Any], on: date, decision: Mapping[str, Any]) -> dict[str
             | ({"dose_mg": f"{due['dose_mg']:g}"} if due.get("dose_mg") is not None else {})
         )
     return values
+
+
+def _correctable(events: list[dict[str, Any]]) -> dict[str, list[tuple[str, str]]]:
+    """Entries that a correction may replace: those with an id, not already corrected."""
+    from inoplan.web.filters import event_summary
+
+    out: dict[str, list[tuple[str, str]]] = {}
+    for event in events:
+        if event.get("id") and not event.get("_superseded"):
+            text = f"{event['date']}: {event_summary(event)}"
+            out.setdefault(str(event["type"]), []).append((str(event["id"]), text[:90]))
+    return out
 
 
 def allowed_forms(principal: Principal) -> list[Any]:
@@ -251,6 +264,9 @@ def course_view(
         reverse=True,
     )
     forms = allowed_forms(principal)
+    superseded = {e.get("supersedes") for e in document.get("events", []) if e.get("supersedes")}
+    for event in events:
+        event["_superseded"] = event.get("id") in superseded
     return CourseView(
         course_id=course_id,
         version=int(decision.get("course_version", version)),
@@ -265,6 +281,7 @@ def course_view(
         audit=audit,
         forms=forms,
         prefill=prefill(forms, on, decision),
+        correctable=_correctable(events),
         label_revision=label.id,
         stale=int(decision.get("course_version", version)) != version,
     )
