@@ -23,6 +23,7 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from inoplan import DISCLAIMER, __version__
 from inoplan.errors import CdsError, Conflict, InvalidInput, NotFound
@@ -231,12 +232,11 @@ def _authenticated(request: Request) -> tuple[SessionData, Principal] | Redirect
     return session, principal
 
 
-async def _checked_form(
-    request: Request,
+def _checked_form(
+    request: Request, form: Mapping[str, Any]
 ) -> tuple[SessionData, Principal, Mapping[str, Any]] | Response:
     """A logged-in POST with a valid CSRF token (else the response to send)."""
     session = _session(request)
-    form = await request.form()
     principal = _principal(request, session)
     if session is None or principal is None:
         return RedirectResponse("/login", status_code=303)
@@ -278,6 +278,11 @@ def login_page(request: Request) -> Response:
 async def login(request: Request) -> Response:
     """Check the user name and password; start a session (new CSRF token)."""
     form = await request.form()
+    # password hashing and the database are blocking: off the event loop
+    return await run_in_threadpool(_login, request, form)
+
+
+def _login(request: Request, form: Mapping[str, Any]) -> Response:
     session = _session(request)
     username = str(form.get("username") or "").strip()
     next_url = _safe_next(form.get("next"))
@@ -321,6 +326,10 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     """End the session."""
     form = await request.form()
+    return await run_in_threadpool(_logout, request, form)
+
+
+def _logout(request: Request, form: Mapping[str, Any]) -> Response:
     session = _session(request)
     if session is not None and not session.csrf_matches(form.get("csrf_token")):
         principal = _principal(request, session)
@@ -460,10 +469,17 @@ def _expected_version(request: Request, form: Mapping[str, Any]) -> int | None:
 @router.post("/courses/{course_id}/events/{event_type}", response_class=HTMLResponse)
 async def record_event(request: Request, course_id: int, event_type: str) -> Response:
     """Record one event from a form (post/redirect/get); errors come back next to the field."""
+    form = await request.form()
+    return await run_in_threadpool(_record_event, request, course_id, event_type, form)
+
+
+def _record_event(
+    request: Request, course_id: int, event_type: str, form: Mapping[str, Any]
+) -> Response:
     from inoplan.services.records import append_event
     from inoplan.web.forms import FORMS, FormError, add_correction, field_for_error, parse_event
 
-    checked = await _checked_form(request)
+    checked = _checked_form(request, form)
     if isinstance(checked, Response):
         return checked
     session, principal, form = checked
