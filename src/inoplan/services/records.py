@@ -658,7 +658,7 @@ def remember_jti(
 ) -> bool:
     """Remember a JWT id; ``False`` if this issuer's ``jti`` was already seen (a replay).
 
-    Expired ids are purged first. The insert relies on the database's unique constraint on
+    Expired ids are purged in the same transaction. The insert relies on the database's unique constraint on
     ``(iss, jti)``, so two workers receiving the same token at once cannot both accept it.
     """
     if not iss or not jti:
@@ -667,11 +667,9 @@ def remember_jti(
         raise InvalidInput("expires_at", "must be timezone-aware (UTC)")
     with uow_factory(write=True) as uow:
         uow.jti.purge(before=clock())
-        uow.commit()
-    with uow_factory(write=True) as uow:
+        # The insert runs in a savepoint: a duplicate rolls back only the insert, not the purge.
         inserted = bool(uow.jti.insert(iss=iss, jti=jti, expires_at=expires_at))
-        if inserted:
-            uow.commit()
+        uow.commit()
     return inserted
 
 
