@@ -352,3 +352,21 @@ def test_a_pharmacist_verifies_a_dose_against_the_plan(client, tokens) -> None:
         ]
         == 1
     )
+
+
+def test_an_id_beyond_the_database_range_is_404_not_a_crash(client, tokens) -> None:
+    from inoplan.services import records
+
+    huge = 10**25
+    assert client.get(f"{COURSES}/{huge}", headers=headers(tokens["viewer"])).status_code == 422
+    database = client.app.state.database
+    for call in (
+        lambda: records.course_document(database, huge),
+        lambda: records.course_version(database, huge),
+    ):
+        try:
+            call()
+        except Exception as exc:
+            assert type(exc).__name__ == "NotFound"
+        else:
+            raise AssertionError("expected NotFound")

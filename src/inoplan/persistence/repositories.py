@@ -39,6 +39,9 @@ __all__ = [
 ]
 
 
+_MAX_ID = 2**63 - 1  # BIGINT
+
+
 def _course(row: CourseRow, external_id: str) -> CourseRecord:
     return CourseRecord(
         id=row.id,
@@ -149,6 +152,8 @@ class SqlCourses:
         return row.id
 
     def get(self, course_id: int) -> CourseRecord | None:
+        if not 0 < course_id <= _MAX_ID:  # no such row; and the driver would overflow
+            return None
         found = self._session.execute(
             select(CourseRow, PatientRow.external_id)
             .join(PatientRow, PatientRow.id == CourseRow.patient_id)
@@ -163,6 +168,8 @@ class SqlCourses:
         Takes the row lock on PostgreSQL (a concurrent writer with the same version waits, then
         matches no row) and the database write lock on SQLite; True if this writer won.
         """
+        if not 0 < course_id <= _MAX_ID:
+            return False
         result = self._session.execute(
             update(CourseRow)
             .where(CourseRow.id == course_id, CourseRow.version == expected)
