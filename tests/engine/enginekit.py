@@ -57,10 +57,18 @@ def labs(
 
 
 def given(on: date | str, cycle: int, day: int, dose_mg: float) -> dict[str, Any]:
-    return {"date": str(on), "type": "administration", "cycle": cycle, "day": day, "dose_mg": dose_mg}
+    return {
+        "date": str(on),
+        "type": "administration",
+        "cycle": cycle,
+        "day": day,
+        "dose_mg": dose_mg,
+    }
 
 
-def vitals(on: date | str, height_cm: float | None = 170, weight_kg: float | None = 70, **extra: Any) -> dict[str, Any]:
+def vitals(
+    on: date | str, height_cm: float | None = 170, weight_kg: float | None = 70, **extra: Any
+) -> dict[str, Any]:
     event: dict[str, Any] = {"date": str(on), "type": "vitals"}
     if height_cm is not None:
         event["height_cm"] = height_cm
@@ -111,7 +119,11 @@ def document(
         },
     }
     base_patient.update(patient or {})
-    base_plan = {"start_date": START.isoformat(), "hsct_intended": False, "bsa_formula": "mosteller"}
+    base_plan = {
+        "start_date": START.isoformat(),
+        "hsct_intended": False,
+        "bsa_formula": "mosteller",
+    }
     base_plan.update(plan or {})
     return {
         "label": label,
@@ -151,7 +163,11 @@ def course_through(
                 events.append(vitals(on - timedelta(days=1)))
         if in_remission_from is not None and cycle == in_remission_from and day == 1:
             events.append(response(on - timedelta(days=2), "CR", mrd_negative=False))
-        per_m2 = "0.8" if day == 1 and (in_remission_from is None or cycle < in_remission_from) else "0.5"
+        per_m2 = (
+            "0.8"
+            if day == 1 and (in_remission_from is None or cycle < in_remission_from)
+            else "0.5"
+        )
         events.append(given(on, cycle, day, mg(per_m2)))
     return events
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from enginekit import document
 
 EXAMPLES = Path(__file__).parent / "data" / "examples"
@@ -25,14 +24,19 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 
 def test_evaluate_json(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(["evaluate", str(EXAMPLES / "01-first-dose.yaml"), "--on", "2027-03-01", "--json"], capsys)
+    code, out, _ = run(
+        ["evaluate", str(EXAMPLES / "01-first-dose.yaml"), "--on", "2027-03-01", "--json"], capsys
+    )
     assert code == 0
     decision = json.loads(out)
     assert decision["status"] == "give" and decision["next_dose"]["dose_mg"] == 1.69
 
 
 def test_evaluate_readable(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(["evaluate", str(EXAMPLES / "02-bilirubin-and-transaminases.yaml"), "--on", "2027-04-19"], capsys)
+    code, out, _ = run(
+        ["evaluate", str(EXAMPLES / "02-bilirubin-and-transaminases.yaml"), "--on", "2027-04-19"],
+        capsys,
+    )
     assert code == 0
     assert "HOLD" in out and "hepatic.bilirubin-and-transaminases" in out and "Table 3" in out
 
@@ -52,7 +56,9 @@ def test_render_decision_shows_interpretation_and_alerts() -> None:
 
 
 def test_bad_date_is_an_input_error(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(["evaluate", str(EXAMPLES / "01-first-dose.yaml"), "--on", "2027-13-01", "--json"], capsys)
+    code, out, err = run(
+        ["evaluate", str(EXAMPLES / "01-first-dose.yaml"), "--on", "2027-13-01", "--json"], capsys
+    )
     assert code == 2 and json.loads(out)["error"]["field"] == "on" and "on" in err
 
 
@@ -69,8 +75,12 @@ def test_batch_writes_one_line_per_course_and_goes_on_after_an_invalid_file(tmp_
     assert run_batch(tmp_path, __import__("datetime").date(2027, 3, 1), out=out) == 0
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [line["file"] for line in lines] == [
-        "01-first-dose.yaml", "02-bilirubin-and-transaminases.yaml", "03-remission-after-cycle-1.yaml",
-        "04-child.yaml", "05-bad-unit.json"]
+        "01-first-dose.yaml",
+        "02-bilirubin-and-transaminases.yaml",
+        "03-remission-after-cycle-1.yaml",
+        "04-child.yaml",
+        "05-bad-unit.json",
+    ]
     assert lines[0]["status"] == "give" and lines[0]["patient_id"] == "EX-01"
     assert lines[3]["status"] == "wait"
     assert lines[4]["error"]["field"] == "events[2].anc.unit" and lines[4]["patient_id"] == "T-1"
@@ -78,7 +88,7 @@ def test_batch_writes_one_line_per_course_and_goes_on_after_an_invalid_file(tmp_
 
 def test_batch_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     shutil.copy(EXAMPLES / "04-child.yaml", tmp_path / "a.yml")
-    code, out, err = run(["evaluate", str(tmp_path), "--on", "2027-06-07"], capsys)
+    code, out, _err = run(["evaluate", str(tmp_path), "--on", "2027-06-07"], capsys)
     assert code == 0
     line = json.loads(out.strip())
     assert (line["file"], line["status"]) == ("a.yml", "give")

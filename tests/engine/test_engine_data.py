@@ -5,8 +5,18 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-
-from enginekit import codes, course_through, decide, document, given, labs, reason, rules, tox, vitals
+from enginekit import (
+    codes,
+    course_through,
+    decide,
+    document,
+    given,
+    labs,
+    reason,
+    rules,
+    tox,
+    vitals,
+)
 
 
 @pytest.mark.parametrize(("age_days", "status"), [(0, "give"), (3, "give"), (4, "cannot_decide")])
@@ -25,7 +35,11 @@ def test_stale_labs_for_day8_need_only_liver_tests() -> None:
     events = [*course_through((1, 1))]
     decision = decide(document(events), "2027-03-08")  # last labs 02-28
     assert decision["status"] == "cannot_decide"
-    assert sorted(reason(decision, "data.stale-labs")["inputs"]["needed"]) == ["alt", "ast", "bilirubin"]
+    assert sorted(reason(decision, "data.stale-labs")["inputs"]["needed"]) == [
+        "alt",
+        "ast",
+        "bilirubin",
+    ]
 
 
 def test_a_lab_never_recorded_is_missing_data() -> None:
@@ -81,20 +95,30 @@ def test_dose_deviation_above_5_percent(dose_mg: float, alert: bool) -> None:
 
 
 def test_supersede_corrects_a_lab_value() -> None:
-    events = [*course_through((1, 15)), vitals("2027-03-21"),
-              {**labs("2027-03-21", anc=0.3), "id": "l1"},
-              {**labs("2027-03-21", anc=1.3), "supersedes": "l1", "reason": "typo"}]
+    events = [
+        *course_through((1, 15)),
+        vitals("2027-03-21"),
+        {**labs("2027-03-21", anc=0.3), "id": "l1"},
+        {**labs("2027-03-21", anc=1.3), "supersedes": "l1", "reason": "typo"},
+    ]
     assert decide(document(events), "2027-03-22")["status"] == "give"
 
 
 # -- precedence (CONTRACT 3) ---------------------------------------------------------------------
 def test_discontinue_beats_complete() -> None:
     events = [*course_through((2, 15), in_remission_from=2), tox("2027-04-10", "vod", 3)]
-    assert decide(document(events, plan={"hsct_intended": True}), "2027-04-12")["status"] == "discontinue"
+    assert (
+        decide(document(events, plan={"hsct_intended": True}), "2027-04-12")["status"]
+        == "discontinue"
+    )
 
 
 def test_discontinue_beats_cannot_decide_and_hold() -> None:
-    events = [*course_through((1, 1)), tox("2027-03-05", "infusion_related_reaction", 3), tox("2027-03-05", "nausea", 3)]
+    events = [
+        *course_through((1, 1)),
+        tox("2027-03-05", "infusion_related_reaction", 3),
+        tox("2027-03-05", "nausea", 3),
+    ]
     decision = decide(document(events), "2027-03-08")  # labs stale too
     assert decision["status"] == "discontinue" and decision["next_dose"] is None
     assert decision["reasons"][0]["rule"] == "infusion.severe-reaction"
@@ -102,7 +126,9 @@ def test_discontinue_beats_cannot_decide_and_hold() -> None:
 
 def test_complete_beats_hold() -> None:
     events = [*course_through((2, 15), in_remission_from=2), tox("2027-04-10", "nausea", 3)]
-    assert decide(document(events, plan={"hsct_intended": True}), "2027-04-12")["status"] == "complete"
+    assert (
+        decide(document(events, plan={"hsct_intended": True}), "2027-04-12")["status"] == "complete"
+    )
 
 
 def test_hold_beats_cannot_decide() -> None:
@@ -113,13 +139,22 @@ def test_hold_beats_cannot_decide() -> None:
 
 
 def test_cannot_decide_beats_give_and_wait_is_not_blocked() -> None:
-    assert decide(document([vitals("2027-02-26")], workup_events=False), "2027-03-01")["status"] == "cannot_decide"
-    assert decide(document([vitals("2027-02-26")], workup_events=False), "2027-02-27")["status"] == "wait"
+    assert (
+        decide(document([vitals("2027-02-26")], workup_events=False), "2027-03-01")["status"]
+        == "cannot_decide"
+    )
+    assert (
+        decide(document([vitals("2027-02-26")], workup_events=False), "2027-02-27")["status"]
+        == "wait"
+    )
 
 
 def test_discontinuation_event_is_final() -> None:
-    events = [*course_through((1, 8)), {"date": "2027-03-10", "type": "discontinuation", "reason": "patient choice"},
-              labs("2027-03-14")]
+    events = [
+        *course_through((1, 8)),
+        {"date": "2027-03-10", "type": "discontinuation", "reason": "patient choice"},
+        labs("2027-03-14"),
+    ]
     for on in ("2027-03-10", "2027-03-15", "2027-04-30"):
         assert decide(document(events), on)["status"] == "discontinue"
     assert decide(document(events), "2027-03-09")["status"] == "wait"
@@ -135,7 +170,9 @@ def test_same_input_same_output() -> None:
     assert decide(doc, "2027-04-01") == decide(doc, "2027-04-01")
 
 
-@pytest.mark.parametrize(("dose_mg", "alert"), [(1.47, False), (1.33, False), (1.48, True), (1.32, True)])
+@pytest.mark.parametrize(
+    ("dose_mg", "alert"), [(1.47, False), (1.33, False), (1.48, True), (1.32, True)]
+)
 def test_dose_deviation_exactly_5_percent_is_not_flagged(dose_mg: float, alert: bool) -> None:
     # 175 cm / 63 kg -> Mosteller exactly 1.75 m2; 0.8 x 1.75 = 1.40 mg; 5 % = 0.07 mg exactly
     doc = document([given("2027-03-01", 1, 1, dose_mg)], workup_events=False)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from enginekit import codes, decide
 
 EXAMPLES = sorted((Path(__file__).parent / "data" / "examples").glob("*.yaml"))

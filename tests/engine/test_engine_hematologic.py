@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from enginekit import codes, course_through, decide, document, labs, reason, response, rules, vitals
 
 
@@ -28,7 +27,12 @@ def test_normal_baseline_platelet_row(platelets: float, status: str) -> None:
 
 
 def test_transfused_platelet_count_is_not_used() -> None:
-    events = [*course_through((1, 15)), labs("2027-03-20", platelets=40), labs("2027-03-21", platelets=80, transfused=True), vitals("2027-03-21")]
+    events = [
+        *course_through((1, 15)),
+        labs("2027-03-20", platelets=40),
+        labs("2027-03-21", platelets=80, transfused=True),
+        vitals("2027-03-21"),
+    ]
     decision = decide(document(events), "2027-03-22")
     assert decision["status"] == "hold"  # the transfusion-independent 40 counts, not the 80
     assert reason(decision, "hematologic.not-recovered")["inputs"]["platelets"]["value"] == 40
@@ -46,7 +50,10 @@ def test_only_transfused_platelets_cannot_decide() -> None:
 def test_low_counts_never_hold_day_8_or_15(day: int) -> None:
     last = (1, 1) if day == 8 else (1, 8)
     on = "2027-03-08" if day == 8 else "2027-03-15"
-    events = [*course_through(last), labs("2027-03-07" if day == 8 else "2027-03-14", anc=0.1, platelets=5)]
+    events = [
+        *course_through(last),
+        labs("2027-03-07" if day == 8 else "2027-03-14", anc=0.1, platelets=5),
+    ]
     decision = decide(document(events), on)
     assert decision["status"] == "give"
     assert "hematologic.within-cycle-not-applied" in rules(decision)
@@ -56,7 +63,12 @@ def low_baseline(anc: float, platelets: float, **extra: object) -> list[dict]:
     """Baseline before cycle 1: ANC 0.6, platelets 30 (low-baseline row)."""
     events = course_through((1, 15))
     events[0:0] = [labs("2027-03-01", anc=0.6, platelets=30)]
-    return [*events, labs("2027-03-21", anc=anc, platelets=platelets), vitals("2027-03-21"), *extra.get("more", [])]  # type: ignore[list-item]
+    return [
+        *events,
+        labs("2027-03-21", anc=anc, platelets=platelets),
+        vitals("2027-03-21"),
+        *extra.get("more", []),
+    ]  # type: ignore[list-item]
 
 
 @pytest.mark.parametrize(
@@ -73,14 +85,20 @@ def test_low_baseline_row(anc: float, platelets: float, status: str, condition: 
     decision = decide(document(low_baseline(anc, platelets)), "2027-03-22")
     assert decision["status"] == status
     if condition:
-        assert reason(decision, "hematologic.low-baseline-recovered")["inputs"]["conditions"][condition]
+        assert reason(decision, "hematologic.low-baseline-recovered")["inputs"]["conditions"][
+            condition
+        ]
 
 
 def test_low_baseline_condition_c_disease_related_cytopenia() -> None:
-    judged = response("2027-03-19", "PR", disease_stable_or_improved=True, cytopenia_due_to_disease=True)
+    judged = response(
+        "2027-03-19", "PR", disease_stable_or_improved=True, cytopenia_due_to_disease=True
+    )
     decision = decide(document(low_baseline(0.3, 10, more=[judged])), "2027-03-22")
     assert decision["status"] == "give"
-    not_due = response("2027-03-19", "PR", disease_stable_or_improved=True, cytopenia_due_to_disease=False)
+    not_due = response(
+        "2027-03-19", "PR", disease_stable_or_improved=True, cytopenia_due_to_disease=False
+    )
     assert decide(document(low_baseline(0.3, 10, more=[not_due])), "2027-03-22")["status"] == "hold"
 
 
@@ -93,7 +111,9 @@ def test_mixed_baseline_uses_the_low_baseline_row() -> None:
     assert "hematologic.low-baseline-recovered" in rules(decision)
 
 
-def persistent(days_low: int, *, judged: bool | None = False, label: str = "us") -> tuple[dict, str]:
+def persistent(
+    days_low: int, *, judged: bool | None = False, label: str = "us"
+) -> tuple[dict, str]:
     """ANC < 1 from 2027-03-21 on; the last low count ``days_low`` days later."""
     from datetime import date, timedelta
 
@@ -131,7 +151,7 @@ def test_eu_label_has_no_28_day_stop() -> None:
 
 
 def test_discontinue_after_persistent_low_counts_is_final_after_recovery() -> None:
-    doc, on = persistent(29)
+    doc, _on = persistent(29)
     doc["events"] += [labs("2027-04-25", anc=1.8), vitals("2027-04-25")]
     later = decide(doc, "2027-04-26")
     assert later["status"] == "discontinue"

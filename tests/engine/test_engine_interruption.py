@@ -5,15 +5,32 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-
-from enginekit import codes, course_through, decide, document, given, labs, reason, response, rules, tox, vitals
+from enginekit import (
+    codes,
+    course_through,
+    decide,
+    document,
+    given,
+    labs,
+    reason,
+    response,
+    rules,
+    tox,
+    vitals,
+)
 
 
 def held_from_day15(days: int) -> tuple[dict, str]:
     """C1D15 (03-15) held for diarrhea grade 3, recovered ``days`` later, decision that day."""
     recovery = date(2027, 3, 15) + timedelta(days=days)
-    events = [*course_through((1, 8)), tox("2027-03-15", "diarrhea", 3), response("2027-03-19", "PR"),
-              tox(recovery, "diarrhea", 1), labs(recovery - timedelta(days=1)), vitals(recovery - timedelta(days=1))]
+    events = [
+        *course_through((1, 8)),
+        tox("2027-03-15", "diarrhea", 3),
+        response("2027-03-19", "PR"),
+        tox(recovery, "diarrhea", 1),
+        labs(recovery - timedelta(days=1)),
+        vitals(recovery - timedelta(days=1)),
+    ]
     return document(events), recovery.isoformat()
 
 
@@ -63,23 +80,35 @@ def reduced_course() -> list[dict]:
 
 
 def test_reduced_cycle_day8_is_0_375() -> None:
-    events = reduced_course() + [labs("2027-04-04")]
+    events = [*reduced_course(), labs("2027-04-04")]
     decision = decide(document(events, workup_events=False), "2027-04-05")
-    assert decision["next_dose"]["dose_mg_per_m2"] == 0.375 and decision["next_dose"]["dose_mg"] == 0.68
+    assert (
+        decision["next_dose"]["dose_mg_per_m2"] == 0.375
+        and decision["next_dose"]["dose_mg"] == 0.68
+    )
 
 
 def test_never_re_escalated_in_later_cycles() -> None:
-    events = reduced_course() + [given("2027-04-05", 2, 8, 0.68), given("2027-04-12", 2, 15, 0.68),
-                                 labs("2027-04-25"), vitals("2027-04-25")]
+    events = [
+        *reduced_course(),
+        given("2027-04-05", 2, 8, 0.68),
+        given("2027-04-12", 2, 15, 0.68),
+        labs("2027-04-25"),
+        vitals("2027-04-25"),
+    ]
     decision = decide(document(events, workup_events=False), "2027-04-26")
     assert decision["status"] == "give" and decision["next_dose"]["cycle"] == 3
     assert decision["next_dose"]["dose_mg_per_m2"] == 0.6
 
 
 def second_long_hold() -> list[dict]:
-    return reduced_course() + [
-        given("2027-04-05", 2, 8, 0.68), tox("2027-04-12", "diarrhea", 3), tox("2027-04-26", "diarrhea", 1),
-        labs("2027-04-25"), vitals("2027-04-25"),
+    return [
+        *reduced_course(),
+        given("2027-04-05", 2, 8, 0.68),
+        tox("2027-04-12", "diarrhea", 3),
+        tox("2027-04-26", "diarrhea", 1),
+        labs("2027-04-25"),
+        vitals("2027-04-25"),
     ]
 
 
@@ -92,15 +121,26 @@ def test_a_further_long_hold_gives_two_doses_per_cycle() -> None:
 
 
 def test_two_dose_cycles_have_no_day15() -> None:
-    events = second_long_hold() + [given("2027-04-26", 3, 1, 1.09), labs("2027-05-02"), given("2027-05-03", 3, 8, 0.68)]
+    events = [
+        *second_long_hold(),
+        given("2027-04-26", 3, 1, 1.09),
+        labs("2027-05-02"),
+        given("2027-05-03", 3, 8, 0.68),
+    ]
     decision = decide(document(events, workup_events=False), "2027-05-10")
     assert decision["status"] == "wait"
     assert (decision["next_dose"]["cycle"], decision["next_dose"]["day"]) == (4, 1)
 
 
 def test_a_third_long_hold_is_not_tolerated() -> None:
-    events = second_long_hold() + [given("2027-04-26", 3, 1, 1.09), tox("2027-05-03", "diarrhea", 3),
-                                   tox("2027-05-24", "diarrhea", 1), labs("2027-05-23"), vitals("2027-05-23")]
+    events = [
+        *second_long_hold(),
+        given("2027-04-26", 3, 1, 1.09),
+        tox("2027-05-03", "diarrhea", 3),
+        tox("2027-05-24", "diarrhea", 1),
+        labs("2027-05-23"),
+        vitals("2027-05-23"),
+    ]
     decision = decide(document(events, workup_events=False), "2027-05-24")
     assert decision["status"] == "discontinue"
     assert "interruption.not-tolerated" in rules(decision)
@@ -110,7 +150,12 @@ def test_a_third_long_hold_is_not_tolerated() -> None:
 def test_over_28_days_consider_discontinuation(days: int, alert: bool) -> None:
     start = date(2027, 3, 15)
     on = start + timedelta(days=days)
-    events = [*course_through((1, 8)), tox(start, "diarrhea", 3), labs(on - timedelta(days=1)), vitals(on - timedelta(days=1))]
+    events = [
+        *course_through((1, 8)),
+        tox(start, "diarrhea", 3),
+        labs(on - timedelta(days=1)),
+        vitals(on - timedelta(days=1)),
+    ]
     decision = decide(document(events), on)
     assert decision["status"] == "hold"
     assert ("CONSIDER_DISCONTINUATION" in codes(decision)) is alert

@@ -48,8 +48,15 @@ def _lab(analyte: str, value: float, uln: float | None = None) -> LabValue:
     return LabValue(analyte, v, "", v, "", uln=Decimal(str(uln)) if uln else None)
 
 
-def labs_event(on: date, index: int, anc: float, platelets: float, bili_x: float, alt_x: float,
-               transfused: bool = False) -> LabsEvent:
+def labs_event(
+    on: date,
+    index: int,
+    anc: float,
+    platelets: float,
+    bili_x: float,
+    alt_x: float,
+    transfused: bool = False,
+) -> LabsEvent:
     values = {
         "anc": _lab("anc", anc),
         "platelets": replace(_lab("platelets", platelets), transfused=transfused),
@@ -65,11 +72,15 @@ def base(e: type, on: date, index: int, **fields: object) -> object:
     return e(on, None, index, None, None, **fields)
 
 
-def make_course(events: list[object], *, hsct: bool | None, cycle1_days: int, height: int, weight: int) -> Course:
+def make_course(
+    events: list[object], *, hsct: bool | None, cycle1_days: int, height: int, weight: int
+) -> Course:
     ordered = sorted(events, key=lambda e: (e.date, e.index))  # type: ignore[attr-defined]
     patient = Patient("H-1", date(1980, 1, 1), "male", False, False, (), History(salvage_line=1))
     plan = CoursePlan(START, hsct, cycle1_days)
-    vitals = VitalsEvent(START - timedelta(days=3), None, -1, None, None, Decimal(height), Decimal(weight))
+    vitals = VitalsEvent(
+        START - timedelta(days=3), None, -1, None, None, Decimal(height), Decimal(weight)
+    )
     return Course("us-2024-03", patient, plan, (vitals, *ordered))  # type: ignore[arg-type]
 
 
@@ -103,27 +114,53 @@ def random_courses(draw: st.DrawFn) -> tuple[Course, list[date]]:
             if action == "stop":
                 break
             scheduled = start + timedelta(days=day - 1)
-            delay = draw(st.integers(1, 20)) if action == "late" else draw(st.integers(-2, 2)) if day > 1 else 0
+            delay = (
+                draw(st.integers(1, 20))
+                if action == "late"
+                else draw(st.integers(-2, 2))
+                if day > 1
+                else 0
+            )
             on = max(scheduled + timedelta(days=delay), last_day + timedelta(days=1))
             if draw(st.booleans()):
                 index += 1
-                events.append(labs_event(on - timedelta(days=draw(st.integers(0, 5))), index, *draw(lab_values)))
+                events.append(
+                    labs_event(
+                        on - timedelta(days=draw(st.integers(0, 5))), index, *draw(lab_values)
+                    )
+                )
             if draw(st.integers(0, 5)) == 0:
                 index += 1
                 term, grade = draw(toxicity)
-                events.append(base(ToxicityEvent, on - timedelta(days=draw(st.integers(0, 9))), index, term=term, grade=grade))
+                events.append(
+                    base(
+                        ToxicityEvent,
+                        on - timedelta(days=draw(st.integers(0, 9))),
+                        index,
+                        term=term,
+                        grade=grade,
+                    )
+                )
             if action != "skip":
                 index += 1
                 mg = Decimal(str(draw(st.sampled_from([0.5, 0.9, 1.46]))))
-                events.append(base(AdministrationEvent, on, index, cycle=cycle, day=day, dose_mg=mg))
+                events.append(
+                    base(AdministrationEvent, on, index, cycle=cycle, day=day, dose_mg=mg)
+                )
                 last_day = on
                 if day == 1:
                     start = on
         else:
             index += 1
-            events.append(base(ResponseEvent, start + timedelta(days=18), index,
-                               status=draw(st.sampled_from(["CR", "CRi", "PR", "NR"])),
-                               mrd_negative=draw(st.sampled_from([True, False, None]))))
+            events.append(
+                base(
+                    ResponseEvent,
+                    start + timedelta(days=18),
+                    index,
+                    status=draw(st.sampled_from(["CR", "CRi", "PR", "NR"])),
+                    mrd_negative=draw(st.sampled_from([True, False, None])),
+                )
+            )
             start = start + timedelta(days=cycle1_days if cycle == 1 else 28)
             continue
         break
@@ -139,11 +176,15 @@ def check_decision(course: Course, decision_on: date) -> object:
     decision = evaluate(course, US, decision_on, qt_drugs=QT)
     nd = decision.next_dose
     given_before = [a for a in course.of_type(AdministrationEvent) if a.date <= decision_on]
-    cap = US.cycle_cap(course.plan.hsct_intended) + (1 if any(a.cycle > US.cycle_cap(course.plan.hsct_intended) for a in given_before) else 0)
+    cap = US.cycle_cap(course.plan.hsct_intended) + (
+        1 if any(a.cycle > US.cycle_cap(course.plan.hsct_intended) for a in given_before) else 0
+    )
     if nd is not None:
         assert nd.dose_mg_per_m2 is None or nd.dose_mg_per_m2 <= MAX_DOSE
         assert nd.cycle <= cap
-        if any(m.code == "reduce_total_25" and m.from_cycle <= nd.cycle for m in decision.modifications):
+        if any(
+            m.code == "reduce_total_25" and m.from_cycle <= nd.cycle for m in decision.modifications
+        ):
             assert nd.dose_mg_per_m2 is not None and nd.dose_mg_per_m2 <= MAX_DOSE * REDUCED
     if decision.status == "give":
         assert nd is not None
@@ -160,8 +201,28 @@ def test_random_courses_keep_the_invariants(case: tuple[Course, list[date]]) -> 
     for on in dates:
         decision = check_decision(course, on)
         if discontinued:
-            assert decision.status == "discontinue", "discontinue must be final"  # type: ignore[attr-defined]
+            assert decision.status == "discontinue", (  # type: ignore[attr-defined]
+                f"discontinue must be final: {on} gives {decision.status}\n{describe(course)}"  # type: ignore[attr-defined]
+            )
         discontinued = discontinued or decision.status == "discontinue"  # type: ignore[attr-defined]
+
+
+def describe(course: Course) -> str:
+    """A compact listing of a generated course for failure messages."""
+    rows = [
+        f"plan {course.plan.start_date} hsct={course.plan.hsct_intended} c1={course.plan.cycle1_days}"
+    ]
+    for e in course.events:
+        detail = {
+            "administration": lambda e: f"C{e.cycle}D{e.day} {e.dose_mg} mg",
+            "toxicity": lambda e: f"{e.term} G{e.grade}",
+            "response": lambda e: f"{e.status} mrd={e.mrd_negative}",
+            "labs": lambda e: " ".join(
+                f"{k}={v.value}" for k, v in e.values.items() if k != "peripheral_blasts"
+            ),
+        }.get(e.type, lambda e: "")(e)
+        rows.append(f"  {e.date} {e.type} {detail}")
+    return "\n".join(rows)
 
 
 def plan_totals(course: Course) -> None:
@@ -193,7 +254,14 @@ def simulate(data: st.DataObject, steps: int) -> None:
             events.append(base(ToxicityEvent, on, index, term=term, grade=grade))
         if data.draw(st.integers(0, 6), label="resp?") == 0:
             index += 1
-            events.append(base(ResponseEvent, on, index, status=data.draw(st.sampled_from(["CR", "CRi", "PR", "NR"]), label="resp")))
+            events.append(
+                base(
+                    ResponseEvent,
+                    on,
+                    index,
+                    status=data.draw(st.sampled_from(["CR", "CRi", "PR", "NR"]), label="resp"),
+                )
+            )
         course = make_course(events, hsct=hsct, cycle1_days=21, height=170, weight=70)
         decision = evaluate(course, US, on, qt_drugs=QT)
         if discontinued_on is not None:
@@ -220,7 +288,9 @@ def simulate(data: st.DataObject, steps: int) -> None:
                 f"given={given_days}"
             )
         index += 1
-        events.append(base(AdministrationEvent, on, index, cycle=nd.cycle, day=nd.day, dose_mg=nd.dose_mg))
+        events.append(
+            base(AdministrationEvent, on, index, cycle=nd.cycle, day=nd.day, dose_mg=nd.dose_mg)
+        )
         given_days.append((on, nd.cycle, nd.day, nd.dose_mg_per_m2))
     totals: dict[int, Decimal] = {}
     for _, cycle, _, per_m2 in given_days:
@@ -233,7 +303,9 @@ def simulate(data: st.DataObject, steps: int) -> None:
 NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=NO_SHRINK)
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=NO_SHRINK
+)
 @given(st.data())
 def test_following_the_engine_keeps_the_invariants(data: st.DataObject) -> None:
     simulate(data, steps=30)
@@ -247,7 +319,9 @@ def test_random_courses_keep_the_invariants_slow(case: tuple[Course, list[date]]
 
 
 @pytest.mark.slow
-@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=NO_SHRINK)
+@settings(
+    max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=NO_SHRINK
+)
 @given(st.data())
 def test_following_the_engine_keeps_the_invariants_slow(data: st.DataObject) -> None:
     simulate(data, steps=60)

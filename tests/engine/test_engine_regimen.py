@@ -5,16 +5,41 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
-from enginekit import CALENDAR, codes, course_through, d, decide, document, given, labs, mg, reason, response, rules, tox, vitals
+from enginekit import (
+    CALENDAR,
+    codes,
+    course_through,
+    d,
+    decide,
+    document,
+    given,
+    labs,
+    mg,
+    reason,
+    response,
+    rules,
+    tox,
+    vitals,
+)
 
 
 def test_contract_shape_and_disclaimer() -> None:
     from inoplan import DISCLAIMER
 
     decision = decide(document(), "2027-03-01")
-    for key in ("label", "label_revision", "engine_version", "as_of", "status", "next_dose",
-                "modifications", "omitted_doses", "key_dates", "reasons", "alerts"):
+    for key in (
+        "label",
+        "label_revision",
+        "engine_version",
+        "as_of",
+        "status",
+        "next_dose",
+        "modifications",
+        "omitted_doses",
+        "key_dates",
+        "reasons",
+        "alerts",
+    ):
         assert key in decision
     assert decision["label"] == "us" and decision["label_revision"] == "us-2024-03"
     assert decision["disclaimer"] == DISCLAIMER
@@ -28,7 +53,13 @@ def test_cycle1_day1_on_start_date_is_given_at_0_8() -> None:
     decision = decide(document(), "2027-03-01")
     assert decision["status"] == "give"
     nd = decision["next_dose"]
-    assert (nd["cycle"], nd["day"], nd["dose_mg_per_m2"], nd["dose_mg"], nd["bsa_m2"]) == (1, 1, 0.8, 1.46, 1.82)
+    assert (nd["cycle"], nd["day"], nd["dose_mg_per_m2"], nd["dose_mg"], nd["bsa_m2"]) == (
+        1,
+        1,
+        0.8,
+        1.46,
+        1.82,
+    )
     assert "regimen.cycle-1.day-1" in rules(decision)
     assert {"PREMEDICATION", "OBSERVATION"} <= set(codes(decision))
 
@@ -66,12 +97,17 @@ def test_day8_after_a_late_day1_keeps_six_days() -> None:
     early = decide(document(events), "2027-03-08")
     assert early["status"] == "wait"
     assert early["next_dose"]["earliest"] == "2027-03-09"
-    on_time = decide(document(events + [labs("2027-03-09")]), "2027-03-09")
+    on_time = decide(document([*events, labs("2027-03-09")]), "2027-03-09")
     assert on_time["status"] == "give"
 
 
 def test_late_day8_after_toxicity_is_given_late_under_7_days() -> None:
-    events = [*course_through((1, 1)), tox("2027-03-08", "nausea", 2), tox("2027-03-13", "nausea", 1), labs("2027-03-13")]
+    events = [
+        *course_through((1, 1)),
+        tox("2027-03-08", "nausea", 2),
+        tox("2027-03-13", "nausea", 1),
+        labs("2027-03-13"),
+    ]
     decision = decide(document(events), "2027-03-13")  # 5 days late
     assert decision["status"] == "give"
     r = reason(decision, "interruption.delay-under-7")
@@ -83,7 +119,12 @@ def test_late_day8_after_toxicity_is_given_late_under_7_days() -> None:
     [("CR", 0.5), ("CRi", 0.5), ("PR", 0.8), ("NR", 0.8), ("relapse", 0.8)],
 )
 def test_later_cycle_day1_depends_on_response(response_status: str, per_m2: float) -> None:
-    events = [*course_through((1, 15)), response("2027-03-19", response_status), labs("2027-03-21"), vitals("2027-03-21")]
+    events = [
+        *course_through((1, 15)),
+        response("2027-03-19", response_status),
+        labs("2027-03-21"),
+        vitals("2027-03-21"),
+    ]
     decision = decide(document(events), "2027-03-22")
     assert decision["status"] == "give"
     assert decision["next_dose"]["dose_mg_per_m2"] == per_m2
@@ -106,7 +147,12 @@ def test_cycle2_wait_on_last_day_of_21_day_cycle1_and_28_day_extension() -> None
 
 
 def test_delayed_day1_uses_response_known_by_then_and_latest_is_open() -> None:
-    events = [*course_through((1, 15)), response("2027-03-25", "CRi"), labs("2027-03-28"), vitals("2027-03-28")]
+    events = [
+        *course_through((1, 15)),
+        response("2027-03-25", "CRi"),
+        labs("2027-03-28"),
+        vitals("2027-03-28"),
+    ]
     decision = decide(document(events), "2027-03-29")
     assert decision["status"] == "give"
     nd = decision["next_dose"]
@@ -130,8 +176,14 @@ def test_hsct_cap_without_option_when_mrd_negative_cr() -> None:
 
 
 def test_third_cycle_given_by_choice_continues_to_its_day8() -> None:
-    events = [*course_through((2, 15)), response("2027-04-10", "CRi", mrd_negative=False),
-              labs("2027-04-18"), vitals("2027-04-18"), given("2027-04-19", 3, 1, 0.91), labs("2027-04-25")]
+    events = [
+        *course_through((2, 15)),
+        response("2027-04-10", "CRi", mrd_negative=False),
+        labs("2027-04-18"),
+        vitals("2027-04-18"),
+        given("2027-04-19", 3, 1, 0.91),
+        labs("2027-04-25"),
+    ]
     decision = decide(document(events, plan={"hsct_intended": True}), "2027-04-26")
     assert decision["status"] == "give"
     assert (decision["next_dose"]["cycle"], decision["next_dose"]["day"]) == (3, 8)
@@ -144,7 +196,11 @@ def test_six_cycles_then_complete() -> None:
 
 
 def test_hsct_undecided_is_planned_like_no_hsct() -> None:
-    events = [*course_through((2, 15), in_remission_from=2), labs("2027-04-18"), vitals("2027-04-18")]
+    events = [
+        *course_through((2, 15), in_remission_from=2),
+        labs("2027-04-18"),
+        vitals("2027-04-18"),
+    ]
     decision = decide(document(events, plan={"hsct_intended": None}), "2027-04-19")
     assert decision["status"] == "give" and decision["next_dose"]["cycle"] == 3
 
@@ -159,7 +215,12 @@ def test_hsct_undecided_is_planned_like_no_hsct() -> None:
     ],
 )
 def test_no_cr_within_three_cycles_stops(responses: list[tuple[str, str]], status: str) -> None:
-    events = [*course_through((3, 15)), *[response(day, s) for day, s in responses], labs("2027-05-16"), vitals("2027-05-16")]
+    events = [
+        *course_through((3, 15)),
+        *[response(day, s) for day, s in responses],
+        labs("2027-05-16"),
+        vitals("2027-05-16"),
+    ]
     decision = decide(document(events), "2027-05-17")
     assert decision["status"] == status
     if status == "discontinue":
@@ -167,16 +228,36 @@ def test_no_cr_within_three_cycles_stops(responses: list[tuple[str, str]], statu
 
 
 def test_no_assessment_after_cycle3_is_cannot_decide() -> None:
-    events = [*course_through((3, 15)), response("2027-03-19", "PR"), labs("2027-05-16"), vitals("2027-05-16")]
+    events = [
+        *course_through((3, 15)),
+        response("2027-03-19", "PR"),
+        labs("2027-05-16"),
+        vitals("2027-05-16"),
+    ]
     decision = decide(document(events), "2027-05-17")
     assert decision["status"] == "cannot_decide"
     assert "regimen.response-after-cycle-3-needed" in rules(decision)
 
 
 def test_no_response_rule_not_applied_before_cycle3_is_finished() -> None:
-    events = [*course_through((2, 15)), response("2027-04-10", "NR"), labs("2027-04-18"), vitals("2027-04-18")]
+    events = [
+        *course_through((2, 15)),
+        response("2027-04-10", "NR"),
+        labs("2027-04-18"),
+        vitals("2027-04-18"),
+    ]
     assert decide(document(events), "2027-04-19")["status"] == "give"
 
 
 def test_calendar_of_the_kit_is_the_standard_one() -> None:
-    assert CALENDAR[(2, 1)].isoformat() == "2027-03-22" and CALENDAR[(6, 1)].isoformat() == "2027-07-12"
+    assert (
+        CALENDAR[(2, 1)].isoformat() == "2027-03-22"
+        and CALENDAR[(6, 1)].isoformat() == "2027-07-12"
+    )
+
+
+def test_no_response_stop_stays_after_further_cycles_were_given_anyway() -> None:
+    # Found by the property test: a stop must not turn into "complete" once later doses are recorded.
+    events = [*course_through((6, 15)), response("2027-05-14", "NR")]
+    assert decide(document(events), "2027-05-17")["status"] == "discontinue"
+    assert decide(document(events), "2027-08-10")["status"] == "discontinue"

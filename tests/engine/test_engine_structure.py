@@ -34,9 +34,21 @@ def test_engine_imports_only_stdlib_and_domain(path: Path) -> None:
         root = module.split(".")[0]
         if module == "inoplan" or module.startswith(ALLOWED_PREFIXES) or module == "__future__":
             continue
-        if root in sys.stdlib_module_names:
-            if root in {"datetime"} or root not in {"time", "os", "io", "pathlib", "logging", "random", "socket", "subprocess"}:
-                continue
+        if root in sys.stdlib_module_names and (
+            root in {"datetime"}
+            or root
+            not in {
+                "time",
+                "os",
+                "io",
+                "pathlib",
+                "logging",
+                "random",
+                "socket",
+                "subprocess",
+            }
+        ):
+            continue
         bad.add(module)
     assert not bad, f"{path.name} imports {sorted(bad)}"
 
@@ -58,7 +70,9 @@ def test_no_label_numbers_as_literals_in_rules() -> None:
     for path in sorted(ENGINE.glob("*.py")):
         numbers = {
             tok.string
-            for tok in tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline)
+            for tok in tokenize.generate_tokens(
+                io.StringIO(path.read_text(encoding="utf-8")).readline
+            )
             if tok.type == tokenize.NUMBER
         }
         assert numbers <= allowed, f"{path.name}: {sorted(numbers - allowed)}"
@@ -70,17 +84,43 @@ def test_every_rule_and_threshold_the_engine_reads_exists_in_both_labels() -> No
     from inoplan.knowledge import load_label
 
     text = "\n".join(p.read_text(encoding="utf-8") for p in ENGINE.glob("*.py"))
-    keys = set(re.findall(r'(?:number|threshold|interpretation|cite|has_threshold)\("([a-z0-9_]+)"\)', text))
+    keys = set(
+        re.findall(
+            r'(?:number|threshold|interpretation|cite|has_threshold)\("([a-z0-9_]+)"\)', text
+        )
+    )
     for name in ("us", "eu"):
         label = load_label(name)
         for key in keys:
             if key == "hematologic_persistence_days" and name == "eu":
                 continue  # deliberately absent in the EU file
-            assert key in label.thresholds or key in label.rules or key in label.sections, (name, key)
-    for code in ("PREMEDICATION", "OBSERVATION", "CYTOREDUCTION", "VOD_RISK", "VOD_SUSPECTED",
-                 "HSCT_CONDITIONING", "HSCT_BILIRUBIN", "QT_DRUG", "QT_ECG", "PREGNANCY_TEST",
-                 "CONTRACEPTION", "LACTATION", "ALLERGY", "AGE", "MAX_CYCLES", "NO_RESPONSE",
-                 "CONSIDER_DISCONTINUATION", "STALE_LABS", "STALE_WEIGHT", "MISSING_DATA", "DOSE_DEVIATION"):
+            assert key in label.thresholds or key in label.rules or key in label.sections, (
+                name,
+                key,
+            )
+    for code in (
+        "PREMEDICATION",
+        "OBSERVATION",
+        "CYTOREDUCTION",
+        "VOD_RISK",
+        "VOD_SUSPECTED",
+        "HSCT_CONDITIONING",
+        "HSCT_BILIRUBIN",
+        "QT_DRUG",
+        "QT_ECG",
+        "PREGNANCY_TEST",
+        "CONTRACEPTION",
+        "LACTATION",
+        "ALLERGY",
+        "AGE",
+        "MAX_CYCLES",
+        "NO_RESPONSE",
+        "CONSIDER_DISCONTINUATION",
+        "STALE_LABS",
+        "STALE_WEIGHT",
+        "MISSING_DATA",
+        "DOSE_DEVIATION",
+    ):
         for name in ("us", "eu"):
             assert load_label(name).alert(code).citation.text
 
@@ -95,16 +135,31 @@ def test_qt_list_matches_the_main_table() -> None:
     assert sum(tag == "W&P" for tag in confirmed.values()) == 18
     assert [k for k, t in confirmed.items() if t == "AR-ONLY"] == ["escitalopram"]
     assert all(d.source for d in drugs)
-    assert {d.key for d in drugs if d.status == "unconfirmed"} >= {"moxifloxacin", "amiodarone", "pentamidine"}
+    assert {d.key for d in drugs if d.status == "unconfirmed"} >= {
+        "moxifloxacin",
+        "amiodarone",
+        "pentamidine",
+    }
     assert [d.key for d in drugs if d.status == "contrast"] == ["isavuconazonium"]
-    assert "credible" not in Path(inoplan.__file__).parent.joinpath("knowledge", "qt_drugs.toml").read_text().lower().replace(
-        "no crediblemeds", "")
+    assert "credible" not in Path(inoplan.__file__).parent.joinpath(
+        "knowledge", "qt_drugs.toml"
+    ).read_text().lower().replace("no crediblemeds", "")
 
 
 def test_qt_matcher_whole_words_and_excludes() -> None:
     from inoplan.knowledge.qt import load_qt_drugs
 
     qt = load_qt_drugs()
-    names = ["Cipro 500 mg", "ciprofloxacin otic drops", "tacrolimus ointment", "Prograf", "methadone-hcl", "Nexterone"]
+    names = [
+        "Cipro 500 mg",
+        "ciprofloxacin otic drops",
+        "tacrolimus ointment",
+        "Prograf",
+        "methadone-hcl",
+        "Nexterone",
+    ]
     assert [(m.medication, m.drug.key) for m in qt.match(names)] == [
-        ("Cipro 500 mg", "ciprofloxacin"), ("Prograf", "tacrolimus"), ("methadone-hcl", "methadone")]
+        ("Cipro 500 mg", "ciprofloxacin"),
+        ("Prograf", "tacrolimus"),
+        ("methadone-hcl", "methadone"),
+    ]

@@ -4,7 +4,6 @@ CTCAE v5 grades of bilirubin/AST/ALT taken from the labs."""
 from __future__ import annotations
 
 import pytest
-
 from enginekit import codes, course_through, decide, document, labs, reason, rules, tox
 
 
@@ -24,7 +23,9 @@ def day15(**lab: float) -> dict:
         (0.6, 119, 119, False),  # transaminases alone (2.98 x ULN, CTCAE grade 1)
     ],
 )
-def test_hepatic_row_encodes_and_literally(bilirubin: float, ast: float, alt: float, fires: bool) -> None:
+def test_hepatic_row_encodes_and_literally(
+    bilirubin: float, ast: float, alt: float, fires: bool
+) -> None:
     decision = decide(day15(bilirubin=bilirubin, ast=ast, alt=alt), "2027-03-15")
     assert ("hepatic.bilirubin-and-transaminases" in rules(decision)) is fires
     if fires:
@@ -65,18 +66,31 @@ def test_hepatic_not_recovered_discontinues(days: int, status: str) -> None:
         assert "hepatic.not-recovered" in rules(decision)
 
 
-@pytest.mark.parametrize("term", ["vod", "liver_toxicity_severe", "sinusoidal obstruction syndrome"])
+@pytest.mark.parametrize(
+    "term", ["vod", "liver_toxicity_severe", "sinusoidal obstruction syndrome"]
+)
 def test_vod_or_severe_liver_toxicity_discontinues_for_good(term: str) -> None:
-    events = [*course_through((1, 8)), tox("2027-03-12", term, 3), tox("2027-03-20", term, 0), labs("2027-03-21")]
+    events = [
+        *course_through((1, 8)),
+        tox("2027-03-12", term, 3),
+        tox("2027-03-20", term, 0),
+        labs("2027-03-21"),
+    ]
     decision = decide(document(events), "2027-03-22")
     assert decision["status"] == "discontinue" and decision["next_dose"] is None
     assert any(r.startswith("hepatic.") for r in rules(decision))
 
 
 # -- infusion-related reactions ----------------------------------------------------------------
-@pytest.mark.parametrize(("grade", "status"), [(1, "give"), (2, "hold"), (3, "discontinue"), (4, "discontinue")])
+@pytest.mark.parametrize(
+    ("grade", "status"), [(1, "give"), (2, "hold"), (3, "discontinue"), (4, "discontinue")]
+)
 def test_infusion_reaction_grades(grade: int, status: str) -> None:
-    events = [*course_through((1, 1)), tox("2027-03-01", "infusion_related_reaction", grade), labs("2027-03-07")]
+    events = [
+        *course_through((1, 1)),
+        tox("2027-03-01", "infusion_related_reaction", grade),
+        labs("2027-03-07"),
+    ]
     decision = decide(document(events), "2027-03-08")
     assert decision["status"] == status
     if status == "discontinue":
@@ -84,7 +98,12 @@ def test_infusion_reaction_grades(grade: int, status: str) -> None:
 
 
 def test_infusion_reaction_resolved_allows_the_next_dose() -> None:
-    events = [*course_through((1, 1)), tox("2027-03-01", "irr", 2), tox("2027-03-02", "irr", 0), labs("2027-03-07")]
+    events = [
+        *course_through((1, 1)),
+        tox("2027-03-01", "irr", 2),
+        tox("2027-03-02", "irr", 0),
+        labs("2027-03-07"),
+    ]
     assert decide(document(events), "2027-03-08")["status"] == "give"
 
 
@@ -100,20 +119,34 @@ def test_nonhematologic_grade(grade: int, status: str) -> None:
 
 
 def test_nonhematologic_recovered_to_grade_1() -> None:
-    events = [*course_through((1, 1)), tox("2027-03-05", "nausea", 2), tox("2027-03-07", "nausea", 1), labs("2027-03-07")]
+    events = [
+        *course_through((1, 1)),
+        tox("2027-03-05", "nausea", 2),
+        tox("2027-03-07", "nausea", 1),
+        labs("2027-03-07"),
+    ]
     assert decide(document(events), "2027-03-08")["status"] == "give"
 
 
 def test_nonhematologic_back_to_pretreatment_grade() -> None:
-    events = [tox("2027-02-20", "neuropathy", 2), *course_through((1, 1)), tox("2027-03-05", "neuropathy", 3),
-              tox("2027-03-07", "neuropathy", 2), labs("2027-03-07")]
+    events = [
+        tox("2027-02-20", "neuropathy", 2),
+        *course_through((1, 1)),
+        tox("2027-03-05", "neuropathy", 3),
+        tox("2027-03-07", "neuropathy", 2),
+        labs("2027-03-07"),
+    ]
     assert decide(document(events), "2027-03-08")["status"] == "give"
-    worse = events[:-2] + [labs("2027-03-07")]
+    worse = [*events[:-2], labs("2027-03-07")]
     assert decide(document(worse), "2027-03-08")["status"] == "hold"
 
 
 def test_hematologic_terms_do_not_hold_within_cycle() -> None:
-    events = [*course_through((1, 1)), tox("2027-03-05", "febrile neutropenia", 3), labs("2027-03-07")]
+    events = [
+        *course_through((1, 1)),
+        tox("2027-03-05", "febrile neutropenia", 3),
+        labs("2027-03-07"),
+    ]
     assert decide(document(events), "2027-03-08")["status"] == "give"
 
 
@@ -123,7 +156,9 @@ def test_grade3_toxicity_holds_next_cycle_day1() -> None:
 
 
 # -- CTCAE v5 lab grades ----------------------------------------------------------------------
-@pytest.mark.parametrize(("alt", "status"), [(120, "give"), (121, "hold")])  # 3.0 x ULN = grade 1; above = grade 2
+@pytest.mark.parametrize(
+    ("alt", "status"), [(120, "give"), (121, "hold")]
+)  # 3.0 x ULN = grade 1; above = grade 2
 def test_alt_grade_from_labs(alt: float, status: str) -> None:
     decision = decide(day15(alt=alt), "2027-03-15")
     assert decision["status"] == status
@@ -142,11 +177,18 @@ def test_raised_baseline_is_graded_against_baseline(alt: float, status: str) -> 
     # Baseline ALT 80 (2 x ULN): grade 2 starts above 3 x baseline = 240 U/L (CTCAE v5).
     doc = day15(alt=alt)
     doc["events"].insert(0, labs("2027-02-28", alt=80))
-    doc["events"] = [e for e in doc["events"] if not (e["type"] == "labs" and e["date"] == "2027-02-28" and e["alt"]["value"] == 22)]
+    doc["events"] = [
+        e
+        for e in doc["events"]
+        if not (e["type"] == "labs" and e["date"] == "2027-02-28" and e["alt"]["value"] == 22)
+    ]
     decision = decide(doc, "2027-03-15")
     assert decision["status"] == status
     if status == "hold":
-        assert reason(decision, "nonhematologic.lab-grade.alt")["inputs"]["graded_against"] == "baseline"
+        assert (
+            reason(decision, "nonhematologic.lab-grade.alt")["inputs"]["graded_against"]
+            == "baseline"
+        )
 
 
 def test_ctcae_grade_function_boundaries() -> None:
@@ -160,9 +202,23 @@ def test_ctcae_grade_function_boundaries() -> None:
     assert grade(D("1.01"), D(1), None, uln_bounds=bili, baseline_bounds=bili)[0] == 1
     assert grade(D("10.01"), D(1), None, uln_bounds=bili, baseline_bounds=bili)[0] == 4
     # baseline-abnormal aminotransferase grade 1 starts AT 1.5 x baseline
-    g = grade(D("3.0"), D(1), D(2), uln_bounds=[D(1), D(3), D(5), D(20)], baseline_bounds=enzymes, first_bound_inclusive=True)
+    g = grade(
+        D("3.0"),
+        D(1),
+        D(2),
+        uln_bounds=[D(1), D(3), D(5), D(20)],
+        baseline_bounds=enzymes,
+        first_bound_inclusive=True,
+    )
     assert g[:2] == (1, "baseline")
-    g = grade(D("2.99"), D(1), D(2), uln_bounds=[D(1), D(3), D(5), D(20)], baseline_bounds=enzymes, first_bound_inclusive=True)
+    g = grade(
+        D("2.99"),
+        D(1),
+        D(2),
+        uln_bounds=[D(1), D(3), D(5), D(20)],
+        baseline_bounds=enzymes,
+        first_bound_inclusive=True,
+    )
     assert g[0] == 0
 
 

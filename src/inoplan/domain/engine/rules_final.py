@@ -291,7 +291,13 @@ def _not_tolerated(ctx: Context, st: CourseState) -> None:
 def _no_response(ctx: Context, st: CourseState, *, due: bool) -> None:
     after = ctx.label.caps.no_response_stop_after_cycles
     upcoming = st.next_dose
-    if upcoming is None or upcoming.cycle <= after:
+    last_given = max((d.cycle for d in st.given), default=0)
+    finished = (
+        (upcoming is not None and upcoming.cycle > after)
+        or last_given > after
+        or (upcoming is None and last_given == after)
+    )
+    if not finished:
         return  # only once the cycles allowed to reach CR/CRi are finished
     start = st.cycle_start(after)
     if start is None:
