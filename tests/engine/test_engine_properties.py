@@ -209,9 +209,8 @@ def test_random_courses_keep_the_invariants(case: tuple[Course, list[date]]) -> 
 
 def describe(course: Course) -> str:
     """A compact listing of a generated course for failure messages."""
-    rows = [
-        f"plan {course.plan.start_date} hsct={course.plan.hsct_intended} c1={course.plan.cycle1_days}"
-    ]
+    plan = course.plan
+    rows = [f"plan {plan.start_date} hsct={plan.hsct_intended} c1={plan.cycle1_days}"]
     for e in course.events:
         detail = {
             "administration": lambda e: f"C{e.cycle}D{e.day} {e.dose_mg} mg",

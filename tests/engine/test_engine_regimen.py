@@ -257,7 +257,7 @@ def test_calendar_of_the_kit_is_the_standard_one() -> None:
 
 
 def test_no_response_stop_stays_after_further_cycles_were_given_anyway() -> None:
-    # Found by the property test: a stop must not turn into "complete" once later doses are recorded.
+    # Found by the property test: a stop must not become "complete" once later doses are recorded.
     events = [*course_through((6, 15)), response("2027-05-14", "NR")]
     assert decide(document(events), "2027-05-17")["status"] == "discontinue"
     assert decide(document(events), "2027-08-10")["status"] == "discontinue"
