@@ -365,10 +365,14 @@ class SqlAudit:
             update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=seq, hash=digest)
         )
 
-    def for_course(self, course_id: int) -> list[AuditRecord]:
-        rows = self._session.scalars(
-            select(AuditRow).where(AuditRow.course_id == course_id).order_by(AuditRow.seq)
-        ).all()
+    def for_course(self, course_id: int, *, limit: int | None = None) -> list[AuditRecord]:
+        """The course's records, oldest first; with ``limit``, only the newest ``limit``."""
+        query = select(AuditRow).where(AuditRow.course_id == course_id)
+        if limit is None:
+            rows = list(self._session.scalars(query.order_by(AuditRow.seq)).all())
+        else:
+            newest = query.order_by(AuditRow.seq.desc()).limit(limit)
+            rows = list(reversed(self._session.scalars(newest).all()))
         return [_audit(r) for r in rows]
 
     def after(self, seq: int, *, limit: int) -> Iterable[AuditRecord]:

@@ -626,12 +626,16 @@ def course_decisions(uow_factory: UowFactory, course_id: int) -> list[DecisionRe
         return list(uow.decisions.for_course(course_id))
 
 
-def course_audit(uow_factory: UowFactory, course_id: int) -> list[AuditRecord]:
-    """Who did what to the course and when, oldest first."""
+def course_audit(
+    uow_factory: UowFactory, course_id: int, *, limit: int | None = None
+) -> list[AuditRecord]:
+    """Who did what to the course and when, oldest first (only the newest ``limit`` if given)."""
     with uow_factory() as uow:
         if uow.courses.get(course_id) is None:
             raise NotFound(f"course {course_id} does not exist")
-        return list(uow.audit.for_course(course_id))
+        if limit is None:
+            return list(uow.audit.for_course(course_id))
+        return list(uow.audit.for_course(course_id, limit=limit))
 
 
 def iter_audit(uow_factory: UowFactory, *, batch: int = 1000) -> Iterator[AuditRecord]:
