@@ -416,3 +416,20 @@ def test_ids_are_unique_and_labels_point_at_inputs(client: Any, course_id: int) 
     assert not [i for i, n in ids.items() if n > 1]
     for target in re.findall(r'<label for="([^"]+)"', html):
         assert ids[target] == 1, target
+
+
+def test_course_page_reads_only_the_newest_audit_records(app: Any, course_id: int) -> None:
+    """The page's audit history stays bounded however often the course is viewed."""
+    from inoplan.services.records import append_event, course_audit
+
+    for version in range(1, 6):
+        append_event(
+            app.state.database,
+            course_id,
+            {"date": "2026-12-08", "type": "ecg", "qtcf_ms": 430 + version},
+            expected_version=version,
+            actor="test",
+        )
+    everything = course_audit(app.state.database, course_id)
+    newest = course_audit(app.state.database, course_id, limit=3)
+    assert [r.seq for r in newest] == [r.seq for r in everything][-3:]

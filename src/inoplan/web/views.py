@@ -34,6 +34,8 @@ STATUS_TEXT: Final[Mapping[str, str]] = {
     "discontinue": "Discontinue",
 }
 NEEDS_ACTION: Final = ("give", "hold", "cannot_decide")
+#: Audit records shown on the course page (newest first); the API lists them all.
+AUDIT_ROWS: Final = 100
 SEVERITY_ORDER: Final = ("critical", "warning", "info")
 
 Uow = Callable[..., Any]
@@ -257,7 +259,9 @@ def course_view(
     )
     label = load_label(course.label)
     given = [date.fromisoformat(d["given_on"]) for d in plan["doses"] if d.get("given_on")]
-    audit = course_audit(database, course_id) if can(principal.role, "audit.read") else None
+    audit = None
+    if can(principal.role, "audit.read"):  # the newest rows (one more tells if older ones exist)
+        audit = course_audit(database, course_id, limit=AUDIT_ROWS + 1)
     events = sorted(
         ({**e, "_position": i} for i, e in enumerate(document.get("events", []))),
         key=lambda e: (str(e.get("date")), e["_position"]),
