@@ -51,6 +51,14 @@ def _num(value: Any) -> str:
     return str(value)
 
 
+def _duration(minutes: int) -> str:
+    """``60`` -> ``1 hour``, ``90`` -> ``90 minutes``."""
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{minutes} minutes"
+
+
 def _day(value: Any) -> str:
     if not value:
         return "-"
@@ -393,7 +401,7 @@ def handout_pdf(view: Mapping[str, Any]) -> bytes:
         for dose in appointments:
             note = "the date may move"
             if dose["day"] != 1:
-                note = "we may move it up to 2 days"
+                note = f"we may move it up to {view['window_days']} days"
             if dose["status"] == "held":
                 note = "on hold: we will call you"
             rows.append(
@@ -406,7 +414,8 @@ def handout_pdf(view: Mapping[str, Any]) -> bytes:
         doc.text("You have no more planned visits for this medicine.", size=12, height=6)
     doc.text(
         "Each visit starts with a blood test. Then you get medicines to stop a reaction. "
-        f"The drip takes about 1 hour. We watch you for at least {observation} hour after it.",
+        f"The drip takes about {_duration(int(view['infusion_minutes']))}. "
+        f"We watch you for at least {observation} hour after it.",
         size=12,
         height=6,
     )
@@ -496,7 +505,8 @@ def handout_pdf(view: Mapping[str, Any]) -> bytes:
                 + (
                     f" and until {_day(until)}."
                     if until
-                    else " and for 8 months after the last dose."
+                    else f" and for {_num(view['contraception_female_months'])} months after "
+                    "the last dose."
                 )
             )
         else:
@@ -506,14 +516,19 @@ def handout_pdf(view: Mapping[str, Any]) -> bytes:
                 + (
                     f" and until {_day(until)}."
                     if until
-                    else " and for 5 months after the last dose."
+                    else f" and for {_num(view['contraception_male_months'])} months after "
+                    "the last dose."
                 )
             )
     if patient.get("sex") == "female":
         until = key_dates.get("no_breastfeeding_until")
         pregnancy.append(
             "Do not breastfeed during treatment"
-            + (f" or until {_day(until)}." if until else " or for 2 months after the last dose.")
+            + (
+                f" or until {_day(until)}."
+                if until
+                else f" or for {_num(view['no_breastfeeding_months'])} months after the last dose."
+            )
         )
     if key_dates.get("provisional") and pregnancy:
         pregnancy.append("These dates move later with each new dose. We will tell you.")
