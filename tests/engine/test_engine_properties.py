@@ -324,3 +324,22 @@ def test_random_courses_keep_the_invariants_slow(case: tuple[Course, list[date]]
 @given(st.data())
 def test_following_the_engine_keeps_the_invariants_slow(data: st.DataObject) -> None:
     simulate(data, steps=60)
+
+
+EU = load_label("eu")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_courses())
+def test_random_courses_under_the_eu_label(case: tuple[Course, list[date]]) -> None:
+    course, dates = case
+    course = replace(course, label=EU.id)
+    discontinued = False
+    for on in dates:
+        decision = evaluate(course, EU, on, qt_drugs=QT)
+        nd = decision.next_dose
+        assert nd is None or nd.dose_mg_per_m2 is None or nd.dose_mg_per_m2 <= MAX_DOSE
+        assert all(r.citation for r in decision.reasons)
+        if discontinued:
+            assert decision.status == "discontinue"
+        discontinued = discontinued or decision.status == "discontinue"
