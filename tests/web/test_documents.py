@@ -158,6 +158,12 @@ def test_handout_has_calendar_warnings_and_end_dates(client: Any, course_id: int
         "Clinic phone",
     ):
         assert phrase.lower() in text.lower(), phrase
+    from inoplan.knowledge.loader import load_label
+
+    label = load_label("us")
+    assert f"we may move it up to {label.regimen.day_window_days} days" in text
+    observation = label.threshold("observation_hours").number
+    assert f"We watch you for at least {observation} hour after it" in text
     # contraception and breastfeeding end dates are the decision's key dates
     assert re.search(r"until \w{3} \d\d \w{3} 20\d\d", text)
 
