@@ -329,3 +329,25 @@ def test_the_database_store_refuses_a_replay_in_another_worker(tmp_path: Path) -
             worker_b.verify(token, AUD)
     finally:
         database.dispose()
+
+
+def test_jwks_urls_are_fetched_with_httpx_without_following_redirects() -> None:
+    import httpx
+
+    from inoplan.interop.security import _fetch_jwks
+
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        if request.url.path == "/moved":
+            return httpx.Response(302, headers={"Location": "https://evil.example.org/jwks"})
+        return httpx.Response(200, json=sandbox_public_jwks())
+
+    transport = httpx.MockTransport(handler)
+    assert _fetch_jwks(SANDBOX_JKU, transport=transport) == sandbox_public_jwks()
+    with pytest.raises((httpx.HTTPError, ValueError)):
+        _fetch_jwks("https://sandbox.cds-hooks.org/moved", transport=transport)
+    with pytest.raises(ValueError, match="https"):
+        _fetch_jwks("http://sandbox.cds-hooks.org/jwks", transport=transport)
+    assert seen == [SANDBOX_JKU, "https://sandbox.cds-hooks.org/moved"]

@@ -355,10 +355,16 @@ def _parse_keys(raw: Mapping[str, Any]) -> dict[str, Any]:
     return keys
 
 
-def _fetch_jwks(url: str) -> Mapping[str, Any]:
+def _fetch_jwks(url: str, *, transport: Any = None) -> Mapping[str, Any]:
+    """GET a JWK Set: 2 s timeout, https only (or loopback), redirects refused."""
     import httpx
 
-    response = httpx.get(url, timeout=2.0, follow_redirects=False)
-    response.raise_for_status()
+    if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        raise ValueError("a JWK Set URL must use https")
+    with httpx.Client(timeout=2.0, follow_redirects=False, transport=transport) as client:
+        response = client.get(url, headers={"Accept": "application/json"})
+    response.raise_for_status()  # a 3xx is an error too: redirects are not followed
+    if response.is_redirect:
+        raise ValueError("redirect refused")
     data: Mapping[str, Any] = response.json()
     return data
