@@ -508,3 +508,7 @@ def test_the_mismatch_tolerance_comes_from_the_label_unless_configured(
         assert any(c.get("suggestions") for c in cards(call(client, SIGN, body)))
     finally:
         app.state.cds_settings = None
+
+
+def test_patient_view_without_an_inotuzumab_course_says_nothing(client: Any) -> None:
+    assert cards(call(client, VIEW, hook_request("patient-view", first_dose_prefetch()))) == []

@@ -346,6 +346,12 @@ def handle_call(
     required_missing = [key for key in missing if key in service.required]
     if required_missing:
         raise PreconditionFailed(required_missing)
+    if order_resource is None and not any(
+        r.get("resourceType") == "MedicationAdministration" and is_inotuzumab(r)
+        for r in resources_of(data.get("administrations"))
+    ):
+        # patient-view fires on every chart: no inotuzumab course on record, nothing to say
+        return CallResult(cards=[], patient_id=patient_id)
     on = (_order_date(order_resource) if order_resource else None) or today
     try:
         imported = bundle_to_document(
