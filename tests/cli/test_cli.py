@@ -305,8 +305,9 @@ def bad_unit(doc: dict[str, Any]) -> None:
 
 
 def beyond_cap(doc: dict[str, Any]) -> None:
+    # Transplant intended: 2 cycles, a third only as an option (US PI 2.1); a fourth is refused.
     doc["events"].append(
-        {"date": "2027-02-01", "type": "administration", "cycle": 3, "day": 1, "dose_mg": 1.46}
+        {"date": "2027-02-01", "type": "administration", "cycle": 4, "day": 1, "dose_mg": 1.46}
     )
 
 
