@@ -291,6 +291,12 @@ def course_view(
     )
 
 
+#: The course page's concentration plot shows the typical curve and a p5-p95 band from a small
+#: seeded virtual population (reproducible; the band's size and seed are printed on the plot).
+PLOT_POPULATION = 200
+PLOT_SEED = 2019
+
+
 def exposure_svg(database: Uow, course_id: int, *, policy: Any = None) -> str:
     """The PK engineer's concentration plot for the course (drawn on its own request).
 
@@ -305,7 +311,13 @@ def exposure_svg(database: Uow, course_id: int, *, policy: Any = None) -> str:
         raise LookupError("the exposure service is not installed") from exc
     document = export_document(database, course_id)
     try:
-        result = exposure.exposure_json(document, **_policy_kwargs(policy))
+        result = exposure.exposure_json(
+            document,
+            population=PLOT_POPULATION,
+            seed=PLOT_SEED,
+            series=True,
+            **_policy_kwargs(policy),
+        )
         return str(exposure.exposure_svg(result))
     except InvalidInput as exc:
         raise LookupError(str(exc)) from None
