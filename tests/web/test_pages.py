@@ -405,6 +405,9 @@ def test_exposure_plot_is_an_svg_image(client: Any, course_id: int) -> None:
     assert response.headers["content-type"].startswith("image/svg+xml")
     assert "<svg" in response.text
     assert "default-src 'none'" in response.headers["content-security-policy"]
+    if "No exposure plot" not in response.text:  # a course with doses: curve and band
+        assert "typical patient" in response.text
+        assert "population p5-p95" in response.text
 
 
 def test_ids_are_unique_and_labels_point_at_inputs(client: Any, course_id: int) -> None:
