@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from inoplan.errors import InvalidInput, UnknownUnit
@@ -159,15 +159,9 @@ def medication_name(resource: Mapping[str, Any], by_ref: Mapping[str, Resource])
 
 
 def _decimal(value: Any, where: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise InvalidInput(where, f"expected a number, got {value!r}")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise InvalidInput(where, f"expected a number, got {value!r}") from None
-    if not number.is_finite():
-        raise InvalidInput(where, f"expected a finite number, got {value!r}")
-    return number
+    from inoplan.domain.units import to_decimal
+
+    return to_decimal(value, field=where)
 
 
 def number(value: Decimal, places: str = "0.01") -> int | float:
