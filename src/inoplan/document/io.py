@@ -39,8 +39,11 @@ def parse_text(text: str, *, field: str = "COURSE") -> dict[str, Any]:
     except ValueError:
         import yaml  # lazy: only documents that are not JSON need it
 
+        # libyaml's C loader when installed (about 10x faster than the pure-Python one); both
+        # are "safe" loaders with the same types (dates become datetime.date).
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
         except yaml.YAMLError as exc:
             raise InvalidInput(field, f"not valid YAML or JSON ({exc.__class__.__name__})") from None
     if not isinstance(data, dict):
