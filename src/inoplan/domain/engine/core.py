@@ -74,15 +74,17 @@ def evaluate(
     due = upcoming is not None and is_due(ctx, upcoming)
     check_final(ctx, st, due=due)
     check_complete(ctx, st)
-    if upcoming is not None:
+    finished = any(v.status in ("discontinue", "complete") for v in ctx.verdicts)
+    if upcoming is not None and not finished:
         schedule_reasons(ctx, st, upcoming, due)
         if dosing is not None:
             regimen_reason(ctx, dosing, body, st)
         if due and dosing is not None:
             check_due_dose(ctx, st, dosing, body)
     interruption_reasons(ctx, st)
-    finished = any(v.status in ("discontinue", "complete") for v in ctx.verdicts)
-    check_safety(ctx, st, upcoming, body, due=due, ongoing=not finished, qt_drugs=qt_drugs)
+    check_safety(
+        ctx, st, upcoming, body, due=due and not finished, ongoing=not finished, qt_drugs=qt_drugs
+    )
 
     wanted = {v.status for v in ctx.verdicts}
     if (
