@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
 __all__ = ["QtDrug", "QtDrugList", "QtMatch", "normalise_name"]
 
 
+@cache  # pure; otherwise the list's names are folded again on every decision
 def normalise_name(name: str) -> str:
     """Lower case, punctuation folded to spaces: ``"Zofran-ODT"`` -> ``"zofran odt"``."""
     return " ".join(re.sub(r"[^a-z0-9]+", " ", name.lower()).split())
