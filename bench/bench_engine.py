@@ -268,7 +268,8 @@ def section(r: dict[str, Any]) -> str:
             "",
             f"One decision costs {r['ratio_decision_to_parse']:.2f}x the time to read and validate "
             f"the same course from YAML ({r['ratio_decision_to_parse_json']:.2f}x from JSON): the "
-            "engine (state reconstruction, calendar, every rule, alerts) is cheaper than parsing its "
+            "engine (state reconstruction, calendar, every rule, alerts) is cheaper than "
+            "parsing its "
             "input, so batch mode over a folder is bound by reading the files, not by the engine.",
             "",
             f"Machine: {platform.machine()}, {__import__('os').cpu_count()} CPUs, Python "

@@ -64,9 +64,7 @@ class UnknownUnit(InvalidInput):
     """A unit that this field does not accept (units are never guessed)."""
 
     def __init__(self, field: str, unit: object, accepted: tuple[str, ...]) -> None:
-        super().__init__(
-            field, f"unknown unit {unit!r}; accepted: {', '.join(accepted)}"
-        )
+        super().__init__(field, f"unknown unit {unit!r}; accepted: {', '.join(accepted)}")
         self.unit = unit
         self.accepted = accepted
 

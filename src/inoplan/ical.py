@@ -37,7 +37,9 @@ def plan_to_ics(plan: Mapping[str, Any], *, generated_at: datetime) -> bytes:
             continue
         on = date.fromisoformat(dose["scheduled"])
         event = Event()
-        event.add("uid", f"{plan.get('patient_id', 'course')}-c{dose['cycle']}d{dose['day']}@inoplan")
+        event.add(
+            "uid", f"{plan.get('patient_id', 'course')}-c{dose['cycle']}d{dose['day']}@inoplan"
+        )
         event.add("dtstamp", generated_at)
         event.add("dtstart", on)
         event.add("dtend", on + timedelta(days=1))
@@ -47,7 +49,8 @@ def plan_to_ics(plan: Mapping[str, Any], *, generated_at: datetime) -> bytes:
             f"Inotuzumab ozogamicin cycle {dose['cycle']} day {dose['day']} "
             f"({dose['dose_mg_per_m2']} mg/m2{mg})",
         )
-        window = f"Window: {dose['earliest']} to {dose['latest'] or 'open (may be delayed for recovery)'}."
+        latest = dose["latest"] or "open (may be delayed for recovery)"
+        window = f"Window: {dose['earliest']} to {latest}."
         notes = [window]
         if dose.get("provisional"):
             notes.append("Provisional: depends on the response assessment.")

@@ -95,7 +95,7 @@ def test_a_missing_file(tmp_path: Path) -> None:
     [
         # a text where a number belongs is refused, never read as a number or crashed on
         ('[rounding]\nbsa_step_m2 = "abc"\n', "site_policy.rounding.bsa_step_m2"),
-        ('[rounding]\ndose_step_mg = true\n', "site_policy.rounding.dose_step_mg"),
+        ("[rounding]\ndose_step_mg = true\n", "site_policy.rounding.dose_step_mg"),
         ("[rounding]\nmode = 1\n", "site_policy.rounding.mode"),
         (
             '[preparation]\nfinal_concentration_min_mg_per_ml = "x"\n',
@@ -121,4 +121,7 @@ def test_wrongly_typed_settings_are_refused_naming_the_setting(
 
 def test_zero_days_is_a_valid_freshness(tmp_path: Path) -> None:
     # 0 days: only labs from the dose day itself count
-    assert load_site_policy(write(tmp_path, "[freshness]\nlab_max_age_days = 0\n")).lab_max_age_days == 0
+    assert (
+        load_site_policy(write(tmp_path, "[freshness]\nlab_max_age_days = 0\n")).lab_max_age_days
+        == 0
+    )

@@ -98,7 +98,9 @@ def dose(
     mg_per_m2: Annotated[
         float | None, typer.Option("--mg-per-m2", help="Prescribed dose in mg/m2 (max 0.8).")
     ] = None,
-    cycle: Annotated[int | None, typer.Option(help="Cycle number (instead of --mg-per-m2).")] = None,
+    cycle: Annotated[
+        int | None, typer.Option(help="Cycle number (instead of --mg-per-m2).")
+    ] = None,
     day: Annotated[int | None, typer.Option(help="Cycle day: 1, 8 or 15.")] = None,
     response: Annotated[
         str | None, typer.Option(help="Response so far for cycles >= 2: CR, CRi, PR or NR.")
@@ -106,7 +108,8 @@ def dose(
     vial: Annotated[str | None, typer.Option(help="us-0.9mg | eu-1mg (default: label's).")] = None,
     formula: Annotated[str, typer.Option(help="BSA formula.")] = "mosteller",
     prepared_at: Annotated[
-        str | None, typer.Option("--prepared-at", help="Reconstitution time HH:MM (gives deadlines).")
+        str | None,
+        typer.Option("--prepared-at", help="Reconstitution time HH:MM (gives deadlines)."),
     ] = None,
     label: Annotated[str, typer.Option(help="Label: us, eu or a revision id.")] = "us",
     json_output: JsonOption = False,
@@ -193,8 +196,10 @@ app.add_typer(_user_cli.app, name="user")
 app.add_typer(_audit_cli.app, name="audit")
 app.command("serve")(_serve)
 from inoplan.cli.pk import pk as _pk  # noqa: E402  (issue 7: exposure)
+
 app.command("pk")(_pk)
 from inoplan.cli.fhir import app as _fhir_cli  # noqa: E402  (issue 6: FHIR import/export)
+
 app.add_typer(_fhir_cli, name="fhir")
 
 
@@ -224,13 +229,28 @@ def _render_dose(result: dict[str, Any]) -> None:
 
     table = Table(title="Inotuzumab ozogamicin - one dose", show_header=False)
     rows = [
-        ("BSA", f"{result['bsa_m2']} m2 ({result['bsa_formula']}; {result['height_cm']} cm, {result['weight_kg']} kg)"),
+        (
+            "BSA",
+            f"{result['bsa_m2']} m2 ({result['bsa_formula']}; "
+            f"{result['height_cm']} cm, {result['weight_kg']} kg)",
+        ),
         ("Dose", f"{result['dose_mg_per_m2']} mg/m2 = {result['dose_mg']} mg"),
         ("Vials", f"{result['vials']} x {result['vial_name']}"),
-        ("Reconstitute", f"each vial with {result['reconstitution_ml_per_vial']} mL Sterile Water for Injection -> {result['reconstituted_mg_per_ml']} mg/mL"),
+        (
+            "Reconstitute",
+            f"each vial with {result['reconstitution_ml_per_vial']} mL Sterile Water for "
+            f"Injection -> {result['reconstituted_mg_per_ml']} mg/mL",
+        ),
         ("Withdraw", f"{result['withdraw_ml']} mL"),
-        ("Dilute", f"add to {result['diluent']}: final volume {result['final_volume_ml']} mL ({result['diluent_ml']} mL diluent), {result['concentration_mg_per_ml']} mg/mL"),
-        ("Infuse", f"{result['infusion_rate_ml_per_h']} mL/h over {result['infusion_minutes']} min"),
+        (
+            "Dilute",
+            f"add to {result['diluent']}: final volume {result['final_volume_ml']} mL "
+            f"({result['diluent_ml']} mL diluent), {result['concentration_mg_per_ml']} mg/mL",
+        ),
+        (
+            "Infuse",
+            f"{result['infusion_rate_ml_per_h']} mL/h over {result['infusion_minutes']} min",
+        ),
         ("Waste", f"{result['waste_mg']} mg"),
     ]
     deadlines = result.get("deadlines")
@@ -250,17 +270,22 @@ def _render_plan(result: dict[str, Any]) -> None:
     from rich.table import Table
 
     bsa_text = f"{result['bsa_m2']} m2" if result["bsa_m2"] is not None else "unknown"
-    table = Table(
-        title=f"Course plan {result['patient_id']} (cap {result['cycle_cap']} cycles, BSA {bsa_text})"
-    )
+    cap = result["cycle_cap"]
+    table = Table(title=f"Course plan {result['patient_id']} (cap {cap} cycles, BSA {bsa_text})")
     for column in ("cycle", "day", "scheduled", "window", "mg/m2", "mg", "status", ""):
         table.add_column(column)
     for d in result["doses"]:
         window = f"{d['earliest']} .. {d['latest'] or 'open'}"
         mg = "-" if d["dose_mg"] is None else str(d["dose_mg"])
         table.add_row(
-            str(d["cycle"]), str(d["day"]), d["scheduled"], window, str(d["dose_mg_per_m2"]),
-            mg, d["status"], "provisional" if d["provisional"] else "",
+            str(d["cycle"]),
+            str(d["day"]),
+            d["scheduled"],
+            window,
+            str(d["dose_mg_per_m2"]),
+            mg,
+            d["status"],
+            "provisional" if d["provisional"] else "",
         )
     console = _console()
     console.print(table)

@@ -43,9 +43,11 @@ def parse_text(text: str, *, field: str = "COURSE") -> dict[str, Any]:
         # are "safe" loaders with the same types (dates become datetime.date).
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         try:
-            data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+            data = yaml.load(text, Loader=loader)
         except yaml.YAMLError as exc:
-            raise InvalidInput(field, f"not valid YAML or JSON ({exc.__class__.__name__})") from None
+            raise InvalidInput(
+                field, f"not valid YAML or JSON ({exc.__class__.__name__})"
+            ) from None
     if not isinstance(data, dict):
         raise InvalidInput(field, "a course document must be a mapping with patient, plan, events")
     return data
@@ -235,7 +237,9 @@ def _event(e: Any, i: int) -> c.Event:
             return c.LabsEvent(
                 **base,
                 values=values,
-                peripheral_blasts_pct=_dec(e.peripheral_blasts_pct, f"{where}.peripheral_blasts_pct"),
+                peripheral_blasts_pct=_dec(
+                    e.peripheral_blasts_pct, f"{where}.peripheral_blasts_pct"
+                ),
                 marrow_blasts_pct=_dec(e.marrow_blasts_pct, f"{where}.marrow_blasts_pct"),
             )
         case "administration":
@@ -249,9 +253,7 @@ def _event(e: Any, i: int) -> c.Event:
                 duration_min=e.duration_min,
             )
         case "toxicity":
-            return c.ToxicityEvent(
-                **base, term=_term(e.term), grade=e.grade, related=e.related
-            )
+            return c.ToxicityEvent(**base, term=_term(e.term), grade=e.grade, related=e.related)
         case "response":
             return c.ResponseEvent(
                 **base,
@@ -299,11 +301,15 @@ def _lab(analyte: str, raw: Any, where: str) -> c.LabValue:
     kind = ANALYTE_KINDS[analyte]
     uln = lln = None
     if raw.uln is not None:
-        uln = convert(analyte, to_decimal(raw.uln, field=f"{where}.uln"), raw.unit, field=f"{where}.unit")
+        uln = convert(
+            analyte, to_decimal(raw.uln, field=f"{where}.uln"), raw.unit, field=f"{where}.unit"
+        )
     elif analyte in {"bilirubin", "ast", "alt"}:
         raise InvalidInput(f"{where}.uln", f"{analyte} needs its upper limit of normal (uln)")
     if raw.lln is not None:
-        lln = convert(analyte, to_decimal(raw.lln, field=f"{where}.lln"), raw.unit, field=f"{where}.unit")
+        lln = convert(
+            analyte, to_decimal(raw.lln, field=f"{where}.lln"), raw.unit, field=f"{where}.unit"
+        )
     if raw.transfused and analyte != "platelets":
         raise InvalidInput(f"{where}.transfused", "only platelet counts carry 'transfused'")
     return c.LabValue(

@@ -155,9 +155,7 @@ def bsa_m2(
     return value.quantize(step, rounding=ROUND_HALF_UP)
 
 
-def _require_between(
-    name: str, value: Decimal, limits: tuple[Decimal, Decimal], unit: str
-) -> None:
+def _require_between(name: str, value: Decimal, limits: tuple[Decimal, Decimal], unit: str) -> None:
     low, high = limits
     if not value.is_finite() or not low <= value <= high:
         raise ImplausibleMeasurement(name, value, low, high, unit)

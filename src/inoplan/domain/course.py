@@ -210,7 +210,8 @@ class Course:
 def age_years(birth_date: date, on: date) -> int:
     """Completed years of age on a date.
 
-    >>> age_years(date(2023, 2, 14), date(2027, 2, 13)), age_years(date(2023, 2, 14), date(2027, 2, 14))
+    >>> born = date(2023, 2, 14)
+    >>> age_years(born, date(2027, 2, 13)), age_years(born, date(2027, 2, 14))
     (3, 4)
     """
     years = on.year - birth_date.year

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import time
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from inoplan.domain.label import Citation, DoseLimits, Label, Preparation, Vial
@@ -33,9 +33,9 @@ def check_dose(mg_per_m2: Decimal, limits: DoseLimits, *, field: str = "mg_per_m
     >>> from inoplan.knowledge import load_label
     >>> check_dose(Decimal("0.8"), load_label("us").limits)
     Decimal('0.8')
-    >>> check_dose(Decimal("0.81"), load_label("us").limits)
+    >>> check_dose(Decimal("0.81"), load_label("us").limits)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    inoplan.errors.DoseLimitExceeded: mg_per_m2: 0.81 mg/m2 exceeds the maximum of 0.8 mg/m2 per dose (US PI 2.1, Table 1)
+    inoplan.errors.DoseLimitExceeded: mg_per_m2: 0.81 mg/m2 exceeds the maximum of 0.8 mg/m2 ...
     """
     if not mg_per_m2.is_finite() or mg_per_m2 <= 0:
         raise InvalidInput(field, f"{mg_per_m2} mg/m2 is not a positive dose")
@@ -103,10 +103,12 @@ class PreparedDose:
     citations: tuple[Citation, ...] = field(default_factory=tuple)
 
 
-def _clock(start: datetime, hours: Decimal) -> str:
-    moment = start + timedelta(hours=float(hours))
-    days = (moment.date() - start.date()).days
-    return moment.strftime("%H:%M") + (f" (+{days} day)" if days else "")
+def _clock(start: time, hours: Decimal) -> str:
+    """Wall-clock time ``hours`` after ``start``, with the day offset when it passes midnight."""
+    minutes = start.hour * 60 + start.minute + int(hours * 60)
+    days, minute_of_day = divmod(minutes, 24 * 60)
+    text = f"{minute_of_day // 60:02d}:{minute_of_day % 60:02d}"
+    return text + (f" (+{days} day)" if days else "")
 
 
 def prepare_dose(
@@ -155,7 +157,8 @@ def prepare_dose(
         final_ml = (dose_mg_value / c_min).to_integral_value(rounding=ROUND_FLOOR)
         reduced = True
         notes.append(
-            f"Dose {dose_mg_value} mg is below {c_min} mg/mL in {prep.standard_final_volume_ml} mL: "
+            f"Dose {dose_mg_value} mg is below {c_min} mg/mL in "
+            f"{prep.standard_final_volume_ml} mL: "
             f"diluted to {final_ml} mL instead so the final concentration stays within "
             f"{c_min}-{c_max} mg/mL."
         )
@@ -167,9 +170,7 @@ def prepare_dose(
         )
     minutes = prep.infusion_minutes
     rate = (final_ml * 60 / minutes).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    concentration = (dose_mg_value / final_ml).quantize(
-        Decimal("0.0001"), rounding=ROUND_HALF_UP
-    )
+    concentration = (dose_mg_value / final_ml).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
     waste = vials * vial.deliverable_mg - dose_mg_value
     notes.append(prep.final_concentration_note)
     notes.append(prep.syringe_pathway_note)
@@ -177,11 +178,10 @@ def prepare_dose(
         notes.append(vial.note)
     dilute_by = end_by = start_by = None
     if prepared_at is not None:
-        start = datetime.combine(datetime.min.date(), prepared_at)
-        dilute_by = _clock(start, prep.reconstitution_to_dilution_max_hours)
-        end_by = _clock(start, prep.reconstitution_to_end_of_infusion_max_hours)
+        dilute_by = _clock(prepared_at, prep.reconstitution_to_dilution_max_hours)
+        end_by = _clock(prepared_at, prep.reconstitution_to_end_of_infusion_max_hours)
         start_by = _clock(
-            start,
+            prepared_at,
             prep.reconstitution_to_end_of_infusion_max_hours - Decimal(minutes) / 60,
         )
     return PreparedDose(

@@ -215,13 +215,15 @@ def plan_course(
         length = course.plan.cycle1_days if cycle == 1 else regimen.later_cycle_days
         if stop is not None and first is None and start >= stop:
             break
-        remission, known = in_remission_before(course, label, start) if cycle > 1 else (False, True)
+        remission = in_remission_before(course, label, start)[0] if cycle > 1 else False
         schedule = label.schedule_for(cycle, in_remission=remission)
         adjustment = adjustments.get(cycle, CycleAdjustment())
         days = adjustment.days or tuple(d.day for d in schedule.doses)
         provisional_cycle = cycle > 1 and first is None and not remission
         cycles.append(
-            CyclePlan(cycle, start, length, schedule.id, remission, provisional_cycle, first is not None)
+            CyclePlan(
+                cycle, start, length, schedule.id, remission, provisional_cycle, first is not None
+            )
         )
         cycle_mg_per_m2 = []
         for scheduled_dose in schedule.doses:
@@ -287,7 +289,11 @@ def plan_course(
 
     notes = []
     if body.bsa_m2 is None:
-        missing = [n for n, v in (("height_cm", body.height_cm), ("weight_kg", body.weight_kg)) if v is None]
+        missing = [
+            n
+            for n, v in (("height_cm", body.height_cm), ("weight_kg", body.weight_kg))
+            if v is None
+        ]
         notes.append(f"No dose in mg without {' and '.join(missing)}: record vitals.")
     if any(d.provisional for d in doses):
         notes.append(

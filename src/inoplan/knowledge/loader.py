@@ -41,8 +41,19 @@ CONFIDENCE_TAGS = frozenset({"C", "C-old", "C-sec", "UNCONFIRMED", "POLICY"})
 SEVERITIES = frozenset({"critical", "warning", "info"})
 _TOP_LEVEL = frozenset(
     {
-        "schema", "label", "section", "regimen", "limits", "cycle_caps", "threshold",
-        "preparation", "vial", "storage", "alert", "excipients", "contraindication",
+        "schema",
+        "label",
+        "section",
+        "regimen",
+        "limits",
+        "cycle_caps",
+        "threshold",
+        "preparation",
+        "vial",
+        "storage",
+        "alert",
+        "excipients",
+        "contraindication",
         "rule",
     }
 )

@@ -34,9 +34,7 @@ def plan_document(
     return plan_to_json(plan, label_id=course.label, patient_id=course.patient.id)
 
 
-def decide_course(
-    course: Course, on: date, *, policy: SitePolicy = SitePolicy()
-) -> dict[str, Any]:
+def decide_course(course: Course, on: date, *, policy: SitePolicy = SitePolicy()) -> dict[str, Any]:
     """The decision for ``on`` (CONTRACT section 3) for a validated course."""
     from inoplan.domain.engine import evaluate
     from inoplan.knowledge.qt import load_qt_drugs

@@ -32,7 +32,11 @@ def _body(height_cm: object, weight_kg: object) -> Body:
 
 
 def bsa_json(
-    height_cm: object, weight_kg: object, formula: str = "mosteller", *, policy: SitePolicy = SitePolicy()
+    height_cm: object,
+    weight_kg: object,
+    formula: str = "mosteller",
+    *,
+    policy: SitePolicy = SitePolicy(),
 ) -> dict[str, Any]:
     """``inoplan bsa``: ``{"bsa_m2", "formula"}`` plus the inputs and the reference."""
     chosen = parse_formula(formula, field="formula")

@@ -662,8 +662,9 @@ def remember_jti(
 ) -> bool:
     """Remember a JWT id; ``False`` if this issuer's ``jti`` was already seen (a replay).
 
-    Expired ids are purged in the same transaction. The insert relies on the database's unique constraint on
-    ``(iss, jti)``, so two workers receiving the same token at once cannot both accept it.
+    Expired ids are purged in the same transaction. The insert relies on the database's unique
+    constraint on ``(iss, jti)``, so two workers receiving the same token at once cannot both
+    accept it.
     """
     if not iss or not jti:
         raise InvalidInput("jti", "issuer and jti are required")

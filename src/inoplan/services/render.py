@@ -115,7 +115,9 @@ def prepared_to_json(prepared: PreparedDose) -> dict[str, Any]:
         "diluent_ml": number(prepared.diluent_ml),
         "final_volume_ml": number(prepared.final_volume_ml),
         "concentration_mg_per_ml": number(prepared.concentration_mg_per_ml),
-        "concentration_range_mg_per_ml": [number(v) for v in prepared.concentration_range_mg_per_ml],
+        "concentration_range_mg_per_ml": [
+            number(v) for v in prepared.concentration_range_mg_per_ml
+        ],
         "reduced_final_volume": prepared.reduced_volume,
         "infusion_rate_ml_per_h": number(prepared.infusion_rate_ml_per_h),
         "infusion_minutes": prepared.infusion_minutes,
