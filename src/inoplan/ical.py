@@ -59,4 +59,4 @@ def plan_to_ics(plan: Mapping[str, Any], *, generated_at: datetime) -> bytes:
         notes.append("Blood tests are taken before each dose. " + DISCLAIMER)
         event.add("description", " ".join(notes))
         calendar.add_component(event)
-    return calendar.to_ical()
+    return bytes(calendar.to_ical())

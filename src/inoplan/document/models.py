@@ -126,7 +126,7 @@ class HsctDoc(_EventDoc):
 
 class DiscontinuationDoc(_EventDoc):
     type: Literal["discontinuation"]
-    reason: Annotated[str, Field(min_length=1, max_length=500)]  # type: ignore[assignment]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
 EventDoc = Annotated[

@@ -114,14 +114,14 @@ def bsa_m2_unrounded(body: Body, formula: BsaFormula = BsaFormula.MOSTELLER) -> 
         case BsaFormula.MOSTELLER:
             return math.sqrt(h * w / 3600)
         case BsaFormula.DUBOIS:
-            return 0.007184 * w**0.425 * h**0.725
+            return float(0.007184 * w**0.425 * h**0.725)
         case BsaFormula.HAYCOCK:
-            return 0.024265 * w**0.5378 * h**0.3964
+            return float(0.024265 * w**0.5378 * h**0.3964)
         case BsaFormula.GEHAN_GEORGE:
-            return 0.0235 * w**0.51456 * h**0.42246
+            return float(0.0235 * w**0.51456 * h**0.42246)
         case BsaFormula.BOYD:
             grams = w * 1000
-            return 0.0003207 * h**0.3 * grams ** (0.7285 - 0.0188 * math.log10(grams))
+            return float(0.0003207 * h**0.3 * grams ** (0.7285 - 0.0188 * math.log10(grams)))
     raise InvalidInput("bsa_formula", f"unknown BSA formula {formula!r}")  # pragma: no cover
 
 
