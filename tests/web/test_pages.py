@@ -300,6 +300,8 @@ class TestCoursePage:
         assert response.headers["content-type"].startswith("text/calendar")
         assert b"BEGIN:VCALENDAR" in response.content
         assert b"cycle 1 day 8" in response.content
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["x-content-type-options"] == "nosniff"
 
     def test_static_css_and_print_stylesheet(self, client: Any) -> None:
         css = client.get("/assets/inoplan.css")

@@ -615,17 +615,22 @@ def handout(request: Request, course_id: int) -> Response:
     return _pdf(handout_pdf(view), f"handout-course-{course_id}.pdf", request)
 
 
+def _file(content: bytes | str, media_type: str, **headers: str) -> Response:
+    """A generated file about a patient: never cached, never content-sniffed."""
+    return Response(
+        content,
+        media_type=media_type,
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", **headers},
+    )
+
+
 def _pdf(content: bytes, filename: str, request: Request) -> Response:
     """A PDF, shown in the browser or (``?download=1``) saved as a file."""
     disposition = "attachment" if request.query_params.get("download") == "1" else "inline"
-    return Response(
+    return _file(
         content,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'{disposition}; filename="{filename}"',
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
+        "application/pdf",
+        **{"Content-Disposition": f'{disposition}; filename="{filename}"'},
     )
 
 
@@ -644,13 +649,10 @@ def calendar(request: Request, course_id: int) -> Response:
     except CdsError as exc:
         return _document_error(request, session, principal, exc)
     body = plan_to_ics(plan, generated_at=datetime.now(UTC))
-    return Response(
+    return _file(
         body,
-        media_type="text/calendar; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="course-{course_id}.ics"',
-            "Cache-Control": "no-store",
-        },
+        "text/calendar; charset=utf-8",
+        **{"Content-Disposition": f'attachment; filename="course-{course_id}.ics"'},
     )
 
 
@@ -675,14 +677,10 @@ def exposure_plot(request: Request, course_id: int) -> Response:
             '<text x="10" y="34" font-family="sans-serif" font-size="14" fill="#333">'
             f"No exposure plot: {escape(str(exc))[:160]}</text></svg>"
         )
-    return Response(
+    return _file(
         svg,
-        media_type="image/svg+xml",
-        headers={
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-        },
+        "image/svg+xml",
+        **{"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
     )
 
 
