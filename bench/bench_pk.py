@@ -1,6 +1,6 @@
 """Benchmark: population PK for 10,000 virtual subjects x 6 cycles (issue 7).
 
-Scenario A of PK-MODEL.md 5.1 (0.8/0.5/0.5 mg/m2 on days 1/8/15, 1-h infusions, cycle 1 of 21
+Scenario A of docs/pk-model.md 5.1 (0.8/0.5/0.5 mg/m2 on days 1/8/15, 1-h infusions, cycle 1 of 21
 days then 28-day cycles, BSA 1.84 m2, typical adult ALL, blasts 5.25 %) with the Garrett 2019
 IIV (seeded). Measures
 

@@ -1,6 +1,6 @@
 """iCalendar export of the planned appointments (``icalendar`` library, imported lazily).
 
-Takes the plan JSON of CONTRACT section 2 so that the CLI, the API and the web UI share it.
+Takes the plan JSON of docs/cli.md so that the CLI, the API and the web UI share it.
 The caller passes the generation time (no clock in here).
 """
 

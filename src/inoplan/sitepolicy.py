@@ -31,7 +31,7 @@ from inoplan.errors import InvalidInput
 
 __all__ = ["load_site_policy"]
 
-_DEFAULT_STEP = RoundingPolicy().dose_step_mg  # 0.01, CONTRACT section 2
+_DEFAULT_STEP = RoundingPolicy().dose_step_mg  # 0.01, docs/cli.md
 
 _KNOWN = {
     "rounding": {"bsa_step_m2", "dose_step_mg", "mode"},

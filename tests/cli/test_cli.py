@@ -1,4 +1,4 @@
-"""The command line (CONTRACT section 2): JSON keys and numbers, exit codes, one-line errors
+"""The command line (docs/cli.md): JSON keys and numbers, exit codes, one-line errors
 naming the field, nothing written on invalid input.
 
 Commands run in-process through ``inoplan.cli.main.main`` (the console-script entry point) so the
@@ -18,12 +18,8 @@ import yaml
 
 from inoplan.cli.main import main
 
-# The four shared worked examples; the repository keeps copies (tests/engine/data/examples) so
-# a clean clone runs these tests without the shared folder.
-_REPO_EXAMPLES = Path(__file__).parents[1] / "engine" / "data" / "examples"
-EXAMPLES = sorted(_REPO_EXAMPLES.glob("*.yaml")) or sorted(
-    Path("/work/shared/examples").glob("*.yaml")
-)
+# The worked examples of the repository (examples/*.yaml, also used by the README).
+EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
 DOSE_KEYS = {
     "bsa_m2",
     "dose_mg_per_m2",
@@ -51,7 +47,7 @@ PLAN_DOSE_KEYS = {
 
 @pytest.fixture(autouse=True)
 def _no_site_policy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    # the defaults of CONTRACT section 2, whatever the developer's shell has set
+    # the defaults of docs/cli.md, whatever the developer's shell has set
     monkeypatch.delenv("INOPLAN_SITE_POLICY", raising=False)
 
 

@@ -1,7 +1,7 @@
 """Golden clinical scenarios: hand-written course documents with their expected decision.
 
-Every file in ``cases/`` is a course document (CONTRACT section 1) plus an ``expect`` block
-worked out by hand from ``../shared/label/LABEL-FACTS.md`` and CONTRACT.md (never from the
+Every file in ``cases/`` is a course document (docs/course-document.md) plus an ``expect`` block
+worked out by hand from ``docs/label-facts.md`` and docs/decision.md (never from the
 engine's output). See ``README.md`` for the keys of ``expect`` and the coverage table.
 """
 
@@ -16,7 +16,9 @@ import pytest
 import yaml
 
 CASES_DIR = Path(__file__).parent / "cases"
-CASES = sorted(CASES_DIR.glob("*.yaml"))
+#: The repository's worked examples (examples/*.yaml) run as golden cases too.
+EXAMPLES_DIR = Path(__file__).parents[2] / "examples"
+CASES = sorted(CASES_DIR.glob("*.yaml")) + sorted(EXAMPLES_DIR.glob("*.yaml"))
 
 #: Keys an ``expect`` block may carry; anything else is a typo in a case file.
 EXPECT_KEYS = frozenset(
@@ -141,10 +143,10 @@ def _case_id(path: Path) -> str:
 
 
 def test_there_are_enough_hand_written_cases() -> None:
-    own = [p for p in CASES if not p.name.startswith("shared-")]
-    shared = [p for p in CASES if p.name.startswith("shared-")]
+    own = [p for p in CASES if p.parent == CASES_DIR]
+    examples = [p for p in CASES if p.parent == EXAMPLES_DIR]
     assert len(own) >= 70, f"only {len(own)} hand-written golden cases"
-    assert len(shared) == 4, f"expected the 4 shared worked examples, found {len(shared)}"
+    assert len(examples) == 4, f"expected the 4 worked examples, found {len(examples)}"
 
 
 @pytest.mark.parametrize("case_file", CASES, ids=_case_id)

@@ -1,4 +1,4 @@
-"""Decision + ordered dose -> cards (pure; decisions shaped as CONTRACT section 3)."""
+"""Decision + ordered dose -> cards (pure; decisions shaped as docs/decision.md)."""
 
 from __future__ import annotations
 

@@ -17,12 +17,12 @@ from inoplan.interop.fhir_in import bundle_to_document
 from inoplan.interop.fhir_out import export_bundle, validate_bundle
 from inoplan.services.courses import plan_document
 
-EXAMPLES = sorted(Path("/work/shared/examples").glob("*.yaml"))
-LOCAL_EXAMPLES = Path(__file__).parent / "fixtures" / "courses"
+EXAMPLES_DIR = Path(__file__).parents[2] / "examples"
+EXAMPLES = sorted(EXAMPLES_DIR.glob("*.yaml"))
 
 
 def course(name: str) -> dict[str, Any]:
-    data = yaml.safe_load((LOCAL_EXAMPLES / name).read_text(encoding="utf-8"))
+    data = yaml.safe_load((EXAMPLES_DIR / name).read_text(encoding="utf-8"))
     data.pop("expect", None)
     return json.loads(json.dumps(data, default=str))
 
@@ -75,7 +75,7 @@ DECISION = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in LOCAL_EXAMPLES.glob("*.yaml")))
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES_DIR.glob("*.yaml")))
 def test_every_course_exports_to_a_valid_bundle_and_back(name: str) -> None:
     document = course(name)
     bundle = export_bundle(document, plan=plan_document(document))

@@ -20,7 +20,7 @@ import inoplan
 from inoplan.knowledge.loader import CONFIDENCE_TAGS, available_versions, load_label, read_raw
 
 VERSIONS = available_versions()
-CONTRACT_ALERT_CODES = (
+DOCUMENTED_ALERT_CODES = (
     "PREMEDICATION",
     "OBSERVATION",
     "CYTOREDUCTION",
@@ -182,7 +182,7 @@ def test_caps_windows_and_preparation_facts(version: str) -> None:
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-@pytest.mark.parametrize("code", CONTRACT_ALERT_CODES)
+@pytest.mark.parametrize("code", DOCUMENTED_ALERT_CODES)
 def test_every_contract_alert_code_has_a_text(version: str, code: str) -> None:
     alert = load_label(version).alert(code)
     assert alert.message.strip()

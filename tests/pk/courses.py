@@ -1,4 +1,4 @@
-"""Course documents for the exposure service tests (CONTRACT section 1), built by hand."""
+"""Course documents for the exposure service tests (docs/course-document.md), built by hand."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def adult_course(
     birth_date: str = "1970-05-01",
     hsct_intended: bool = False,
 ) -> dict[str, Any]:
-    """Scenario A (PK-MODEL.md 5.1) as administrations: 0.8/0.5/0.5 mg/m2 at BSA 1.84 m2."""
+    """Scenario A (docs/pk-model.md 5.1) as administrations: 0.8/0.5/0.5 mg/m2 at BSA 1.84 m2."""
     events: list[dict[str, Any]] = [
         {
             "date": (START - timedelta(days=3)).isoformat(),

@@ -1,4 +1,4 @@
-"""Shared builders for the PK tests: the PK-MODEL.md scenario A and an independent solver."""
+"""Shared builders for the PK tests: the docs/pk-model.md scenario A and an independent solver."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from inoplan.domain.pk.model import TypicalParameters
 from inoplan.domain.pk.simulate import CycleWindow, Infusion
 from inoplan.knowledge.pk import load_pk_model
 
-#: PK-MODEL.md section 5.1 scenario A: 0.8/0.5/0.5 mg/m2 on days 1/8/15, 1-h infusions,
+#: docs/pk-model.md section 5.1 scenario A: 0.8/0.5/0.5 mg/m2 on days 1/8/15, 1-h infusions,
 #: cycle 1 of 21 days then 28-day cycles, BSA 1.84 m2, typical adult ALL, blasts 5.25 %.
 SCENARIO_BSA_M2 = 1.84
 SCENARIO_DOSES_MG_PER_M2 = ((1, 0.8), (8, 0.5), (15, 0.5))

@@ -1,4 +1,4 @@
-"""services.exposure: course document -> CONTRACT section 6 JSON."""
+"""services.exposure: course document -> docs/exposure.md JSON."""
 
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ def test_typical_adult_all_reproduces_the_published_clearance_and_decay() -> Non
 def test_terminal_half_life_is_between_12_1_and_12_3_days() -> None:
     days = terminal_half_life_h(garrett_typical()) / 24
     assert 12.1 <= days <= 12.3
-    # PK-MODEL.md 5.1 sensitivity: BSA 1.8 m2 gives CL1 0.0322 L/h and 12.32 days
+    # docs/pk-model.md 5.1 sensitivity: BSA 1.8 m2 gives CL1 0.0322 L/h and 12.32 days
     smaller = garrett_typical(bsa_m2=1.80)
     assert smaller.cl1_l_per_h == pytest.approx(0.0322, abs=5e-5)
     assert terminal_half_life_h(smaller) / 24 == pytest.approx(12.32, abs=0.01)

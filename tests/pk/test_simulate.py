@@ -1,4 +1,4 @@
-"""The integrator: PK-MODEL.md 5.1 figures, an independent solve_ivp solution, closed form."""
+"""The integrator: docs/pk-model.md 5.1 figures, an independent solve_ivp solution, closed form."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from inoplan.knowledge.pk import load_pk_model
 
 from .helpers import garrett_typical, reference_solution, regimen
 
-# PK-MODEL.md section 5.1, typical subject, scenario A
+# docs/pk-model.md section 5.1, typical subject, scenario A
 TABLE_CMAX = [212.6, 236.4, 265.8, 285.3, 289.9, 290.9]
 TABLE_TROUGH = [18.53, 47.45, 66.96, 71.62, 72.59, 72.79]
 TABLE_AUC = [16_966, 64_787, 90_170, 97_509, 99_105, 99_432]

@@ -102,7 +102,7 @@ class AlertPublic(BaseModel):
 
 
 class DecisionPublic(BaseModel):
-    """The decision (CONTRACT section 3), plus where it was recorded."""
+    """The decision (docs/decision.md), plus where it was recorded."""
 
     model_config = ConfigDict(extra="allow")
     label: str
@@ -133,7 +133,7 @@ class PlanPublic(BaseModel):
 
 
 class ExposurePublic(BaseModel):
-    """Simulated exposure (as ``inoplan pk --json``, CONTRACT section 6)."""
+    """Simulated exposure (as ``inoplan pk --json``, docs/exposure.md)."""
 
     model_config = ConfigDict(extra="allow")
     model: str

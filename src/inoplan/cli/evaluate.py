@@ -102,7 +102,7 @@ def run_batch(folder: Path, on: date, *, policy: Any = None, out: TextIO | None 
 
 
 def render_decision(decision: dict[str, Any]) -> Any:
-    """A Rich renderable of a decision (the JSON of CONTRACT section 3)."""
+    """A Rich renderable of a decision (the JSON of docs/decision.md)."""
     from rich.console import Group
     from rich.panel import Panel
     from rich.table import Table

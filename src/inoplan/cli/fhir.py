@@ -1,4 +1,4 @@
-"""``inoplan fhir import|export``: FHIR R4 Bundles <-> course documents (CONTRACT section 5).
+"""``inoplan fhir import|export``: FHIR R4 Bundles <-> course documents (docs/ehr-integration.md).
 
 Imports only Typer at module level; the mapping, the engine and the FHIR models load inside the
 commands. Expected problems raise ``InvalidInput`` and ``inoplan.cli.main.main`` turns them into

@@ -1,4 +1,4 @@
-"""``inoplan pk``: predicted exposure for the doses given and planned (CONTRACT section 6).
+"""``inoplan pk``: predicted exposure for the doses given and planned (docs/exposure.md).
 
 Imports only Typer and the standard library at import time; NumPy, Dask and matplotlib load
 inside the command, so ``inoplan --help`` stays light.

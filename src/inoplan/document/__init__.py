@@ -1,4 +1,4 @@
-"""The course document (CONTRACT section 1): its schema, reading and validation.
+"""The course document (docs/course-document.md): its schema, reading and validation.
 
 An adapter between outside input (YAML/JSON files, API bodies, FHIR imports) and the domain.
 Pydantic models define the public schema (JSON Schema and OpenAPI are generated from them);

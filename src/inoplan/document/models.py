@@ -1,4 +1,4 @@
-"""Pydantic models of the course document, CONTRACT section 1 (the one schema source)."""
+"""Pydantic models of the course document, docs/course-document.md (the one schema source)."""
 
 from __future__ import annotations
 
@@ -145,7 +145,7 @@ EventDoc = Annotated[
 
 
 class CourseDocument(_Model):
-    """One patient's course of inotuzumab ozogamicin (CONTRACT section 1)."""
+    """One patient's course of inotuzumab ozogamicin (docs/course-document.md)."""
 
     model_config = ConfigDict(
         extra="forbid",

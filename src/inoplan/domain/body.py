@@ -137,7 +137,7 @@ def bsa_m2(
     formula
         Published BSA formula; stored with every dose.
     step
-        Rounding step of the dosing policy (CONTRACT section 2: 0.01 m2).
+        Rounding step of the dosing policy (docs/cli.md: 0.01 m2).
 
     Examples
     --------

@@ -1,7 +1,7 @@
 """Dose arithmetic, hard limits and the preparation of one dose. Pure.
 
 The dose in mg is the prescribed mg/m2 times the BSA rounded to 0.01 m2, rounded to the nearest
-0.01 mg (CONTRACT section 2; a site may choose another documented rounding policy). The hard
+0.01 mg (docs/cli.md; a site may choose another documented rounding policy). The hard
 limits of the label apply to the prescribed mg/m2 and are checked here, on every path that turns
 an mg/m2 into mg: no caller can compute a dose above them.
 """

@@ -2,7 +2,7 @@
 
 Actual administrations are the truth: a cycle starts on its day 1 as given, days 8 and 15 are
 placed from that start, and later cycles follow from the last actual start. Doses not yet given
-are planned (CONTRACT section 2, ``inoplan plan``). The decision engine reuses this calendar and
+are planned (docs/cli.md, ``inoplan plan``). The decision engine reuses this calendar and
 passes its own verdicts back in (``adjustments``, ``statuses``). Pure.
 """
 

@@ -1,6 +1,6 @@
 """Site policy: choices the label leaves to the site, stated and stored with every result.
 
-Defaults reproduce CONTRACT section 2 (BSA to 0.01 m2, dose to 0.01 mg, half-up) and take
+Defaults reproduce docs/cli.md (BSA to 0.01 m2, dose to 0.01 mg, half-up) and take
 unconfirmed label values from the knowledge file; a site may override them in a TOML file
 (see ``inoplan.sitepolicy``). Pure.
 """
@@ -35,7 +35,7 @@ class RoundingPolicy:
 
     @property
     def description(self) -> str:
-        # BSA is always rounded half-up (domain.body.bsa_m2, CONTRACT section 2); the mode
+        # BSA is always rounded half-up (domain.body.bsa_m2, docs/cli.md); the mode
         # applies to the dose only, and the description must say what was actually done.
         return (
             f"BSA rounded half-up to {self.bsa_step_m2} m2; "

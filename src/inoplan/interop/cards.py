@@ -1,4 +1,4 @@
-"""Decision (CONTRACT section 3) + the ordered dose -> CDS Hooks cards. Pure.
+"""Decision (docs/decision.md) + the ordered dose -> CDS Hooks cards. Pure.
 
 Indicator: ``critical`` for discontinue, a contraindication (a critical alert) or an order above
 a hard limit; ``warning`` for hold, a dose mismatch, cannot-decide, an order for a day with no dose

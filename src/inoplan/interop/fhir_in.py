@@ -1,4 +1,4 @@
-"""FHIR R4 (plain JSON) -> course document (CONTRACT section 1). Pure: no I/O, no clock.
+"""FHIR R4 (plain JSON) -> course document (docs/course-document.md). Pure: no I/O, no clock.
 
 Works on dicts as they come off the wire, not on ``fhir.resources`` models: EHRs send shapes
 that strict models refuse (search Bundles without ``type``, opioid-CDS style wrapped entries,

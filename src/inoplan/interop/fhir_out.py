@@ -271,7 +271,7 @@ class _Builder:
         superseded = {e["supersedes"] for e in events if e.get("supersedes")}
         for i, event in enumerate(events):
             if event.get("id") is not None and event["id"] in superseded:
-                continue  # a corrected event no longer counts (CONTRACT section 1)
+                continue  # a corrected event no longer counts (docs/course-document.md)
             handler = getattr(self, "_" + str(event["type"]), None)
             if handler is not None:
                 handler(event, i)

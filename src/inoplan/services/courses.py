@@ -28,14 +28,14 @@ def plan_for(course: Course, *, policy: SitePolicy = SitePolicy()) -> TreatmentP
 def plan_document(
     document: Mapping[str, Any], *, policy: SitePolicy = SitePolicy()
 ) -> dict[str, Any]:
-    """``inoplan plan`` as JSON (CONTRACT section 2)."""
+    """``inoplan plan`` as JSON (docs/cli.md)."""
     course = load_course(document)
     plan = plan_for(course, policy=policy)
     return plan_to_json(plan, label_id=course.label, patient_id=course.patient.id)
 
 
 def decide_course(course: Course, on: date, *, policy: SitePolicy = SitePolicy()) -> dict[str, Any]:
-    """The decision for ``on`` (CONTRACT section 3) for a validated course."""
+    """The decision for ``on`` (docs/decision.md) for a validated course."""
     from inoplan.domain.engine import evaluate
     from inoplan.knowledge.qt import load_qt_drugs
     from inoplan.services.render_decision import decision_to_json
@@ -48,5 +48,5 @@ def decide_course(course: Course, on: date, *, policy: SitePolicy = SitePolicy()
 def decide_document(
     document: Mapping[str, Any], on: date, *, policy: SitePolicy = SitePolicy()
 ) -> dict[str, Any]:
-    """``inoplan evaluate`` as JSON (CONTRACT section 3)."""
+    """``inoplan evaluate`` as JSON (docs/decision.md)."""
     return decide_course(load_course(document), on, policy=policy)

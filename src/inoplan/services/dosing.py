@@ -99,7 +99,7 @@ def dose_json(
     label: str = "us",
     policy: SitePolicy = SitePolicy(),
 ) -> dict[str, Any]:
-    """``inoplan dose`` (CONTRACT section 2): BSA, dose in mg and how to prepare it."""
+    """``inoplan dose`` (docs/cli.md): BSA, dose in mg and how to prepare it."""
     the_label = load_label(label)
     reasons = []
     if mg_per_m2 is not None:

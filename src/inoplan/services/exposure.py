@@ -1,4 +1,4 @@
-"""Exposure use case: a course document -> infusions -> PK simulation -> CONTRACT section 6 JSON.
+"""Exposure use case: a course document -> infusions -> PK simulation -> docs/exposure.md JSON.
 
 The doses simulated are the administrations recorded (at their ``time``, over ``duration_min``,
 with the mg actually given) plus the doses the plan still expects (``status: planned`` with a
@@ -49,11 +49,11 @@ __all__ = [
 
 
 def _administration_default(name: str) -> Any:
-    """CONTRACT section 1 defaults of an administration (``time``, ``duration_min``)."""
+    """docs/course-document.md defaults of an administration (``time``, ``duration_min``)."""
     return next(f.default for f in fields(AdministrationEvent) if f.name == name)
 
 
-#: The label defines no exposure target (PK-MODEL.md section 7); say so with every result.
+#: The label defines no exposure target (docs/pk-model.md section 7); say so with every result.
 NO_EXPOSURE_TARGET: Final = (
     "The label defines no exposure target and no exposure-toxicity threshold for inotuzumab "
     "ozogamicin: these model predictions are information, not a dosing rule."
@@ -107,12 +107,12 @@ def exposure_json(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     rtol: float = POPULATION_RTOL,
 ) -> dict[str, Any]:
-    """``inoplan pk`` as JSON (CONTRACT section 6).
+    """``inoplan pk`` as JSON (docs/exposure.md).
 
     Parameters
     ----------
     document
-        A course document (CONTRACT section 1).
+        A course document (docs/course-document.md).
     population
         Number of virtual subjects with the patient's covariates and the model's IIV; ``None``
         for the typical patient only.

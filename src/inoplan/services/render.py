@@ -1,4 +1,4 @@
-"""Turn domain values into the JSON shapes of CONTRACT sections 2 and 3 (numbers, not strings).
+"""Turn domain values into the JSON shapes of docs/cli.md and docs/decision.md (numbers, not strings).
 
 One place for the conversion so every adapter (CLI, REST, CDS Hooks, web) prints the same.
 """
@@ -70,7 +70,7 @@ def dose_to_json(dose: PlannedDose) -> dict[str, Any]:
 
 
 def plan_to_json(plan: TreatmentPlan, *, label_id: str, patient_id: str) -> dict[str, Any]:
-    """CONTRACT section 2, ``inoplan plan``."""
+    """docs/cli.md, ``inoplan plan``."""
     body = plan.body
     return {
         "patient_id": patient_id,
@@ -103,7 +103,7 @@ def plan_to_json(plan: TreatmentPlan, *, label_id: str, patient_id: str) -> dict
 
 
 def prepared_to_json(prepared: PreparedDose) -> dict[str, Any]:
-    """The preparation part of ``inoplan dose`` (CONTRACT section 2)."""
+    """The preparation part of ``inoplan dose`` (docs/cli.md)."""
     out: dict[str, Any] = {
         "vial": prepared.vial.id,
         "vial_name": prepared.vial.name,

@@ -1,4 +1,4 @@
-"""The decision as CONTRACT section 3 JSON (numbers as numbers, dates as ISO text)."""
+"""The decision as docs/decision.md JSON (numbers as numbers, dates as ISO text)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ __all__ = ["decision_to_json"]
 
 
 def decision_to_json(decision: Decision, *, label: Label | None = None) -> dict[str, Any]:
-    """CONTRACT section 3. ``modifications`` lists the active codes; details beside them."""
+    """docs/decision.md. ``modifications`` lists the active codes; details beside them."""
     next_dose = decision.next_dose
     out: dict[str, Any] = {
         "label": decision.label,

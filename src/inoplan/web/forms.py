@@ -1,6 +1,6 @@
 """The event forms of the course page: their fields, and form text -> one course-document event.
 
-Each form produces exactly one event (CONTRACT section 1), which the records service validates
+Each form produces exactly one event (docs/course-document.md), which the records service validates
 against the whole course and stores in one transaction (or not at all). This module only turns
 text into JSON values and says which field is wrong; clinical checks stay in the domain.
 

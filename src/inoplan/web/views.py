@@ -24,7 +24,7 @@ __all__ = [
     "worksheet_view",
 ]
 
-#: How each decision status reads on screen (CONTRACT section 3 statuses).
+#: How each decision status reads on screen (docs/decision.md statuses).
 STATUS_TEXT: Final[Mapping[str, str]] = {
     "give": "Give today",
     "hold": "Hold",

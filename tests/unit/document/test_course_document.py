@@ -1,4 +1,4 @@
-"""Course document validation (CONTRACT section 1): units converted at the edge, errors name
+"""Course document validation (docs/course-document.md): units converted at the edge, errors name
 the field (``events[2].anc.unit``), corrections supersede, events sorted by date (stable)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Dose arithmetic and the hard limits (CONTRACT section 2 "Dose arithmetic"; US PI 2.1 Table 1).
+"""Dose arithmetic and the hard limits (docs/cli.md "Dose arithmetic"; US PI 2.1 Table 1).
 
 Per-dose limit 0.8 mg/m2 (the highest labelled single dose, day 1); per-cycle limit 1.8 mg/m2
 (cycle 1: 0.8 + 0.5 + 0.5). Dose in mg = prescribed mg/m2 x BSA (0.01 m2), rounded half-up to

@@ -1,7 +1,7 @@
-"""The course planner (CONTRACT section 2, ``inoplan plan``).
+"""The course planner (docs/cli.md, ``inoplan plan``).
 
 Golden scenarios live in ``tests/unit/planner_cases/*.yaml``; each was written by hand from the
-label (US PI 2.1, Table 1 and its footnote) and CONTRACT section 2, with the date arithmetic in
+label (US PI 2.1, Table 1 and its footnote) and docs/cli.md, with the date arithmetic in
 its comments. They run through ``services.courses.plan_document``, the path the CLI uses, so the
 JSON shape (dates as text, numbers as numbers) is checked as well.
 """
@@ -196,7 +196,7 @@ class TestPlanCourse:
 
     def test_nothing_stays_planned_after_a_discontinuation(self) -> None:
         # Day 1 given 12-01, day 8 (12-08) never given, discontinued 12-12: the plan stops;
-        # no dose may remain 'planned' or 'held' (CONTRACT section 2; "discontinue": treatment
+        # no dose may remain 'planned' or 'held' (docs/cli.md; "discontinue": treatment
         # must stop permanently).
         c = course(
             [

@@ -1,4 +1,4 @@
-"""Preparation of one dose (US PI 2.4; LABEL-FACTS section 4).
+"""Preparation of one dose (US PI 2.4; docs/label-facts.md section 4).
 
 Facts used, all by hand: a vial delivers 0.9 mg (us-0.9mg) or 1 mg (eu-1mg); 4 mL sterile water
 gives 0.25 mg/mL, so withdraw = dose / 0.25 mL; the standard bag is 50 mL at 50 mL/h over 60 min;

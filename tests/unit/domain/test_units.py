@@ -1,4 +1,4 @@
-"""Unit conversions at the edge (CONTRACT section 1 "Units accepted at least").
+"""Unit conversions at the edge (docs/course-document.md "Units accepted at least").
 
 Expected values are worked out by hand: 1 cell/uL = 1 cell/mm3 = 10^6 cells/L = 10^-3 x 10^9/L;
 1 K/uL = 1 x 10^3/uL = 10^9/L; bilirubin 1 mg/dL = 17.1 umol/L.

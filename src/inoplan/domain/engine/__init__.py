@@ -1,4 +1,4 @@
-"""The decision engine: course state, rules by area, and ``evaluate`` (CONTRACT section 3).
+"""The decision engine: course state, rules by area, and ``evaluate`` (docs/decision.md).
 
 Pure: standard library and the domain only; "today" is the ``on`` parameter.
 

@@ -1,4 +1,4 @@
-"""The decision and its parts as immutable values (CONTRACT section 3). Pure."""
+"""The decision and its parts as immutable values (docs/decision.md). Pure."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ __all__ = [
     "Verdict",
 ]
 
-# CONTRACT section 3: when several apply, the first in this order wins.
+# docs/decision.md: when several apply, the first in this order wins.
 STATUSES: Final = ("discontinue", "complete", "hold", "cannot_decide", "give", "wait")
 
 
