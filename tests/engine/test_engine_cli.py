@@ -11,7 +11,7 @@ import pytest
 import yaml
 from enginekit import document
 
-EXAMPLES = Path(__file__).parent / "data" / "examples"
+EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

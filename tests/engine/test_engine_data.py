@@ -104,7 +104,7 @@ def test_supersede_corrects_a_lab_value() -> None:
     assert decide(document(events), "2027-03-22")["status"] == "give"
 
 
-# -- precedence (docs/decision.md) ---------------------------------------------------------------------
+# -- precedence (docs/decision.md) ------------------------------------------------------
 def test_discontinue_beats_complete() -> None:
     events = [*course_through((2, 15), in_remission_from=2), tox("2027-04-10", "vod", 3)]
     assert (

@@ -98,7 +98,8 @@ def test_every_rule_and_threshold_the_engine_reads_exists_in_both_labels() -> No
                 name,
                 key,
             )
-    # Every documented alert code (docs/decision.md) has a cited text: tests/knowledge/test_integrity.py checks it.
+    # Every documented alert code (docs/decision.md) has a cited text:
+    # tests/knowledge/test_integrity.py checks it.
 
 
 def test_qt_list_matches_the_main_table() -> None:

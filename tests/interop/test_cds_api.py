@@ -470,7 +470,7 @@ def test_fhir_import_and_export_over_rest(app: Any, client: Any) -> None:
     from inoplan.interop.fhir_out import export_bundle
 
     document = yaml.safe_load(
-        (Path(__file__).parent / "fixtures" / "courses" / "01-first-dose.yaml").read_text()
+        (Path(__file__).parents[2] / "examples" / "01-first-dose.yaml").read_text()
     )
     document.pop("expect")
     document = json.loads(json.dumps(document, default=str))

@@ -96,7 +96,7 @@ def test_export_writes_a_valid_bundle_with_the_decision(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytest.importorskip("inoplan.services.render_decision", reason="decision engine not merged yet")
-    course = Path(__file__).parent / "fixtures" / "courses" / "01-first-dose.yaml"
+    course = Path(__file__).parents[2] / "examples" / "01-first-dose.yaml"
     code, out, err = run(["fhir", "export", str(course), "--on", "2027-03-01", "--json"], capsys)
     assert code == 0, err
     bundle = json.loads(out)

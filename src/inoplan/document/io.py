@@ -109,6 +109,7 @@ _EVENT_TYPES = (
     "pregnancy_test",
     "hsct",
     "discontinuation",
+    "void",
 )
 
 
@@ -174,9 +175,26 @@ def _to_domain(doc: Any) -> c.Course:
             raise InvalidInput(f"events[{i}].supersedes", "an event cannot supersede itself")
         if not event.reason:
             raise InvalidInput(f"events[{i}].reason", "a correction must give its reason")
+        original = events[target]
+        if isinstance(original, c.VoidEvent):
+            raise InvalidInput(
+                f"events[{i}].supersedes",
+                f"{event.supersedes!r} records an entry made in error; it cannot be corrected",
+            )
+        if not isinstance(event, c.VoidEvent) and event.type != original.type:
+            raise InvalidInput(
+                f"events[{i}].supersedes",
+                f"a {event.type} entry cannot correct {event.supersedes!r}, which is a "
+                f"{original.type} entry; record a 'void' (entered in error) to withdraw it",
+            )
         superseded_ids.add(event.supersedes)
-    effective = [e for e in events if e.id is None or e.id not in superseded_ids]
+    effective = [
+        e
+        for e in events
+        if (e.id is None or e.id not in superseded_ids) and not isinstance(e, c.VoidEvent)
+    ]
     superseded = [e for e in events if e.id is not None and e.id in superseded_ids]
+    voids = [e for e in events if isinstance(e, c.VoidEvent)]
     effective.sort(key=lambda e: (e.date, e.index))
     _check_administrations(effective)
     return c.Course(
@@ -185,10 +203,11 @@ def _to_domain(doc: Any) -> c.Course:
         plan=plan,
         events=tuple(effective),
         superseded=tuple(superseded),
+        voids=tuple(voids),
     )
 
 
-def _check_administrations(events: list[c.Event]) -> None:
+def _check_administrations(events: Sequence[c.Event]) -> None:
     seen: dict[tuple[int, int], int] = {}
     for event in events:
         if isinstance(event, c.AdministrationEvent):
@@ -251,6 +270,7 @@ def _event(e: Any, i: int) -> c.Event:
                 dose_mg=to_decimal(e.dose_mg, field=f"{where}.dose_mg"),
                 time=time(hours, minutes),
                 duration_min=e.duration_min,
+                override_reason=e.override_reason,
             )
         case "toxicity":
             return c.ToxicityEvent(**base, term=_term(e.term), grade=e.grade, related=e.related)
@@ -274,6 +294,8 @@ def _event(e: Any, i: int) -> c.Event:
             )
         case "discontinuation":
             return c.DiscontinuationEvent(**base, reason_text=e.reason)
+        case "void":
+            return c.VoidEvent(**base)
     raise InvalidInput(f"{where}.type", f"unknown event type {e.type!r}")  # pragma: no cover
 
 

@@ -85,6 +85,9 @@ class AdministrationDoc(_EventDoc):
     dose_mg: Annotated[Number, Field(gt=0, le=10)]
     time: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "09:00"
     duration_min: Annotated[StrictInt, Field(ge=1, le=1440)] = 60
+    # A dose recorded against the decision (a held day, a stopped course, above a limit) carries
+    # the prescriber's reason; the decision then shows a critical DOSE_OVERRIDE alert for good.
+    override_reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
 
 
 class ToxicityDoc(_EventDoc):
@@ -129,6 +132,14 @@ class DiscontinuationDoc(_EventDoc):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
+class VoidDoc(_EventDoc):
+    """An event entered in error: it withdraws the event it names (any type); reason required."""
+
+    type: Literal["void"]
+    supersedes: Annotated[str, Field(min_length=1, max_length=64)]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
 EventDoc = Annotated[
     VitalsDoc
     | LabsDoc
@@ -139,7 +150,8 @@ EventDoc = Annotated[
     | EcgDoc
     | PregnancyTestDoc
     | HsctDoc
-    | DiscontinuationDoc,
+    | DiscontinuationDoc
+    | VoidDoc,
     Field(discriminator="type"),
 ]
 

@@ -32,6 +32,7 @@ __all__ = [
     "ResponseEvent",
     "ToxicityEvent",
     "VitalsEvent",
+    "VoidEvent",
     "age_years",
 ]
 
@@ -119,6 +120,7 @@ class AdministrationEvent(_EventBase):
     dose_mg: Decimal = Decimal(0)
     time: time = time(9, 0)
     duration_min: int = 60
+    override_reason: str | None = None  # recorded against the decision, with its reason
     type: str = "administration"
 
 
@@ -171,6 +173,13 @@ class DiscontinuationEvent(_EventBase):
     type: str = "discontinuation"
 
 
+@dataclass(frozen=True, slots=True)
+class VoidEvent(_EventBase):
+    """Withdraws the event named by ``supersedes`` (entered in error); counts for nothing else."""
+
+    type: str = "void"
+
+
 Event: TypeAlias = (
     VitalsEvent
     | LabsEvent
@@ -182,6 +191,7 @@ Event: TypeAlias = (
     | PregnancyTestEvent
     | HsctEvent
     | DiscontinuationEvent
+    | VoidEvent
 )
 E = TypeVar("E", bound=_EventBase)
 
@@ -195,6 +205,7 @@ class Course:
     plan: CoursePlan
     events: tuple[Event, ...]  # effective events only, sorted by (date, index)
     superseded: tuple[Event, ...] = ()  # kept for the record, never used for decisions
+    voids: tuple[VoidEvent, ...] = ()  # "entered in error" records, each naming its target
 
     def of_type(self, kind: type[E]) -> Iterator[E]:
         """The effective events of one type, in date order."""

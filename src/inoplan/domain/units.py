@@ -27,7 +27,8 @@ __all__ = [
     "to_decimal",
 ]
 
-# 1 mg/dL of bilirubin = 17.1 umol/L (molar mass about 584.7 g/mol), as docs/course-document.md fixes.
+# 1 mg/dL of bilirubin = 17.1 umol/L (molar mass about 584.7 g/mol), the factor
+# docs/course-document.md fixes.
 BILIRUBIN_UMOL_PER_MG_DL: Final = Decimal("17.1")
 
 # Factor that turns a value in the given unit into the canonical unit of its kind.

@@ -1,4 +1,4 @@
-"""Turn domain values into the JSON shapes of docs/cli.md and docs/decision.md (numbers, not strings).
+"""Domain values -> the JSON shapes of docs/cli.md and docs/decision.md (numbers, not strings).
 
 One place for the conversion so every adapter (CLI, REST, CDS Hooks, web) prints the same.
 """

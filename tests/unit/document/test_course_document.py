@@ -277,3 +277,61 @@ class TestErrorsNameTheField:
         with pytest.raises(InvalidInput) as err:
             read_document(path)
         assert err.value.field == "COURSE"
+
+
+class TestCorrectionsAndVoids:
+    """A correction replaces an event of its own type; a void withdraws an entry made in error."""
+
+    def test_a_correction_of_another_type_is_refused_naming_supersedes(self) -> None:
+        doc = document()
+        doc["events"][2]["id"] = "a1"
+        doc["events"].append(
+            {
+                "date": "2026-12-02",
+                "type": "vitals",
+                "weight_kg": 70,
+                "supersedes": "a1",
+                "reason": "wrong entry",
+            }
+        )
+        with pytest.raises(InvalidInput, match=r"cannot correct 'a1'.*void") as err:
+            parse_course(doc)
+        assert err.value.field == "events[3].supersedes"
+
+    def test_a_void_withdraws_an_event_of_any_type(self) -> None:
+        doc = document()
+        doc["events"][2]["id"] = "a1"
+        doc["events"].append(
+            {"date": "2026-12-02", "type": "void", "supersedes": "a1", "reason": "wrong patient"}
+        )
+        course = parse_course(doc)
+        assert course.administrations() == ()
+        assert [e.id for e in course.superseded] == ["a1"]
+        assert [(v.supersedes, v.reason) for v in course.voids] == [("a1", "wrong patient")]
+        assert all(e.type != "void" for e in course.events)
+
+    @pytest.mark.parametrize("missing", ["supersedes", "reason"])
+    def test_a_void_needs_its_target_and_its_reason(self, missing: str) -> None:
+        doc = document()
+        doc["events"][2]["id"] = "a1"
+        void = {"date": "2026-12-02", "type": "void", "supersedes": "a1", "reason": "typo"}
+        del void[missing]
+        doc["events"].append(void)
+        assert field_of(doc) == f"events[3].{missing}"
+
+    def test_a_void_cannot_be_corrected(self) -> None:
+        doc = document()
+        doc["events"][2]["id"] = "a1"
+        doc["events"].append(
+            {"id": "x", "date": "2026-12-02", "type": "void", "supersedes": "a1", "reason": "r"}
+        )
+        doc["events"].append(
+            {"date": "2026-12-03", "type": "void", "supersedes": "x", "reason": "undo"}
+        )
+        assert field_of(doc) == "events[4].supersedes"
+
+    def test_an_override_reason_is_kept_on_the_administration(self) -> None:
+        doc = document()
+        doc["events"][2]["override_reason"] = "given after discussion with the attending"
+        (given,) = parse_course(doc).administrations()
+        assert given.override_reason == "given after discussion with the attending"

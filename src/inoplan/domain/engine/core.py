@@ -2,7 +2,8 @@
 
 Order of work: rebuild the course state as known on the date; apply the rules that end
 treatment; find the next dose and whether it is due; check it; add the safety alerts; pick the
-status by the precedence of docs/decision.md (discontinue > complete > hold > cannot_decide > give > wait).
+status by the precedence of docs/decision.md
+(discontinue > complete > hold > cannot_decide > give > wait).
 """
 
 from __future__ import annotations
