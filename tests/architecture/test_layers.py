@@ -1,4 +1,4 @@
-"""Import rules (ARCHITECTURE.md "Rules of the house"; STYLE.md 2.2 dependency table).
+"""Import rules (docs/architecture.md: the layers and what each may import).
 
 - ``domain/`` imports only the standard library and ``inoplan.domain``/``inoplan.errors``
   (``domain/pk`` may also import NumPy);

@@ -1,4 +1,4 @@
-"""The examples in the public docstrings of the core run as doctests (STYLE.md 2.12)."""
+"""The examples in the public docstrings of the core run as doctests, so they stay true."""
 
 from __future__ import annotations
 

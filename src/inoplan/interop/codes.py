@@ -1,6 +1,6 @@
 """Code systems, codes and units used on the FHIR side (data only, no I/O).
 
-Status of each code (see docs/ehr-integration.md and INTEROP.md section 3):
+Status of each code (see docs/ehr-integration.md section 5, "Codes used"):
 confirmed = seen in an HL7 standard, IG or official example; secondary = seen only in
 third-party material: verify against the terminology owner before production use.
 
@@ -89,7 +89,7 @@ ANALYTE_DISPLAY: Final[dict[str, str]] = {
     "magnesium": "Magnesium [Moles/volume] in Serum or Plasma",
 }
 
-# -- conditions and findings (SNOMED CT only where INTEROP.md marks the code confirmed) --------
+# -- conditions and findings (SNOMED CT written only where the code is confirmed) ---------------
 SNOMED_VOD: Final = "65617004"
 ICD10_VOD: Final = "K76.5"  # unconfirmed; only recognised on import
 VOD_TEXT: Final = ("veno-occlusive", "venoocclusive", "sinusoidal obstruction", "vod", "sos")
