@@ -1,7 +1,7 @@
 """The repository stands on its own: the documents it names exist in it and say what is cited.
 
 - every ``docs/<name>.md`` named anywhere (source, tests, docs, README, examples, bench, scripts,
-  CI) exists, and every relative Markdown link resolves;
+  CI) exists, and so do the relative Markdown links and the repository paths Markdown names;
 - ``docs/<name>.md section N`` (also ``sections N-M``, ``N and M``, or a bare number after the
   page's name) names a heading numbered N in that page; so does ``[page](page.md) section N``
   inside docs/;
@@ -67,6 +67,10 @@ LINK_SECTION = re.compile(
     r"\]\((?P<doc>[A-Za-z0-9_-]+)\.md\)`?,?[ \t]+\(?(?:sections?|§)[ \t]+" + _NUMBERS
 )
 QT_ROW_REF = re.compile(r"docs/qt-drugs\.md`?[ \t]+#(?P<row>\d+)")
+# a file (with a suffix) or a folder (trailing slash); `examples/01` is a case label, not a path
+REPO_PATH = re.compile(
+    r"`(?P<path>(?:src|tests|docs|examples|bench|scripts|\.ci)/(?:[^`\s]*\.[A-Za-z0-9]+|[^`\s]*/))`"
+)
 MD_LINK = re.compile(r"\]\((?!https?:|mailto:|#)(?P<target>[^)\s#]+)(?:#[^)]*)?\)")
 HEADING = re.compile(r"^#{1,6}[ \t]+(?P<num>\d+(?:\.\d+)*)\.?[ \t]", re.MULTILINE)
 FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
@@ -162,6 +166,19 @@ def test_every_relative_markdown_link_resolves() -> None:
             if not (path.parent / m["target"]).exists():
                 broken.append(f"{path.relative_to(ROOT)} -> {m['target']}")
     assert not broken, "links to files that do not exist:\n" + "\n".join(broken)
+
+
+def test_every_repository_path_named_in_markdown_exists() -> None:
+    """Backticked paths such as `src/inoplan/sitepolicy.py` in the Markdown files."""
+    missing = []
+    for path in repository_files():
+        if path.suffix != ".md":
+            continue
+        for m in REPO_PATH.finditer(read(path) or ""):
+            named = m["path"].rstrip("/")
+            if not any(c in named for c in "<>*{}") and not (ROOT / named).exists():
+                missing.append(f"{path.relative_to(ROOT)} -> {named}")
+    assert not missing, "paths named in Markdown that do not exist:\n" + "\n".join(missing)
 
 
 def test_no_file_names_a_document_outside_the_repository() -> None:
