@@ -53,13 +53,21 @@ def test_lab_bundle_with_reference_ranges_and_dates_from_the_report() -> None:
     assert float(event.values["alt"].x_uln) == pytest.approx(54 / 45)
 
 
-def test_non_ucum_k_per_ul_is_read_as_10_3_per_ul() -> None:
+def test_non_ucum_k_per_ul_text_is_read_as_10_3_per_ul() -> None:
+    # "K/ul" arrives as unit text (no UCUM system): the one table of spellings maps it
     result = bundle_to_document(
         patient("genetics-example1"), load(R4 / "Bundle-report.json"), start_date=START
     )
     [labs] = [e for e in result.document["events"] if e["type"] == "labs"]
-    assert labs["platelets"] == {"value": 84, "unit": "K/uL"}
+    assert labs["platelets"] == {"value": 84, "unit": "10*3/uL"}
     assert parse_course(result.document).events[0].values["platelets"].value == 84
+
+
+def test_k_per_ul_coded_as_ucum_is_kelvin_and_refused() -> None:
+    plt = observation("plt-1", "777-3", 84, "K/uL", "2016-03-30")  # system = UCUM
+    with pytest.raises(UnknownUnit) as caught:
+        bundle_to_document(patient("pt-1"), plt, start_date=START)
+    assert caught.value.field == "Observation/plt-1.valueQuantity.code"
 
 
 def test_an_unknown_unit_is_an_error_naming_the_resource() -> None:

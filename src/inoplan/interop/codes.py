@@ -108,30 +108,113 @@ NO_KNOWN_ALLERGY: Final = frozenset({"716186003", "409137002", "428607008", "429
 SEVERITY_GRADE: Final[dict[str, int]] = {"255604002": 1, "6736007": 2, "24484000": 3}
 
 # -- units -------------------------------------------------------------------------------------
-#: Lab units as EHRs write them (folded to lower case) -> the course document's unit.
-LAB_UNIT_ALIASES: Final[dict[str, str]] = {
+#: Lab units accepted as UCUM *codes* on the wire (FHIR ``Quantity.system`` = UCUM, HL7 OBX-6 with
+#: coding system ``UCUM``), case-sensitive as UCUM is -> the course document's unit. Only codes
+#: that are valid UCUM *and* mean what the course document means are here: ``K/uL`` is valid UCUM
+#: syntax but means kelvin per microlitre, and ``x10*9/L``, ``cells/uL`` and ``IU/L`` are not UCUM,
+#: so none of them is accepted as a code (their spellings may still arrive as unit *text*, below).
+#: UCUM writes exponents as trailing digits (``mm3``) and has both ``10*`` and ``10^`` as the
+#: number ten for powers; ``L`` and ``l`` are both the litre; ``{cells}`` is an annotation.
+UCUM_LAB_UNITS: Final[dict[str, str]] = {
+    "10*9/L": "10*9/L",
+    "10*9/l": "10*9/L",
+    "10^9/L": "10*9/L",
+    "10^9/l": "10*9/L",
+    "10*3/uL": "10*3/uL",
+    "10*3/ul": "10*3/uL",
+    "10^3/uL": "10*3/uL",
+    "10^3/ul": "10*3/uL",
+    "/uL": "/uL",
+    "/ul": "/uL",
+    "{cells}/uL": "/uL",
+    "{cells}/ul": "/uL",
+    "/mm3": "/mm3",
+    "{cells}/mm3": "/mm3",
+    "mg/dL": "mg/dL",
+    "mg/dl": "mg/dL",
+    "umol/L": "umol/L",
+    "umol/l": "umol/L",
+    "U/L": "U/L",
+    "U/l": "U/L",
+    "[IU]/L": "IU/L",
+    "[IU]/l": "IU/L",
+    "mmol/L": "mmol/L",
+    "mmol/l": "mmol/L",
+    "%": "%",
+}
+
+#: THE one table of unit *text* as clinicians and laboratory systems write it (compared after
+#: trimming, folding the micro sign and Greek mu to ``u``, ``×`` to ``x``, superscript digits to
+#: digits and lower-casing) -> the UCUM code it means. Used only when a result carries no UCUM
+#: code (FHIR ``Quantity.unit`` without a UCUM system, HL7 OBX-6 in ``ISO+``, a local system or
+#: none). A spelling that is not here is refused with the accepted ones named, never guessed.
+#: Every entry has its own test (tests/interop/test_units_wire.py).
+UNIT_SPELLINGS: Final[dict[str, str]] = {
+    # 10^9 per litre
     "10*9/l": "10*9/L",
     "10^9/l": "10*9/L",
     "x10*9/l": "10*9/L",
     "x10^9/l": "10*9/L",
+    "x 10^9/l": "10*9/L",
+    "x10e9/l": "10*9/L",
+    "10e9/l": "10*9/L",
+    "x10(9)/l": "10*9/L",
+    "gpt/l": "10*9/L",
+    # 10^3 per microlitre (= 10^9 per litre)
     "10*3/ul": "10*3/uL",
     "10^3/ul": "10*3/uL",
     "x10*3/ul": "10*3/uL",
-    "k/ul": "K/uL",
+    "x10^3/ul": "10*3/uL",
+    "x 10^3/ul": "10*3/uL",
+    "x10e3/ul": "10*3/uL",
+    "10e3/ul": "10*3/uL",
+    "k/ul": "10*3/uL",
+    "thou/ul": "10*3/uL",
+    "thou/mm3": "10*3/uL",
     "k/mm3": "10*3/uL",
     "10*3/mm3": "10*3/uL",
+    "10^3/mm3": "10*3/uL",
+    # cells per microlitre (= per cubic millimetre)
     "/ul": "/uL",
-    "{cells}/ul": "/uL",
     "cells/ul": "/uL",
+    "{cells}/ul": "/uL",
     "/mm3": "/mm3",
     "cells/mm3": "/mm3",
+    "/cmm": "/mm3",
+    "cells/cmm": "/mm3",
+    # bilirubin
     "mg/dl": "mg/dL",
     "umol/l": "umol/L",
+    # enzymes
     "u/l": "U/L",
-    "iu/l": "U/L",
-    "[iu]/l": "U/L",
+    "iu/l": "[IU]/L",
+    "[iu]/l": "[IU]/L",
+    # electrolytes
     "mmol/l": "mmol/L",
+    # percentages (blasts)
+    "%": "%",
 }
+
+#: The course document's lab units (docs/course-document.md) -> the UCUM code the export writes.
+DOCUMENT_UNIT_UCUM: Final[dict[str, str]] = {
+    "10*9/L": "10*9/L",
+    "10^9/L": "10*9/L",
+    "x10*9/L": "10*9/L",
+    "10*3/uL": "10*3/uL",
+    "10^3/uL": "10*3/uL",
+    "K/uL": "10*3/uL",
+    "/uL": "/uL",
+    "cells/uL": "/uL",
+    "/mm3": "/mm3",
+    "cells/mm3": "/mm3",
+    "mg/dL": "mg/dL",
+    "umol/L": "umol/L",
+    "U/L": "U/L",
+    "IU/L": "[IU]/L",
+    "mmol/L": "mmol/L",
+    "%": "%",
+}
+
 #: Mass units -> factor to kg.
 MASS_TO_KG: Final[dict[str, str]] = {
     "kg": "1",

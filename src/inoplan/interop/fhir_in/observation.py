@@ -27,8 +27,9 @@ from inoplan.interop.fhir_in.common import (
     to_date,
     with_id,
 )
+from inoplan.interop.ucum import wire_lab_unit
 
-__all__ = ["lab_unit", "observations", "pregnancy_result"]
+__all__ = ["lab_unit", "observations", "pregnancy_result", "quantity_lab_unit"]
 
 _OK_STATUS = {None, "final", "amended", "corrected"}
 _WEIGHT = frozenset(k.WEIGHT)
@@ -41,13 +42,20 @@ _OUR_OBSERVATION = k.CS + "observation"
 
 
 def lab_unit(unit: str | None, where: str) -> str:
-    """A lab unit as written by an EHR -> the course document's spelling; unknown -> error."""
-    if unit is None:
-        raise InvalidInput(where, "the result has no unit")
-    folded = unit.strip().replace("µ", "u").replace("μ", "u").lower()
-    if folded not in k.LAB_UNIT_ALIASES:
-        raise UnknownUnit(where, unit, tuple(sorted(set(k.LAB_UNIT_ALIASES.values()))))
-    return k.LAB_UNIT_ALIASES[folded]
+    """A lab unit written as *text* -> the course document's unit, through the one table of
+    spellings (``codes.UNIT_SPELLINGS``); unknown -> error naming ``where``."""
+    return wire_lab_unit(ucum_code=None, text=unit, where=where)
+
+
+def quantity_lab_unit(quantity: Mapping[str, Any], where: str) -> str:
+    """A Quantity's lab unit: its UCUM code when coded in UCUM (strict), else its text."""
+    code = quantity.get("code")
+    if quantity.get("system") == k.UCUM and code:
+        return wire_lab_unit(ucum_code=str(code), text=None, where=f"{where}.code")
+    text = quantity.get("unit") if quantity.get("unit") is not None else code
+    return wire_lab_unit(
+        ucum_code=None, text=None if text is None else str(text), where=f"{where}.unit"
+    )
 
 
 def _body_value(quantity: Mapping[str, Any], table: Mapping[str, str], where: str) -> Decimal:
@@ -177,7 +185,7 @@ def _lab_value(
 ) -> dict[str, Any] | None:
     from inoplan.domain.units import convert
 
-    unit = lab_unit(quantity_unit(quantity), f"{where}.valueQuantity.unit")
+    unit = quantity_lab_unit(quantity, f"{where}.valueQuantity")
     value = decimal(quantity.get("value"), f"{where}.valueQuantity.value")
     out: dict[str, Any] = {"value": number(value, "0.0001"), "unit": unit}
     high = low = None
@@ -195,9 +203,9 @@ def _lab_value(
         if name == "uln" and analyte not in ("bilirubin", "ast", "alt"):
             continue
         bound_value = decimal(bound.get("value"), f"{where}.referenceRange.{name}")
-        bound_unit_raw = quantity_unit(bound)
+        has_unit = any(bound.get(key) for key in ("code", "unit"))
         bound_unit = (
-            unit if bound_unit_raw is None else lab_unit(bound_unit_raw, f"{where}.referenceRange")
+            quantity_lab_unit(bound, f"{where}.referenceRange.{name}") if has_unit else unit
         )
         if bound_unit != unit:  # express the limit in the value's unit
             canonical = convert(analyte, bound_value, bound_unit, field=f"{where}.referenceRange")
