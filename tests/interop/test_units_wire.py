@@ -58,7 +58,7 @@ SPELLINGS: dict[str, str] = {
 
 
 def test_the_table_is_exactly_the_tested_one() -> None:
-    assert codes.UNIT_SPELLINGS == {fold_unit_text(k): v for k, v in SPELLINGS.items()}
+    assert {fold_unit_text(k): v for k, v in SPELLINGS.items()} == codes.UNIT_SPELLINGS
 
 
 @pytest.mark.parametrize(("spelling", "ucum"), sorted(SPELLINGS.items()))
