@@ -17,6 +17,16 @@ Example ``site-policy.toml``::
 
     [qt]
     extra_drugs = ["moxifloxacin", "amiodarone"]
+
+    [results]                        # result feeds: HL7 v2 and FHIR (docs/ehr-integration.md)
+    identifier_types = ["MR"]        # PID-3 identifier types that name the record number
+    assigning_authority = "GOODHEALTH"   # optional: only identifiers from this authority
+    identifier_system = "urn:oid:2.16.840.1.113883.19.5"  # FHIR: the MRN's identifier system
+
+    [[results.local_code]]           # the laboratory's own codes (OBX-3 / Coding)
+    system = "99LAB"
+    code = "TBIL"
+    analyte = "bilirubin"            # a course document analyte, or "ignore"
 """
 
 from __future__ import annotations
@@ -27,9 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from inoplan.domain.policy import RoundingPolicy, SitePolicy
+from inoplan.domain.results import ResultsPolicy
 from inoplan.errors import InvalidInput
 
-__all__ = ["load_site_policy"]
+__all__ = ["load_results_policy", "load_site_policy"]
 
 _DEFAULT_STEP = RoundingPolicy().dose_step_mg  # 0.01, docs/cli.md
 
@@ -38,6 +49,13 @@ _KNOWN = {
     "preparation": {"final_concentration_min_mg_per_ml", "final_concentration_max_mg_per_ml"},
     "freshness": {"lab_max_age_days", "weight_max_age_days"},
     "qt": {"extra_drugs"},
+    "results": {
+        "identifier_types",
+        "assigning_authority",
+        "processing_ids",
+        "identifier_system",
+        "local_code",
+    },
 }
 
 
@@ -46,12 +64,7 @@ def load_site_policy(path: str | Path | None) -> SitePolicy:
     if not path:
         return SitePolicy()
     source = Path(path)
-    try:
-        raw = tomllib.loads(source.read_text(encoding="utf-8"), parse_float=Decimal)
-    except OSError as exc:
-        raise InvalidInput("site_policy", f"cannot read {str(source)!r}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput("site_policy", f"not valid TOML: {exc}") from None
+    raw = _read(source)
     for table, keys in raw.items():
         if table not in _KNOWN or not isinstance(keys, dict):
             raise InvalidInput(f"site_policy.{table}", "unknown section")
@@ -65,6 +78,7 @@ def load_site_policy(path: str | Path | None) -> SitePolicy:
     mode = r.get("mode", "half-up")
     if not isinstance(mode, str):
         raise InvalidInput("site_policy.rounding.mode", f"expected a text, got {mode!r}")
+    _results_policy(raw.get("results", {}))  # a bad [results] section fails every command
     drugs = q.get("extra_drugs", [])
     if not isinstance(drugs, list) or not all(isinstance(x, str) and x for x in drugs):
         raise InvalidInput("site_policy.qt.extra_drugs", "expected a list of drug names")
@@ -112,3 +126,76 @@ def _days(value: object, key: str) -> int | None:
             f"site_policy.{key}", f"expected a whole number of days >= 0, got {value!r}"
         )
     return value
+
+
+def _read(source: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(source.read_text(encoding="utf-8"), parse_float=Decimal)
+    except OSError as exc:
+        raise InvalidInput("site_policy", f"cannot read {str(source)!r}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput("site_policy", f"not valid TOML: {exc}") from None
+
+
+def load_results_policy(path: str | Path | None) -> ResultsPolicy:
+    """The ``[results]`` section of the site policy (result feeds); defaults when absent."""
+    if not path:
+        return ResultsPolicy()
+    raw = _read(Path(path))
+    load_site_policy(path)  # the whole file must be valid, not only this section
+    return _results_policy(raw.get("results", {}))
+
+
+def _texts(value: object, key: str, *, empty: bool = False) -> tuple[str, ...]:
+    if (
+        not isinstance(value, list)
+        or not all(isinstance(x, str) and x.strip() for x in value)
+        or (not value and not empty)
+    ):
+        raise InvalidInput(f"site_policy.results.{key}", "expected a list of texts")
+    return tuple(x.strip() for x in value)
+
+
+def _results_policy(section: object) -> ResultsPolicy:
+    from inoplan.domain.results import ANALYTES, LocalCode
+
+    if not isinstance(section, dict):
+        raise InvalidInput("site_policy.results", "expected a table")
+    defaults = ResultsPolicy()
+    authority = section.get("assigning_authority")
+    system = section.get("identifier_system")
+    for key, value in (("assigning_authority", authority), ("identifier_system", system)):
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise InvalidInput(f"site_policy.results.{key}", "expected a text")
+    codes: list[LocalCode] = []
+    seen: set[tuple[str, str]] = set()
+    entries = section.get("local_code", [])
+    if not isinstance(entries, list):
+        raise InvalidInput("site_policy.results.local_code", "expected [[results.local_code]]")
+    for i, entry in enumerate(entries):
+        where = f"site_policy.results.local_code[{i}]"
+        if not isinstance(entry, dict) or set(entry) - {"system", "code", "analyte"}:
+            raise InvalidInput(where, "expected system, code and analyte")
+        values = [entry.get(name) for name in ("system", "code", "analyte")]
+        if not all(isinstance(v, str) and v.strip() for v in values):
+            raise InvalidInput(where, "system, code and analyte are required texts")
+        code_system, code, analyte = (str(v).strip() for v in values)
+        if analyte not in (*ANALYTES, "ignore"):
+            raise InvalidInput(
+                f"{where}.analyte", f"unknown analyte {analyte!r}; one of {', '.join(ANALYTES)}"
+            )
+        if (code_system.casefold(), code) in seen:
+            raise InvalidInput(f"{where}.code", f"{code_system}|{code} is listed twice")
+        seen.add((code_system.casefold(), code))
+        codes.append(LocalCode(system=code_system, code=code, analyte=analyte))
+    return ResultsPolicy(
+        local_codes=tuple(codes),
+        identifier_types=_texts(section["identifier_types"], "identifier_types")
+        if "identifier_types" in section
+        else defaults.identifier_types,
+        assigning_authority=authority.strip() if isinstance(authority, str) else None,
+        processing_ids=_texts(section["processing_ids"], "processing_ids")
+        if "processing_ids" in section
+        else defaults.processing_ids,
+        identifier_system=system.strip() if isinstance(system, str) else None,
+    )

@@ -17,6 +17,18 @@ PASSWORD = "correct horse battery staple"
 TODAY = date(2026, 12, 1)
 
 
+def head_revision() -> str:
+    """The newest migration shipped in the package (what ``db upgrade`` must reach)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", "inoplan.persistence:migrations")
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
 def settings_for(url: str, **extra: Any) -> Settings:
     return Settings(database_url=url, secret_key=SECRET, environment="production", **extra)
 

@@ -202,6 +202,10 @@ from inoplan.cli.fhir import app as _fhir_cli  # noqa: E402  (issue 6: FHIR impo
 
 app.add_typer(_fhir_cli, name="fhir")
 
+from inoplan.cli.hl7 import app as _hl7_cli  # noqa: E402  (issue 16: HL7 v2 results)
+
+app.add_typer(_hl7_cli, name="hl7")
+
 
 # -- rendering (Rich, imported lazily) ---------------------------------------------------
 

@@ -17,6 +17,7 @@ from inoplan.persistence.rows import (
     CourseRow,
     DecisionRow,
     EventRow,
+    InboundMessageRow,
     PatientRow,
     UserRow,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "SqlAudit",
     "SqlCourses",
     "SqlDecisions",
+    "SqlInbound",
     "SqlJti",
     "SqlPatients",
     "SqlUsers",
@@ -406,3 +408,102 @@ class SqlJti:
         except IntegrityError:
             return False
         return True
+
+
+_INBOUND_FIELDS = (
+    "state",
+    "ack_code",
+    "raw",
+    "results",
+    "problems",
+    "notes",
+    "event_ids",
+    "course_id",
+    "decision_status",
+    "resolved_by",
+    "resolution",
+)
+
+
+def _inbound(row: InboundMessageRow) -> Any:
+    from inoplan.services.results import InboundRecord
+
+    return InboundRecord(
+        id=row.id,
+        dedupe_key=row.dedupe_key,
+        channel=row.channel,
+        sender=row.sender,
+        control_id=row.control_id,
+        content_sha256=row.content_sha256,
+        kind=row.kind,
+        version=row.version,
+        state=row.state,
+        ack_code=row.ack_code,
+        raw=row.raw,
+        results=list(row.results or []),
+        problems=list(row.problems or []),
+        notes=list(row.notes or []),
+        event_ids=list(row.event_ids or []),
+        course_id=row.course_id,
+        decision_status=row.decision_status,
+        received_at=row.received_at,
+        updated_at=row.updated_at,
+        resolved_by=row.resolved_by,
+        resolution=row.resolution,
+    )
+
+
+class SqlInbound:
+    """Result messages received (``inbound_messages``): claim, update, list."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def by_key(self, dedupe_key: str) -> Any:
+        row = self._session.scalars(
+            select(InboundMessageRow).where(InboundMessageRow.dedupe_key == dedupe_key)
+        ).first()
+        return None if row is None else _inbound(row)
+
+    def get(self, message_id: int) -> Any:
+        row = self._session.get(InboundMessageRow, message_id)
+        return None if row is None else _inbound(row)
+
+    def claim(self, *, dedupe_key: str, at: datetime, **fields: Any) -> int | None:
+        """Insert a new message; None when the key exists (a resend, or another worker)."""
+        try:
+            with self._session.begin_nested():
+                row = InboundMessageRow(
+                    dedupe_key=dedupe_key, received_at=at, updated_at=at, **fields
+                )
+                self._session.add(row)
+                self._session.flush()
+                return row.id
+        except IntegrityError:
+            return None
+
+    def update(self, message_id: int, *, at: datetime, **fields: Any) -> None:
+        unknown = set(fields) - set(_INBOUND_FIELDS)
+        if unknown:
+            raise KeyError(f"not an updatable field: {sorted(unknown)}")
+        self._session.execute(
+            update(InboundMessageRow)
+            .where(InboundMessageRow.id == message_id)
+            .values(updated_at=at, **fields)
+        )
+
+    def list(self, *, states: Iterable[str], offset: int, limit: int) -> tuple[list[Any], int]:
+        wanted = list(states)
+        where = InboundMessageRow.state.in_(wanted)
+        count = (
+            self._session.scalar(select(func.count()).select_from(InboundMessageRow).where(where))
+            or 0
+        )
+        rows = self._session.scalars(
+            select(InboundMessageRow)
+            .where(where)
+            .order_by(InboundMessageRow.id.desc())
+            .offset(offset)
+            .limit(limit)
+        ).all()
+        return [_inbound(r) for r in rows], count

@@ -33,6 +33,7 @@ __all__ = [
     "CourseRow",
     "DecisionRow",
     "EventRow",
+    "InboundMessageRow",
     "PatientRow",
     "UserRow",
 ]
@@ -186,3 +187,42 @@ class CdsJtiRow(Base):
     iss: Mapped[str] = mapped_column(String(512))
     jti: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class InboundMessageRow(Base):
+    """A result message received (HL7 v2 or FHIR): kept for idempotency, review and audit.
+
+    ``dedupe_key`` (SHA-256 of channel, sender and message control id) is unique: the same
+    message sent twice, or to two workers at once, is stored once. ``raw`` holds the message
+    for the people who resolve a parked one (never logged); it is emptied for messages that
+    carry nothing inoplan uses.
+    """
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (
+        UniqueConstraint("dedupe_key", name="uq_inbound_messages_dedupe_key"),
+        Index("ix_inbound_messages_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(8))  # "hl7" | "fhir"
+    sender: Mapped[str] = mapped_column(String(255))
+    control_id: Mapped[str] = mapped_column(String(255))
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    version: Mapped[str] = mapped_column(String(16))
+    # processing | applied | parked | rejected | ignored | resolved | discarded
+    state: Mapped[str] = mapped_column(String(16))
+    ack_code: Mapped[str] = mapped_column(String(2))
+    raw: Mapped[str] = mapped_column(Text)
+    results: Mapped[list[Any]] = mapped_column(JSON)  # per patient: identifiers, results
+    problems: Mapped[list[Any]] = mapped_column(JSON)
+    notes: Mapped[list[Any]] = mapped_column(JSON)
+    event_ids: Mapped[list[Any]] = mapped_column(JSON)
+    course_id: Mapped[int | None] = mapped_column(BigInteger)
+    decision_status: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    resolution: Mapped[str | None] = mapped_column(Text)

@@ -10,6 +10,7 @@ from inoplan.persistence.repositories import (
     SqlAudit,
     SqlCourses,
     SqlDecisions,
+    SqlInbound,
     SqlJti,
     SqlPatients,
     SqlUsers,
@@ -32,6 +33,7 @@ class SqlUnitOfWork:
         self.users = SqlUsers(self.session)
         self.audit = SqlAudit(self.session)
         self.jti = SqlJti(self.session)
+        self.inbound = SqlInbound(self.session)
         return self
 
     def __exit__(self, *exc_info: Any) -> None:

@@ -165,6 +165,7 @@ class UnitOfWork(Protocol):
     users: Any
     audit: Any
     jti: Any
+    inbound: Any  # result feeds (inoplan.services.results)
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc_info: object) -> None: ...
