@@ -27,7 +27,9 @@ def fixture(name: str) -> bytes:
 
 def course_for_fixtures(patient_id: str = MRN) -> dict[str, Any]:
     """examples/02 without its day-15 labs: a course waiting for today's results."""
-    document = yaml.safe_load((ROOT / "examples" / "02-bilirubin-and-transaminases.yaml").read_text())
+    document = yaml.safe_load(
+        (ROOT / "examples" / "02-bilirubin-and-transaminases.yaml").read_text()
+    )
     document.pop("expect")
     document["patient"]["id"] = patient_id
     document["events"] = [e for e in document["events"] if str(e["date"]) != "2027-04-18"]

@@ -144,7 +144,11 @@ class MllpServer:
             if START in message:
                 await self._answer(writer, generic_nak("framing error: start block inside"))
                 return
-            ack = await asyncio.to_thread(self.handler, message)
+            try:
+                ack = await asyncio.to_thread(self.handler, message)
+            except Exception as exc:  # no ACK: the sender keeps the message and resends it
+                log.error("MLLP handler failed (%s); connection closed", type(exc).__name__)
+                return
             if not await self._answer(writer, ack):
                 return
 
