@@ -34,10 +34,10 @@ def message(name: str) -> bytes:
 
 
 @contextmanager
-def running(handler: Callable[[bytes], bytes], limits: MllpLimits = MllpLimits()) -> Iterator[int]:
+def running(handler: Callable[[bytes], bytes], limits: MllpLimits | None = None) -> Iterator[int]:
     """An MLLP server on a free loopback port in a background thread; yields the port."""
     loop = asyncio.new_event_loop()
-    server = MllpServer(handler, host="127.0.0.1", port=0, limits=limits)
+    server = MllpServer(handler, host="127.0.0.1", port=0, limits=limits or MllpLimits())
     started = threading.Event()
     port: list[int] = []
 

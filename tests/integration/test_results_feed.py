@@ -60,7 +60,7 @@ def test_results_land_the_decision_is_recomputed_and_the_ack_follows(database: A
 
 def test_the_same_message_twice_adds_nothing_and_gets_the_same_answer(database: Any) -> None:
     course = add_course(database)
-    first, ack1 = one(database, "oru-v251-cbc-hepatic-final.hl7")
+    _, ack1 = one(database, "oru-v251-cbc-hepatic-final.hl7")
     before = events_of(database, course)
     again, ack2 = one(database, "oru-v251-cbc-hepatic-final.hl7")
     assert again.duplicate and again.ack_code == "AA"
