@@ -8,6 +8,9 @@ imports it.
 
 from __future__ import annotations
 
+from inoplan.web import results_queue
 from inoplan.web.routes import router
+
+router.include_router(results_queue.router)  # "Results to review" (result feeds, issue 16)
 
 __all__ = ["router"]
