@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.web.conftest import TODAY, csrf_of, login
 
 from inoplan.domain.results import ResultsPolicy
 from inoplan.inbound import FeedContext, handle_hl7
 from inoplan.interop.hl7v2 import split_batch
 from inoplan.services import records, results
-from tests.web.conftest import TODAY, csrf_of, login
 
 FIXTURES = Path(__file__).resolve().parents[1] / "interop" / "fixtures" / "hl7"
 
@@ -53,9 +53,7 @@ def test_roles_that_do_not_record_labs_may_not_see_or_resolve(
     assert results.get_message(app.state.database, message_id).state == "parked"
 
 
-def test_assigning_records_the_results_in_the_course(
-    app: Any, client: Any, course_id: int
-) -> None:
+def test_assigning_records_the_results_in_the_course(app: Any, client: Any, course_id: int) -> None:
     message_id = park(app)
     login(client, "nurse")
     token = csrf_of(client.get("/results").text)
