@@ -12,11 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from inoplan.domain.results import InboundMessage, Problem, ResultsPolicy
 from inoplan.services.results import Outcome
 
-__all__ = ["FeedContext", "handle_hl7", "retry_message"]
+__all__ = ["FeedContext", "handle_fhir", "handle_hl7", "retry_message"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,22 @@ def handle_hl7(ctx: FeedContext, raw: bytes) -> tuple[Outcome, bytes]:
         now=ctx.clock(),
     )
     return outcome, ack
+
+
+def handle_fhir(ctx: FeedContext, pulled: Any, *, sender: str) -> Outcome:
+    """One Observation pulled from a FHIR server (``fhir_pull.PulledObservation``)."""
+    from inoplan.interop.fhir_pull import read_observation
+    from inoplan.services.results import ingest
+
+    message = read_observation(pulled.raw(), sender=sender, policy=ctx.results_policy)
+    return ingest(
+        ctx.database,
+        message,
+        actor=_actor("fhir", urlsplit(sender).hostname or sender),
+        on=ctx.today(),
+        policy=ctx.site_policy,
+        clock=ctx.clock,
+    )
 
 
 def retry_message(ctx: FeedContext, message_id: int, *, actor: str) -> Outcome:

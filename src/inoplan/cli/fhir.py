@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-app = typer.Typer(help="FHIR R4 import and export.", no_args_is_help=True)
+app = typer.Typer(help="FHIR R4 import, export and laboratory pull.", no_args_is_help=True)
 
 
 def _policy() -> Any:
@@ -112,3 +112,98 @@ def export_course(
     )
     validate_bundle(bundle)
     typer.echo(json.dumps(bundle, ensure_ascii=False, indent=None if json_output else 2))
+
+
+@app.command("pull")
+def pull(
+    base: Annotated[str, typer.Option("--base", help="FHIR server base URL (https).")],
+    patient: Annotated[
+        list[str] | None,
+        typer.Option("--patient", help="Medical record number (repeat); default: every patient."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only results from this day on (YYYY-MM-DD).")
+    ] = None,
+    token_file: Annotated[
+        Path | None, typer.Option("--token-file", help="File holding the bearer token.")
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token-from-environment", envvar="INOPLAN_FHIR_TOKEN", hidden=True, show_default=False
+        ),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Read timeout per request (s).")] = 20.0,
+    max_pages: Annotated[int, typer.Option("--max-pages", help="Pages per patient at most.")] = 200,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Pull laboratory Observations from a FHIR server into the stored courses.
+
+    Each Observation is recorded, parked or refused like an HL7 v2 result (docs/ehr-integration.md).
+    The bearer token comes from INOPLAN_FHIR_TOKEN or --token-file, never the command line.
+    Exit code 0 when every result was recorded, 1 when some were parked (see "Results to
+    review"), 2 on a configuration or server error.
+    """
+    import httpx
+
+    from inoplan.cli.hl7 import _context
+    from inoplan.errors import InvalidInput
+    from inoplan.inbound import handle_fhir
+    from inoplan.interop.fhir_pull import check_base_url, search_observations
+    from inoplan.services.records import list_patients
+
+    base_url = check_base_url(base)
+    if token_file is not None:
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise InvalidInput("token-file", f"cannot read it: {exc.strerror}") from None
+    ctx = _context()
+    identifiers = list(patient or [])
+    if not identifiers:
+        offset = 0
+        while True:
+            page = list_patients(ctx.database, offset=offset, limit=200)
+            identifiers += [p.external_id for p in page.data if p.course_ids]
+            offset += len(page.data)
+            if not page.data or offset >= page.count:
+                break
+    review = False
+    day = _date(since, "since")
+    with httpx.Client(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), follow_redirects=False
+    ) as client:
+        for pulled in search_observations(
+            client,
+            base_url,
+            identifiers,
+            policy=ctx.results_policy,
+            token=token,
+            since=day,
+            max_pages=max_pages,
+        ):
+            outcome = handle_fhir(ctx, pulled, sender=base_url)
+            review = review or outcome.state not in ("applied", "ignored", "resolved")
+            oid = pulled.observation.get("id")
+            if json_output:
+                typer.echo(
+                    json.dumps(
+                        {
+                            "observation": oid,
+                            "state": outcome.state,
+                            "duplicate": outcome.duplicate,
+                            "event_ids": list(outcome.event_ids),
+                            "problems": [p.to_json() for p in outcome.problems],
+                        }
+                    )
+                )
+            else:
+                problems = "; ".join(p.code for p in outcome.problems)
+                typer.echo(
+                    f"Observation/{oid}: {outcome.state}"
+                    + (" (already received)" if outcome.duplicate else "")
+                    + (f" [{problems}]" if problems else "")
+                )
+    ctx.database.dispose()
+    if review:
+        raise typer.Exit(1)

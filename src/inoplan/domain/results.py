@@ -37,6 +37,7 @@ __all__ = [
     "Problem",
     "ResultsPolicy",
     "base_event_id",
+    "flag_contradiction",
     "plan_events",
 ]
 
@@ -210,6 +211,27 @@ class ResultsPolicy:
             if entry.code == code and entry.system.casefold() == system.casefold():
                 return entry.analyte
         return None
+
+
+HIGH_FLAGS: Final = frozenset({"H", "HH", ">", "HU"})
+LOW_FLAGS: Final = frozenset({"L", "LL", "<", "LU"})
+
+
+def flag_contradiction(
+    flag: str, value: Decimal, low: Decimal | None, high: Decimal | None
+) -> str | None:
+    """Why an abnormal flag (HL7 OBX-8, FHIR interpretation) contradicts the range, or None.
+
+    >>> flag_contradiction("H", Decimal("0.9"), Decimal("0.3"), Decimal("1.2"))
+    'the result is flagged high (H) but it is below the upper limit 1.2'
+    """
+    if flag in HIGH_FLAGS and high is not None and value < high:
+        return f"the result is flagged high ({flag}) but it is below the upper limit {high}"
+    if flag in LOW_FLAGS and low is not None and value > low:
+        return f"the result is flagged low ({flag}) but it is above the lower limit {low}"
+    if flag == "N" and ((high is not None and value > high) or (low is not None and value < low)):
+        return "the result is flagged normal (N) but it is outside the reference range"
+    return None
 
 
 # -- the events a set of results makes ---------------------------------------------------------

@@ -36,6 +36,7 @@ from inoplan.domain.results import (
     PatientResults,
     Problem,
     ResultsPolicy,
+    flag_contradiction,
 )
 from inoplan.errors import InvalidInput
 from inoplan.interop import codes as k
@@ -77,8 +78,6 @@ _STATUS: Final = {
 }
 #: OBX-11 values that carry no result to record (R: entered, not verified; I: pending; ...).
 _NOT_A_RESULT: Final = frozenset({"R", "I", "N", "O", "S"})
-_HIGH_FLAGS: Final = frozenset({"H", "HH", ">", "HU"})
-_LOW_FLAGS: Final = frozenset({"L", "LL", "<", "LU"})
 _POSITIVE: Final = frozenset({"positive", "pos", "detected", "reactive", "pregnant"})
 _NEGATIVE: Final = frozenset(
     {"negative", "neg", "not detected", "non-reactive", "nonreactive", "not pregnant"}
@@ -622,7 +621,7 @@ def _observation(
             )
         )
         return
-    contradiction = _flag_contradiction(common["flag"], value, low, high)
+    contradiction = flag_contradiction(common["flag"], value, low, high)
     if contradiction:
         problems.append(Problem("flag_contradiction", contradiction, f"{where}.8"))
         return
@@ -681,18 +680,6 @@ def _pregnancy(segment: Any) -> str | None:
         return "positive"
     if words and words <= _NEGATIVE:
         return "negative"
-    return None
-
-
-def _flag_contradiction(
-    flag: str, value: Decimal, low: Decimal | None, high: Decimal | None
-) -> str | None:
-    if flag in _HIGH_FLAGS and high is not None and value < high:
-        return f"OBX-8 flags the value high ({flag}) but it is below the upper limit {high}"
-    if flag in _LOW_FLAGS and low is not None and value > low:
-        return f"OBX-8 flags the value low ({flag}) but it is above the lower limit {low}"
-    if flag == "N" and ((high is not None and value > high) or (low is not None and value < low)):
-        return "OBX-8 flags the value normal (N) but it is outside the reference range"
     return None
 
 
