@@ -242,7 +242,8 @@ def loopback_fhir(pages: list[list[dict[str, Any]]]) -> Iterator[tuple[str, list
             tokens.append(self.headers.get("Authorization", ""))
             query = parse_qs(urlsplit(self.path).query)
             page = int(query.get("page", ["0"])[0])
-            host, port = self.server.server_address[:2]
+            address: Any = self.server.server_address
+            host, port = address[0], address[1]
             base = f"http://{host}:{port}/fhir"
             following = f"{base}/Observation?page={page + 1}" if page + 1 < len(pages) else None
             body = json.dumps(bundle(pages[page], following)).encode()

@@ -318,6 +318,7 @@ def test_a_message_without_results_inoplan_uses_is_noted_and_its_text_dropped(
     raw = split_batch(fixture("oru-unknown-patient.hl7"))[0].replace(b"751-8", b"718-7")
     outcome, ack = handle_hl7(feed(database), raw)
     assert (outcome.state, msa(ack)[1]) == ("ignored", "AA")
+    assert outcome.message_id is not None
     assert results.get_message(database, outcome.message_id).raw == ""
 
 

@@ -130,7 +130,17 @@ def test_the_export_carries_plan_doses_codes_and_the_decision() -> None:
     [group] = by_type(bundle, "RequestGroup")
     assert care_plan["activity"][0]["reference"] == {"reference": f"RequestGroup/{group['id']}"}
     cycle1 = group["action"][0]
-    days = [a["extension"][0] for a in cycle1["action"]]
+    assert cycle1["timingPeriod"] == {"start": "2027-03-01", "end": "2027-03-21"}
+    assert [a["timingDateTime"] for a in cycle1["action"]] == [
+        "2027-03-01",
+        "2027-03-08",
+        "2027-03-15",
+    ]
+    [regimen] = by_type(bundle, "PlanDefinition")
+    assert group["instantiatesCanonical"] == [regimen["url"]]
+    cycle1_definition = regimen["action"][0]
+    assert cycle1_definition["timingDuration"]["value"] == 21  # the cycle the days count in
+    days = [a["extension"][0] for a in cycle1_definition["action"]]
     assert days[0]["url"] == "http://hl7.org/fhir/StructureDefinition/timing-daysOfCycle"
     assert days[0]["url"] == load(R4 / "StructureDefinition-timing-daysOfCycle.json")["url"]
     assert [d["extension"][0]["valueInteger"] for d in days] == [1, 8, 15]

@@ -100,6 +100,8 @@ HSCT_TEXT: Final = (
     "bone marrow transplant",
     "hematopoietic cell transplant",
 )
+#: B-cell acute lymphoblastic leukemia (disorder): confirmed (mCODE pediatric ALL example).
+SNOMED_B_ALL: Final = "277571004"
 SNOMED_PREGNANT: Final = "77386006"
 SNOMED_NOT_PREGNANT: Final = "60001007"
 SNOMED_POSITIVE: Final = "10828004"

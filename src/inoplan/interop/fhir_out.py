@@ -4,14 +4,24 @@ Resources written:
 
 - Patient (inoplan extensions for what FHIR has no element for: reproductive potential,
   breastfeeding, history), AllergyIntolerance per allergy;
+- a PlanDefinition for the course's regimen: one action per cycle with its length
+  (``timingDuration``) and one sub-action per dose day carrying the core extension
+  ``timing-daysOfCycle``, whose parent action's timing defines the cycle (the extension's
+  definition; its R4 contexts are ``PlanDefinition.action`` and ``RequestGroup.action``);
 - CarePlan for the course (period.start = cycle 1 day 1; plan settings as extensions) whose
-  activity points at a RequestGroup with one action per cycle and one sub-action per dose day,
-  each carrying the ``timing-daysOfCycle`` extension and pointing at its MedicationRequest;
+  activity points at a RequestGroup (``instantiatesCanonical`` the PlanDefinition) with one
+  action per cycle (``timingPeriod``) and one sub-action per dose (``timingDateTime``) pointing
+  at its MedicationRequest;
 - MedicationRequest per planned dose (``intent: plan``: decision support, not an order) with
   ``doseAndRate`` typed ``ordered`` (mg/m2) and ``calculated`` (mg);
-- MedicationAdministration per dose given; Observations (LOINC, UCUM) for vitals, labs, ECG and
-  pregnancy tests; MedicationStatement, Condition, Procedure for the other events;
-- the decision as a GuidanceResponse, and a DetectedIssue per critical or warning alert.
+- MedicationAdministration per dose given (mCODE CancerRelatedMedicationAdministration, with its
+  performer and the reason: the course's cancer Condition, mCODE primary cancer condition);
+  Observations (LOINC, UCUM codes only) for vitals, labs (``interpretation`` H/L/N from the
+  limits, ``referenceRange``), ECG and pregnancy tests (coded result); MedicationStatement,
+  Condition, Procedure for the other events;
+- the decision as a GuidanceResponse whose ``outputParameters`` (a contained Parameters) carry
+  the status, the next dose and every reason's and alert's code, citation and inputs as data,
+  and a DetectedIssue per critical or warning alert naming what it ``implicated``.
 
 ``inoplan.interop.fhir_in.bundle_to_document`` reads all of it back (round trip).
 """
@@ -22,16 +32,27 @@ import re
 import uuid
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from inoplan import DISCLAIMER, __version__
 from inoplan.interop import codes as k
+from inoplan.interop.ucum import document_unit_to_ucum
 
-__all__ = ["export_bundle", "validate_bundle"]
+__all__ = [
+    "MCODE_MEDICATION_ADMINISTRATION",
+    "MCODE_PRIMARY_CANCER",
+    "export_bundle",
+    "validate_bundle",
+]
+
+MCODE: Final = "http://hl7.org/fhir/us/mcode/StructureDefinition/"
+MCODE_PRIMARY_CANCER: Final = MCODE + "mcode-primary-cancer-condition"
+MCODE_MEDICATION_ADMINISTRATION: Final = MCODE + "mcode-cancer-related-medication-administration"
+MCODE_NORMALIZATION_BASIS: Final = MCODE + "mcode-normalization-basis"
+DATA_ABSENT: Final = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 
 _NS = uuid.UUID("6f0f4b7e-2d0e-4c53-9a52-6b1f1c1e9a10")
-_UCUM_LAB = {"10*9/L", "10*3/uL", "/uL", "/mm3", "mg/dL", "umol/L", "U/L", "mmol/L"}
 _VITALS = {
     "system": "http://terminology.hl7.org/CodeSystem/observation-category",
     "code": "vital-signs",
@@ -71,22 +92,70 @@ def _drug() -> dict[str, Any]:
     return {"coding": [dict(c) for c in k.DRUG_CODING], "text": "inotuzumab ozogamicin (BESPONSA)"}
 
 
+_OTHER_UCUM = {"kg", "cm", "mg", "mg/m2", "m2", "ms", "%", "d"}
+
+
 def _quantity(value: Any, unit: str) -> dict[str, Any]:
+    """A Quantity with its UCUM code (only UCUM on the wire; ``unit`` keeps the text as given)."""
     quantity: dict[str, Any] = {"value": value, "unit": unit}
-    if unit in _UCUM_LAB or unit in ("kg", "cm", "mg", "mg/m2", "ms", "%"):
+    code = unit if unit in _OTHER_UCUM else document_unit_to_ucum(unit)
+    if code is not None:
         quantity["system"] = k.UCUM
-        quantity["code"] = unit
+        quantity["code"] = code
     return quantity
 
 
+_INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+_INTERPRETATION_TEXT = {"H": "High", "L": "Low", "N": "Normal"}
+
+
+def _interpretation(lab: Mapping[str, Any]) -> str | None:
+    """H, L or N from the value and the limits given with it (same unit); None without limits."""
+    value, uln, lln = lab.get("value"), lab.get("uln"), lab.get("lln")
+    if value is None or (uln is None and lln is None):
+        return None
+    if uln is not None and value > uln:
+        return "H"
+    if lln is not None and value < lln:
+        return "L"
+    return "N"
+
+
+def _parameter_value(name: str, value: Any) -> dict[str, Any] | None:
+    """One Parameters.parameter for a JSON value (objects and lists become parts)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return {"name": name, "valueBoolean": value}
+    if isinstance(value, int):
+        return {"name": name, "valueInteger": value}
+    if isinstance(value, float):
+        return {"name": name, "valueDecimal": value}
+    if isinstance(value, Mapping):
+        parts = [p for key, v in value.items() if (p := _parameter_value(str(key), v))]
+        return {"name": name, "part": parts} if parts else None
+    if isinstance(value, list | tuple):
+        parts = [p for v in value if (p := _parameter_value("item", v))]
+        return {"name": name, "part": parts} if parts else None
+    return {"name": name, "valueString": str(value)}
+
+
 class _Builder:
-    def __init__(self, document: Mapping[str, Any], tz: str) -> None:
+    def __init__(
+        self, document: Mapping[str, Any], tz: str, performers: Mapping[str, str] | None = None
+    ) -> None:
         self.doc = document
         self.entries: list[dict[str, Any]] = []
         self.pid = _id(document["patient"]["id"])
         self.subject = {"reference": f"Patient/{self.pid}"}
         self.zone = ZoneInfo(tz)
         self.counter = 0
+        self.performers = dict(performers or {})
+        self.requests: dict[tuple[int, int], dict[str, Any]] = {}
+        #: analyte (and other input names) -> the newest Observation written for it
+        self.latest: dict[str, tuple[str, dict[str, str]]] = {}
+        self.medications: dict[str, dict[str, str]] = {}
+        self.cancer: dict[str, str] | None = None
 
     def add(self, resource: dict[str, Any]) -> dict[str, Any]:
         resource.setdefault("id", _id(resource["resourceType"].lower(), len(self.entries)))
@@ -101,6 +170,11 @@ class _Builder:
 
     def ref(self, resource: Mapping[str, Any]) -> dict[str, str]:
         return {"reference": f"{resource['resourceType']}/{resource['id']}"}
+
+    def _track(self, name: str, day: str, resource: Mapping[str, Any]) -> None:
+        """Remember the newest resource written for an input name (DetectedIssue.implicated)."""
+        if name not in self.latest or self.latest[name][0] <= day:
+            self.latest[name] = (day, self.ref(resource))
 
     def instant(self, day: str, clock: str, plus_minutes: int = 0) -> str:
         hours, minutes = (int(x) for x in clock.split(":"))
@@ -167,31 +241,37 @@ class _Builder:
             cycles.setdefault(int(dose["cycle"]), []).append(
                 {
                     "title": f"Cycle {dose['cycle']} day {dose['day']}",
-                    "extension": [
-                        {
-                            "url": k.DAYS_OF_CYCLE,
-                            "extension": [{"url": "day", "valueInteger": int(dose["day"])}],
-                        }
-                    ],
+                    "timingDateTime": str(dose["scheduled"]),
                     "resource": self.ref(request),
                 }
             )
         self.requests = requests
         activity = []
         if cycles:
+            lengths = {
+                int(c["cycle"]): c for c in (plan or {}).get("cycles") or () if c.get("cycle")
+            }
+            definition = self.plan_definition(plan or {}, cycles, lengths)
+            group_actions = []
+            for cycle, actions in sorted(cycles.items()):
+                action: dict[str, Any] = {"title": f"Cycle {cycle}", "action": actions}
+                info = lengths.get(cycle)
+                if info and info.get("start") and info.get("length_days"):
+                    start = date.fromisoformat(str(info["start"]))
+                    end = start + timedelta(days=int(info["length_days"]) - 1)
+                    action["timingPeriod"] = {"start": start.isoformat(), "end": end.isoformat()}
+                group_actions.append(action)
             group = self.add(
                 {
                     "resourceType": "RequestGroup",
                     "id": "cycles",
+                    "instantiatesCanonical": [definition["url"]],
                     "status": "active"
                     if status == "active"
                     else ("revoked" if status == "revoked" else "completed"),
                     "intent": "plan",
                     "subject": self.subject,
-                    "action": [
-                        {"title": f"Cycle {cycle}", "action": actions}
-                        for cycle, actions in sorted(cycles.items())
-                    ],
+                    "action": group_actions,
                 }
             )
             activity.append({"reference": self.ref(group)})
@@ -210,6 +290,121 @@ class _Builder:
         if activity:
             care_plan["activity"] = activity
         self.add(care_plan)
+
+    def plan_definition(
+        self,
+        plan: Mapping[str, Any],
+        cycles: Mapping[int, list[dict[str, Any]]],
+        lengths: Mapping[int, Mapping[str, Any]],
+    ) -> dict[str, Any]:
+        """The course's regimen as a protocol: cycles with their length, days of each cycle.
+
+        ``timing-daysOfCycle`` sits on each day's action; the cycle it counts in is its parent
+        action, whose ``timingDuration`` gives the cycle length (the extension's definition).
+        """
+        actions = []
+        for cycle in sorted(cycles):
+            days = sorted(
+                {int(d["day"]) for d in plan.get("doses") or () if int(d["cycle"]) == cycle}
+            )
+            doses = {int(d["day"]): d for d in plan.get("doses") or () if int(d["cycle"]) == cycle}
+            action: dict[str, Any] = {
+                "title": f"Cycle {cycle}",
+                "action": [
+                    {
+                        "title": f"Day {day}: inotuzumab ozogamicin "
+                        f"{doses[day]['dose_mg_per_m2']} mg/m2 IV over 1 hour",
+                        "extension": [
+                            {
+                                "url": k.DAYS_OF_CYCLE,
+                                "extension": [{"url": "day", "valueInteger": day}],
+                            }
+                        ],
+                    }
+                    for day in days
+                ],
+            }
+            info = lengths.get(cycle)
+            if info and info.get("length_days"):
+                action["timingDuration"] = {
+                    "value": int(info["length_days"]),
+                    "unit": "d",
+                    "system": k.UCUM,
+                    "code": "d",
+                }
+            if info and info.get("regimen"):
+                action["description"] = f"Regimen {info['regimen']}" + (
+                    " (provisional: depends on a response not yet known)"
+                    if info.get("provisional")
+                    else ""
+                )
+            actions.append(action)
+        return self.add(
+            {
+                "resourceType": "PlanDefinition",
+                "id": "regimen",
+                "url": f"{k.INOPLAN}/PlanDefinition/{self.pid}-regimen",
+                "status": "active",
+                "type": {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/plan-definition-type",
+                            "code": "clinical-protocol",
+                        }
+                    ]
+                },
+                "title": "Inotuzumab ozogamicin (BESPONSA) course for this patient",
+                "description": DISCLAIMER,
+                "action": actions,
+            }
+        )
+
+    def cancer_condition(self) -> None:
+        """The indication the course is given for, as mCODE's primary cancer condition."""
+        condition = self.add(
+            {
+                "resourceType": "Condition",
+                "id": "indication",
+                "meta": {"profile": [MCODE_PRIMARY_CANCER]},
+                "clinicalStatus": {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                            "code": "active",
+                        }
+                    ]
+                },
+                "category": [
+                    {
+                        "coding": [
+                            {
+                                "system": "http://terminology.hl7.org/CodeSystem/condition-category",
+                                "code": "problem-list-item",
+                            }
+                        ]
+                    }
+                ],
+                "code": {
+                    "coding": [
+                        {
+                            "system": k.SNOMED,
+                            "code": k.SNOMED_B_ALL,
+                            "display": "B-cell acute lymphoblastic leukemia (disorder)",
+                        }
+                    ],
+                    "text": "Relapsed or refractory CD22-positive B-cell precursor acute "
+                    "lymphoblastic leukaemia (the indication of this inotuzumab ozogamicin course)",
+                },
+                "subject": self.subject,
+                "note": [
+                    {
+                        "text": "Written because the course exists: inotuzumab ozogamicin is "
+                        "given for this indication only. Confirm against the patient's record."
+                    }
+                ],
+            }
+        )
+        self.cancer = self.ref(condition)
 
     def medication_request(self, dose: Mapping[str, Any]) -> dict[str, Any]:
         status = {
@@ -348,6 +543,19 @@ class _Builder:
                 bounds["low"] = _quantity(lab["lln"], unit)
             if bounds:
                 value["referenceRange"] = [bounds]
+            flag = _interpretation(lab)
+            if flag is not None:
+                value["interpretation"] = [
+                    {
+                        "coding": [
+                            {
+                                "system": _INTERPRETATION,
+                                "code": flag,
+                                "display": _INTERPRETATION_TEXT[flag],
+                            }
+                        ]
+                    }
+                ]
             obs = self._observation(
                 event,
                 i,
@@ -361,6 +569,7 @@ class _Builder:
                 _LAB,
                 **value,
             )
+            self._track(analyte, str(event["date"]), obs)
             if lab.get("transfused"):
                 obs["extension"] = [_ext("transfused", True)]
         for name in ("peripheral_blasts_pct", "marrow_blasts_pct"):
@@ -375,7 +584,7 @@ class _Builder:
                 )
 
     def _ecg(self, event: Mapping[str, Any], i: int) -> None:
-        self._observation(
+        obs = self._observation(
             event,
             i,
             "qtcf",
@@ -393,16 +602,36 @@ class _Builder:
             },
             valueQuantity=_quantity(event["qtcf_ms"], "ms"),
         )
+        self._track("qtcf", str(event["date"]), obs)
 
     def _pregnancy_test(self, event: Mapping[str, Any], i: int) -> None:
-        self._observation(
+        result = str(event["result"])
+        code, display = {
+            "positive": (k.SNOMED_POSITIVE, "Positive"),
+            "negative": (k.SNOMED_NEGATIVE, "Negative"),
+        }[result]
+        obs = self._observation(
             event,
             i,
             "pregnancy",
-            {"coding": [{"system": k.LOINC, "code": "2118-8"}], "text": "Pregnancy test (hCG)"},
+            {
+                "coding": [
+                    {
+                        "system": k.LOINC,
+                        "code": "2118-8",
+                        "display": "Choriogonadotropin (pregnancy test) [Presence] in Serum or "
+                        "Plasma",
+                    }
+                ],
+                "text": "Pregnancy test (hCG)",
+            },
             _LAB,
-            valueCodeableConcept={"text": str(event["result"])},
+            valueCodeableConcept={
+                "coding": [{"system": k.SNOMED, "code": code, "display": display}],
+                "text": result,
+            },
         )
+        self._track("pregnancy", str(event["date"]), obs)
 
     def _response(self, event: Mapping[str, Any], i: int) -> None:
         obs = self._observation(
@@ -464,7 +693,45 @@ class _Builder:
                 "dose": _quantity(event["dose_mg"], "mg"),
             },
         }
-        request = getattr(self, "requests", {}).get((event["cycle"], event["day"]))
+        resource["meta"] = {"profile": [MCODE_MEDICATION_ADMINISTRATION]}
+        resource["extension"].append(
+            {
+                "url": MCODE_NORMALIZATION_BASIS,
+                "valueCodeableConcept": {
+                    "coding": [
+                        {
+                            "system": k.SNOMED,
+                            "code": "301898006",
+                            "display": "Body surface area (observable entity)",
+                        }
+                    ]
+                },
+            }
+        )
+        who = self.performers.get(str(event.get("id") or "")) or self.performers.get(
+            f"c{event['cycle']}d{event['day']}"
+        )
+        if who:
+            actor: dict[str, Any] = {"display": who}
+        else:  # not recorded in the course document: said so, not invented
+            actor = {"extension": [{"url": DATA_ABSENT, "valueCode": "unknown"}]}
+        resource["performer"] = [
+            {
+                "function": {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/med-admin-perform-function",
+                            "code": "performer",
+                            "display": "Performer",
+                        }
+                    ]
+                },
+                "actor": actor,
+            }
+        ]
+        if self.cancer is not None:
+            resource["reasonReference"] = [self.cancer]
+        request = self.requests.get((event["cycle"], event["day"]))
         if request is not None:
             resource["request"] = self.ref(request)
         identifier = _event_identifier(event)
@@ -500,7 +767,7 @@ class _Builder:
         identifier = _event_identifier(event)
         if identifier:
             resource["identifier"] = identifier
-        self.add(resource)
+        self.medications[str(event["name"]).strip().lower()] = self.ref(self.add(resource))
 
     def _toxicity(self, event: Mapping[str, Any], i: int) -> None:
         coding = [{"system": k.CS + "toxicity", "code": str(event["term"])}]
@@ -598,6 +865,8 @@ class _Builder:
         }
         if decision.get("as_of"):
             guidance["occurrenceDateTime"] = str(decision["as_of"])
+        guidance["contained"] = [self.output_parameters(decision)]
+        guidance["outputParameters"] = {"reference": "#outputs"}
         issues = []
         for j, alert in enumerate(decision.get("alerts") or ()):
             severity = {"critical": "high", "warning": "moderate"}.get(str(alert.get("severity")))
@@ -614,6 +883,7 @@ class _Builder:
                         "text": str(alert.get("code")),
                     },
                     "patient": self.subject,
+                    "implicated": self.implicated(alert, decision),
                     "detail": f"{alert.get('message')} ({alert.get('citation')}). {DISCLAIMER}",
                 }
             )
@@ -621,6 +891,109 @@ class _Builder:
         if issues:
             notes.insert(1, {"text": "Alerts: " + ", ".join(i["reference"] for i in issues)})
         self.add(guidance)
+
+    def implicated(
+        self, alert: Mapping[str, Any], decision: Mapping[str, Any]
+    ) -> list[dict[str, str]]:
+        """What an alert is about: the results and co-medication named in its inputs, and the
+        next dose's order (the drug the alert is about); the course's plan when there is none."""
+        found: list[dict[str, str]] = []
+        names = [str(key).lower() for key in (alert.get("inputs") or {})]
+        text = f"{alert.get('code')} {alert.get('message')}".lower()
+        for name, (_, reference) in sorted(self.latest.items()):
+            if any(key == name or key.startswith(name + "_") for key in names):
+                found.append(reference)
+        for drug, reference in sorted(self.medications.items()):
+            if drug and drug in text:
+                found.append(reference)
+        dose = decision.get("next_dose") or {}
+        request = self.requests.get((dose.get("cycle"), dose.get("day")))  # type: ignore[arg-type]
+        if request is not None:
+            found.append(self.ref(request))
+        if not found:
+            found.append({"reference": "CarePlan/course"})
+        unique: list[dict[str, str]] = []
+        for reference in found:
+            if reference not in unique:
+                unique.append(reference)
+        return unique
+
+    def output_parameters(self, decision: Mapping[str, Any]) -> dict[str, Any]:
+        """The decision as data (Parameters): status, next dose, reasons, alerts, provenance.
+
+        A reader needs nothing else: every reason carries its rule code, citation, message,
+        interpretation and inputs; every alert its code, severity, message and citation.
+        """
+        parameters: list[dict[str, Any]] = [
+            {"name": "status", "valueCode": str(decision.get("status"))},
+        ]
+        if decision.get("as_of"):
+            parameters.append({"name": "asOf", "valueDate": str(decision["as_of"])})
+        for name, key in (
+            ("label", "label"),
+            ("labelRevision", "label_revision"),
+            ("engineVersion", "engine_version"),
+        ):
+            if decision.get(key):
+                parameters.append({"name": name, "valueString": str(decision[key])})
+        dose = decision.get("next_dose")
+        if dose:
+            part: list[dict[str, Any]] = [
+                {"name": "cycle", "valueInteger": int(dose["cycle"])},
+                {"name": "day", "valueInteger": int(dose["day"])},
+            ]
+            for name, key in (
+                ("date", "scheduled"),
+                ("earliest", "earliest"),
+                ("latest", "latest"),
+            ):
+                if dose.get(key):
+                    part.append({"name": name, "valueDate": str(dose[key])})
+            for name, key, unit in (
+                ("doseMgPerM2", "dose_mg_per_m2", "mg/m2"),
+                ("doseMg", "dose_mg", "mg"),
+                ("bsa", "bsa_m2", "m2"),
+            ):
+                if dose.get(key) is not None:
+                    part.append({"name": name, "valueQuantity": _quantity(dose[key], unit)})
+            for name, key in (("provisional", "provisional"), ("due", "due")):
+                if isinstance(dose.get(key), bool):
+                    part.append({"name": name, "valueBoolean": dose[key]})
+            if dose.get("regimen"):
+                part.append({"name": "regimen", "valueString": str(dose["regimen"])})
+            parameters.append({"name": "nextDose", "part": part})
+        for r in decision.get("reasons") or ():
+            part = [
+                {
+                    "name": "rule",
+                    "valueCoding": {"system": k.CS + "rule", "code": str(r.get("rule"))},
+                },
+                {"name": "citation", "valueString": str(r.get("citation"))},
+                {"name": "message", "valueString": str(r.get("message"))},
+            ]
+            for name in ("verdict", "confidence", "interpretation"):
+                if r.get(name):
+                    part.append({"name": name, "valueString": str(r[name])})
+            inputs = _parameter_value("inputs", r.get("inputs") or None)
+            if inputs is not None:
+                part.append(inputs)
+            parameters.append({"name": "reason", "part": part})
+        for alert in decision.get("alerts") or ():
+            part = [
+                {
+                    "name": "code",
+                    "valueCoding": {"system": k.CS + "alert", "code": str(alert.get("code"))},
+                },
+                {"name": "severity", "valueCode": str(alert.get("severity"))},
+                {"name": "message", "valueString": str(alert.get("message"))},
+                {"name": "citation", "valueString": str(alert.get("citation"))},
+            ]
+            inputs = _parameter_value("inputs", alert.get("inputs") or None)
+            if inputs is not None:
+                part.append(inputs)
+            parameters.append({"name": "alert", "part": part})
+        parameters.append({"name": "disclaimer", "valueString": DISCLAIMER})
+        return {"resourceType": "Parameters", "id": "outputs", "parameter": parameters}
 
 
 def export_bundle(
@@ -630,10 +1003,17 @@ def export_bundle(
     decision: Mapping[str, Any] | None = None,
     course_id: Any = None,
     timezone: str = "UTC",
+    performers: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A FHIR R4 ``collection`` Bundle for one course (plan and decision optional)."""
-    builder = _Builder(document, timezone)
+    """A FHIR R4 ``collection`` Bundle for one course (plan and decision optional).
+
+    ``performers`` names who gave each dose (key: the administration event's id, or
+    ``c<cycle>d<day>``), for ``MedicationAdministration.performer``; a dose without one says
+    so with the ``data-absent-reason`` extension (the course document does not record it).
+    """
+    builder = _Builder(document, timezone, performers)
     builder.patient()
+    builder.cancer_condition()
     builder.care_plan(plan, decision, course_id if course_id is not None else document.get("id"))
     builder.events()
     if decision is not None:
