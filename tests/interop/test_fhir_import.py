@@ -41,11 +41,12 @@ def test_lab_bundle_with_reference_ranges_and_dates_from_the_report() -> None:
     result = bundle_to_document(pat2(), load(R4 / "Bundle-ghp.json"), start_date=START)
     [labs] = [e for e in result.document["events"] if e["type"] == "labs"]
     assert labs["date"] == "2015-08-16"  # DiagnosticReport.effectiveDateTime via the panel
-    assert labs["anc"] == {"value": 0.9, "unit": "10*9/L"}
-    assert labs["platelets"] == {"value": 444, "unit": "10*9/L"}
-    assert labs["bilirubin"] == {"value": 7, "unit": "umol/L", "uln": 20}  # unit text only
-    assert labs["alt"] == {"value": 54, "unit": "U/L", "uln": 45}
-    assert labs["ast"] == {"value": 30, "unit": "U/L", "uln": 41}
+    # both limits of every reference range are kept as given (the export flags H/L/N from them)
+    assert labs["anc"] == {"value": 0.9, "unit": "10*9/L", "uln": 7.5, "lln": 2}
+    assert labs["platelets"] == {"value": 444, "unit": "10*9/L", "uln": 450, "lln": 150}
+    assert labs["bilirubin"] == {"value": 7, "unit": "umol/L", "uln": 20, "lln": 2}  # text unit
+    assert labs["alt"] == {"value": 54, "unit": "U/L", "uln": 45, "lln": 0}
+    assert labs["ast"] == {"value": 30, "unit": "U/L", "uln": 41, "lln": 0}
     assert result.notes == []
     course = parse_course(result.document)
     [event] = [e for e in course.events if e.type == "labs"]

@@ -197,10 +197,8 @@ def _lab_value(
         if isinstance(rr.get("low"), dict) and rr["low"].get("value") is not None:
             low = rr["low"]
         break
-    for name, bound in (("uln", high), ("lln", low)):
-        if bound is None or (name == "lln" and analyte not in ("potassium", "magnesium")):
-            continue
-        if name == "uln" and analyte not in ("bilirubin", "ast", "alt"):
+    for name, bound in (("uln", high), ("lln", low)):  # kept for every analyte, as given
+        if bound is None:
             continue
         bound_value = decimal(bound.get("value"), f"{where}.referenceRange.{name}")
         has_unit = any(bound.get(key) for key in ("code", "unit"))
@@ -211,6 +209,8 @@ def _lab_value(
             canonical = convert(analyte, bound_value, bound_unit, field=f"{where}.referenceRange")
             per_unit = convert(analyte, Decimal(1), unit, field=f"{where}.valueQuantity.unit")
             bound_value = canonical / per_unit
+        if name == "uln" and bound_value <= 0:
+            continue  # "0" is no upper limit (the course document needs one > 0)
         out[name] = number(bound_value, "0.0001")
     if analyte in ("bilirubin", "ast", "alt") and "uln" not in out:
         ctx.notes.append(
