@@ -8,6 +8,7 @@ starts it again and resends: nothing is lost and nothing is recorded twice.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -223,4 +224,43 @@ def test_the_listener_process_killed_mid_stream_and_restarted(tmp_path: Path) ->
     ids = [e["id"] for e in events if e.get("id")]
     assert len(ids) == len(set(ids))
     assert len(events) == 6 + 2 + 1 + 2  # stored, first message, correction, prelim, final
+    database.dispose()
+
+
+def _import(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INOPLAN_")}
+    env["INOPLAN_DATABASE_URL"] = url
+    return subprocess.run(
+        [sys.executable, "-m", "inoplan", "hl7", "import", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_hl7_import_command(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'import.db'}"
+    database = migrated_database(url)
+    course = add_course(database)
+    from hl7_helpers import FIXTURES
+
+    batch = _import(url, str(FIXTURES / "batch-three-messages.hl7"), "--json")
+    assert batch.returncode == 1, batch.stderr  # one of the three was parked
+    lines = [json.loads(line) for line in batch.stdout.splitlines()]
+    assert [(x["state"], x["ack"]) for x in lines] == [
+        ("applied", "AA"),
+        ("parked", "AE"),
+        ("applied", "AA"),
+    ]
+    assert lines[1]["problems"][0]["code"] == "unknown_patient"
+    assert "MRN-9999" not in batch.stdout + batch.stderr  # no patient data on the console
+    again = _import(url, str(FIXTURES / "batch-three-messages.hl7"))
+    assert again.stdout.count("(already received)") == 3
+    assert len(events_of(database, course)) == 6 + 2
+    clean = _import(url, str(FIXTURES / "oru-v251-hepatic-corrected.hl7"))
+    assert clean.returncode == 1  # the correction's target (order LAB-55502) is not on record
+    missing = _import(url, str(tmp_path / "nope.hl7"))
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
     database.dispose()

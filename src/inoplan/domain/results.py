@@ -291,6 +291,12 @@ def _head(events: Sequence[Mapping[str, Any]], base: str) -> Mapping[str, Any] |
     return current
 
 
+def _made_by(events: Sequence[Mapping[str, Any]], base: str, control_id: str) -> bool:
+    """Whether the chain's first event was recorded from the message ``control_id``."""
+    marker = f"message {control_id}, order "
+    return any(e.get("id") == base and marker in str(e.get("reason") or "") for e in events)
+
+
 def _reason(status: str, *, sender: str, channel: str, control_id: str, order: str) -> str:
     via = "HL7 v2 ORU^R01" if channel == "hl7" else "FHIR"
     text = f"{_STATUS_TEXT[status]} ({sender}, {via}, message {control_id}, order {order})"
@@ -328,10 +334,11 @@ def plan_events(
     for (order, observed, kind), group in groups.items():
         base = base_event_id(channel, sender, order, observed, kind)
         head = _head(events, base)
-        new_id = base if head is None else _revision_id(base, control_id, order)
-        if new_id in existing:
-            done.append(new_id)
-            continue
+        revision = _revision_id(base, control_id, order)
+        new_id = base if head is None else revision
+        if revision in existing or _made_by(events, base, control_id):
+            done.append(revision if revision in existing else base)
+            continue  # this message was applied before (a resend): nothing again
         statuses = {r.status for r in group}
         status = _group_status(statuses)
         where = ", ".join(r.source for r in group)

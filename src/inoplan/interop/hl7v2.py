@@ -483,8 +483,9 @@ def _unit(segment: Any, where: str, percent: bool) -> str:
     ucum = None
     for first in (1, 4):
         system = _f(segment, 6, first + 2)
-        if system.upper() in UCUM_SYSTEM_NAMES or system in UCUM_SYSTEM_NAMES:
-            ucum = _f(segment, 6, first)
+        code = _f(segment, 6, first)
+        if code and (system.upper() in UCUM_SYSTEM_NAMES or system in UCUM_SYSTEM_NAMES):
+            ucum = code
             break
     text = _f(segment, 6, 1) or _f(segment, 6, 2)
     return wire_lab_unit(ucum_code=ucum, text=None if ucum else text, where=where, percent=percent)
@@ -700,6 +701,17 @@ _ERROR_CODES: Final = {
     "unknown_code": "103",
     "ambiguous_code": "103",
     "unknown_unit": "103",
+    "result_status": "103",
+    "reference_range": "102",
+    "unreadable_value": "102",
+    "censored_value": "102",
+    "implausible_value": "102",
+    "flag_contradiction": "102",
+    "bad_date": "102",
+    "no_uln": "101",
+    "no_date": "101",
+    "no_order_number": "101",
+    "no_patient": "101",
     "unknown_patient": "204",
     "ambiguous_patient": "204",
     "identity_mismatch": "204",
