@@ -293,13 +293,16 @@ def _head(events: Sequence[Mapping[str, Any]], base: str) -> Mapping[str, Any] |
 
 def _made_by(events: Sequence[Mapping[str, Any]], base: str, control_id: str) -> bool:
     """Whether the chain's first event was recorded from the message ``control_id``."""
-    marker = f"message {control_id}, order "
+    marker = f"message {control_id[:100]}, order "
     return any(e.get("id") == base and marker in str(e.get("reason") or "") for e in events)
 
 
 def _reason(status: str, *, sender: str, channel: str, control_id: str, order: str) -> str:
     via = "HL7 v2 ORU^R01" if channel == "hl7" else "FHIR"
-    text = f"{_STATUS_TEXT[status]} ({sender}, {via}, message {control_id}, order {order})"
+    text = (
+        f"{_STATUS_TEXT[status]} ({sender[:100]}, {via}, message {control_id[:100]}, "
+        f"order {order[:100]})"
+    )
     if status == "preliminary":
         text += " " + PRELIMINARY_MARK
     return text[:500]
