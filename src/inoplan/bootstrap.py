@@ -4,8 +4,8 @@ Shared by the API, the web UI and the CLI. Nothing is built at import time.
 
 >>> from inoplan.config import Settings
 >>> db = Database(Settings(database_url="sqlite://"))
->>> db.upgrade()
-'0001_initial'
+>>> db.upgrade() == db.head_revision()
+True
 >>> with db.uow() as uow:
 ...     uow.users.count()
 0
@@ -18,16 +18,17 @@ import functools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from inoplan.config import Settings, get_settings
 
 if TYPE_CHECKING:
+    from inoplan.persistence.replay import SqlReplayStore
+    from inoplan.persistence.throttle import SqlLoginThrottle
     from inoplan.persistence.unit_of_work import SqlUnitOfWork
     from inoplan.services.records import AuditRecord
 
-__all__ = ["Database", "append_audit_record", "get_database", "remember_jti"]
+__all__ = ["Database", "append_audit_record", "get_database"]
 
 
 class Database:
@@ -44,6 +45,31 @@ class Database:
         # polling SQLite's busy handler (which sleeps up to 100 ms between tries); writers in
         # other processes still wait on the busy timeout.
         self._write_lock = threading.Lock() if settings.is_sqlite else None
+        self._replay: SqlReplayStore | None = None
+        self._throttle: SqlLoginThrottle | None = None
+
+    @property
+    def replay(self) -> SqlReplayStore:
+        """The one replay (CDS Hooks ``jti``) store, shared by every worker through the database."""
+        if self._replay is None:
+            from inoplan.persistence.engine import is_memory_url, make_engine
+            from inoplan.persistence.replay import SqlReplayStore
+
+            url = self.settings.database_url
+            engine = (
+                self.engine if is_memory_url(url) else make_engine(url, pool_size=2, relaxed=True)
+            )
+            self._replay = SqlReplayStore(engine, write_lock=self._write_lock)
+        return self._replay
+
+    @property
+    def throttle(self) -> SqlLoginThrottle:
+        """Failed-login counters shared by every worker (``services.auth`` holds the policy)."""
+        if self._throttle is None:
+            from inoplan.persistence.throttle import SqlLoginThrottle
+
+            self._throttle = SqlLoginThrottle(self.engine, write_lock=self._write_lock)
+        return self._throttle
 
     @contextmanager
     def uow(self, *, write: bool = False) -> Iterator[SqlUnitOfWork]:
@@ -70,7 +96,15 @@ class Database:
 
         return current_revision(self.engine)
 
+    def head_revision(self) -> str:
+        """The newest migration shipped with this version of the package."""
+        from inoplan.persistence.migrate import head_revision
+
+        return head_revision()
+
     def dispose(self) -> None:
+        if self._replay is not None:
+            self._replay.dispose()
         self.engine.dispose()
 
 
@@ -78,18 +112,6 @@ class Database:
 def get_database() -> Database:
     """The process-wide database for the environment's settings (built on first use)."""
     return Database(get_settings())
-
-
-def remember_jti(
-    iss: str, jti: str, expires_at: datetime, *, database: Database | None = None
-) -> bool:
-    """CDS Hooks replay guard: False when this issuer's ``jti`` was already seen.
-
-    Pass the app's database (``request.app.state.database``) inside the service.
-    """
-    from inoplan.services.records import remember_jti as remember
-
-    return remember(database or get_database(), iss, jti, expires_at)
 
 
 def append_audit_record(*, database: Database | None = None, **fields: Any) -> AuditRecord:

@@ -9,8 +9,18 @@ Environment variables (prefix ``INOPLAN_``):
 ``ENVIRONMENT``             ``development`` (default) or ``production``
 ``DATABASE_URL``            default ``sqlite:///./inoplan.db``; PostgreSQL as
                             ``postgresql+psycopg://USER@HOST:PORT/DB``
-``SECRET_KEY``              signs bearer tokens and web sessions; required outside development
-                            (at least 32 characters, never a placeholder such as ``changeme``)
+``SECRET_KEY``              signs bearer tokens and web sessions; required outside development,
+                            where a weak key is refused (:func:`secret_weakness`); in
+                            development ``inoplan serve`` keeps one in ``INSTANCE_PATH``
+``INSTANCE_PATH``           folder for files the service keeps (default ``./instance``)
+``PUBLIC_URL``              the service's public base URL (``https://inoplan.example.org``):
+                            the CDS Hooks audience and links; never taken from request headers
+``FORWARDED_ALLOW_IPS``     proxies whose ``X-Forwarded-For``/``-Proto`` are believed (default:
+                            none); comma-separated addresses or ``*``
+``HOST``, ``PORT``, ``WORKERS``  what ``inoplan serve`` listens on (default 127.0.0.1, 8000, 1)
+``MAX_BODY_BYTES``          largest request body accepted (default 2 MiB; larger: 413)
+``METRICS_TOKEN``           bearer token for ``GET /metrics`` (unset: no metrics endpoint)
+``LOG_FORMAT``              ``json`` (default: one JSON object per line) or ``text``
 ``TOKEN_MINUTES``           bearer token lifetime in minutes (default 60)
 ``DEMO``                    seed demo courses into an empty database (``serve --demo``)
 ``DEMO_PASSWORD``           password of the demo ``admin`` user (else one is printed once)
@@ -23,15 +33,26 @@ Environment variables (prefix ``INOPLAN_``):
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import math
+import os
 import secrets
+from collections import Counter
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["PLACEHOLDER_SECRETS", "Settings", "get_settings"]
+__all__ = [
+    "PLACEHOLDER_SECRETS",
+    "Settings",
+    "get_settings",
+    "instance_secret",
+    "secret_weakness",
+]
 
 #: Values that are refused as a secret key outside development (compared case-insensitively).
 PLACEHOLDER_SECRETS = frozenset(
@@ -54,6 +75,87 @@ PLACEHOLDER_SECRETS = frozenset(
     }
 )
 MIN_SECRET_LENGTH = 32
+MIN_SECRET_BITS = 128
+#: Words that betray a key typed by hand (compared case-insensitively, anywhere in the key).
+_PLACEHOLDER_WORDS = (
+    "changeme",
+    "change-me",
+    "change_me",
+    "secret",
+    "password",
+    "example",
+    "placeholder",
+    "insecure",
+    "default",
+    "replace",
+)
+_RUNS = ("abcdefghijklmnopqrstuvwxyz", "0123456789", "qwertyuiopasdfghjklzxcvbnm")
+
+
+def secret_weakness(secret: str) -> str | None:
+    """Why ``secret`` is too weak to sign tokens, or None.
+
+    A key must be at least 32 characters, hold no placeholder word, use at least 10 different
+    characters, carry at least 128 bits by its character frequencies (Shannon), repeat no run of
+    8 characters and contain no 8-character alphabet, digit or keyboard run. A key from
+    ``python -c 'import secrets; print(secrets.token_urlsafe(48))'`` or ``openssl rand -hex 32``
+    passes.
+
+    >>> secret_weakness("changeme") is not None, secret_weakness("ab" * 24) is not None
+    (True, True)
+    """
+    lowered = secret.strip().lower()
+    if lowered in PLACEHOLDER_SECRETS or any(word in lowered for word in _PLACEHOLDER_WORDS):
+        return "is a placeholder"
+    if len(secret) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    counts = Counter(secret)
+    if len(counts) < 10:
+        return "uses fewer than 10 different characters"
+    bits = -sum(n * math.log2(n / len(secret)) for n in counts.values())
+    if bits < MIN_SECRET_BITS:
+        return f"carries about {bits:.0f} bits, fewer than {MIN_SECRET_BITS}"
+    seen: set[str] = set()
+    for i in range(len(secret) - 7):
+        chunk = secret[i : i + 8]
+        if chunk in seen:
+            return "repeats a sequence of characters"
+        seen.add(chunk)
+        low = chunk.lower()
+        if any(low in run * 2 or low[::-1] in run * 2 for run in _RUNS):
+            return "contains an alphabet, digit or keyboard run"
+    return None
+
+
+def instance_secret(folder: Path) -> str:
+    """The development key kept in ``folder/secret_key`` (created on first use, mode 0600).
+
+    Every worker and every restart of ``inoplan serve`` then signs with the same key, so
+    sessions survive a restart and any worker accepts any other's tokens. Refuses a key file
+    that others may read.
+    """
+    path = folder / "secret_key"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        temporary = folder / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+                handle.write(secrets.token_urlsafe(48) + "\n")
+            with contextlib.suppress(FileExistsError):  # another process may have won the race
+                os.link(temporary, path)  # atomic: the key appears whole or not at all
+        finally:
+            temporary.unlink(missing_ok=True)
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise PermissionError(
+            f"{path} may be read by others (mode {mode:o}); run: chmod 600 {path}"
+        )
+    secret = path.read_text(encoding="ascii").strip()
+    weakness = secret_weakness(secret)
+    if weakness is not None:
+        raise ValueError(f"the key in {path} {weakness}; delete the file to draw a new one")
+    return secret
 
 
 class Settings(BaseSettings):
@@ -65,9 +167,20 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./inoplan.db"
     secret_key: SecretStr | None = Field(
         default=None,
-        description="Signs bearer tokens. In development a random per-process key is used "
-        "when unset (tokens then stop working when the process restarts).",
+        description="Signs bearer tokens. In development `inoplan serve` keeps a key in the "
+        "instance folder when unset; other callers get a random key per Settings object.",
     )
+    instance_path: Path = Path("instance")
+    #: The service's public base URL; the CDS Hooks audience and links are built from it.
+    public_url: str | None = None
+    #: Proxies (comma-separated addresses, or ``*``) whose X-Forwarded-* headers are believed.
+    forwarded_allow_ips: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+    metrics_token: SecretStr | None = None
+    log_format: Literal["json", "text"] = "json"
     token_minutes: int = Field(default=60, ge=1, le=24 * 60)
     demo: bool = False
     demo_password: SecretStr | None = None
@@ -97,31 +210,62 @@ class Settings(BaseSettings):
             raise ValueError("database_url must be a sqlite:// or postgresql+psycopg:// URL")
         return value
 
+    _ephemeral_secret: str = PrivateAttr(default_factory=lambda: secrets.token_urlsafe(48))
+
+    @field_validator("public_url")
+    @classmethod
+    def _plain_base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "public_url must be an http(s) URL such as https://inoplan.example.org"
+            )
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("public_url must have no query, fragment or user name")
+        return value.strip().rstrip("/")
+
     @model_validator(mode="after")
-    def _refuse_placeholder_secrets(self) -> Settings:
-        secret = self.secret_key.get_secret_value() if self.secret_key is not None else None
-        if self.environment != "development":
-            if secret is None:
-                raise ValueError(
-                    "INOPLAN_SECRET_KEY is required outside development "
-                    f"(at least {MIN_SECRET_LENGTH} random characters)"
-                )
-            if secret.strip().lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
-                raise ValueError(
-                    "INOPLAN_SECRET_KEY is a placeholder or too short; use at least "
-                    f"{MIN_SECRET_LENGTH} random characters (python -c 'import secrets; "
-                    "print(secrets.token_urlsafe(48))')"
-                )
-        if secret is None:
-            # Development only: a random key for this process (frozen model: object.__setattr__).
-            object.__setattr__(self, "secret_key", SecretStr(secrets.token_urlsafe(48)))
+    def _refuse_weak_secrets(self) -> Settings:
+        how = (
+            f"use at least {MIN_SECRET_LENGTH} random characters (python -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))')"
+        )
+        if self.environment == "development":
+            return self
+        if self.secret_key is None:
+            raise ValueError(f"INOPLAN_SECRET_KEY is required outside development; {how}")
+        weakness = secret_weakness(self.secret_key.get_secret_value())
+        if weakness is not None:
+            raise ValueError(f"INOPLAN_SECRET_KEY {weakness}; {how}")
+        if self.metrics_token is not None:
+            weakness = secret_weakness(self.metrics_token.get_secret_value())
+            if weakness is not None:
+                raise ValueError(f"INOPLAN_METRICS_TOKEN {weakness}; {how}")
+        if self.public_url is not None:
+            parts = urlsplit(self.public_url)
+            if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+                raise ValueError("INOPLAN_PUBLIC_URL must use https in production")
+        if self.cds_issuers is not None and self.public_url is None:
+            raise ValueError(
+                "INOPLAN_PUBLIC_URL is required with INOPLAN_CDS_ISSUERS: the CDS Hooks "
+                "audience is built from it, never from request headers"
+            )
         return self
 
     @property
     def secret(self) -> str:
-        """The secret key as plain text (always set after validation)."""
-        assert self.secret_key is not None  # invariant established by the validator
-        return self.secret_key.get_secret_value()
+        """The secret key as plain text: the configured one, else (development only) a random
+        key drawn for this Settings object."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        return self._ephemeral_secret
+
+    @property
+    def secret_is_ephemeral(self) -> bool:
+        """True when no key was configured (development): tokens die with the process."""
+        return self.secret_key is None
 
     @property
     def is_sqlite(self) -> bool:

@@ -68,7 +68,8 @@ ROUTES: list[tuple[str, str, str, Any]] = [
         {"cycle": 1, "day": 8, "dose_mg": 0.86},
     ),
     ("GET", "/api/v1/patients", "course.read", None),
-    ("GET", "/api/v1/patients/DEMO-0001", "course.read", None),
+    ("GET", "/api/v1/patients/1", "course.read", None),
+    ("POST", "/api/v1/patients/search", "course.read", {"id": "DEMO-0001"}),
     ("GET", "/api/v1/audit", "audit.verify", None),
     ("GET", "/api/v1/audit/verify", "audit.verify", None),
     ("GET", "/api/v1/users", "user.manage", None),
@@ -78,6 +79,10 @@ ROUTES: list[tuple[str, str, str, Any]] = [
         "user.manage",
         {"username": "new.user", "password": "long enough pw", "role": "viewer"},
     ),
+    # a user that does not exist: the admin gets 404, every other role 403, nothing changes
+    ("PATCH", "/api/v1/users/nobody", "user.manage", {"role": "viewer"}),
+    ("PUT", "/api/v1/users/nobody/password", "user.manage", {"password": "a long passphrase 7"}),
+    ("DELETE", "/api/v1/users/nobody/throttle", "user.manage", None),
     ("GET", "/api/v1/me", None, None),  # any authenticated user
     # mounted by the CDS Hooks/FHIR adapter (inoplan.api.cds_hooks)
     (
@@ -89,6 +94,8 @@ ROUTES: list[tuple[str, str, str, Any]] = [
     ("GET", "/api/v1/courses/{id}/fhir?on=2026-12-01", "course.read", None),
 ]
 PUBLIC = {("POST", "/api/v1/auth/token"), ("GET", "/healthz")}
+#: Ends the caller's sessions (tested on its own: it would revoke the shared tokens).
+LOGOUT = ("POST", "/api/v1/auth/logout")
 
 
 def _api_routes(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
@@ -104,13 +111,14 @@ def _template(path: str) -> str:
     return (
         path.split("?")[0]
         .replace("{id}", "{course_id}")
-        .replace("DEMO-0001", "{patient_id}")
+        .replace("/patients/1", "/patients/{patient_key}")
+        .replace("/users/nobody", "/users/{username}")
         .replace("/decisions/1/", "/decisions/{decision_id}/")
     )
 
 
 def test_the_route_table_covers_every_api_route(app) -> None:
-    covered = {(m, _template(p)) for m, p, _, _ in ROUTES} | PUBLIC
+    covered = {(m, _template(p)) for m, p, _, _ in ROUTES} | PUBLIC | {LOGOUT}
     assert _api_routes(app) == covered
 
 
@@ -241,7 +249,7 @@ def test_healthz_needs_no_token(client) -> None:
 
 
 def test_users_are_added_by_admins_and_can_log_in(client, tokens) -> None:
-    body = {"username": "dr.lee", "password": "a long password", "role": "prescriber"}
+    body = {"username": "dr.lee", "password": "a long passphrase 7", "role": "prescriber"}
     created = client.post("/api/v1/users", json=body, headers=headers(tokens["admin"]))
     assert created.status_code == 201 and created.json()["role"] == "prescriber"
     assert "password" not in created.text
@@ -254,6 +262,6 @@ def test_users_are_added_by_admins_and_can_log_in(client, tokens) -> None:
     )
     assert bad_role.status_code == 422 and bad_role.json()["field"] == "role"
     token = client.post(
-        "/api/v1/auth/token", data={"username": "dr.lee", "password": "a long password"}
+        "/api/v1/auth/token", data={"username": "dr.lee", "password": "a long passphrase 7"}
     )
     assert token.status_code == 200

@@ -163,16 +163,27 @@ def test_listing_is_paginated(client, tokens) -> None:
     page = client.get(f"{COURSES}?offset=1&limit=1", headers=headers(tokens["viewer"])).json()
     assert page["count"] == 3 and page["offset"] == 1 and page["limit"] == 1
     assert len(page["data"]) == 1 and page["data"][0]["patient_id"] == "P-1"
-    only = client.get(f"{COURSES}?patient=P-2", headers=headers(tokens["viewer"])).json()
+    found = client.post(
+        "/api/v1/patients/search", json={"id": "P-2"}, headers=headers(tokens["viewer"])
+    ).json()
+    only = client.get(
+        f"{COURSES}?patient_key={found['key']}", headers=headers(tokens["viewer"])
+    ).json()
     assert only["count"] == 1 and only["data"][0]["patient_id"] == "P-2"
 
 
 def test_patients_are_listed_with_their_courses(client, tokens) -> None:
     a = _create(client, tokens["prescriber"], course_document(0))
     b = _create(client, tokens["prescriber"], course_document(0))  # same patient, second course
-    response = client.get("/api/v1/patients/DEMO-0001", headers=headers(tokens["viewer"]))
-    assert response.status_code == 200
-    assert response.json()["course_ids"] == [a["id"], b["id"]]
+    found = client.post(
+        "/api/v1/patients/search", json={"id": "DEMO-0001"}, headers=headers(tokens["viewer"])
+    )
+    assert found.status_code == 200
+    assert found.json()["course_ids"] == [a["id"], b["id"]]
+    response = client.get(
+        f"/api/v1/patients/{found.json()['key']}", headers=headers(tokens["viewer"])
+    )
+    assert response.json() == found.json()
     assert client.get("/api/v1/patients", headers=headers(tokens["viewer"])).json()["count"] == 1
 
 

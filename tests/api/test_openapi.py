@@ -34,6 +34,8 @@ def test_every_error_response_is_problem_json_and_every_success_has_a_schema(app
             if int(status) >= 400:
                 assert list(content) == ["application/problem+json"], (method, path, status)
                 assert content["application/problem+json"]["schema"]["$ref"].endswith("/Problem")
+            elif status == "204":  # No Content: nothing to describe
+                assert not content, (method, path, status)
             else:
                 assert content["application/json"]["schema"], (method, path, status)
 

@@ -32,13 +32,15 @@ def test_production_needs_a_secret(monkeypatch) -> None:
 
 def test_the_environment_is_read_with_the_inoplan_prefix(monkeypatch) -> None:
     monkeypatch.setenv("INOPLAN_ENVIRONMENT", "production")
-    monkeypatch.setenv("INOPLAN_SECRET_KEY", "r" * 48)
+    monkeypatch.setenv("INOPLAN_SECRET_KEY", "Zq3v9Lw2Tn8Xb4Rm6Yc1Hp5Kd7Fg0Js2Qa9Wu3Ee8Oi4Ly6")
+    monkeypatch.setenv("INOPLAN_PUBLIC_URL", "https://inoplan.example.org/")
     monkeypatch.setenv("INOPLAN_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
     monkeypatch.setenv("INOPLAN_TOKEN_MINUTES", "15")
     monkeypatch.setenv("INOPLAN_CDS_ISSUERS", "/etc/inoplan/issuers.toml")
     settings = Settings()
     assert settings.token_minutes == 15 and not settings.is_sqlite
     assert str(settings.cds_issuers) == "/etc/inoplan/issuers.toml"
+    assert settings.public_url == "https://inoplan.example.org"
 
 
 def test_an_unknown_database_or_time_zone_is_refused() -> None:

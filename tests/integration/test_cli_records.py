@@ -40,11 +40,11 @@ def test_db_upgrade_migrates_and_reports_the_revision(url: str) -> None:
 def test_user_add_reads_the_password_from_stdin_and_the_user_can_log_in(url: str) -> None:
     from inoplan.services.auth import authenticate
 
-    result = _run(url, "user", "add", "alice", "--role", "nurse", stdin="s3cret-enough\n")
+    result = _run(url, "user", "add", "alice", "--role", "nurse", stdin="m4ple-syrup-drips\n")
     assert result.returncode == 0, result.stderr
-    assert "s3cret" not in result.stdout + result.stderr
+    assert "m4ple" not in result.stdout + result.stderr
     database = migrated_database(url)
-    user = authenticate(database, "alice", "s3cret-enough")
+    user = authenticate(database, "alice", "m4ple-syrup-drips")
     assert user is not None and user.role == "nurse"
     assert authenticate(database, "alice", "wrong-password") is None
     listed = _run(url, "user", "list", "--json")
@@ -94,12 +94,12 @@ def test_the_demo_seeds_four_courses_and_an_admin_once(tmp_path: Path) -> None:
     from inoplan.services import records
     from inoplan.services.auth import authenticate
 
-    settings = settings_for(f"sqlite:///{tmp_path / 'demo.db'}", demo_password="demo-password-1")
+    settings = settings_for(f"sqlite:///{tmp_path / 'demo.db'}", demo_password="demo-walrus-41")
     database = migrated_database(settings.database_url)
     lines = seed_demo(database, settings=settings, today=TODAY)
     assert any("admin" in line for line in lines)
-    assert "demo-password-1" not in " ".join(lines)
-    assert authenticate(database, "admin", "demo-password-1") is not None
+    assert "demo-walrus-41" not in " ".join(lines)
+    assert authenticate(database, "admin", "demo-walrus-41") is not None
     page = records.list_courses(database)
     assert page.count == 4
     statuses = {

@@ -183,9 +183,9 @@ def test_an_unknown_course_is_not_found(database) -> None:
 
 def test_a_jti_is_accepted_once_then_refused(database) -> None:
     expires = datetime.now(UTC) + timedelta(minutes=5)
-    assert records.remember_jti(database, "https://ehr.example.org", "abc", expires) is True
-    assert records.remember_jti(database, "https://ehr.example.org", "abc", expires) is False
-    assert records.remember_jti(database, "https://other.example.org", "abc", expires) is True
+    assert database.replay.remember("https://ehr.example.org", "abc", expires) is True
+    assert database.replay.remember("https://ehr.example.org", "abc", expires) is False
+    assert database.replay.remember("https://other.example.org", "abc", expires) is True
 
 
 def test_expired_jti_rows_are_purged(database) -> None:
@@ -194,8 +194,10 @@ def test_expired_jti_rows_are_purged(database) -> None:
     from inoplan.persistence.rows import CdsJtiRow
 
     past = datetime.now(UTC) - timedelta(minutes=1)
-    assert records.remember_jti(database, "iss", "old", past) is True
-    assert records.remember_jti(database, "iss", "new", datetime.now(UTC) + timedelta(minutes=5))
+    assert database.replay.remember("iss", "old", past) is True
+    assert database.replay.remember("iss", "old", past) is True  # dead: may be reused
+    database.replay._last_purge = float("-inf")  # the next call purges
+    assert database.replay.remember("iss", "new", datetime.now(UTC) + timedelta(minutes=5))
     with database.uow() as uow:
         assert uow.session.scalar(select(func.count()).select_from(CdsJtiRow)) == 1
 
@@ -206,7 +208,7 @@ def test_concurrent_replays_of_one_jti_are_accepted_exactly_once(database) -> No
 
     def attempt(_: int) -> bool:
         barrier.wait()
-        return records.remember_jti(database, "https://ehr.example.org", "same", expires)
+        return database.replay.remember("https://ehr.example.org", "same", expires)
 
     with ThreadPoolExecutor(6) as pool:
         results = list(pool.map(attempt, range(6)))

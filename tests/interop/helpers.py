@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,22 @@ R4 = FIXTURES / "hl7-r4-examples"
 SANDBOX_ISS = "https://sandbox.cds-hooks.org"
 SANDBOX_JKU = "https://sandbox.cds-hooks.org/.well-known/jwks.json"
 NOW = 1_800_000_000  # a fixed "now" for the injected clock
+
+
+class SeenIds:
+    """A replay store for the verifier's unit tests, on the injected clock (the product's one
+    store is the database's: ``inoplan.persistence.replay``)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.seen: dict[tuple[str, str], float] = {}
+        self.clock = clock
+
+    def remember(self, iss: str, jti: str, expires_at: datetime) -> bool:
+        live = self.seen.get((iss, jti))
+        if live is not None and live > self.clock():
+            return False
+        self.seen[(iss, jti)] = expires_at.timestamp()
+        return True
 
 
 def load(path: Path) -> Any:

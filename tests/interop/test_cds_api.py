@@ -47,9 +47,12 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     (tmp_path / "sandbox.json").write_text(json.dumps(sandbox_public_jwks()))
     (tmp_path / "issuers.toml").write_text(
         f'[[issuer]]\niss = "{SANDBOX_ISS}"\njwks_file = "sandbox.json"\nmax_lifetime_s = 300\n'
+        'fhir_servers = ["https://ehr.example.org/fhir"]\n'
     )
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", cds_issuers=tmp_path / "issuers.toml"
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        cds_issuers=tmp_path / "issuers.toml",
+        public_url=BASE,
     )
     application = create_app(settings)
     application.state.cds_today = lambda: date(2027, 3, 1)
@@ -457,9 +460,9 @@ def test_cors_preflight_for_the_sandbox(client: Any) -> None:
 def login(app: Any, client: Any) -> dict[str, str]:
     from inoplan.services.auth import add_user
 
-    add_user(app.state.database, "doc", "a-long-test-password-1", "prescriber", actor="test")
+    add_user(app.state.database, "doc", "a-long-test-phrase-41", "prescriber", actor="test")
     token = client.post(
-        "/api/v1/auth/token", data={"username": "doc", "password": "a-long-test-password-1"}
+        "/api/v1/auth/token", data={"username": "doc", "password": "a-long-test-phrase-41"}
     ).json()
     return {"Authorization": f"Bearer {token['access_token']}"}
 

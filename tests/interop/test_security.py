@@ -14,6 +14,7 @@ from tests.interop.helpers import (
     NOW,
     SANDBOX_ISS,
     SANDBOX_JKU,
+    SeenIds,
     load,
     mint,
     sandbox_jwk,
@@ -22,7 +23,6 @@ from tests.interop.helpers import (
 
 from inoplan.interop.security import (
     CdsTokenVerifier,
-    MemoryJtiStore,
     TokenRejected,
     TrustedIssuer,
     load_issuers,
@@ -55,7 +55,7 @@ def sandbox_verifier(clock: float = NOW, **kwargs: object) -> tuple[CdsTokenVeri
     issuer = TrustedIssuer(iss=SANDBOX_ISS, jwks_url=SANDBOX_JKU, max_lifetime_s=300)
     verifier = CdsTokenVerifier(
         [issuer],
-        MemoryJtiStore(clock=lambda: clock),
+        SeenIds(clock=lambda: clock),
         clock=lambda: clock,
         http_get=fetch,
         **kwargs,  # type: ignore[arg-type]
@@ -89,13 +89,13 @@ def spec_issuer() -> TrustedIssuer:
 
 
 def test_the_spec_example_token_verifies_while_it_was_valid() -> None:
-    verifier = CdsTokenVerifier([spec_issuer()], MemoryJtiStore(), clock=lambda: SPEC_EXP - 60)
+    verifier = CdsTokenVerifier([spec_issuer()], SeenIds(), clock=lambda: SPEC_EXP - 60)
     claims = verifier.verify(spec_token(), SPEC_AUD)
     assert claims["tenant"] == "2ddd6c3a-8e9a-44c6-a305-52111ad302a2"
 
 
 def test_the_spec_example_token_is_expired_today() -> None:
-    verifier = CdsTokenVerifier([spec_issuer()], MemoryJtiStore())  # real clock
+    verifier = CdsTokenVerifier([spec_issuer()], SeenIds())  # real clock
     with pytest.raises(TokenRejected) as caught:
         verifier.verify(spec_token(), SPEC_AUD)
     assert caught.value.reason == "expired"
@@ -240,7 +240,7 @@ def test_an_alg_that_does_not_match_the_key_is_refused() -> None:
     public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
     jwks = {"keys": [{**public, "kid": "rsa-1", "alg": "RS384"}]}
     issuer = TrustedIssuer(iss="https://ehr.example.org", jwks=jwks, max_lifetime_s=900)
-    verifier = CdsTokenVerifier([issuer], MemoryJtiStore(), clock=lambda: NOW)
+    verifier = CdsTokenVerifier([issuer], SeenIds(), clock=lambda: NOW)
     good = jwt.encode(
         {"iss": issuer.iss, "aud": AUD, "exp": NOW + 900, "iat": NOW, "jti": "r1"},
         key,
@@ -273,7 +273,7 @@ def test_keys_rotate_by_kid_from_the_configured_file(tmp_path: Path) -> None:
     )
     issuers = load_issuers(tmp_path / "issuers.toml")
     assert issuers[0].jwks_file == jwks_file
-    verifier = CdsTokenVerifier(issuers, MemoryJtiStore(), clock=lambda: NOW, refetch_interval_s=0)
+    verifier = CdsTokenVerifier(issuers, SeenIds(), clock=lambda: NOW, refetch_interval_s=0)
     claims = {"iss": "https://ehr.example.org", "aud": AUD, "exp": NOW + 900, "iat": NOW}
 
     def sign(k: dict, jti: str) -> str:
@@ -306,29 +306,33 @@ def test_an_unreachable_jwks_url_refuses_without_crashing() -> None:
         raise TimeoutError(url)
 
     issuer = TrustedIssuer(iss=SANDBOX_ISS, jwks_url=SANDBOX_JKU, max_lifetime_s=300)
-    verifier = CdsTokenVerifier([issuer], MemoryJtiStore(), clock=lambda: NOW, http_get=down)
+    verifier = CdsTokenVerifier([issuer], SeenIds(), clock=lambda: NOW, http_get=down)
     with pytest.raises(TokenRejected, match="unknown key"):
         verifier.verify(mint(AUD), AUD)
 
 
 def test_the_database_store_refuses_a_replay_in_another_worker(tmp_path: Path) -> None:
-    from inoplan.api.cds_hooks import DatabaseJtiStore
     from inoplan.bootstrap import Database
     from inoplan.config import Settings
 
-    database = Database(Settings(database_url=f"sqlite:///{tmp_path / 'cds.db'}"))
-    database.upgrade()
+    url = f"sqlite:///{tmp_path / 'cds.db'}"
+    database_a, database_b = (
+        Database(Settings(database_url=url)),
+        Database(Settings(database_url=url)),
+    )
+    database_a.upgrade()
     try:
         issuer = TrustedIssuer(iss=SANDBOX_ISS, jwks=sandbox_public_jwks(), max_lifetime_s=300)
         now = datetime.now(UTC).timestamp()
-        worker_a = CdsTokenVerifier([issuer], DatabaseJtiStore(database), clock=lambda: now)
-        worker_b = CdsTokenVerifier([issuer], DatabaseJtiStore(database), clock=lambda: now)
+        worker_a = CdsTokenVerifier([issuer], database_a.replay, clock=lambda: now)
+        worker_b = CdsTokenVerifier([issuer], database_b.replay, clock=lambda: now)
         token = mint(AUD, now=int(now))
         worker_a.verify(token, AUD)
         with pytest.raises(TokenRejected, match="replayed jti"):
             worker_b.verify(token, AUD)
     finally:
-        database.dispose()
+        database_a.dispose()
+        database_b.dispose()
 
 
 def test_jwks_urls_are_fetched_with_httpx_without_following_redirects() -> None:

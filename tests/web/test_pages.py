@@ -164,8 +164,16 @@ class TestToday:
         assert "WEB-001" in everything and f'href="/courses/{other_id}"' in everything
         waiting = client.get("/?show=wait").text
         assert "WEB-002" in waiting and "WEB-001" not in waiting
-        by_patient = client.get("/?show=all&patient=002").text
+        # the patient filter is posted: the clinic's identifier never appears in a URL
+        assert 'method="post" action="/"' in everything
+        by_patient = client.post(
+            "/", data={"show": "all", "patient": "002", "csrf_token": csrf_of(everything)}
+        ).text
         assert "WEB-002" in by_patient and "WEB-001" not in by_patient
+        ignored = client.get("/?show=all&patient=002").text  # not read from the URL
+        assert "WEB-001" in ignored and "WEB-002" in ignored
+        forged = client.post("/", data={"show": "all", "patient": "002", "csrf_token": "x"})
+        assert forged.status_code == 403
 
     def test_other_day_via_query(self, client: Any, course_id: int) -> None:
         login(client, "viewer")

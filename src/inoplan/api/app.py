@@ -1,6 +1,8 @@
 """The application factory: ``create_app(settings)`` builds one ASGI app (API, CDS Hooks, web).
 
 No global state besides ``app.state``: the settings, the database and the site policy.
+``create_served_app()`` is what ``inoplan serve`` starts (in every worker): the same app from
+the environment's settings, with the service's JSON logging.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from inoplan import DISCLAIMER, __version__
 from inoplan.bootstrap import Database
 from inoplan.config import Settings, get_settings
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "create_served_app"]
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +84,20 @@ def create_app(
     # -----------------------------------------------------------------------------------------
 
     openapi.install(app)
+    from inoplan.api.middleware import ServiceGuard
+
+    app.add_middleware(
+        ServiceGuard,
+        max_body_bytes=settings.max_body_bytes,
+        public_https=bool(settings.public_url and settings.public_url.startswith("https://")),
+    )
     return app
+
+
+def create_served_app() -> FastAPI:
+    """The app for ``inoplan serve`` workers: settings from the environment (migrations were
+    run by the parent process before the workers started)."""
+    return create_app(get_settings(), migrate=False)
 
 
 def _site_policy(settings: Settings) -> Any:

@@ -45,87 +45,6 @@ _init_lock = threading.Lock()
 # -- state ----------------------------------------------------------------------------------------
 
 
-class DatabaseJtiStore:
-    """Seen ``jti`` values in the database until expiry, so every worker refuses a replay.
-
-    One short transaction per token, with relaxed durability: on SQLite a separate connection
-    pool with ``synchronous=NORMAL`` (WAL keeps the file consistent), on PostgreSQL
-    ``SET LOCAL synchronous_commit = off``. A crash can lose the last few milliseconds of ids,
-    which could let a token seen just before the crash be replayed once within its remaining
-    lifetime (at most the issuer's ``max_lifetime_s``); every other write of the service keeps
-    full durability. Expired ids are purged at most once a minute per process.
-    """
-
-    PURGE_EVERY_S = 60.0
-
-    def __init__(self, database: Any) -> None:
-        self._database = database
-        self._engine: Any = None
-        self._last_purge = float("-inf")
-        self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
-
-    def _sqlite_engine(self) -> Any:
-        if self._engine is None:
-            with self._lock:
-                if self._engine is None:
-                    from sqlalchemy import create_engine, event
-
-                    engine = create_engine(
-                        self._database.settings.database_url,
-                        connect_args={"check_same_thread": False, "timeout": 5},
-                    )
-
-                    @event.listens_for(engine, "connect")
-                    def _pragmas(connection: Any, _: Any) -> None:
-                        cursor = connection.cursor()
-                        cursor.execute("PRAGMA journal_mode=WAL")
-                        cursor.execute("PRAGMA synchronous=NORMAL")
-                        cursor.execute("PRAGMA busy_timeout=5000")
-                        cursor.close()
-
-                    self._engine = engine
-        return self._engine
-
-    def remember(self, iss: str, jti: str, expires_at: dt.datetime) -> bool:
-        import time
-
-        from sqlalchemy import delete, insert, text
-        from sqlalchemy.exc import IntegrityError
-
-        from inoplan.persistence.rows import CdsJtiRow
-
-        now = time.monotonic()
-        purge = now - self._last_purge > self.PURGE_EVERY_S
-        if purge:
-            self._last_purge = now
-        row = insert(CdsJtiRow).values(iss=iss[:255], jti=jti[:255], expires_at=expires_at)
-        stale = delete(CdsJtiRow).where(CdsJtiRow.expires_at < dt.datetime.now(dt.UTC))
-        if self._database.settings.is_sqlite:
-            engine = self._sqlite_engine()
-            # one writer per process: queued writers wait on this lock, not in SQLite's
-            # sleep-and-retry busy handler (which backs off up to 100 ms per attempt)
-            with self._write_lock:
-                try:
-                    with engine.begin() as connection:
-                        if purge:
-                            connection.execute(stale)
-                        connection.execute(row)
-                except IntegrityError:
-                    return False
-            return True
-        try:
-            with self._database(write=True) as uow:
-                uow.session.execute(text("SET LOCAL synchronous_commit = off"))
-                if purge:
-                    uow.session.execute(stale)
-                uow.session.execute(row)
-                uow.commit()
-        except IntegrityError:
-            return False
-        return True
-
-
 def _verifier(request: Request) -> Any:
     state = request.app.state
     verifier = getattr(state, "cds_verifier", None)
@@ -140,7 +59,7 @@ def _verifier(request: Request) -> Any:
             issuers = load_issuers(path) if path is not None else []
             if not issuers:
                 log.warning("no trusted CDS Hooks issuers configured: every call will get 401")
-            verifier = CdsTokenVerifier(issuers, DatabaseJtiStore(state.database))
+            verifier = CdsTokenVerifier(issuers, state.database.replay)
             state.cds_verifier = verifier
     return verifier
 
@@ -164,10 +83,15 @@ def _today(request: Request) -> dt.date:
     return dt.datetime.now(ZoneInfo(request.app.state.settings.clinic_timezone)).date()
 
 
-def _own_url(request: Request) -> str:
-    """The exact URL called (scheme, host, path; no query): what ``aud`` must be."""
-    url = request.url
-    return f"{url.scheme}://{url.netloc}{url.path}"
+def _audience(request: Request, service_id: str, suffix: str = "") -> str:
+    """What ``aud`` must be: the service's URL under the configured public base URL
+    (``INOPLAN_PUBLIC_URL``), never built from the Host or X-Forwarded-* headers."""
+    from inoplan.interop.security import TokenRejected
+
+    base = request.app.state.settings.public_url
+    if not base:
+        raise TokenRejected("INOPLAN_PUBLIC_URL is not set: no audience to check against")
+    return f"{base}/cds-services/{service_id}{suffix}"
 
 
 def _unauthorized() -> JSONResponse:
@@ -180,13 +104,24 @@ def _unauthorized() -> JSONResponse:
 
 
 def _refused(exc: Any, service_id: str) -> None:
-    # iss and jti only: never the token, never patient data
+    # iss and jti only: never the token, never patient data. Both come from a token that failed
+    # verification: escaped and cut, as structured fields (inoplan.logs escapes them again).
+    from inoplan.logs import escape
+
     log.warning(
-        "CDS call refused (%s): service=%s iss=%s jti=%s", exc.reason, service_id, exc.iss, exc.jti
+        "CDS call refused: %s",
+        escape(exc.reason, 200),
+        extra={
+            "event": "cds.refused",
+            "reason": escape(exc.reason, 200),
+            "service": escape(service_id, 100),
+            "iss": None if exc.iss is None else escape(exc.iss, 200),
+            "jti": None if exc.jti is None else escape(exc.jti, 100),
+        },
     )
 
 
-def _authenticate(request: Request, service_id: str) -> dict[str, Any] | None:
+def _authenticate(request: Request, service_id: str, suffix: str = "") -> dict[str, Any] | None:
     from inoplan.interop.security import TokenRejected
 
     header = request.headers.get("authorization") or ""
@@ -194,7 +129,8 @@ def _authenticate(request: Request, service_id: str) -> dict[str, Any] | None:
     try:
         if scheme.lower() != "bearer":
             raise TokenRejected("no bearer token")
-        claims: dict[str, Any] = _verifier(request).verify(token.strip(), _own_url(request))
+        audience = _audience(request, service_id, suffix)
+        claims: dict[str, Any] = _verifier(request).verify(token.strip(), audience)
         return claims
     except TokenRejected as exc:
         _refused(exc, service_id)
@@ -248,6 +184,14 @@ async def cds_call(service_id: str, request: Request) -> JSONResponse:
     return response
 
 
+def _count(service_id: str, outcome: str) -> None:
+    from inoplan.api import metrics
+    from inoplan.interop.cds import SERVICES
+
+    service = SERVICES.get(service_id)
+    metrics.CDS_CALLS.labels(service.hook if service else "unknown", outcome).inc()
+
+
 def _call(service_id: str, request: Request, raw: bytes) -> JSONResponse:
     from pydantic import ValidationError
 
@@ -255,34 +199,45 @@ def _call(service_id: str, request: Request, raw: bytes) -> JSONResponse:
 
     if service_id not in SERVICES:
         return JSONResponse(
-            _outcome("not-found", f"no CDS service {service_id!r}"), status_code=404, headers=_CORS
+            _outcome("not-found", "no such CDS service"), status_code=404, headers=_CORS
         )
     claims = _authenticate(request, service_id)  # includes the replay check, before any work
     if claims is None:
+        _count(service_id, "refused")
         return _unauthorized()
     try:
         call = CdsRequest.model_validate_json(raw)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
+        _count(service_id, "invalid")
         return JSONResponse(
             _outcome("invalid", f"{where}: {first['msg']}"), status_code=400, headers=_CORS
         )
     if SERVICES[service_id].hook != call.hook:
+        _count(service_id, "invalid")
         return JSONResponse(
             _outcome("invalid", f"hook: this service answers {SERVICES[service_id].hook}"),
             status_code=400,
             headers=_CORS,
         )
-    return _answer(service_id, call, request)
+    try:
+        call.patient_id()  # a FHIR id or nothing: it goes into FHIR queries
+    except InvalidInput as exc:
+        _count(service_id, "invalid")
+        return JSONResponse(_outcome("invalid", str(exc)), status_code=400, headers=_CORS)
+    return _answer(service_id, call, request, claims)
 
 
-def _answer(service_id: str, call: Any, request: Request) -> JSONResponse:
+def _answer(
+    service_id: str, call: Any, request: Request, claims: Mapping[str, Any]
+) -> JSONResponse:
     from inoplan.interop.cds import PreconditionFailed, handle_call
+    from inoplan.services.telemetry import decision_shown
 
     database = request.app.state.database
     settings = _with_link(_settings(request), request, database)
-    fetch = _fetcher(request, call)
+    fetch = _fetcher(request, call, claims)
     try:
         result = handle_call(
             service_id,
@@ -293,6 +248,7 @@ def _answer(service_id: str, call: Any, request: Request) -> JSONResponse:
             settings=settings,
         )
     except PreconditionFailed as exc:
+        _count(service_id, "incomplete")
         return JSONResponse(
             _outcome(
                 "incomplete", "prefetch data missing and not fetchable: " + ", ".join(exc.missing)
@@ -303,6 +259,9 @@ def _answer(service_id: str, call: Any, request: Request) -> JSONResponse:
     finally:
         if fetch is not None:
             fetch.close()
+    _count(service_id, "cards" if result.cards else "no_cards")
+    if result.status:
+        decision_shown(result.status, "cds")
     return JSONResponse({"cards": result.cards}, headers=_CORS)
 
 
@@ -334,7 +293,9 @@ def _with_link(settings: Any, request: Request, database: Any) -> Any:
     import time
     from dataclasses import replace
 
-    base = str(request.base_url).rstrip("/")
+    base = request.app.state.settings.public_url  # never the Host header
+    if not base:
+        return replace(settings, course_link=None)
 
     def course_link(patient_id: str) -> str | None:
         now = time.monotonic()
@@ -362,8 +323,9 @@ class _Fetcher:
     def __init__(self, server: str, token: str, transport: Any) -> None:
         import httpx
 
+        self._base = server.rstrip("/") + "/"
         self._client = httpx.Client(
-            base_url=server.rstrip("/") + "/",
+            base_url=self._base,
             headers={"Authorization": f"Bearer {token}", "Accept": FHIR_JSON},
             timeout=httpx.Timeout(FETCH_TIMEOUT_S, connect=1.0),
             follow_redirects=False,
@@ -373,8 +335,15 @@ class _Fetcher:
         self._futures: dict[str, Any] = {}
 
     def _get(self, path: str) -> Any:
+        from urllib.parse import urlsplit
+
+        target = urlsplit(path)
+        if path.startswith("/") or "\\" in path or target.scheme or target.netloc:
+            raise ValueError("a FHIR read must stay under the allow-listed base URL")
         response = self._client.get(path)
-        response.raise_for_status()
+        if not str(response.request.url).startswith(self._base):
+            raise ValueError("a FHIR read left the allow-listed base URL")
+        response.raise_for_status()  # 3xx included: redirects are never followed
         return response.json()
 
     def start(self, path: str) -> None:
@@ -390,18 +359,27 @@ class _Fetcher:
         self._client.close()
 
 
-def _fetcher(request: Request, call: Any) -> _Fetcher | None:
+def _fetcher(request: Request, call: Any, claims: Mapping[str, Any]) -> _Fetcher | None:
+    """A reader for ``fhirServer``, only if the calling issuer allow-lists that server (https):
+    the EHR's access token is sent nowhere else."""
+    from inoplan.logs import escape
+
     server, auth = call.fhirServer, call.fhirAuthorization
     if not server or auth is None or not auth.access_token:
         return None
-    if (
-        not server.startswith("https://")
-        and request.app.state.settings.environment != "development"
-    ):
-        return None  # never send an access token in clear text in production
-    return _Fetcher(
-        server, auth.access_token, getattr(request.app.state, "cds_http_transport", None)
-    )
+    issuer = _verifier(request).issuer(claims.get("iss"))
+    base = issuer.fhir_base(server) if issuer is not None else None
+    if base is None:
+        log.warning(
+            "fhirServer not allow-listed for this issuer: not called, token not sent",
+            extra={
+                "event": "cds.fhir_server_refused",
+                "iss": escape(claims.get("iss"), 200),
+                "fhir_server": escape(server, 200),
+            },
+        )
+        return None
+    return _Fetcher(base, auth.access_token, getattr(request.app.state, "cds_http_transport", None))
 
 
 @router.post("/cds-services/{service_id}/feedback", summary="CDS Hooks feedback")
@@ -420,7 +398,7 @@ def cds_feedback(
         return JSONResponse(
             _outcome("not-found", f"no CDS service {service_id!r}"), status_code=404, headers=_CORS
         )
-    claims = _authenticate(request, service_id)
+    claims = _authenticate(request, service_id, "/feedback")
     if claims is None:
         return _unauthorized()
     try:

@@ -18,6 +18,7 @@ _DESCRIPTIONS = {
     409: "Stale version (another write came first) or duplicate; nothing was written",
     422: "Invalid input; `field` names it",
     428: "If-Match header (the course version) is required",
+    429: "Too many failed logins (or logins waiting); retry after `Retry-After` seconds",
 }
 
 

@@ -19,7 +19,7 @@ from inoplan.errors import (
     NotFound,
     UnknownLabelVersion,
 )
-from inoplan.services.auth import Forbidden, Unauthenticated
+from inoplan.services.auth import Forbidden, TooManyAttempts, Unauthenticated
 
 __all__ = ["PROBLEM_JSON", "STATUS_FOR_ERROR", "PreconditionRequired", "install", "status_for"]
 
@@ -40,6 +40,7 @@ STATUS_FOR_ERROR: Final[Mapping[type[CdsError], int]] = {
     Conflict: 409,
     Unauthenticated: 401,
     Forbidden: 403,
+    TooManyAttempts: 429,
     PreconditionRequired: 428,
     CdsError: 500,
 }
@@ -51,10 +52,13 @@ _TITLES: Final = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    413: "Content too large",
     415: "Unsupported media type",
     422: "Invalid input",
     428: "Precondition required",
+    429: "Too many requests",
     500: "Internal error",
+    503: "Service unavailable",
 }
 
 
@@ -96,7 +100,22 @@ def install(app: FastAPI) -> None:
             return problem(status, "the server could not complete the request")
         if isinstance(exc, InvalidInput):
             return problem(status, str(exc), field=exc.field)
-        return problem(status, str(exc))
+        response = problem(status, str(exc))
+        if isinstance(exc, TooManyAttempts):
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
+
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+        # the database is unreachable (or restarting): nothing was written, try again later
+        log.warning("database unavailable: %s", type(exc).__name__)
+        response = problem(503, "the database is not reachable; nothing was saved, try again")
+        response.headers["Retry-After"] = "5"
+        return response
+
+    app.add_exception_handler(OperationalError, _database_down)
+    app.add_exception_handler(InterfaceError, _database_down)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from inoplan import DISCLAIMER
+from inoplan.document.models import PatientId
 
 
 class Problem(BaseModel):
@@ -35,6 +36,14 @@ class MePublic(BaseModel):
 
 class HealthPublic(BaseModel):
     status: str = "ok"
+
+
+class ReadyPublic(BaseModel):
+    """Readiness: ``ready`` only when the database answers and its schema is at head."""
+
+    status: str
+    database: str
+    migrations: str
 
 
 class CourseWritten(BaseModel):
@@ -68,10 +77,18 @@ class CoursesPublic(BaseModel):
 
 
 class PatientPublic(BaseModel):
-    id: str = Field(description="The clinic's patient identifier (never a name)")
+    key: int = Field(description="Opaque id of the patient record: what URLs carry")
+    id: str = Field(description="The clinic's patient identifier (never a name; never in a URL)")
     birth_date: dt.date
     sex: str
     course_ids: list[int]
+
+
+class PatientSearch(BaseModel):
+    """Find a patient by the clinic's identifier, sent in the body so it is never in a URL."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: PatientId
 
 
 class PatientsPublic(BaseModel):
@@ -207,8 +224,26 @@ class ChainReportPublic(BaseModel):
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=8, max_length=256)
+    password: str = Field(
+        min_length=1,
+        max_length=256,
+        description="At least 12 characters; not a common password, not containing the user "
+        "name or the word 'password' (docs/permissions.md)",
+    )
     role: str
+
+
+class UserChange(BaseModel):
+    """Change a user's role or deactivate/reactivate them (ends all of their sessions)."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: str | None = None
+    active: bool | None = None
+
+
+class PasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    password: str = Field(min_length=1, max_length=256)
 
 
 class UserPublic(BaseModel):

@@ -3,11 +3,45 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+)
 
 Number = StrictFloat | StrictInt  # JSON numbers only, never strings
+
+#: A patient identifier: printable characters only. No control character (a CR/LF would forge
+#: a line on a printout or in a log), no format character (bidi overrides such as U+202E, zero
+#: widths), no separator but the plain space, none at either end; at most 64 characters.
+PATIENT_ID_PATTERN = r"^[^\p{C}\p{Z}](?:(?:[^\p{C}\p{Z}]| )*[^\p{C}\p{Z}])?$"
+
+
+def check_patient_id(value: str) -> str:
+    """``value`` if it is a printable patient identifier (see :data:`PATIENT_ID_PATTERN`)."""
+    if not value or value[0] == " " or value[-1] == " ":
+        raise ValueError("must not be empty or start or end with a space")
+    for c in value:
+        if c != " " and unicodedata.category(c)[0] in "CZ":
+            raise ValueError(
+                f"must hold printable characters only (found U+{ord(c):04X}: a control, "
+                "invisible, bidirectional or line-break character)"
+            )
+    return value
+
+
+PatientId = Annotated[
+    str,
+    Field(min_length=1, max_length=64, json_schema_extra={"pattern": PATIENT_ID_PATTERN}),
+    AfterValidator(check_patient_id),
+]
 
 
 class _Model(BaseModel):
@@ -23,7 +57,7 @@ class HistoryDoc(_Model):
 
 
 class PatientDoc(_Model):
-    id: Annotated[str, Field(min_length=1, max_length=64)]
+    id: PatientId
     birth_date: dt.date
     sex: Literal["female", "male"]
     reproductive_potential: StrictBool | None = None

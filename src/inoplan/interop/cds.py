@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -178,10 +179,14 @@ class CdsRequest(_Loose):
     prefetch: dict[str, Any] | None = None
 
     def patient_id(self) -> str | None:
+        """The FHIR id of the patient in context (``123`` or ``Patient/123``), None when absent.
+
+        Anything else (a URL, a path, a query, spaces, control characters) raises InvalidInput:
+        the id goes into FHIR queries and must never change their path or parameters."""
         pid = self.context.get("patientId")
-        if not isinstance(pid, str) or not pid.strip():
+        if pid is None or (isinstance(pid, str) and not pid.strip()):
             return None
-        return pid.strip().rsplit("/", 1)[-1]  # "Patient/123" -> "123"
+        return fhir_id(pid, "context.patientId", prefix="Patient/")
 
 
 class OverrideReason(_Loose):
@@ -224,15 +229,33 @@ class CdsSettings:
 Fetch = Callable[[str], Any]  # relative FHIR URL -> JSON (resource or Bundle); raises on failure
 Decide = Callable[[dict[str, Any], date], dict[str, Any]]
 
+#: FHIR R4 ``id``: letters, digits, "-" and ".", 1 to 64 characters.
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+
+def fhir_id(value: object, field: str, *, prefix: str = "") -> str:
+    """A FHIR id (optionally written ``Prefix/id``), or InvalidInput naming ``field``."""
+    text = value.strip() if isinstance(value, str) else ""
+    if prefix and text.startswith(prefix):
+        text = text[len(prefix) :]
+    if not _FHIR_ID.fullmatch(text) or text in (".", ".."):
+        raise InvalidInput(field, "must be a FHIR id (letters, digits, '-' and '.', 1-64)")
+    return text
+
 
 def _render(template: str, context: Mapping[str, Any], patient_id: str) -> str:
+    """Fill a prefetch template; every value is a checked FHIR id and is percent-encoded."""
+
     def value(match: re.Match[str]) -> str:
         name = match.group(1).strip()
         if name == "context.patientId":
-            return patient_id
+            return quote(fhir_id(patient_id, name), safe="")
         if name.startswith("context."):
             raw = context.get(name.split(".", 1)[1])
-            return str(raw).rsplit("/", 1)[-1] if isinstance(raw, str) else ""
+            if raw is None:
+                return ""
+            kind = str(raw).split("/", 1)[0] + "/" if "/" in str(raw) else ""
+            return quote(fhir_id(raw, name, prefix=kind), safe="")
         return ""
 
     return re.sub(r"\{\{([^}]+)\}\}", value, template)

@@ -13,8 +13,14 @@ the service checks, in this order,
 7. ``jti`` was not seen before (the store keeps it until the token expires).
 
 Any failure raises :class:`TokenRejected`; the HTTP adapter answers 401 with no detail and logs
-the reason with ``iss`` and ``jti`` only (never the token, never patient data).
-The clock and the ``jti`` store are injected, so every rule is testable without waiting.
+the reason with ``iss`` and ``jti`` only (never the token, never patient data), escaped: they
+come from a token that failed verification. The clock and the ``jti`` store (in production the
+database's, ``inoplan.persistence.replay``) are injected, so every rule is testable without
+waiting.
+
+Each issuer also lists the FHIR servers (``fhir_servers``) that its EHR may name as
+``fhirServer``: the EHR's access token is sent to no other address (:meth:`TrustedIssuer.
+fhir_base`), only over https, and redirects are never followed.
 """
 
 from __future__ import annotations
@@ -29,15 +35,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 __all__ = [
     "ALLOWED_ALGORITHMS",
     "CdsTokenVerifier",
     "JtiStore",
-    "MemoryJtiStore",
     "TokenRejected",
     "TrustedIssuer",
     "load_issuers",
+    "normalize_fhir_base",
 ]
 
 log = logging.getLogger("inoplan.cds.security")
@@ -49,6 +56,8 @@ _PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 DEFAULT_MAX_LIFETIME_S = 900  # Epic's documented tokens live 900 s, the sandbox's 300 s
 DEFAULT_LEEWAY_S = 30
 REFETCH_INTERVAL_S = 60.0  # an unknown kid triggers at most one JWKS fetch per minute
+MAX_ISS_LENGTH = 512  # the replay store's column sizes
+MAX_JTI_LENGTH = 255
 
 
 class TokenRejected(Exception):
@@ -67,24 +76,37 @@ class JtiStore(Protocol):
         ...
 
 
-class MemoryJtiStore:
-    """A per-process store (tests, single worker). Production uses the database."""
+def normalize_fhir_base(url: object) -> str | None:
+    """``https://host[:port]/path`` in one spelling (host lower case, default port and trailing
+    slash dropped), or None when the URL is not a plain https base URL: no user name, query,
+    fragment, dot segments, percent escapes, backslashes or empty segments.
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._seen: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
-        self._clock = clock
-
-    def remember(self, iss: str, jti: str, expires_at: datetime) -> bool:
-        now = self._clock()
-        with self._lock:
-            if len(self._seen) > 10_000:
-                self._seen = {key: exp for key, exp in self._seen.items() if exp > now}
-            key = (iss, jti)
-            if key in self._seen and self._seen[key] > now:
-                return False
-            self._seen[key] = expires_at.timestamp()
-            return True
+    >>> normalize_fhir_base("https://EHR.example.org:443/fhir/R4/")
+    'https://ehr.example.org/fhir/R4'
+    >>> normalize_fhir_base("https://ehr.example.org/fhir/../admin") is None
+    True
+    """
+    if not isinstance(url, str) or not url or len(url) > 2000:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname
+    if parts.scheme.lower() != "https" or not host:
+        return None
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        return None
+    path = parts.path.rstrip("/")
+    if any(c in path for c in "%\\@;") or any(ord(c) < 33 or ord(c) > 126 for c in url.strip()):
+        return None
+    if any(segment in ("", ".", "..") for segment in path.split("/")[1:]):
+        return None
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != 443:
+        netloc += f":{port}"
+    return f"https://{netloc}{path}"
 
 
 @dataclass(frozen=True)
@@ -98,9 +120,17 @@ class TrustedIssuer:
     max_lifetime_s: int = DEFAULT_MAX_LIFETIME_S
     allowed_jku: tuple[str, ...] = ()
     tenants: tuple[str, ...] = ()  # when set, the token's tenant must be one of these
+    #: FHIR base URLs this EHR may name as ``fhirServer`` (normalized, https only). Empty: the
+    #: service never calls back (prefetch only) and never sends the EHR's token anywhere.
+    fhir_servers: tuple[str, ...] = ()
 
     def jku_allowed(self, jku: str) -> bool:
         return jku == self.jwks_url or jku in self.allowed_jku
+
+    def fhir_base(self, fhir_server: object) -> str | None:
+        """The allow-listed base URL that ``fhir_server`` names, or None (never call it)."""
+        base = normalize_fhir_base(fhir_server)
+        return base if base is not None and base in self.fhir_servers else None
 
 
 def load_issuers(path: str | Path) -> list[TrustedIssuer]:
@@ -131,6 +161,17 @@ def load_issuers(path: str | Path) -> list[TrustedIssuer]:
         lifetime = int(table.get("max_lifetime_s", DEFAULT_MAX_LIFETIME_S))
         if not 1 <= lifetime <= 3600:
             raise ValueError(f"{where}: max_lifetime_s must be between 1 and 3600")
+        servers = table.get("fhir_servers", [])
+        if not isinstance(servers, list):
+            raise ValueError(f"{where}: fhir_servers must be a list of https URLs")
+        fhir_servers = []
+        for server in servers:
+            base = normalize_fhir_base(server)
+            if base is None:
+                raise ValueError(
+                    f"{where}: fhir_servers entry {server!r} is not a plain https base URL"
+                )
+            fhir_servers.append(base)
         issuers.append(
             TrustedIssuer(
                 iss=table["iss"],
@@ -139,6 +180,7 @@ def load_issuers(path: str | Path) -> list[TrustedIssuer]:
                 max_lifetime_s=lifetime,
                 allowed_jku=tuple(table.get("allowed_jku", ())),
                 tenants=tuple(table.get("tenants", ())),
+                fhir_servers=tuple(fhir_servers),
             )
         )
     return issuers
@@ -196,6 +238,10 @@ class CdsTokenVerifier:
     def issuers(self) -> tuple[str, ...]:
         return tuple(self._issuers)
 
+    def issuer(self, iss: object) -> TrustedIssuer | None:
+        """The trusted issuer named ``iss`` (after :meth:`verify`), or None."""
+        return self._issuers.get(iss) if isinstance(iss, str) else None
+
     def verify(self, token: str | None, audience: str, *, remember: bool = True) -> dict[str, Any]:
         """Return the verified claims, or raise :class:`TokenRejected`.
 
@@ -252,6 +298,8 @@ class CdsTokenVerifier:
             raise TokenRejected("bad signature", iss=iss, jti=jti) from None
         except jwt.PyJWTError as exc:
             raise TokenRejected(f"invalid token ({type(exc).__name__})", iss=iss, jti=jti) from None
+        if len(str(claims["iss"])) > MAX_ISS_LENGTH or len(str(claims["jti"])) > MAX_JTI_LENGTH:
+            raise TokenRejected("iss or jti too long", iss=iss, jti=jti)
         self._check_times(claims, issuer, iss, jti)
         if issuer.tenants and claims.get("tenant") not in issuer.tenants:
             raise TokenRejected("tenant not allowed", iss=iss, jti=jti)

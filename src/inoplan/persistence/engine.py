@@ -8,7 +8,14 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "WRITE", "make_engine", "make_session_factory"]
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "WRITE",
+    "is_memory_url",
+    "make_engine",
+    "make_session_factory",
+]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: Execution option that makes a SQLite transaction start with BEGIN IMMEDIATE (takes the
@@ -16,15 +23,28 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE = "inoplan_write"
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+#: Seconds to wait for a PostgreSQL connection before reporting the database unreachable.
+CONNECT_TIMEOUT_S = 10
+
+
+def make_engine(url: str, *, pool_size: int = 10, relaxed: bool = False) -> Engine:
     """Create an engine for ``url`` (SQLite file or memory, or PostgreSQL via psycopg 3).
 
     SQLite: WAL journal, foreign keys on, ``synchronous=FULL`` (an acknowledged commit is on
     disk), busy timeout, and transactions begun explicitly (deferred for reads, IMMEDIATE for
-    writes). PostgreSQL: a pre-pinged pool of ``pool_size`` connections per process.
+    writes). PostgreSQL: a pre-pinged pool of ``pool_size`` connections per process, each
+    connection attempt bounded by :data:`CONNECT_TIMEOUT_S`.
+
+    ``relaxed=True`` gives up the last milliseconds of durability for speed
+    (``synchronous=NORMAL`` on SQLite, ``synchronous_commit=off`` on PostgreSQL: a crash of the
+    machine or of the database may lose the newest commits, never corrupt anything). Only the
+    replay store uses it (``inoplan.persistence.replay``).
     """
     if url.startswith("sqlite"):
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, relaxed=relaxed)
+    connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S}
+    if relaxed:
+        connect_args["options"] = "-c synchronous_commit=off"
     return create_engine(
         url,
         hide_parameters=True,  # SQL parameters carry patient data: never in logs or errors
@@ -32,11 +52,16 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_timeout=60,
+        connect_args=connect_args,
     )
 
 
-def _sqlite_engine(url: str) -> Engine:
-    memory = url in {"sqlite://", "sqlite:///:memory:", "sqlite+pysqlite://"}
+def is_memory_url(url: str) -> bool:
+    return url in {"sqlite://", "sqlite:///:memory:", "sqlite+pysqlite://"}
+
+
+def _sqlite_engine(url: str, *, relaxed: bool = False) -> Engine:
+    memory = is_memory_url(url)
     kwargs: dict[str, Any] = {
         "connect_args": {"check_same_thread": False, "timeout": 30},
         "hide_parameters": True,  # SQL parameters carry patient data: never in logs or errors
@@ -51,7 +76,7 @@ def _sqlite_engine(url: str) -> Engine:
         cursor = dbapi_connection.cursor()
         if not memory:
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA synchronous=NORMAL" if relaxed else "PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()

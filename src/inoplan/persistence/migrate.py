@@ -7,11 +7,13 @@ others find the schema at head.
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy import Engine, text
 
 from inoplan.persistence.engine import WRITE
 
-__all__ = ["HEAD", "current_revision", "upgrade"]
+__all__ = ["HEAD", "current_revision", "head_revision", "upgrade"]
 
 HEAD = "head"
 _LOCK_ID = 0x1A0B1A  # advisory lock key for migrations ("inoplan")
@@ -44,6 +46,17 @@ def upgrade(engine: Engine, revision: str = HEAD) -> str | None:
         with engine.execution_options(**{WRITE: True}).begin() as connection:
             command.upgrade(_config(connection), revision)  # type: ignore[arg-type]
     return current_revision(engine)
+
+
+@functools.cache
+def head_revision() -> str:
+    """The newest revision shipped in the package (what ``upgrade`` brings a database to)."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_config(None)).get_current_head()  # type: ignore[arg-type]
+    if head is None:  # pragma: no cover - the package always ships migrations
+        raise RuntimeError("no migrations shipped")
+    return head
 
 
 def current_revision(engine: Engine) -> str | None:

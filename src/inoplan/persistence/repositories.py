@@ -6,14 +6,13 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from inoplan.persistence.rows import (
     AuditHeadRow,
     AuditRow,
-    CdsJtiRow,
     CourseRow,
     DecisionRow,
     EventRow,
@@ -35,7 +34,6 @@ __all__ = [
     "SqlCourses",
     "SqlDecisions",
     "SqlInbound",
-    "SqlJti",
     "SqlPatients",
     "SqlUsers",
 ]
@@ -70,12 +68,22 @@ class SqlPatients:
         row = self._session.get_one(PatientRow, patient_id)
         return PatientRecord(row.id, row.external_id, row.birth_date, row.sex)
 
+    def get_by_key(self, key: int) -> PatientRecord | None:
+        """The patient with this opaque row id (what URLs carry instead of the clinic's id)."""
+        if not 0 < key <= _MAX_ID:
+            return None
+        row = self._session.get(PatientRow, key)
+        return None if row is None else self._with_courses(row)
+
     def get_by_external(self, external_id: str) -> PatientRecord | None:
         row = self._session.scalars(
             select(PatientRow).where(PatientRow.external_id == external_id)
         ).first()
         if row is None:
             return None
+        return self._with_courses(row)
+
+    def _with_courses(self, row: PatientRow) -> PatientRecord:
         course_ids = self._session.scalars(
             select(CourseRow.id).where(CourseRow.patient_id == row.id).order_by(CourseRow.id)
         ).all()
@@ -211,12 +219,20 @@ class SqlCourses:
         return [EventRecord(course_id, r[0], r[1], r[2], r[3]) for r in rows]
 
     def list(
-        self, *, offset: int, limit: int, patient: str | None = None
+        self,
+        *,
+        offset: int,
+        limit: int,
+        patient: str | None = None,
+        patient_key: int | None = None,
     ) -> tuple[list[CourseRecord], int]:
         base = select(CourseRow, PatientRow.external_id).join(
             PatientRow, PatientRow.id == CourseRow.patient_id
         )
         counter = select(func.count()).select_from(CourseRow)
+        if patient_key is not None:
+            base = base.where(CourseRow.patient_id == patient_key)
+            counter = counter.where(CourseRow.patient_id == patient_key)
         if patient is not None:
             base = base.where(PatientRow.external_id == patient)
             counter = counter.join(PatientRow, PatientRow.id == CourseRow.patient_id).where(
@@ -284,7 +300,15 @@ class SqlDecisions:
 
 
 def _user(row: UserRow) -> UserRecord:
-    return UserRecord(row.id, row.username, row.role, row.active, row.password_hash, row.created_at)
+    return UserRecord(
+        row.id,
+        row.username,
+        row.role,
+        row.active,
+        row.password_hash,
+        row.created_at,
+        row.session_generation,
+    )
 
 
 class SqlUsers:
@@ -305,6 +329,33 @@ class SqlUsers:
 
     def all(self) -> list[UserRecord]:
         return [_user(r) for r in self._session.scalars(select(UserRow).order_by(UserRow.id))]
+
+    def lock(self, username: str) -> UserRecord | None:
+        """The user, row locked until commit (``SELECT ... FOR UPDATE``)."""
+        row = self._session.scalars(
+            select(UserRow)
+            .where(UserRow.username == username)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).first()
+        return None if row is None else _user(row)
+
+    def update(self, username: str, **values: object) -> None:
+        """Set columns (``role``, ``active``, ``password_hash``) and raise the session
+        generation in the same statement: every token and web session of the user is revoked."""
+        allowed = {"role", "active", "password_hash"}
+        if not set(values) <= allowed:
+            raise ValueError(f"unknown user columns: {sorted(set(values) - allowed)}")
+        self._session.execute(
+            update(UserRow)
+            .where(UserRow.username == username)
+            .values(session_generation=UserRow.session_generation + 1, **values)
+            .execution_options(synchronize_session=False)
+        )
+
+    def count_active(self, role: str) -> int:
+        query = select(func.count()).select_from(UserRow)
+        return self._session.scalar(query.where(UserRow.role == role, UserRow.active)) or 0
 
     def count(self) -> int:
         return self._session.scalar(select(func.count()).select_from(UserRow)) or 0
@@ -389,68 +440,6 @@ class SqlAudit:
             select(AuditRow).order_by(AuditRow.seq).offset(offset).limit(limit)
         ).all()
         return [_audit(r) for r in rows], count
-
-
-class SqlJti:
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
-    def purge(self, *, before: datetime) -> int:
-        result = self._session.execute(delete(CdsJtiRow).where(CdsJtiRow.expires_at < before))
-        return int(result.rowcount)  # type: ignore[attr-defined]
-
-    def insert(self, *, iss: str, jti: str, expires_at: datetime) -> bool:
-        try:
-            with self._session.begin_nested():
-                self._session.execute(
-                    insert(CdsJtiRow).values(iss=iss, jti=jti, expires_at=expires_at)
-                )
-        except IntegrityError:
-            return False
-        return True
-
-
-_INBOUND_FIELDS = (
-    "state",
-    "ack_code",
-    "raw",
-    "results",
-    "problems",
-    "notes",
-    "event_ids",
-    "course_id",
-    "decision_status",
-    "resolved_by",
-    "resolution",
-)
-
-
-def _inbound(row: InboundMessageRow) -> Any:
-    from inoplan.services.results import InboundRecord
-
-    return InboundRecord(
-        id=row.id,
-        dedupe_key=row.dedupe_key,
-        channel=row.channel,
-        sender=row.sender,
-        control_id=row.control_id,
-        content_sha256=row.content_sha256,
-        kind=row.kind,
-        version=row.version,
-        state=row.state,
-        ack_code=row.ack_code,
-        raw=row.raw,
-        results=list(row.results or []),
-        problems=list(row.problems or []),
-        notes=list(row.notes or []),
-        event_ids=list(row.event_ids or []),
-        course_id=row.course_id,
-        decision_status=row.decision_status,
-        received_at=row.received_at,
-        updated_at=row.updated_at,
-        resolved_by=row.resolved_by,
-        resolution=row.resolution,
-    )
 
 
 class SqlInbound:

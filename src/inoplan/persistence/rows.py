@@ -34,6 +34,7 @@ __all__ = [
     "DecisionRow",
     "EventRow",
     "InboundMessageRow",
+    "LoginThrottleRow",
     "PatientRow",
     "UserRow",
 ]
@@ -144,6 +145,8 @@ class UserRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    #: Carried by every token and web session; raising it revokes them all (every worker).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AuditRow(Base):
@@ -226,3 +229,15 @@ class InboundMessageRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     resolved_by: Mapped[str | None] = mapped_column(String(64))
     resolution: Mapped[str | None] = mapped_column(Text)
+
+
+class LoginThrottleRow(Base):
+    """Failed logins of one account, client address or device (the key is a SHA-256 digest)."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # account | address | device
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    blocked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())

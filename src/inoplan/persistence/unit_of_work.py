@@ -11,7 +11,6 @@ from inoplan.persistence.repositories import (
     SqlCourses,
     SqlDecisions,
     SqlInbound,
-    SqlJti,
     SqlPatients,
     SqlUsers,
 )
@@ -32,7 +31,6 @@ class SqlUnitOfWork:
         self.decisions = SqlDecisions(self.session)
         self.users = SqlUsers(self.session)
         self.audit = SqlAudit(self.session)
-        self.jti = SqlJti(self.session)
         self.inbound = SqlInbound(self.session)
         return self
 

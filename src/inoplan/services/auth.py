@@ -1,9 +1,16 @@
-"""Users, roles, passwords and bearer tokens; the permission matrix.
+"""Users, roles, passwords, logins and bearer tokens; the permission matrix.
 
-Passwords are hashed with Argon2id (``pwdlib``). Bearer tokens are signed JWTs (HS256, key
-``INOPLAN_SECRET_KEY``) carrying the user name and an expiry; on every request the user is
-looked up again, so a deactivated user or a changed role takes effect immediately. The web UI
-reuses :func:`authenticate`, :data:`PERMISSIONS` and :func:`can` for its cookie sessions.
+Passwords are hashed with Argon2id (``pwdlib``), at most :data:`HASH_SLOTS` at a time per
+process (one per CPU), and must pass the policy of :mod:`inoplan.services.passwords`. Bearer
+tokens are signed JWTs (HS256, key ``INOPLAN_SECRET_KEY``) carrying the user name, an expiry
+and the user's *session generation*; on every request the user is looked up again and the
+generation compared, so logout, deactivation, a password change or a role change revokes every
+token and web session of that user at once, on every worker. The web UI reuses :func:`login`,
+:data:`PERMISSIONS` and :func:`can` for its cookie sessions.
+
+Failed logins are throttled per account, per client address and per device (see
+:class:`ThrottlePolicy`); the counters live in the database, so every worker applies the same
+delay. Every login, failed login and logout is logged (without the password) and audited.
 
 Permission matrix (``admin`` may do everything):
 
@@ -36,32 +43,62 @@ decision is recorded in the audit trail.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+import hashlib
+import ipaddress
+import logging
+import math
+import os
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
-from inoplan.errors import CdsError, InvalidInput
+from inoplan.errors import CdsError, Conflict, InvalidInput, NotFound
+from inoplan.services.passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
+from inoplan.services.passwords import MIN_LENGTH as MIN_PASSWORD_LENGTH
+from inoplan.services.passwords import check_password
 from inoplan.services.records import UowFactory, UserRecord, check_username
 
 __all__ = [
     "ACTIONS",
+    "HASH_SLOTS",
+    "MAX_PASSWORD_LENGTH",
+    "MIN_PASSWORD_LENGTH",
     "PERMISSIONS",
     "ROLES",
     "Forbidden",
+    "LoginAttempt",
     "Principal",
+    "ThrottlePolicy",
+    "ThrottleStore",
+    "TooManyAttempts",
     "Unauthenticated",
     "add_user",
     "authenticate",
     "can",
+    "check_throttle",
+    "device_id",
+    "end_sessions",
     "event_action",
+    "finish_login",
     "hash_password",
+    "issue_device_token",
     "issue_token",
     "list_users",
+    "login",
     "principal_from_token",
     "require",
+    "set_active",
+    "set_password",
+    "set_role",
+    "unlock",
+    "update_user",
+    "verify_credentials",
     "verify_password",
 ]
+
+log = logging.getLogger("inoplan.auth")
 
 ROLES: Final = ("admin", "prescriber", "pharmacist", "nurse", "viewer")
 
@@ -88,7 +125,19 @@ PERMISSIONS: Final[Mapping[str, frozenset[str]]] = {
 ACTIONS: Final = tuple(PERMISSIONS)
 
 TOKEN_ALGORITHM: Final = "HS256"
-MIN_PASSWORD_LENGTH: Final = 8
+DEVICE_TOKEN_DAYS: Final = 90
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+#: Password hashes computed at once per process: one per CPU this process may run on.
+HASH_SLOTS: Final = max(1, _cpu_count())
+_hash_gate = threading.BoundedSemaphore(HASH_SLOTS)
 
 
 class Unauthenticated(CdsError):
@@ -102,6 +151,18 @@ class Forbidden(CdsError):
         super().__init__(f"role {role!r} may not perform {action!r}")
         self.role = role
         self.action = action
+
+
+class TooManyAttempts(CdsError):
+    """Too many failed logins, or too many logins waiting (HTTP 429 with ``Retry-After``)."""
+
+    def __init__(self, retry_after_s: int, message: str | None = None) -> None:
+        self.retry_after_s = max(1, int(retry_after_s))
+        super().__init__(
+            message
+            or "too many failed logins from this account, address or device; "
+            f"try again in {self.retry_after_s} s"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +198,9 @@ def event_action(event_type: object) -> str:
     return action
 
 
+# -- password hashing -----------------------------------------------------------------------
+
+
 @functools.cache
 def _hasher() -> Any:
     from pwdlib import PasswordHash
@@ -146,14 +210,21 @@ def _hasher() -> Any:
 
 
 def hash_password(password: str) -> str:
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+    """The Argon2id hash of a password (length checked; the full policy is in add/set)."""
+    if not isinstance(password, str) or len(password) < 8:
         raise InvalidInput("password", f"must be at least {MIN_PASSWORD_LENGTH} characters")
-    return str(_hasher().hash(password))
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput("password", f"must be at most {MAX_PASSWORD_LENGTH} characters")
+    with _hash_gate:
+        return str(_hasher().hash(password))
 
 
 def verify_password(password: str, password_hash: str) -> bool:
+    if not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
+        password = ""  # still hash once: the answer takes the same time
     try:
-        return bool(_hasher().verify(password, password_hash))
+        with _hash_gate:
+            return bool(_hasher().verify(password, password_hash))
     except Exception:  # a malformed stored hash never authenticates
         return False
 
@@ -163,14 +234,238 @@ def _dummy_hash() -> str:
     return hash_password("not-a-real-password-0")
 
 
-def authenticate(uow_factory: UowFactory, username: str, password: str) -> UserRecord | None:
-    """The active user with this name and password, or ``None`` (same cost either way)."""
-    with uow_factory() as uow:
-        user = uow.users.get(username)
+def verify_credentials(
+    uow_factory: UowFactory, username: str, password: str
+) -> tuple[UserRecord | None, str]:
+    """The active user with this name and password, or None, and the reason for a refusal
+    (``unknown_user``, ``inactive``, ``wrong_password``). One password hash either way, so the
+    time taken does not tell which names exist."""
+    user = None
+    if isinstance(username, str) and 0 < len(username) <= 64:
+        with uow_factory() as uow:
+            user = uow.users.get(username)
     if user is None or not user.active:
-        verify_password(password, _dummy_hash())  # do not reveal which names exist by timing
-        return None
-    return user if verify_password(password, user.password_hash) else None
+        verify_password(password, _dummy_hash())
+        return None, "unknown_user" if user is None else "inactive"
+    if not verify_password(password, user.password_hash):
+        return None, "wrong_password"
+    return user, "ok"
+
+
+def authenticate(uow_factory: UowFactory, username: str, password: str) -> UserRecord | None:
+    """The active user with this name and password, or ``None`` (no throttling: see login)."""
+    return verify_credentials(uow_factory, username, password)[0]
+
+
+# -- login throttling -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottlePolicy:
+    """A leaky bucket with a progressive delay.
+
+    Each failure adds one to the key's count; one is taken off every ``leak_every_s`` without a
+    failure. While the count is at most ``free`` a failure costs nothing; above it, each failure
+    blocks the key for ``first_delay_s``, doubled per further failure, never longer than
+    ``max_delay_s``. A successful login clears the account and device keys (never the address
+    key, so one valid account does not reset an attacker's address).
+    """
+
+    free: int
+    leak_every_s: float
+    first_delay_s: float = 1.0
+    max_delay_s: float = 15 * 60.0
+
+    def step(
+        self, failures: int, last_failure_at: datetime | None, now: datetime
+    ) -> tuple[int, datetime | None]:
+        """(failures before, last failure, now) -> (failures after, blocked until or None)."""
+        if last_failure_at is None:
+            failures = 0
+        else:
+            elapsed = max(0.0, (now - last_failure_at).total_seconds())
+            failures = max(0, failures - int(elapsed // self.leak_every_s))
+        failures += 1
+        over = failures - self.free
+        if over <= 0:
+            return failures, None
+        delay = min(self.max_delay_s, self.first_delay_s * 2.0 ** min(over - 1, 40))
+        return failures, now + timedelta(seconds=delay)
+
+
+#: Per kind of key. A real user never waits longer than ``max_delay_s`` (15 minutes) for one
+#: more try, and a browser that logged in as that user before (its device cookie) is not held
+#: back by failures from elsewhere: docs/permissions.md, "Failed logins".
+THROTTLE: Final[Mapping[str, ThrottlePolicy]] = {
+    "account": ThrottlePolicy(free=5, leak_every_s=15 * 60.0),
+    "device": ThrottlePolicy(free=10, leak_every_s=5 * 60.0),
+    "address": ThrottlePolicy(free=30, leak_every_s=60.0),
+}
+
+
+class ThrottleStore(Protocol):
+    """Failed-login counters shared by every worker (``inoplan.persistence.throttle``)."""
+
+    def blocked_until(self, keys: Sequence[str]) -> datetime | None: ...
+    def fail(self, entries: Sequence[tuple[str, str]], now: datetime, step: Any) -> Any: ...
+    def clear(self, keys: Sequence[str]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LoginAttempt:
+    """One try: the name and password typed, where it came from, and through what.
+
+    ``device`` is the id from a valid device token (:func:`device_id`) bound to this user name:
+    the browser logged in as this user before.
+    """
+
+    username: str
+    password: str = ""
+    address: str | None = None
+    device: str | None = None
+    channel: str = "api"
+
+
+def _digest(kind: str, value: str) -> str:
+    return hashlib.sha256(f"inoplan-login\0{kind}\0{value}".encode()).hexdigest()
+
+
+def _address_group(address: str) -> str:
+    """An IPv4 address, or the /64 network of an IPv6 address (one subscriber's block)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:100]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def throttle_entries(attempt: LoginAttempt) -> list[tuple[str, str]]:
+    """The (key, kind) pairs this attempt counts against."""
+    entries: list[tuple[str, str]] = []
+    if attempt.address:
+        entries.append((_digest("address", _address_group(attempt.address)), "address"))
+    if attempt.device:
+        entries.append((_digest("device", attempt.device), "device"))
+    else:
+        entries.append((_digest("account", attempt.username.strip().casefold()), "account"))
+    return entries
+
+
+def _step(kind: str, failures: int, last: datetime | None, now: datetime) -> Any:
+    return THROTTLE[kind].step(failures, last, now)
+
+
+def check_throttle(throttle: ThrottleStore, attempt: LoginAttempt, *, now: datetime) -> None:
+    """Raise :class:`TooManyAttempts` while any key of this attempt is blocked."""
+    until = throttle.blocked_until([key for key, _ in throttle_entries(attempt)])
+    if until is not None and until > now:
+        seconds = math.ceil((until - now).total_seconds())
+        log.warning(
+            "login refused: too many failures",
+            extra={
+                "event": "auth.login_throttled",
+                "channel": attempt.channel,
+                "address": attempt.address,
+                "retry_after_s": seconds,
+            },
+        )
+        raise TooManyAttempts(seconds)
+
+
+def finish_login(
+    uow_factory: UowFactory,
+    throttle: ThrottleStore,
+    attempt: LoginAttempt,
+    user: UserRecord | None,
+    reason: str,
+    *,
+    now: datetime,
+) -> UserRecord:
+    """Record the outcome of a checked password: clear or count, log and audit.
+
+    Returns the user, or raises :class:`Unauthenticated` (the same message whatever the reason).
+    """
+    from inoplan.services.audit import append_audit
+
+    entries = throttle_entries(attempt)
+    if user is not None:
+        throttle.clear([key for key, kind in entries if kind != "address"])
+        log.info(
+            "login",
+            extra={
+                "event": "auth.login",
+                "user": user.username,
+                "channel": attempt.channel,
+                "address": attempt.address,
+            },
+        )
+        with uow_factory(write=True) as uow:
+            append_audit(
+                uow,
+                actor=user.username,
+                action="auth.login",
+                entity="user",
+                entity_id=user.username,
+                after={"channel": attempt.channel, "address": attempt.address},
+                at=now,
+            )
+            uow.commit()
+        return user
+    blocked = throttle.fail(entries, now, _step)
+    known = reason != "unknown_user"
+    name = attempt.username if known else None
+    log.warning(
+        "login failed",
+        extra={
+            "event": "auth.login_failed",
+            "reason": reason,
+            "user": name,
+            # an unknown name may be a password typed in the wrong field: never logged as such
+            "user_digest": None if known else _digest("name", attempt.username)[:12],
+            "channel": attempt.channel,
+            "address": attempt.address,
+            "blocked_until": blocked.isoformat() if blocked else None,
+        },
+    )
+    with uow_factory(write=True) as uow:
+        append_audit(
+            uow,
+            actor=name or "anonymous",
+            action="auth.login_failed",
+            entity="user",
+            entity_id=name,
+            after={
+                "reason": reason,
+                "channel": attempt.channel,
+                "address": attempt.address,
+                "blocked_until": blocked.isoformat() if blocked else None,
+            },
+            at=now,
+        )
+        uow.commit()
+    raise Unauthenticated("wrong user name or password")
+
+
+def login(
+    uow_factory: UowFactory,
+    throttle: ThrottleStore,
+    attempt: LoginAttempt,
+    *,
+    now: datetime | None = None,
+) -> UserRecord:
+    """Check a login: throttle, password, then record the outcome (sync; adapters that run an
+    event loop call the three steps themselves so that waiting for a hash slot holds no thread).
+    """
+    check_throttle(throttle, attempt, now=now or datetime.now(UTC))
+    user, reason = verify_credentials(uow_factory, attempt.username, attempt.password)
+    return finish_login(uow_factory, throttle, attempt, user, reason, now=now or datetime.now(UTC))
+
+
+# -- tokens ---------------------------------------------------------------------------------
 
 
 def issue_token(
@@ -183,6 +478,7 @@ def issue_token(
     claims = {
         "sub": user.username,
         "role": user.role,
+        "gen": int(getattr(user, "session_generation", 0)),
         "iat": int(issued.timestamp()),
         "exp": int((issued + timedelta(minutes=minutes)).timestamp()),
         "typ": "inoplan-access",
@@ -211,19 +507,59 @@ def principal_from_token(uow_factory: UowFactory, token: str, *, secret: str) ->
         user = uow.users.get(str(claims["sub"]))
     if user is None or not user.active:
         raise Unauthenticated("the token's user no longer exists or is inactive")
+    if claims.get("gen", 0) != user.session_generation:
+        raise Unauthenticated(
+            "the session has ended (logout, or a password, role or account change); log in again"
+        )
     return Principal(username=user.username, role=user.role)
+
+
+def issue_device_token(username: str, *, secret: str, now: datetime | None = None) -> str:
+    """A long-lived signed token naming this browser as one that logged in as ``username``."""
+    import secrets
+
+    import jwt
+
+    issued = now or datetime.now(UTC)
+    claims = {
+        "sub": username,
+        "dev": secrets.token_urlsafe(16),
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + timedelta(days=DEVICE_TOKEN_DAYS)).timestamp()),
+        "typ": "inoplan-device",
+    }
+    return jwt.encode(claims, secret, algorithm=TOKEN_ALGORITHM)
+
+
+def device_id(token: str | None, username: str, *, secret: str) -> str | None:
+    """The device id of a valid device token issued for ``username``, else None."""
+    if not token:
+        return None
+    import jwt
+
+    try:
+        claims = jwt.decode(token, secret, algorithms=[TOKEN_ALGORITHM])
+    except jwt.PyJWTError:
+        return None
+    if claims.get("typ") != "inoplan-device" or claims.get("sub") != username:
+        return None
+    dev = claims.get("dev")
+    return dev if isinstance(dev, str) and dev else None
+
+
+# -- users ----------------------------------------------------------------------------------
 
 
 def add_user(
     uow_factory: UowFactory, username: str, password: str, role: str, *, actor: str
 ) -> UserRecord:
     """Create a user (audited, without the password). Raises Conflict if the name is taken."""
-    from inoplan.errors import Conflict
     from inoplan.services.audit import append_audit
 
     check_username(username)
     if role not in ROLES:
         raise InvalidInput("role", f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    check_password(password, username)
     password_hash = hash_password(password)
     now = datetime.now(UTC)
     with uow_factory(write=True) as uow:
@@ -248,3 +584,144 @@ def add_user(
 def list_users(uow_factory: UowFactory) -> list[UserRecord]:
     with uow_factory() as uow:
         return list(uow.users.all())
+
+
+def _change_user(
+    uow_factory: UowFactory,
+    username: str,
+    *,
+    actor: str,
+    action: str,
+    values: Mapping[str, Any],
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    guard_last_admin: bool = False,
+) -> UserRecord:
+    """Update a user, raise their session generation and audit it, in one transaction."""
+    from inoplan.services.audit import append_audit
+
+    now = datetime.now(UTC)
+    with uow_factory(write=True) as uow:
+        user = uow.users.lock(username)
+        if user is None:
+            raise NotFound(f"no user {username!r}")
+        if guard_last_admin and user.role == "admin" and user.active:
+            demoted = values.get("role", "admin") != "admin" or values.get("active") is False
+            if demoted and uow.users.count_active("admin") <= 1:
+                raise Conflict(
+                    f"{username!r} is the last active administrator; add another one first"
+                )
+        uow.users.update(username, **values)
+        append_audit(
+            uow,
+            actor=actor,
+            action=action,
+            entity="user",
+            entity_id=username,
+            before=dict(before) if before is not None else None,
+            after=dict(after) if after is not None else None,
+            at=now,
+        )
+        uow.commit()
+        changed: UserRecord | None = uow.users.get(username)
+    assert changed is not None
+    log.info("user changed", extra={"event": action, "user": username, "actor": actor})
+    return changed
+
+
+def _existing(uow_factory: UowFactory, username: str) -> UserRecord:
+    with uow_factory() as uow:
+        user: UserRecord | None = uow.users.get(username)
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    return user
+
+
+def set_password(
+    uow_factory: UowFactory,
+    username: str,
+    password: str,
+    *,
+    actor: str,
+    throttle: ThrottleStore | None = None,
+) -> UserRecord:
+    """A new password (policy checked); ends every session of the user; clears their throttle."""
+    _existing(uow_factory, username)
+    check_password(password, username)
+    password_hash = hash_password(password)
+    user = _change_user(
+        uow_factory,
+        username,
+        actor=actor,
+        action="user.password",
+        values={"password_hash": password_hash},
+        after={"password": "changed"},  # never the password or its hash
+    )
+    if throttle is not None:
+        throttle.clear([key for key, _ in throttle_entries(LoginAttempt(username))])
+    return user
+
+
+def update_user(
+    uow_factory: UowFactory,
+    username: str,
+    *,
+    role: str | None = None,
+    active: bool | None = None,
+    actor: str,
+) -> UserRecord:
+    """Change the role and/or the active flag in one transaction; ends every session of the
+    user. The last active administrator can be neither demoted nor deactivated (Conflict)."""
+    if role is None and active is None:
+        raise InvalidInput("body", "give a role and/or active")
+    if role is not None and role not in ROLES:
+        raise InvalidInput("role", f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    user = _existing(uow_factory, username)
+    values: dict[str, Any] = {}
+    before: dict[str, Any] = {}
+    if role is not None:
+        values["role"], before["role"] = role, user.role
+    if active is not None:
+        values["active"], before["active"] = bool(active), user.active
+    if active is None:
+        action = "user.role"
+    elif role is None:
+        action = "user.activate" if active else "user.deactivate"
+    else:
+        action = "user.change"
+    return _change_user(
+        uow_factory,
+        username,
+        actor=actor,
+        action=action,
+        values=values,
+        before=before,
+        after=values,
+        guard_last_admin=True,
+    )
+
+
+def set_role(uow_factory: UowFactory, username: str, role: str, *, actor: str) -> UserRecord:
+    """Change a user's role; ends every session of the user (the last admin stays admin)."""
+    return update_user(uow_factory, username, role=role, actor=actor)
+
+
+def set_active(uow_factory: UowFactory, username: str, active: bool, *, actor: str) -> UserRecord:
+    """Deactivate (or reactivate) a user; ends every session of the user."""
+    return update_user(uow_factory, username, active=active, actor=actor)
+
+
+def end_sessions(uow_factory: UowFactory, username: str, *, actor: str) -> UserRecord:
+    """Log the user out everywhere: every bearer token and web session stops working."""
+    return _change_user(uow_factory, username, actor=actor, action="auth.logout", values={})
+
+
+def unlock(uow_factory: UowFactory, throttle: ThrottleStore, username: str, *, actor: str) -> None:
+    """Clear the failed-login counter of an account (audited)."""
+    from inoplan.services.audit import append_audit
+
+    _existing(uow_factory, username)
+    throttle.clear([key for key, _ in throttle_entries(LoginAttempt(username))])
+    with uow_factory(write=True) as uow:
+        append_audit(uow, actor=actor, action="user.unlock", entity="user", entity_id=username)
+        uow.commit()

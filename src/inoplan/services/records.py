@@ -1,4 +1,4 @@
-"""Records use cases: courses, events, decisions shown, patients, users, CDS replay guard.
+"""Records use cases: courses, events, decisions shown, patients, users.
 
 Every write runs in one unit of work (one transaction): either all of it is stored, with its
 audit record, or none of it. Course writes are guarded by the course version (optimistic
@@ -44,10 +44,10 @@ __all__ = [
     "create_course",
     "export_document",
     "get_patient",
+    "get_patient_by_key",
     "list_courses",
     "list_patients",
     "plan_course",
-    "remember_jti",
     "show_decision",
     "to_json_value",
     "verify_dose",
@@ -121,6 +121,8 @@ class UserRecord:
     active: bool
     password_hash: str
     created_at: datetime
+    #: Carried by tokens and web sessions; raised on logout and on any account change.
+    session_generation: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +166,6 @@ class UnitOfWork(Protocol):
     decisions: Any
     users: Any
     audit: Any
-    jti: Any
     inbound: Any  # result feeds (inoplan.services.results)
 
     def __enter__(self) -> UnitOfWork: ...
@@ -405,10 +406,19 @@ def export_document(uow_factory: UowFactory, course_id: int) -> dict[str, Any]:
 
 
 def list_courses(
-    uow_factory: UowFactory, *, offset: int = 0, limit: int = 50, patient: str | None = None
+    uow_factory: UowFactory,
+    *,
+    offset: int = 0,
+    limit: int = 50,
+    patient: str | None = None,
+    patient_key: int | None = None,
 ) -> Page:
+    """Courses, oldest first; ``patient`` (the clinic's id) or ``patient_key`` (the opaque id
+    that URLs carry) narrows them to one patient."""
     with uow_factory() as uow:
-        rows, count = uow.courses.list(offset=offset, limit=limit, patient=patient)
+        rows, count = uow.courses.list(
+            offset=offset, limit=limit, patient=patient, patient_key=patient_key
+        )
     return Page(data=rows, count=count, offset=offset, limit=limit)
 
 
@@ -422,7 +432,16 @@ def get_patient(uow_factory: UowFactory, external_id: str) -> PatientRecord:
     with uow_factory() as uow:
         patient: PatientRecord | None = uow.patients.get_by_external(external_id)
     if patient is None:
-        raise NotFound(f"patient {external_id!r} does not exist")
+        raise NotFound("no patient with this id")  # the id is not echoed: it may be an MRN
+    return patient
+
+
+def get_patient_by_key(uow_factory: UowFactory, key: int) -> PatientRecord:
+    """A patient by the opaque key that URLs carry (never the clinic's identifier)."""
+    with uow_factory() as uow:
+        patient: PatientRecord | None = uow.patients.get_by_key(key)
+    if patient is None:
+        raise NotFound(f"patient {key} does not exist")
     return patient
 
 
@@ -507,6 +526,9 @@ def show_decision(
             at=now,
         )
         uow.commit()
+    from inoplan.services.telemetry import decision_shown
+
+    decision_shown(status, "records")
     return {
         **decision,
         "decision_id": decision_id,
@@ -648,35 +670,6 @@ def iter_audit(uow_factory: UowFactory, *, batch: int = 1000) -> Iterator[AuditR
             return
         yield from chunk
         after = chunk[-1].seq
-
-
-# -- CDS Hooks replay guard --------------------------------------------------------------------
-
-
-def remember_jti(
-    uow_factory: UowFactory,
-    iss: str,
-    jti: str,
-    expires_at: datetime,
-    *,
-    clock: Clock = utc_now,
-) -> bool:
-    """Remember a JWT id; ``False`` if this issuer's ``jti`` was already seen (a replay).
-
-    Expired ids are purged in the same transaction. The insert relies on the database's unique
-    constraint on ``(iss, jti)``, so two workers receiving the same token at once cannot both
-    accept it.
-    """
-    if not iss or not jti:
-        raise InvalidInput("jti", "issuer and jti are required")
-    if expires_at.tzinfo is None:
-        raise InvalidInput("expires_at", "must be timezone-aware (UTC)")
-    with uow_factory(write=True) as uow:
-        uow.jti.purge(before=clock())
-        # The insert runs in a savepoint: a duplicate rolls back only the insert, not the purge.
-        inserted = bool(uow.jti.insert(iss=iss, jti=jti, expires_at=expires_at))
-        uow.commit()
-    return inserted
 
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")

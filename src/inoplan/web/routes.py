@@ -31,7 +31,6 @@ from inoplan.services.auth import (
     Forbidden,
     Principal,
     Unauthenticated,
-    authenticate,
     can,
     event_action,
     issue_token,
@@ -276,15 +275,16 @@ def login_page(request: Request) -> Response:
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request) -> Response:
-    """Check the user name and password; start a session (new CSRF token)."""
+    """Check the user name and password; start a session (new CSRF token).
+
+    Throttled like the API (429 with ``Retry-After`` after repeated failures); the password
+    hash runs off the event loop, a bounded number at a time (``inoplan.api.login``)."""
+    from inoplan.api.login import DEVICE_COOKIE, attempt_login, client_address, device_of
+    from inoplan.services.auth import LoginAttempt, TooManyAttempts, issue_device_token
+
     form = await request.form()
-    # password hashing and the database are blocking: off the event loop
-    return await run_in_threadpool(_login, request, form)
-
-
-def _login(request: Request, form: Mapping[str, Any]) -> Response:
     session = _session(request)
-    username = str(form.get("username") or "").strip()
+    username = str(form.get("username") or "").strip()[:200]
     next_url = _safe_next(form.get("next"))
     if (
         session is None
@@ -305,8 +305,32 @@ def _login(request: Request, form: Mapping[str, Any]) -> Response:
             status_code=403,
             set_cookie=True,
         )
-    user = authenticate(_database(request), username, str(form.get("password") or ""))
-    if user is None:
+    device = device_of(request, username)
+    attempt = LoginAttempt(
+        username=username,
+        password=str(form.get("password") or ""),
+        address=client_address(request),
+        device=device,
+        channel="web",
+    )
+    try:
+        user = await attempt_login(request, attempt)
+    except TooManyAttempts as exc:
+        response = _render(
+            request,
+            "login.html",
+            {
+                "next": next_url,
+                "username": username,
+                "error": f"Too many failed logins. Try again in {exc.retry_after_s} seconds.",
+            },
+            session=session,
+            principal=None,
+            status_code=429,
+        )
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
+    except Unauthenticated:
         return _render(
             request,
             "login.html",
@@ -317,22 +341,36 @@ def _login(request: Request, form: Mapping[str, Any]) -> Response:
         )
     settings = _settings(request)
     token, _ = issue_token(user, secret=settings.secret, minutes=settings.token_minutes)
-    response = RedirectResponse(next_url, status_code=303)
-    _set_cookie(request, response, new_session(token))
-    return response
+    redirect = RedirectResponse(next_url, status_code=303)
+    _set_cookie(request, redirect, new_session(token))
+    if device is None:  # mark this browser as one that logged in as this user
+        from inoplan.services.auth import DEVICE_TOKEN_DAYS
+
+        redirect.set_cookie(
+            DEVICE_COOKIE,
+            issue_device_token(user.username, secret=settings.secret),
+            max_age=DEVICE_TOKEN_DAYS * 24 * 3600,
+            httponly=True,
+            samesite="strict",
+            secure=_secure(request),
+            path="/login",
+        )
+    return redirect
 
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    """End the session."""
+    """End the session: every session and bearer token of the user stops working at once."""
     form = await request.form()
     return await run_in_threadpool(_logout, request, form)
 
 
 def _logout(request: Request, form: Mapping[str, Any]) -> Response:
+    from inoplan.services.auth import end_sessions
+
     session = _session(request)
+    principal = _principal(request, session)
     if session is not None and not session.csrf_matches(form.get("csrf_token")):
-        principal = _principal(request, session)
         return _error(
             request,
             session,
@@ -341,6 +379,8 @@ def _logout(request: Request, form: Mapping[str, Any]) -> Response:
             "Form expired",
             "This page was older than your session. Press Log out again.",
         )
+    if principal is not None:
+        end_sessions(_database(request), principal.username, actor=principal.username)
     response = RedirectResponse("/login", status_code=303)
     _set_cookie(request, response, new_session())
     return response
@@ -364,26 +404,67 @@ _SHOW_CHOICES = (
 @router.get("/", response_class=HTMLResponse)
 def today(request: Request) -> Response:
     """Patients with a dose due, held or needing data today."""
-    from inoplan.web.views import STATUS_TEXT, today_view
-
     request.state.web_started = (perf_counter(), thread_time())
     auth = _authenticated(request)
     if isinstance(auth, Response):
         return auth
     session, principal = auth
-    show = request.query_params.get("show", "action")
+    params = request.query_params
+    return _today_page(request, session, principal, params.get("show"), params.get("on"), "")
+
+
+@router.post("/", response_class=HTMLResponse)
+async def today_filtered(request: Request) -> Response:
+    """The same list filtered by patient id: the filter form is posted, so the clinic's patient
+    identifier never appears in a URL (access logs, proxies, browser history)."""
+    form = await request.form()
+    return await run_in_threadpool(_today_filtered, request, form)
+
+
+def _today_filtered(request: Request, form: Mapping[str, Any]) -> Response:
+    request.state.web_started = (perf_counter(), thread_time())
+    checked = _checked_form(request, form)
+    if isinstance(checked, Response):
+        return checked
+    session, principal, form = checked
+    patient = str(form.get("patient") or "").strip()[:64]
+    if patient:
+        from inoplan.document.models import check_patient_id
+
+        try:
+            check_patient_id(patient)
+        except ValueError as exc:
+            return _error(request, session, principal, 422, "Invalid patient id", str(exc))
+    return _today_page(
+        request, session, principal, form.get("show"), form.get("on") or None, patient
+    )
+
+
+def _today_page(
+    request: Request,
+    session: SessionData,
+    principal: Principal,
+    show: object,
+    on_text: object,
+    patient: str,
+) -> Response:
+    from inoplan.web.views import STATUS_TEXT, today_view
+
     if show not in _SHOW_CHOICES:
         show = "action"
-    try:
-        on = _on(request)
-    except InvalidInput as exc:
-        return _error(request, session, principal, 422, "Invalid date", exc.message)
+    if on_text:
+        try:
+            on = date.fromisoformat(str(on_text))
+        except ValueError:
+            return _error(request, session, principal, 422, "Invalid date", "a date as YYYY-MM-DD")
+    else:
+        on = _today(request)
     view = today_view(
         _database(request),
         principal,
         on,
-        show=show,
-        patient=request.query_params.get("patient", "").strip()[:64],
+        show=str(show),
+        patient=patient,
         policy=_policy(request),
     )
     return _render(

@@ -62,10 +62,15 @@ def list_courses(
     _: Reader,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    patient: Annotated[str | None, Query(max_length=64, description="Patient id")] = None,
+    patient_key: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_ID, description="Only this patient's courses (the opaque key)"),
+    ] = None,
 ) -> CoursesPublic:
-    """Courses visible to the caller (every course of the clinic), oldest first, paginated."""
-    page = records.list_courses(database, offset=offset, limit=limit, patient=patient)
+    """Courses visible to the caller (every course of the clinic), oldest first, paginated.
+    Filter by the patient's opaque key; the clinic's identifier never goes in a URL (find the
+    key with ``POST /patients/search``)."""
+    page = records.list_courses(database, offset=offset, limit=limit, patient_key=patient_key)
     return CoursesPublic(
         data=[
             CourseSummary(

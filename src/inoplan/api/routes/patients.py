@@ -1,4 +1,6 @@
-"""Patients (by the clinic's identifier) and their courses."""
+"""Patients and their courses. URLs carry the opaque patient key, never the clinic's identifier
+(an MRN in a URL ends up in access logs, proxies and browser history): look a patient up by the
+clinic's identifier with ``POST /patients/search``, the identifier in the body."""
 
 from __future__ import annotations
 
@@ -8,17 +10,22 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from inoplan.api.deps import DatabaseDep, permission
 from inoplan.api.openapi import errors
-from inoplan.api.schemas import PatientPublic, PatientsPublic
+from inoplan.api.schemas import PatientPublic, PatientSearch, PatientsPublic
 from inoplan.services import records
 from inoplan.services.auth import Principal
 
 router = APIRouter(prefix="/patients", tags=["patients"])
 Reader = Annotated[Principal, Depends(permission("course.read"))]
+MAX_ID = 2**63 - 1
 
 
 def _public(p: records.PatientRecord) -> PatientPublic:
     return PatientPublic(
-        id=p.external_id, birth_date=p.birth_date, sex=p.sex, course_ids=list(p.course_ids)
+        key=p.id,
+        id=p.external_id,
+        birth_date=p.birth_date,
+        sex=p.sex,
+        course_ids=list(p.course_ids),
     )
 
 
@@ -36,11 +43,17 @@ def list_patients(
     )
 
 
-@router.get("/{patient_id}", response_model=PatientPublic, responses=errors(401, 403, 404, 422))
+@router.post("/search", response_model=PatientPublic, responses=errors(401, 403, 404, 422))
+def find_patient(body: PatientSearch, database: DatabaseDep, _: Reader) -> PatientPublic:
+    """The patient with this clinic identifier (sent in the body, never in the URL)."""
+    return _public(records.get_patient(database, body.id))
+
+
+@router.get("/{patient_key}", response_model=PatientPublic, responses=errors(401, 403, 404, 422))
 def get_patient(
-    patient_id: Annotated[str, Path(min_length=1, max_length=64)],
+    patient_key: Annotated[int, Path(ge=1, le=MAX_ID, description="Opaque patient key")],
     database: DatabaseDep,
     _: Reader,
 ) -> PatientPublic:
-    """One patient and their course ids."""
-    return _public(records.get_patient(database, patient_id))
+    """One patient and their course ids, by the opaque key."""
+    return _public(records.get_patient_by_key(database, patient_key))
