@@ -88,6 +88,8 @@ _PLACEHOLDER_WORDS = (
     "insecure",
     "default",
     "replace",
+    "change",
+    "please",
 )
 _RUNS = ("abcdefghijklmnopqrstuvwxyz", "0123456789", "qwertyuiopasdfghjklzxcvbnm")
 
@@ -211,6 +213,19 @@ class Settings(BaseSettings):
         return value
 
     _ephemeral_secret: str = PrivateAttr(default_factory=lambda: secrets.token_urlsafe(48))
+
+    @field_validator(
+        "secret_key", "metrics_token", "demo_password", "forwarded_allow_ips", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """``INOPLAN_X=`` (empty, as compose writes an unset variable) means "not set", never
+        an empty secret that anyone could match."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, SecretStr) and not value.get_secret_value().strip():
+            return None
+        return value
 
     @field_validator("public_url")
     @classmethod

@@ -42,6 +42,12 @@ def _limiter(state: Any) -> anyio.CapacityLimiter:
     return limiter
 
 
+def _now(state: Any) -> datetime:
+    """Now, or the clock a test pinned with ``app.state.login_clock``."""
+    clock = getattr(state, "login_clock", None)
+    return clock() if clock is not None else datetime.now(UTC)  # type: ignore[no-any-return]
+
+
 def client_address(request: Request) -> str | None:
     """The peer's address (a proxy's ``X-Forwarded-For`` only if it is a trusted proxy)."""
     return request.client.host if request.client is not None else None
@@ -59,9 +65,9 @@ async def attempt_login(request: Request, attempt: LoginAttempt) -> UserRecord:
     state = request.app.state
     database = state.database
     try:
-        await run_in_threadpool(check_throttle, database.throttle, attempt, now=datetime.now(UTC))
+        await run_in_threadpool(check_throttle, database.throttle, attempt, now=_now(state))
         limiter = _limiter(state)
-        if limiter.statistics().tasks_waiting >= MAX_WAITING:
+        if limiter.available_tokens == 0 and limiter.statistics().tasks_waiting >= MAX_WAITING:
             raise TooManyAttempts(1, "the server is busy checking other logins; try again in 1 s")
     except TooManyAttempts:
         metrics.LOGINS.labels("throttled").inc()
@@ -71,7 +77,7 @@ async def attempt_login(request: Request, attempt: LoginAttempt) -> UserRecord:
     )
     try:
         found: UserRecord = await run_in_threadpool(
-            finish_login, database, database.throttle, attempt, user, reason, now=datetime.now(UTC)
+            finish_login, database, database.throttle, attempt, user, reason, now=_now(state)
         )
     except Exception:
         metrics.LOGINS.labels("failed").inc()

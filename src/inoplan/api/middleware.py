@@ -29,6 +29,7 @@ from time import perf_counter
 from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["HSTS", "ServiceGuard", "route_template"]
@@ -38,15 +39,31 @@ access_log = logging.getLogger("inoplan.access")
 HSTS = "max-age=31536000; includeSubDomains"
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """Raised while the body is read: an HTTPException, so the framework passes it on (it does
+    not turn it into "error parsing the body") and answers 413 with a problem document."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=f"the body may be at most {limit} bytes")
 
 
 def route_template(scope: Scope) -> str:
-    """The matched route's template, or ``unmatched`` (never the raw path)."""
+    """The matched route's full template (``/api/v1/courses/{course_id}``), or ``unmatched``;
+    never the path as sent.
+
+    A route included with a prefix may report its template without the prefix; the prefix is
+    then the literal part of the request path before the segments the template matched.
+    """
     route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "unmatched"
+    template = getattr(route, "path", None)
+    if not isinstance(template, str) or not template.startswith("/"):
+        return "unmatched"
+    path = scope.get("path")
+    segments = template.count("/")
+    if ":path}" in template or not isinstance(path, str) or path.count("/") <= segments:
+        return template
+    prefix = "/".join(path.split("/")[: path.count("/") - segments + 1])
+    return prefix + template
 
 
 def _problem(status: int, title: str, detail: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
@@ -120,7 +137,7 @@ class ServiceGuard:
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
                     if received > limit:
-                        raise _TooLarge
+                        raise _TooLarge(limit)
                 return message
 
             try:

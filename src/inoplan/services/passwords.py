@@ -10,8 +10,9 @@ A password is refused when
   control character;
 * it is built from very few distinct characters, repeats one short unit (``monkeymonkey``), or
   runs along the alphabet, the digits or a keyboard row (``qwertyuiop12``);
-* it, its lower-case form, its "leet" reading (``P@55w0rd`` -> ``password``) or what remains
-  after stripping digits and symbols from either end is on the common-password list shipped in
+* it, its lower-case form or its "leet" reading (``P@55w0rd`` -> ``password``) is a password
+  of the common-password list with nothing but digits, symbols or spaces around it
+  (``dragon2024!!``); the list is shipped in
   ``services/data/`` (19,640 passwords compiled by Royce Williams, as distributed by Django
   under the BSD-3-Clause licence; see ``data/LICENSE.common-passwords``);
 * any of those forms contains the user name (or the user name reversed), or a word meaning
@@ -95,13 +96,33 @@ def _fold(text: str) -> str:
 def _forms(password: str) -> set[str]:
     """The readings a guesser would try: lower case, leet, letters only, edges stripped."""
     lower = _fold(password)
-    forms = {lower, lower.replace(" ", "")}
+    forms = {lower, lower.replace(" ", ""), password.casefold()}
     for one in ("i", "l"):
         leet = "".join(_LEET.get(c, one if c == "1" else c) for c in lower)
         forms.add(leet)
     forms |= {_EDGES.sub("", form) for form in list(forms)}
     forms |= {re.sub(r"[\W_]+", "", form) for form in list(forms)}
     return {form for form in forms if form}
+
+
+_TRIVIAL = re.compile(r"[\W\d_]*")
+
+
+def _common_at_heart(form: str) -> bool:
+    """A common password (4 characters or more) with nothing but digits, symbols or spaces
+    around it: ``dragon2024!!``, ``!!42SUNSHINE42``."""
+    words = common_passwords()
+    longest = _longest_common()
+    for start in range(len(form)):
+        for end in range(start + 4, min(len(form), start + longest) + 1):
+            if form[start:end] in words and _TRIVIAL.fullmatch(form[:start] + form[end:]):
+                return True
+    return False
+
+
+@functools.cache
+def _longest_common() -> int:
+    return max(len(word) for word in common_passwords())
 
 
 def _repeats_a_unit(text: str) -> bool:
@@ -135,7 +156,7 @@ def check_password(password: object, username: str | None = None) -> str:
     forms = _forms(password)
     if any(_repeats_a_unit(form) or _runs_along_a_sequence(form) for form in forms):
         raise InvalidInput("password", "is a repeated pattern or a keyboard or alphabet run")
-    if any(len(form) >= 4 and form in common_passwords() for form in forms):
+    if any(_common_at_heart(form) for form in forms):
         raise InvalidInput("password", "is a commonly used password; choose another")
     if username:
         name = _fold(username)
