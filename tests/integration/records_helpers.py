@@ -7,6 +7,8 @@ import functools
 from datetime import date
 from typing import Any
 
+from pydantic import SecretStr
+
 from inoplan.bootstrap import Database
 from inoplan.config import Settings
 from inoplan.services.auth import ROLES, hash_password, issue_token
@@ -31,7 +33,9 @@ def head_revision() -> str:
 
 
 def settings_for(url: str, **extra: Any) -> Settings:
-    return Settings(database_url=url, secret_key=SECRET, environment="production", **extra)
+    return Settings(
+        database_url=url, secret_key=SecretStr(SECRET), environment="production", **extra
+    )
 
 
 def migrated_database(url: str) -> Database:

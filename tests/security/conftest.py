@@ -13,8 +13,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from records_helpers import add_users  # noqa: E402
-from security_helpers import make_app  # noqa: E402
+from records_helpers import add_users
+from security_helpers import make_app
 
 
 @pytest.fixture(autouse=True)

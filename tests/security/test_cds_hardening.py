@@ -14,8 +14,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from tests.interop.helpers import SANDBOX_ISS, mint, sandbox_public_jwks
-from tests.interop.test_cds_api import AUTHZ, draft_order, first_dose_prefetch, hook_request
+from pydantic import SecretStr
+from tests.interop.helpers import SANDBOX_ISS, draft_order, mint, sandbox_public_jwks
+from tests.interop.test_cds_api import AUTHZ, first_dose_prefetch, hook_request
 
 from inoplan.interop.security import load_issuers, normalize_fhir_base
 
@@ -222,13 +223,13 @@ def test_production_needs_the_public_url_with_cds_issuers(tmp_path: Path) -> Non
     with pytest.raises(ValidationError, match="PUBLIC_URL"):
         Settings(
             environment="production",
-            secret_key="Zq3v9Lw2Tn8Xb4Rm6Yc1Hp5Kd7Fg0Js2Qa9Wu3Ee8Oi4Ly6",
+            secret_key=SecretStr("Zq3v9Lw2Tn8Xb4Rm6Yc1Hp5Kd7Fg0Js2Qa9Wu3Ee8Oi4Ly6"),
             cds_issuers=tmp_path / "issuers.toml",
         )
     with pytest.raises(ValidationError, match="https"):
         Settings(
             environment="production",
-            secret_key="Zq3v9Lw2Tn8Xb4Rm6Yc1Hp5Kd7Fg0Js2Qa9Wu3Ee8Oi4Ly6",
+            secret_key=SecretStr("Zq3v9Lw2Tn8Xb4Rm6Yc1Hp5Kd7Fg0Js2Qa9Wu3Ee8Oi4Ly6"),
             public_url="http://inoplan.example.org",
         )
 

@@ -213,9 +213,7 @@ def _phi_responses(app: Any, client: Any, tokens: Any, course_id: int) -> Iterat
         yield client.get(path, headers=admin)
     yield client.get("/api/v1/courses")  # 401
     yield client.post("/api/v1/patients/search", json={"id": MRN}, headers=admin)
-    yield client.post(
-        "/api/v1/auth/token", data={"username": "admin", "password": PASSWORD}
-    )
+    yield client.post("/api/v1/auth/token", data={"username": "admin", "password": PASSWORD})
     yield client.get("/readyz")
     with TestClient(app, base_url=HTTPS) as browser:
         yield browser.get("/login")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from records_helpers import PASSWORD, TODAY, course_document, headers, settings_for
 from security_helpers import free_port
 
@@ -70,16 +71,16 @@ def _metrics(client: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float
 
 
 def _value(values: dict[Any, float], name: str, **labels: str) -> float:
-    return sum(
-        v for (n, ls), v in values.items() if n == name and set(labels.items()) <= set(ls)
-    )
+    return sum(v for (n, ls), v in values.items() if n == name and set(labels.items()) <= set(ls))
 
 
 def test_metrics_need_their_token_and_do_not_exist_without_one(client: Any) -> None:
     assert client.get("/metrics").status_code == 404  # no token configured
     from inoplan.api import create_app
 
-    app = create_app(settings_for(client.app.state.settings.database_url, metrics_token=METRICS_TOKEN))
+    app = create_app(
+        settings_for(client.app.state.settings.database_url, metrics_token=SecretStr(METRICS_TOKEN))
+    )
     with TestClient(app) as metered:
         assert metered.get("/metrics").status_code == 401
         wrong = {"Authorization": "Bearer " + METRICS_TOKEN[:-1] + "x"}
@@ -92,7 +93,7 @@ def test_metrics_count_routes_decisions_and_logins(db_url: str) -> None:
 
     from inoplan.api import create_app
 
-    app = create_app(settings_for(db_url, metrics_token=METRICS_TOKEN))
+    app = create_app(settings_for(db_url, metrics_token=SecretStr(METRICS_TOKEN)))
     with TestClient(app) as client:
         tokens = add_users(app.state.database)
         before = _metrics(client)
@@ -105,23 +106,27 @@ def test_metrics_count_routes_decisions_and_logins(db_url: str) -> None:
         client.post("/api/v1/auth/token", data={"username": "nurse", "password": PASSWORD})
         client.post("/api/v1/auth/token", data={"username": "nurse", "password": "no no no"})
         after = _metrics(client)
-        text = client.get(
-            "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
-        ).text
+        text = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
     route = "/api/v1/courses/{course_id}/decision"
     name = "inoplan_http_request_duration_seconds_count"
-    assert _value(after, name, route=route, status="200") - _value(
-        before, name, route=route, status="200"
-    ) == 1
+    assert (
+        _value(after, name, route=route, status="200")
+        - _value(before, name, route=route, status="200")
+        == 1
+    )
     status = decision["status"]
     counted = "inoplan_decisions_total"
-    assert _value(after, counted, status=status, via="records") - _value(
-        before, counted, status=status, via="records"
-    ) == 1
+    assert (
+        _value(after, counted, status=status, via="records")
+        - _value(before, counted, status=status, via="records")
+        == 1
+    )
     for outcome in ("ok", "failed"):
-        assert _value(after, "inoplan_logins_total", outcome=outcome) - _value(
-            before, "inoplan_logins_total", outcome=outcome
-        ) == 1
+        assert (
+            _value(after, "inoplan_logins_total", outcome=outcome)
+            - _value(before, "inoplan_logins_total", outcome=outcome)
+            == 1
+        )
     assert "MRN-METRICS-77" not in text and f"/courses/{course_id}" not in text
 
 
@@ -130,8 +135,8 @@ def test_cds_calls_are_counted_by_hook(tmp_path: Any) -> None:
     import time
     from datetime import date
 
-    from tests.interop.helpers import SANDBOX_ISS, mint, sandbox_public_jwks
-    from tests.interop.test_cds_api import draft_order, first_dose_prefetch, hook_request
+    from tests.interop.helpers import SANDBOX_ISS, draft_order, mint, sandbox_public_jwks
+    from tests.interop.test_cds_api import first_dose_prefetch, hook_request
 
     from inoplan.api.app import create_app
     from inoplan.config import Settings
@@ -146,7 +151,7 @@ def test_cds_calls_are_counted_by_hook(tmp_path: Any) -> None:
             database_url=f"sqlite:///{tmp_path / 'cds.db'}",
             cds_issuers=tmp_path / "issuers.toml",
             public_url=public,
-            metrics_token=METRICS_TOKEN,
+            metrics_token=SecretStr(METRICS_TOKEN),
         )
     )
     app.state.cds_today = lambda: date(2027, 3, 1)
@@ -163,9 +168,13 @@ def test_cds_calls_are_counted_by_hook(tmp_path: Any) -> None:
         after = _metrics(client)
     name = "inoplan_cds_calls_total"
     for outcome in ("cards", "refused"):
-        assert _value(after, name, hook="order-sign", outcome=outcome) - _value(
-            before, name, hook="order-sign", outcome=outcome
-        ) == 1
-    assert _value(after, "inoplan_decisions_total", via="cds") - _value(
-        before, "inoplan_decisions_total", via="cds"
-    ) == 1
+        assert (
+            _value(after, name, hook="order-sign", outcome=outcome)
+            - _value(before, name, hook="order-sign", outcome=outcome)
+            == 1
+        )
+    assert (
+        _value(after, "inoplan_decisions_total", via="cds")
+        - _value(before, "inoplan_decisions_total", via="cds")
+        == 1
+    )

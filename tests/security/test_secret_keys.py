@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from records_helpers import add_users
 from security_helpers import free_port, serve, stop
 
@@ -43,7 +43,7 @@ WEAK = {
 @pytest.mark.parametrize("secret", WEAK.values(), ids=list(WEAK))
 def test_production_refuses_weak_keys(secret: str) -> None:
     with pytest.raises(ValidationError, match="SECRET_KEY"):
-        Settings(environment="production", secret_key=secret)
+        Settings(environment="production", secret_key=SecretStr(secret))
 
 
 @pytest.mark.parametrize("maker", ["token_urlsafe", "token_hex", "strong"])
@@ -56,12 +56,16 @@ def test_production_accepts_generated_keys(maker: str) -> None:
         "strong": lambda: STRONG,
     }[maker]()
     assert secret_weakness(key) is None
-    assert Settings(environment="production", secret_key=key).secret == key
+    assert Settings(environment="production", secret_key=SecretStr(key)).secret == key
 
 
 def test_a_weak_metrics_token_is_refused_in_production() -> None:
     with pytest.raises(ValidationError, match="METRICS_TOKEN"):
-        Settings(environment="production", secret_key=STRONG, metrics_token="metrics")
+        Settings(
+            environment="production",
+            secret_key=SecretStr(STRONG),
+            metrics_token=SecretStr("metrics"),
+        )
 
 
 def test_the_instance_key_is_created_private_and_kept(tmp_path: Path) -> None:

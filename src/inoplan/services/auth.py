@@ -468,8 +468,17 @@ def login(
 # -- tokens ---------------------------------------------------------------------------------
 
 
+class Identity(Protocol):
+    """What a token names: a user name and a role (a UserRecord, a Principal, ...)."""
+
+    @property
+    def username(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+
+
 def issue_token(
-    user: UserRecord | Principal, *, secret: str, minutes: int, now: datetime | None = None
+    user: Identity, *, secret: str, minutes: int, now: datetime | None = None
 ) -> tuple[str, int]:
     """A signed bearer token for ``user`` and its lifetime in seconds."""
     import jwt
