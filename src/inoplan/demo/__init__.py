@@ -61,6 +61,19 @@ def demo_documents(today: date) -> list[dict[str, Any]]:
     return out
 
 
+def _random_password() -> str:
+    """16 random characters that the password policy accepts (almost always the first draw)."""
+    from inoplan.errors import InvalidInput
+    from inoplan.services.passwords import check_password
+
+    while True:
+        candidate = secrets.token_urlsafe(12)
+        try:
+            return check_password(candidate, DEMO_ADMIN)
+        except InvalidInput:
+            continue
+
+
 def seed_demo(database: Database, *, settings: Settings, today: date | None = None) -> list[str]:
     """Seed the demo into an empty database; returns lines to print (once)."""
     from datetime import datetime
@@ -75,7 +88,7 @@ def seed_demo(database: Database, *, settings: Settings, today: date | None = No
         has_users = uow.users.count() > 0
     if not has_users:
         given = settings.demo_password.get_secret_value() if settings.demo_password else None
-        password = given or secrets.token_urlsafe(12)
+        password = given or _random_password()
         add_user(database, DEMO_ADMIN, password, "admin", actor="demo")
         if given:
             lines.append(f"demo: user '{DEMO_ADMIN}' (role admin) with INOPLAN_DEMO_PASSWORD")
