@@ -268,3 +268,40 @@ def test_the_hash_slots_match_the_cpus() -> None:
     from inoplan.services.auth import HASH_SLOTS
 
     assert len(os.sched_getaffinity(0)) == HASH_SLOTS
+
+
+def test_a_concurrent_burst_of_guesses_gets_no_more_tries_than_a_series(
+    client: Any, tokens: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forty wrong passwords for one account at once: the throttle is checked again when a
+    hash slot comes free, so only the free tries and those already hashing are checked."""
+    from inoplan.api import login as login_module
+    from inoplan.services import auth
+
+    monkeypatch.setattr(login_module, "MAX_WAITING", 1000)
+    lock = threading.Lock()
+    hashed = [0]
+
+    class CountingHasher:
+        def verify(self, password: str, password_hash: str) -> bool:
+            with lock:
+                hashed[0] += 1
+            threading.Event().wait(0.01)  # overlap the requests (not an assertion on time)
+            return False
+
+    monkeypatch.setattr(auth, "_hasher", lambda: CountingHasher())
+    results: list[int] = []
+    threads = [
+        threading.Thread(
+            target=lambda n=n: results.append(_login(client, "nurse", f"guess {n}").status_code)
+        )
+        for n in range(40)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    free = THROTTLE["account"].free
+    assert len(results) == 40 and set(results) <= {401, 429}
+    assert hashed[0] <= free + 1 + auth.HASH_SLOTS
+    assert results.count(401) == hashed[0]

@@ -1,10 +1,12 @@
 """Logins for the API and the web UI: throttle, then hash (bounded), then record the outcome.
 
-The password hash runs in a worker thread, and at most ``HASH_SLOTS`` (one per CPU) at a time
-per process: callers beyond that wait *on the event loop* (an ``anyio.CapacityLimiter``), not
-in a thread, so a burst of logins can neither block the event loop nor take the thread pool
-that every other request needs. When more than :data:`MAX_WAITING` logins already wait, the
-next one is told to come back (429, ``Retry-After: 1``) instead of queueing without bound.
+A throttled login is refused at once (a cheap read). Otherwise the password hash, with the
+throttle checked again before it and the outcome recorded after it, runs in a worker thread, at
+most ``HASH_SLOTS`` (one per CPU) at a time per process: callers beyond that wait *on the event
+loop* (an ``anyio.CapacityLimiter``), not in a thread, so a burst of logins can neither block
+the event loop nor take the thread pool that every other request needs. When more than
+:data:`MAX_WAITING` logins already wait, the next one is told to come back (429,
+``Retry-After: 1``) instead of queueing without bound.
 """
 
 from __future__ import annotations
@@ -22,8 +24,7 @@ from inoplan.services.auth import (
     TooManyAttempts,
     check_throttle,
     device_id,
-    finish_login,
-    verify_credentials,
+    login,
 )
 from inoplan.services.records import UserRecord
 
@@ -59,6 +60,14 @@ def device_of(request: Request, username: str) -> str | None:
     return device_id(request.cookies.get(DEVICE_COOKIE), username, secret=secret)
 
 
+def _login_in_slot(database: Any, attempt: LoginAttempt, now: datetime) -> UserRecord:
+    """Inside a hash slot: check the throttle again (failures recorded while this login waited
+    count), hash, record the outcome, and only then free the slot. So a burst of concurrent
+    guesses gets no more tries than the same guesses one after another (give or take the
+    logins already hashing)."""
+    return login(database, database.throttle, attempt, now=now)
+
+
 async def attempt_login(request: Request, attempt: LoginAttempt) -> UserRecord:
     """The user, or raises Unauthenticated (wrong credentials) or TooManyAttempts (429)."""
     from inoplan.api import metrics
@@ -73,13 +82,13 @@ async def attempt_login(request: Request, attempt: LoginAttempt) -> UserRecord:
     except TooManyAttempts:
         metrics.LOGINS.labels("throttled").inc()
         raise
-    user, reason = await anyio.to_thread.run_sync(
-        verify_credentials, database, attempt.username, attempt.password, limiter=limiter
-    )
     try:
-        found: UserRecord = await run_in_threadpool(
-            finish_login, database, database.throttle, attempt, user, reason, now=_now(state)
+        found: UserRecord = await anyio.to_thread.run_sync(
+            _login_in_slot, database, attempt, _now(state), limiter=limiter
         )
+    except TooManyAttempts:
+        metrics.LOGINS.labels("throttled").inc()
+        raise
     except Exception:
         metrics.LOGINS.labels("failed").inc()
         raise

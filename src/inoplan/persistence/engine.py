@@ -42,18 +42,25 @@ def make_engine(url: str, *, pool_size: int = 10, relaxed: bool = False) -> Engi
     """
     if url.startswith("sqlite"):
         return _sqlite_engine(url, relaxed=relaxed)
-    connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S}
-    if relaxed:
-        connect_args["options"] = "-c synchronous_commit=off"
-    return create_engine(
+    engine = create_engine(
         url,
         hide_parameters=True,  # SQL parameters carry patient data: never in logs or errors
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_timeout=60,
-        connect_args=connect_args,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
     )
+    if relaxed:  # per connection, so the URL's own options (search_path ...) are kept
+
+        @event.listens_for(engine, "connect")
+        def _relax(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SET synchronous_commit TO off")
+            cursor.close()
+            dbapi_connection.commit()
+
+    return engine
 
 
 def is_memory_url(url: str) -> bool:
