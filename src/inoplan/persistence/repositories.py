@@ -442,6 +442,49 @@ class SqlAudit:
         return [_audit(r) for r in rows], count
 
 
+_INBOUND_FIELDS = (
+    "state",
+    "ack_code",
+    "raw",
+    "results",
+    "problems",
+    "notes",
+    "event_ids",
+    "course_id",
+    "decision_status",
+    "resolved_by",
+    "resolution",
+)
+
+
+def _inbound(row: InboundMessageRow) -> Any:
+    from inoplan.services.results import InboundRecord
+
+    return InboundRecord(
+        id=row.id,
+        dedupe_key=row.dedupe_key,
+        channel=row.channel,
+        sender=row.sender,
+        control_id=row.control_id,
+        content_sha256=row.content_sha256,
+        kind=row.kind,
+        version=row.version,
+        state=row.state,
+        ack_code=row.ack_code,
+        raw=row.raw,
+        results=list(row.results or []),
+        problems=list(row.problems or []),
+        notes=list(row.notes or []),
+        event_ids=list(row.event_ids or []),
+        course_id=row.course_id,
+        decision_status=row.decision_status,
+        received_at=row.received_at,
+        updated_at=row.updated_at,
+        resolved_by=row.resolved_by,
+        resolution=row.resolution,
+    )
+
+
 class SqlInbound:
     """Result messages received (``inbound_messages``): claim, update, list."""
 
