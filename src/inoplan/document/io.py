@@ -299,22 +299,11 @@ def _event(e: Any, i: int) -> c.Event:
     raise InvalidInput(f"{where}.type", f"unknown event type {e.type!r}")  # pragma: no cover
 
 
-_TERM_ALIASES = {
-    "veno_occlusive_disease": "vod",
-    "hepatic_veno_occlusive_disease": "vod",
-    "hepatic_vod": "vod",
-    "sos": "vod",
-    "sinusoidal_obstruction_syndrome": "vod",
-    "vod/sos": "vod",
-    "irr": "infusion_related_reaction",
-    "severe_liver_toxicity": "liver_toxicity_severe",
-}
-
-
 def _term(term: str) -> str:
-    """Fold a toxicity term to the contract's known terms (``vod``, ...) where it is one."""
-    key = "_".join(term.strip().lower().replace("-", " ").split())
-    return _TERM_ALIASES.get(key, key)
+    """A toxicity term as recorded (trimmed). The engine codes it with the vocabulary
+    (``knowledge/terms/``: CTCAE v5.0, the label's terms and their synonyms); one vocabulary,
+    so no second table of aliases here."""
+    return " ".join(term.split())
 
 
 def _lab(analyte: str, raw: Any, where: str) -> c.LabValue:

@@ -6,11 +6,15 @@ never reads files. Numbers are ``Decimal`` so that 0.8 stays exactly 0.8. Pure.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from inoplan.errors import KnowledgeBaseError
+
+if TYPE_CHECKING:
+    from inoplan.domain.vocabulary import Vocabulary
 
 __all__ = [
     "AlertText",
@@ -247,6 +251,17 @@ class Label:
     excipients_citation: Citation
     contraindication_details: Mapping[str, Contraindication] = field(default_factory=dict)
     rules: Mapping[str, RuleText] = field(default_factory=dict)  # [rule.*] tables
+    # The coded terms (knowledge/terms/), supplied by the knowledge loader and read on first
+    # use only: the command line's start-up path (``inoplan dose``) never needs them.
+    vocabulary_source: Callable[[], Vocabulary] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def vocabulary(self) -> Vocabulary:
+        """The toxicity terms and allergens the rules code recorded texts with."""
+        if self.vocabulary_source is None:
+            raise KnowledgeBaseError(f"{self.id}: no vocabulary was supplied with this label")
+        return self.vocabulary_source()
 
     def cite(self, anchor: str, confidence: str = "C") -> Citation:
         """Render a section anchor as this revision prints it ("US PI 2.3, Table 2")."""

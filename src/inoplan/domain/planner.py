@@ -130,14 +130,15 @@ def body_used(
 
 
 def in_remission_before(course: Course, label: Label, day: date) -> tuple[bool, bool]:
-    """Whether the latest response dated before ``day`` is CR/CRi; and whether any is known.
+    """Whether the latest response dated on or before ``day`` is CR/CRi; and whether any is
+    known. A response recorded on the day a dose is due applies to that dose.
 
     Interpretation (recorded in the label file): a relapse after a remission returns the patient
     to the not-in-remission regimen.
     """
     latest: ResponseEvent | None = None
     for event in course.of_type(ResponseEvent):
-        if event.date < day:
+        if event.date <= day:
             latest = event
     if latest is None:
         return False, False

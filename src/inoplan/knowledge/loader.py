@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inoplan.domain.label import (
     AlertText,
@@ -34,6 +34,9 @@ from inoplan.domain.label import (
     render_citation,
 )
 from inoplan.errors import MalformedLabelData, UnknownLabelVersion
+
+if TYPE_CHECKING:
+    from inoplan.domain.vocabulary import Vocabulary
 
 __all__ = ["CONFIDENCE_TAGS", "available_versions", "load_label", "read_raw", "resolve_label_id"]
 
@@ -108,6 +111,13 @@ def load_label(name: str) -> Label:
     """
     version = resolve_label_id(name)
     return _Reader(version, read_raw(version)).label()
+
+
+def _vocabulary() -> Vocabulary:
+    """The shared vocabulary, read on first use (kept off the start-up path)."""
+    from inoplan.knowledge.vocabulary import load_vocabulary
+
+    return load_vocabulary()
 
 
 class _Reader:
@@ -216,6 +226,7 @@ class _Reader:
             excipients_citation=self.citation(self.table(raw, "excipients", ""), "excipients"),
             contraindication_details=self.contraindications(),
             rules=self.rules(),
+            vocabulary_source=_vocabulary,
         )
 
     def rules(self) -> dict[str, RuleText]:

@@ -105,9 +105,13 @@ class TestValidDocument:
         toxicities = list(course.of_type(ToxicityEvent))
         assert [(t.date, t.grade, t.term) for t in toxicities] == [
             (date(2026, 12, 5), 2, "nausea"),
-            (date(2026, 12, 5), 3, "vod"),  # a known term is folded
+            (date(2026, 12, 5), 3, "Hepatic VOD"),  # kept as recorded
             (date(2026, 12, 7), 1, "nausea"),
         ]
+        # one vocabulary codes it (knowledge/terms): no second alias table in the reader
+        from inoplan.knowledge.vocabulary import load_vocabulary
+
+        assert [t.code for t in load_vocabulary().code("Hepatic VOD").terms] == ["vod"]
 
     def test_a_correction_supersedes_the_earlier_event(self) -> None:
         doc = document()

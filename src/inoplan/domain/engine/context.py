@@ -9,9 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 from inoplan.domain.course import Course, LabsEvent, LabValue
+from inoplan.domain.engine.terms import CodedToxicity, code_toxicities
 from inoplan.domain.engine.values import Alert, Reason, Verdict
 from inoplan.domain.label import Citation, Label
 from inoplan.domain.policy import SitePolicy
+from inoplan.domain.vocabulary import Vocabulary
 
 __all__ = ["Context", "LabReading", "upto"]
 
@@ -62,6 +64,20 @@ class Context:
         self.notes: list[str] = []
         self._labs = tuple(course.of_type(LabsEvent))
         self._readings: dict[tuple[str, bool], list[LabReading]] = {}
+        self._toxicities: tuple[CodedToxicity, ...] | None = None
+
+    # -- coded terms -------------------------------------------------------------------
+    @property
+    def vocabulary(self) -> Vocabulary:
+        return self.label.vocabulary()
+
+    @property
+    def toxicities(self) -> tuple[CodedToxicity, ...]:
+        """The recorded toxicities, coded (an event naming two terms gives two entries)."""
+        if self._toxicities is None:
+            has_any = any(e.type == "toxicity" for e in self.course.events)
+            self._toxicities = code_toxicities(self.course, self.vocabulary) if has_any else ()
+        return self._toxicities
 
     # -- knowledge ---------------------------------------------------------------------
     def number(self, key: str) -> Decimal:

@@ -17,6 +17,7 @@ from inoplan.domain.engine.context import Context, upto
 from inoplan.domain.engine.qt import QtDrugList
 from inoplan.domain.engine.rules_dose import (
     check_due_dose,
+    coding_reasons,
     interruption_reasons,
     is_due,
     regimen_reason,
@@ -83,6 +84,7 @@ def evaluate(
         if due and dosing is not None:
             check_due_dose(ctx, st, dosing, body)
     interruption_reasons(ctx, st)
+    coding_reasons(ctx, ongoing=not finished)
     check_safety(
         ctx, st, upcoming, body, due=due and not finished, ongoing=not finished, qt_drugs=qt_drugs
     )
@@ -120,7 +122,7 @@ def evaluate(
         current_cycle=st.current[0] if st.current else None,
         current_day=st.current[1] if st.current else None,
         notes=tuple(ctx.notes),
-        state=summary(view, st),
+        state=summary(view, st, ctx.toxicities),
     )
 
 

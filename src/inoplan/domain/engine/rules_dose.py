@@ -6,21 +6,22 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from inoplan.domain.course import PregnancyTestEvent, ResponseEvent, ToxicityEvent, age_years
+from inoplan.domain.course import PregnancyTestEvent, ResponseEvent, age_years
 from inoplan.domain.engine import ctcae
 from inoplan.domain.engine.context import Context, LabReading
-from inoplan.domain.engine.rules_final import allergy_matches, hemolysis_on, hepatic_condition
-from inoplan.domain.engine.state import (
-    REDUCE,
-    TWO_DOSES,
-    CourseState,
-    latest_toxicities,
-    pretreatment_grades,
+from inoplan.domain.engine.rules_final import (
+    allergy_screen,
+    hemolysis_on,
+    hepatic_condition,
+    severe_liver,
 )
+from inoplan.domain.engine.state import REDUCE, TWO_DOSES, CourseState
+from inoplan.domain.engine.terms import CodedToxicity, latest_by_code, pretreatment_grades
 from inoplan.domain.planner import BodyUsed, PlannedDose
 
 __all__ = [
     "check_due_dose",
+    "coding_reasons",
     "interruption_reasons",
     "is_due",
     "schedule_reasons",
@@ -120,9 +121,8 @@ def toxicity_interruption(ctx: Context, st: CourseState) -> bool:
     """Was dosing interrupted for a toxicity since the last dose given (Table 4 applies)?"""
     since = st.last_dose_on or ctx.course.plan.start_date
     limit = int(ctx.number("nonhematologic_interrupt_grade"))
-    hematologic = set(ctx.label.rule("hematologic_terms").terms)
-    for event in latest_toxicities_between(ctx, since):
-        if event.term not in hematologic and event.grade >= limit:
+    for entry in latest_toxicities_between(ctx, since):
+        if entry.category != "hematologic" and entry.grade >= limit:
             return True
     for labs in ctx.lab_events():
         if not since < labs.date <= ctx.on or "bilirubin" not in labs.values:
@@ -144,8 +144,8 @@ def toxicity_interruption(ctx: Context, st: CourseState) -> bool:
     return False
 
 
-def latest_toxicities_between(ctx: Context, since: date) -> list[ToxicityEvent]:
-    return [e for e in ctx.course.of_type(ToxicityEvent) if since <= e.date <= ctx.on]
+def latest_toxicities_between(ctx: Context, since: date) -> list[CodedToxicity]:
+    return [e for e in ctx.toxicities if since <= e.date <= ctx.on]
 
 
 def regimen_reason(ctx: Context, dose: PlannedDose, body: BodyUsed, st: CourseState) -> None:
@@ -395,15 +395,48 @@ def _age(ctx: Context) -> None:
 
 
 def _allergy(ctx: Context) -> None:
-    matches = allergy_matches(ctx)
+    matches, related, unclear = allergy_screen(ctx)
+    for allergy, close in unclear:
+        inputs: dict[str, Any] = {"allergy": allergy, "resembles": [a.name for a in close]}
+        ctx.reason(
+            "safety.allergy-unclear",
+            (ctx.label.excipients_citation, "allergy"),
+            f"Recorded allergy {allergy!r} is not a known name but resembles "
+            + ", ".join(a.name for a in close)
+            + " (an ingredient of BESPONSA): confirm what the patient is allergic to and record "
+            "it by name before dosing.",
+            inputs,
+            interpretation=ctx.interpretation("allergy"),
+            verdict="cannot_decide",
+        )
+        ctx.alert("ALLERGY_UNCLEAR", f"{allergy!r} resembles {close[0].name}.", inputs)
+    for match in related:
+        inputs = {
+            "allergy": match.allergy,
+            "substance": match.allergen.name,
+            "related_to": list(match.allergen.related_to),
+            "note": match.allergen.note,
+        }
+        ctx.reason(
+            "safety.allergy-cross-reactivity",
+            (ctx.label.excipients_citation, "allergy"),
+            f"Recorded allergy to {match.allergy!r} ({match.allergen.name}): not an ingredient, "
+            f"but cross-reactivity is reported. {match.allergen.note or ''}".strip(),
+            inputs,
+            interpretation=ctx.interpretation("allergy"),
+        )
+        ctx.alert("ALLERGY_CROSS_REACTIVITY", f"{match.allergy} ({match.allergen.name}).", inputs)
     if not matches or "hypersensitivity" in ctx.label.contraindication_details:
         return  # where hypersensitivity is a contraindication the final rules stop treatment
-    inputs = {"allergies": [a for a, _ in matches], "substances": [s for _, s in matches]}
+    inputs = {
+        "allergies": [m.allergy for m in matches],
+        "substances": [m.allergen.name for m in matches],
+    }
     ctx.reason(
         "safety.allergy",
         (ctx.label.excipients_citation, "allergy"),
         "Recorded allergy to "
-        + ", ".join(f"{a} ({s})" for a, s in matches)
+        + ", ".join(f"{m.allergy} ({m.allergen.name})" for m in matches)
         + ": do not dose until a clinician has reviewed it.",
         inputs,
         interpretation=ctx.interpretation("allergy"),
@@ -434,7 +467,7 @@ def _response_known(ctx: Context, st: CourseState, dose: PlannedDose) -> None:
     if dose.day != 1 or dose.cycle == 1:
         return
     day1 = max(ctx.on, dose.scheduled)
-    if any(r.date < day1 for r in ctx.course.of_type(ResponseEvent)):
+    if any(r.date <= day1 for r in ctx.course.of_type(ResponseEvent)):
         return
     schedules = ctx.label.regimen.schedules
     options = {
@@ -444,7 +477,8 @@ def _response_known(ctx: Context, st: CourseState, dose: PlannedDose) -> None:
     ctx.reason(
         "regimen.no-response-recorded",
         ("dosing-regimen", "response_needed"),
-        f"No response assessment before cycle {dose.cycle} day 1: CR/CRi has not been documented, "
+        f"No response assessment on or before cycle {dose.cycle} day 1: CR/CRi has not been "
+        "documented, "
         f"so the not-in-remission dose applies ({options['no CR/CRi']} mg/m2; "
         f"{options['CR/CRi']} mg/m2 once CR/CRi is recorded).",
         {"cycle": dose.cycle, "options_mg_per_m2": options},
@@ -692,30 +726,88 @@ def _bounds(ctx: Context, key: str) -> tuple[Decimal, ...]:
 def _toxicities(ctx: Context, st: CourseState) -> None:
     limit = int(ctx.number("nonhematologic_interrupt_grade"))
     recovered = int(ctx.number("nonhematologic_recovered_grade"))
-    hematologic = set(ctx.label.rule("hematologic_terms").terms)
-    before = pretreatment_grades(ctx.course, st.first_dose_on)
-    for term, event in latest_toxicities(ctx.course).items():
-        if term in hematologic or term in ("vod", "liver_toxicity_severe"):
-            continue
-        baseline = before.get(term, 0) if st.first_dose_on is not None else event.grade
-        if event.grade >= limit and event.grade > baseline:
+    before = pretreatment_grades(ctx.toxicities, st.first_dose_on)
+    for code, entry in latest_by_code(ctx.toxicities).items():
+        if entry.category in ("hematologic", "vod", "liver_severe") or severe_liver(ctx, entry):
+            continue  # Table 2 at the next cycle; VOD and severe liver toxicity stop treatment
+        baseline = before.get(code, 0) if st.first_dose_on is not None else entry.grade
+        if entry.grade >= limit and entry.grade > baseline:
             rule = (
                 "infusion.reaction-hold"
-                if term == "infusion_related_reaction"
+                if entry.category == "infusion_reaction"
                 else "nonhematologic.grade-2-or-more"
             )
+            coded = "" if entry.recognised else " (term not recognised: counted under this row)"
             ctx.reason(
                 rule,
                 ("nonhematologic_interrupt_grade", "nonhematologic_pretreatment"),
-                f"{term.replace('_', ' ').capitalize()} grade {event.grade} (since "
-                f"{event.date.isoformat()}): hold until grade <= {max(recovered, baseline)}.",
+                f"{entry.name[:1].upper()}{entry.name[1:]} grade {entry.grade} (since "
+                f"{entry.date.isoformat()}){coded}: hold until grade <= "
+                f"{max(recovered, baseline)}.",
                 {
-                    "term": term,
-                    "grade": event.grade,
-                    "date": event.date,
-                    "related": event.related,
+                    **entry.inputs(),
+                    "related": entry.event.related,
                     "pretreatment_grade": baseline,
                 },
                 interpretation=ctx.interpretation("nonhematologic_pretreatment"),
                 verdict="hold",
+            )
+
+
+#: Categories whose terms can end treatment (Table 3): an unrecognised text that names or
+#: resembles one of them cannot be passed over as an ordinary toxicity.
+_STOPPING = ("vod", "liver_severe", "liver", "infusion_reaction")
+
+
+def coding_reasons(ctx: Context, *, ongoing: bool) -> None:
+    """Toxicity terms that were not recognised: counted under 'any other non-hematologic
+    toxicity' by their grade (``_toxicities``), and said so, with a request to code them."""
+    row = ctx.label.threshold("nonhematologic_interrupt_grade").citation
+    for entry in ctx.toxicities:
+        coding = entry.coding
+        if entry.recognised and not coding.unmatched:
+            continue
+        if entry.recognised:  # part of the text was recognised, part was not
+            inputs = {**entry.inputs(), "not_recognised": list(coding.unmatched)}
+            ctx.alert(
+                "TERM_NOT_CODED",
+                f"{entry.event.term!r} on {entry.date.isoformat()}: coded as {entry.name}; "
+                f"{', '.join(repr(u) for u in coding.unmatched)} not recognised.",
+                inputs,
+            )
+            continue
+        suggestions = list(coding.suggestions)
+        inputs = {
+            **entry.inputs(),
+            "counted_under": "any other non-hematologic toxicity",
+            "did_you_mean": [t.name for t in suggestions],
+        }
+        hint = (
+            " Did you mean: " + "; ".join(t.name for t in suggestions) + "?" if suggestions else ""
+        )
+        ctx.reason(
+            "data.term-not-recognised",
+            (row, "nonhematologic_interrupt_grade"),
+            f"Toxicity term {entry.event.term!r} (grade {entry.grade}, "
+            f"{entry.date.isoformat()}) is not a recognised term: it is counted under 'any "
+            "other non-hematologic toxicity' by its grade; record it with a CTCAE v5.0 term."
+            + hint,
+            inputs,
+        )
+        ctx.alert(
+            "TERM_NOT_CODED",
+            f"{entry.event.term!r} (grade {entry.grade}, {entry.date.isoformat()})." + hint,
+            inputs,
+        )
+        stopping = [t for t in suggestions if t.category in _STOPPING]
+        if stopping and ongoing and entry.grade >= 1:
+            ctx.reason(
+                "data.term-may-stop-treatment",
+                (row, "dose-mod-nonhematologic"),
+                f"Toxicity term {entry.event.term!r} names or resembles "
+                + "; ".join(f"{t.name} ({t.category.replace('_', ' ')})" for t in stopping)
+                + ", which can mean permanent discontinuation (Table 3): code the term before "
+                "any further dose.",
+                {**inputs, "stopping_terms": [t.code for t in stopping]},
+                verdict="cannot_decide",
             )

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 from datetime import date
 
-from inoplan.domain.course import DiscontinuationEvent, ResponseEvent, ToxicityEvent
+from inoplan.domain.course import DiscontinuationEvent, ResponseEvent
 from inoplan.domain.engine.context import Context, LabReading
-from inoplan.domain.engine.qt import normalise_name
 from inoplan.domain.engine.state import NOT_TOLERATED, CourseState
+from inoplan.domain.engine.terms import CodedToxicity
+from inoplan.domain.vocabulary import Allergen, AllergenMatch
+from inoplan.errors import KnowledgeBaseError
 
-__all__ = ["check_complete", "check_final"]
+__all__ = [
+    "allergy_matches",
+    "allergy_screen",
+    "check_complete",
+    "check_final",
+    "severe_liver",
+]
 
 
 def check_final(ctx: Context, st: CourseState, *, due: bool) -> None:
@@ -29,11 +37,14 @@ def check_final(ctx: Context, st: CourseState, *, due: bool) -> None:
 
 def _discontinuation_event(ctx: Context) -> None:
     for event in ctx.course.of_type(DiscontinuationEvent):
+        inputs: dict[str, object] = {"date": event.date, "reason": event.reason_text}
+        if event.id:
+            inputs["event_id"] = event.id
         ctx.reason(
             "regimen.discontinued",
             "dose-mod-general",
             f"Treatment discontinued on {event.date.isoformat()}: {event.reason_text}",
-            {"date": event.date, "reason": event.reason_text},
+            inputs,
             verdict="discontinue",
         )
         return
@@ -47,8 +58,11 @@ def _contraindications(ctx: Context) -> None:
             {"allergies": list(ctx.course.patient.allergies)},
         ),
         "prior_or_ongoing_vod": (
-            history.prior_vod or _has_term(ctx, "vod"),
-            {"prior_vod": history.prior_vod},
+            history.prior_vod or any(t.category == "vod" and t.grade >= 1 for t in ctx.toxicities),
+            {
+                "prior_vod": history.prior_vod,
+                "vod_recorded": [t.inputs() for t in ctx.toxicities if t.category == "vod"],
+            },
         ),
         "serious_ongoing_liver_disease": (
             history.liver_disease == "ongoing",
@@ -70,53 +84,123 @@ def _contraindications(ctx: Context) -> None:
         ctx.alert("CONTRAINDICATION", detail.text, inputs)
 
 
+def _ingredients(ctx: Context) -> dict[str, Allergen]:
+    """The drug and the excipients of this label revision, as coded allergens."""
+    vocabulary = ctx.vocabulary
+    out: dict[str, Allergen] = {}
+    for substance in ctx.label.excipients:
+        allergen = vocabulary.allergen(substance)
+        if allergen is None:  # a release bug, caught by tests/knowledge
+            raise KnowledgeBaseError(f"{ctx.label.id}: excipient {substance!r} is not coded")
+        out[allergen.code] = allergen
+    return out
+
+
+def allergy_screen(
+    ctx: Context,
+) -> tuple[list[AllergenMatch], list[AllergenMatch], list[tuple[str, tuple[Allergen, ...]]]]:
+    """Recorded allergies against the vocabulary: (to an ingredient of this label, to a
+    related substance only, not recognised but spelled like an ingredient)."""
+    allergies = ctx.course.patient.allergies
+    if not allergies:
+        return [], [], []
+    ingredients = _ingredients(ctx)
+    vocabulary = ctx.vocabulary
+    matched: list[AllergenMatch] = []
+    related: list[AllergenMatch] = []
+    unclear: list[tuple[str, tuple[Allergen, ...]]] = []
+    for allergy in allergies:
+        found = vocabulary.allergens_in(allergy)
+        direct = [m for m in found if m.allergen.code in ingredients]
+        if direct:
+            matched.append(direct[0])
+            continue
+        near = [m for m in found if set(m.allergen.related_to) & set(ingredients)]
+        if near:
+            related.extend(near)
+            continue
+        if not found:
+            close = tuple(
+                a for a in vocabulary.allergen_suggestions(allergy) if a.code in ingredients
+            )
+            if close:
+                unclear.append((allergy, close))
+    return matched, related, unclear
+
+
 def allergy_matches(ctx: Context) -> list[tuple[str, str]]:
-    """(recorded allergy, drug or excipient) pairs; names compared case-insensitively."""
-    found = []
-    substances = [*ctx.label.excipients, "besponsa"]
-    for allergy in ctx.course.patient.allergies:
-        a = normalise_name(allergy)
-        for substance in substances:
-            s = normalise_name(substance)
-            if a and (a == s or f" {a} " in f" {s} " or f" {s} " in f" {a} "):
-                found.append((allergy, substance))
-                break
-    return found
+    """(recorded allergy, drug or excipient) pairs, matched through the vocabulary."""
+    return [(m.allergy, m.allergen.name) for m in allergy_screen(ctx)[0]]
 
 
-def _has_term(ctx: Context, term: str) -> bool:
-    return any(e.term == term and e.grade >= 1 for e in ctx.course.of_type(ToxicityEvent))
+def severe_liver(ctx: Context, entry: CodedToxicity) -> bool:
+    """Severe liver toxicity other than VOD (Table 3), by the vocabulary's category and the
+    label file's grade (interpretation of ``severe_liver_toxicity_grade``)."""
+    if entry.grade < 1:
+        return False
+    if entry.category == "liver_severe":
+        return True
+    limit = int(ctx.number("severe_liver_toxicity_grade"))
+    return entry.category == "liver" and (entry.grade >= limit or entry.coding.severe)
 
 
 def _vod_and_liver(ctx: Context) -> None:
-    rules = {
-        "vod": ("hepatic.vod", "hepatic veno-occlusive disease (VOD/SOS)"),
-        "liver_toxicity_severe": ("hepatic.severe-liver-toxicity", "severe liver toxicity"),
-    }
-    for event in ctx.course.of_type(ToxicityEvent):
-        if event.term in rules and event.grade >= 1:
-            rule, name = rules[event.term]
-            ctx.reason(
-                rule,
-                "dose-mod-nonhematologic",
-                f"{name.capitalize()} recorded on {event.date.isoformat()} (grade {event.grade}): "
-                "permanently discontinue.",
-                {"term": event.term, "grade": event.grade, "date": event.date},
-                verdict="discontinue",
-            )
-            return
+    vod = [t for t in ctx.toxicities if t.category == "vod" and t.grade >= 1]
+    liver = [t for t in ctx.toxicities if severe_liver(ctx, t)]
+    for entry in vod:
+        ctx.alert(
+            "VOD_CONFIRMED",
+            f"{entry.event.term!r} (coded {entry.name}) grade {entry.grade} on "
+            f"{entry.date.isoformat()}.",
+            entry.inputs(),
+        )
+    for entry in liver:
+        ctx.alert(
+            "SEVERE_LIVER_TOXICITY",
+            f"{entry.event.term!r} (coded {entry.name}) grade {entry.grade} on "
+            f"{entry.date.isoformat()}.",
+            entry.inputs(),
+        )
+    if vod:
+        entry = vod[0]
+        ctx.reason(
+            "hepatic.vod",
+            ("dose-mod-nonhematologic", "hepatotoxicity"),
+            f"Hepatic veno-occlusive disease (VOD/SOS) recorded on {entry.date.isoformat()} as "
+            f"{entry.event.term!r} (grade {entry.grade}): permanently discontinue.",
+            entry.inputs(),
+            verdict="discontinue",
+        )
+    elif liver:
+        entry = liver[0]
+        why = (
+            "severe liver toxicity by definition"
+            if entry.category == "liver_severe"
+            else f"a liver injury term at grade {entry.grade}"
+            + (" named severe" if entry.coding.severe else "")
+        )
+        ctx.reason(
+            "hepatic.severe-liver-toxicity",
+            ("dose-mod-nonhematologic", "severe_liver_toxicity_grade"),
+            f"Severe liver toxicity recorded on {entry.date.isoformat()}: {entry.event.term!r} "
+            f"(coded {entry.name}, {why}): permanently discontinue.",
+            {**entry.inputs(), "category": entry.category},
+            interpretation=ctx.interpretation("severe_liver_toxicity_grade"),
+            verdict="discontinue",
+        )
 
 
 def _infusion_reaction(ctx: Context) -> None:
     limit = int(ctx.number("infusion_reaction_discontinue_grade"))
-    for event in ctx.course.of_type(ToxicityEvent):
-        if event.term == "infusion_related_reaction" and event.grade >= limit:
+    for entry in ctx.toxicities:
+        if entry.category == "infusion_reaction" and entry.grade >= limit:
             ctx.reason(
                 "infusion.severe-reaction",
                 ("infusion_reaction_discontinue_grade", "infusion-reactions"),
-                f"Infusion-related reaction grade {event.grade} on {event.date.isoformat()} "
-                f"(severe or life-threatening, grade >= {limit}): permanently discontinue.",
-                {"grade": event.grade, "date": event.date, "discontinue_grade": limit},
+                f"Infusion-related reaction grade {entry.grade} on {entry.date.isoformat()} "
+                f"(recorded as {entry.event.term!r}; severe or life-threatening, grade >= "
+                f"{limit}): permanently discontinue.",
+                {**entry.inputs(), "discontinue_grade": limit},
                 interpretation=ctx.interpretation("infusion_reaction_discontinue_grade"),
                 verdict="discontinue",
             )
@@ -223,11 +307,11 @@ def hepatic_condition(
 
 
 def hemolysis_on(ctx: Context, day: date) -> bool:
-    terms = set(ctx.label.rule("hemolysis_terms").terms)
+    """A hemolysis term's latest grade on ``day`` is 1 or more (vocabulary category)."""
     latest = {}
-    for event in ctx.course.of_type(ToxicityEvent):
-        if event.date <= day and event.term in terms:
-            latest[event.term] = event.grade
+    for entry in ctx.toxicities:
+        if entry.date <= day and entry.category == "hemolysis":
+            latest[entry.code] = entry.grade
     return any(g >= 1 for g in latest.values())
 
 

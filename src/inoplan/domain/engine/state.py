@@ -6,7 +6,7 @@ verdicts (omitted doses, per-cycle adjustments) until they agree with what happe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -17,9 +17,9 @@ from inoplan.domain.course import (
     HsctEvent,
     MedicationEvent,
     ResponseEvent,
-    ToxicityEvent,
 )
 from inoplan.domain.engine.qt import normalise_name
+from inoplan.domain.engine.terms import CodedToxicity, latest_by_code
 from inoplan.domain.label import Label
 from inoplan.domain.planner import (
     BodyUsed,
@@ -36,8 +36,6 @@ __all__ = [
     "ModificationStep",
     "build_state",
     "current_medications",
-    "latest_toxicities",
-    "pretreatment_grades",
 ]
 
 REDUCE = "reduce_total_25"
@@ -283,23 +281,6 @@ def build_state(
 # -- other parts of the state ----------------------------------------------------------------
 
 
-def latest_toxicities(course: Course) -> dict[str, ToxicityEvent]:
-    """Each toxicity term with its latest grade (a later event updates the same term)."""
-    latest: dict[str, ToxicityEvent] = {}
-    for event in course.of_type(ToxicityEvent):
-        latest[event.term] = event
-    return latest
-
-
-def pretreatment_grades(course: Course, first_dose_on: date | None) -> dict[str, int]:
-    """The latest grade of each term recorded before the first dose."""
-    grades: dict[str, int] = {}
-    for event in course.of_type(ToxicityEvent):
-        if first_dose_on is None or event.date < first_dose_on:
-            grades[event.term] = event.grade
-    return grades
-
-
 def current_medications(course: Course) -> list[str]:
     """Medicines started and not stopped, as recorded (first spelling kept)."""
     active: dict[str, str] = {}
@@ -320,7 +301,9 @@ def planned_transplants(course: Course) -> list[HsctEvent]:
     return [e for e in course.of_type(HsctEvent) if e.planned]
 
 
-def summary(course: Course, st: CourseState) -> dict[str, object]:
+def summary(
+    course: Course, st: CourseState, toxicities: Sequence[CodedToxicity] = ()
+) -> dict[str, object]:
     """The reconstructed course state, for display: what the rules worked from."""
     from inoplan.domain.course import LabsEvent
 
@@ -338,7 +321,7 @@ def summary(course: Course, st: CourseState) -> dict[str, object]:
         status: [d.key for d in st.plan.doses if d.status == status]
         for status in ("given", "omitted")
     }
-    latest = latest_toxicities(course)
+    latest = latest_by_code(toxicities)
     return {
         "doses_given": [{"cycle": c, "day": d} for c, d in doses["given"]],
         "doses_omitted": [{"cycle": c, "day": d} for c, d in doses["omitted"]],
@@ -356,7 +339,15 @@ def summary(course: Course, st: CourseState) -> dict[str, object]:
             {"date": r.date, "status": r.status, "mrd_negative": r.mrd_negative}
             for r in responses(course)
         ],
-        "toxicities": {term: {"grade": e.grade, "date": e.date} for term, e in latest.items()},
+        "toxicities": {
+            (e.code if e.recognised else e.event.term): {
+                "grade": e.grade,
+                "date": e.date,
+                "name": e.name,
+                "coded": e.recognised,
+            }
+            for e in latest.values()
+        },
         "interruptions": [
             {"start": i.start, "end": i.end, "days": i.length_days, "ongoing": i.ongoing}
             for i in st.interruptions
