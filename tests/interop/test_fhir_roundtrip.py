@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +122,7 @@ def test_the_export_carries_plan_doses_codes_and_the_decision() -> None:
             "time": "09:30",
         }
     )
-    plan = plan_document(document)
+    plan = plan_document(document, date(2027, 3, 2))  # as of a day the dose is known
     bundle = export_bundle(document, plan=plan, decision=DECISION, course_id=7)
     validate_bundle(bundle)
     [care_plan] = by_type(bundle, "CarePlan")

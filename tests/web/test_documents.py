@@ -105,6 +105,10 @@ def test_worksheet_for_a_held_dose_says_do_not_prepare(client: Any, new_course) 
     login(client, "pharmacist")
     text = _flat(_text(client.get(f"/courses/{held}/worksheet.pdf").content))
     assert "Decision: HOLD - do not prepare" in text
+    # no preparation numbers for a held dose (issue 11): it says why instead
+    for number in ("Withdraw", "Dose in mg", "Final volume", "Diluent", "0.91 mg"):
+        assert number not in text
+    assert "Why" in text and "Table 3" in text
 
 
 def test_worksheet_refuses_a_bad_preparation_time(client: Any, course_id: int) -> None:
@@ -124,6 +128,7 @@ def test_worksheet_when_no_dose_is_left(client: Any, new_course) -> None:
     response = client.get(f"/courses/{stopped}/worksheet.pdf")
     assert response.status_code == 409
     assert "No dose to prepare" in response.text
+    assert "patient&#39;s decision" in response.text or "patient's decision" in response.text
 
 
 def test_worksheet_records_the_decision_shown(client: Any, app: Any, course_id: int) -> None:

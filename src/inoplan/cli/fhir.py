@@ -95,8 +95,8 @@ def export_course(
     document = read_document(course)
     document.pop("expect", None)
     policy = _policy()
-    plan = plan_document(document, policy=policy)
     day = _date(on, "on") or date.today()  # noqa: DTZ011 (the local calendar day is wanted)
+    plan = plan_document(document, day, policy=policy)  # the engine's plan of the same date
     decision = decide_document(document, day, policy=policy)
     try:
         from zoneinfo import ZoneInfo

@@ -139,13 +139,18 @@ def plan(
     ics: Annotated[
         Path | None, typer.Option("--ics", help="Also write the appointments as iCalendar.")
     ] = None,
+    on: Annotated[
+        str | None,
+        typer.Option("--on", help="The date the plan is as of (YYYY-MM-DD); default today."),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """The calendar of cycles and doses up to the cycle cap."""
+    """The calendar of cycles and doses as of a date, as the decision of that date sees it."""
     from inoplan.document import read_document
-    from inoplan.services.courses import plan_document
+    from inoplan.services.courses import plan_document, today
 
-    result = plan_document(read_document(course), policy=_policy())
+    day = _parse_date(on, "on") if on is not None else today()
+    result = plan_document(read_document(course), day, policy=_policy())
     if ics is not None:  # only after the document validated: nothing is written on bad input
         from datetime import UTC
 
@@ -275,7 +280,10 @@ def _render_plan(result: dict[str, Any]) -> None:
 
     bsa_text = f"{result['bsa_m2']} m2" if result["bsa_m2"] is not None else "unknown"
     cap = result["cycle_cap"]
-    table = Table(title=f"Course plan {result['patient_id']} (cap {cap} cycles, BSA {bsa_text})")
+    as_of = f", as of {result['as_of']}: {result['decision_status']}" if "as_of" in result else ""
+    table = Table(
+        title=f"Course plan {result['patient_id']} (cap {cap} cycles, BSA {bsa_text}{as_of})"
+    )
     for column in ("cycle", "day", "scheduled", "window", "mg/m2", "mg", "status", ""):
         table.add_column(column)
     for d in result["doses"]:
@@ -289,7 +297,12 @@ def _render_plan(result: dict[str, Any]) -> None:
             str(d["dose_mg_per_m2"]),
             mg,
             d["status"],
-            "provisional" if d["provisional"] else "",
+            ("provisional" if d["provisional"] else "")
+            + (
+                f" capped from {d['limited_from_mg_per_m2']}"
+                if d.get("limited_from_mg_per_m2") is not None
+                else ""
+            ),
         )
     console = _console()
     console.print(table)

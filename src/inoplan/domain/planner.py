@@ -33,9 +33,26 @@ __all__ = [
     "PlannedDose",
     "TreatmentPlan",
     "body_used",
+    "check_date",
     "in_remission_before",
     "plan_course",
 ]
+
+
+#: Dates a course may be planned or decided for: its calendar runs about 7 cycles (~6 months)
+#: past the date, which must stay inside what ``datetime.date`` can hold.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(9000, 12, 31)
+
+
+def check_date(on: date, field: str = "on") -> None:
+    """Refuse a date the calendar cannot be computed for (an input error, never a crash)."""
+    if not EARLIEST_DATE <= on <= LATEST_DATE:
+        raise InvalidInput(
+            field,
+            f"{on.isoformat()} is outside the dates inoplan plans and decides for "
+            f"({EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()})",
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +81,7 @@ class PlannedDose:
     time: time = time(9, 0)
     duration_min: int = 60
     schedule_id: str = ""
+    limited_from: Decimal | None = None  # the scheduled mg/m2, when capped by a hard limit
 
     @property
     def key(self) -> tuple[int, int]:

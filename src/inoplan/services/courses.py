@@ -1,4 +1,8 @@
-"""Use cases on a whole course document: validate, plan, decide. Pure apart from the loader."""
+"""Use cases on a whole course document: validate, plan, decide. Pure apart from the loader.
+
+One schedule: ``plan_document`` lays the plan out of the decision engine's course state as of a
+date (``domain.engine.plan``), so that the plan's next dose is always the decision's.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,25 @@ from typing import Any
 
 from inoplan.document import parse_course
 from inoplan.domain.course import Course
-from inoplan.domain.planner import TreatmentPlan, plan_course
+from inoplan.domain.planner import TreatmentPlan
 from inoplan.domain.policy import SitePolicy
 from inoplan.knowledge.loader import load_label
 from inoplan.services.render import plan_to_json
 
-__all__ = ["decide_course", "decide_document", "load_course", "plan_document", "plan_for"]
+__all__ = [
+    "decide_course",
+    "decide_document",
+    "load_course",
+    "plan_course_as_of",
+    "plan_document",
+    "plan_for",
+    "today",
+]
+
+
+def today() -> date:
+    """The local calendar day, for adapters that were given no date (the clinic's "today")."""
+    return date.today()  # noqa: DTZ011 (the local calendar day is wanted)
 
 
 def load_course(document: Mapping[str, Any]) -> Course:
@@ -21,17 +38,44 @@ def load_course(document: Mapping[str, Any]) -> Course:
     return parse_course(document)
 
 
-def plan_for(course: Course, *, policy: SitePolicy = SitePolicy()) -> TreatmentPlan:
-    return plan_course(course, load_label(course.label), policy=policy)
+def plan_course_as_of(
+    course: Course, on: date, *, policy: SitePolicy = SitePolicy()
+) -> dict[str, Any]:
+    """The plan of a validated course as of ``on`` (docs/cli.md, ``inoplan plan``), as JSON."""
+    from inoplan.domain.engine.plan import plan_as_of
+    from inoplan.domain.planner import plan_course
+    from inoplan.knowledge.qt import load_qt_drugs
+
+    label = load_label(course.label)
+    plan_course(course, label, policy=policy)  # the whole record must be plannable (or 4xx)
+    result = plan_as_of(course, label, on, policy=policy, qt_drugs=load_qt_drugs())
+    return plan_to_json(
+        result.plan,
+        label_id=course.label,
+        patient_id=course.patient.id,
+        as_of=on,
+        decision=result.decision,
+    )
+
+
+def plan_for(course: Course, on: date, *, policy: SitePolicy = SitePolicy()) -> TreatmentPlan:
+    """The plan of a validated course as of ``on`` (domain values)."""
+    from inoplan.domain.engine.plan import plan_as_of
+    from inoplan.knowledge.qt import load_qt_drugs
+
+    label = load_label(course.label)
+    return plan_as_of(course, label, on, policy=policy, qt_drugs=load_qt_drugs()).plan
 
 
 def plan_document(
-    document: Mapping[str, Any], *, policy: SitePolicy = SitePolicy()
+    document: Mapping[str, Any], on: date | None = None, *, policy: SitePolicy = SitePolicy()
 ) -> dict[str, Any]:
-    """``inoplan plan`` as JSON (docs/cli.md)."""
-    course = load_course(document)
-    plan = plan_for(course, policy=policy)
-    return plan_to_json(plan, label_id=course.label, patient_id=course.patient.id)
+    """``inoplan plan`` as JSON (docs/cli.md): the plan as of ``on``.
+
+    ``on`` is the date the plan is as of (what is known by then, and the decision of that day);
+    an adapter passes the date it decides for. ``None`` means today's local date.
+    """
+    return plan_course_as_of(load_course(document), on or today(), policy=policy)
 
 
 def decide_course(course: Course, on: date, *, policy: SitePolicy = SitePolicy()) -> dict[str, Any]:

@@ -106,6 +106,7 @@ def exposure_json(
     policy: SitePolicy | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     rtol: float = POPULATION_RTOL,
+    on: date | None = None,
 ) -> dict[str, Any]:
     """``inoplan pk`` as JSON (docs/exposure.md).
 
@@ -130,6 +131,10 @@ def exposure_json(
     rtol
         Relative tolerance of the population integration (the typical patient uses
         ``TYPICAL_RTOL``).
+    on
+        The date the planned doses are as of (the decision engine's plan of that date: its
+        reductions, omissions, holds and stop). Default: today, or the date of the latest
+        record when that is later (every recorded dose is known).
 
     Raises
     ------
@@ -154,7 +159,7 @@ def exposure_json(
         raise InvalidInput(field, "only meaningful with --population")
     course = parse_course(document)
     label = load_label(course.label)
-    plan, plan_note = _plan(course, label, policy)
+    plan, plan_note = _plan(course, label, policy, on)
     doses, holds, not_simulated = doses_for_exposure(course, plan)
     if not doses:
         raise InvalidInput(
@@ -325,13 +330,26 @@ def exposure_json(
 
 
 def _plan(
-    course: Course, label: Label, policy: SitePolicy
+    course: Course, label: Label, policy: SitePolicy, on: date | None
 ) -> tuple[TreatmentPlan | None, str | None]:
+    """The doses still expected: the engine's plan as of ``on`` (one schedule, the decision's)."""
     try:
-        from inoplan.domain.planner import plan_course
+        from inoplan.domain.engine.plan import plan_as_of
+        from inoplan.knowledge.qt import load_qt_drugs
+        from inoplan.services.courses import today
     except ImportError:  # pragma: no cover - the planner ships with the package
         return None, "the planner is not available: only recorded administrations are simulated"
-    return plan_course(course, label, policy=policy), None
+    if on is None:
+        latest = max((e.date for e in course.events), default=None)
+        on = max(today(), latest) if latest is not None else today()
+    result = plan_as_of(course, label, on, policy=policy, qt_drugs=load_qt_drugs())
+    note = None
+    if result.decision.status in ("discontinue", "complete"):
+        note = (
+            f"No further doses are planned as of {on.isoformat()} (decision: "
+            f"{result.decision.status}): only the recorded administrations are simulated."
+        )
+    return result.plan, note
 
 
 def doses_for_exposure(

@@ -15,6 +15,7 @@ from inoplan.domain.label import Citation
 
 if TYPE_CHECKING:  # the dose command's start-up path must not load the planner
     from inoplan.domain.dosing import PreparedDose
+    from inoplan.domain.engine.values import Decision
     from inoplan.domain.planner import PlannedDose, TreatmentPlan
 
 __all__ = ["jsonable", "plan_to_json", "prepared_to_json"]
@@ -66,13 +67,39 @@ def dose_to_json(dose: PlannedDose) -> dict[str, Any]:
         "time": dose.time.strftime("%H:%M"),
         "duration_min": dose.duration_min,
         "regimen": dose.schedule_id,
+        "limited_from_mg_per_m2": number(dose.limited_from),
     }
 
 
-def plan_to_json(plan: TreatmentPlan, *, label_id: str, patient_id: str) -> dict[str, Any]:
-    """docs/cli.md, ``inoplan plan``."""
+def plan_to_json(
+    plan: TreatmentPlan,
+    *,
+    label_id: str,
+    patient_id: str,
+    as_of: date | None = None,
+    decision: Decision | None = None,
+) -> dict[str, Any]:
+    """docs/cli.md, ``inoplan plan``: the calendar as of a date, with that date's decision."""
     body = plan.body
+    head: dict[str, Any] = {}
+    if as_of is not None:
+        head["as_of"] = as_of.isoformat()
+    if decision is not None:
+        deciding = next((r for r in decision.reasons if r.verdict == decision.status), None)
+        head["decision_status"] = decision.status
+        head["decision"] = {
+            "status": decision.status,
+            "as_of": decision.as_of.isoformat(),
+            "reason": deciding.message if deciding else None,
+            "citation": deciding.citation if deciding else None,
+            "critical_alerts": [
+                {"code": a.code, "message": a.message}
+                for a in decision.alerts
+                if a.severity == "critical"
+            ],
+        }
     return {
+        **head,
         "patient_id": patient_id,
         "label_revision": label_id,
         "cycle_cap": plan.cycle_cap,

@@ -38,6 +38,7 @@ def decision_to_json(decision: Decision, *, label: Label | None = None) -> dict[
             "status": next_dose.status,
             "due": next_dose.due,
             "days_late": next_dose.late_days,
+            "limited_from_mg_per_m2": number(next_dose.limited_from),
         },
         "modifications": [m.code for m in decision.modifications],
         "modification_details": [

@@ -182,7 +182,13 @@ class _Doc:
 
 
 def worksheet_pdf(view: Mapping[str, Any], *, generated_by: str, generated_at: datetime) -> bytes:
-    """The preparation worksheet for the decision's next dose."""
+    """The preparation worksheet for the decision's next dose.
+
+    For a held or stopped dose (or one the cycle maximum does not allow) it prints no
+    preparation numbers: only the dose it concerns and why it is not to be prepared.
+    """
+    if view.get("preparation") is None:
+        return _no_preparation_pdf(view, generated_by=generated_by, generated_at=generated_at)
     from inoplan.knowledge.loader import load_label
 
     prep = view["preparation"]
@@ -370,6 +376,57 @@ def worksheet_pdf(view: Mapping[str, Any], *, generated_by: str, generated_at: d
     doc.heading("Signatures")
     doc.signature("Prepared by")
     doc.signature("Checked by ")
+    return doc.output()
+
+
+def _no_preparation_pdf(
+    view: Mapping[str, Any], *, generated_by: str, generated_at: datetime
+) -> bytes:
+    """The worksheet of a dose not to be prepared: what, and why; no preparation numbers."""
+    dose = view["next_dose"]
+    patient = view["patient"]
+    decision = view["decision"]
+    doc = _Doc(
+        "Preparation worksheet - inotuzumab ozogamicin",
+        f"Patient {patient['id']}, course {view['course_id']}, cycle {dose['cycle']} day "
+        f"{dose['day']}. inoplan - {DISCLAIMER} Generated {generated_at:%Y-%m-%d %H:%M} UTC by "
+        f"{generated_by}; label {view.get('label_revision') or decision.get('label_revision')}, "
+        f"engine {decision.get('engine_version', '')}.",
+        compact=True,
+    )
+    doc.title("Preparation worksheet: inotuzumab ozogamicin (BESPONSA)", size=13)
+    doc.text(
+        f"Patient {patient['id']} - born {patient['birth_date']} - {patient['sex']} - "
+        f"course {view['course_id']} - decision for {view['on'].isoformat()}",
+        size=10,
+    )
+    doc.pdf.ln(2)
+    doc.box(
+        f"Decision: {view['status_text'].upper()} - do not prepare. Cycle {dose['cycle']} day "
+        f"{dose['day']} (scheduled {dose['scheduled']}) is not to be given now, so no "
+        "preparation numbers are printed.",
+        red=True,
+    )
+    doc.heading("Why")
+    doc.text(view.get("no_preparation_reason") or "See the decision's reasons.", size=10)
+    critical = [
+        a for a in decision.get("alerts", []) if a.get("severity") in ("critical", "warning")
+    ]
+    if critical:
+        doc.heading("Alerts of this decision")
+        doc.bullets(
+            [
+                f"{a['severity'].upper()} {a['code']}: {a['message']} ({a.get('citation', '')})"
+                for a in critical
+            ],
+            size=9,
+            height=4.0,
+        )
+    doc.text(
+        "Print the worksheet again once a qualified clinician has decided that the dose is to "
+        "be given; the numbers are then computed for that decision.",
+        size=9,
+    )
     return doc.output()
 
 

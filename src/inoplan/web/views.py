@@ -240,9 +240,8 @@ def course_view(
 ) -> CourseView:
     """Everything the course page shows, from the services (the decision is recorded as shown)."""
     from inoplan.knowledge.loader import load_label
-    from inoplan.services.courses import load_course, plan_for
+    from inoplan.services.courses import load_course, plan_course_as_of
     from inoplan.services.records import course_audit, course_document, show_decision
-    from inoplan.services.render import plan_to_json
     from inoplan.web.plots import charts
 
     decision = show_decision(
@@ -252,11 +251,8 @@ def course_view(
     version = int(stored["version"])
     document = {k: v for k, v in stored.items() if k not in ("id", "version")}
     course = load_course(document)  # parsed once for the plan and the plots
-    plan = plan_to_json(
-        plan_for(course, **_policy_kwargs(policy)),
-        label_id=course.label,
-        patient_id=course.patient.id,
-    )
+    # the timeline is the engine's plan as of the page's date: the decision's schedule
+    plan = plan_course_as_of(course, on, **_policy_kwargs(policy))
     label = load_label(course.label)
     given = [date.fromisoformat(d["given_on"]) for d in plan["doses"] if d.get("given_on")]
     audit = None
@@ -330,6 +326,17 @@ class NoDoseToPrepare(CdsError):
     """The decision has no next dose (course complete or discontinued)."""
 
 
+#: Decision statuses for which the worksheet prints no preparation numbers, only why.
+NO_PREPARATION: Final = ("hold", "discontinue", "complete")
+
+
+def _why(decision: Mapping[str, Any]) -> str:
+    """The reasons that decided the status, with their citations (one line)."""
+    status = decision.get("status")
+    deciding = [r for r in decision.get("reasons") or [] if r.get("verdict") == status]
+    return "; ".join(f"{r.get('message', '')} ({r.get('citation', '')})" for r in deciding[:3])
+
+
 def worksheet_view(
     database: Uow,
     principal: Principal,
@@ -352,14 +359,44 @@ def worksheet_view(
         database, course_id, on, actor=principal.username, **_policy_kwargs(policy)
     )
     next_dose = decision.get("next_dose")
+    status = str(decision.get("status"))
     if not next_dose:
+        why = _why(decision)
         raise NoDoseToPrepare(
             f"no dose to prepare: the decision for {on.isoformat()} is "
-            f"{STATUS_TEXT.get(str(decision.get('status')), decision.get('status'))}"
+            f"{STATUS_TEXT.get(status, status)}" + (f": {why}" if why else "")
         )
     stored = course_document(database, course_id)
     document = {k: v for k, v in stored.items() if k not in ("id", "version")}
-    plan = plan_document(document, **_policy_kwargs(policy))
+    plan = plan_document(document, on, **_policy_kwargs(policy))
+    body = {
+        k: plan.get(k)
+        for k in ("height_cm", "weight_kg", "height_date", "weight_date", "bsa_m2", "bsa_formula")
+    }
+    base = {
+        "course_id": course_id,
+        "on": on,
+        "patient": document["patient"],
+        "plan": document["plan"],
+        "decision": decision,
+        "status_text": STATUS_TEXT.get(status, status),
+        "next_dose": next_dose,
+        "body": body,
+        "label_revision": plan.get("label_revision"),
+        "disclaimer": DISCLAIMER,
+    }
+    limited = next_dose.get("limited_from_mg_per_m2") is not None
+    if status in NO_PREPARATION or limited:
+        # a held or stopped dose (or one the cycle maximum does not allow): no numbers, why
+        why = _why(decision) or next(
+            (
+                f"{r['message']} ({r['citation']})"
+                for r in decision.get("reasons") or []
+                if r.get("rule") == "limits.cycle-allowance"
+            ),
+            "",
+        )
+        return {**base, "preparation": None, "no_preparation_reason": why}
     if plan.get("height_cm") is None or plan.get("weight_kg") is None:
         raise InvalidInput("vitals", "no height and weight on record: record vitals first")
     label = str(document.get("label", "us"))
@@ -380,28 +417,7 @@ def worksheet_view(
                 f"the preparation calculation ({preparation[key]}) differs from the decision "
                 f"({next_dose[key]}); not printed - check the latest vitals",
             )
-    return {
-        "course_id": course_id,
-        "on": on,
-        "patient": document["patient"],
-        "plan": document["plan"],
-        "decision": decision,
-        "status_text": STATUS_TEXT.get(str(decision.get("status")), str(decision.get("status"))),
-        "next_dose": next_dose,
-        "preparation": preparation,
-        "body": {
-            k: plan.get(k)
-            for k in (
-                "height_cm",
-                "weight_kg",
-                "height_date",
-                "weight_date",
-                "bsa_m2",
-                "bsa_formula",
-            )
-        },
-        "disclaimer": DISCLAIMER,
-    }
+    return {**base, "preparation": preparation, "no_preparation_reason": None}
 
 
 def handout_view(
@@ -417,13 +433,14 @@ def handout_view(
     )
     stored = course_document(database, course_id)
     document = {k: v for k, v in stored.items() if k not in ("id", "version")}
-    plan = plan_document(document, **_policy_kwargs(policy))
+    plan = plan_document(document, on, **_policy_kwargs(policy))  # as of the handout's date
     course = load_course(document)
     label = load_label(course.label)
     medicines: dict[str, str] = {}
     for event in document.get("events", []):
         if event.get("type") == "medication":
             medicines[str(event["name"]).lower()] = event["action"]
+    # the engine's plan as of the date: a held dose says so, nothing after a stop
     appointments = [d for d in plan["doses"] if d["status"] in ("planned", "held")]
     return {
         "course_id": course_id,

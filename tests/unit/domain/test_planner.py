@@ -3,7 +3,8 @@
 Golden scenarios live in ``tests/unit/planner_cases/*.yaml``; each was written by hand from the
 label (US PI 2.1, Table 1 and its footnote) and docs/cli.md, with the date arithmetic in
 its comments. They run through ``services.courses.plan_document``, the path the CLI uses, so the
-JSON shape (dates as text, numbers as numbers) is checked as well.
+JSON shape (dates as text, numbers as numbers) is checked as well; each plan is taken as of the
+day of the case's latest record (the plan is the engine's as of a date, issue 11).
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ COLUMNS = (
 US = load_label("us")
 
 
+def _as_of(course: dict[str, Any]) -> date:
+    """The date each case's plan is as of: the day of its latest record (or its start), so
+    that every record is known and nothing is overdue yet."""
+    dates = [date.fromisoformat(str(e["date"])) for e in course.get("events", [])]
+    return max([date.fromisoformat(str(course["plan"]["start_date"])), *dates])
+
+
 def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
@@ -48,7 +56,7 @@ def test_there_are_at_least_twelve_cases() -> None:
 def test_golden_plan(case_file: Path) -> None:
     case = yaml.safe_load(case_file.read_text(encoding="utf-8"))
     expect = case["expect"]
-    plan = plan_document(case["course"])
+    plan = plan_document(case["course"], _as_of(case["course"]))
     doses = {(d["cycle"], d["day"]): d for d in plan["doses"]}
     assert len(plan["doses"]) == expect["count"], [(d["cycle"], d["day"]) for d in plan["doses"]]
     assert plan["cycle_cap"] == expect["cycle_cap"]

@@ -8,11 +8,13 @@ status by the precedence of docs/decision.md
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from inoplan import __version__
 from inoplan.domain.course import Course
+from inoplan.domain.engine.consistency import check_contradictions
 from inoplan.domain.engine.context import Context, upto
 from inoplan.domain.engine.qt import QtDrugList
 from inoplan.domain.engine.rules_dose import (
@@ -24,6 +26,7 @@ from inoplan.domain.engine.rules_dose import (
     schedule_reasons,
 )
 from inoplan.domain.engine.rules_final import check_complete, check_final
+from inoplan.domain.engine.rules_limits import check_recorded_limits, check_stop, limit_of_dose
 from inoplan.domain.engine.safety import check_safety, key_dates
 from inoplan.domain.engine.state import REDUCE, TWO_DOSES, CourseState, build_state, summary
 from inoplan.domain.engine.values import (
@@ -35,10 +38,10 @@ from inoplan.domain.engine.values import (
     Reason,
 )
 from inoplan.domain.label import Label
-from inoplan.domain.planner import BodyUsed, body_used
+from inoplan.domain.planner import BodyUsed, body_used, check_date
 from inoplan.domain.policy import SitePolicy
 
-__all__ = ["DEFAULT_POLICY", "evaluate"]
+__all__ = ["DEFAULT_POLICY", "Evaluation", "evaluate", "evaluate_state"]
 
 DEFAULT_POLICY = SitePolicy()
 
@@ -66,6 +69,29 @@ def evaluate(
     qt_drugs
         The QT-prolonging medicine list (``inoplan.knowledge.qt.load_qt_drugs()``).
     """
+    return evaluate_state(course, label, on, policy=policy, qt_drugs=qt_drugs).decision
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The decision with the course state it was made from (the plan is built from both)."""
+
+    decision: Decision
+    state: CourseState
+    body: BodyUsed
+    view: Course  # the course as known on the date
+
+
+def evaluate_state(
+    course: Course,
+    label: Label,
+    on: date,
+    *,
+    policy: SitePolicy = DEFAULT_POLICY,
+    qt_drugs: QtDrugList | None = None,
+) -> Evaluation:
+    """``evaluate``, keeping the course state (``domain.engine.plan`` lays the plan out of it)."""
+    check_date(on)
     view = upto(course, on)
     ctx = Context(view, label, on, policy)
     body = body_used(view, view.plan.bsa_formula, policy, on=on)
@@ -81,10 +107,13 @@ def evaluate(
         schedule_reasons(ctx, st, upcoming, due)
         if dosing is not None:
             regimen_reason(ctx, dosing, body, st)
+            limit_of_dose(ctx, st, dosing, due=due)
         if due and dosing is not None:
             check_due_dose(ctx, st, dosing, body)
     interruption_reasons(ctx, st)
     coding_reasons(ctx, ongoing=not finished)
+    check_contradictions(ctx, ongoing=not finished)
+    check_recorded_limits(ctx, st)
     check_safety(
         ctx, st, upcoming, body, due=due and not finished, ongoing=not finished, qt_drugs=qt_drugs
     )
@@ -104,7 +133,8 @@ def evaluate(
         )
         wanted.add("give")
     status = next((s for s in STATUSES if s in wanted), "wait")
-    return Decision(
+    check_stop(ctx, status)
+    decision = Decision(
         label=label.region,
         label_revision=label.id,
         engine_version=__version__,
@@ -124,6 +154,7 @@ def evaluate(
         notes=tuple(ctx.notes),
         state=summary(view, st, ctx.toxicities),
     )
+    return Evaluation(decision, st, body, view)
 
 
 def _next_dose(
@@ -147,6 +178,7 @@ def _next_dose(
         status="held" if status == "hold" else "planned",
         due=due,
         late_days=max(0, (st.on - dose.scheduled).days) if due else 0,
+        limited_from=dosing.limited_from,
     )
 
 

@@ -167,8 +167,14 @@ def regimen_reason(ctx: Context, dose: PlannedDose, body: BodyUsed, st: CourseSt
         inputs["in_remission"] = schedule.id == "later-after-cr"
     message = f"Cycle {dose.cycle} day {dose.day} ({schedule.applies_to}): {base} mg/m2"
     if adjustment is not None and adjustment.factor != 1:
-        reduced = dose.dose_mg_per_m2.normalize()
+        reduced = (dose.limited_from or dose.dose_mg_per_m2).normalize()
         message += f", x {adjustment.factor} after dose reduction = {reduced} mg/m2"
+    if dose.limited_from is not None:
+        inputs["scheduled_mg_per_m2"] = dose.limited_from
+        message += (
+            f" scheduled, capped at {dose.dose_mg_per_m2.normalize()} mg/m2 (what is left of the "
+            "cycle maximum)"
+        )
     if dose.calculated_dose_mg is not None:
         message += f" x {body.bsa_m2} m2 = {dose.calculated_dose_mg} mg"
     ctx.reason(

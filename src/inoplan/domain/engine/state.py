@@ -18,6 +18,13 @@ from inoplan.domain.course import (
     MedicationEvent,
     ResponseEvent,
 )
+from inoplan.domain.engine.limits import (
+    CycleAllowance,
+    RecordedDose,
+    allowances,
+    cap_plan,
+    recorded_doses,
+)
 from inoplan.domain.engine.qt import normalise_name
 from inoplan.domain.engine.terms import CodedToxicity, latest_by_code
 from inoplan.domain.label import Label
@@ -88,6 +95,9 @@ class CourseState:
     engine_omitted: tuple[tuple[int, int], ...]
     extra_cycles: int
     given: tuple[PlannedDose, ...] = field(default_factory=tuple)
+    recorded: tuple[RecordedDose, ...] = ()  # administrations in mg/m2 actually given
+    allowance: Mapping[int, CycleAllowance] = field(default_factory=dict)
+    delayed_plan: TreatmentPlan | None = None  # the calendar with the late day 1 given on ``on``
 
     @property
     def first_dose_on(self) -> date | None:
@@ -240,14 +250,15 @@ def build_state(
             break
         adjustments = wanted
     assert plan is not None
+    recorded = recorded_doses(course, label, policy)
+    allowance = allowances(recorded, label)
+    plan = cap_plan(plan, allowance, label, policy)
     upcoming = _next(plan)
     delayed = None
-    if (
-        upcoming is not None
-        and upcoming.day == 1
-        and upcoming.cycle > 1
-        and on > upcoming.scheduled
-    ):
+    delayed_plan = None
+    if upcoming is not None and upcoming.day == 1 and on > upcoming.scheduled:
+        # a late day 1 starts its cycle when it is given (today at the earliest): the rest of
+        # the calendar moves with it, and a later cycle's regimen follows the responses known
         replanned = plan_course(
             course,
             label,
@@ -258,7 +269,9 @@ def build_state(
             extra_cycles=extra,
             starts={upcoming.cycle: on},
         )
-        delayed = replanned.dose(upcoming.cycle, 1)
+        delayed_plan = cap_plan(replanned, allowance, label, policy)
+        if upcoming.cycle > 1:
+            delayed = delayed_plan.dose(upcoming.cycle, 1)
     given = tuple(
         sorted(
             (d for d in plan.doses if d.status == "given"), key=lambda d: d.given_on or d.scheduled
@@ -275,6 +288,9 @@ def build_state(
         engine_omitted=tuple(sorted(statuses)),
         extra_cycles=extra,
         given=given,
+        recorded=recorded,
+        allowance=allowance,
+        delayed_plan=delayed_plan,
     )
 
 

@@ -68,6 +68,7 @@ class NextDose:
     status: str  # planned | held
     due: bool
     late_days: int = 0
+    limited_from: Decimal | None = None  # scheduled mg/m2 when capped by the cycle maximum
 
 
 @dataclass(frozen=True, slots=True)
