@@ -84,6 +84,8 @@ ROUTES: list[tuple[str, str, str, Any]] = [
     ("PUT", "/api/v1/users/nobody/password", "user.manage", {"password": "a long passphrase 7"}),
     ("DELETE", "/api/v1/users/nobody/throttle", "user.manage", None),
     ("GET", "/api/v1/me", None, None),  # any authenticated user
+    ("GET", "/api/v1/vocabulary", None, None),  # the coded terms: any authenticated user
+    ("GET", "/api/v1/vocabulary/match?text=SOS%2FVOD", None, None),
     # mounted by the CDS Hooks/FHIR adapter (inoplan.api.cds_hooks)
     (
         "POST",

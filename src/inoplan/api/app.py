@@ -38,7 +38,7 @@ def create_app(
 ) -> FastAPI:
     """Build the application. Migrations run when it starts (``migrate=False`` to skip)."""
     from inoplan.api import openapi, problems
-    from inoplan.api.routes import audit, auth, courses, health, patients, users
+    from inoplan.api.routes import audit, auth, courses, health, patients, users, vocabulary
 
     settings = settings or get_settings()
     database = database or Database(settings)
@@ -71,6 +71,7 @@ def create_app(
     app.include_router(patients.router, prefix=API_PREFIX)
     app.include_router(audit.router, prefix=API_PREFIX)
     app.include_router(users.router, prefix=API_PREFIX)
+    app.include_router(vocabulary.router, prefix=API_PREFIX)
 
     # -- other adapters mount here (one line each) ---------------------------------------------
     # CDS Hooks and FHIR (inoplan.api.cds_hooks):  app.include_router(cds_hooks.router)

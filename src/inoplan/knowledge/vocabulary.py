@@ -23,7 +23,13 @@ from inoplan.domain.vocabulary import (
 )
 from inoplan.errors import MalformedLabelData
 
-__all__ = ["load_vocabulary", "read_raw_vocabulary", "snake_code", "vocabulary_json"]
+__all__ = [
+    "load_vocabulary",
+    "match_json",
+    "read_raw_vocabulary",
+    "snake_code",
+    "vocabulary_json",
+]
 
 _NAME = "vocabulary"
 
@@ -218,3 +224,48 @@ def vocabulary_json(kind: str | None = None) -> dict[str, Any]:
             for a in vocabulary.allergens.values()
         ]
     return out
+
+
+def match_json(text: str, kind: str = "toxicity") -> dict[str, Any]:
+    """How a recorded text is coded, as JSON (``kind``: ``"toxicity"`` or ``"allergen"``)."""
+    vocabulary = load_vocabulary()
+    if kind == "allergen":
+        found = vocabulary.allergens_in(text)
+        return {
+            "text": text,
+            "kind": kind,
+            "recognised": bool(found),
+            "allergens": [
+                {
+                    "code": m.allergen.code,
+                    "name": m.allergen.name,
+                    "role": m.allergen.role,
+                    "related_to": list(m.allergen.related_to),
+                    "matched": m.named,
+                    "how": m.how,
+                }
+                for m in found
+            ],
+            "suggestions": []
+            if found
+            else [{"code": a.code, "name": a.name} for a in vocabulary.allergen_suggestions(text)],
+        }
+    coding = vocabulary.code(text)
+    return {
+        "text": text,
+        "kind": "toxicity",
+        "recognised": coding.recognised,
+        "terms": [
+            {"code": t.code, "name": t.name, "category": t.category, "source": t.source}
+            for t in coding.terms
+        ],
+        "not_recognised": list(coding.unmatched),
+        "severe_qualifier": coding.severe,
+        "suggestions": [
+            {"code": t.code, "name": t.name, "category": t.category} for t in coding.suggestions
+        ],
+        "if_not_recognised": (
+            "counted under the label's 'any other non-hematologic toxicity' row by its grade; "
+            "the decision asks for the term to be coded"
+        ),
+    }
