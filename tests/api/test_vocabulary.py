@@ -27,7 +27,9 @@ def test_every_role_reads_the_vocabulary(client: Any, tokens: dict[str, str], ro
     assert set(body["categories"]) >= {"vod", "liver_severe", "hematologic", "other"}
 
 
-def test_the_vocabulary_needs_a_token_and_never_changes(client: Any, tokens: dict[str, str]) -> None:
+def test_the_vocabulary_needs_a_token_and_never_changes(
+    client: Any, tokens: dict[str, str]
+) -> None:
     assert client.get(VOCABULARY).status_code == 401
     assert client.post(VOCABULARY, json={}, headers=headers(tokens["admin"])).status_code == 405
 
