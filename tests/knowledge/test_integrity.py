@@ -42,6 +42,32 @@ DOCUMENTED_ALERT_CODES = (
     "STALE_WEIGHT",
     "MISSING_DATA",
     "DOSE_DEVIATION",
+    # issue 11: danger looks dangerous
+    "VOD_CONFIRMED",
+    "SEVERE_LIVER_TOXICITY",
+    "DISCONTINUED",
+    "DOSE_ABOVE_MAX",
+    "CYCLE_TOTAL_ABOVE_MAX",
+    "DOSE_INTERVAL_SHORT",
+    "DOSE_LIMIT_HOLD",
+    "DOSE_OVERRIDE",
+    "DOSE_AFTER_STOP",
+    "TERM_NOT_CODED",
+    "CONTRADICTORY_DATA",
+    "ALLERGY_CROSS_REACTIVITY",
+    "ALLERGY_UNCLEAR",
+)
+#: Alerts of issue 11 that must look dangerous (critical) in every revision.
+CRITICAL_ALERT_CODES = (
+    "VOD_CONFIRMED",
+    "SEVERE_LIVER_TOXICITY",
+    "DISCONTINUED",
+    "DOSE_ABOVE_MAX",
+    "CYCLE_TOTAL_ABOVE_MAX",
+    "DOSE_INTERVAL_SHORT",
+    "DOSE_LIMIT_HOLD",
+    "DOSE_OVERRIDE",
+    "DOSE_AFTER_STOP",
 )
 SRC = Path(inoplan.__file__).parent
 
@@ -191,12 +217,23 @@ def test_every_contract_alert_code_has_a_text(version: str, code: str) -> None:
 
 
 @pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("code", CRITICAL_ALERT_CODES)
+def test_danger_alerts_are_critical(version: str, code: str) -> None:
+    assert load_label(version).alert(code).severity == "critical"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
 def test_ambiguous_wording_carries_an_interpretation(version: str) -> None:
     label = load_label(version)
     assert label.limits.interpretation
     assert label.regimen.remission_interpretation
     assert label.caps.hsct_undecided_interpretation
-    for key in ("reduce_total_fraction", "two_doses_per_cycle_days"):
+    for key in (
+        "reduce_total_fraction",
+        "two_doses_per_cycle_days",
+        "severe_liver_toxicity_grade",
+        "recorded_dose_tolerance_steps",
+    ):
         assert label.threshold(key).interpretation, key
 
 
