@@ -108,3 +108,23 @@ def test_a_contradiction_does_not_undo_a_stop() -> None:
     decision = decide(day15(labs("2027-03-14", anc=0.4), tox("2027-03-12", "VOD", 2)), "2027-03-15")
     assert decision["status"] == "discontinue"
     assert "CONTRADICTORY_DATA" in codes(decision)  # still said, without a verdict
+
+
+def test_neither_contradictory_value_is_used_by_a_rule() -> None:
+    """At C2D1 ANC 1.5 and 0.6 on one day: not a Table 2 hold on the lower value, nor a give on
+    the higher one: cannot decide until one is corrected."""
+    events = [
+        *course_through((1, 15)),
+        response("2027-03-19", "PR"),
+        vitals("2027-03-21"),
+        labs("2027-03-21"),
+        labs("2027-03-21", anc=0.6),
+    ]
+    decision = decide(document(events), "2027-03-22")
+    assert decision["status"] == "cannot_decide"
+    assert "hematologic.not-recovered" not in [r["rule"] for r in decision["reasons"]]
+    assert "data.stale-labs" not in [r["rule"] for r in decision["reasons"]]
+    corrected = document(events)
+    corrected["events"][-2]["id"] = "first"
+    corrected["events"][-1].update({"supersedes": "first", "reason": "re-run on the analyser"})
+    assert decide(corrected, "2027-03-22")["status"] == "hold"  # ANC 0.6 < 1: Table 2

@@ -50,6 +50,17 @@ class LabReading:
         return out
 
 
+def _contradicted(labs: tuple[LabsEvent, ...]) -> frozenset[tuple[date, str, bool]]:
+    """(day, analyte, transfused) with two different values that day (``consistency``)."""
+    seen: dict[tuple[date, str, bool], set[Decimal]] = {}
+    for event in labs:
+        for analyte, value in event.values.items():
+            seen.setdefault((event.date, analyte, value.transfused), set()).add(
+                value.value.normalize()
+            )
+    return frozenset(key for key, values in seen.items() if len(values) > 1)
+
+
 class Context:
     """Everything a rule needs, and what the rules found."""
 
@@ -64,6 +75,7 @@ class Context:
         self.notes: list[str] = []
         self._labs = tuple(course.of_type(LabsEvent))
         self._readings: dict[tuple[str, bool], list[LabReading]] = {}
+        self.contradicted_labs = _contradicted(self._labs)
         self._toxicities: tuple[CodedToxicity, ...] | None = None
 
     # -- coded terms -------------------------------------------------------------------
@@ -177,6 +189,8 @@ class Context:
             value = event.values.get(analyte)
             if value is None or (usable and value.transfused):
                 continue
+            if (event.date, analyte, value.transfused) in self.contradicted_labs:
+                continue  # two different values that day: neither is used (never guess)
             out.append(LabReading(value, event.date))
         return out
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -298,11 +298,17 @@ def _labs(ctx: Context, dose: PlannedDose, first_dose: bool) -> dict[str, LabRea
     stale: list[str] = []
     missing: list[str] = []
     transfused_only: list[str] = []
+    since_day = ctx.on - timedelta(days=ctx.lab_max_age_days)
     for analyte in needed:
         reading = ctx.fresh(analyte)
         if reading is not None:
             fresh[analyte] = reading
             continue
+        if any(
+            day >= since_day and day <= ctx.on and name == analyte
+            for day, name, _ in ctx.contradicted_labs
+        ):
+            continue  # contradictory values: data.contradictory-values says so (cannot decide)
         if ctx.fresh(analyte, usable=False) is not None:
             transfused_only.append(analyte)
         elif ctx.latest(analyte, until=ctx.on) is not None:
