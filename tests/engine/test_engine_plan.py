@@ -41,6 +41,8 @@ def same_next_dose(doc: dict[str, Any], on: str) -> tuple[dict[str, Any], dict[s
         for key in ("cycle", "day", "scheduled", "earliest", "latest", "dose_mg_per_m2", "dose_mg"):
             assert first[key] == nd[key], key
     assert result["as_of"] == on and result["decision_status"] == decision["status"]
+    assert result["status"] == decision["status"]
+    assert result["next_dose"] == first  # the plan names its next dose: the decision's
     return result, decision
 
 

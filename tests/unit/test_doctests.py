@@ -15,6 +15,8 @@ MODULES = [
     "inoplan.domain.course",
     "inoplan.knowledge.loader",
     "inoplan.ical",
+    "inoplan.domain.vocabulary",
+    "inoplan.knowledge.vocabulary",
 ]
 
 

@@ -86,7 +86,10 @@ def plan_to_json(
         head["as_of"] = as_of.isoformat()
     if decision is not None:
         deciding = next((r for r in decision.reasons if r.verdict == decision.status), None)
+        first = next((d for d in plan.doses if d.status in ("planned", "held")), None)
+        head["status"] = decision.status  # the decision's status as of ``as_of``
         head["decision_status"] = decision.status
+        head["next_dose"] = dose_to_json(first) if first is not None else None
         head["decision"] = {
             "status": decision.status,
             "as_of": decision.as_of.isoformat(),
