@@ -124,6 +124,14 @@ def render_decision(decision: dict[str, Any]) -> Any:
         mg = "not computed" if nd["dose_mg"] is None else f"{nd['dose_mg']} mg"
         per = "unknown" if nd["dose_mg_per_m2"] is None else f"{nd['dose_mg_per_m2']} mg/m2"
         dose.add_row("Dose", f"{per} x {nd['bsa_m2']} m2 = {mg}")
+        if nd.get("limited_from_mg_per_m2") is not None:
+            dose.add_row(
+                "",
+                f"[bold red]capped from {nd['limited_from_mg_per_m2']} mg/m2: what is left of "
+                "the cycle maximum; not to be given as scheduled[/bold red]",
+            )
+        if nd.get("status") == "held":
+            dose.add_row("", "[bold red]held: do not give now[/bold red]")
         if nd.get("provisional"):
             dose.add_row("", "[dim]provisional (depends on a response not yet known)[/dim]")
         parts.append(dose)
