@@ -39,7 +39,8 @@ def exported(
     document: dict[str, Any], on: date = ON, **kwargs: Any
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     decision = json.loads(json.dumps(decide_document(document, on), default=str))
-    bundle = export_bundle(document, plan=plan_document(document), decision=decision, **kwargs)
+    plan = plan_document(document, on)  # the plan of the same date as the decision
+    bundle = export_bundle(document, plan=plan, decision=decision, **kwargs)
     validate_bundle(bundle)  # fhir.resources R4B
     validate_r4(bundle)  # fhirclient R4 (4.0.1): an independent second validator
     return bundle, decision
