@@ -87,6 +87,8 @@ def test_severe_by_definition_liver_terms_discontinue_at_any_grade(term: str, gr
         ("toxic hepatitis", 3, "discontinue"),
         ("liver injury", 1, "give"),
         ("severe liver injury", 1, "discontinue"),  # named severe
+        ("Hepatotoxicity (severe)", 2, "discontinue"),  # named severe in brackets
+        ("hepatotoxicity (grade 2)", 2, "hold"),
     ],
 )
 def test_liver_injury_terms_are_severe_from_grade_3(term: str, grade: int, status: str) -> None:

@@ -226,7 +226,9 @@ class Vocabulary:
                     if term not in terms:
                         terms.append(term)
                     severe = severe or is_severe
-                elif not only_qualifiers:
+                elif only_qualifiers:
+                    severe = severe or is_severe  # "hepatotoxicity (severe)"
+                else:
                     unmatched.append(part)
         if terms:
             return Coding(text, tuple(terms), tuple(unmatched), severe)
@@ -250,7 +252,7 @@ class Vocabulary:
                 if len(words) >= n and tuple(words[-n:]) == phrase:
                     words, stripped, severe = words[:-n], True, severe or is_severe
                     break
-        return None, False, not words
+        return None, severe and not words, not words
 
     def _term_for_words(self, words: Iterable[str]) -> Term | None:
         code = self._term_keys.get("".join(words))
