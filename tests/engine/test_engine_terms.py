@@ -109,6 +109,13 @@ def test_infusion_reaction_synonyms(term: str, grade: int, status: str) -> None:
     assert rule in rules(decision)
 
 
+def test_an_infusion_reaction_named_severe_is_severe() -> None:
+    """US PI 5.4: 'severe or life-threatening' infusion reactions: permanently discontinue."""
+    decision = decide(day15(tox("2027-03-08", "severe infusion reaction", 2)), "2027-03-15")
+    assert decision["status"] == "discontinue"
+    assert "infusion.severe-reaction" in rules(decision)
+
+
 @pytest.mark.parametrize(
     "term", ["Neutropenia", "neutropaenia", "Thrombocytopenia", "Febrile neutropenia", "anaemia"]
 )

@@ -193,13 +193,14 @@ def _vod_and_liver(ctx: Context) -> None:
 def _infusion_reaction(ctx: Context) -> None:
     limit = int(ctx.number("infusion_reaction_discontinue_grade"))
     for entry in ctx.toxicities:
-        if entry.category == "infusion_reaction" and entry.grade >= limit:
+        named_severe = entry.coding.severe and entry.grade >= 1  # "severe infusion reaction"
+        if entry.category == "infusion_reaction" and (entry.grade >= limit or named_severe):
             ctx.reason(
                 "infusion.severe-reaction",
                 ("infusion_reaction_discontinue_grade", "infusion-reactions"),
                 f"Infusion-related reaction grade {entry.grade} on {entry.date.isoformat()} "
-                f"(recorded as {entry.event.term!r}; severe or life-threatening, grade >= "
-                f"{limit}): permanently discontinue.",
+                f"(recorded as {entry.event.term!r}; severe or life-threatening: grade >= "
+                f"{limit}, or named severe): permanently discontinue.",
                 {**entry.inputs(), "discontinue_grade": limit},
                 interpretation=ctx.interpretation("infusion_reaction_discontinue_grade"),
                 verdict="discontinue",
