@@ -5,9 +5,10 @@ a decision. An exception means a caller, a data file or the environment is wrong
 
     CdsError
     ├── InvalidInput              caller's fault (bad value, unknown unit); also a ValueError
-    │   ├── ImplausibleMeasurement  a body measurement outside physical plausibility
+    │   ├── ImplausibleMeasurement  a measurement outside physical plausibility (unit slip?)
     │   ├── UnknownUnit             a unit the field does not accept
-    │   └── DoseLimitExceeded       a prescribed mg/m2 above a hard limit of the label
+    │   ├── DoseLimitExceeded       a prescribed mg/m2 above a hard limit of the label
+    │   └── OverrideRequired        a dose recorded against the decision without an override
     ├── KnowledgeBaseError        shipped label data is missing or malformed (a release bug)
     │   ├── UnknownLabelVersion
     │   └── MalformedLabelData
@@ -29,6 +30,7 @@ __all__ = [
     "KnowledgeBaseError",
     "MalformedLabelData",
     "NotFound",
+    "OverrideRequired",
     "UnknownLabelVersion",
     "UnknownUnit",
 ]
@@ -48,16 +50,35 @@ class InvalidInput(CdsError, ValueError):
 
 
 class ImplausibleMeasurement(InvalidInput):
-    """A body measurement outside physical plausibility, usually a unit slip."""
+    """A measurement outside physical plausibility, usually a unit slip.
 
-    def __init__(self, field: str, value: object, low: object, high: object, unit: str) -> None:
+    ``suggestion`` is the likely intended reading (``"900 /µL (0.9 × 10⁹/L)"``) when one
+    unit slip explains the value; the message then asks "did you mean ...?".
+    """
+
+    def __init__(
+        self,
+        field: str,
+        value: object,
+        low: object,
+        high: object,
+        unit: str,
+        *,
+        what: str = "",
+        suggestion: str | None = None,
+    ) -> None:
+        subject = f"{what} {value} {unit}" if what else f"{value} {unit}"
+        advice = f"did you mean {suggestion}?" if suggestion else "check the value and its unit"
         super().__init__(
             field,
-            f"{value} {unit} is outside the plausible range {low}-{high} {unit}; check the unit",
+            f"{subject.strip()} is not plausible (outside the plausible range {low}-{high} "
+            f"{unit}); {advice}",
         )
         self.value = value
         self.low = low
         self.high = high
+        self.unit = unit
+        self.suggestion = suggestion
 
 
 class UnknownUnit(InvalidInput):
@@ -79,6 +100,21 @@ class DoseLimitExceeded(InvalidInput):
         self.value = value
         self.limit = limit
         self.citation = citation
+
+
+class OverrideRequired(InvalidInput):
+    """A dose recorded against the decision (a held day, a stopped course, above a hard limit)
+    without an explicit ``override_reason``; ``because`` lists each reason."""
+
+    def __init__(self, field: str, because: tuple[str, ...]) -> None:
+        super().__init__(
+            field,
+            "this dose goes against the decision: "
+            + "; ".join(because)
+            + ". Nothing was saved. If it was given deliberately, a prescriber records it with "
+            "an override reason (override_reason); otherwise check the date, cycle, day and dose.",
+        )
+        self.because = because
 
 
 class KnowledgeBaseError(CdsError):

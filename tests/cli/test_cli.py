@@ -313,7 +313,11 @@ def implausible(doc: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     ("mutate", "field"),
-    [(bad_unit, "events[1].anc.unit"), (beyond_cap, "events"), (implausible, "height_cm")],
+    [
+        (bad_unit, "events[1].anc.unit"),
+        (beyond_cap, "events"),
+        (implausible, "events[0].height_cm"),
+    ],
 )
 def test_an_invalid_course_writes_no_calendar(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, mutate: Any, field: str

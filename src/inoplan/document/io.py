@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from inoplan.document import plausibility as plaus
 from inoplan.domain import course as c
 from inoplan.domain.body import parse_formula
 from inoplan.domain.units import ANALYTE_KINDS, CANONICAL_UNIT, convert, to_decimal
@@ -78,7 +79,9 @@ def parse_course(document: Mapping[str, Any]) -> c.Course:
     ------
     InvalidInput
         Naming the first field at fault (``events[2].anc.unit``), for any schema violation,
-        unknown unit, implausible value or inconsistent reference.
+        unknown unit, implausible value (``inoplan.document.plausibility``: lab values per
+        analyte, height, weight and body mass index, QTcF, doses, every date) or inconsistent
+        reference.
     """
     from pydantic import ValidationError
 
@@ -129,6 +132,7 @@ def _to_domain(doc: Any) -> c.Course:
     label_id = resolve_label_id(doc.label)  # raises InvalidInput(field="label")
     region = label_id.split("-", 1)[0]
     p = doc.patient
+    _check_dates(doc)
     patient = c.Patient(
         id=p.id,
         birth_date=p.birth_date,
@@ -197,6 +201,7 @@ def _to_domain(doc: Any) -> c.Course:
     voids = [e for e in events if isinstance(e, c.VoidEvent)]
     effective.sort(key=lambda e: (e.date, e.index))
     _check_administrations(effective)
+    _check_body(effective)
     return c.Course(
         label=label_id,
         patient=patient,
@@ -205,6 +210,35 @@ def _to_domain(doc: Any) -> c.Course:
         superseded=tuple(superseded),
         voids=tuple(voids),
     )
+
+
+def _check_dates(doc: Any) -> None:
+    """Every date inside the sane window; no patient older than the plausible age at the start."""
+    birth = plaus.check_date(doc.patient.birth_date, "patient.birth_date")
+    start = plaus.check_date(doc.plan.start_date, "plan.start_date")
+    for i, event in enumerate(doc.events):
+        plaus.check_date(event.date, f"events[{i}].date")
+    oldest = plaus.date_window().max_age_years
+    if birth <= start and c.age_years(birth, start) > oldest:
+        raise InvalidInput(
+            "patient.birth_date",
+            f"{birth.isoformat()} makes the patient older than {oldest} years at the start "
+            f"({start.isoformat()}); check the birth date",
+        )
+
+
+def _check_body(events: Sequence[c.Event]) -> None:
+    """Each height and weight against the other one in force at its date (the engine's BMI)."""
+    height: Any = None
+    weight: Any = None
+    for event in events:
+        if not isinstance(event, c.VitalsEvent):
+            continue
+        height = event.height_cm if event.height_cm is not None else height
+        weight = event.weight_kg if event.weight_kg is not None else weight
+        if height is not None and weight is not None:
+            name = "weight_kg" if event.weight_kg is not None else "height_cm"
+            plaus.check_bmi(height, weight, field=f"events[{event.index}].{name}")
 
 
 def _check_administrations(events: Sequence[c.Event]) -> None:
@@ -225,6 +259,14 @@ def _dec(value: float | int | None, field: str) -> Decimal | None:
     return None if value is None else to_decimal(value, field=field)
 
 
+def _measure(value: float | int | None, name: str, field: str, what: str) -> Decimal | None:
+    """A number as a Decimal, refused when outside its plausible range (``plausibility``)."""
+    number = _dec(value, field)
+    if number is None:
+        return None
+    return plaus.check_measure(name, number, field=field, what=what)
+
+
 def _event(e: Any, i: int) -> c.Event:
     base = {
         "date": e.date,
@@ -240,8 +282,8 @@ def _event(e: Any, i: int) -> c.Event:
                 raise InvalidInput(where, "vitals need height_cm, weight_kg or both")
             return c.VitalsEvent(
                 **base,
-                height_cm=_dec(e.height_cm, f"{where}.height_cm"),
-                weight_kg=_dec(e.weight_kg, f"{where}.weight_kg"),
+                height_cm=_measure(e.height_cm, "height_cm", f"{where}.height_cm", "height"),
+                weight_kg=_measure(e.weight_kg, "weight_kg", f"{where}.weight_kg", "weight"),
                 hepatomegaly=e.hepatomegaly,
                 ascites=e.ascites,
             )
@@ -267,7 +309,7 @@ def _event(e: Any, i: int) -> c.Event:
                 **base,
                 cycle=e.cycle,
                 day=e.day,
-                dose_mg=to_decimal(e.dose_mg, field=f"{where}.dose_mg"),
+                dose_mg=_required(_measure(e.dose_mg, "dose_mg", f"{where}.dose_mg", "dose")),
                 time=time(hours, minutes),
                 duration_min=e.duration_min,
                 override_reason=e.override_reason,
@@ -285,7 +327,8 @@ def _event(e: Any, i: int) -> c.Event:
         case "medication":
             return c.MedicationEvent(**base, name=e.name.strip(), action=e.action)
         case "ecg":
-            return c.EcgEvent(**base, qtcf_ms=to_decimal(e.qtcf_ms, field=f"{where}.qtcf_ms"))
+            qtcf = _measure(e.qtcf_ms, "qtcf_ms", f"{where}.qtcf_ms", "QTcF")
+            return c.EcgEvent(**base, qtcf_ms=_required(qtcf))
         case "pregnancy_test":
             return c.PregnancyTestEvent(**base, result=e.result)
         case "hsct":
@@ -309,18 +352,15 @@ def _term(term: str) -> str:
 def _lab(analyte: str, raw: Any, where: str) -> c.LabValue:
     value = to_decimal(raw.value, field=f"{where}.value")
     canonical = convert(analyte, value, raw.unit, field=f"{where}.unit")
+    plaus.check_lab(analyte, canonical, value, raw.unit, field=f"{where}.value")
     kind = ANALYTE_KINDS[analyte]
     uln = lln = None
     if raw.uln is not None:
-        uln = convert(
-            analyte, to_decimal(raw.uln, field=f"{where}.uln"), raw.unit, field=f"{where}.unit"
-        )
+        uln = _lab_limit(analyte, "uln", raw, where)
     elif analyte in {"bilirubin", "ast", "alt"}:
         raise InvalidInput(f"{where}.uln", f"{analyte} needs its upper limit of normal (uln)")
     if raw.lln is not None:
-        lln = convert(
-            analyte, to_decimal(raw.lln, field=f"{where}.lln"), raw.unit, field=f"{where}.unit"
-        )
+        lln = _lab_limit(analyte, "lln", raw, where)
     if raw.transfused and analyte != "platelets":
         raise InvalidInput(f"{where}.transfused", "only platelet counts carry 'transfused'")
     return c.LabValue(
@@ -333,3 +373,16 @@ def _lab(analyte: str, raw: Any, where: str) -> c.LabValue:
         lln=lln,
         transfused=raw.transfused,
     )
+
+
+def _lab_limit(analyte: str, part: str, raw: Any, where: str) -> Decimal:
+    reported = to_decimal(getattr(raw, part), field=f"{where}.{part}")
+    canonical = convert(analyte, reported, raw.unit, field=f"{where}.unit")
+    return plaus.check_lab_limit(
+        analyte, part, canonical, reported, raw.unit, field=f"{where}.{part}"
+    )
+
+
+def _required(value: Decimal | None) -> Decimal:
+    assert value is not None  # the schema makes the field required
+    return value

@@ -1,4 +1,10 @@
-"""Pydantic models of the course document, docs/course-document.md (the one schema source)."""
+"""Pydantic models of the course document, docs/course-document.md (the one schema source).
+
+The models check types, required fields and closed vocabularies. Physical plausibility (lab
+values per analyte, height, weight, QTcF, doses, dates) is checked after unit conversion by
+``inoplan.document.io`` against the one table in ``inoplan.document.plausibility``; NaN and
+infinities are refused here (``allow_inf_nan=False``).
+"""
 
 from __future__ import annotations
 
@@ -45,7 +51,7 @@ PatientId = Annotated[
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class HistoryDoc(_Model):
@@ -116,7 +122,7 @@ class AdministrationDoc(_EventDoc):
     type: Literal["administration"]
     cycle: Annotated[StrictInt, Field(ge=1, le=6)]
     day: Literal[1, 8, 15]
-    dose_mg: Annotated[Number, Field(gt=0, le=10)]
+    dose_mg: Annotated[Number, Field(gt=0)]  # plausible range: document/plausibility.toml
     time: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "09:00"
     duration_min: Annotated[StrictInt, Field(ge=1, le=1440)] = 60
     # A dose recorded against the decision (a held day, a stopped course, above a limit) carries
@@ -147,7 +153,7 @@ class MedicationDoc(_EventDoc):
 
 class EcgDoc(_EventDoc):
     type: Literal["ecg"]
-    qtcf_ms: Annotated[Number, Field(ge=200, le=800)]
+    qtcf_ms: Annotated[Number, Field(gt=0)]  # plausible range: document/plausibility.toml
 
 
 class PregnancyTestDoc(_EventDoc):
@@ -196,6 +202,7 @@ class CourseDocument(_Model):
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
+        allow_inf_nan=False,
         json_schema_extra={"title": "inoplan course document (contract version 1)"},
     )
 
