@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from inoplan import DISCLAIMER
@@ -463,6 +463,8 @@ def _outcome(code: str, text: str) -> dict[str, Any]:
 @router.post("/api/v1/fhir/import", summary="FHIR Bundle -> course document")
 def fhir_import(
     database: DatabaseDep,
+    policy: PolicyDep,
+    request: Request,
     principal: Annotated[Principal, Depends(permission("course.read"))],
     bundle: Annotated[dict[str, Any], Body()],
     create: Annotated[
@@ -471,15 +473,21 @@ def fhir_import(
     label: Annotated[str, Query(description="Knowledge base when the Bundle names none")] = "us",
     start_date: Annotated[dt.date | None, Query(description="Planned cycle 1 day 1")] = None,
 ) -> JSONResponse:
-    from inoplan.document import parse_course
-    from inoplan.interop.fhir_in import bundle_to_document
+    """The course document of a FHIR Bundle; with ``create`` also stored (the write-time guards
+    of ``POST /courses`` apply). A value refused as implausible names the FHIR resource."""
+    from inoplan.api.routes.courses import checked_date, clinic_now
+    from inoplan.interop.fhir_in import bundle_to_document, validate_import
     from inoplan.services import records
     from inoplan.services.auth import require
 
     if bundle.get("resourceType") != "Bundle":
         raise InvalidInput("resourceType", "expected a FHIR Bundle")
-    result = bundle_to_document(bundle, label=label, start_date=start_date)
-    parse_course(result.document)  # InvalidInput (422) names the field
+    if create:
+        require(principal, "course.create")
+    result = bundle_to_document(
+        bundle, label=label, start_date=checked_date(start_date, "start_date")
+    )
+    validate_import(result)  # InvalidInput (422) names the resource or the field
     body: dict[str, Any] = {
         "document": result.document,
         "notes": result.notes,
@@ -487,27 +495,34 @@ def fhir_import(
     }
     if not create:
         return JSONResponse(body)
-    require(principal, "course.create")
-    ref = records.create_course(database, result.document, actor=principal.username)
+    ref = records.create_course(
+        database,
+        result.document,
+        actor=principal.username,
+        role=principal.role,
+        now=clinic_now(request),
+        policy=policy,
+    )
     body.update({"id": ref.id, "version": ref.version})
     return JSONResponse(body, status_code=201, headers={"Location": f"/api/v1/courses/{ref.id}"})
 
 
 @router.get("/api/v1/courses/{course_id}/fhir", summary="The course as a FHIR R4 Bundle")
 def fhir_export(
-    course_id: int,
+    course_id: Annotated[int, Path(ge=1, le=2**53 - 1, description="Course id")],
     request: Request,
     database: DatabaseDep,
     policy: PolicyDep,
     principal: Annotated[Principal, Depends(permission("course.read"))],
     on: Annotated[dt.date | None, Query(description="Decision date (default: today)")] = None,
 ) -> JSONResponse:
+    from inoplan.api.routes.courses import checked_date
     from inoplan.interop.fhir_out import export_bundle
     from inoplan.services import records
 
+    day = checked_date(on, "on") or _today(request)
     document = records.export_document(database, course_id)
     plan = records.plan_course(database, course_id, policy=policy)
-    day = on or _today(request)
     decision = records.show_decision(
         database, course_id, day, actor=principal.username, policy=policy
     )

@@ -17,6 +17,7 @@ from inoplan.errors import (
     InvalidInput,
     KnowledgeBaseError,
     NotFound,
+    OverrideRequired,
     UnknownLabelVersion,
 )
 from inoplan.services.auth import Forbidden, TooManyAttempts, Unauthenticated
@@ -98,6 +99,8 @@ def install(app: FastAPI) -> None:
         if status >= 500:
             log.error("internal error: %s", type(exc).__name__)
             return problem(status, "the server could not complete the request")
+        if isinstance(exc, OverrideRequired):
+            return problem(status, str(exc), field=exc.field, because=list(exc.because))
         if isinstance(exc, InvalidInput):
             return problem(status, str(exc), field=exc.field)
         response = problem(status, str(exc))

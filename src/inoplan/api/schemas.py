@@ -20,6 +20,11 @@ class Problem(BaseModel):
     detail: str
     field: str | None = None
     errors: list[dict[str, str]] | None = None
+    because: list[str] | None = Field(
+        default=None,
+        description="Why a dose needs an override (a held day, a stopped course, a hard limit); "
+        "record it again with override_reason, as a prescriber, if it was deliberate",
+    )
 
 
 class TokenPublic(BaseModel):
@@ -201,6 +206,28 @@ class AuditPublic(BaseModel):
 class ConfirmationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     note: str | None = Field(default=None, max_length=500)
+
+
+class AcknowledgementIn(BaseModel):
+    """A prescriber acknowledges that the course's decision is to discontinue."""
+
+    model_config = ConfigDict(extra="forbid")
+    on: dt.date | None = Field(
+        default=None, description="The decision date (default: today in the clinic's time zone)"
+    )
+    note: str | None = Field(default=None, max_length=500)
+
+
+class AcknowledgementPublic(BaseModel):
+    id: int
+    course_id: int
+    course_version: int
+    status: str
+    rules: list[str] = Field(description="The rules that decided the status, now acknowledged")
+    as_of: dt.date
+    note: str | None
+    acknowledged_at: dt.datetime
+    acknowledged_by: str
 
 
 class VerificationIn(BaseModel):

@@ -24,16 +24,11 @@ def _policy() -> Any:
 
 
 def _date(text: str | None, field: str) -> Any:
-    from datetime import date
-
-    from inoplan.errors import InvalidInput
-
     if text is None:
         return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(field, f"{text!r} is not a date (YYYY-MM-DD)") from None
+    from inoplan.cli.main import _parse_date
+
+    return _parse_date(text, field)
 
 
 @app.command("import")
@@ -49,8 +44,8 @@ def import_bundle(
     ] = None,
 ) -> None:
     """Turn a FHIR Bundle into a course document (units converted, reference ranges as ULN)."""
-    from inoplan.document import parse_course, read_document
-    from inoplan.interop.fhir_in import bundle_to_document
+    from inoplan.document import read_document
+    from inoplan.interop.fhir_in import bundle_to_document, validate_import
 
     data = read_document(bundle, field="BUNDLE")
     if data.get("resourceType") != "Bundle":
@@ -60,7 +55,7 @@ def import_bundle(
     result = bundle_to_document(
         data, patient_id=patient, label=label, start_date=_date(start_date, "start-date")
     )
-    parse_course(result.document)  # the document must validate before anything is printed
+    validate_import(result)  # the document must validate before anything is printed
     for note in result.notes:
         typer.echo(f"note: {note}", err=True)
     if json_output:

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from inoplan.persistence.rows import (
+    AcknowledgementRow,
     AuditHeadRow,
     AuditRow,
     CourseRow,
@@ -21,6 +22,7 @@ from inoplan.persistence.rows import (
     UserRow,
 )
 from inoplan.services.records import (
+    AcknowledgementRecord,
     AuditRecord,
     CourseRecord,
     DecisionRecord,
@@ -30,6 +32,7 @@ from inoplan.services.records import (
 )
 
 __all__ = [
+    "SqlAcknowledgements",
     "SqlAudit",
     "SqlCourses",
     "SqlDecisions",
@@ -539,3 +542,58 @@ class SqlInbound:
             .limit(limit)
         ).all()
         return [_inbound(r) for r in rows], count
+def _acknowledgement(row: AcknowledgementRow) -> AcknowledgementRecord:
+    return AcknowledgementRecord(
+        id=row.id,
+        course_id=row.course_id,
+        course_version=row.course_version,
+        status=row.status,
+        rules=tuple(str(r) for r in row.rules or ()),
+        as_of=row.as_of,
+        note=row.note,
+        acknowledged_at=row.acknowledged_at,
+        acknowledged_by=row.acknowledged_by,
+    )
+
+
+class SqlAcknowledgements:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(
+        self,
+        *,
+        course_id: int,
+        course_version: int,
+        status: str,
+        rules: list[str],
+        as_of: date,
+        note: str | None,
+        at: datetime,
+        by: str,
+    ) -> AcknowledgementRecord:
+        row = AcknowledgementRow(
+            course_id=course_id,
+            course_version=course_version,
+            status=status,
+            rules=rules,
+            as_of=as_of,
+            note=note,
+            acknowledged_at=at,
+            acknowledged_by=by,
+        )
+        self._session.add(row)
+        self._session.flush()
+        return _acknowledgement(row)
+
+    def latest(self, course_ids: list[int]) -> dict[int, AcknowledgementRecord]:
+        """The newest acknowledgement per course, for the given courses."""
+        newest = (
+            select(func.max(AcknowledgementRow.id))
+            .where(AcknowledgementRow.course_id.in_(course_ids))
+            .group_by(AcknowledgementRow.course_id)
+        )
+        rows = self._session.scalars(
+            select(AcknowledgementRow).where(AcknowledgementRow.id.in_(newest))
+        ).all()
+        return {row.course_id: _acknowledgement(row) for row in rows}

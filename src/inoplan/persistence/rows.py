@@ -26,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "AcknowledgementRow",
     "AuditHeadRow",
     "AuditRow",
     "Base",
@@ -241,3 +242,19 @@ class LoginThrottleRow(Base):
     failures: Mapped[int] = mapped_column(Integer)
     last_failure_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     blocked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class AcknowledgementRow(Base):
+    """A prescriber acknowledged a course's decision to stop (append-only, audited)."""
+
+    __tablename__ = "acknowledgements"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    course_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("courses.id"), index=True)
+    course_version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))  # the decision status acknowledged
+    rules: Mapped[list[Any]] = mapped_column(JSON)  # the rules that decided it
+    as_of: Mapped[date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    acknowledged_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    acknowledged_by: Mapped[str] = mapped_column(String(64))

@@ -7,6 +7,7 @@ from typing import Any, Self
 from sqlalchemy.orm import Session, sessionmaker
 
 from inoplan.persistence.repositories import (
+    SqlAcknowledgements,
     SqlAudit,
     SqlCourses,
     SqlDecisions,
@@ -32,6 +33,7 @@ class SqlUnitOfWork:
         self.users = SqlUsers(self.session)
         self.audit = SqlAudit(self.session)
         self.inbound = SqlInbound(self.session)
+        self.acknowledgements = SqlAcknowledgements(self.session)
         return self
 
     def __exit__(self, *exc_info: Any) -> None:

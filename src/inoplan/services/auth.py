@@ -29,8 +29,11 @@ event.response         yes    yes
 event.medication       yes    yes
 event.hsct             yes    yes
 event.discontinuation  yes    yes
+event.void             yes    yes         yes         yes
+dose.override          yes    yes
 dose.verify            yes                yes
 decision.confirm       yes    yes
+course.acknowledge     yes    yes
 audit.read             yes    yes         yes
 audit.verify           yes
 user.manage            yes
@@ -38,6 +41,10 @@ user.manage            yes
 
 Reading a course, its plan and its decision (``course.read``) is open to every role; showing a
 decision is recorded in the audit trail.
+
+A correction (``supersedes``) or a void ("entered in error") also needs the action of the
+TARGET's type, so a nurse cannot withdraw a prescriber's VOD record; a dose recorded against the
+decision needs ``dose.override`` for its ``override_reason`` (``inoplan.services.guards``).
 """
 
 from __future__ import annotations
@@ -116,8 +123,14 @@ PERMISSIONS: Final[Mapping[str, frozenset[str]]] = {
     "event.medication": frozenset({"admin", "prescriber"}),
     "event.hsct": frozenset({"admin", "prescriber"}),
     "event.discontinuation": frozenset({"admin", "prescriber"}),
+    # withdrawing an entry made in error; the target's own action is needed as well
+    "event.void": frozenset({"admin", "prescriber", "pharmacist", "nurse"}),
+    # recording a dose against the decision (held day, stopped course, above a hard limit)
+    "dose.override": frozenset({"admin", "prescriber"}),
     "dose.verify": frozenset({"admin", "pharmacist"}),
     "decision.confirm": frozenset({"admin", "prescriber"}),
+    # acknowledging that a course's decision is to discontinue (Today list)
+    "course.acknowledge": frozenset({"admin", "prescriber"}),
     "audit.read": frozenset({"admin", "prescriber", "pharmacist"}),
     "audit.verify": frozenset({"admin"}),
     "user.manage": frozenset({"admin"}),

@@ -25,6 +25,7 @@ from inoplan import DISCLAIMER, __version__
 from inoplan.errors import Conflict, InvalidInput, NotFound
 
 __all__ = [
+    "AcknowledgementRecord",
     "AuditRecord",
     "CourseRecord",
     "CourseRef",
@@ -35,6 +36,8 @@ __all__ = [
     "UnitOfWork",
     "UowFactory",
     "UserRecord",
+    "acknowledge_course",
+    "acknowledgements",
     "append_event",
     "confirm_decision",
     "course_audit",
@@ -45,6 +48,7 @@ __all__ = [
     "export_document",
     "get_patient",
     "get_patient_by_key",
+    "is_acknowledged",
     "list_courses",
     "list_patients",
     "plan_course",
@@ -141,6 +145,21 @@ class AuditRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class AcknowledgementRecord:
+    """A prescriber saw that a course's decision is to stop (``status``) for these ``rules``."""
+
+    id: int
+    course_id: int
+    course_version: int
+    status: str
+    rules: tuple[str, ...]
+    as_of: date
+    note: str | None
+    acknowledged_at: datetime
+    acknowledged_by: str
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     data: list[Any]
     count: int
@@ -167,6 +186,7 @@ class UnitOfWork(Protocol):
     users: Any
     audit: Any
     inbound: Any  # result feeds (inoplan.services.results)
+    acknowledgements: Any
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc_info: object) -> None: ...
@@ -239,14 +259,26 @@ def create_course(
     document: Mapping[str, Any],
     *,
     actor: str,
+    role: str | None = None,
+    now: datetime | None = None,
+    policy: Any = None,
     clock: Clock = utc_now,
 ) -> CourseRef:
     """Validate and store a new course document with its events (version 1).
 
+    Besides the document's own validity (``inoplan evaluate`` checks), the write-time guards of
+    ``inoplan.services.guards`` run: nothing dated in the future of ``now`` (the clinic's clock;
+    adapters pass it, internal callers may leave it out), every recorded dose that goes against
+    the decision carries an ``override_reason`` (and ``role``, when given, may override), and
+    the course can be planned and decided.
+
     Raises
     ------
     InvalidInput
-        The document is invalid (the field is named, as ``inoplan evaluate`` names it).
+        The document is invalid (the field is named, as ``inoplan evaluate`` names it);
+        ``OverrideRequired`` for a dose recorded against the decision without a reason.
+    Forbidden
+        ``role`` may not record an override.
     Conflict
         The patient id exists with a different birth date or sex.
     """
@@ -254,15 +286,16 @@ def create_course(
 
     data = _clean_document(document)
     course = _parse(data)
+    overrides = _guard_document(course, data, role=role, now=now, policy=policy, clock=clock)
     patient = data["patient"]
     events = list(data.get("events") or [])
-    now = clock()
+    now_utc = clock()
     with uow_factory(write=True) as uow:
         patient_id = uow.patients.get_or_add(
             external_id=patient["id"],
             birth_date=course.patient.birth_date,
             sex=course.patient.sex,
-            at=now,
+            at=now_utc,
         )
         existing = uow.patients.get(patient_id)
         if existing.birth_date != course.patient.birth_date or existing.sex != course.patient.sex:
@@ -279,11 +312,20 @@ def create_course(
             plan_doc=data["plan"],
             start_date=course.plan.start_date,
             event_count=len(events),
-            at=now,
+            at=now_utc,
             by=actor,
         )
         for position, event in enumerate(events):
-            uow.courses.add_event(course_id, position, event, at=now, by=actor)
+            uow.courses.add_event(course_id, position, event, at=now_utc, by=actor)
+        after: dict[str, Any] = {
+            "version": 1,
+            "label_revision": course.label,
+            "patient": patient["id"],
+            "events": len(events),
+            "document_sha256": document_sha256(data),
+        }
+        if overrides:
+            after["overrides"] = overrides
         append_audit(
             uow,
             actor=actor,
@@ -292,17 +334,53 @@ def create_course(
             entity_id=str(course_id),
             course_id=course_id,
             before=None,
-            after={
-                "version": 1,
-                "label_revision": course.label,
-                "patient": patient["id"],
-                "events": len(events),
-                "document_sha256": document_sha256(data),
-            },
-            at=now,
+            after=after,
+            at=now_utc,
         )
         uow.commit()
     return CourseRef(id=course_id, version=1)
+
+
+def _guard_document(
+    course: Any,
+    data: Mapping[str, Any],
+    *,
+    role: str | None,
+    now: datetime | None,
+    policy: Any,
+    clock: Clock,
+) -> list[dict[str, Any]]:
+    """The write-time guards for a whole new document; returns the overrides it records."""
+    from inoplan.domain.course import AdministrationEvent
+    from inoplan.services import guards
+
+    if role is not None and any(
+        isinstance(e, Mapping) and e.get("override_reason") for e in data.get("events") or []
+    ):
+        from inoplan.services.auth import Forbidden, can
+
+        if not can(role, "dose.override"):
+            raise Forbidden(role, "dose.override")
+    if now is not None:
+        guards.check_not_future(course, now)
+    overrides = []
+    for dose in course.administrations():
+        assert isinstance(dose, AdministrationEvent)
+        because = guards.require_override(
+            course, dose, field=f"events[{dose.index}].override_reason", policy=policy
+        )
+        if because:
+            overrides.append(_override_record(dose.index, dose.override_reason, because))
+    today = (now or clock()).date()
+    dates = {today, course.plan.start_date, *(a.date for a in course.administrations())}
+    if course.events:
+        dates.add(max(e.date for e in course.events))
+    guards.check_decidable(course, data, dates, field="events", policy=policy)
+    return overrides
+
+
+def _override_record(position: int, reason: str | None, because: Sequence[str]) -> dict[str, Any]:
+    return {"position": position, "override_reason": reason, "because": list(because)}
 
 
 def _event_field(path: str, position: int) -> str:
@@ -321,13 +399,22 @@ def append_event(
     *,
     expected_version: int,
     actor: str,
+    role: str | None = None,
+    now: datetime | None = None,
+    policy: Any = None,
     clock: Clock = utc_now,
 ) -> CourseRef:
     """Append one event if the course is still at ``expected_version``; returns the new version.
 
     The would-be document (stored events plus this one) is validated before anything is kept,
     so an event that would make the course invalid (a duplicate id, a correction of an unknown
-    event, a dose recorded twice) is refused with the field named (``event.supersedes``).
+    event, a dose recorded twice) is refused with the field named (``event.supersedes``). Then
+    the write-time guards run (``inoplan.services.guards``): the ``role``'s permission for the
+    event, for the target of a correction or void, and for an override (when ``role`` is
+    given); no past-tense entry dated after ``now`` (the clinic's clock, when given); a dose
+    against the decision needs an ``override_reason``; the course must stay decidable (for
+    today and for the event's date). All of it runs before the write transaction; the write
+    itself only succeeds if the course is still at ``expected_version``.
 
     Raises
     ------
@@ -336,31 +423,38 @@ def append_event(
     Conflict
         The course has moved on (another write came first); nothing was written.
     InvalidInput
-        The event, or the document with it, is invalid.
+        The event, or the document with it, is invalid; ``OverrideRequired`` for a dose against
+        the decision without an override reason.
+    Forbidden
+        ``role`` may not record this event, correct or withdraw its target, or override.
     """
+    from inoplan.services import guards
     from inoplan.services.audit import append_audit
 
     data = to_json_value(dict(event))
-    now = clock()
-    with uow_factory(write=True) as uow:
-        if not uow.courses.bump_version(course_id, expected_version, at=now):
-            current = uow.courses.get(course_id)
-            if current is None:
-                raise NotFound(f"course {course_id} does not exist")
-            raise Conflict(
-                f"course {course_id} is at version {current.version}, not {expected_version}; "
-                "reload it and apply your change again"
-            )
-        course = uow.courses.get(course_id)
+    with uow_factory() as uow:
+        current = uow.courses.get(course_id)
+        if current is None:
+            raise NotFound(f"course {course_id} does not exist")
         stored = uow.courses.events(course_id)
-        position = len(stored)
-        document = _assemble(course, stored)
-        document["events"].append(data)
-        try:
-            _parse(document)
-        except InvalidInput as exc:
-            raise InvalidInput(_event_field(exc.field, position), exc.message) from None
-        uow.courses.add_event(course_id, position, data, at=now, by=actor)
+    if role is not None:  # 403 before 409: a refused role learns nothing about the course
+        guards.authorize_event(role, data, [e.data for e in stored])
+    if current.version != expected_version:
+        raise _stale(course_id, current.version, expected_version)
+    position = len(stored)
+    override = _guard_event(current, stored, data, now=now, policy=policy, clock=clock)
+    written_at = clock()
+    with uow_factory(write=True) as uow:
+        if not uow.courses.bump_version(course_id, expected_version, at=written_at):
+            latest = uow.courses.get(course_id)
+            if latest is None:
+                raise NotFound(f"course {course_id} does not exist")
+            raise _stale(course_id, latest.version, expected_version)
+        course = uow.courses.get(course_id)
+        uow.courses.add_event(course_id, position, data, at=written_at, by=actor)
+        after: dict[str, Any] = {"version": course.version, "events": position + 1, "event": data}
+        if override is not None:
+            after["override"] = override
         append_audit(
             uow,
             actor=actor,
@@ -369,11 +463,63 @@ def append_event(
             entity_id=f"{course_id}:{position}",
             course_id=course_id,
             before={"version": expected_version, "events": position},
-            after={"version": course.version, "events": position + 1, "event": data},
-            at=now,
+            after=after,
+            at=written_at,
         )
         uow.commit()
     return CourseRef(id=course_id, version=course.version, extra={"position": position})
+
+
+def _stale(course_id: int, version: int, expected: int) -> Conflict:
+    return Conflict(
+        f"course {course_id} is at version {version}, not {expected}; "
+        "reload it and apply your change again"
+    )
+
+
+def _guard_event(
+    course: CourseRecord,
+    stored: Sequence[EventRecord],
+    data: dict[str, Any],
+    *,
+    now: datetime | None,
+    policy: Any,
+    clock: Clock,
+) -> dict[str, Any] | None:
+    """Validate one event against the stored course and run the write-time guards.
+
+    Returns the override record to audit (``None`` when the event overrides nothing).
+    """
+    from inoplan.domain.course import AdministrationEvent
+    from inoplan.services import guards
+
+    position = len(stored)
+    document = _assemble(course, stored)
+    document["events"].append(data)
+    try:
+        parsed = _parse(document)
+        if now is not None:
+            guards.check_not_future(
+                parsed, now, positions=[position], fields={position: "event"}, check_plan=False
+            )
+        override = None
+        written = next((e for e in parsed.administrations() if e.index == position), None)
+        if isinstance(written, AdministrationEvent):
+            because = guards.require_override(
+                parsed, written, field="event.override_reason", policy=policy
+            )
+            if because or written.override_reason:
+                override = _override_record(position, written.override_reason, because)
+        day = data.get("date")
+        dates = {(now or clock()).date()}
+        if isinstance(day, str):
+            dates.add(date.fromisoformat(day))
+        guards.check_decidable(parsed, document, dates, field="event", policy=policy)
+    except InvalidInput as exc:
+        exc.field = _event_field(exc.field, position)
+        exc.args = (f"{exc.field}: {exc.message}",)
+        raise
+    return override
 
 
 def _load(uow_factory: UowFactory, course_id: int) -> tuple[CourseRecord, dict[str, Any]]:
@@ -476,9 +622,11 @@ def show_decision(
     the course version and document hash it was computed from, the label revision, the engine
     version, who and when) and its audit record are written together.
     """
+    from inoplan.document.plausibility import check_date
     from inoplan.services.audit import append_audit
     from inoplan.services.courses import decide_document
 
+    check_date(on, "on")
     course, document = _load(uow_factory, course_id)
     decision = to_json_value(decide_document(document, on, **_policy_kwargs(policy)))
     assert isinstance(decision, dict)
@@ -581,6 +729,112 @@ def confirm_decision(
         )
         uow.commit()
     return record
+
+
+#: Decision statuses that stop treatment and must be acknowledged by a prescriber.
+ACKNOWLEDGE_STATUSES = ("discontinue",)
+
+
+def deciding_rules(decision: Mapping[str, Any]) -> tuple[str, ...]:
+    """The rules that decided the decision's status (what an acknowledgement covers)."""
+    status = decision.get("status")
+    rules = {
+        str(r.get("rule"))
+        for r in decision.get("reasons") or []
+        if r.get("verdict") == status and r.get("rule")
+    }
+    return tuple(sorted(rules))
+
+
+def is_acknowledged(
+    decision: Mapping[str, Any], acknowledgement: AcknowledgementRecord | None
+) -> bool:
+    """Whether ``acknowledgement`` covers this decision: the same status, and every rule that
+    decides it now was already acknowledged (a new reason to stop needs a new acknowledgement).
+    """
+    if acknowledgement is None or decision.get("status") != acknowledgement.status:
+        return False
+    return set(deciding_rules(decision)) <= set(acknowledgement.rules)
+
+
+def acknowledge_course(
+    uow_factory: UowFactory,
+    course_id: int,
+    on: date,
+    *,
+    actor: str,
+    note: str | None = None,
+    policy: Any = None,
+    clock: Clock = utc_now,
+) -> AcknowledgementRecord:
+    """Record that a prescriber acknowledged the course's decision to stop treatment on ``on``.
+
+    The decision is computed as the decision endpoint computes it; only a decision to
+    discontinue can be acknowledged. The acknowledgement (status, the rules that decided it,
+    the course version) and its audit record are written together.
+
+    Raises
+    ------
+    NotFound
+        No such course.
+    Conflict
+        The decision for ``on`` is not to discontinue: there is nothing to acknowledge.
+    """
+    from inoplan.document.plausibility import check_date
+    from inoplan.services.audit import append_audit
+    from inoplan.services.courses import decide_document
+
+    check_date(on, "on")
+    course, document = _load(uow_factory, course_id)
+    decision = to_json_value(decide_document(document, on, **_policy_kwargs(policy)))
+    status = str(decision.get("status"))
+    if status not in ACKNOWLEDGE_STATUSES:
+        raise Conflict(
+            f"the decision for course {course_id} on {on.isoformat()} is {status!r}, not "
+            "'discontinue': there is no stop to acknowledge"
+        )
+    rules = deciding_rules(decision)
+    now = clock()
+    with uow_factory(write=True) as uow:
+        record: AcknowledgementRecord = uow.acknowledgements.add(
+            course_id=course_id,
+            course_version=course.version,
+            status=status,
+            rules=list(rules),
+            as_of=on,
+            note=note,
+            at=now,
+            by=actor,
+        )
+        append_audit(
+            uow,
+            actor=actor,
+            action="course.acknowledge",
+            entity="acknowledgement",
+            entity_id=str(record.id),
+            course_id=course_id,
+            after={
+                "status": status,
+                "rules": list(rules),
+                "as_of": on.isoformat(),
+                "course_version": course.version,
+                "note": note,
+            },
+            at=now,
+        )
+        uow.commit()
+    return record
+
+
+def acknowledgements(
+    uow_factory: UowFactory, course_ids: Sequence[int]
+) -> dict[int, AcknowledgementRecord]:
+    """The newest acknowledgement of each course (courses without one are left out)."""
+    if not course_ids:
+        return {}
+    with uow_factory() as uow:
+        found: dict[int, AcknowledgementRecord] = uow.acknowledgements.latest(list(course_ids))
+    return found
 
 
 def verify_dose(

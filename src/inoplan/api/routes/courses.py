@@ -1,4 +1,10 @@
-"""Courses: create, read, export, append events, plan, decision, decisions shown, audit."""
+"""Courses: create, read, export, append events, plan, decision, decisions shown, audit,
+acknowledgements of a decision to discontinue.
+
+Every write passes the caller's role and the clinic's clock to the records service, which runs
+the write-time guards (``inoplan.services.guards``); every date parameter is checked against the
+sane date window (``inoplan.document.plausibility.check_date``): 422, never 500.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,8 @@ from inoplan.api.deps import DatabaseDep, PolicyDep, any_permission, permission
 from inoplan.api.openapi import errors
 from inoplan.api.problems import PreconditionRequired
 from inoplan.api.schemas import (
+    AcknowledgementIn,
+    AcknowledgementPublic,
     AuditPublic,
     AuditRecordPublic,
     ConfirmationIn,
@@ -102,12 +110,25 @@ def list_courses(
 def create_course(
     document: CourseDocument,
     database: DatabaseDep,
+    policy: PolicyDep,
+    request: Request,
     principal: Annotated[Principal, Depends(permission("course.create"))],
     response: Response,
 ) -> CourseWritten:
-    """Store a new course document (validated as ``inoplan evaluate`` validates it); version 1."""
+    """Store a new course document (validated as ``inoplan evaluate`` validates it); version 1.
+
+    Refused (422, nothing stored) besides: an entry dated in the future, a recorded dose against
+    the decision without ``override_reason``, a course that could not be decided.
+    """
     data = document.model_dump(mode="json", exclude_unset=True, exclude={"id", "version"})
-    ref = records.create_course(database, data, actor=principal.username)
+    ref = records.create_course(
+        database,
+        data,
+        actor=principal.username,
+        role=principal.role,
+        now=clinic_now(request),
+        policy=policy,
+    )
     response.headers["Location"] = f"/api/v1/courses/{ref.id}"
     response.headers["ETag"] = _etag(ref.version)
     return CourseWritten(id=ref.id, version=ref.version)
@@ -148,6 +169,8 @@ def append_event(
     course_id: CourseId,
     event: Annotated[EventDoc, Body()],
     database: DatabaseDep,
+    policy: PolicyDep,
+    request: Request,
     principal: Annotated[Principal, Depends(any_permission("event."))],
     response: Response,
     if_match: Annotated[
@@ -155,12 +178,28 @@ def append_event(
         Header(alias="If-Match", description="The course version the event is based on"),
     ] = None,
 ) -> CourseWritten:
-    """Append one event (append-only; a correction supersedes an earlier event by id)."""
+    """Append one event (append-only; a correction supersedes an earlier event by id; a
+    ``void`` withdraws an entry made in error).
+
+    Needs ``event.<type>``, and for a correction or a void also ``event.<type of the target>``;
+    an ``override_reason`` needs ``dose.override`` (403 otherwise). A dose recorded for a day the
+    decision holds, on a discontinued course, above the per-dose or per-cycle maximum or fewer
+    than 6 days from another dose is refused (422, ``field: event.override_reason``, ``because``)
+    unless it carries ``override_reason``. An entry dated in the future, or one after which the
+    course could not be decided, is refused (422).
+    """
     data: dict[str, Any] = event.model_dump(mode="json", exclude_unset=True)
     require(principal, event_action(data["type"]))
     expected = _if_match(if_match)
     ref = records.append_event(
-        database, course_id, data, expected_version=expected, actor=principal.username
+        database,
+        course_id,
+        data,
+        expected_version=expected,
+        actor=principal.username,
+        role=principal.role,
+        now=clinic_now(request),
+        policy=policy,
     )
     response.headers["ETag"] = _etag(ref.version)
     return CourseWritten(id=ref.id, version=ref.version, position=ref.extra.get("position"))
@@ -191,18 +230,66 @@ def course_decision(
     ] = None,
 ) -> JSONResponse:
     """The decision for ``on`` (as ``inoplan evaluate --json``); recorded in the audit trail."""
-    day = on or _today(request)
+    day = checked_date(on, "on") or _today(request)
     decision = records.show_decision(
         database, course_id, day, actor=principal.username, policy=policy
     )
     return JSONResponse(decision)
 
 
-def _today(request: Request) -> dt.date:
+def clinic_now(request: Request) -> dt.datetime:
+    """Now on the clinic's clock (``INOPLAN_CLINIC_TIMEZONE``): what "the future" is measured by."""
     from zoneinfo import ZoneInfo
 
-    zone = ZoneInfo(request.app.state.settings.clinic_timezone)
-    return dt.datetime.now(zone).date()
+    return dt.datetime.now(ZoneInfo(request.app.state.settings.clinic_timezone))
+
+
+def _today(request: Request) -> dt.date:
+    return clinic_now(request).date()
+
+
+def checked_date(value: dt.date | None, field: str) -> dt.date | None:
+    """A date parameter inside the accepted window (1900-01-01 to 2099-12-31), else 422."""
+    from inoplan.document.plausibility import check_date
+
+    return None if value is None else check_date(value, field)
+
+
+@router.post(
+    "/{course_id}/acknowledgements",
+    status_code=201,
+    response_model=AcknowledgementPublic,
+    responses=errors(401, 403, 404, 409, 422),
+)
+def acknowledge_course(
+    course_id: CourseId,
+    body: AcknowledgementIn,
+    database: DatabaseDep,
+    policy: PolicyDep,
+    request: Request,
+    principal: Annotated[Principal, Depends(permission("course.acknowledge"))],
+) -> AcknowledgementPublic:
+    """A prescriber acknowledges that the course's decision is to discontinue.
+
+    Until then the course stays in the default Today list; a later decision to discontinue for
+    a new reason (another rule) needs a new acknowledgement. 409 when the decision for ``on``
+    is not to discontinue. Recorded in the audit trail (``course.acknowledge``).
+    """
+    day = checked_date(body.on, "on") or _today(request)
+    record = records.acknowledge_course(
+        database, course_id, day, actor=principal.username, note=body.note, policy=policy
+    )
+    return AcknowledgementPublic(
+        id=record.id,
+        course_id=record.course_id,
+        course_version=record.course_version,
+        status=record.status,
+        rules=list(record.rules),
+        as_of=record.as_of,
+        note=record.note,
+        acknowledged_at=record.acknowledged_at,
+        acknowledged_by=record.acknowledged_by,
+    )
 
 
 MAX_API_POPULATION = 500  # larger populations: ``inoplan pk`` (optionally on Dask)

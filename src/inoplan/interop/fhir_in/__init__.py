@@ -19,8 +19,11 @@ The result must validate with ``inoplan.document.parse_course``.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
+
+from inoplan.errors import InvalidInput
 
 from inoplan.interop.fhir_in.careplan import plan as _plan
 from inoplan.interop.fhir_in.common import (
@@ -61,6 +64,7 @@ __all__ = [
     "pregnancy_result",
     "ref",
     "resources_of",
+    "validate_import",
 ]
 
 
@@ -119,3 +123,64 @@ _ORDER = {
     "hsct": 8,
     "discontinuation": 9,
 }
+
+
+#: Where a course-document field came from in FHIR terms (the element of the resource).
+_ELEMENTS = {
+    "value": "valueQuantity.value",
+    "uln": "referenceRange.high",
+    "lln": "referenceRange.low",
+    "unit": "valueQuantity.unit",
+    "height_cm": "valueQuantity.value",
+    "weight_kg": "valueQuantity.value",
+    "qtcf_ms": "valueQuantity.value",
+    "dose_mg": "dosage.dose",
+    "date": "effective",
+}
+_EVENT_FIELD = re.compile(r"^events\[(\d+)\](?:\.([a-z_]+))?(?:\.([a-z_]+))?")
+
+
+def validate_import(result: ImportResult) -> Any:
+    """Validate the imported document (``parse_course``); an error names the FHIR resource.
+
+    ``events[3].anc.value`` becomes ``Observation/anc-1.valueQuantity.value`` when the mapping
+    knows which resource the value came from (the course-document path stays in the message).
+    Returns the domain course.
+    """
+    from inoplan.document import parse_course
+
+    try:
+        return parse_course(result.document)
+    except InvalidInput as exc:
+        where = _fhir_field(result, exc.field)
+        if where is not None:
+            message = f"{exc.message} (course document: {exc.field})"
+            exc.field, exc.message = where, message
+            exc.args = (f"{where}: {message}",)
+        raise
+
+
+def _fhir_field(result: ImportResult, field: str) -> str | None:
+    match = _EVENT_FIELD.match(field)
+    if match is None:
+        return None
+    events = result.document.get("events") or []
+    index = int(match.group(1))
+    if index >= len(events):
+        return None
+    event = events[index]
+    name, part = match.group(2), match.group(3)
+    if name is None or name == "date":
+        name = next(
+            (k for k in event if f"{k}@{event.get('date')}" in result.sources),
+            None,
+        )
+        part = "date"
+    if name is None:
+        return None
+    source = result.sources.get(f"{name}@{event.get('date')}")
+    if source is None:
+        return None
+    resource = source.split(" (", 1)[0]
+    element = _ELEMENTS.get(part or name)
+    return f"{resource}.{element}" if element else resource

@@ -169,6 +169,7 @@ def administrations(ctx: Context) -> list[dict[str, Any]]:
         position = _cycle_day(ext, dosage.get("text"))
         if position:
             event["cycle"], event["day"] = position
+        ctx.sources[f"dose_mg@{day.isoformat()}"] = f"{where} ({day.isoformat()})"
         given.append((when or "", with_id(event, event_id(a)), where))
     given.sort(key=lambda item: (item[1]["date"], item[0]))
     return _place_in_cycles(ctx, given)

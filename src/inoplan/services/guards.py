@@ -1,0 +1,316 @@
+"""Write-time guards: what a course document or an event must satisfy before it is stored.
+
+``inoplan.document.parse_course`` already refuses what is invalid or implausible in itself
+(types, units, plausibility ranges, dates outside 1900-2099). The guards here need more than
+the document: the clinic's clock, the caller's role and the decision engine. Every write path
+(``records.create_course``, ``records.append_event``; so the REST API, the web forms, the FHIR
+import and the demo seed) runs them in this order, and a refusal stores nothing:
+
+1. **Roles** (:func:`authorize_event`): recording an event needs ``event.<type>``; a correction
+   or a void also needs ``event.<type of the target>`` (a nurse cannot withdraw a prescriber's
+   VOD record); an ``override_reason`` needs ``dose.override``.
+2. **No future** (:func:`check_not_future`): an event that records something that happened
+   (every type except a planned transplant) may not be dated after the clinic's today, with a
+   clock tolerance of :data:`FUTURE_TOLERANCE`; a planned transplant, and the planned start of a
+   course, at most :data:`PLANNED_HORIZON_DAYS` ahead; a birth date not after today.
+3. **Dose against the decision** (:func:`dose_override_reasons`): a dose recorded for a day the
+   decision holds, on a discontinued course, above the per-dose or per-cycle mg/m2 maximum or
+   fewer than 6 days from another dose needs an ``override_reason`` (else
+   :class:`~inoplan.errors.OverrideRequired`).
+4. **Still decidable** (:func:`check_decidable`): the would-be course is planned and decided
+   (for today and for each date written), exactly as the plan and decision endpoints do it; an
+   entry that would make that fail is refused instead of breaking the course for everyone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Final
+
+from inoplan.domain import course as c
+from inoplan.domain.policy import SitePolicy
+from inoplan.errors import InvalidInput, OverrideRequired
+
+__all__ = [
+    "FUTURE_TOLERANCE",
+    "PLANNED_HORIZON_DAYS",
+    "authorize_event",
+    "check_decidable",
+    "check_not_future",
+    "dose_override_reasons",
+    "latest_allowed_date",
+    "require_override",
+]
+
+log = logging.getLogger(__name__)
+
+#: A device clock a little ahead of the server's, near midnight, may date an entry "tomorrow".
+FUTURE_TOLERANCE: Final = timedelta(minutes=5)
+#: How far ahead a planned transplant or the planned start of a course may be dated.
+PLANNED_HORIZON_DAYS: Final = 365
+#: Decision statuses on which a recorded dose goes against the decision.
+_AGAINST: Final = {"hold": "holds", "discontinue": "says discontinue"}
+
+
+# -- 1. roles ----------------------------------------------------------------------------------
+
+
+def authorize_event(
+    role: str, event: Mapping[str, Any], stored: Sequence[Mapping[str, Any]]
+) -> None:
+    """Raise ``Forbidden`` unless ``role`` may record ``event`` against the ``stored`` events.
+
+    A correction (``supersedes``) or a void needs the permission to record the target's type as
+    well as the event's own; an ``override_reason`` needs ``dose.override``.
+    """
+    from inoplan.services.auth import Forbidden, can, event_action
+
+    kind = event.get("type")
+    action = event_action(kind)
+    if not can(role, action):
+        raise Forbidden(role, action)
+    target_id = event.get("supersedes")
+    if target_id:
+        target = next((e for e in stored if e.get("id") == target_id), None)
+        if target is not None and target.get("type") in _event_types():
+            target_action = event_action(target.get("type"))
+            if not can(role, target_action):
+                raise Forbidden(role, f"{target_action} (to correct or withdraw {target_id!r})")
+    if event.get("override_reason") and not can(role, "dose.override"):
+        raise Forbidden(role, "dose.override")
+
+
+def _event_types() -> frozenset[str]:
+    from inoplan.document.io import _EVENT_TYPES
+
+    return frozenset(_EVENT_TYPES)
+
+
+# -- 2. no future ------------------------------------------------------------------------------
+
+
+def latest_allowed_date(now: datetime) -> date:
+    """The latest date a past-tense entry may carry at ``now`` (the clinic's clock).
+
+    >>> from datetime import UTC
+    >>> latest_allowed_date(datetime(2026, 12, 1, 23, 54, tzinfo=UTC)).isoformat()
+    '2026-12-01'
+    >>> latest_allowed_date(datetime(2026, 12, 1, 23, 56, tzinfo=UTC)).isoformat()
+    '2026-12-02'
+    """
+    return (now + FUTURE_TOLERANCE).date()
+
+
+def check_not_future(
+    course: c.Course,
+    now: datetime,
+    *,
+    positions: Iterable[int] | None = None,
+    fields: Mapping[int, str] | None = None,
+    check_plan: bool = True,
+) -> None:
+    """Refuse an entry dated in the future (see the module docstring for the bounds).
+
+    ``positions`` limits the check to the events written now (``None``: every event); ``fields``
+    maps a position to the field name to report (``event`` for an appended event).
+    """
+    latest = latest_allowed_date(now)
+    horizon = now.date() + timedelta(days=PLANNED_HORIZON_DAYS)
+    if check_plan:
+        if course.patient.birth_date > latest:
+            raise InvalidInput("patient.birth_date", "is in the future")
+        if course.plan.start_date > horizon:
+            raise InvalidInput(
+                "plan.start_date",
+                f"{course.plan.start_date.isoformat()} is more than {PLANNED_HORIZON_DAYS} "
+                f"days ahead (latest {horizon.isoformat()}); check the year",
+            )
+    wanted = None if positions is None else set(positions)
+    for event in (*course.events, *course.superseded, *course.voids):
+        if wanted is not None and event.index not in wanted:
+            continue
+        where = (fields or {}).get(event.index, f"events[{event.index}]")
+        if isinstance(event, c.HsctEvent) and event.planned:
+            if event.date > horizon:
+                raise InvalidInput(
+                    f"{where}.date",
+                    f"a planned transplant may be dated at most {PLANNED_HORIZON_DAYS} days "
+                    f"ahead (latest {horizon.isoformat()}); {event.date.isoformat()} is not",
+                )
+            continue
+        if event.date > latest:
+            raise InvalidInput(
+                f"{where}.date",
+                f"{event.date.isoformat()} is in the future (today is "
+                f"{now.date().isoformat()}): a {event.type.replace('_', ' ')} entry records "
+                "what has happened; enter it on the day it happens",
+            )
+
+
+# -- 3. doses against the decision -------------------------------------------------------------
+
+
+def _without(course: c.Course, event: c.Event) -> c.Course:
+    """The course as it was before ``event`` was recorded (its correction target restored)."""
+    events = [e for e in course.events if e.index != event.index]
+    superseded = list(course.superseded)
+    if event.supersedes:
+        still = {
+            e.supersedes
+            for e in (*course.events, *course.voids)
+            if e.supersedes and e.index != event.index
+        }
+        restored = [e for e in superseded if e.id == event.supersedes and e.id not in still]
+        events += restored
+        superseded = [e for e in superseded if e not in restored]
+    events.sort(key=lambda e: (e.date, e.index))
+    return dataclasses.replace(course, events=tuple(events), superseded=tuple(superseded))
+
+
+def _mg(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value == value.to_integral() else str(value)
+
+
+def dose_override_reasons(
+    course: c.Course, administration: c.AdministrationEvent, *, policy: SitePolicy | None = None
+) -> tuple[str, ...]:
+    """Why recording ``administration`` (already part of ``course``) goes against the decision.
+
+    Empty when it does not. Checked: the decision for its date without it (hold, discontinue);
+    the per-dose and per-cycle mg/m2 maxima at the BSA in force on each dose's date (a dose as
+    calculated and rounded by the site's rounding policy is never above them); the minimum
+    number of days between two doses.
+    """
+    from inoplan.domain.dosing import dose_mg
+    from inoplan.domain.planner import body_used
+    from inoplan.knowledge.loader import load_label
+    from inoplan.services.courses import decide_course
+
+    policy = policy or SitePolicy()
+    label = load_label(course.label)
+    out: list[str] = []
+    on = administration.date
+    before = decide_course(_without(course, administration), on, policy=policy)
+    status = str(before.get("status"))
+    if status in _AGAINST:
+        first = next(
+            (r for r in before.get("reasons") or [] if r.get("verdict") == status),
+            (before.get("reasons") or [{}])[0],
+        )
+        why = f": {first.get('message')} ({first.get('citation')})" if first.get("message") else ""
+        out.append(f"the decision for {on.isoformat()} {_AGAINST[status]}{why}")
+
+    limits = label.limits
+    rounding = policy.rounding
+    bodies: dict[date, Any] = {}
+
+    def bsa_on(day: date) -> Decimal | None:
+        if day not in bodies:
+            bodies[day] = body_used(course, course.plan.bsa_formula, policy, on=day).bsa_m2
+        value: Decimal | None = bodies[day]
+        return value
+
+    bsa = bsa_on(on)
+    if bsa is not None and bsa > 0:
+        ceiling = dose_mg(limits.max_mg_per_m2_per_dose, bsa, limits, rounding)
+        if administration.dose_mg > ceiling:
+            out.append(
+                f"{_mg(administration.dose_mg)} mg is "
+                f"{(administration.dose_mg / bsa).quantize(Decimal('0.01'))} mg/m² at BSA "
+                f"{bsa} m², above the maximum of {limits.max_mg_per_m2_per_dose} mg/m² per dose "
+                f"({ceiling} mg; {limits.citation.text})"
+            )
+        same_cycle = [a for a in course.administrations() if a.cycle == administration.cycle]
+        total = Decimal(0)
+        slack = Decimal(0)
+        known = True
+        for dose in same_cycle:
+            area = bsa_on(dose.date)
+            if area is None or area <= 0:
+                known = False
+                break
+            total += dose.dose_mg / area
+            slack += rounding.dose_step_mg / 2 / area  # a rounded dose may be up to half a step
+        if known and total > limits.max_mg_per_m2_per_cycle + slack:
+            out.append(
+                f"cycle {administration.cycle} would total "
+                f"{total.quantize(Decimal('0.01'))} mg/m², above the maximum of "
+                f"{limits.max_mg_per_m2_per_cycle} mg/m² per cycle ({limits.citation.text})"
+            )
+    gap = label.regimen.min_days_between_doses
+    for other in course.administrations():
+        if other.index == administration.index:
+            continue
+        days = abs((administration.date - other.date).days)
+        if days < gap:
+            out.append(
+                f"{days} day{'s' if days != 1 else ''} from cycle {other.cycle} day {other.day} "
+                f"given on {other.date.isoformat()}; at least {gap} days must separate two "
+                f"doses ({label.regimen.citation.text})"
+            )
+            break
+    return tuple(out)
+
+
+def require_override(
+    course: c.Course,
+    administration: c.AdministrationEvent,
+    *,
+    field: str,
+    policy: SitePolicy | None = None,
+) -> tuple[str, ...]:
+    """Raise ``OverrideRequired`` when the dose needs an override and carries none.
+
+    Returns the reasons (empty when the dose follows the decision), so that the audit record
+    can name what an override overrode.
+    """
+    because = dose_override_reasons(course, administration, policy=policy)
+    if because and not (administration.override_reason or "").strip():
+        raise OverrideRequired(field, because)
+    return because
+
+
+# -- 4. still decidable ------------------------------------------------------------------------
+
+
+def check_decidable(
+    course: c.Course,
+    document: Mapping[str, Any],
+    dates: Iterable[date],
+    *,
+    field: str,
+    policy: SitePolicy | None = None,
+) -> None:
+    """Plan and decide the would-be course as the endpoints do; refuse if that fails.
+
+    An ``InvalidInput`` raised while deciding keeps its message (a height and weight that do not
+    belong together); anything else is logged and refused naming ``field``.
+    """
+    from inoplan.services.courses import decide_course, plan_document
+    from inoplan.services.records import to_json_value
+
+    policy = policy or SitePolicy()
+    try:
+        to_json_value(plan_document(document, policy=policy))
+        for day in sorted(set(dates)):
+            to_json_value(decide_course(course, day, policy=policy))
+    except InvalidInput as exc:
+        raise InvalidInput(
+            _map_field(exc.field, field), f"{exc.message} (the course would not be decidable)"
+        ) from None
+    except Exception as exc:  # an engine failure must refuse the write, never break the course
+        log.exception("course not decidable with this entry")
+        raise InvalidInput(
+            field,
+            "with this entry the course could not be planned or decided "
+            f"({type(exc).__name__}); nothing was saved. Check the dates and values.",
+        ) from None
+
+
+def _map_field(found: str, default: str) -> str:
+    """Keep a field that names a place in the document; anything else is the write's field."""
+    return found if found.startswith(("events[", "patient.", "plan.")) else default
