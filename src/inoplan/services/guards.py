@@ -6,9 +6,10 @@ the document: the clinic's clock, the caller's role and the decision engine. Eve
 (``records.create_course``, ``records.append_event``; so the REST API, the web forms, the FHIR
 import and the demo seed) runs them in this order, and a refusal stores nothing:
 
-1. **Roles** (:func:`authorize_event`): recording an event needs ``event.<type>``; a correction
-   or a void also needs ``event.<type of the target>`` (a nurse cannot withdraw a prescriber's
-   VOD record); an ``override_reason`` needs ``dose.override``.
+1. **Roles** (:func:`authorize_event`): recording an event needs ``event.<type>``, and a dose
+   recorded with an ``override_reason`` needs ``dose.override`` instead (the prescriber's call);
+   a correction or a void also needs the permission to record its target (a nurse cannot
+   withdraw a prescriber's VOD record).
 2. **No future** (:func:`check_not_future`): an event that records something that happened
    (every type except a planned transplant) may not be dated after the clinic's today, with a
    clock tolerance of :data:`FUTURE_TOLERANCE`; a planned transplant, and the planned start of a
@@ -44,6 +45,7 @@ __all__ = [
     "dose_override_reasons",
     "latest_allowed_date",
     "require_override",
+    "required_action",
 ]
 
 log = logging.getLogger(__name__)
@@ -59,29 +61,53 @@ _AGAINST: Final = {"hold": "holds", "discontinue": "says discontinue"}
 # -- 1. roles ----------------------------------------------------------------------------------
 
 
-def authorize_event(
-    role: str, event: Mapping[str, Any], stored: Sequence[Mapping[str, Any]]
-) -> None:
-    """Raise ``Forbidden`` unless ``role`` may record ``event`` against the ``stored`` events.
+def required_action(event: Mapping[str, Any]) -> str:
+    """The action that recording ``event`` needs: ``event.<type>``; for a dose recorded with an
+    ``override_reason`` (against the decision), ``dose.override`` (a prescriber's decision).
 
-    A correction (``supersedes``) or a void needs the permission to record the target's type as
-    well as the event's own; an ``override_reason`` needs ``dose.override``.
+    >>> required_action({"type": "labs"}), required_action(
+    ...     {"type": "administration", "override_reason": "after review"})
+    ('event.labs', 'dose.override')
     """
-    from inoplan.services.auth import Forbidden, can, event_action
+    from inoplan.services.auth import event_action
 
     kind = event.get("type")
-    action = event_action(kind)
+    if kind == "administration" and event.get("override_reason"):
+        return "dose.override"
+    return event_action(kind)
+
+
+def authorize_event(
+    role: str,
+    event: Mapping[str, Any],
+    stored: Sequence[Mapping[str, Any]] | None = None,
+) -> None:
+    """Raise ``Forbidden`` unless ``role`` may record ``event`` (against the ``stored`` events).
+
+    A correction (``supersedes``) or a void also needs the permission to record its target (a
+    nurse cannot withdraw a prescriber's VOD record). Without ``stored`` the target is not
+    checked (a first, cheap check before the course is read).
+    """
+    from inoplan.services.auth import Forbidden, can
+
+    action = required_action(event)
     if not can(role, action):
         raise Forbidden(role, action)
     target_id = event.get("supersedes")
-    if target_id:
-        target = next((e for e in stored if e.get("id") == target_id), None)
-        if target is not None and target.get("type") in _event_types():
-            target_action = event_action(target.get("type"))
-            if not can(role, target_action):
-                raise Forbidden(role, f"{target_action} (to correct or withdraw {target_id!r})")
-    if event.get("override_reason") and not can(role, "dose.override"):
-        raise Forbidden(role, "dose.override")
+    if not target_id or stored is None:
+        return
+    target = next((e for e in stored if e.get("id") == target_id), None)
+    if target is None or target.get("type") not in _event_types():
+        return  # the document check names the unknown target
+    target_action = required_action(target)
+    if not can(role, target_action):
+        refused = Forbidden(role, target_action)
+        what = str(target.get("type")).replace("_", " ")
+        refused.args = (
+            f"role {role!r} may not perform {target_action!r}, so it may not correct or "
+            f"withdraw {target_id!r} (a {what} entry); ask a colleague whose role records it",
+        )
+        raise refused
 
 
 def _event_types() -> frozenset[str]:
@@ -146,9 +172,14 @@ def check_not_future(
             raise InvalidInput(
                 f"{where}.date",
                 f"{event.date.isoformat()} is in the future (today is "
-                f"{now.date().isoformat()}): a {event.type.replace('_', ' ')} entry records "
-                "what has happened; enter it on the day it happens",
+                f"{now.date().isoformat()}): {_article(event.type)} entry records what has "
+                "happened; enter it on the day it happens",
             )
+
+
+def _article(kind: str) -> str:
+    text = kind.replace("_", " ")
+    return f"an {text}" if text[:1] in "aeiou" else f"a {text}"
 
 
 # -- 3. doses against the decision -------------------------------------------------------------

@@ -56,7 +56,12 @@ def event_summary(event: Mapping[str, Any]) -> str:
     """One line for an event in the history list."""
     skip = {"type", "date", "id", "supersedes", "reason"}
     parts = []
-    if event.get("supersedes"):
+    if event.get("type") == "void":
+        parts.append(
+            f"withdraws {event.get('supersedes', '')} as entered in error "
+            f"({event.get('reason', '')})"
+        )
+    elif event.get("supersedes"):
         parts.append(f"corrects {event['supersedes']} ({event.get('reason', '')})")
     elif event.get("type") == "discontinuation":
         parts.append(f"reason {event.get('reason', '')}")

@@ -19,6 +19,8 @@ from typing import Any, Final
 __all__ = [
     "CORRECTABLE",
     "FORMS",
+    "OVERRIDE_FIELDS",
+    "OVERRIDE_FORM",
     "Field",
     "FormError",
     "FormSpec",
@@ -302,6 +304,27 @@ def _forms() -> dict[str, FormSpec]:
 
 FORMS: Final[dict[str, FormSpec]] = _forms()
 
+#: A dose given against the decision (a held day, a stopped course, above a hard limit): the
+#: administration form plus the prescriber's required reason (``dose.override``). It posts to
+#: the administration route; the reason stays on the record and raises a critical alert.
+OVERRIDE_FORM: Final = FormSpec(
+    "administration",
+    "Dose given against the decision (prescriber override)",
+    (
+        *FORMS["administration"].fields,
+        Field(
+            "override_reason",
+            "Reason for giving this dose against the decision",
+            "text",
+            required=True,
+            hint="A prescriber's decision: it stays on the record and shows as a critical "
+            "alert on every decision.",
+        ),
+    ),
+    intro="Only for a dose given deliberately on a held day, on a stopped course, above the "
+    "per-dose or per-cycle maximum or fewer than 6 days after another dose.",
+)
+
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -371,6 +394,8 @@ def parse_event(event_type: str, form: Mapping[str, Any]) -> dict[str, Any]:
     spec = FORMS.get(event_type)
     if spec is None:
         raise FormError({"": f"unknown form {event_type!r}"})
+    if event_type == "administration" and _text(form, "override_form"):
+        spec = OVERRIDE_FORM
     errors: dict[str, str] = {}
     event: dict[str, Any] = {"type": event_type}
     labs: dict[str, dict[str, Any]] = {}
@@ -436,6 +461,8 @@ def parse_event(event_type: str, form: Mapping[str, Any]) -> dict[str, Any]:
 
 #: Forms whose events can be corrected (a discontinuation's own ``reason`` field would clash).
 CORRECTABLE: Final = frozenset(FORMS) - {"discontinuation"}
+#: Fields shown only to roles with ``dose.override``.
+OVERRIDE_FIELDS: Final = frozenset({"override_reason"})
 
 
 def add_correction(event_type: str, event: dict[str, Any], form: Mapping[str, Any]) -> None:
@@ -474,6 +501,8 @@ def field_for_error(event_type: str, service_field: str) -> str:
     if name == "supersedes" or (name == "reason" and event_type in CORRECTABLE):
         return "supersedes" if name == "supersedes" else "correction_reason"
     names = {f.name for f in FORMS[event_type].fields}
+    if event_type == OVERRIDE_FORM.event_type:
+        names |= {f.name for f in OVERRIDE_FORM.fields}
     while name and name not in names:
         if name + ".value" in names:
             return name + ".value"

@@ -101,14 +101,28 @@ def _today(request: Request) -> date:
     return datetime.now(ZoneInfo(_settings(request).clinic_timezone)).date()
 
 
+def _now(request: Request) -> datetime:
+    """Now on the clinic's clock (pinned by ``app.state.web_clock`` in tests and demos)."""
+    clock = getattr(request.app.state, "web_clock", None)
+    if clock is not None:
+        return clock()  # type: ignore[no-any-return]
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo(_settings(request).clinic_timezone))
+
+
 def _on(request: Request) -> date:
+    """``?on=YYYY-MM-DD`` inside the accepted window (else InvalidInput: a 422 page)."""
+    from inoplan.document.plausibility import check_date
+
     raw = request.query_params.get("on")
     if not raw:
         return _today(request)
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise InvalidInput("on", "a date as YYYY-MM-DD") from None
+    return check_date(day, "on")
 
 
 def _session(request: Request) -> SessionData | None:
@@ -448,13 +462,16 @@ def _today_page(
     on_text: object,
     patient: str,
 ) -> Response:
-    from inoplan.web.views import STATUS_TEXT, today_view
+    from inoplan.document.plausibility import check_date
+    from inoplan.web.views import BADGE_TEXT, today_view
 
     if show not in _SHOW_CHOICES:
         show = "action"
     if on_text:
         try:
-            on = date.fromisoformat(str(on_text))
+            on = check_date(date.fromisoformat(str(on_text)), "on")
+        except InvalidInput as exc:
+            return _error(request, session, principal, 422, "Invalid date", exc.message)
         except ValueError:
             return _error(request, session, principal, 422, "Invalid date", "a date as YYYY-MM-DD")
     else:
@@ -472,7 +489,7 @@ def _today_page(
         "today.html",
         {
             **view,
-            "status_text": STATUS_TEXT,
+            "status_text": BADGE_TEXT,
             "choices": _SHOW_CHOICES,
             "is_today": on == _today(request),
         },
@@ -497,7 +514,7 @@ def _course_page(
     values: Mapping[str, Any] | None = None,
     banner: str = "",
 ) -> Response:
-    from inoplan.web.views import STATUS_TEXT, course_view
+    from inoplan.web.views import BADGE_TEXT, course_view
 
     try:
         view = course_view(_database(request), principal, course_id, on, policy=_policy(request))
@@ -509,7 +526,7 @@ def _course_page(
         "course.html",
         {
             "view": view,
-            "status_text": STATUS_TEXT,
+            "status_text": BADGE_TEXT,
             "open_form": open_form,
             "errors": dict(errors or {}),
             "values": dict(values or {}),
@@ -557,8 +574,17 @@ async def record_event(request: Request, course_id: int, event_type: str) -> Res
 def _record_event(
     request: Request, course_id: int, event_type: str, form: Mapping[str, Any]
 ) -> Response:
+    from inoplan.services.guards import authorize_event
     from inoplan.services.records import append_event
-    from inoplan.web.forms import FORMS, FormError, add_correction, field_for_error, parse_event
+    from inoplan.web.forms import (
+        FORMS,
+        OVERRIDE_FIELDS,
+        FormError,
+        add_correction,
+        field_for_error,
+        parse_event,
+    )
+    from inoplan.web.views import allowed_forms
 
     checked = _checked_form(request, form)
     if isinstance(checked, Response):
@@ -568,8 +594,15 @@ def _record_event(
         return _error(
             request, session, principal, 404, "Not found", f"There is no form for {event_type!r}."
         )
-    if not can(principal.role, event_action(event_type)):
-        forbidden = Forbidden(principal.role, event_action(event_type))
+    from_override = event_type == "administration" and bool(form.get("override_form"))
+    permitted = (
+        can(principal.role, "dose.override")
+        if from_override
+        else FORMS[event_type] in allowed_forms(principal)
+    )
+    if not permitted:
+        action = "dose.override" if from_override else event_action(event_type)
+        forbidden = Forbidden(principal.role, action)
         return _error(
             request,
             session,
@@ -593,7 +626,7 @@ def _record_event(
             course_id,
             on,
             status_code=status,
-            open_form=event_type,
+            open_form="override" if from_override else event_type,
             errors=errors,
             values=values,
             banner=banner,
@@ -608,11 +641,21 @@ def _record_event(
         return again(422, exc.errors)
     event = {"id": f"{event_type.replace('_', '-')}-{secrets.token_hex(4)}", **event}
     try:
+        authorize_event(principal.role, event)
         append_event(
-            _database(request), course_id, event, expected_version=version, actor=principal.username
+            _database(request),
+            course_id,
+            event,
+            expected_version=version,
+            actor=principal.username,
+            role=principal.role,
+            now=_now(request),
+            policy=_policy(request),
         )
     except NotFound as exc:
         return _error(request, session, principal, 404, "Not found", str(exc))
+    except Forbidden as exc:
+        return again(403, {"": f"Not permitted: {exc}. Nothing was saved."})
     except Conflict as exc:
         return again(
             409,
@@ -621,11 +664,145 @@ def _record_event(
             "check the updated course, then submit again.",
         )
     except InvalidInput as exc:
-        return again(422, {field_for_error(event_type, exc.field): exc.message})
+        where = field_for_error(event_type, exc.field)
+        if where in OVERRIDE_FIELDS and not from_override:
+            where = ""  # the routine form has no such field: the message goes above the form
+        return again(422, {where: exc.message})
     target = f"/courses/{course_id}?recorded={event_type}"
     if request.query_params.get("on"):
         target += f"&on={on.isoformat()}"
     return RedirectResponse(target + "#decision", status_code=303)
+
+
+@router.post("/courses/{course_id}/void", response_class=HTMLResponse)
+async def void_event(request: Request, course_id: int) -> Response:
+    """Withdraw one entry as entered in error (a ``void`` event; a reason is required)."""
+    form = await request.form()
+    return await run_in_threadpool(_void_event, request, course_id, form)
+
+
+def _void_event(request: Request, course_id: int, form: Mapping[str, Any]) -> Response:
+    from inoplan.services.records import append_event
+
+    checked = _checked_form(request, form)
+    if isinstance(checked, Response):
+        return checked
+    session, principal, form = checked
+    target = str(form.get("supersedes") or "").strip()[:64]
+    reason = str(form.get("reason") or "").strip()[:500]
+    version = _expected_version(request, form)
+    try:
+        on = _on(request)
+    except InvalidInput:
+        on = _today(request)
+
+    def again(status: int, banner: str) -> Response:
+        return _course_page(
+            request, session, principal, course_id, on, status_code=status, banner=banner
+        )
+
+    if not can(principal.role, "event.void"):
+        return _error(
+            request,
+            session,
+            principal,
+            403,
+            "Not permitted",
+            f"Your role ({principal.role}) may not withdraw entries. Nothing was saved.",
+        )
+    if version is None or not target:
+        return again(422, "Nothing was saved: the entry or the course version is missing.")
+    if not reason:
+        return again(
+            422,
+            f"Nothing was saved: withdrawing {target} needs a reason "
+            "(why it was entered in error).",
+        )
+    event = {
+        "id": f"void-{secrets.token_hex(4)}",
+        "type": "void",
+        "date": _now(request).date().isoformat(),
+        "supersedes": target,
+        "reason": reason,
+    }
+    try:
+        append_event(
+            _database(request),
+            course_id,
+            event,
+            expected_version=version,
+            actor=principal.username,
+            role=principal.role,
+            now=_now(request),
+            policy=_policy(request),
+        )
+    except NotFound as exc:
+        return _error(request, session, principal, 404, "Not found", str(exc))
+    except Forbidden as exc:
+        return again(403, f"Nothing was saved: {exc}.")
+    except Conflict as exc:
+        return again(409, f"Nothing was saved: {exc}.")
+    except InvalidInput as exc:
+        return again(422, f"Nothing was saved: {exc.message}")
+    suffix = f"&on={on.isoformat()}" if request.query_params.get("on") else ""
+    return RedirectResponse(f"/courses/{course_id}?recorded=void{suffix}#events", status_code=303)
+
+
+@router.post("/courses/{course_id}/acknowledge", response_class=HTMLResponse)
+async def acknowledge(request: Request, course_id: int) -> Response:
+    """A prescriber acknowledges the decision to discontinue (it then leaves the default list)."""
+    form = await request.form()
+    return await run_in_threadpool(_acknowledge, request, course_id, form)
+
+
+def _acknowledge(request: Request, course_id: int, form: Mapping[str, Any]) -> Response:
+    from inoplan.services.records import acknowledge_course
+
+    checked = _checked_form(request, form)
+    if isinstance(checked, Response):
+        return checked
+    session, principal, form = checked
+    if not can(principal.role, "course.acknowledge"):
+        return _error(
+            request,
+            session,
+            principal,
+            403,
+            "Not permitted",
+            f"Your role ({principal.role}) may not acknowledge a decision to discontinue; "
+            "a prescriber does.",
+        )
+    try:
+        on = _on(request)
+    except InvalidInput as exc:
+        return _error(request, session, principal, 422, "Invalid date", exc.message)
+    note = str(form.get("note") or "").strip()[:500] or None
+    try:
+        acknowledge_course(
+            _database(request),
+            course_id,
+            on,
+            actor=principal.username,
+            note=note,
+            policy=_policy(request),
+        )
+    except NotFound as exc:
+        return _error(request, session, principal, 404, "Not found", str(exc))
+    except Conflict as exc:
+        return _course_page(
+            request,
+            session,
+            principal,
+            course_id,
+            on,
+            status_code=409,
+            banner=f"Nothing was acknowledged: {exc}.",
+        )
+    back = _safe_next(form.get("next"))
+    if back == "/" and form.get("next") != "/":
+        suffix = f"&on={on.isoformat()}" if request.query_params.get("on") else ""
+        back = f"/courses/{course_id}?recorded=acknowledgement{suffix}#decision"
+    return RedirectResponse(back, status_code=303)
 
 
 # -- documents -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from inoplan.errors import CdsError, InvalidInput
 from inoplan.services.auth import Principal, can, event_action
 
 __all__ = [
+    "BADGE_TEXT",
     "STATUS_TEXT",
     "CourseView",
     "course_view",
@@ -33,7 +34,25 @@ STATUS_TEXT: Final[Mapping[str, str]] = {
     "complete": "Course complete",
     "discontinue": "Discontinue",
 }
+#: The web pages' badges say what to do, in words (not colour alone).
+BADGE_TEXT: Final[Mapping[str, str]] = {
+    **STATUS_TEXT,
+    "hold": "Hold: do not give",
+    "discontinue": "Discontinue: stop treatment",
+}
 NEEDS_ACTION: Final = ("give", "hold", "cannot_decide")
+#: Statuses that stay in the default list until a prescriber acknowledges them.
+ACKNOWLEDGE: Final = ("discontinue",)
+#: Order of the Today list after "critical first": the most dangerous status first.
+STATUS_ORDER: Final = (
+    "error",
+    "discontinue",
+    "hold",
+    "cannot_decide",
+    "give",
+    "wait",
+    "complete",
+)
 #: Audit records shown on the course page (newest first); the API lists them all.
 AUDIT_ROWS: Final = 100
 SEVERITY_ORDER: Final = ("critical", "warning", "info")
@@ -68,6 +87,17 @@ class TodayRow:
     critical: int
     warnings: int
     error: str = ""
+    acknowledged: bool = False
+    critical_codes: tuple[str, ...] = ()
+
+    @property
+    def needs_acknowledgement(self) -> bool:
+        return self.status in ACKNOWLEDGE and not self.acknowledged
+
+    @property
+    def urgent(self) -> bool:
+        """Shown first: a critical alert, an unacknowledged stop, or an error."""
+        return self.critical > 0 or self.needs_acknowledgement or self.status == "error"
 
 
 def today_view(
@@ -79,13 +109,24 @@ def today_view(
     patient: str = "",
     policy: Any = None,
 ) -> dict[str, Any]:
-    """Every course's decision for ``on`` (each recorded as shown), filtered for the list."""
-    from inoplan.services.records import list_courses, show_decision
+    """Every course's decision for ``on`` (each recorded as shown), filtered for the list.
+
+    The default list ("action") holds the courses due, held or needing data, and every course
+    whose decision is to discontinue until a prescriber has acknowledged it. Critical items
+    come first (a critical alert, an unacknowledged stop, an error), then by status.
+    """
+    from inoplan.services.records import (
+        acknowledgements,
+        is_acknowledged,
+        list_courses,
+        show_decision,
+    )
 
     rows: list[TodayRow] = []
     offset = 0
     while True:
         page = list_courses(database, offset=offset, limit=200)
+        acks = acknowledgements(database, [course.id for course in page.data])
         for course in page.data:
             if patient and patient.lower() not in course.patient_external_id.lower():
                 continue
@@ -110,16 +151,19 @@ def today_view(
                 continue
             alerts = decision.get("alerts") or []
             status = str(decision.get("status"))
+            critical = [str(a.get("code")) for a in alerts if a.get("severity") == "critical"]
             rows.append(
                 TodayRow(
                     course_id=course.id,
                     patient_id=course.patient_external_id,
                     status=status,
-                    status_text=STATUS_TEXT.get(status, status),
+                    status_text=BADGE_TEXT.get(status, status),
                     reason=one_line_reason(decision),
                     next_dose=decision.get("next_dose"),
-                    critical=sum(1 for a in alerts if a.get("severity") == "critical"),
+                    critical=len(critical),
                     warnings=sum(1 for a in alerts if a.get("severity") == "warning"),
+                    acknowledged=is_acknowledged(decision, acks.get(course.id)),
+                    critical_codes=tuple(dict.fromkeys(critical)),
                 )
             )
         offset += len(page.data)
@@ -129,18 +173,21 @@ def today_view(
     for row in rows:
         counts[row.status] = counts.get(row.status, 0) + 1
     if show == "action":
-        shown = [r for r in rows if r.status in (*NEEDS_ACTION, "error")]
+        shown = [r for r in rows if r.status in (*NEEDS_ACTION, "error") or r.needs_acknowledgement]
     elif show == "all":
         shown = rows
     else:
         shown = [r for r in rows if r.status == show]
-    order = {
-        s: i
-        for i, s in enumerate(
-            ("error", "hold", "cannot_decide", "give", "wait", "discontinue", "complete")
+    order = {s: i for i, s in enumerate(STATUS_ORDER)}
+    shown.sort(
+        key=lambda r: (
+            not r.urgent,
+            order.get(r.status, 99),
+            r.acknowledged,
+            r.patient_id,
+            r.course_id,
         )
-    }
-    shown.sort(key=lambda r: (order.get(r.status, 99), r.patient_id, r.course_id))
+    )
     return {
         "rows": shown,
         "counts": counts,
@@ -172,6 +219,13 @@ class CourseView:
     correctable: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     label_revision: str = ""
     stale: bool = False
+    #: ids of the entries this user may withdraw as entered in error
+    voidable: frozenset[str] = frozenset()
+    override_form: Any = None
+    #: the decision is to discontinue and no prescriber has acknowledged it yet
+    needs_acknowledgement: bool = False
+    acknowledgement: Any = None
+    critical: int = 0
 
 
 def _timeline(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -202,32 +256,77 @@ def prefill(forms: list[Any], on: date, decision: Mapping[str, Any]) -> dict[str
     deviation from the calculated dose raises the engine's DOSE_DEVIATION alert).
     """
     values = {spec.event_type: {"date": on.isoformat()} for spec in forms}
+    values["override"] = {"date": on.isoformat()}
     due = decision.get("next_dose")
-    if "administration" in values and decision.get("status") == "give" and due:
-        values["administration"].update(
-            {"cycle": str(due["cycle"]), "day": str(due["day"])}
-            | ({"dose_mg": f"{due['dose_mg']:g}"} if due.get("dose_mg") is not None else {})
-        )
+    suggested = (
+        {"cycle": str(due["cycle"]), "day": str(due["day"])}
+        | ({"dose_mg": f"{due['dose_mg']:g}"} if due.get("dose_mg") is not None else {})
+        if due
+        else {}
+    )
+    if "administration" in values and decision.get("status") == "give":
+        values["administration"].update(suggested)
+    values["override"].update(suggested)  # the prescriber sees and confirms every value
     return values
 
 
-def _correctable(events: list[dict[str, Any]]) -> dict[str, list[tuple[str, str]]]:
-    """Entries that a correction may replace: those with an id, not already corrected."""
+def _may_record(principal: Principal, event: Mapping[str, Any]) -> bool:
+    from inoplan.services.guards import required_action
+
+    try:
+        return can(principal.role, required_action(event))
+    except (CdsError, KeyError):
+        return False
+
+
+def _correctable(
+    events: list[dict[str, Any]], principal: Principal
+) -> dict[str, list[tuple[str, str]]]:
+    """Entries that a correction may replace: those with an id, not already corrected or
+    withdrawn, that this user's role may record (a correction needs the target's permission)."""
     from inoplan.web.filters import event_summary
 
     out: dict[str, list[tuple[str, str]]] = {}
     for event in events:
+        if event.get("type") == "void" or not _may_record(principal, event):
+            continue
         if event.get("id") and not event.get("_superseded"):
             text = f"{event['date']}: {event_summary(event)}"
             out.setdefault(str(event["type"]), []).append((str(event["id"]), text[:90]))
     return out
 
 
+def _voidable(events: list[dict[str, Any]], principal: Principal) -> frozenset[str]:
+    """Entries this user may withdraw as entered in error: an id, still counting, not itself a
+    withdrawal, and a role that may record the entry (``event.void`` and the target's action)."""
+    if not can(principal.role, "event.void"):
+        return frozenset()
+    return frozenset(
+        str(e["id"])
+        for e in events
+        if e.get("id")
+        and e.get("type") != "void"
+        and not e.get("_superseded")
+        and _may_record(principal, e)
+    )
+
+
 def allowed_forms(principal: Principal) -> list[Any]:
-    """The event forms this role may submit (the API's permission matrix)."""
+    """The event forms this role may submit (the API's permission matrix).
+
+    The dose given against the decision (``dose.override``) has its own form on the course page
+    (:func:`override_form`), apart from the routine administration form.
+    """
     from inoplan.web.forms import FORMS
 
     return [spec for kind, spec in FORMS.items() if can(principal.role, event_action(kind))]
+
+
+def override_form(principal: Principal) -> Any:
+    """The "dose given against the decision" form, for roles with ``dose.override``."""
+    from inoplan.web.forms import OVERRIDE_FORM
+
+    return OVERRIDE_FORM if can(principal.role, "dose.override") else None
 
 
 def course_view(
@@ -241,7 +340,13 @@ def course_view(
     """Everything the course page shows, from the services (the decision is recorded as shown)."""
     from inoplan.knowledge.loader import load_label
     from inoplan.services.courses import load_course, plan_course_as_of
-    from inoplan.services.records import course_audit, course_document, show_decision
+    from inoplan.services.records import (
+        acknowledgements,
+        course_audit,
+        course_document,
+        is_acknowledged,
+        show_decision,
+    )
     from inoplan.web.plots import charts
 
     decision = show_decision(
@@ -264,9 +369,17 @@ def course_view(
         reverse=True,
     )
     forms = allowed_forms(principal)
-    superseded = {e.get("supersedes") for e in document.get("events", []) if e.get("supersedes")}
+    superseded = {
+        e.get("supersedes")
+        for e in document.get("events", [])
+        if e.get("supersedes") and e.get("type") != "void"
+    }
+    voided = {e.get("supersedes") for e in document.get("events", []) if e.get("type") == "void"}
     for event in events:
-        event["_superseded"] = event.get("id") in superseded
+        event["_voided"] = event.get("id") in voided
+        event["_superseded"] = event.get("id") in superseded or event["_voided"]
+    acknowledgement = acknowledgements(database, [course_id]).get(course_id)
+    stopping = str(decision.get("status")) in ACKNOWLEDGE
     return CourseView(
         course_id=course_id,
         version=int(decision.get("course_version", version)),
@@ -281,9 +394,14 @@ def course_view(
         audit=audit,
         forms=forms,
         prefill=prefill(forms, on, decision),
-        correctable=_correctable(events),
+        correctable=_correctable(events, principal),
         label_revision=label.id,
         stale=int(decision.get("course_version", version)) != version,
+        voidable=_voidable(events, principal),
+        override_form=override_form(principal),
+        needs_acknowledgement=stopping and not is_acknowledged(decision, acknowledgement),
+        acknowledgement=acknowledgement if stopping else None,
+        critical=sum(1 for a in decision.get("alerts") or [] if a.get("severity") == "critical"),
     )
 
 

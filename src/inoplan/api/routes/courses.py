@@ -37,7 +37,8 @@ from inoplan.api.schemas import (
 from inoplan.document.models import CourseDocument, EventDoc
 from inoplan.errors import InvalidInput
 from inoplan.services import records
-from inoplan.services.auth import Principal, event_action, require
+from inoplan.services.auth import Principal
+from inoplan.services.guards import authorize_event
 
 router = APIRouter(prefix="/courses", tags=["courses"])
 
@@ -181,15 +182,16 @@ def append_event(
     """Append one event (append-only; a correction supersedes an earlier event by id; a
     ``void`` withdraws an entry made in error).
 
-    Needs ``event.<type>``, and for a correction or a void also ``event.<type of the target>``;
-    an ``override_reason`` needs ``dose.override`` (403 otherwise). A dose recorded for a day the
-    decision holds, on a discontinued course, above the per-dose or per-cycle maximum or fewer
-    than 6 days from another dose is refused (422, ``field: event.override_reason``, ``because``)
-    unless it carries ``override_reason``. An entry dated in the future, or one after which the
-    course could not be decided, is refused (422).
+    Needs ``event.<type>`` (a dose with ``override_reason``: ``dose.override`` instead), and for
+    a correction or a void also the permission to record the target (403 otherwise). A dose
+    recorded for a day the decision holds, on a discontinued course, above the per-dose or
+    per-cycle maximum or fewer than 6 days from another dose is refused (422,
+    ``field: event.override_reason``, ``because``) unless it carries ``override_reason``. An
+    entry dated in the future, or one after which the course could not be decided, is refused
+    (422).
     """
     data: dict[str, Any] = event.model_dump(mode="json", exclude_unset=True)
-    require(principal, event_action(data["type"]))
+    authorize_event(principal.role, data)  # the target of a correction: in the service
     expected = _if_match(if_match)
     ref = records.append_event(
         database,
