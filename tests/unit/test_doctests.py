@@ -17,6 +17,8 @@ MODULES = [
     "inoplan.ical",
     "inoplan.domain.vocabulary",
     "inoplan.knowledge.vocabulary",
+    "inoplan.document.plausibility",
+    "inoplan.services.guards",
 ]
 
 

@@ -207,14 +207,20 @@ def _mg(value: Decimal) -> str:
 
 
 def dose_override_reasons(
-    course: c.Course, administration: c.AdministrationEvent, *, policy: SitePolicy | None = None
+    course: c.Course,
+    administration: c.AdministrationEvent,
+    *,
+    policy: SitePolicy | None = None,
+    whole_cycle: bool = True,
 ) -> tuple[str, ...]:
     """Why recording ``administration`` (already part of ``course``) goes against the decision.
 
     Empty when it does not. Checked: the decision for its date without it (hold, discontinue);
     the per-dose and per-cycle mg/m2 maxima at the BSA in force on each dose's date (a dose as
     calculated and rounded by the site's rounding policy is never above them); the minimum
-    number of days between two doses.
+    number of days between two doses. The cycle total counts every dose of the cycle
+    (``whole_cycle``: a dose added to a cycle takes it over the maximum) or, when a whole
+    history is checked dose by dose, the doses up to this one (the one that crossed the line).
     """
     from inoplan.domain.dosing import dose_mg
     from inoplan.domain.planner import body_used
@@ -255,7 +261,12 @@ def dose_override_reasons(
                 f"{bsa} m², above the maximum of {limits.max_mg_per_m2_per_dose} mg/m² per dose "
                 f"({ceiling} mg; {limits.citation.text})"
             )
-        same_cycle = [a for a in course.administrations() if a.cycle == administration.cycle]
+        mark = (administration.date, administration.index)
+        same_cycle = [
+            a
+            for a in course.administrations()
+            if a.cycle == administration.cycle and (whole_cycle or (a.date, a.index) <= mark)
+        ]
         total = Decimal(0)
         slack = Decimal(0)
         known = True
@@ -293,13 +304,16 @@ def require_override(
     *,
     field: str,
     policy: SitePolicy | None = None,
+    whole_cycle: bool = True,
 ) -> tuple[str, ...]:
     """Raise ``OverrideRequired`` when the dose needs an override and carries none.
 
     Returns the reasons (empty when the dose follows the decision), so that the audit record
     can name what an override overrode.
     """
-    because = dose_override_reasons(course, administration, policy=policy)
+    because = dose_override_reasons(
+        course, administration, policy=policy, whole_cycle=whole_cycle
+    )
     if because and not (administration.override_reason or "").strip():
         raise OverrideRequired(field, because)
     return because

@@ -367,7 +367,11 @@ def _guard_document(
     for dose in course.administrations():
         assert isinstance(dose, AdministrationEvent)
         because = guards.require_override(
-            course, dose, field=f"events[{dose.index}].override_reason", policy=policy
+            course,
+            dose,
+            field=f"events[{dose.index}].override_reason",
+            policy=policy,
+            whole_cycle=False,  # dose by dose through the history: the one that crossed
         )
         if because:
             overrides.append(_override_record(dose.index, dose.override_reason, because))

@@ -1,0 +1,546 @@
+"""Write-time guards through the REST API (issue 11): plausibility, dates, doses against the
+decision, roles on corrections and voids, acknowledgements; each refusal a 4xx naming the field,
+nothing stored.
+
+The courses here are built around the real date (the API has no pinned clock): cycle 1 day 1
+two weeks ago, so that "the future" is the future of the server's clock.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from records_helpers import headers
+
+COURSES = "/api/v1/courses"
+TODAY = datetime.now(UTC).date()  # the clinic's time zone is UTC in these settings
+START = TODAY - timedelta(days=14)  # cycle 1 day 1
+
+
+def day(offset: int) -> str:
+    return (START + timedelta(days=offset)).isoformat()
+
+
+NORMAL_LABS: dict[str, Any] = {
+    "anc": {"value": 1.6, "unit": "10*9/L"},
+    "platelets": {"value": 120, "unit": "10*9/L"},
+    "bilirubin": {"value": 0.7, "unit": "mg/dL", "uln": 1.2},
+    "ast": {"value": 30, "unit": "U/L", "uln": 40},
+    "alt": {"value": 28, "unit": "U/L", "uln": 41},
+}
+
+
+def labs(offset: int, **changes: Any) -> dict[str, Any]:
+    return {"date": day(offset), "type": "labs", **copy.deepcopy(NORMAL_LABS), **changes}
+
+
+def dose(offset: int, cycle: int, cycle_day: int, mg: float, **extra: Any) -> dict[str, Any]:
+    return {
+        "date": day(offset),
+        "type": "administration",
+        "cycle": cycle,
+        "day": cycle_day,
+        "dose_mg": mg,
+        **extra,
+    }
+
+
+def document(*extra: dict[str, Any], patient: str = "G-1") -> dict[str, Any]:
+    """An adult (170 cm, 70 kg: BSA 1.82 m2) with cycle 1 day 1 (1.46 mg = 0.8 mg/m2) given."""
+    return {
+        "label": "us",
+        "patient": {
+            "id": patient,
+            "birth_date": "1970-05-05",
+            "sex": "male",
+            "reproductive_potential": False,
+        },
+        "plan": {"start_date": day(0), "hsct_intended": False},
+        "events": [
+            {"date": day(-3), "type": "vitals", "height_cm": 170, "weight_kg": 70},
+            {"date": day(-3), "type": "ecg", "qtcf_ms": 420},
+            labs(-1, peripheral_blasts={"value": 1.0, "unit": "10*9/L"}),
+            {"id": "c1d1", **dose(0, 1, 1, 1.46)},
+            *extra,
+        ],
+    }
+
+
+def create(client: Any, token: str, doc: dict[str, Any]) -> int:
+    response = client.post(COURSES, json=doc, headers=headers(token))
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def stored(client: Any, tokens: dict[str, str], course: int) -> dict[str, Any]:
+    response = client.get(f"{COURSES}/{course}", headers=headers(tokens["viewer"]))
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def post_event(client: Any, token: str, course: int, event: dict[str, Any], version: int) -> Any:
+    return client.post(
+        f"{COURSES}/{course}/events",
+        json=event,
+        headers=headers(token, **{"If-Match": str(version)}),
+    )
+
+
+def refused_and_unchanged(
+    client: Any, tokens: dict[str, str], course: int, response: Any, status: int, field: str
+) -> dict[str, Any]:
+    before = stored(client, tokens, course)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    if field:
+        assert body["field"] == field, body
+    assert stored(client, tokens, course) == before  # nothing written
+    return body
+
+
+# -- plausibility at the door ----------------------------------------------------------------
+
+
+class TestPlausibility:
+    def test_anc_900_in_10_9_per_litre_is_refused_with_did_you_mean(
+        self, client: Any, tokens: dict[str, str]
+    ) -> None:
+        course = create(client, tokens["prescriber"], document())
+        event = labs(7, anc={"value": 900, "unit": "10*9/L"})
+        response = post_event(client, tokens["nurse"], course, event, 1)
+        body = refused_and_unchanged(client, tokens, course, response, 422, "event.anc.value")
+        assert "did you mean 900 /µL (0.9 × 10⁹/L)?" in body["detail"]
+        assert stored(client, tokens, course)["version"] == 1
+
+    def test_900_per_microlitre_is_stored(self, client: Any, tokens: dict[str, str]) -> None:
+        course = create(client, tokens["prescriber"], document())
+        response = post_event(
+            client, tokens["nurse"], course, labs(7, anc={"value": 900, "unit": "/uL"}), 1
+        )
+        assert response.status_code == 201, response.text
+
+    @pytest.mark.parametrize("weight", ["1e308", "1e400", "NaN", "-Infinity", "1" * 400])
+    def test_absurd_weights_are_refused_at_creation(
+        self, client: Any, tokens: dict[str, str], weight: str
+    ) -> None:
+        import json
+
+        text = json.dumps(document()).replace('"weight_kg": 70', f'"weight_kg": {weight}')
+        response = client.post(
+            COURSES,
+            content=text,
+            headers=headers(tokens["prescriber"], **{"Content-Type": "application/json"}),
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["field"].startswith("events[0].weight_kg")
+        assert client.get(COURSES, headers=headers(tokens["viewer"])).json()["count"] == 0
+
+    @pytest.mark.parametrize(
+        ("event", "field"),
+        [
+            ({"type": "vitals", "weight_kg": 350.01}, "event.weight_kg"),
+            ({"type": "vitals", "height_cm": 1.7}, "event.height_cm"),
+            ({"type": "ecg", "qtcf_ms": 800.5}, "event.qtcf_ms"),
+            (
+                {"type": "labs", "platelets": {"value": 3001, "unit": "10*9/L"}},
+                "event.platelets.value",
+            ),
+            (
+                {"type": "labs", "potassium": {"value": 0.9, "unit": "mmol/L"}},
+                "event.potassium.value",
+            ),
+        ],
+    )
+    def test_each_appended_value_outside_its_range(
+        self, client: Any, tokens: dict[str, str], event: dict[str, Any], field: str
+    ) -> None:
+        course = create(client, tokens["prescriber"], document())
+        response = post_event(client, tokens["prescriber"], course, {"date": day(7), **event}, 1)
+        refused_and_unchanged(client, tokens, course, response, 422, field)
+
+    def test_a_weight_that_does_not_fit_the_recorded_height(
+        self, client: Any, tokens: dict[str, str]
+    ) -> None:
+        course = create(client, tokens["prescriber"], document())
+        event = {"date": day(7), "type": "vitals", "weight_kg": 300}  # 170 cm: BMI 104
+        response = post_event(client, tokens["nurse"], course, event, 1)
+        body = refused_and_unchanged(client, tokens, course, response, 422, "event.weight_kg")
+        assert "body mass index" in body["detail"]
+
+
+# -- dates -------------------------------------------------------------------------------------
+
+
+class TestDates:
+    def test_entries_up_to_today_are_accepted_and_tomorrow_is_not(
+        self, client: Any, tokens: dict[str, str]
+    ) -> None:
+        course = create(client, tokens["prescriber"], document())
+        today = {"date": TODAY.isoformat(), "type": "ecg", "qtcf_ms": 430}
+        assert post_event(client, tokens["nurse"], course, today, 1).status_code == 201
+        tomorrow = {**today, "date": (TODAY + timedelta(days=1)).isoformat()}
+        response = post_event(client, tokens["nurse"], course, tomorrow, 2)
+        body = refused_and_unchanged(client, tokens, course, response, 422, "event.date")
+        assert "in the future" in body["detail"]
+
+    @pytest.mark.parametrize("ahead", [1, 2, 45])
+    def test_a_dose_dated_in_the_future(
+        self, client: Any, tokens: dict[str, str], ahead: int
+    ) -> None:
+        course = create(client, tokens["prescriber"], document())
+        event = dose(14 + ahead, 1, 8, 0.91)
+        response = post_event(client, tokens["nurse"], course, event, 1)
+        refused_and_unchanged(client, tokens, course, response, 422, "event.date")
+
+    @pytest.mark.parametrize(
+        "event",
+        [
+            {"type": "labs", **NORMAL_LABS},
+            {"type": "toxicity", "term": "nausea", "grade": 1},
+            {"type": "response", "status": "CR"},
+            {"type": "discontinuation", "reason": "planned in advance"},
+            {"type": "hsct", "planned": False},
+            {"type": "pregnancy_test", "result": "negative"},
+            {"type": "medication", "name": "ondansetron", "action": "start"},
+        ],
+    )
+    def test_every_past_tense_event_type(
+        self, client: Any, tokens: dict[str, str], event: dict[str, Any]
+    ) -> None:
+        course = create(client, tokens["prescriber"], document())
+        future = {"date": (TODAY + timedelta(days=3)).isoformat(), **event}
+        response = post_event(client, tokens["prescriber"], course, future, 1)
+        refused_and_unchanged(client, tokens, course, response, 422, "event.date")
+
+    def test_a_planned_transplant_within_a_year(self, client: Any, tokens: dict[str, str]) -> None:
+        course = create(client, tokens["prescriber"], document())
+        within = {
+            "date": (TODAY + timedelta(days=365)).isoformat(),
+            "type": "hsct",
+            "planned": True,
+        }
+        assert post_event(client, tokens["prescriber"], course, within, 1).status_code == 201
+        beyond = {**within, "date": (TODAY + timedelta(days=366)).isoformat()}
+        response = post_event(client, tokens["prescriber"], course, beyond, 2)
+        refused_and_unchanged(client, tokens, course, response, 422, "event.date")
+
+    def test_a_created_course_with_a_future_entry(
+        self, client: Any, tokens: dict[str, str]
+    ) -> None:
+        doc = document(
+            {"date": (TODAY + timedelta(days=1)).isoformat(), "type": "ecg", "qtcf_ms": 430}
+        )
+        response = client.post(COURSES, json=doc, headers=headers(tokens["prescriber"]))
+        assert response.status_code == 422
+        assert response.json()["field"] == "events[4].date"
+
+    def test_a_start_date_more_than_a_year_ahead(self, client: Any, tokens: dict[str, str]) -> None:
+        doc = document()
+        doc["events"] = doc["events"][:3]
+        doc["plan"]["start_date"] = (TODAY + timedelta(days=366)).isoformat()
+        response = client.post(COURSES, json=doc, headers=headers(tokens["prescriber"]))
+        assert response.status_code == 422
+        assert response.json()["field"] == "plan.start_date"
+        doc["plan"]["start_date"] = (TODAY + timedelta(days=365)).isoformat()
+        assert (
+            client.post(COURSES, json=doc, headers=headers(tokens["prescriber"])).status_code == 201
+        )
+
+    @pytest.mark.parametrize("on", ["9999-12-31", "2100-01-01", "1899-12-31", "0001-01-01"])
+    def test_every_date_parameter_is_a_422_not_a_500(
+        self, client: Any, tokens: dict[str, str], on: str
+    ) -> None:
+        course = create(client, tokens["prescriber"], document())
+        reader = headers(tokens["prescriber"])
+        for response in (
+            client.get(f"{COURSES}/{course}/decision?on={on}", headers=reader),
+            client.get(f"{COURSES}/{course}/fhir?on={on}", headers=reader),
+            client.post(
+                f"/api/v1/fhir/import?start_date={on}",
+                json={"resourceType": "Bundle", "type": "collection", "entry": []},
+                headers=reader,
+            ),
+            client.post(f"{COURSES}/{course}/acknowledgements", json={"on": on}, headers=reader),
+        ):
+            assert response.status_code == 422, response.text
+            assert response.json()["field"] in {"on", "start_date"}
+
+    @pytest.mark.parametrize("on", ["1900-01-01", "2099-12-31"])
+    def test_the_window_s_own_ends_are_decided(
+        self, client: Any, tokens: dict[str, str], on: str
+    ) -> None:
+        course = create(client, tokens["prescriber"], document())
+        response = client.get(
+            f"{COURSES}/{course}/decision?on={on}", headers=headers(tokens["viewer"])
+        )
+        assert response.status_code == 200, response.text
+
+
+# -- doses against the decision ----------------------------------------------------------------
+
+
+def held_course() -> dict[str, Any]:
+    """Cycle 1 day 8 due today-7, with bilirubin 2 x ULN that morning: the decision holds."""
+    return document(labs(7, bilirubin={"value": 2.4, "unit": "mg/dL", "uln": 1.2}))
+
+
+class TestOverride:
+    def test_a_dose_that_follows_the_decision_needs_none(
+        self, client: Any, tokens: dict[str, str]
+    ) -> None:
+        course = create(client, tokens["prescriber"], document(labs(6)))
+        response = post_event(client, tokens["nurse"], course, dose(7, 1, 8, 0.91), 1)
+        assert response.status_code == 201, response.text
+
+    def test_a_nurse_cannot_make_a_hold_disappear(
+        self, client: Any, tokens: dict[str, str]
+    ) -> None:
+        course = create(client, tokens["prescriber"], held_course())
+        reader = headers(tokens["viewer"])
+        held = client.get(f"{COURSES}/{course}/decision?on={day(7)}", headers=reader).json()
+        assert held["status"] == "hold"
+        response = post_event(client, tokens["nurse"], course, dose(7, 1, 8, 0.91), 1)
+        body = refused_and_unchanged(client, tokens, course, response, 422, "event.override_reason")
+        assert any("holds" in reason for reason in body["because"])
+        assert "override_reason" in body["detail"] and "prescriber" in body["detail"]
+        again = client.get(f"{COURSES}/{course}/decision?on={day(7)}", headers=reader).json()
+        assert again["status"] == "hold"
+
+    def test_a_nurse_may_not_override(self, client: Any, tokens: dict[str, str]) -> None:
+        course = create(client, tokens["prescriber"], held_course())
+        event = dose(7, 1, 8, 0.91, override_reason="doctor said so")
+        response = post_event(client, tokens["nurse"], course, event, 1)
+        body = refused_and_unchanged(client, tokens, course, response, 403, "")
+        assert "dose.override" in body["detail"]
+
+    @pytest.mark.parametrize("role", ["prescriber", "admin"])
+    def test_a_prescriber_overrides_with_a_reason_and_it_stays_on_the_record(
+        self, client: Any, tokens: dict[str, str], role: str
+    ) -> None:
+        course = create(client, tokens["prescriber"], held_course())
+        reason = "bilirubin from haemolysed sample; repeat normal by phone"
+        event = dose(7, 1, 8, 0.91, override_reason=reason)
+        response = post_event(client, tokens[role], course, event, 1)
+        assert response.status_code == 201, response.text
+        assert stored(client, tokens, course)["events"][-1]["override_reason"] == reason
+        trail = client.get(f"{COURSES}/{course}/audit", headers=headers(tokens["admin"])).json()
+        last = trail["data"][-1]
+        assert last["action"] == "event.administration" and last["actor"] == role
+        assert last["after"]["override"]["override_reason"] == reason
+        assert any("holds" in text for text in last["after"]["override"]["because"])
+
+    def test_a_dose_on_a_discontinued_course(self, client: Any, tokens: dict[str, str]) -> None:
+        stop = {"date": day(6), "type": "discontinuation", "reason": "patient's decision"}
+        course = create(client, tokens["prescriber"], document(labs(6), stop))
+        response = post_event(client, tokens["nurse"], course, dose(7, 1, 8, 0.91), 1)
+        body = refused_and_unchanged(client, tokens, course, response, 422, "event.override_reason")
+        assert any("discontinue" in reason for reason in body["because"])
+
+    @pytest.mark.parametrize(("mg", "needs"), [(1.46, False), (1.47, True)])
+    def test_the_per_dose_maximum_just_at_and_above(
+        self, client: Any, tokens: dict[str, str], mg: float, needs: bool
+    ) -> None:
+        # 0.8 mg/m2 x 1.82 m2 = 1.456 -> 1.46 mg (rounded half-up): the most a dose may be
+        course = create(client, tokens["prescriber"], document(labs(6)))
+        response = post_event(client, tokens["nurse"], course, dose(7, 1, 8, mg), 1)
+        if not needs:
+            assert response.status_code == 201, response.text
+            return
+        body = refused_and_unchanged(client, tokens, course, response, 422, "event.override_reason")
+        assert any("per dose" in reason for reason in body["because"])
+
+    @pytest.mark.parametrize(("mg", "needs"), [(0.92, False), (0.93, True)])
+    def test_the_per_cycle_maximum_just_at_and_above(
+        self, client: Any, tokens: dict[str, str], mg: float, needs: bool
+    ) -> None:
+        # 1.46 + 0.91 mg given; 1.8 mg/m2 x 1.82 = 3.276 mg plus half a rounding step per dose
+        course = create(client, tokens["prescriber"], document(labs(6), dose(7, 1, 8, 0.91)))
+        response = post_event(client, tokens["nurse"], course, dose(14, 1, 15, mg), 1)
+        if not needs:
+            assert response.status_code == 201, response.text
+            return
+        body = refused_and_unchanged(client, tokens, course, response, 422, "event.override_reason")
+        assert any("per cycle" in reason for reason in body["because"])
+
+    @pytest.mark.parametrize(("offset", "needs"), [(5, True), (6, False)])
+    def test_six_days_between_doses(
+        self, client: Any, tokens: dict[str, str], offset: int, needs: bool
+    ) -> None:
+        course = create(client, tokens["prescriber"], document(labs(4), labs(6)))
+        response = post_event(client, tokens["nurse"], course, dose(offset, 1, 8, 0.91), 1)
+        if not needs:
+            assert response.status_code == 201, response.text
+            return
+        body = refused_and_unchanged(client, tokens, course, response, 422, "event.override_reason")
+        assert any("at least 6 days" in reason for reason in body["because"])
+
+    def test_a_created_course_with_an_overdose_needs_the_override_too(
+        self, client: Any, tokens: dict[str, str]
+    ) -> None:
+        doc = document(labs(6), dose(7, 1, 8, 9.1))  # 10 x the dose
+        response = client.post(COURSES, json=doc, headers=headers(tokens["prescriber"]))
+        assert response.status_code == 422
+        assert response.json()["field"] == "events[5].override_reason"
+        doc["events"][5]["override_reason"] = "documented as given (pump error)"
+        assert (
+            client.post(COURSES, json=doc, headers=headers(tokens["prescriber"])).status_code == 201
+        )
+
+
+# -- corrections and voids respect roles --------------------------------------------------------
+
+
+def prescriber_records() -> dict[str, Any]:
+    return document(
+        labs(6),
+        {"id": "tox-vod", "date": day(6), "type": "toxicity", "term": "vod", "grade": 3},
+        {"id": "resp", "date": day(6), "type": "response", "status": "CR"},
+        {"id": "stop", "date": day(6), "type": "discontinuation", "reason": "VOD confirmed"},
+    )
+
+
+class TestCorrectionsAndVoids:
+    @pytest.mark.parametrize("role", ["nurse", "pharmacist"])
+    @pytest.mark.parametrize("target", ["tox-vod", "resp", "stop"])
+    def test_nurses_and_pharmacists_cannot_void_a_prescriber_s_record(
+        self, client: Any, tokens: dict[str, str], role: str, target: str
+    ) -> None:
+        course = create(client, tokens["prescriber"], prescriber_records())
+        void = {"date": day(7), "type": "void", "supersedes": target, "reason": "wrong patient"}
+        response = post_event(client, tokens[role], course, void, 1)
+        body = refused_and_unchanged(client, tokens, course, response, 403, "")
+        assert target in body["detail"]
+        decision = client.get(
+            f"{COURSES}/{course}/decision?on={day(7)}", headers=headers(tokens["viewer"])
+        ).json()
+        assert decision["status"] == "discontinue"
+
+    def test_a_stale_version_does_not_hide_the_refusal(
+        self, client: Any, tokens: dict[str, str]
+    ) -> None:
+        course = create(client, tokens["prescriber"], prescriber_records())
+        void = {"date": day(7), "type": "void", "supersedes": "stop", "reason": "x"}
+        assert post_event(client, tokens["nurse"], course, void, 99).status_code == 403
+
+    def test_a_prescriber_voids_a_discontinuation_and_the_decision_follows(
+        self, client: Any, tokens: dict[str, str]
+    ) -> None:
+        doc = document(
+            labs(6),
+            {"id": "stop", "date": day(6), "type": "discontinuation", "reason": "wrong patient"},
+        )
+        course = create(client, tokens["prescriber"], doc)
+        void = {"date": day(7), "type": "void", "supersedes": "stop", "reason": "wrong chart"}
+        response = post_event(client, tokens["prescriber"], course, void, 1)
+        assert response.status_code == 201, response.text
+        decision = client.get(
+            f"{COURSES}/{course}/decision?on={day(7)}", headers=headers(tokens["viewer"])
+        ).json()
+        assert decision["status"] != "discontinue"
+
+    @pytest.mark.parametrize("role", ["nurse", "pharmacist"])
+    def test_the_dose_recorders_may_void_a_dose(
+        self, client: Any, tokens: dict[str, str], role: str
+    ) -> None:
+        course = create(client, tokens["prescriber"], document())
+        void = {"date": day(7), "type": "void", "supersedes": "c1d1", "reason": "other patient"}
+        assert post_event(client, tokens[role], course, void, 1).status_code == 201
+
+    def test_a_prescriber_may_not_void_a_routine_dose_but_may_void_an_override(
+        self, client: Any, tokens: dict[str, str]
+    ) -> None:
+        course = create(client, tokens["prescriber"], held_course())
+        void = {"date": day(7), "type": "void", "supersedes": "c1d1", "reason": "x"}
+        refused = post_event(client, tokens["prescriber"], course, void, 1)
+        refused_and_unchanged(client, tokens, course, refused, 403, "")
+        override = {"id": "c1d8", **dose(7, 1, 8, 0.91, override_reason="after review")}
+        assert post_event(client, tokens["prescriber"], course, override, 1).status_code == 201
+        withdraw = {**void, "supersedes": "c1d8", "reason": "recorded on the wrong course"}
+        assert post_event(client, tokens["prescriber"], course, withdraw, 2).status_code == 201
+
+    def test_a_void_needs_a_reason(self, client: Any, tokens: dict[str, str]) -> None:
+        course = create(client, tokens["prescriber"], document())
+        void = {"date": day(7), "type": "void", "supersedes": "c1d1"}
+        response = post_event(client, tokens["nurse"], course, void, 1)
+        body = refused_and_unchanged(client, tokens, course, response, 422, "")
+        assert body["field"].endswith("reason")
+
+    def test_a_viewer_may_not_void(self, client: Any, tokens: dict[str, str]) -> None:
+        course = create(client, tokens["prescriber"], document())
+        void = {"date": day(7), "type": "void", "supersedes": "c1d1", "reason": "x"}
+        refused_and_unchanged(
+            client,
+            tokens,
+            course,
+            post_event(client, tokens["viewer"], course, void, 1),
+            403,
+            "",
+        )
+
+
+# -- the course stays decidable ------------------------------------------------------------------
+
+
+def test_an_entry_after_which_the_course_cannot_be_decided_is_refused(
+    client: Any, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from inoplan.services import courses
+
+    course = create(client, tokens["prescriber"], document())
+    real = courses.decide_course
+
+    def fragile(course_value: Any, on: date, **kwargs: Any) -> dict[str, Any]:
+        if any(getattr(e, "qtcf_ms", None) == 444 for e in course_value.events):
+            raise ArithmeticError("engine failure on this entry")
+        return real(course_value, on, **kwargs)
+
+    monkeypatch.setattr(courses, "decide_course", fragile)
+    event = {"date": day(7), "type": "ecg", "qtcf_ms": 444}
+    response = post_event(client, tokens["nurse"], course, event, 1)
+    body = refused_and_unchanged(client, tokens, course, response, 422, "event")
+    assert "could not be planned or decided" in body["detail"]
+    monkeypatch.setattr(courses, "decide_course", real)
+    reader = headers(tokens["viewer"])
+    assert client.get(f"{COURSES}/{course}/decision", headers=reader).status_code == 200
+
+
+# -- acknowledgements -----------------------------------------------------------------------------
+
+
+class TestAcknowledgements:
+    def test_a_prescriber_acknowledges_a_stop_and_it_is_audited(
+        self, client: Any, tokens: dict[str, str]
+    ) -> None:
+        course = create(client, tokens["prescriber"], prescriber_records())
+        url = f"{COURSES}/{course}/acknowledgements"
+        response = client.post(
+            url, json={"note": "patient informed"}, headers=headers(tokens["prescriber"])
+        )
+        assert response.status_code == 201, response.text
+        body = response.json()
+        assert body["status"] == "discontinue" and body["rules"]
+        assert body["acknowledged_by"] == "prescriber" and body["note"] == "patient informed"
+        trail = client.get(f"{COURSES}/{course}/audit", headers=headers(tokens["admin"])).json()
+        assert trail["data"][-1]["action"] == "course.acknowledge"
+
+    @pytest.mark.parametrize("role", ["nurse", "pharmacist", "viewer"])
+    def test_only_prescribers_acknowledge(
+        self, client: Any, tokens: dict[str, str], role: str
+    ) -> None:
+        course = create(client, tokens["prescriber"], prescriber_records())
+        response = client.post(
+            f"{COURSES}/{course}/acknowledgements", json={}, headers=headers(tokens[role])
+        )
+        assert response.status_code == 403
+
+    def test_nothing_to_acknowledge_is_a_409(self, client: Any, tokens: dict[str, str]) -> None:
+        course = create(client, tokens["prescriber"], document())
+        response = client.post(
+            f"{COURSES}/{course}/acknowledgements", json={}, headers=headers(tokens["prescriber"])
+        )
+        assert response.status_code == 409
+        assert "nothing" in response.json()["detail"] or "no stop" in response.json()["detail"]
