@@ -390,6 +390,27 @@ class TestOverride:
             client.post(COURSES, json=doc, headers=headers(tokens["prescriber"])).status_code == 201
         )
 
+    def test_a_created_history_is_not_judged_in_hindsight(
+        self, client: Any, tokens: dict[str, str]
+    ) -> None:
+        # the day 8 dose was given; the bilirubin of that morning is entered with the history
+        doc = document(
+            labs(7, bilirubin={"value": 2.4, "unit": "mg/dL", "uln": 1.2}), dose(7, 1, 8, 0.91)
+        )
+        assert (
+            client.post(COURSES, json=doc, headers=headers(tokens["prescriber"])).status_code == 201
+        )
+
+    def test_a_created_history_with_a_dose_after_a_recorded_stop(
+        self, client: Any, tokens: dict[str, str]
+    ) -> None:
+        stop = {"date": day(6), "type": "discontinuation", "reason": "patient's decision"}
+        doc = document(labs(6), stop, dose(7, 1, 8, 0.91))
+        response = client.post(COURSES, json=doc, headers=headers(tokens["prescriber"]))
+        assert response.status_code == 422
+        assert response.json()["field"] == "events[6].override_reason"
+        assert any("discontinued" in reason for reason in response.json()["because"])
+
 
 # -- corrections and voids respect roles --------------------------------------------------------
 

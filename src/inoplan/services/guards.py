@@ -17,7 +17,9 @@ import and the demo seed) runs them in this order, and a refusal stores nothing:
 3. **Dose against the decision** (:func:`dose_override_reasons`): a dose recorded for a day the
    decision holds, on a discontinued course, above the per-dose or per-cycle mg/m2 maximum or
    fewer than 6 days from another dose needs an ``override_reason`` (else
-   :class:`~inoplan.errors.OverrideRequired`).
+   :class:`~inoplan.errors.OverrideRequired`). For the doses of a whole document stored at once
+   (a new course, a FHIR import) the decision of each day is not replayed in hindsight; the
+   hard limits and a recorded discontinuation still apply.
 4. **Still decidable** (:func:`check_decidable`): the would-be course is planned and decided
    (for today and for each date written), exactly as the plan and decision endpoints do it; an
    entry that would make that fail is refused instead of breaking the course for everyone.
@@ -211,16 +213,20 @@ def dose_override_reasons(
     administration: c.AdministrationEvent,
     *,
     policy: SitePolicy | None = None,
-    whole_cycle: bool = True,
+    history: bool = False,
 ) -> tuple[str, ...]:
     """Why recording ``administration`` (already part of ``course``) goes against the decision.
 
     Empty when it does not. Checked: the decision for its date without it (hold, discontinue);
     the per-dose and per-cycle mg/m2 maxima at the BSA in force on each dose's date (a dose as
     calculated and rounded by the site's rounding policy is never above them); the minimum
-    number of days between two doses. The cycle total counts every dose of the cycle
-    (``whole_cycle``: a dose added to a cycle takes it over the maximum) or, when a whole
-    history is checked dose by dose, the doses up to this one (the one that crossed the line).
+    number of days between two doses.
+
+    ``history``: the dose is part of a whole course document stored at once (a new course, a
+    FHIR import), not a dose recorded now. The decision of its day is then not replayed in
+    hindsight (results entered with the history were not necessarily known when the dose was
+    given); a recorded discontinuation dated on or before the dose still counts, and the cycle
+    total counts the doses up to this one (the one that crossed the line), not the later ones.
     """
     from inoplan.domain.dosing import dose_mg
     from inoplan.domain.planner import body_used
@@ -231,15 +237,25 @@ def dose_override_reasons(
     label = load_label(course.label)
     out: list[str] = []
     on = administration.date
-    before = decide_course(_without(course, administration), on, policy=policy)
-    status = str(before.get("status"))
-    if status in _AGAINST:
-        first = next(
-            (r for r in before.get("reasons") or [] if r.get("verdict") == status),
-            (before.get("reasons") or [{}])[0],
-        )
-        why = f": {first.get('message')} ({first.get('citation')})" if first.get("message") else ""
-        out.append(f"the decision for {on.isoformat()} {_AGAINST[status]}{why}")
+    if history:
+        stop = next((e for e in course.of_type(c.DiscontinuationEvent) if e.date <= on), None)
+        if stop is not None:
+            out.append(
+                f"the course was discontinued on {stop.date.isoformat()} "
+                f"({stop.reason_text}); no dose after that"
+            )
+    else:
+        before = decide_course(_without(course, administration), on, policy=policy)
+        status = str(before.get("status"))
+        if status in _AGAINST:
+            reasons = before.get("reasons") or [{}]
+            first = next((r for r in reasons if r.get("verdict") == status), reasons[0])
+            why = (
+                f": {first.get('message')} ({first.get('citation')})"
+                if first.get("message")
+                else ""
+            )
+            out.append(f"the decision for {on.isoformat()} {_AGAINST[status]}{why}")
 
     limits = label.limits
     rounding = policy.rounding
@@ -265,7 +281,7 @@ def dose_override_reasons(
         same_cycle = [
             a
             for a in course.administrations()
-            if a.cycle == administration.cycle and (whole_cycle or (a.date, a.index) <= mark)
+            if a.cycle == administration.cycle and (not history or (a.date, a.index) <= mark)
         ]
         total = Decimal(0)
         slack = Decimal(0)
@@ -304,16 +320,14 @@ def require_override(
     *,
     field: str,
     policy: SitePolicy | None = None,
-    whole_cycle: bool = True,
+    history: bool = False,
 ) -> tuple[str, ...]:
     """Raise ``OverrideRequired`` when the dose needs an override and carries none.
 
     Returns the reasons (empty when the dose follows the decision), so that the audit record
     can name what an override overrode.
     """
-    because = dose_override_reasons(
-        course, administration, policy=policy, whole_cycle=whole_cycle
-    )
+    because = dose_override_reasons(course, administration, policy=policy, history=history)
     if because and not (administration.override_reason or "").strip():
         raise OverrideRequired(field, because)
     return because

@@ -371,7 +371,7 @@ def _guard_document(
             dose,
             field=f"events[{dose.index}].override_reason",
             policy=policy,
-            whole_cycle=False,  # dose by dose through the history: the one that crossed
+            history=True,  # stored with the course: limits and recorded stops, no hindsight
         )
         if because:
             overrides.append(_override_record(dose.index, dose.override_reason, because))

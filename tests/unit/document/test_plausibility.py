@@ -108,8 +108,13 @@ class TestLabValues:
 
 @pytest.mark.parametrize(
     ("analyte", "part"),
-    [("bilirubin", "uln"), ("ast", "uln"), ("alt", "uln"), ("potassium", "lln"),
-     ("magnesium", "lln")],
+    [
+        ("bilirubin", "uln"),
+        ("ast", "uln"),
+        ("alt", "uln"),
+        ("potassium", "lln"),
+        ("magnesium", "lln"),
+    ],
 )
 def test_limits_of_normal_just_inside_and_outside(analyte: str, part: str) -> None:
     bounds = lab_range(analyte, part)
