@@ -565,3 +565,25 @@ class TestAcknowledgements:
         )
         assert response.status_code == 409
         assert "nothing" in response.json()["detail"] or "no stop" in response.json()["detail"]
+
+
+def test_fhir_import_over_rest_names_the_observation(client: Any, tokens: dict[str, str]) -> None:
+    from tests.interop.helpers import observation, patient
+
+    resources = [
+        patient("p-9"),
+        observation("wt-1", "29463-7", 72, "kg", day(-3), pid="p-9"),
+        observation("ht-1", "8302-2", 175, "cm", day(-3), pid="p-9"),
+        observation("anc-1", "751-8", 900, "10*9/L", day(-1) + "T08:00:00Z", pid="p-9"),
+    ]
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": []}
+    bundle["entry"] = [{"resource": r} for r in resources]
+    response = client.post(
+        f"/api/v1/fhir/import?create=true&start_date={day(0)}",
+        json=bundle,
+        headers=headers(tokens["prescriber"]),
+    )
+    assert response.status_code == 422
+    assert response.json()["field"] == "Observation/anc-1.valueQuantity.value"
+    assert "did you mean 900 /µL" in response.json()["detail"]
+    assert client.get(COURSES, headers=headers(tokens["viewer"])).json()["count"] == 0

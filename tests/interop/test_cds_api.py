@@ -468,14 +468,21 @@ def login(app: Any, client: Any) -> dict[str, str]:
 
 
 def test_fhir_import_and_export_over_rest(app: Any, client: Any) -> None:
+    from datetime import UTC, date, datetime, timedelta
+
     import yaml
 
+    from inoplan.demo import _shift
     from inoplan.interop.fhir_out import export_bundle
 
     document = yaml.safe_load(
         (Path(__file__).parents[2] / "examples" / "01-first-dose.yaml").read_text()
     )
     document.pop("expect")
+    # the example is dated ahead; stored courses may not hold entries dated in the future, so
+    # the import is moved to start 30 days ago (the write-time guards, issue 11)
+    start = datetime.now(UTC).date() - timedelta(days=30)
+    document = _shift(document, (start - date(2027, 3, 1)).days)
     document = json.loads(json.dumps(document, default=str))
     bundle = export_bundle(document)
     assert client.post("/api/v1/fhir/import", json=bundle).status_code == 401
@@ -486,7 +493,7 @@ def test_fhir_import_and_export_over_rest(app: Any, client: Any) -> None:
     created = client.post("/api/v1/fhir/import?create=true", json=bundle, headers=headers)
     assert created.status_code == 201, created.text
     course_id = created.json()["id"]
-    exported = client.get(f"/api/v1/courses/{course_id}/fhir?on=2027-03-01", headers=headers)
+    exported = client.get(f"/api/v1/courses/{course_id}/fhir?on={start}", headers=headers)
     assert exported.status_code == 200
     assert exported.headers["content-type"].startswith("application/fhir+json")
     kinds = [e["resource"]["resourceType"] for e in exported.json()["entry"]]
