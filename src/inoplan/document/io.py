@@ -351,6 +351,7 @@ def _term(term: str) -> str:
 
 def _lab(analyte: str, raw: Any, where: str) -> c.LabValue:
     value = to_decimal(raw.value, field=f"{where}.value")
+    plaus.check_magnitude(analyte, "value", value, raw.unit, field=f"{where}.value")
     canonical = convert(analyte, value, raw.unit, field=f"{where}.unit")
     plaus.check_lab(analyte, canonical, value, raw.unit, field=f"{where}.value")
     kind = ANALYTE_KINDS[analyte]
@@ -377,6 +378,7 @@ def _lab(analyte: str, raw: Any, where: str) -> c.LabValue:
 
 def _lab_limit(analyte: str, part: str, raw: Any, where: str) -> Decimal:
     reported = to_decimal(getattr(raw, part), field=f"{where}.{part}")
+    plaus.check_magnitude(analyte, part, reported, raw.unit, field=f"{where}.{part}")
     canonical = convert(analyte, reported, raw.unit, field=f"{where}.unit")
     return plaus.check_lab_limit(
         analyte, part, canonical, reported, raw.unit, field=f"{where}.{part}"

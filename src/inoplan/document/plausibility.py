@@ -39,6 +39,7 @@ __all__ = [
     "check_date",
     "check_lab",
     "check_lab_limit",
+    "check_magnitude",
     "check_measure",
     "date_window",
     "lab_range",
@@ -194,12 +195,12 @@ def _lab_suggestion(
     kind = ANALYTE_KINDS[analyte]
     try:
         given = convert(analyte, reported, unit, field="unit")
-    except InvalidInput:
+    except (InvalidInput, ArithmeticError):
         return None
     for other in accepted_units(analyte):
         try:
             candidate = convert(analyte, reported, other, field="unit")
-        except InvalidInput:  # pragma: no cover - accepted units convert
+        except (InvalidInput, ArithmeticError):  # pragma: no cover - accepted units convert
             continue
         if candidate == given or candidate not in plausible:
             continue
@@ -210,6 +211,32 @@ def _lab_suggestion(
             f"({_short(candidate)} {pretty_unit(plausible.unit)})"
         )
     return None
+
+
+#: No reported number of a course document comes near this: anything larger is refused before
+#: any unit arithmetic (a 1e308 would overflow the decimal context of the conversion).
+MAGNITUDE_LIMIT: Final = Decimal("1e12")
+
+
+def check_magnitude(analyte: str, part: str, reported: Decimal, unit: str, *, field: str) -> None:
+    """Refuse an absurd lab number (``1e308``) before it is converted."""
+    if reported.is_finite() and abs(reported) < MAGNITUDE_LIMIT:
+        return
+    plausible = lab_range(analyte, part)
+    low, high, canonical = (
+        (_num(plausible.low), _num(plausible.high), pretty_unit(plausible.unit))
+        if plausible is not None
+        else ("0", _num(MAGNITUDE_LIMIT), pretty_unit(unit))
+    )
+    name = LAB_NAMES.get(analyte, analyte)
+    raise ImplausibleMeasurement(
+        field,
+        f"{_num(reported)} {pretty_unit(unit)}",
+        low,
+        high,
+        canonical,
+        what=name if part == "value" else f"{name} {part.upper()}",
+    )
 
 
 def check_lab(
