@@ -15,6 +15,7 @@ changes the CI count.
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 from collections.abc import Iterator
@@ -283,3 +284,79 @@ def test_the_generator_reaches_accepted_and_refused_writes(database: Any) -> Non
         records.append_event(
             database, course, bad, expected_version=1, actor="n", role="nurse", now=NOW
         )
+
+
+# -- the same through HTTP: never a 500 -----------------------------------------------------------
+
+API_EXAMPLES = int(os.environ.get("INOPLAN_WRITE_GUARD_API_EXAMPLES", "150"))
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[str, str]]]:
+    from fastapi.testclient import TestClient
+    from records_helpers import add_users, settings_for
+
+    from inoplan.api import create_app
+
+    path = tmp_path_factory.mktemp("write-guards") / "api.db"
+    with pytest.MonkeyPatch.context() as mp:
+        for name in list(os.environ):
+            if name.startswith("INOPLAN_") and not name.startswith(
+                ("INOPLAN_TEST_", "INOPLAN_REQUIRE_", "INOPLAN_WRITE_GUARD")
+            ):
+                mp.delenv(name)
+        with TestClient(create_app(settings_for(f"sqlite:///{path}"))) as client:
+            yield client, add_users(client.app.state.database)
+
+
+@settings(
+    max_examples=API_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    derandomize=True,
+)
+@given(plan=writes, dates=asked)
+def test_through_the_api_no_write_or_decision_is_a_500(
+    api: tuple[Any, dict[str, str]], plan: list[tuple[dict[str, Any], str]], dates: list[date]
+) -> None:
+    from records_helpers import headers
+
+    client, tokens = api
+    document = copy.deepcopy(BASE)
+    shift = (datetime.now(UTC).date() - TODAY).days  # the API's clock is the real one
+    document = _shifted(document, shift)
+    created = client.post("/api/v1/courses", json=document, headers=headers(tokens["admin"]))
+    assert created.status_code == 201, created.text
+    url = f"/api/v1/courses/{created.json()['id']}"
+    for data, role in plan:
+        version = client.get(url, headers=headers(tokens["viewer"])).json()["version"]
+        response = client.post(
+            f"{url}/events",
+            json=_shifted(data, shift),
+            headers=headers(tokens[role], **{"If-Match": str(version)}),
+        )
+        assert response.status_code in {201, 403, 409, 422}, response.text
+        if response.status_code != 201:
+            continue
+        for on in [None, _shifted(data, shift)["date"], *(d.isoformat() for d in dates)]:
+            query = "" if on is None else f"?on={on}"
+            decision = client.get(f"{url}/decision{query}", headers=headers(tokens["viewer"]))
+            assert decision.status_code in {200, 422}, decision.text
+            if decision.status_code == 422:  # only a date outside the window
+                assert decision.json()["field"] == "on"
+        assert client.get(f"{url}/plan", headers=headers(tokens["viewer"])).status_code == 200
+
+
+def _shifted(value: Any, days: int) -> Any:
+    """Move every ISO date of a document or event by ``days`` (keeping far dates far)."""
+    if isinstance(value, dict):
+        return {k: _shifted(v, days) if k != "birth_date" else v for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shifted(v, days) for v in value]
+    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        try:
+            moved = date.fromisoformat(value) + timedelta(days=days)
+        except (ValueError, OverflowError):
+            return value
+        return moved.isoformat() if date(1900, 1, 1) < date.fromisoformat(value) else value
+    return value
