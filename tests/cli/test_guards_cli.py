@@ -4,6 +4,7 @@ exit code 2 and one line naming the field; the FHIR import names the resource.""
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,26 @@ def test_fhir_import_start_date_outside_the_window(
     path = write(tmp_path, bundle(1.5, "10*9/L"), "bundle.json")
     code, _, err = run(capsys, "fhir", "import", str(path), "--start-date", "9999-12-31")
     assert code == 2 and "start-date" in err
+
+
+def test_the_readable_decision_flags_critical_alerts() -> None:
+    import io
+
+    from rich.console import Console
+
+    from inoplan.cli.evaluate import render_decision
+    from inoplan.services.courses import decide_document
+
+    document = course()
+    document["patient"]["allergies"] = ["polysorbate 80"]  # a critical ALLERGY alert
+    decision = decide_document(document, date(2026, 12, 1))
+    console = Console(record=True, width=160, file=io.StringIO())
+    console.print(render_decision(decision))
+    text = console.export_text()
+    critical = sum(1 for a in decision["alerts"] if a["severity"] == "critical")
+    assert critical >= 1 and f"! {critical} CRITICAL" in text
+    calm = decide_document(course(), date(2026, 12, 1))
+    console = Console(record=True, width=160, file=io.StringIO())
+    console.print(render_decision(calm))
+    if not any(a["severity"] == "critical" for a in calm["alerts"]):
+        assert "CRITICAL" not in console.export_text()

@@ -294,6 +294,17 @@ def test_missing_weight_gives_a_cannot_decide_warning(client: Any) -> None:
     assert "critical" not in {c["indicator"] for c in result}
 
 
+def test_an_implausible_ehr_value_is_a_cannot_decide_card_naming_it(client: Any) -> None:
+    """The EHR's ANC in 10^9/L that is a count per microlitre: never decided on (issue 11)."""
+    prefetch = first_dose_prefetch()
+    prefetch["anc"] = searchset(observation("anc", "751-8", 2400, "10*9/L", "2027-02-28"))
+    order = draft_order(mg_per_m2=0.8)
+    result = cards(call(client, SIGN, hook_request("order-sign", prefetch, order)))
+    assert result[0]["summary"].startswith("Cannot check this inotuzumab order")
+    assert "did you mean 2400 /µL" in result[0]["detail"]
+    assert "anc.value" in result[0]["detail"]
+
+
 def test_missing_weight_that_cannot_be_fetched_is_412(client: Any) -> None:
     prefetch = first_dose_prefetch()
     del prefetch["weight"]  # not prefetched, and no fhirServer to ask

@@ -109,9 +109,11 @@ def render_decision(decision: dict[str, Any]) -> Any:
     from rich.text import Text
 
     status = decision["status"]
+    critical = sum(1 for a in decision.get("alerts") or [] if a.get("severity") == "critical")
     title = Text.assemble(
         ("inoplan evaluate  ", "bold"),
         (status.upper().replace("_", " "), _STATUS_STYLE.get(status, "bold")),
+        (f"  ! {critical} CRITICAL" if critical else "", "bold red reverse"),
         f"   as of {decision['as_of']}   patient {decision.get('patient_id', '')}",
     )
     parts: list[Any] = []
