@@ -576,8 +576,11 @@ def test_fhir_import_over_rest_names_the_observation(client: Any, tokens: dict[s
         observation("ht-1", "8302-2", 175, "cm", day(-3), pid="p-9"),
         observation("anc-1", "751-8", 900, "10*9/L", day(-1) + "T08:00:00Z", pid="p-9"),
     ]
-    bundle = {"resourceType": "Bundle", "type": "collection", "entry": []}
-    bundle["entry"] = [{"resource": r} for r in resources]
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": r} for r in resources],
+    }
     response = client.post(
         f"/api/v1/fhir/import?create=true&start_date={day(0)}",
         json=bundle,

@@ -305,8 +305,9 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[st
                 ("INOPLAN_TEST_", "INOPLAN_REQUIRE_", "INOPLAN_WRITE_GUARD")
             ):
                 mp.delenv(name)
-        with TestClient(create_app(settings_for(f"sqlite:///{path}"))) as client:
-            yield client, add_users(client.app.state.database)
+        app = create_app(settings_for(f"sqlite:///{path}"))
+        with TestClient(app) as client:
+            yield client, add_users(app.state.database)
 
 
 @settings(
