@@ -4,7 +4,9 @@
 (types, units, plausibility ranges, dates outside 1900-2099). The guards here need more than
 the document: the clinic's clock, the caller's role and the decision engine. Every write path
 (``records.create_course``, ``records.append_event``; so the REST API, the web forms, the FHIR
-import and the demo seed) runs them in this order, and a refusal stores nothing:
+import and the demo seed) runs them in this order, and a refusal stores nothing. The role and
+clock checks run when the caller passes ``role`` and ``now`` (every adapter does; a trusted
+internal caller such as the demo seed or a test's setup may leave them out):
 
 1. **Roles** (:func:`authorize_event`): recording an event needs ``event.<type>``, and a dose
    recorded with an ``override_reason`` needs ``dose.override`` instead (the prescriber's call);
