@@ -542,6 +542,8 @@ class SqlInbound:
             .limit(limit)
         ).all()
         return [_inbound(r) for r in rows], count
+
+
 def _acknowledgement(row: AcknowledgementRow) -> AcknowledgementRecord:
     return AcknowledgementRecord(
         id=row.id,

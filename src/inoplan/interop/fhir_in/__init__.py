@@ -24,7 +24,6 @@ from datetime import date
 from typing import Any
 
 from inoplan.errors import InvalidInput
-
 from inoplan.interop.fhir_in.careplan import plan as _plan
 from inoplan.interop.fhir_in.common import (
     Context,
