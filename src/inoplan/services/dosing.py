@@ -25,10 +25,14 @@ _RESPONSES = ("CR", "CRi", "PR", "NR")
 
 
 def _body(height_cm: object, weight_kg: object) -> Body:
-    return Body(
-        height_cm=to_decimal(height_cm, field="height_cm"),
-        weight_kg=to_decimal(weight_kg, field="weight_kg"),
-    )
+    """Height and weight checked as a course document's are (with "did you mean ...?")."""
+    from inoplan.document.plausibility import check_measure
+
+    height = to_decimal(height_cm, field="height_cm")
+    weight = to_decimal(weight_kg, field="weight_kg")
+    check_measure("height_cm", height, field="height_cm", what="height")
+    check_measure("weight_kg", weight, field="weight_kg", what="weight")
+    return Body(height_cm=height, weight_kg=weight)
 
 
 def bsa_json(
