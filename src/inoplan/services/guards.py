@@ -230,8 +230,7 @@ def dose_override_reasons(
     given); a recorded discontinuation dated on or before the dose still counts, and the cycle
     total counts the doses up to this one (the one that crossed the line), not the later ones.
     """
-    from inoplan.domain.dosing import dose_mg
-    from inoplan.domain.planner import body_used
+    from inoplan.domain.engine.limits import allowances, recorded_doses, short_intervals
     from inoplan.knowledge.loader import load_label
     from inoplan.services.courses import decide_course
 
@@ -259,60 +258,47 @@ def dose_override_reasons(
             )
             out.append(f"the decision for {on.isoformat()} {_AGAINST[status]}{why}")
 
+    # The engine's own count of what was recorded (inoplan.domain.engine.limits): mg/m2 actually
+    # given at the BSA of each dose's day, with the label file's rounding tolerance
+    # (recorded_dose_tolerance_steps) - one source for the guard and the critical alerts.
     limits = label.limits
-    rounding = policy.rounding
-    bodies: dict[date, Any] = {}
-
-    def bsa_on(day: date) -> Decimal | None:
-        if day not in bodies:
-            bodies[day] = body_used(course, course.plan.bsa_formula, policy, on=day).bsa_m2
-        value: Decimal | None = bodies[day]
-        return value
-
-    bsa = bsa_on(on)
-    if bsa is not None and bsa > 0:
-        ceiling = dose_mg(limits.max_mg_per_m2_per_dose, bsa, limits, rounding)
-        if administration.dose_mg > ceiling:
-            out.append(
-                f"{_mg(administration.dose_mg)} mg is "
-                f"{(administration.dose_mg / bsa).quantize(Decimal('0.01'))} mg/m² at BSA "
-                f"{bsa} m², above the maximum of {limits.max_mg_per_m2_per_dose} mg/m² per dose "
-                f"({ceiling} mg; {limits.citation.text})"
-            )
-        mark = (administration.date, administration.index)
-        same_cycle = [
-            a
-            for a in course.administrations()
-            if a.cycle == administration.cycle and (not history or (a.date, a.index) <= mark)
-        ]
-        total = Decimal(0)
-        slack = Decimal(0)
-        known = True
-        for dose in same_cycle:
-            area = bsa_on(dose.date)
-            if area is None or area <= 0:
-                known = False
-                break
-            total += dose.dose_mg / area
-            slack += rounding.dose_step_mg / 2 / area  # a rounded dose may be up to half a step
-        if known and total > limits.max_mg_per_m2_per_cycle + slack:
-            out.append(
-                f"cycle {administration.cycle} would total "
-                f"{total.quantize(Decimal('0.01'))} mg/m², above the maximum of "
-                f"{limits.max_mg_per_m2_per_cycle} mg/m² per cycle ({limits.citation.text})"
-            )
+    recorded = recorded_doses(course, label, policy)
+    mine = next((d for d in recorded if d.event.index == administration.index), None)
+    if mine is not None and mine.above(limits.max_mg_per_m2_per_dose):
+        assert mine.bsa_m2 is not None and mine.mg_per_m2 is not None
+        ceiling = (limits.max_mg_per_m2_per_dose * mine.bsa_m2).quantize(
+            policy.rounding.dose_step_mg
+        )
+        out.append(
+            f"{_mg(administration.dose_mg)} mg is {mine.mg_per_m2.quantize(Decimal('0.01'))} "
+            f"mg/m² at BSA {mine.bsa_m2} m², above the maximum of "
+            f"{limits.max_mg_per_m2_per_dose} mg/m² per dose ({ceiling} mg; "
+            f"{limits.citation.text})"
+        )
+    mark = (administration.date, administration.index)
+    counted = [d for d in recorded if not history or (d.event.date, d.event.index) <= mark]
+    allowance = allowances(counted, label).get(administration.cycle)
+    if allowance is not None and allowance.above and not allowance.unknown:
+        out.append(
+            f"cycle {administration.cycle} would total "
+            f"{allowance.given_mg_per_m2.quantize(Decimal('0.01'))} mg/m², above the maximum of "
+            f"{limits.max_mg_per_m2_per_cycle} mg/m² per cycle ({limits.citation.text})"
+        )
     gap = label.regimen.min_days_between_doses
-    for other in course.administrations():
-        if other.index == administration.index:
+    for first, second in short_intervals(recorded, gap):
+        if second.event.index == administration.index:
+            other = first.event
+        elif first.event.index == administration.index and not history:
+            other = second.event
+        else:
             continue
         days = abs((administration.date - other.date).days)
-        if days < gap:
-            out.append(
-                f"{days} day{'s' if days != 1 else ''} from cycle {other.cycle} day {other.day} "
-                f"given on {other.date.isoformat()}; at least {gap} days must separate two "
-                f"doses ({label.regimen.citation.text})"
-            )
-            break
+        out.append(
+            f"{days} day{'s' if days != 1 else ''} from cycle {other.cycle} day {other.day} "
+            f"given on {other.date.isoformat()}; at least {gap} days must separate two "
+            f"doses ({label.regimen.citation.text})"
+        )
+        break
     return tuple(out)
 
 
