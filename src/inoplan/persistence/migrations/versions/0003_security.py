@@ -6,7 +6,7 @@
 applies the same progressive delay (docs/permissions.md, "Failed logins").
 
 Revision ID: 0003_security
-Revises: 0004_inbound_results
+Revises: 0002_inbound_results
 Create Date: 2026-12-06
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_security"
-down_revision = "0004_inbound_results"
+down_revision = "0002_inbound_results"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """Acknowledgements: a prescriber saw that a course's decision is to stop treatment.
 
-Revision ID: 0002_acknowledgements
+Revision ID: 0004_acknowledgements
 Revises: 0003_security
 Create Date: 2026-12-06
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_acknowledgements"
+revision = "0004_acknowledgements"
 down_revision = "0003_security"
 branch_labels = None
 depends_on = None

@@ -1,6 +1,6 @@
 """Result feeds: the inbound message store (HL7 v2 and FHIR), idempotency and review queue.
 
-Revision ID: 0004_inbound_results
+Revision ID: 0002_inbound_results
 Revises: 0001_initial
 Create Date: 2026-12-06
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_inbound_results"
+revision = "0002_inbound_results"
 down_revision = "0001_initial"
 branch_labels = None
 depends_on = None
