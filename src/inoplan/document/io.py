@@ -137,6 +137,7 @@ def _to_domain(doc: Any) -> c.Course:
         id=p.id,
         birth_date=p.birth_date,
         sex=p.sex,
+        name=p.name,
         reproductive_potential=p.reproductive_potential,
         breastfeeding=p.breastfeeding,
         allergies=tuple(p.allergies),

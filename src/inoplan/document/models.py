@@ -50,6 +50,14 @@ PatientId = Annotated[
 ]
 
 
+#: A person's name as the clinic writes it (printable characters, as for identifiers).
+PersonName = Annotated[
+    str,
+    Field(min_length=1, max_length=200, json_schema_extra={"pattern": PATIENT_ID_PATTERN}),
+    AfterValidator(check_patient_id),
+]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -64,6 +72,9 @@ class HistoryDoc(_Model):
 
 class PatientDoc(_Model):
     id: PatientId
+    # The patient's name, for the second identifier on screens and printouts (optional: a
+    # document exchanged for research may carry none). Never logged, never in the audit trail.
+    name: PersonName | None = None
     birth_date: dt.date
     sex: Literal["female", "male"]
     reproductive_potential: StrictBool | None = None

@@ -51,6 +51,7 @@ class Patient:
     id: str
     birth_date: date
     sex: str  # female | male
+    name: str | None = None
     reproductive_potential: bool | None = None
     breastfeeding: bool | None = None
     allergies: tuple[str, ...] = ()

@@ -339,3 +339,16 @@ class TestCorrectionsAndVoids:
         doc["events"][2]["override_reason"] = "given after discussion with the attending"
         (given,) = parse_course(doc).administrations()
         assert given.override_reason == "given after discussion with the attending"
+
+
+class TestPatientName:
+    def test_the_name_is_kept_as_written(self) -> None:
+        doc = document()
+        doc["patient"]["name"] = "Marie-Hélène O'Connor"
+        assert parse_course(doc).patient.name == "Marie-Hélène O'Connor"
+
+    @pytest.mark.parametrize("name", ["", "Ann\nSmith", "Ann\u202eSmith", " Ann", "x" * 201])
+    def test_an_unprintable_or_empty_name_is_refused(self, name: str) -> None:
+        doc = document()
+        doc["patient"]["name"] = name
+        assert field_of(doc) == "patient.name"
