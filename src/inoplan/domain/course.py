@@ -51,11 +51,11 @@ class Patient:
     id: str
     birth_date: date
     sex: str  # female | male
-    name: str | None = None
     reproductive_potential: bool | None = None
     breastfeeding: bool | None = None
     allergies: tuple[str, ...] = ()
     history: History = field(default_factory=History)
+    name: str | None = None  # the second identifier on screens and printouts
 
 
 @dataclass(frozen=True, slots=True)
