@@ -168,10 +168,10 @@ def test_pharmacist_journey_in_a_real_browser(
     form.get_by_label("ALT", exact=True).fill("30")
     form.get_by_label("ALT upper limit of normal (ULN), same unit").fill("41")
     form.get_by_role("button", name="Save laboratory results").click()
-    page.wait_for_url(server.url + "/courses/1?recorded=labs#decision")
+    page.wait_for_url(server.url + "/courses/1?recorded=labs#saved")
     assert page.locator("#decision .badge").get_attribute("data-status") == "hold"
     assert "Table 3" in page.locator("#decision .reasons").inner_text()
-    assert page.get_by_role("status").inner_text().startswith("Saved: labs")
+    assert page.get_by_role("status").inner_text().startswith("✓ Saved: laboratory results")
     _shot(page, "course-after-lab")
 
     # the worksheet downloads as a PDF whose text names the held dose

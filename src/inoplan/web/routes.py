@@ -77,6 +77,7 @@ def _templates() -> Any:
     from inoplan.web import filters
 
     env.filters.update(filters.FILTERS)
+    env.globals.update(filters.GLOBALS)
     return env
 
 
@@ -671,7 +672,7 @@ def _record_event(
     target = f"/courses/{course_id}?recorded={event_type}"
     if request.query_params.get("on"):
         target += f"&on={on.isoformat()}"
-    return RedirectResponse(target + "#decision", status_code=303)
+    return RedirectResponse(target + "#saved", status_code=303)  # the banner, at the top
 
 
 @router.post("/courses/{course_id}/void", response_class=HTMLResponse)
@@ -745,7 +746,7 @@ def _void_event(request: Request, course_id: int, form: Mapping[str, Any]) -> Re
     except InvalidInput as exc:
         return again(422, f"Nothing was saved: {exc.message}")
     suffix = f"&on={on.isoformat()}" if request.query_params.get("on") else ""
-    return RedirectResponse(f"/courses/{course_id}?recorded=void{suffix}#events", status_code=303)
+    return RedirectResponse(f"/courses/{course_id}?recorded=void{suffix}#saved", status_code=303)
 
 
 @router.post("/courses/{course_id}/acknowledge", response_class=HTMLResponse)
@@ -801,7 +802,7 @@ def _acknowledge(request: Request, course_id: int, form: Mapping[str, Any]) -> R
     back = _safe_next(form.get("next"))
     if back == "/" and form.get("next") != "/":
         suffix = f"&on={on.isoformat()}" if request.query_params.get("on") else ""
-        back = f"/courses/{course_id}?recorded=acknowledgement{suffix}#decision"
+        back = f"/courses/{course_id}?recorded=acknowledgement{suffix}#saved"
     return RedirectResponse(back, status_code=303)
 
 
