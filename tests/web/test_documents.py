@@ -115,7 +115,7 @@ def test_worksheet_refuses_a_bad_preparation_time(client: Any, course_id: int) -
     login(client, "pharmacist")
     response = client.get(f"/courses/{course_id}/worksheet.pdf?prepared_at=25:99")
     assert response.status_code == 422
-    assert "prepared_at" in response.text
+    assert "reconstitution time: a time as HH:MM" in response.text  # in words (web.messages)
 
 
 def test_worksheet_when_no_dose_is_left(client: Any, new_course) -> None:

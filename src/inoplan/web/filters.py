@@ -80,12 +80,21 @@ def event_summary(event: Mapping[str, Any]) -> str:
     if event.get("type") == "void":
         parts.append(f"withdraws an entry as entered in error ({event.get('reason', '')})")
     elif event.get("supersedes"):
-        parts.append(f"corrects an earlier {event_words(event.get('type'))} entry "
-                     f"({event.get('reason', '')})")
+        parts.append(
+            f"corrects an earlier {event_words(event.get('type'))} entry "
+            f"({event.get('reason', '')})"
+        )
     elif event.get("type") == "discontinuation":
         parts.append(f"reason: {event.get('reason', '')}")
-    units = {"height_cm": "cm", "weight_kg": "kg", "dose_mg": "mg", "qtcf_ms": "ms",
-             "duration_min": "min", "peripheral_blasts_pct": "%", "marrow_blasts_pct": "%"}
+    units = {
+        "height_cm": "cm",
+        "weight_kg": "kg",
+        "dose_mg": "mg",
+        "qtcf_ms": "ms",
+        "duration_min": "min",
+        "peripheral_blasts_pct": "%",
+        "marrow_blasts_pct": "%",
+    }
     for key, item in event.items():
         if key in skip or key.startswith("_"):
             continue
@@ -102,7 +111,7 @@ def event_summary(event: Mapping[str, Any]) -> str:
         elif isinstance(item, bool):
             parts.append(f"{name}: {'yes' if item else 'no'}")
         else:
-            shown = num(item) if isinstance(item, float) else item
+            shown = num(item) if isinstance(item, float) else str(item).replace("_", " ")
             parts.append(f"{name} {shown}{' ' + units[key] if key in units else ''}")
     return "; ".join(parts)
 

@@ -29,11 +29,11 @@ from typing import Any, Final
 __all__ = [
     "ACTION_WORDS",
     "ALERT_TITLES",
+    "AUDIT_WORDS",
     "DOSE_STATUS_WORDS",
     "EVENT_WORDS",
     "FIELD_WORDS",
     "INPUT_WORDS",
-    "AUDIT_WORDS",
     "alert_title",
     "audit_words",
     "describe_event",
@@ -161,6 +161,7 @@ ACTION_WORDS: Final[Mapping[str, str]] = {
     "course.read": "read courses",
     "course.create": "start a course",
     "course.acknowledge": "acknowledge a decision to discontinue",
+    "decision.confirm": "confirm a decision",
     "dose.override": "record a dose given against the decision",
     "dose.verify": "verify a dose",
     "audit.read": "read the audit trail",
@@ -519,6 +520,13 @@ _PHRASES: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
         (r"Input should be ((?:'[^']*'(?:, | or )?)+)", r"choose one of \1"),
         (r"Input should be (?:a valid )?([\w ]+)", r"is not in the expected form (\1)"),
         # the services' words for the API, said for the web page
+        (
+            r"no event with id '[^']*' to correct",
+            "the entry it corrects is not on this course's record",
+        ),
+        (r"duplicate event id '[^']*'", "this entry number is already used on this course"),
+        (r"an event cannot supersede itself", "an entry cannot correct itself"),
+        (r"a correction must give its reason", "a correction needs its reason"),
         (r"\s*\(override_reason\)", ""),
         (r"\s*\((uln|lln)\)", ""),
         (r"correct one with 'supersedes'", "correct one of them (“Correct an earlier entry”)"),
@@ -540,6 +548,7 @@ _PHRASES: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
     )
 )
 _ROLE_ACTION: Final = re.compile(r"role '(\w+)' may not perform '([\w.]+)'")
+_KIND_ENTRY: Final = re.compile(r"\b(an?|the) ([a-z_]+) entry\b")
 _QUOTED: Final = re.compile(r"'([A-Za-z][\w.-]*)'")
 _PATH: Final = re.compile(r"\b(?:events\[\d+\]|event|patient|plan)(?:\.[A-Za-z_]\w*(?:\[\d+\])?)*")
 _SNAKE: Final = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
@@ -561,11 +570,13 @@ def plain(message: object, events: Sequence[Mapping[str, Any]] | None = None) ->
         text = pattern.sub(replacement, text)
     text = re.sub(r"choose one of ((?:'[^']*'(?:, | or )?)+)", _unquote, text)
     text = _ROLE_ACTION.sub(_role_action, text)
+    text = _KIND_ENTRY.sub(lambda m: f"{m.group(1)} {event_words(m.group(2))} entry", text)
     ids = {str(e["id"]): describe_event(e) for e in events or () if e.get("id")}
     if ids:
         text = _QUOTED.sub(lambda m: ids.get(m.group(1), m.group(0)), text)
         text = re.sub(
-            r"(?<![\w-])(" + "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True))
+            r"(?<![\w-])("
+            + "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True))
             + r")(?![\w-])",
             lambda m: ids[m.group(1)],
             text,
@@ -589,7 +600,7 @@ def _role_action(match: re.Match[str]) -> str:
 
 def _quoted_field(match: re.Match[str]) -> str:
     name = match.group(1)
-    if name in FIELD_WORDS and "_" in name or name in ("supersedes", "transfused", "uln"):
+    if (name in FIELD_WORDS and "_" in name) or name in ("supersedes", "transfused", "uln"):
         return f"“{FIELD_WORDS[name]}”"
     return match.group(0)
 
@@ -654,9 +665,7 @@ def _input_key(key: str) -> str:
     return INPUT_WORDS.get(key) or EVENT_WORDS.get(key) or key.replace("_", " ")
 
 
-def inputs_text(
-    inputs: object, events: Sequence[Mapping[str, Any]] | None = None
-) -> str:
+def inputs_text(inputs: object, events: Sequence[Mapping[str, Any]] | None = None) -> str:
     """A rule's inputs as "name = value" pairs in words (units, dates and entries included).
 
     >>> inputs_text({"anc": {"value": 0.9, "unit": "10*9/L", "date": "2026-12-07"},
