@@ -51,7 +51,7 @@ def test_worksheet_numbers_equal_dose_json(client: Any, course_id: int) -> None:
     )
     assert expected["dose_mg"] == 0.91 and expected["bsa_m2"] == 1.82
     must = [
-        "Patient WEB-001",
+        "MRN WEB-001",
         f"BSA {_num(expected['bsa_m2'])} m2 (mosteller formula)",
         f"Prescribed dose {_num(expected['dose_mg_per_m2'])} mg/m2",
         f"Dose in mg {_num(expected['dose_mg'])} mg",

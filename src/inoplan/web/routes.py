@@ -896,18 +896,25 @@ def _pdf(content: bytes, filename: str, request: Request) -> Response:
 @router.get("/courses/{course_id}/calendar.ics")
 def calendar(request: Request, course_id: int) -> Response:
     """The appointments still to come, as iCalendar."""
-    from inoplan.ical import plan_to_ics
-    from inoplan.services.records import plan_course
+    from inoplan.ical import calendar_key, plan_to_ics
+    from inoplan.services.records import course_version, plan_course
 
     auth = _authenticated(request)
     if isinstance(auth, Response):
         return auth
     session, principal = auth
     try:
+        version = course_version(_database(request), course_id)
         plan = plan_course(_database(request), course_id, policy=_policy(request))
     except CdsError as exc:
         return _document_error(request, session, principal, exc)
-    body = plan_to_ics(plan, generated_at=datetime.now(UTC))
+    body = plan_to_ics(  # UIDs reveal nothing; SEQUENCE grows with the course version
+        plan,
+        generated_at=datetime.now(UTC),
+        uid_key=calendar_key(_settings(request).secret),
+        course_ref=f"course:{course_id}",
+        sequence=version,
+    )
     return _file(
         body,
         "text/calendar; charset=utf-8",
