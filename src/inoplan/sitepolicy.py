@@ -215,7 +215,7 @@ def _results_policy(section: object) -> ResultsPolicy:
 
 
 #: A phone number as people write it: digits, spaces, + ( ) - . /, an optional extension.
-_PHONE = re.compile(r"^\+?[0-9(][0-9 ()./-]{2,30}[0-9)](?: ?(?:ext\.?|x) ?[0-9]{1,6})?$")
+_PHONE = re.compile(r"^\+?[0-9(][0-9 ()./-]{1,30}[0-9)](?: ?(?:ext\.?|x) ?[0-9]{1,6})?$")
 
 
 def _line(value: object, key: str, *, limit: int = 100) -> str:

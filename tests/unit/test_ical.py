@@ -117,8 +117,8 @@ def _exported(plan: dict[str, Any], *, course: str = "course:7", sequence: int =
     )
 
 
-def _by_day(ics: bytes) -> dict[tuple[str, str], Any]:
-    out = {}
+def _by_day(ics: bytes) -> dict[tuple[str, ...], Any]:
+    out: dict[tuple[str, ...], Any] = {}
     for event in Calendar.from_ical(ics).walk("VEVENT"):
         summary = str(event["summary"])
         key = summary[summary.index("cycle") :].split(" (")[0]

@@ -160,7 +160,7 @@ def test_handout_has_calendar_warnings_and_end_dates(client: Any, course_id: int
         "birth control",
         "Do not breastfeed",
         "If you miss a visit",
-        "Clinic phone",
+        "Who to call",
     ):
         assert phrase.lower() in text.lower(), phrase
     from inoplan.knowledge.loader import load_label
