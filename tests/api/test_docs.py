@@ -16,9 +16,13 @@ def client(tmp_path: Any) -> Any:
     from fastapi.testclient import TestClient
 
     from inoplan.api.app import create_app
+    from pydantic import SecretStr
+
     from inoplan.config import Settings
 
-    settings = Settings(database_url=f"sqlite:///{tmp_path}/docs.db", secret_key="d" * 48)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/docs.db", secret_key=SecretStr("d" * 48)
+    )
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 

@@ -183,7 +183,8 @@ def test_pharmacist_journey_in_a_real_browser(
     from pypdf import PdfReader
 
     text = "\n".join(p.extract_text() for p in PdfReader(str(target)).pages)
-    assert text.startswith("Preparation worksheet")
+    assert text.startswith("Patient: NAME NOT RECORDED - born 14 Mar 1971 - MRN WEB-001")
+    assert "Preparation worksheet" in text
     # a held dose prints no preparation numbers, only why (issue 11)
     assert "HOLD" in text and "0.91 mg" not in text and "Withdraw" not in text
     assert not [m for m in page.console_messages if "Content Security Policy" in m]

@@ -327,7 +327,7 @@ class TestTodayList:
         stopped = new_course(_stopped_document("WEB-ZSTOP"))
         login(client, "viewer")
         page = html_lib.unescape(client.get("/").text)
-        order = [int(n) for n in re.findall(r'<td><a href="/courses/(\d+)', page)]
+        order = [int(n) for n in re.findall(r"<td[^>]*><a href=\"/courses/(\d+)", page)]
         assert order.index(stopped) < order.index(course_id)
         assert order.index(allergy) < order.index(course_id)
         assert order.index(stopped) < order.index(held)

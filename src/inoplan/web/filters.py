@@ -27,6 +27,14 @@ def day(value: Any) -> str:
     return str(value)
 
 
+def born(value: Any) -> str:
+    """A birth date without the weekday: ``1971-03-14`` -> ``14 Mar 1971``."""
+    try:
+        return date.fromisoformat(str(value)[:10]).strftime("%d %b %Y")
+    except ValueError:
+        return str(value or "")
+
+
 def num(value: Any) -> str:
     """A JSON number without a trailing ``.0``; empty for None."""
     if value is None:
@@ -161,6 +169,7 @@ def patient_name(patient: Any) -> str:
 
 FILTERS = {
     "day": day,
+    "born": born,
     "num": num,
     "inputs": inputs,
     "plain": plain,
