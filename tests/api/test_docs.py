@@ -14,10 +14,9 @@ import pytest
 @pytest.fixture
 def client(tmp_path: Any) -> Any:
     from fastapi.testclient import TestClient
-
-    from inoplan.api.app import create_app
     from pydantic import SecretStr
 
+    from inoplan.api.app import create_app
     from inoplan.config import Settings
 
     settings = Settings(
