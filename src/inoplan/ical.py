@@ -126,8 +126,8 @@ def plan_to_ics(
     if plan.get("as_of"):
         calendar.add(
             "x-wr-caldesc",
-            f"Plan as of {plan['as_of']} (decision: {plan.get('decision_status', '-')}). "
-            + DISCLAIMER,
+            f"Plan as of {plan['as_of']} "
+            f"(decision: {str(plan.get('decision_status', '-')).replace('_', ' ')}). " + DISCLAIMER,
         )
     for dose in [*plan.get("doses", []), *_missing_days(plan)]:
         if not dose.get("gone") and dose["status"] not in ("planned", "held", "omitted"):

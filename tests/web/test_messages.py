@@ -472,3 +472,52 @@ def test_today_and_error_pages_read_plainly(client: Any, course_id: int) -> None
         assert response.status_code == status
         text = visible_text(response.text)
         assert not leaks(text), (path, leaks(text))
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        # services/guards.py, as the web forms can meet them
+        "event: with this entry the course could not be planned or decided (KeyError); nothing "
+        "was saved. Check the dates and values.",
+        "events[3].weight_kg: 7 kg at 170 cm gives a body mass index of 2 kg/m², outside the "
+        "plausible range 8-80 kg/m²; check both values and their units (the course would not "
+        "be decidable)",
+        "event.date: a planned transplant may be dated at most 365 days ahead (latest "
+        "2027-12-08); 2028-01-01 is not",
+        "plan.start_date: 2029-01-01 is more than 365 days ahead (latest 2027-12-08); check the "
+        "year",
+        "event.override_reason: this dose goes against the decision: the decision for "
+        "2026-12-08 holds: Bilirubin 2.00 x ULN (US PI Table 3); 3 days from cycle 1 day 1 given "
+        "on 2026-12-05; at least 6 days must separate two doses (US PI 2.1). Nothing was saved. "
+        "If it was given deliberately, a prescriber records it with an override reason "
+        "(override_reason); otherwise check the date, cycle, day and dose.",
+        "event: cycle 1 day 1 is recorded as given twice (also events[4]); correct one with "
+        "'supersedes'",
+        "event.supersedes: a labs entry cannot correct 'ecg-1', which is a ecg entry; record a "
+        "'void' (entered in error) to withdraw it",
+        "event.transfused: only platelet counts carry 'transfused'",
+        "event: vitals need height_cm, weight_kg or both",
+        "event.bilirubin.uln: bilirubin needs its upper limit of normal (uln)",
+        "event.anc.unit: unknown unit 'g/L'; accepted: 10*9/L, 10^9/L, x10*9/L, 10*3/uL, "
+        "10^3/uL, K/uL, /uL, cells/uL, /mm3, cells/mm3",
+        "role 'nurse' may not perform 'event.toxicity', so it may not correct or withdraw "
+        "'ecg-1' (a toxicity entry); ask a colleague whose role records it",
+        "course 3 is at version 5, not 4; reload it and apply your change again",
+    ],
+)
+def test_service_messages_for_the_web_forms_read_plainly(message: str) -> None:
+    events = [
+        {"type": "vitals", "date": "2026-11-28"},
+        {"type": "labs", "date": "2026-11-28"},
+        {"type": "ecg", "date": "2026-11-28", "id": "ecg-1"},
+        {"type": "pregnancy_test", "date": "2026-11-27"},
+        {"type": "administration", "date": "2026-12-01", "cycle": 1, "day": 1},
+    ]
+    field, sep, text = message.partition(": ")
+    if not sep or " " in field:
+        field, text = "", message
+    shown = m.plain(text, events)
+    label = m.field_label(field, events)
+    assert not leaks(f"{label}: {shown}"), (label, shown)
+    assert m.plain(shown, events) == shown  # idempotent
