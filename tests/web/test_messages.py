@@ -521,3 +521,19 @@ def test_service_messages_for_the_web_forms_read_plainly(message: str) -> None:
     label = m.field_label(field, events)
     assert not leaks(f"{label}: {shown}"), (label, shown)
     assert m.plain(shown, events) == shown  # idempotent
+
+
+def test_a_failed_login_uses_the_same_error_summary(client: Any) -> None:
+    page = client.get("/login")
+    token = csrf_of(page.text)
+    response = client.post(
+        "/login",
+        data={"csrf_token": token, "username": "nurse", "password": "wrong", "next": "/"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 401
+    html = response.text
+    summary = html[html.index('id="error-summary"') :]
+    assert '<a href="#username">Wrong user name or password.</a>' in summary
+    assert 'value="nurse"' in html  # what was typed is kept (never the password)
+    assert html.count("autofocus") == 1  # the summary, not the user name field
