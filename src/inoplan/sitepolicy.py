@@ -27,16 +27,27 @@ Example ``site-policy.toml``::
     system = "99LAB"
     code = "TBIL"
     analyte = "bilirubin"            # a course document analyte, or "ignore"
+
+    [clinic]                         # printed on the patient handout (docs/web-ui.md)
+    name = "Haematology day unit"
+    phone_day = "+44 20 7946 0000"
+    phone_out_of_hours = "+44 20 7946 0999"   # nights, weekends and holidays
+
+    [[clinic.contact]]               # named people the patient may call (any number)
+    name = "Sam Rivera"
+    role = "clinical nurse specialist"
+    phone = "+44 20 7946 0123"
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from inoplan.domain.policy import RoundingPolicy, SitePolicy
+from inoplan.domain.policy import ClinicContacts, Contact, RoundingPolicy, SitePolicy
 from inoplan.domain.results import ResultsPolicy
 from inoplan.errors import InvalidInput
 
@@ -49,6 +60,7 @@ _KNOWN = {
     "preparation": {"final_concentration_min_mg_per_ml", "final_concentration_max_mg_per_ml"},
     "freshness": {"lab_max_age_days", "weight_max_age_days"},
     "qt": {"extra_drugs"},
+    "clinic": {"name", "phone_day", "phone_out_of_hours", "contact"},
     "results": {
         "identifier_types",
         "assigning_authority",
@@ -100,6 +112,7 @@ def load_site_policy(path: str | Path | None) -> SitePolicy:
         weight_max_age_days=_days(f.get("weight_max_age_days"), "freshness.weight_max_age_days"),
         extra_qt_drugs=tuple(drugs),
         source=str(source),
+        clinic=_clinic(raw.get("clinic", {})),
     )
 
 
@@ -198,4 +211,62 @@ def _results_policy(section: object) -> ResultsPolicy:
         if "processing_ids" in section
         else defaults.processing_ids,
         identifier_system=system.strip() if isinstance(system, str) else None,
+    )
+
+
+#: A phone number as people write it: digits, spaces, + ( ) - . /, an optional extension.
+_PHONE = re.compile(r"^\+?[0-9(][0-9 ()./-]{1,30}[0-9)](?: ?(?:ext\.?|x) ?[0-9]{1,6})?$")
+
+
+def _line(value: object, key: str, *, limit: int = 100) -> str:
+    """A printable one-line text of at most ``limit`` characters (stripped)."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"site_policy.clinic.{key}", "expected a non-empty text")
+    text = value.strip()
+    if len(text) > limit or any(not c.isprintable() for c in text):
+        raise InvalidInput(
+            f"site_policy.clinic.{key}",
+            f"expected one printable line of at most {limit} characters",
+        )
+    return text
+
+
+def _phone(value: object, key: str) -> str:
+    text = _line(value, key, limit=40)
+    if not _PHONE.match(text):
+        raise InvalidInput(
+            f"site_policy.clinic.{key}",
+            f"{text!r} is not a phone number (digits, spaces, + ( ) - . /, optional 'ext 123')",
+        )
+    return text
+
+
+def _clinic(section: object) -> ClinicContacts:
+    """The ``[clinic]`` section: phone numbers and named contacts for the patient handout."""
+    if not isinstance(section, dict):
+        raise InvalidInput("site_policy.clinic", "expected a table")
+    entries = section.get("contact", [])
+    if not isinstance(entries, list):
+        raise InvalidInput("site_policy.clinic.contact", "expected [[clinic.contact]] tables")
+    contacts = []
+    for i, entry in enumerate(entries):
+        where = f"contact[{i}]"
+        if not isinstance(entry, dict) or set(entry) - {"name", "role", "phone"}:
+            raise InvalidInput(f"site_policy.clinic.{where}", "expected name, role and phone")
+        contacts.append(
+            Contact(
+                name=_line(entry.get("name"), f"{where}.name"),
+                role=_line(entry["role"], f"{where}.role") if "role" in entry else "",
+                phone=_phone(entry["phone"], f"{where}.phone") if "phone" in entry else "",
+            )
+        )
+    return ClinicContacts(
+        name=_line(section["name"], "name") if "name" in section else "",
+        phone_day=_phone(section["phone_day"], "phone_day") if "phone_day" in section else "",
+        phone_out_of_hours=(
+            _phone(section["phone_out_of_hours"], "phone_out_of_hours")
+            if "phone_out_of_hours" in section
+            else ""
+        ),
+        contacts=tuple(contacts),
     )

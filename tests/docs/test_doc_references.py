@@ -185,7 +185,7 @@ def test_no_file_names_a_document_outside_the_repository() -> None:
     found: list[str] = []
     for path in repository_files():
         text = read(path)
-        if text is None or path.name.startswith("LICENSE"):  # licence texts say "contract"
+        if text is None or "LICENSE" in path.name:  # licence texts say "contract"
             continue
         for number, line in enumerate(text.splitlines(), start=1):
             found.extend(

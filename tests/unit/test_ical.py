@@ -7,9 +7,10 @@ from typing import Any
 
 from icalendar import Calendar
 
-from inoplan.ical import plan_to_ics
+from inoplan.ical import calendar_key, event_uid, plan_to_ics
 
 GENERATED = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+KEY = calendar_key("a long server secret for the calendar tests only, 48+ chars")
 
 
 def dose(cycle: int, day: int, scheduled: str, status: str, **extra: Any) -> dict[str, Any]:
@@ -28,8 +29,8 @@ def dose(cycle: int, day: int, scheduled: str, status: str, **extra: Any) -> dic
     return row
 
 
-def events(plan: dict[str, Any]) -> list[Any]:
-    calendar = Calendar.from_ical(plan_to_ics(plan, generated_at=GENERATED))
+def events(plan: dict[str, Any], **kwargs: Any) -> list[Any]:
+    calendar = Calendar.from_ical(plan_to_ics(plan, generated_at=GENERATED, **kwargs))
     return [c for c in calendar.walk() if c.name == "VEVENT"]
 
 
@@ -44,11 +45,9 @@ def test_one_all_day_event_per_planned_or_held_dose() -> None:
         ],
     }
     found = events(plan)
-    assert [str(e["uid"]) for e in found] == [
-        "P-1-c1d8@inoplan",
-        "P-1-c1d15@inoplan",
-        "P-1-c2d1@inoplan",
-    ]  # the given dose is no appointment any more
+    uids = [str(e["uid"]) for e in found]
+    assert len(set(uids)) == 3  # the given dose is no appointment any more
+    assert all("P-1" not in uid for uid in uids)
     day8 = found[0]
     assert day8.decoded("dtstart") == date(2026, 12, 8)
     assert day8.decoded("dtend") == date(2026, 12, 9)  # all-day: end is exclusive
@@ -107,3 +106,92 @@ def test_calendar_header_and_empty_plan() -> None:
     assert "inoplan" in str(calendar["prodid"])
     assert events({"patient_id": "P-3", "doses": []}) == []
     assert ics.startswith(b"BEGIN:VCALENDAR")
+
+
+# -- updates and cancellations reach the patient's calendar (issue 14, item 7) -------------------
+
+
+def _exported(plan: dict[str, Any], *, course: str = "course:7", sequence: int = 4) -> bytes:
+    return plan_to_ics(
+        plan, generated_at=GENERATED, uid_key=KEY, course_ref=course, sequence=sequence
+    )
+
+
+def _by_day(ics: bytes) -> dict[tuple[str, ...], Any]:
+    out: dict[tuple[str, ...], Any] = {}
+    for event in Calendar.from_ical(ics).walk("VEVENT"):
+        summary = str(event["summary"])
+        key = summary[summary.index("cycle") :].split(" (")[0]
+        out[tuple(key.split(" day "))] = event
+    return out
+
+
+def test_uids_reveal_nothing_and_stay_the_same_for_a_day_across_exports() -> None:
+    plan = {
+        "patient_id": "MRN-123456",
+        "doses": [dose(1, 8, "2026-12-08", "planned"), dose(1, 15, "2026-12-15", "planned")],
+    }
+    first = _exported(plan, sequence=4)
+    assert b"MRN-123456" not in first and b"course:7" not in first and b"c1d8" not in first
+    # the day 8 visit moves by two days; the course version went from 4 to 6
+    moved = {**plan, "doses": [dose(1, 8, "2026-12-10", "planned"), plan["doses"][1]]}
+    second = _exported(moved, sequence=6)
+    before, after = _by_day(first), _by_day(second)
+    assert str(before[("cycle 1", "8")]["uid"]) == str(after[("cycle 1", "8")]["uid"])
+    assert after[("cycle 1", "8")].decoded("dtstart") == date(2026, 12, 10)
+    assert int(before[("cycle 1", "8")]["sequence"]) == 4
+    assert int(after[("cycle 1", "8")]["sequence"]) == 6
+    assert str(Calendar.from_ical(second)["method"]) == "PUBLISH"
+    # another course (or another server key) gives other UIDs for the same day
+    other = _by_day(_exported(plan, course="course:8"))
+    assert str(other[("cycle 1", "8")]["uid"]) != str(before[("cycle 1", "8")]["uid"])
+    assert event_uid(
+        calendar_key("another server's secret, also long enough......"), "course:7", 1, 8
+    ) != str(before[("cycle 1", "8")]["uid"])
+    assert "MRN" not in str(Calendar.from_ical(first)["x-wr-calname"])
+
+
+def test_without_a_key_each_export_gets_fresh_uids() -> None:
+    plan = {"patient_id": "P-9", "doses": [dose(1, 8, "2026-12-08", "planned")]}
+    one = str(events(plan)[0]["uid"])
+    two = str(events(plan)[0]["uid"])
+    assert one != two and "P-9" not in one
+
+
+def test_a_stopped_course_cancels_the_days_it_no_longer_has() -> None:
+    """After a discontinuation the plan has no more doses: every day the patient may have in
+    the calendar from an earlier export is sent as CANCELLED (same UID, higher SEQUENCE)."""
+    cycles = [{"cycle": 1, "start": "2026-12-01"}, {"cycle": 2, "start": "2026-12-22"}]
+    live = {
+        "patient_id": "P-5",
+        "cycles": cycles,
+        "doses": [
+            dose(1, 1, "2026-12-01", "given"),
+            dose(1, 8, "2026-12-08", "planned"),
+            dose(1, 15, "2026-12-15", "planned"),
+            dose(2, 1, "2026-12-22", "planned", provisional=True),
+            dose(2, 8, "2026-12-29", "planned", provisional=True),
+            dose(2, 15, "2027-01-05", "planned", provisional=True),
+        ],
+    }
+    stopped = {**live, "doses": [dose(1, 1, "2026-12-01", "given")]}
+    before, after = _by_day(_exported(live, sequence=3)), _by_day(_exported(stopped, sequence=5))
+    assert (
+        set(after)
+        == set(before)
+        == {
+            ("cycle 1", "8"),
+            ("cycle 1", "15"),
+            ("cycle 2", "1"),
+            ("cycle 2", "8"),
+            ("cycle 2", "15"),
+        }
+    )
+    for day, event in after.items():
+        assert str(event["status"]) == "CANCELLED", day
+        assert str(event["uid"]) == str(before[day]["uid"])
+        assert event.decoded("dtstart") == before[day].decoded("dtstart")
+        assert int(event["sequence"]) == 5
+        assert "no longer planned" in str(event["description"])
+    assert str(before[("cycle 1", "8")]["status"]) == "CONFIRMED"
+    assert str(before[("cycle 2", "1")]["status"]) == "TENTATIVE"

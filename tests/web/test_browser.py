@@ -168,10 +168,10 @@ def test_pharmacist_journey_in_a_real_browser(
     form.get_by_label("ALT", exact=True).fill("30")
     form.get_by_label("ALT upper limit of normal (ULN), same unit").fill("41")
     form.get_by_role("button", name="Save laboratory results").click()
-    page.wait_for_url(server.url + "/courses/1?recorded=labs#decision")
+    page.wait_for_url(server.url + "/courses/1?recorded=labs#saved")
     assert page.locator("#decision .badge").get_attribute("data-status") == "hold"
     assert "Table 3" in page.locator("#decision .reasons").inner_text()
-    assert page.get_by_role("status").inner_text().startswith("Saved: labs")
+    assert page.get_by_role("status").inner_text().startswith("✓ Saved: laboratory results")
     _shot(page, "course-after-lab")
 
     # the worksheet downloads as a PDF whose text names the held dose
@@ -183,7 +183,8 @@ def test_pharmacist_journey_in_a_real_browser(
     from pypdf import PdfReader
 
     text = "\n".join(p.extract_text() for p in PdfReader(str(target)).pages)
-    assert text.startswith("Preparation worksheet")
+    assert text.startswith("Patient: NAME NOT RECORDED - born 14 Mar 1971 - MRN WEB-001")
+    assert "Preparation worksheet" in text
     # a held dose prints no preparation numbers, only why (issue 11)
     assert "HOLD" in text and "0.91 mg" not in text and "Withdraw" not in text
     assert not [m for m in page.console_messages if "Content Security Policy" in m]

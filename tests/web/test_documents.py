@@ -51,7 +51,7 @@ def test_worksheet_numbers_equal_dose_json(client: Any, course_id: int) -> None:
     )
     assert expected["dose_mg"] == 0.91 and expected["bsa_m2"] == 1.82
     must = [
-        "Patient WEB-001",
+        "MRN WEB-001",
         f"BSA {_num(expected['bsa_m2'])} m2 (mosteller formula)",
         f"Prescribed dose {_num(expected['dose_mg_per_m2'])} mg/m2",
         f"Dose in mg {_num(expected['dose_mg'])} mg",
@@ -115,7 +115,7 @@ def test_worksheet_refuses_a_bad_preparation_time(client: Any, course_id: int) -
     login(client, "pharmacist")
     response = client.get(f"/courses/{course_id}/worksheet.pdf?prepared_at=25:99")
     assert response.status_code == 422
-    assert "prepared_at" in response.text
+    assert "reconstitution time: a time as HH:MM" in response.text  # in words (web.messages)
 
 
 def test_worksheet_when_no_dose_is_left(client: Any, new_course) -> None:
@@ -160,7 +160,7 @@ def test_handout_has_calendar_warnings_and_end_dates(client: Any, course_id: int
         "birth control",
         "Do not breastfeed",
         "If you miss a visit",
-        "Clinic phone",
+        "Who to call",
     ):
         assert phrase.lower() in text.lower(), phrase
     from inoplan.knowledge.loader import load_label

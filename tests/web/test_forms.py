@@ -133,7 +133,7 @@ def test_valid_form_is_saved_and_redirects(
     before = _events(app, course_id)
     response = _post(client, course_id, kind, VALID[kind])
     assert response.status_code == 303, response.text
-    assert response.headers["location"] == f"/courses/{course_id}?recorded={kind}#decision"
+    assert response.headers["location"] == f"/courses/{course_id}?recorded={kind}#saved"
     after = _events(app, course_id)
     assert len(after) == len(before) + 1
     assert after[-1]["type"] == kind

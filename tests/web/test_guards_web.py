@@ -215,7 +215,10 @@ class TestWithdraw:
         before = _events(app, course)
         response = _post(client, course, "void", {"supersedes": "stop-1", "reason": "oops"})
         assert response.status_code == 403
-        assert "stop-1" in html_lib.unescape(response.text)
+        text = html_lib.unescape(response.text)
+        # the refusal names the entry in words, never by its internal id
+        assert "discontinuation of Mon 07 Dec 2026" in text and "stop-1" not in text
+        assert "your role (nurse) may not record discontinuation" in text
         assert _events(app, course) == before
 
     def test_a_prescriber_withdraws_an_entry_made_in_error(
@@ -230,7 +233,7 @@ class TestWithdraw:
             client, course, "void", {"supersedes": "stop-1", "reason": "wrong patient's chart"}
         )
         assert response.status_code == 303, response.text
-        assert response.headers["location"].endswith("recorded=void#events")
+        assert response.headers["location"].endswith("recorded=void#saved")
         event = _events(app, course)[-1]
         assert event["type"] == "void" and event["supersedes"] == "stop-1"
         assert event["date"] == "2026-12-08"  # the clinic's today
@@ -324,7 +327,7 @@ class TestTodayList:
         stopped = new_course(_stopped_document("WEB-ZSTOP"))
         login(client, "viewer")
         page = html_lib.unescape(client.get("/").text)
-        order = [int(n) for n in re.findall(r'<td><a href="/courses/(\d+)', page)]
+        order = [int(n) for n in re.findall(r"<td[^>]*><a href=\"/courses/(\d+)", page)]
         assert order.index(stopped) < order.index(course_id)
         assert order.index(allergy) < order.index(course_id)
         assert order.index(stopped) < order.index(held)

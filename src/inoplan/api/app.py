@@ -59,6 +59,8 @@ def create_app(
         ),
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,  # /docs is served from vendored files (inoplan.api.docs): no CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = database
@@ -78,6 +80,10 @@ def create_app(
     from inoplan.api import cds_hooks
 
     app.include_router(cds_hooks.router)
+    # API documentation (Swagger UI, vendored):      app.include_router(docs.router)
+    from inoplan.api import docs
+
+    app.include_router(docs.router)
     # Web UI (inoplan.web):                         app.include_router(web.router)
     from inoplan import web
 

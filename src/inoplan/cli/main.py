@@ -154,9 +154,17 @@ def plan(
     if ics is not None:  # only after the document validated: nothing is written on bad input
         from datetime import UTC
 
-        from inoplan.ical import plan_to_ics
+        from inoplan.ical import calendar_key, plan_to_ics
 
-        calendar = plan_to_ics(result, generated_at=datetime.now(UTC))
+        document = read_document(course)
+        secret = _calendar_secret()
+        calendar = plan_to_ics(  # UIDs stable only with INOPLAN_SECRET_KEY (docs/cli.md)
+            result,
+            generated_at=datetime.now(UTC),
+            uid_key=calendar_key(secret) if secret else None,
+            course_ref=f"{document['patient']['id']}|{document['plan']['start_date']}",
+            sequence=len(document.get("events") or []),
+        )
         try:
             ics.write_bytes(calendar)
         except OSError as exc:  # a path that cannot be written is an input error, not a crash
@@ -164,6 +172,17 @@ def plan(
 
             raise InvalidInput("ics", f"cannot write {str(ics)!r}: {exc.strerror}") from None
     _emit(result, json_output, _render_plan)
+
+
+def _calendar_secret() -> str | None:
+    """``INOPLAN_SECRET_KEY`` when set (keeps calendar UIDs stable across exports), else None."""
+    from inoplan.config import get_settings
+
+    try:
+        settings = get_settings()
+    except Exception:  # an unusable service setting must not stop a file export
+        return None
+    return None if settings.secret_is_ephemeral else settings.secret
 
 
 @app.command()

@@ -13,7 +13,7 @@ from typing import Final
 
 from inoplan.errors import InvalidInput
 
-__all__ = ["ROUNDING_MODES", "RoundingPolicy", "SitePolicy"]
+__all__ = ["ROUNDING_MODES", "ClinicContacts", "Contact", "RoundingPolicy", "SitePolicy"]
 
 ROUNDING_MODES: Final = {"half-up": ROUND_HALF_UP, "down": ROUND_DOWN}
 
@@ -50,6 +50,30 @@ class RoundingPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class Contact:
+    """A named person the patient may call (the handout lists them)."""
+
+    name: str
+    role: str = ""
+    phone: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicContacts:
+    """The clinic's phone numbers and named contacts for the patient handout (site policy
+    ``[clinic]``). Empty when the site configured none: the handout then says to ask."""
+
+    name: str = ""
+    phone_day: str = ""
+    phone_out_of_hours: str = ""
+    contacts: tuple[Contact, ...] = ()
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.phone_day or self.phone_out_of_hours or self.contacts)
+
+
+@dataclass(frozen=True, slots=True)
 class SitePolicy:
     """Everything a site may configure. ``None`` means: use the label file's value."""
 
@@ -60,3 +84,5 @@ class SitePolicy:
     weight_max_age_days: int | None = None
     extra_qt_drugs: tuple[str, ...] = ()
     source: str = "inoplan defaults"
+    #: who the patient calls (printouts only; no decision depends on it)
+    clinic: ClinicContacts = ClinicContacts()

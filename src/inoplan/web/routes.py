@@ -77,6 +77,7 @@ def _templates() -> Any:
     from inoplan.web import filters
 
     env.filters.update(filters.FILTERS)
+    env.globals.update(filters.GLOBALS)
     return env
 
 
@@ -671,7 +672,7 @@ def _record_event(
     target = f"/courses/{course_id}?recorded={event_type}"
     if request.query_params.get("on"):
         target += f"&on={on.isoformat()}"
-    return RedirectResponse(target + "#decision", status_code=303)
+    return RedirectResponse(target + "#saved", status_code=303)  # the banner, at the top
 
 
 @router.post("/courses/{course_id}/void", response_class=HTMLResponse)
@@ -745,7 +746,7 @@ def _void_event(request: Request, course_id: int, form: Mapping[str, Any]) -> Re
     except InvalidInput as exc:
         return again(422, f"Nothing was saved: {exc.message}")
     suffix = f"&on={on.isoformat()}" if request.query_params.get("on") else ""
-    return RedirectResponse(f"/courses/{course_id}?recorded=void{suffix}#events", status_code=303)
+    return RedirectResponse(f"/courses/{course_id}?recorded=void{suffix}#saved", status_code=303)
 
 
 @router.post("/courses/{course_id}/acknowledge", response_class=HTMLResponse)
@@ -801,7 +802,7 @@ def _acknowledge(request: Request, course_id: int, form: Mapping[str, Any]) -> R
     back = _safe_next(form.get("next"))
     if back == "/" and form.get("next") != "/":
         suffix = f"&on={on.isoformat()}" if request.query_params.get("on") else ""
-        back = f"/courses/{course_id}?recorded=acknowledgement{suffix}#decision"
+        back = f"/courses/{course_id}?recorded=acknowledgement{suffix}#saved"
     return RedirectResponse(back, status_code=303)
 
 
@@ -895,18 +896,25 @@ def _pdf(content: bytes, filename: str, request: Request) -> Response:
 @router.get("/courses/{course_id}/calendar.ics")
 def calendar(request: Request, course_id: int) -> Response:
     """The appointments still to come, as iCalendar."""
-    from inoplan.ical import plan_to_ics
-    from inoplan.services.records import plan_course
+    from inoplan.ical import calendar_key, plan_to_ics
+    from inoplan.services.records import course_version, plan_course
 
     auth = _authenticated(request)
     if isinstance(auth, Response):
         return auth
     session, principal = auth
     try:
+        version = course_version(_database(request), course_id)
         plan = plan_course(_database(request), course_id, policy=_policy(request))
     except CdsError as exc:
         return _document_error(request, session, principal, exc)
-    body = plan_to_ics(plan, generated_at=datetime.now(UTC))
+    body = plan_to_ics(  # UIDs reveal nothing; SEQUENCE grows with the course version
+        plan,
+        generated_at=datetime.now(UTC),
+        uid_key=calendar_key(_settings(request).secret),
+        course_ref=f"course:{course_id}",
+        sequence=version,
+    )
     return _file(
         body,
         "text/calendar; charset=utf-8",

@@ -502,6 +502,9 @@ def worksheet_view(
         "body": body,
         "label_revision": plan.get("label_revision"),
         "disclaimer": DISCLAIMER,
+        # lot, expiry and preparation time of the product: from the preparation record once
+        # the workflow keeps one; until then the worksheet prints labelled fields to fill in
+        "product": None,
     }
     limited = next_dose.get("limited_from_mg_per_m2") is not None
     if status in NO_PREPARATION or limited:
@@ -578,4 +581,5 @@ def handout_view(
         "weight_gain_percent": label.threshold("vod_weight_gain_percent").number,
         "label": label,
         "disclaimer": DISCLAIMER,
+        "clinic": getattr(policy, "clinic", None),
     }
