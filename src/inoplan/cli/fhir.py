@@ -17,10 +17,9 @@ app = typer.Typer(help="FHIR R4 import, export and laboratory pull.", no_args_is
 
 
 def _policy() -> Any:
-    from inoplan.cli.main import _State
-    from inoplan.sitepolicy import load_site_policy
+    from inoplan.cli.options import site_policy
 
-    return load_site_policy(_State.site_policy)
+    return site_policy()
 
 
 def _date(text: str | None, field: str) -> Any:

@@ -15,6 +15,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from inoplan import DISCLAIMER, __version__
+from inoplan.cli import options
 
 app = typer.Typer(
     name="inoplan",
@@ -27,14 +28,8 @@ app = typer.Typer(
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
 
-class _State:
-    site_policy: Path | None = None
-
-
 def _policy() -> Any:
-    from inoplan.sitepolicy import load_site_policy
-
-    return load_site_policy(_State.site_policy)
+    return options.site_policy()
 
 
 def _print_version(value: bool) -> None:
@@ -65,7 +60,7 @@ def _root(
     if version:
         typer.echo(f"inoplan {__version__}")
         raise typer.Exit()
-    _State.site_policy = site_policy
+    options.State.site_policy = site_policy
 
 
 def _emit(result: dict[str, Any], json_output: bool, render: Any) -> None:
@@ -365,8 +360,6 @@ def _fail(field: str, message: str, json_output: bool) -> NoReturn:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; expected errors print one line and exit with code 2."""
-    from typer._click.exceptions import ClickException, UsageError
-
     from inoplan.errors import CdsError, InvalidInput
 
     args = list(sys.argv[1:] if argv is None else argv)
@@ -379,10 +372,8 @@ def main(argv: list[str] | None = None) -> None:
         _fail(exc.field, exc.message, want_json)
     except CdsError as exc:
         _fail("inoplan", str(exc), want_json)
-    except UsageError as exc:
-        param = getattr(exc, "param", None)
+    except typer.TyperException as exc:  # a usage error: unknown option, missing argument...
+        param = getattr(exc, "param", None)  # set when one parameter is at fault
         field = getattr(param, "name", None) or "arguments"
         _fail(field, exc.format_message(), want_json)
-    except ClickException as exc:
-        _fail("arguments", exc.format_message(), want_json)
     raise SystemExit(result if isinstance(result, int) else 0)

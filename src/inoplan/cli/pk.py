@@ -45,7 +45,7 @@ def pk(
     ] = None,
 ) -> None:
     """Predicted inotuzumab ozogamicin exposure (population PK): information, not a dosing rule."""
-    from inoplan.cli.main import _policy
+    from inoplan.cli.options import site_policy
     from inoplan.document import read_document
     from inoplan.services.exposure import exposure_json, exposure_svg
 
@@ -55,7 +55,7 @@ def pk(
         seed=seed,
         series=series or (plot is not None and population is not None),
         dask_address=dask,
-        policy=_policy(),
+        policy=site_policy(),
     )
     if plot is not None:  # only after the simulation succeeded: nothing is written on bad input
         plot.write_text(exposure_svg(result), encoding="utf-8")

@@ -13,14 +13,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from inoplan.services.records import AuditRecord, UnitOfWork, UowFactory, iter_audit
+from inoplan.services.ports import AuditRecord, UnitOfWork, UowFactory
 
-__all__ = ["GENESIS_HASH", "ChainReport", "append_audit", "record_hash", "verify_chain"]
+__all__ = [
+    "GENESIS_HASH",
+    "ChainReport",
+    "append_audit",
+    "iter_audit",
+    "record_hash",
+    "verify_chain",
+]
 
 GENESIS_HASH = "0" * 64
 
@@ -173,3 +180,15 @@ def verify_chain(uow_factory: UowFactory) -> ChainReport:
     # Records appended after the head was read are not part of this check.
     records = (r for r in iter_audit(uow_factory) if r.seq <= head[0])
     return check_records(records, head)
+
+
+def iter_audit(uow_factory: UowFactory, *, batch: int = 1000) -> Iterator[AuditRecord]:
+    """Every audit record in ``seq`` order, read in batches of short transactions."""
+    after = 0
+    while True:
+        with uow_factory() as uow:
+            chunk = list(uow.audit.after(after, limit=batch))
+        if not chunk:
+            return
+        yield from chunk
+        after = chunk[-1].seq

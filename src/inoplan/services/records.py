@@ -15,14 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from inoplan import DISCLAIMER, __version__
 from inoplan.errors import Conflict, InvalidInput, NotFound
+from inoplan.services.ports import AuditRecord, UnitOfWork, UowFactory
 
 __all__ = [
     "AcknowledgementRecord",
@@ -130,21 +130,6 @@ class UserRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class AuditRecord:
-    seq: int
-    at: str
-    actor: str
-    action: str
-    entity: str
-    entity_id: str | None
-    course_id: int | None
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    prev_hash: str
-    hash: str
-
-
-@dataclass(frozen=True, slots=True)
 class AcknowledgementRecord:
     """A prescriber saw that a course's decision is to stop (``status``) for these ``rules``."""
 
@@ -172,29 +157,6 @@ class CourseRef:
     id: int
     version: int
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-# -- ports (implemented in inoplan.persistence) ------------------------------------------------
-
-
-class UnitOfWork(Protocol):
-    """One transaction. Leaving the block without ``commit()`` rolls everything back."""
-
-    patients: Any
-    courses: Any
-    decisions: Any
-    users: Any
-    audit: Any
-    inbound: Any  # result feeds (inoplan.services.results)
-    acknowledgements: Any
-
-    def __enter__(self) -> UnitOfWork: ...
-    def __exit__(self, *exc_info: object) -> None: ...
-    def commit(self) -> None: ...
-
-
-class UowFactory(Protocol):
-    def __call__(self, *, write: bool = False) -> AbstractContextManager[UnitOfWork]: ...
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -919,15 +881,6 @@ def course_audit(
         return list(uow.audit.for_course(course_id, limit=limit))
 
 
-def iter_audit(uow_factory: UowFactory, *, batch: int = 1000) -> Iterator[AuditRecord]:
-    after = 0
-    while True:
-        with uow_factory() as uow:
-            chunk = list(uow.audit.after(after, limit=batch))
-        if not chunk:
-            return
-        yield from chunk
-        after = chunk[-1].seq
 
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
