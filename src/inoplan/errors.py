@@ -13,10 +13,19 @@ a decision. An exception means a caller, a data file or the environment is wrong
     │   ├── UnknownLabelVersion
     │   └── MalformedLabelData
     ├── NotFound                  a requested record does not exist
-    └── Conflict                  a stale version or a duplicate write
+    ├── Conflict                  a stale version or a duplicate write
+    ├── PreconditionRequired      a write without the version it is based on (If-Match)
+    ├── NoDoseToPrepare           a worksheet asked for a course with no next dose
+    ├── Unauthenticated           no, wrong or expired credentials
+    ├── Forbidden                 the caller's role may not do this
+    ├── TooManyAttempts           too many failed logins: wait (Retry-After)
+    └── OptionalDependencyMissing an optional part used without its extra installed
 
 Every ``InvalidInput`` names the ``field`` at fault, so adapters can say which input to fix
-(exit code 2 on the command line, HTTP 422 in the API).
+(exit code 2 on the command line, HTTP 422 in the API). Every class here has its HTTP status in
+``inoplan.api.problems.STATUS_FOR_ERROR`` (``tests/api/test_problems.py`` walks the class tree:
+an error added here without a status fails the tests), and an error raised on purpose is defined
+here, nowhere else: one error tree.
 """
 
 from __future__ import annotations
@@ -25,12 +34,18 @@ __all__ = [
     "CdsError",
     "Conflict",
     "DoseLimitExceeded",
+    "Forbidden",
     "ImplausibleMeasurement",
     "InvalidInput",
     "KnowledgeBaseError",
     "MalformedLabelData",
+    "NoDoseToPrepare",
     "NotFound",
+    "OptionalDependencyMissing",
     "OverrideRequired",
+    "PreconditionRequired",
+    "TooManyAttempts",
+    "Unauthenticated",
     "UnknownLabelVersion",
     "UnknownUnit",
 ]
@@ -147,3 +162,50 @@ class NotFound(CdsError):
 
 class Conflict(CdsError):
     """A write based on a stale version, or a duplicate of an existing record."""
+
+
+class PreconditionRequired(CdsError):
+    """A write to a course came without ``If-Match: <version>`` (HTTP 428)."""
+
+
+class NoDoseToPrepare(CdsError):
+    """The decision has no next dose (course complete or discontinued): nothing to prepare."""
+
+
+class Unauthenticated(CdsError):
+    """No credentials, wrong credentials, or an expired or invalid token (HTTP 401)."""
+
+
+class Forbidden(CdsError):
+    """The caller's role may not perform this action (HTTP 403)."""
+
+    def __init__(self, role: str, action: str) -> None:
+        super().__init__(f"role {role!r} may not perform {action!r}")
+        self.role = role
+        self.action = action
+
+
+class TooManyAttempts(CdsError):
+    """Too many failed logins, or too many logins waiting (HTTP 429 with ``Retry-After``)."""
+
+    def __init__(self, retry_after_s: int, message: str | None = None) -> None:
+        self.retry_after_s = max(1, int(retry_after_s))
+        super().__init__(
+            message
+            or "too many failed logins from this account, address or device; "
+            f"try again in {self.retry_after_s} s"
+        )
+
+
+class OptionalDependencyMissing(CdsError):
+    """An optional part of inoplan was used without its extra installed (``pip install
+    'inoplan[<extra>]'``); ``extra`` names it."""
+
+    def __init__(self, feature: str, extra: str, module: str) -> None:
+        super().__init__(
+            f"{feature} needs the optional dependency {module!r}, which is not installed; "
+            f"install the extra: pip install 'inoplan[{extra}]'"
+        )
+        self.feature = feature
+        self.extra = extra
+        self.module = module

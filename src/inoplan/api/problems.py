@@ -14,36 +14,56 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from inoplan.errors import (
     CdsError,
     Conflict,
+    Forbidden,
     InvalidInput,
     KnowledgeBaseError,
+    NoDoseToPrepare,
     NotFound,
+    OptionalDependencyMissing,
     OverrideRequired,
+    PreconditionRequired,
+    TooManyAttempts,
+    Unauthenticated,
     UnknownLabelVersion,
 )
-from inoplan.services.auth import Forbidden, TooManyAttempts, Unauthenticated
 
-__all__ = ["PROBLEM_JSON", "STATUS_FOR_ERROR", "PreconditionRequired", "install", "status_for"]
+__all__ = [
+    "PROBLEM_JSON",
+    "STATUS_FOR_ERROR",
+    "PreconditionRequired",
+    "install",
+    "status_for",
+]
 
 PROBLEM_JSON: Final = "application/problem+json"
 log = logging.getLogger(__name__)
 
 
-class PreconditionRequired(CdsError):
-    """A write to a course came without ``If-Match: <version>`` (HTTP 428)."""
-
-
-#: Error class -> HTTP status; the most specific class in the MRO wins.
+#: Error class -> HTTP status; the most specific class in the MRO wins. Every subclass of
+#: ``CdsError`` must resolve to an entry here before the root (tests/api/test_problems.py walks
+#: the class tree), so no deliberate error reaches a client as a bare 500.
 STATUS_FOR_ERROR: Final[Mapping[type[CdsError], int]] = {
     UnknownLabelVersion: 422,  # the caller named a label that is not shipped (also a KB error)
     InvalidInput: 422,
-    KnowledgeBaseError: 500,
     NotFound: 404,
     Conflict: 409,
+    NoDoseToPrepare: 409,  # the course's state (complete, discontinued) has no dose to prepare
     Unauthenticated: 401,
     Forbidden: 403,
     TooManyAttempts: 429,
     PreconditionRequired: 428,
-    CdsError: 500,
+    # The server, not the caller, is at fault: "unavailable" with a fixed text (the details go
+    # to the log, not to the client).
+    KnowledgeBaseError: 503,
+    OptionalDependencyMissing: 503,
+}
+
+#: What a client reads for an error the server is at fault for (status >= 500).
+_SERVER_FAULT_DETAIL: Final[Mapping[type[CdsError], str]] = {
+    KnowledgeBaseError: "the label data shipped with this server cannot be used; "
+    "an administrator must check the installation",
+    OptionalDependencyMissing: "a part of the server needed for this request is not installed; "
+    "an administrator must install it",
 }
 
 _TITLES: Final = {
@@ -63,8 +83,15 @@ _TITLES: Final = {
 }
 
 
-def status_for(exc: CdsError) -> int:
-    return next((STATUS_FOR_ERROR[c] for c in type(exc).__mro__ if c in STATUS_FOR_ERROR), 500)
+def _mapped(cls: type[CdsError], table: Mapping[type[CdsError], Any]) -> Any:
+    return next((table[c] for c in cls.__mro__ if c in table), None)
+
+
+def status_for(exc: CdsError | type[CdsError]) -> int | None:
+    """The HTTP status of an error (or error class); ``None`` when it has none (a defect)."""
+    cls = exc if isinstance(exc, type) else type(exc)
+    status: int | None = _mapped(cls, STATUS_FOR_ERROR)
+    return status
 
 
 def problem(status: int, detail: str, **extra: Any) -> JSONResponse:
@@ -96,9 +123,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(CdsError)
     async def _cds_error(_: Request, exc: CdsError) -> JSONResponse:
         status = status_for(exc)
+        if status is None:  # an error class without a status: a defect the tests catch
+            log.error("internal error: %s has no HTTP status", type(exc).__name__)
+            return problem(500, "the server could not complete the request")
         if status >= 500:
-            log.error("internal error: %s", type(exc).__name__)
-            return problem(status, "the server could not complete the request")
+            log.error("server fault: %s: %s", type(exc).__name__, exc)
+            detail = _mapped(type(exc), _SERVER_FAULT_DETAIL)
+            return problem(status, detail or "the server could not complete the request")
         if isinstance(exc, OverrideRequired):
             return problem(status, str(exc), field=exc.field, because=list(exc.because))
         if isinstance(exc, InvalidInput):

@@ -61,7 +61,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
-from inoplan.errors import CdsError, Conflict, InvalidInput, NotFound
+from inoplan.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooManyAttempts,
+    Unauthenticated,
+)
 from inoplan.services.passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
 from inoplan.services.passwords import MIN_LENGTH as MIN_PASSWORD_LENGTH
 from inoplan.services.passwords import check_password
@@ -151,31 +158,6 @@ def _cpu_count() -> int:
 #: Password hashes computed at once per process: one per CPU this process may run on.
 HASH_SLOTS: Final = max(1, _cpu_count())
 _hash_gate = threading.BoundedSemaphore(HASH_SLOTS)
-
-
-class Unauthenticated(CdsError):
-    """No credentials, wrong credentials, or an expired or invalid token (HTTP 401)."""
-
-
-class Forbidden(CdsError):
-    """The caller's role may not perform this action (HTTP 403)."""
-
-    def __init__(self, role: str, action: str) -> None:
-        super().__init__(f"role {role!r} may not perform {action!r}")
-        self.role = role
-        self.action = action
-
-
-class TooManyAttempts(CdsError):
-    """Too many failed logins, or too many logins waiting (HTTP 429 with ``Retry-After``)."""
-
-    def __init__(self, retry_after_s: int, message: str | None = None) -> None:
-        self.retry_after_s = max(1, int(retry_after_s))
-        super().__init__(
-            message
-            or "too many failed logins from this account, address or device; "
-            f"try again in {self.retry_after_s} s"
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -812,7 +812,7 @@ def _acknowledge(request: Request, course_id: int, form: Mapping[str, Any]) -> R
 def _document_error(
     request: Request, session: SessionData, principal: Principal, exc: CdsError
 ) -> Response:
-    from inoplan.web.views import NoDoseToPrepare
+    from inoplan.errors import NoDoseToPrepare
 
     if isinstance(exc, NotFound):
         return _error(request, session, principal, 404, "Not found", str(exc))

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any, Final
 
 from inoplan import DISCLAIMER
-from inoplan.errors import CdsError, InvalidInput
+from inoplan.errors import CdsError, InvalidInput, NoDoseToPrepare
 from inoplan.services.auth import Principal, can, event_action
 
 __all__ = [
@@ -438,10 +438,6 @@ def exposure_svg(database: Uow, course_id: int, *, policy: Any = None) -> str:
 
 
 # -- worksheet and handout -----------------------------------------------------------------
-
-
-class NoDoseToPrepare(CdsError):
-    """The decision has no next dose (course complete or discontinued)."""
 
 
 #: Decision statuses for which the worksheet prints no preparation numbers, only why.
