@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+from typing import cast
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
-# The records helpers live beside the integration tests; both suites use them.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-
-from records_helpers import add_users, settings_for
+from tests.integration.records_helpers import add_users, settings_for
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +32,7 @@ def app(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def client(app):  # type: ignore[no-untyped-def]
+def client(app: FastAPI):  # type: ignore[no-untyped-def]
     from fastapi.testclient import TestClient
 
     with TestClient(app) as test_client:
@@ -41,6 +40,6 @@ def client(app):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def tokens(client) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def tokens(client: TestClient) -> dict[str, str]:
     """role -> bearer token; users are named after their role."""
-    return add_users(client.app.state.database)
+    return add_users(cast(FastAPI, client.app).state.database)

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
+from typing import cast
 
-from records_helpers import TODAY, course_document, headers, vitals_event
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from inoplan import DISCLAIMER
+from tests.integration.records_helpers import TODAY, course_document, headers, vitals_event
 
 COURSES = "/api/v1/courses"
 
 
-def _create(client, token, document=None):  # type: ignore[no-untyped-def]
+def _create(client: TestClient, token, document=None):  # type: ignore[no-untyped-def]
     response = client.post(COURSES, json=document or course_document(0), headers=headers(token))
     assert response.status_code == 201, response.text
     return response.json()
 
 
-def test_a_created_course_reads_back_exactly_with_id_and_version(client, tokens) -> None:
+def test_a_created_course_reads_back_exactly_with_id_and_version(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
     document = course_document(1)
     created = _create(client, tokens["prescriber"], document)
     assert created["version"] == 1
@@ -31,7 +37,7 @@ def test_a_created_course_reads_back_exactly_with_id_and_version(client, tokens)
     assert response.headers["ETag"] == '"1"'
 
 
-def test_export_is_the_document_alone(client, tokens) -> None:
+def test_export_is_the_document_alone(client: TestClient, tokens: dict[str, str]) -> None:
     document = course_document(2)
     created = _create(client, tokens["admin"], document)
     response = client.get(f"{COURSES}/{created['id']}/export", headers=headers(tokens["nurse"]))
@@ -39,7 +45,9 @@ def test_export_is_the_document_alone(client, tokens) -> None:
     assert response.json() == document
 
 
-def test_an_invalid_document_is_a_422_problem_naming_the_field(client, tokens) -> None:
+def test_an_invalid_document_is_a_422_problem_naming_the_field(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
     document = course_document(0)
     document["events"][3]["anc"]["unit"] = "mg/dL"  # the labs event; not a count unit
     response = client.post(COURSES, json=document, headers=headers(tokens["prescriber"]))
@@ -49,7 +57,7 @@ def test_an_invalid_document_is_a_422_problem_naming_the_field(client, tokens) -
     assert client.get(COURSES, headers=headers(tokens["viewer"])).json()["count"] == 0
 
 
-def test_a_schema_violation_names_the_field_too(client, tokens) -> None:
+def test_a_schema_violation_names_the_field_too(client: TestClient, tokens: dict[str, str]) -> None:
     document = course_document(0)
     document["plan"]["cycle1_days"] = 30
     response = client.post(COURSES, json=document, headers=headers(tokens["prescriber"]))
@@ -57,7 +65,9 @@ def test_a_schema_violation_names_the_field_too(client, tokens) -> None:
     assert response.json()["field"] == "plan.cycle1_days"
 
 
-def test_an_event_is_appended_with_the_current_version(client, tokens) -> None:
+def test_an_event_is_appended_with_the_current_version(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
     created = _create(client, tokens["prescriber"])
     event = vitals_event(1)
     response = client.post(
@@ -73,7 +83,9 @@ def test_an_event_is_appended_with_the_current_version(client, tokens) -> None:
     assert stored["events"][:-1] == course_document(0)["events"]
 
 
-def test_a_stale_version_gets_409_and_nothing_is_written(client, tokens) -> None:
+def test_a_stale_version_gets_409_and_nothing_is_written(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
     created = _create(client, tokens["prescriber"])
     url = f"{COURSES}/{created['id']}/events"
     first = client.post(
@@ -90,7 +102,9 @@ def test_a_stale_version_gets_409_and_nothing_is_written(client, tokens) -> None
     assert [e.get("id") for e in stored["events"]].count("w-2") == 0
 
 
-def test_a_write_without_if_match_is_refused_with_428(client, tokens) -> None:
+def test_a_write_without_if_match_is_refused_with_428(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
     created = _create(client, tokens["prescriber"])
     response = client.post(
         f"{COURSES}/{created['id']}/events", json=vitals_event(1), headers=headers(tokens["nurse"])
@@ -98,7 +112,9 @@ def test_a_write_without_if_match_is_refused_with_428(client, tokens) -> None:
     assert response.status_code == 428
 
 
-def test_a_malformed_if_match_is_a_422_naming_the_header(client, tokens) -> None:
+def test_a_malformed_if_match_is_a_422_naming_the_header(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
     created = _create(client, tokens["prescriber"])
     response = client.post(
         f"{COURSES}/{created['id']}/events",
@@ -110,7 +126,7 @@ def test_a_malformed_if_match_is_a_422_naming_the_header(client, tokens) -> None
 
 
 def test_an_event_that_would_invalidate_the_course_is_refused_and_not_written(
-    client, tokens
+    client: TestClient, tokens: dict[str, str]
 ) -> None:
     created = _create(client, tokens["prescriber"])
     correction = {**vitals_event(9), "supersedes": "no-such-event", "reason": "typo"}
@@ -125,7 +141,9 @@ def test_an_event_that_would_invalidate_the_course_is_refused_and_not_written(
     assert stored["version"] == 1 and len(stored["events"]) == len(course_document(0)["events"])
 
 
-def test_an_invalid_event_body_names_the_field_inside_the_event(client, tokens) -> None:
+def test_an_invalid_event_body_names_the_field_inside_the_event(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
     created = _create(client, tokens["prescriber"])
     event = {"date": "2026-11-29", "type": "labs", "anc": {"value": 1.2, "unit": "furlongs"}}
     response = client.post(
@@ -137,7 +155,7 @@ def test_an_invalid_event_body_names_the_field_inside_the_event(client, tokens) 
     assert response.json()["field"] == "event.anc.unit"
 
 
-def test_a_correction_supersedes_with_a_reason(client, tokens) -> None:
+def test_a_correction_supersedes_with_a_reason(client: TestClient, tokens: dict[str, str]) -> None:
     created = _create(client, tokens["prescriber"])
     url = f"{COURSES}/{created['id']}/events"
     assert (
@@ -157,7 +175,7 @@ def test_a_correction_supersedes_with_a_reason(client, tokens) -> None:
     assert events[-2]["id"] == "w-1" and events[-1]["supersedes"] == "w-1"  # append-only
 
 
-def test_listing_is_paginated(client, tokens) -> None:
+def test_listing_is_paginated(client: TestClient, tokens: dict[str, str]) -> None:
     for n in range(3):
         _create(client, tokens["prescriber"], course_document(n % 4, patient_id=f"P-{n}"))
     page = client.get(f"{COURSES}?offset=1&limit=1", headers=headers(tokens["viewer"])).json()
@@ -172,7 +190,7 @@ def test_listing_is_paginated(client, tokens) -> None:
     assert only["count"] == 1 and only["data"][0]["patient_id"] == "P-2"
 
 
-def test_patients_are_listed_with_their_courses(client, tokens) -> None:
+def test_patients_are_listed_with_their_courses(client: TestClient, tokens: dict[str, str]) -> None:
     a = _create(client, tokens["prescriber"], course_document(0))
     b = _create(client, tokens["prescriber"], course_document(0))  # same patient, second course
     found = client.post(
@@ -187,7 +205,9 @@ def test_patients_are_listed_with_their_courses(client, tokens) -> None:
     assert client.get("/api/v1/patients", headers=headers(tokens["viewer"])).json()["count"] == 1
 
 
-def test_the_same_patient_id_with_another_birth_date_is_a_conflict(client, tokens) -> None:
+def test_the_same_patient_id_with_another_birth_date_is_a_conflict(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
     _create(client, tokens["prescriber"], course_document(0))
     other = course_document(0)
     other["patient"]["birth_date"] = "1970-01-01"
@@ -195,13 +215,15 @@ def test_the_same_patient_id_with_another_birth_date_is_a_conflict(client, token
     assert response.status_code == 409
 
 
-def test_an_unknown_course_is_404(client, tokens) -> None:
+def test_an_unknown_course_is_404(client: TestClient, tokens: dict[str, str]) -> None:
     response = client.get(f"{COURSES}/999", headers=headers(tokens["viewer"]))
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
-def test_the_plan_equals_the_cli_plan_and_carries_the_disclaimer(client, tokens) -> None:
+def test_the_plan_equals_the_cli_plan_and_carries_the_disclaimer(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
     from inoplan.services.courses import plan_document
 
     document = course_document(1)
@@ -214,7 +236,9 @@ def test_the_plan_equals_the_cli_plan_and_carries_the_disclaimer(client, tokens)
     assert {k: v for k, v in body.items() if k not in {"course_id", "course_version"}} == expected
 
 
-def test_the_decision_equals_the_cli_and_is_recorded(client, tokens, tmp_path) -> None:
+def test_the_decision_equals_the_cli_and_is_recorded(
+    client: TestClient, tokens: dict[str, str], tmp_path: Path
+) -> None:
     from typer.testing import CliRunner
 
     from inoplan.cli.main import app as cli
@@ -256,7 +280,9 @@ def test_the_decision_equals_the_cli_and_is_recorded(client, tokens, tmp_path) -
     assert trail["data"][1]["actor"] == "pharmacist"
 
 
-def test_the_decision_defaults_to_today_in_the_clinic_time_zone(client, tokens) -> None:
+def test_the_decision_defaults_to_today_in_the_clinic_time_zone(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
     created = _create(client, tokens["prescriber"])
     response = client.get(f"{COURSES}/{created['id']}/decision", headers=headers(tokens["viewer"]))
     assert response.status_code == 200
@@ -268,7 +294,9 @@ def test_the_decision_defaults_to_today_in_the_clinic_time_zone(client, tokens) 
     }
 
 
-def test_every_write_is_in_the_course_audit_trail_with_before_and_after(client, tokens) -> None:
+def test_every_write_is_in_the_course_audit_trail_with_before_and_after(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
     created = _create(client, tokens["prescriber"])
     client.post(
         f"{COURSES}/{created['id']}/events",
@@ -288,7 +316,9 @@ def test_every_write_is_in_the_course_audit_trail_with_before_and_after(client, 
     assert write["prev_hash"] == trail["data"][0]["hash"]
 
 
-def test_the_exposure_equals_the_pk_service_for_the_stored_document(client, tokens) -> None:
+def test_the_exposure_equals_the_pk_service_for_the_stored_document(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
     from inoplan.services.exposure import exposure_json
 
     document = course_document(0)
@@ -309,7 +339,9 @@ def test_the_exposure_equals_the_pk_service_for_the_stored_document(client, toke
     assert too_many.status_code == 422 and too_many.json()["field"] == "population"
 
 
-def test_a_prescriber_confirms_a_decision_shown_and_it_is_audited(client, tokens) -> None:
+def test_a_prescriber_confirms_a_decision_shown_and_it_is_audited(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
     created = _create(client, tokens["prescriber"])
     course = f"{COURSES}/{created['id']}"
     decision = client.get(f"{course}/decision?on={TODAY}", headers=headers(tokens["nurse"])).json()
@@ -332,7 +364,9 @@ def test_a_prescriber_confirms_a_decision_shown_and_it_is_audited(client, tokens
     assert [r["action"] for r in trail] == ["course.create", "decision.show", "decision.confirm"]
 
 
-def test_a_pharmacist_verifies_a_dose_against_the_plan(client, tokens) -> None:
+def test_a_pharmacist_verifies_a_dose_against_the_plan(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
     from inoplan.services.courses import plan_document
 
     document = course_document(0)
@@ -365,7 +399,9 @@ def test_a_pharmacist_verifies_a_dose_against_the_plan(client, tokens) -> None:
     )
 
 
-def test_an_id_beyond_the_database_range_is_not_found_rather_than_a_crash(client, tokens) -> None:
+def test_an_id_beyond_the_database_range_is_not_found_rather_than_a_crash(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
     import pytest
 
     from inoplan.errors import NotFound
@@ -373,7 +409,7 @@ def test_an_id_beyond_the_database_range_is_not_found_rather_than_a_crash(client
 
     huge = 10**25
     assert client.get(f"{COURSES}/{huge}", headers=headers(tokens["viewer"])).status_code == 422
-    database = client.app.state.database
+    database = cast(FastAPI, client.app).state.database
     with pytest.raises(NotFound):
         records.course_document(database, huge)
     with pytest.raises(NotFound):

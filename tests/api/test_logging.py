@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
-from records_helpers import TODAY, add_users, course_document, headers, settings_for, vitals_event
 
 from inoplan.api import create_app
+from tests.integration.records_helpers import (
+    TODAY,
+    add_users,
+    course_document,
+    headers,
+    settings_for,
+    vitals_event,
+)
 
 
-def test_the_service_logs_no_patient_details_even_with_sql_logging_on(tmp_path, caplog) -> None:
+def test_the_service_logs_no_patient_details_even_with_sql_logging_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.INFO, logger="sqlalchemy.engine")  # SQL statements are logged
     app = create_app(settings_for(f"sqlite:///{tmp_path / 'log.db'}"))

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
+
 PUBLIC = {("post", "/api/v1/auth/token"), ("get", "/healthz")}
 
 
-def _operations(app):  # type: ignore[no-untyped-def]
+def _operations(app: FastAPI):  # type: ignore[no-untyped-def]
     for path, item in app.openapi()["paths"].items():
         if path.startswith("/api/") or path == "/healthz":
             for method, operation in item.items():
                 yield method, path, operation
 
 
-def test_the_bearer_scheme_is_declared_and_used_by_every_protected_operation(app) -> None:
+def test_the_bearer_scheme_is_declared_and_used_by_every_protected_operation(app: FastAPI) -> None:
     spec = app.openapi()
     scheme = spec["components"]["securitySchemes"]["OAuth2PasswordBearer"]
     assert scheme["type"] == "oauth2"
@@ -25,7 +27,7 @@ def test_the_bearer_scheme_is_declared_and_used_by_every_protected_operation(app
             assert "401" in operation["responses"], (method, path)
 
 
-def test_every_error_response_is_problem_json_and_every_success_has_a_schema(app) -> None:
+def test_every_error_response_is_problem_json_and_every_success_has_a_schema(app: FastAPI) -> None:
     for method, path, operation in _operations(app):
         if "fhir" in path:  # the FHIR adapter documents its own responses
             continue
@@ -40,7 +42,7 @@ def test_every_error_response_is_problem_json_and_every_success_has_a_schema(app
                 assert content["application/json"]["schema"], (method, path, status)
 
 
-def test_protected_course_operations_document_their_failures(app) -> None:
+def test_protected_course_operations_document_their_failures(app: FastAPI) -> None:
     spec = app.openapi()["paths"]
     append = spec["/api/v1/courses/{course_id}/events"]["post"]
     assert {"401", "403", "404", "409", "422", "428"} <= set(append["responses"])
@@ -64,7 +66,7 @@ def test_the_import_of_the_package_and_cli_help_stay_light() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_every_reference_in_the_document_resolves(app) -> None:
+def test_every_reference_in_the_document_resolves(app: FastAPI) -> None:
     import json
     import re
 

@@ -17,20 +17,22 @@ def test_defaults_are_safe_for_local_use(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 @pytest.mark.parametrize("secret", ["changeme", "CHANGE-ME", "secret", "short-but-random-x"])
-def test_placeholder_or_short_secrets_are_refused_in_production(monkeypatch, secret: str) -> None:
+def test_placeholder_or_short_secrets_are_refused_in_production(
+    monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
     monkeypatch.setenv("INOPLAN_ENVIRONMENT", "production")
     monkeypatch.setenv("INOPLAN_SECRET_KEY", secret)
     with pytest.raises(ValidationError, match="SECRET_KEY"):
         Settings()
 
 
-def test_production_needs_a_secret(monkeypatch) -> None:
+def test_production_needs_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INOPLAN_ENVIRONMENT", "production")
     with pytest.raises(ValidationError, match="required"):
         Settings()
 
 
-def test_the_environment_is_read_with_the_inoplan_prefix(monkeypatch) -> None:
+def test_the_environment_is_read_with_the_inoplan_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INOPLAN_ENVIRONMENT", "production")
     monkeypatch.setenv("INOPLAN_SECRET_KEY", "Zq3v9Lw2Tn8Xb4Rm6Yc1Hp5Kd7Fg0Js2Qa9Wu3Ee8Oi4Ly6")
     monkeypatch.setenv("INOPLAN_PUBLIC_URL", "https://inoplan.example.org/")

@@ -187,6 +187,6 @@ def codes(decision: dict[str, Any]) -> list[str]:
 
 
 def reason(decision: dict[str, Any], rule: str) -> dict[str, Any]:
-    found = [r for r in decision["reasons"] if r["rule"] == rule]
+    found: list[dict[str, Any]] = [r for r in decision["reasons"] if r["rule"] == rule]
     assert found, f"no reason {rule}; got {rules(decision)}"
     return found[0]

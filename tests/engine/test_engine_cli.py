@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from enginekit import document
+
+from tests.engine.enginekit import document
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
-from enginekit import (
+
+from tests.engine.enginekit import (
     codes,
     course_through,
     decide,
@@ -61,7 +63,7 @@ def test_site_policy_freshness_override() -> None:
     ("vitals_event", "missing"),
     [(None, ["height_cm", "weight_kg"]), ({"height_cm": 170, "weight_kg": None}, ["weight_kg"])],
 )
-def test_missing_height_or_weight(vitals_event: dict | None, missing: list[str]) -> None:
+def test_missing_height_or_weight(vitals_event: dict[str, Any] | None, missing: list[str]) -> None:
     events = [labs("2027-02-28")]
     if vitals_event:
         events.append(vitals("2027-02-26", **vitals_event))

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from enginekit import codes, decide
+
+from tests.engine.enginekit import codes, decide
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
 

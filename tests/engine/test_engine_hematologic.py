@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from enginekit import codes, course_through, decide, document, labs, reason, response, rules, vitals
+
+from tests.engine.enginekit import (
+    codes,
+    course_through,
+    decide,
+    document,
+    labs,
+    reason,
+    response,
+    rules,
+    vitals,
+)
 
 
-def c2d1(**counts: float | bool) -> list[dict]:
+def c2d1(**counts: Any) -> list[dict[str, Any]]:
     return [*course_through((1, 15)), labs("2027-03-21", **counts), vitals("2027-03-21")]
 
 
@@ -59,7 +72,7 @@ def test_low_counts_never_hold_day_8_or_15(day: int) -> None:
     assert "hematologic.within-cycle-not-applied" in rules(decision)
 
 
-def low_baseline(anc: float, platelets: float, **extra: object) -> list[dict]:
+def low_baseline(anc: float, platelets: float, **extra: Any) -> list[dict[str, Any]]:
     """Baseline before cycle 1: ANC 0.6, platelets 30 (low-baseline row)."""
     events = course_through((1, 15))
     events[0:0] = [labs("2027-03-01", anc=0.6, platelets=30)]
@@ -68,7 +81,7 @@ def low_baseline(anc: float, platelets: float, **extra: object) -> list[dict]:
         labs("2027-03-21", anc=anc, platelets=platelets),
         vitals("2027-03-21"),
         *extra.get("more", []),
-    ]  # type: ignore[list-item]
+    ]
 
 
 @pytest.mark.parametrize(
@@ -113,7 +126,7 @@ def test_mixed_baseline_uses_the_low_baseline_row() -> None:
 
 def persistent(
     days_low: int, *, judged: bool | None = False, label: str = "us"
-) -> tuple[dict, str]:
+) -> tuple[dict[str, Any], str]:
     """ANC < 1 from 2027-03-21 on; the last low count ``days_low`` days later."""
     from datetime import date, timedelta
 

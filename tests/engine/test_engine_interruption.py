@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
-from enginekit import (
+
+from tests.engine.enginekit import (
     codes,
     course_through,
     decide,
@@ -20,7 +22,7 @@ from enginekit import (
 )
 
 
-def held_from_day15(days: int) -> tuple[dict, str]:
+def held_from_day15(days: int) -> tuple[dict[str, Any], str]:
     """C1D15 (03-15) held for diarrhea grade 3, recovered ``days`` later, decision that day."""
     recovery = date(2027, 3, 15) + timedelta(days=days)
     events = [
@@ -74,9 +76,10 @@ def test_held_14_days_reduces_the_next_cycle_by_25_percent(days: int, reduced: b
         assert detail["factor"] == 0.75 and detail["from_cycle"] == 2
 
 
-def reduced_course() -> list[dict]:
+def reduced_course() -> list[dict[str, Any]]:
     doc, _ = held_from_day15(14)
-    return doc["events"] + [given("2027-03-29", 2, 1, 1.09)]
+    events: list[dict[str, Any]] = doc["events"]
+    return [*events, given("2027-03-29", 2, 1, 1.09)]
 
 
 def test_reduced_cycle_day8_is_0_375() -> None:
@@ -101,7 +104,7 @@ def test_never_re_escalated_in_later_cycles() -> None:
     assert decision["next_dose"]["dose_mg_per_m2"] == 0.6
 
 
-def second_long_hold() -> list[dict]:
+def second_long_hold() -> list[dict[str, Any]]:
     return [
         *reduced_course(),
         given("2027-04-05", 2, 8, 0.68),

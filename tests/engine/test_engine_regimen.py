@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from enginekit import (
+
+from tests.engine.enginekit import (
     CALENDAR,
     codes,
     course_through,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
-from enginekit import (
+
+from tests.engine.enginekit import (
     codes,
     course_through,
     decide,
@@ -63,7 +65,7 @@ def test_vod_risk_age(birth: str, present: bool) -> None:
     "history",
     [{"liver_disease": "prior"}, {"prior_hsct": True}, {"prior_vod": True}, {"salvage_line": 2}],
 )
-def test_vod_risk_history(history: dict) -> None:
+def test_vod_risk_history(history: dict[str, Any]) -> None:
     assert "VOD_RISK" in codes(decide(document(history=history), "2027-03-01"))
 
 
@@ -78,7 +80,7 @@ def test_vod_risk_more_cycles() -> None:
 
 def vod_signs(
     weight: float, *, ascites: bool = True, bilirubin: float = 2.0, on: str = "2027-03-15"
-) -> dict:
+) -> dict[str, Any]:
     events = [
         *course_through((1, 8)),
         vitals("2027-03-14", weight_kg=weight, ascites=ascites),
@@ -123,7 +125,7 @@ def test_pediatric_criteria_named_for_children() -> None:
 
 
 # -- HSCT ----------------------------------------------------------------------------------------
-def hsct(conditioning: list[str], bilirubin: float = 0.6) -> dict:
+def hsct(conditioning: list[str], bilirubin: float = 0.6) -> dict[str, Any]:
     events = [
         *course_through((2, 15), in_remission_from=2),
         labs("2027-04-20", bilirubin=bilirubin),
@@ -153,7 +155,7 @@ def test_bilirubin_at_uln_before_hsct(bilirubin: float, alert: bool) -> None:
 
 
 # -- QT -----------------------------------------------------------------------------------------
-def med(on: str, name: str, action: str = "start") -> dict:
+def med(on: str, name: str, action: str = "start") -> dict[str, Any]:
     return {"date": on, "type": "medication", "name": name, "action": action}
 
 
@@ -169,7 +171,7 @@ def med(on: str, name: str, action: str = "start") -> dict:
         ([med("2027-02-27", "acyclovir")], False),
     ],
 )
-def test_qt_drugs(meds: list[dict], flagged: bool) -> None:
+def test_qt_drugs(meds: list[dict[str, Any]], flagged: bool) -> None:
     decision = decide(document(meds), "2027-03-01")
     assert ("QT_DRUG" in codes(decision)) is flagged
     if flagged:
@@ -258,7 +260,9 @@ def test_no_pregnancy_test_needed_without_reproductive_potential() -> None:
         ({"sex": "male", "reproductive_potential": False}, None, None),
     ],
 )
-def test_key_dates(patient: dict, contraception: str | None, breastfeeding: str | None) -> None:
+def test_key_dates(
+    patient: dict[str, Any], contraception: str | None, breastfeeding: str | None
+) -> None:
     events = [
         {"date": "2027-02-27", "type": "pregnancy_test", "result": "negative"},
         *course_through((1, 15)),
@@ -339,7 +343,9 @@ def test_age_below_one_year(birth: str, status: str) -> None:
         ({"allergies": ["polysorbate 80"]}, {}, "hypersensitivity"),
     ],
 )
-def test_eu_contraindications_discontinue(patient: dict, history: dict, code: str) -> None:
+def test_eu_contraindications_discontinue(
+    patient: dict[str, Any], history: dict[str, Any], code: str
+) -> None:
     decision = decide(document(label="eu", patient=patient, history=history), "2027-03-01")
     assert decision["status"] == "discontinue"
     assert f"safety.contraindication.{code}" in rules(decision)

@@ -3,11 +3,14 @@ CTCAE v5 grades of bilirubin/AST/ALT taken from the labs."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from enginekit import codes, course_through, decide, document, labs, reason, rules, tox
+
+from tests.engine.enginekit import codes, course_through, decide, document, labs, reason, rules, tox
 
 
-def day15(**lab: float) -> dict:
+def day15(**lab: Any) -> dict[str, Any]:
     """Due: C1D15 on 2027-03-15 with the given labs on 03-14 (ULN: bilirubin 1.2, enzymes 40)."""
     return document([*course_through((1, 8)), labs("2027-03-14", **lab)])
 

@@ -58,10 +58,12 @@ def _same(expected: Any, actual: Any) -> bool:
     if expected is None:
         return actual is None
     if isinstance(expected, bool) or isinstance(actual, bool):
-        return expected == actual
+        same_flag: bool = expected == actual
+        return same_flag
     if isinstance(expected, int | float) and isinstance(actual, int | float):
         return math.isclose(float(expected), float(actual), rel_tol=0, abs_tol=1e-9)
-    return bool(expected == actual)
+    same: bool = expected == actual
+    return same
 
 
 def _as_list(value: Any) -> list[Any]:

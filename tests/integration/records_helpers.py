@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from inoplan.bootstrap import Database
 from inoplan.config import Settings
-from inoplan.services.auth import ROLES, hash_password, issue_token
+from inoplan.services.auth import ROLES, Principal, hash_password, issue_token
 
 #: A fixed key that passes the production strength check (tests only).
 SECRET = "Zq3v9Lw2Tn8Xb4Rm6Yc1Hp5Kd7Fg0Js2Qa9Wu3Ee8Oi4Ly6Vt"
@@ -62,14 +62,8 @@ def add_users(database: Database) -> dict[str, str]:
                 )
         uow.commit()
     for role in ROLES:
-        tokens[role] = issue_token(_Who(role), secret=SECRET, minutes=30)[0]
+        tokens[role] = issue_token(Principal(role, role), secret=SECRET, minutes=30)[0]
     return tokens
-
-
-class _Who:
-    def __init__(self, role: str) -> None:
-        self.username = role
-        self.role = role
 
 
 def headers(token: str, **extra: str) -> dict[str, str]:

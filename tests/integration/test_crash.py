@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from records_helpers import SECRET, add_users, course_document, headers, vitals_event
+
+from inoplan.bootstrap import Database
+from tests.integration.records_helpers import (
+    SECRET,
+    add_users,
+    course_document,
+    headers,
+    vitals_event,
+)
 
 TOTAL_WRITES = 1000
 KILL_AFTER_ACKS = 350
@@ -59,7 +67,9 @@ def _start(url: str, port: int, log: Path, *, workers: int = 1) -> subprocess.Po
     raise AssertionError("server did not start")
 
 
-def test_acknowledged_writes_survive_kill_9(database, database_url, tmp_path) -> None:
+def test_acknowledged_writes_survive_kill_9(
+    database: Database, database_url: str, tmp_path: Path
+) -> None:
     token = add_users(database)["admin"]
     database.dispose()
     port = _free_port()

@@ -5,18 +5,28 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from pathlib import Path
 
 import httpx
 import pytest
-from records_helpers import add_users, course_document, headers, migrated_database, vitals_event
-from test_crash import _free_port, _start
+
+from tests.integration.records_helpers import (
+    add_users,
+    course_document,
+    headers,
+    migrated_database,
+    vitals_event,
+)
+from tests.integration.test_crash import _free_port, _start
 
 WRITERS = 8
 EVENTS_PER_WRITER = 25
 
 
 @pytest.mark.postgres
-def test_writers_racing_through_several_workers_lose_nothing(postgres_schema_url, tmp_path) -> None:
+def test_writers_racing_through_several_workers_lose_nothing(
+    postgres_schema_url: str, tmp_path: Path
+) -> None:
     database = migrated_database(postgres_schema_url)
     token = add_users(database)["admin"]
     database.dispose()
@@ -63,7 +73,7 @@ def test_writers_racing_through_several_workers_lose_nothing(postgres_schema_url
             t.join()
 
         with httpx.Client(base_url=base, headers=headers(token), timeout=60) as http:
-            present = set()
+            present: set[tuple[int, str]] = set()
             for course_id in ids:
                 course = http.get(f"/courses/{course_id}").json()
                 written = [e for e in course["events"] if str(e.get("id", "")).startswith("w")]

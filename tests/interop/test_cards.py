@@ -6,11 +6,10 @@ import itertools
 from decimal import Decimal
 from typing import Any
 
-from tests.interop.helpers import check_cds_response, draft_order
-
 from inoplan import DISCLAIMER
 from inoplan.interop.cards import CardOptions, OrderedDose, decision_cards, shorten
 from inoplan.interop.cds import ordered_dose
+from tests.interop.helpers import check_cds_response, draft_order
 
 REASON = {
     "rule": "regimen.cycle-1.day-1",
@@ -228,6 +227,7 @@ def test_no_order_figures_means_no_mismatch_card() -> None:
 
 def test_the_response_checker_accepts_the_spec_examples_and_flags_a_missing_indicator() -> None:
     import pytest
+
     from tests.interop.helpers import CDS, load
 
     for name in ("03", "04", "05"):

@@ -8,9 +8,11 @@ import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
+
+from inoplan import DISCLAIMER
 from tests.interop.helpers import (
     CDS,
     SANDBOX_ISS,
@@ -24,8 +26,6 @@ from tests.interop.helpers import (
     sandbox_public_jwks,
     searchset,
 )
-
-from inoplan import DISCLAIMER
 
 # starlette's TestClient warns that it wants httpx2 (not installed); nothing of ours
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
@@ -417,9 +417,9 @@ def test_unauthenticated_and_forged_calls_get_401_and_no_cards(client: Any, capl
 
 
 def test_feedback_is_recorded_in_the_audit_trail(app: Any, client: Any) -> None:
-    from inoplan.services.records import iter_audit
+    from inoplan.services.audit import iter_audit
 
-    feedback = {
+    feedback: dict[str, Any] = {
         "feedback": [
             {
                 "card": "card-1",
@@ -447,13 +447,14 @@ def test_feedback_is_recorded_in_the_audit_trail(app: Any, client: Any) -> None:
     response = client.post(url, json=feedback, headers=auth(SIGN, "/feedback"))
     assert response.status_code == 200
     records = [r for r in iter_audit(app.state.database) if r.action == "cds.feedback"]
-    assert [(r.entity_id, r.after["outcome"]) for r in records] == [
+    after = [cast(dict[str, Any], r.after) for r in records]
+    assert [(r.entity_id, a["outcome"]) for r, a in zip(records, after, strict=True)] == [
         ("card-1", "accepted"),
         ("card-2", "overridden"),
     ]
     assert records[0].actor == f"cds:{SANDBOX_ISS}"
-    assert records[0].after["accepted_suggestions"] == ["sug-1"]
-    assert records[1].after["override_reason"]["code"] == "local-protocol"
+    assert after[0]["accepted_suggestions"] == ["sug-1"]
+    assert after[1]["override_reason"]["code"] == "local-protocol"
     bad = copy.deepcopy(feedback)
     del bad["feedback"][0]["acceptedSuggestions"]
     assert client.post(url, json=bad, headers=auth(SIGN, "/feedback")).status_code == 400

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.interop.helpers import R4, administration, load, patient
 
 from inoplan.cli.main import main
+from tests.interop.helpers import R4, administration, load, patient
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

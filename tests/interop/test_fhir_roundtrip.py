@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.interop.helpers import R4, administration, load, observation, patient
 
 from inoplan import DISCLAIMER
 from inoplan.document.models import CourseDocument
@@ -17,6 +16,7 @@ from inoplan.interop import codes
 from inoplan.interop.fhir_in import bundle_to_document
 from inoplan.interop.fhir_out import export_bundle, validate_bundle
 from inoplan.services.courses import plan_document
+from tests.interop.helpers import R4, administration, load, observation, patient
 
 EXAMPLES_DIR = Path(__file__).parents[2] / "examples"
 EXAMPLES = sorted(EXAMPLES_DIR.glob("*.yaml"))
@@ -25,7 +25,8 @@ EXAMPLES = sorted(EXAMPLES_DIR.glob("*.yaml"))
 def course(name: str) -> dict[str, Any]:
     data = yaml.safe_load((EXAMPLES_DIR / name).read_text(encoding="utf-8"))
     data.pop("expect", None)
-    return json.loads(json.dumps(data, default=str))
+    plain: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return plain
 
 
 def normal(document: dict[str, Any]) -> dict[str, Any]:

@@ -201,7 +201,7 @@ def test_caps_windows_and_preparation_facts(version: str) -> None:
     assert (
         prep.reconstitution_to_dilution_max_hours,
         prep.reconstitution_to_end_of_infusion_max_hours,
-    ) == (4, 8)
+    ) == (Decimal(4), Decimal(8))
     for vial in label.vials.values():
         # 4 mL at 0.25 mg/mL: a 0.9 mg vial delivers 3.6 mL, a 1 mg vial 4 mL
         assert vial.deliverable_ml * prep.reconstituted_mg_per_ml == vial.deliverable_mg

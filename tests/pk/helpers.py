@@ -56,7 +56,7 @@ def reference_solution(
     p: TypicalParameters,
     infusions: Sequence[Infusion],
     windows: Sequence[CycleWindow],
-    times_h: Sequence[float] = (),
+    times_h: Sequence[float] | np.ndarray = (),
     rtol: float = 1e-10,
 ) -> dict[str, np.ndarray]:
     """One subject with SciPy's solve_ivp (DOP853, rtol 1e-10), segment by segment.

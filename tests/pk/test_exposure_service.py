@@ -188,7 +188,7 @@ def test_dask_local_cluster_gives_the_same_percentiles_as_in_process() -> None:
 
     course = adult_course(cycles=2, given_cycles=1)
     local = exposure_json(course, population=400, seed=7, chunk_size=150)
-    with LocalCluster(
+    with LocalCluster(  # type: ignore[no-untyped-call]
         n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
     ) as cluster:
         remote = exposure_json(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
 
@@ -130,7 +131,9 @@ def test_an_infant_has_no_model() -> None:
 
 def test_omega_blocks_reproduce_the_published_correlations() -> None:
     omega = load_pk_model("garrett-2019").omega
-    corr = lambda i, j: omega[i][j] / math.sqrt(omega[i][i] * omega[j][j])  # noqa: E731
+    corr: Callable[[int, int], float] = lambda i, j: (  # noqa: E731
+        omega[i][j] / math.sqrt(omega[i][i] * omega[j][j])
+    )
     assert corr(0, 1) == pytest.approx(0.894, abs=0.002)
     assert corr(0, 2) == pytest.approx(0.750, abs=0.002)
     assert corr(1, 2) == pytest.approx(0.802, abs=0.002)

@@ -7,7 +7,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from inoplan.domain.pk.model import TypicalParameters
-from inoplan.domain.pk.simulate import CycleWindow, Infusion, SubjectArrays, simulate_exposure
+from inoplan.domain.pk.simulate import (
+    CycleWindow,
+    Exposure,
+    Infusion,
+    SubjectArrays,
+    simulate_exposure,
+)
 
 FAST = settings(
     max_examples=25,
@@ -49,14 +55,16 @@ def histories(draw: st.DrawFn) -> tuple[list[Infusion], list[CycleWindow]]:
     return infusions, windows
 
 
-def _curve(p: TypicalParameters, infusions: list[Infusion], windows: list[CycleWindow]):  # type: ignore[no-untyped-def]
+def _curve(p: TypicalParameters, infusions: list[Infusion], windows: list[CycleWindow]) -> Exposure:
     times = np.linspace(0.0, windows[-1].end_h, 97)
     return simulate_exposure(SubjectArrays.from_typical(p), infusions, windows, times_h=times)
 
 
 @FAST
 @given(parameters, histories())
-def test_concentrations_and_auc_are_never_negative(p: TypicalParameters, history) -> None:  # type: ignore[no-untyped-def]
+def test_concentrations_and_auc_are_never_negative(
+    p: TypicalParameters, history: tuple[list[Infusion], list[CycleWindow]]
+) -> None:
     run = _curve(p, *history)
     assert run.conc_ng_per_ml is not None
     assert np.all(run.conc_ng_per_ml >= 0)
@@ -68,8 +76,8 @@ def test_concentrations_and_auc_are_never_negative(p: TypicalParameters, history
 @FAST
 @given(parameters, histories(), st.floats(0.1, 10.0))
 def test_with_constant_clearance_exposure_is_linear_in_dose(
-    p: TypicalParameters, history, factor: float
-) -> None:  # type: ignore[no-untyped-def]
+    p: TypicalParameters, history: tuple[list[Infusion], list[CycleWindow]], factor: float
+) -> None:
     p = TypicalParameters(p.cl1_l_per_h, 0.0, p.kdes_per_h, p.v1_l, p.q_l_per_h, p.v2_l)
     infusions, windows = history
     base = _curve(p, infusions, windows)
@@ -86,7 +94,9 @@ def test_with_constant_clearance_exposure_is_linear_in_dose(
 
 @FAST
 @given(parameters, histories())
-def test_with_constant_clearance_doses_superpose(p: TypicalParameters, history) -> None:  # type: ignore[no-untyped-def]
+def test_with_constant_clearance_doses_superpose(
+    p: TypicalParameters, history: tuple[list[Infusion], list[CycleWindow]]
+) -> None:
     p = TypicalParameters(p.cl1_l_per_h, 0.0, p.kdes_per_h, p.v1_l, p.q_l_per_h, p.v2_l)
     infusions, windows = history
     whole = _curve(p, infusions, windows)
@@ -104,7 +114,7 @@ def test_with_constant_clearance_doses_superpose(p: TypicalParameters, history) 
 
 @FAST
 @given(parameters, st.floats(0.2, 2.0), st.floats(0.2, 2.0), st.floats(0.2, 2.0))
-def test_holding_a_dose_lowers_the_next_peak(  # type: ignore[no-untyped-def]
+def test_holding_a_dose_lowers_the_next_peak(
     p: TypicalParameters, first_mg: float, held_mg: float, next_mg: float
 ) -> None:
     """Days 1, 8, 15 (hours 0, 168, 336); holding day 8 lowers the peak after day 15."""

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 TODAY = date(2026, 12, 8)  # cycle 1 day 8 of the course below
 ROLES = ("admin", "prescriber", "pharmacist", "nurse", "viewer")
@@ -98,7 +99,7 @@ def make_app(database_url: str, today: date = TODAY, *, users: bool = True) -> A
     from inoplan.api.app import create_app
     from inoplan.config import Settings
 
-    settings = Settings(database_url=database_url, secret_key="w" * 48, token_minutes=60)
+    settings = Settings(database_url=database_url, secret_key=SecretStr("w" * 48), token_minutes=60)
     app = create_app(settings)
     if not any(getattr(r, "path", None) == "/login" for r in app.routes):
         from inoplan import web  # until the factory mounts the pages itself

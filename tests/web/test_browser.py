@@ -111,7 +111,7 @@ def server(tmp_path: Path, template_database: Path) -> Iterator[LiveServer]:
 def page(chromium: Any) -> Iterator[Any]:
     context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
-    page.console_messages = []  # type: ignore[attr-defined]
+    page.console_messages = []
     page.on("console", lambda message: page.console_messages.append(message.text))
     yield page
     context.close()

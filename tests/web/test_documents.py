@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from datetime import time
 from typing import Any
 
@@ -88,7 +89,9 @@ def test_worksheet_without_preparation_time_leaves_deadline_blanks(
     assert "Dilute by (+4 h) ____:____" in text
 
 
-def test_worksheet_for_a_held_dose_says_do_not_prepare(client: Any, new_course) -> None:
+def test_worksheet_for_a_held_dose_says_do_not_prepare(
+    client: Any, new_course: Callable[[dict[str, Any]], int]
+) -> None:
     document = course_document()
     document["events"].append(
         {
@@ -118,7 +121,9 @@ def test_worksheet_refuses_a_bad_preparation_time(client: Any, course_id: int) -
     assert "reconstitution time: a time as HH:MM" in response.text  # in words (web.messages)
 
 
-def test_worksheet_when_no_dose_is_left(client: Any, new_course) -> None:
+def test_worksheet_when_no_dose_is_left(
+    client: Any, new_course: Callable[[dict[str, Any]], int]
+) -> None:
     document = course_document()
     document["events"].append(
         {"date": "2026-12-07", "type": "discontinuation", "reason": "patient's decision"}
@@ -226,7 +231,9 @@ def test_handout_reads_at_about_age_twelve(client: Any, course_id: int) -> None:
 
 
 @pytest.mark.parametrize("sex", ["male", "female"])
-def test_handout_contraception_wording_by_sex(client: Any, new_course, sex: str) -> None:
+def test_handout_contraception_wording_by_sex(
+    client: Any, new_course: Callable[[dict[str, Any]], int], sex: str
+) -> None:
     document = course_document()
     document["patient"]["sex"] = sex
     document["patient"]["id"] = f"WEB-{sex}"

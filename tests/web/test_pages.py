@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -151,7 +152,9 @@ class TestToday:
         assert f'href="/courses/{course_id}/worksheet.pdf?download=1"' in page.text
         assert _disclaimer_shown(page.text)
 
-    def test_filters_by_status_and_patient(self, client: Any, course_id: int, new_course) -> None:
+    def test_filters_by_status_and_patient(
+        self, client: Any, course_id: int, new_course: Callable[[dict[str, Any]], int]
+    ) -> None:
         other = course_document()
         other["patient"]["id"] = "WEB-002"
         other["plan"]["start_date"] = "2027-03-01"  # nothing due on TODAY
@@ -342,7 +345,9 @@ def test_empty_forms_suggest_the_day_and_the_dose_due(client: Any, course_id: in
     assert re.search(r'id="administration-f-dose-mg"[^>]*value="0.91"', form)
 
 
-def test_eu_course_uses_the_eu_label(client: Any, new_course) -> None:
+def test_eu_course_uses_the_eu_label(
+    client: Any, new_course: Callable[[dict[str, Any]], int]
+) -> None:
     document = course_document()
     document["label"] = "eu"
     document["plan"]["vial"] = "eu-1mg"

@@ -223,7 +223,7 @@ def test_a_third_pre_transplant_cycle_given_by_the_clinician_is_planned_not_refu
     # third cycle's day 1 is recorded as given, the plan shows three cycles instead of refusing.
     from inoplan.document import parse_course
 
-    doc = {
+    doc: dict[str, Any] = {
         "label": "us",
         "patient": {"id": "T3", "birth_date": "1980-01-01", "sex": "male"},
         "plan": {"start_date": "2027-01-04", "hsct_intended": True},

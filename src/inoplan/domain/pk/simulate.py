@@ -399,6 +399,10 @@ def simulate_exposure(
         conc = _dense(
             params, times_h, np.array(knot_t), knot_y, np.array(knot_rate), dense_chunk_elements
         )
+        # After a long washout the integrator's round-off can leave a concentration a few
+        # 1e-12 ng/mL below zero; a concentration is never negative.
+        np.maximum(conc, 0.0, out=conc)
+    np.maximum(trough, 0.0, out=trough)
     return Exposure(
         cycles=tuple(w.cycle for w in windows),
         cmax_ng_per_ml=cmax,
