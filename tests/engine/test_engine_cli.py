@@ -73,7 +73,8 @@ def test_batch_writes_one_line_per_course_and_goes_on_after_an_invalid_file(tmp_
     (tmp_path / "05-bad-unit.json").write_text(json.dumps(bad))
     (tmp_path / "notes.txt").write_text("not a course")
     out = io.StringIO()
-    assert run_batch(tmp_path, __import__("datetime").date(2027, 3, 1), out=out) == 0
+    # exit code 1: a file could not be evaluated (the others were)
+    assert run_batch(tmp_path, __import__("datetime").date(2027, 3, 1), out=out) == 1
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [line["file"] for line in lines] == [
         "01-first-dose.yaml",

@@ -2,8 +2,9 @@
 
 Batch mode writes one JSON line per course on stdout (``{"file", "patient_id", "status",
 ...decision}``) and a Rich progress bar on stderr; a file that does not validate gives a line
-with ``"error": {"field", "message"}`` and the batch goes on (exit code 0; 2 when the folder
-holds no course documents).
+with ``"error": {"field", "message"}`` and the batch goes on. Exit code 0 when every course was
+evaluated, 1 (:data:`EXIT_SOME_FAILED`) when at least one file could not be (its line says why),
+2 when the folder holds no course documents.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, TextIO
 
 __all__ = [
     "COURSE_SUFFIXES",
+    "EXIT_SOME_FAILED",
     "course_files",
     "evaluate_file",
     "print_decision",
@@ -24,6 +26,10 @@ __all__ = [
 ]
 
 COURSE_SUFFIXES = (".yaml", ".yml", ".json")
+
+#: Exit code of a batch in which at least one file could not be evaluated (the help of
+#: ``inoplan evaluate`` lists every exit code).
+EXIT_SOME_FAILED = 1
 
 _STATUS_STYLE = {
     "give": "bold green",
@@ -82,6 +88,7 @@ def run_batch(folder: Path, on: date, *, policy: Any = None, out: TextIO | None 
             "COURSE", f"no *.yaml, *.yml or *.json course documents in {str(folder)!r}"
         )
     console = Console(stderr=True)
+    failed = 0
     with Progress(
         TextColumn("[bold]evaluate"),
         BarColumn(),
@@ -95,9 +102,13 @@ def run_batch(folder: Path, on: date, *, policy: Any = None, out: TextIO | None 
         for path in files:
             progress.update(task, description=path.name)
             line = evaluate_file(path, on, policy=policy)
+            failed += "error" in line
             stream.write(json.dumps(line, ensure_ascii=False) + "\n")
             stream.flush()
             progress.advance(task)
+    if failed:
+        console.print(f"[bold red]evaluate: {failed} of {len(files)} files could not be evaluated")
+        return EXIT_SOME_FAILED
     return 0
 
 

@@ -21,7 +21,7 @@ app = typer.Typer(
     name="inoplan",
     help="Clinical decision support for inotuzumab ozogamicin (BESPONSA). " + DISCLAIMER,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion and --show-completion (bash, zsh, fish, pwsh)
     pretty_exceptions_enable=False,
 )
 
@@ -180,7 +180,19 @@ def _calendar_secret() -> str | None:
     return None if settings.secret_is_ephemeral else settings.secret
 
 
-@app.command()
+_EVALUATE_HELP = (
+    "The decision for a date: give, hold, wait, cannot decide, complete or discontinue.\n\n"
+    "COURSE may be a folder: each *.yaml, *.yml and *.json file in it is evaluated, one JSON "
+    'line per file on stdout; a file that cannot be evaluated gives a line with "error" naming '
+    "the field, and the batch goes on.\n\n"
+    "Exit codes: 0 every course was evaluated (whatever the decisions, hold and cannot decide "
+    "included); 1 a folder in which at least one file could not be evaluated (the others were); "
+    "2 invalid input (a course document that does not validate, a bad --on date, a folder with "
+    "no course documents)."
+)
+
+
+@app.command(help=_EVALUATE_HELP)
 def evaluate(
     course: Annotated[Path, typer.Argument(help="Course document, or a folder of them (batch).")],
     on: Annotated[str, typer.Option("--on", help="The date to decide for (YYYY-MM-DD).")],
@@ -360,7 +372,7 @@ def _fail(field: str, message: str, json_output: bool) -> NoReturn:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; expected errors print one line and exit with code 2."""
-    from inoplan.errors import CdsError, InvalidInput
+    from inoplan.errors import CdsError, InvalidInput, OptionalDependencyMissing
 
     args = list(sys.argv[1:] if argv is None else argv)
     want_json = "--json" in args
@@ -370,6 +382,8 @@ def main(argv: list[str] | None = None) -> None:
         result = app(args=args, prog_name="inoplan", standalone_mode=False)
     except InvalidInput as exc:
         _fail(exc.field, exc.message, want_json)
+    except OptionalDependencyMissing as exc:  # names the extra to install
+        _fail(exc.extra, str(exc), want_json)
     except CdsError as exc:
         _fail("inoplan", str(exc), want_json)
     except typer.TyperException as exc:  # a usage error: unknown option, missing argument...

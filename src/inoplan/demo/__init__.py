@@ -1,10 +1,11 @@
 """Demo data for ``inoplan serve --demo``: four fictional courses and an admin user.
 
-The courses are YAML course documents in ``demo/courses``. Each carries ``demo_today``: the day
-the scenario is written for. Seeding shifts every date in the document (birth dates included,
-so ages stay as written) by ``today - demo_today``, so the demo always shows today's situation:
-an adult due for cycle 1 day 8, an adult in remission due for cycle 3 day 8, a child due for
-the first dose, and an adult whose day 8 is held for liver tests.
+The courses are plain course documents in ``demo/courses`` (``inoplan evaluate`` reads them as
+they are); ``demo/courses/scenarios.toml`` gives, beside them, the day each scenario is written
+for. Seeding shifts every date in a document (birth dates included, so ages stay as written) by
+``today - that day``, so the demo always shows today's situation: an adult due for cycle 1 day
+8, an adult in remission due for cycle 3 day 8, a child due for the first dose, and an adult
+whose day 8 is held for liver tests.
 
 The demo ``admin`` user's password is ``INOPLAN_DEMO_PASSWORD`` when set; otherwise a random one
 is generated and printed once (it is not stored anywhere in clear).
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from inoplan.bootstrap import Database
     from inoplan.config import Settings
 
-__all__ = ["demo_documents", "seed_demo"]
+__all__ = ["demo_documents", "scenario_days", "seed_demo"]
 
 _DATE_KEYS = frozenset({"date", "start_date", "birth_date"})
 DEMO_ADMIN = "admin"
@@ -44,19 +45,26 @@ def _shift_date(value: Any, days: int) -> Any:
     return (value + timedelta(days=days)).isoformat()
 
 
+def scenario_days() -> dict[str, date]:
+    """File name of each demo course -> the day its scenario is written for."""
+    import tomllib
+
+    folder = resources.files("inoplan.demo").joinpath("courses")
+    days = tomllib.loads(folder.joinpath("scenarios.toml").read_text(encoding="utf-8"))["today"]
+    names = sorted(e.name for e in folder.iterdir() if e.name.endswith(".yaml"))
+    if sorted(days) != names:  # a release bug: every course needs its day, and only courses
+        raise ValueError(f"demo/courses/scenarios.toml lists {sorted(days)}, the folder {names}")
+    return {name: days[name] for name in names}
+
+
 def demo_documents(today: date) -> list[dict[str, Any]]:
-    """The demo course documents with their dates moved so that ``demo_today`` is ``today``."""
+    """The demo course documents with their dates moved so that each scenario's day is ``today``."""
     from inoplan.document.io import parse_text
 
+    folder = resources.files("inoplan.demo").joinpath("courses")
     out = []
-    for entry in sorted(
-        resources.files("inoplan.demo").joinpath("courses").iterdir(), key=lambda e: e.name
-    ):
-        if not entry.name.endswith(".yaml"):
-            continue
-        raw = parse_text(entry.read_text(encoding="utf-8"), field=entry.name)
-        anchor = raw.pop("demo_today")
-        anchor = anchor if isinstance(anchor, date) else date.fromisoformat(str(anchor))
+    for name, anchor in scenario_days().items():
+        raw = parse_text(folder.joinpath(name).read_text(encoding="utf-8"), field=name)
         out.append(_shift(raw, (today - anchor).days))
     return out
 

@@ -42,6 +42,9 @@ def make_engine(url: str, *, pool_size: int = 10, relaxed: bool = False) -> Engi
     """
     if url.startswith("sqlite"):
         return _sqlite_engine(url, relaxed=relaxed)
+    from inoplan.optional import require
+
+    require("psycopg", "a PostgreSQL database (postgresql+psycopg:// URL)")
     engine = create_engine(
         url,
         hide_parameters=True,  # SQL parameters carry patient data: never in logs or errors

@@ -601,10 +601,11 @@ def _run_chunks(
     ]
     if dask_address is None:
         return [simulate_chunk(*a) for a in args]
-    try:
-        from distributed import Client
-    except ImportError:  # pragma: no cover - dask[distributed] is a dependency
-        raise InvalidInput("dask", "dask.distributed is not installed") from None
+    from inoplan.optional import require
+
+    require("distributed", "a Dask scheduler (inoplan pk --dask)")  # else: names the extra
+    from distributed import Client
+
     try:
         client = Client(  # type: ignore[no-untyped-call]
             dask_address, timeout=DASK_CONNECT_TIMEOUT, set_as_default=False
