@@ -164,3 +164,51 @@ def test_invalid_input_is_a_value_error_carrying_the_field() -> None:
     err = inoplan.errors.InvalidInput("height_cm", "too small")
     assert isinstance(err, ValueError)
     assert (err.field, err.message, str(err)) == ("height_cm", "too small", "height_cm: too small")
+
+
+def private_library_imports(path: Path) -> list[str]:
+    """``lib._private`` modules and ``_private`` names imported from other packages."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+            names: list[str] = []
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            modules = [node.module]
+            names = [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in [*modules, *names]:
+            parts = name.split(".")
+            if parts[0] == "inoplan":
+                continue
+            if any(p.startswith("_") and not p.startswith("__") for p in parts[1:]):
+                found.append(name)
+    return sorted(found)
+
+
+SOURCE_FILES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", SOURCE_FILES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_private_module_or_name_of_a_library_is_imported(path: Path) -> None:
+    assert private_library_imports(path) == [], f"{path.relative_to(PACKAGE)}: private import"
+
+
+def test_the_private_import_rule_would_catch_one(tmp_path: Path) -> None:
+    planted = tmp_path / "planted.py"
+    planted.write_text(
+        "import typer._click\n"
+        "from typer._click.exceptions import UsageError\n"
+        "from typer.main import _parse\n"
+        "from inoplan.cli import _private\n"
+        "from __future__ import annotations\n"
+        "import os.path\n"
+    )
+    assert private_library_imports(planted) == [
+        "typer._click",
+        "typer._click.exceptions",
+        "typer._click.exceptions.UsageError",
+        "typer.main._parse",
+    ]
