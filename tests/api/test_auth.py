@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from records_helpers import PASSWORD, SECRET, course_document, headers, vitals_event
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from inoplan.services.auth import PERMISSIONS, ROLES, can, issue_token
+from tests.integration.records_helpers import (
+    PASSWORD,
+    SECRET,
+    course_document,
+    headers,
+    vitals_event,
+)
 
 # (method, path template, action, body). Events need one row per event type: the role check
 # depends on what is recorded. {id} is replaced by a real course id.
@@ -109,9 +117,9 @@ PUBLIC = {("POST", "/api/v1/auth/token"), ("GET", "/healthz")}
 LOGOUT = ("POST", "/api/v1/auth/logout")
 
 
-def _api_routes(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def _api_routes(app: FastAPI) -> set[tuple[str, str]]:
     """Every (method, path) of the REST API, as the OpenAPI document lists them."""
-    found = set()
+    found: set[tuple[str, str]] = set()
     for path, item in app.openapi()["paths"].items():
         if path.startswith("/api/") or path == "/healthz":
             found.update((method.upper(), path) for method in item)
@@ -128,7 +136,7 @@ def _template(path: str) -> str:
     )
 
 
-def test_the_route_table_covers_every_api_route(app) -> None:
+def test_the_route_table_covers_every_api_route(app: FastAPI) -> None:
     covered = {(m, _template(p)) for m, p, _, _ in ROUTES} | PUBLIC | {LOGOUT}
     assert _api_routes(app) == covered
 
@@ -141,7 +149,7 @@ def test_the_matrix_names_every_role_and_admin_may_do_everything() -> None:
         can("admin", "course.delete")
 
 
-def _call(client, method: str, path: str, body: Any, course_id: int, token: str | None):  # type: ignore[no-untyped-def]
+def _call(client: TestClient, method: str, path: str, body: Any, course_id: int, token: str | None):  # type: ignore[no-untyped-def]
     url = path.replace("{id}", str(course_id))
     extra = {"If-Match": "1"} if path.endswith("/events") else {}  # may be stale: 409 is fine
     hdrs = headers(token, **extra) if token else extra
@@ -151,14 +159,14 @@ def _call(client, method: str, path: str, body: Any, course_id: int, token: str 
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory):  # type: ignore[no-untyped-def]
+def shared(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """One app, users and course for the whole route table (fast)."""
     import os
 
     from fastapi.testclient import TestClient
-    from records_helpers import add_users, settings_for
 
     from inoplan.api import create_app
+    from tests.integration.records_helpers import add_users, settings_for
 
     with pytest.MonkeyPatch.context() as mp:
         for name in list(os.environ):
@@ -168,14 +176,14 @@ def shared(tmp_path_factory):  # type: ignore[no-untyped-def]
                 mp.delenv(name)
         path = tmp_path_factory.mktemp("routes") / "routes.db"
         with TestClient(create_app(settings_for(f"sqlite:///{path}"))) as client:
-            tokens = add_users(client.app.state.database)
+            tokens = add_users(cast(FastAPI, client.app).state.database)
             response = client.post(
                 "/api/v1/courses", json=course_document(0), headers=headers(tokens["admin"])
             )
             yield client, tokens, int(response.json()["id"])
 
 
-def _version(client, tokens, course_id: int) -> int:  # type: ignore[no-untyped-def]
+def _version(client: TestClient, tokens: dict[str, str], course_id: int) -> int:
     return int(
         client.get(f"/api/v1/courses/{course_id}", headers=headers(tokens["admin"])).json()[
             "version"
@@ -219,7 +227,9 @@ def test_the_role_check_on_every_route(shared, role, method, path, action, body)
         assert _version(client, tokens, course_id) == before  # nothing written when refused
 
 
-def test_the_password_flow_issues_a_working_token(client, tokens) -> None:
+def test_the_password_flow_issues_a_working_token(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
     response = client.post("/api/v1/auth/token", data={"username": "nurse", "password": PASSWORD})
     assert response.status_code == 200
     body = response.json()
@@ -228,7 +238,9 @@ def test_the_password_flow_issues_a_working_token(client, tokens) -> None:
     assert me["role"] == "nurse" and "event.labs" in me["permissions"]
 
 
-def test_a_wrong_password_or_unknown_user_gets_401(client, tokens) -> None:
+def test_a_wrong_password_or_unknown_user_gets_401(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
     for username, password in (("nurse", "wrong password!"), ("nobody", PASSWORD)):
         response = client.post(
             "/api/v1/auth/token", data={"username": username, "password": password}
@@ -237,7 +249,7 @@ def test_a_wrong_password_or_unknown_user_gets_401(client, tokens) -> None:
         assert response.headers["content-type"].startswith("application/problem+json")
 
 
-def test_an_expired_or_forged_token_gets_401(client, tokens) -> None:
+def test_an_expired_or_forged_token_gets_401(client: TestClient, tokens: dict[str, str]) -> None:
     class Who:
         username = "admin"
         role = "admin"
@@ -251,23 +263,27 @@ def test_an_expired_or_forged_token_gets_401(client, tokens) -> None:
     assert "expired" in client.get("/api/v1/courses", headers=headers(expired)).json()["detail"]
 
 
-def test_a_token_of_a_removed_user_no_longer_works(client, tokens) -> None:
+def test_a_token_of_a_removed_user_no_longer_works(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
     from sqlalchemy import update
 
     from inoplan.persistence.rows import UserRow
 
-    with client.app.state.database.uow(write=True) as uow:
+    with cast(FastAPI, client.app).state.database.uow(write=True) as uow:
         uow.session.execute(update(UserRow).where(UserRow.username == "nurse").values(active=False))
         uow.commit()
     assert client.get("/api/v1/courses", headers=headers(tokens["nurse"])).status_code == 401
 
 
-def test_healthz_needs_no_token(client) -> None:
+def test_healthz_needs_no_token(client: TestClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
 
 
-def test_users_are_added_by_admins_and_can_log_in(client, tokens) -> None:
+def test_users_are_added_by_admins_and_can_log_in(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
     body = {"username": "dr.lee", "password": "a long passphrase 7", "role": "prescriber"}
     created = client.post("/api/v1/users", json=body, headers=headers(tokens["admin"]))
     assert created.status_code == 201 and created.json()["role"] == "prescriber"

@@ -44,7 +44,7 @@ ERRORS = every_error_class()
 
 
 def instance_of(cls: type[CdsError]) -> CdsError:
-    """An instance built from the constructor's signature (a text for every parameter)."""
+    """An instance built from the constructor's signature (1 for an int, else a text)."""
     parameters = [
         p
         for p in inspect.signature(cls.__init__).parameters.values()
@@ -54,7 +54,7 @@ def instance_of(cls: type[CdsError]) -> CdsError:
     ]
     if not parameters:  # Exception's own (*args) signature
         return cls(f"{cls.__name__} raised on purpose")
-    return cls(*(f"{p.name}-value" for p in parameters))
+    return cls(*(1 if p.annotation in ("int", int) else f"{p.name}-value" for p in parameters))
 
 
 def test_the_class_tree_is_walked() -> None:
@@ -126,3 +126,5 @@ def test_every_error_reaches_the_client_as_its_problem_document(
         assert body["field"]
     if response.status_code == 401:
         assert response.headers["www-authenticate"] == "Bearer"
+    if response.status_code == 429:
+        assert response.headers["retry-after"] == "1"

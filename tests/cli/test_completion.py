@@ -37,7 +37,8 @@ def complete_bash(line: str) -> list[str]:
 
 def test_commands_complete() -> None:
     assert complete_bash("inoplan ev") == ["evaluate"]
-    assert set(complete_bash("inoplan fhir ")) == {"import", "export"}
+    assert {"import", "export"} <= set(complete_bash("inoplan fhir "))
+    assert complete_bash("inoplan fhir ex") == ["export"]
     assert {"bsa", "dose", "plan", "evaluate", "pk", "serve"} <= set(complete_bash("inoplan "))
 
 

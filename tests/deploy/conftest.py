@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "integration"))
 sys.path.insert(0, str(HERE.parent / "security"))
-sys.path.insert(0, str(HERE))
 
 
 @pytest.fixture(autouse=True)

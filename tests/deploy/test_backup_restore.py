@@ -12,9 +12,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from records_helpers import course_document, migrated_database, vitals_event
 
 from inoplan.services import records
+from tests.integration.records_helpers import course_document, migrated_database, vitals_event
 
 
 def _run(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 
 import pytest
-from container import (
+
+from tests.deploy.container import (
     COMPOSE,
     app_environment,
     compose,

@@ -18,8 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
-from container import app_environment, entrypoint
-from records_helpers import (
+
+from tests.deploy.container import app_environment, entrypoint
+from tests.deploy.tcp_proxy import TcpProxy
+from tests.integration.records_helpers import (
     SECRET,
     add_users,
     course_document,
@@ -27,8 +29,7 @@ from records_helpers import (
     migrated_database,
     vitals_event,
 )
-from security_helpers import free_port, serve, stop
-from tcp_proxy import TcpProxy
+from tests.security.security_helpers import free_port, serve, stop
 
 
 def _wait_for(url: str, status: int, *, seconds: float = 60) -> None:

@@ -9,7 +9,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from records_helpers import TODAY, head_revision, migrated_database, settings_for
+
+from tests.integration.records_helpers import TODAY, head_revision, migrated_database, settings_for
 
 
 def _run(url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

@@ -20,8 +20,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from hl7_helpers import MRN, TODAY, add_course, events_of, feed
-from records_helpers import migrated_database
 
 from inoplan.domain.results import ResultsPolicy
 from inoplan.errors import InvalidInput
@@ -29,6 +27,8 @@ from inoplan.inbound import handle_fhir
 from inoplan.interop.fhir_pull import check_base_url, search_observations
 from inoplan.services import results
 from inoplan.services.decisions import course_decision
+from tests.integration.hl7_helpers import MRN, TODAY, add_course, events_of, feed
+from tests.integration.records_helpers import migrated_database
 
 BASE = "https://fhir.example.org/r4"
 TOKEN = "s3cr3t-token-value"

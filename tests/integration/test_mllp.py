@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hl7_helpers import add_course, events_of, feed, fixture
-from records_helpers import migrated_database
 
 from inoplan.inbound import handle_hl7
 from inoplan.interop.hl7v2 import split_batch
 from inoplan.interop.mllp import END, START, MllpLimits, MllpServer, frame
+from tests.integration.hl7_helpers import add_course, events_of, feed, fixture
+from tests.integration.records_helpers import migrated_database
 
 
 def message(name: str) -> bytes:
@@ -244,7 +244,7 @@ def test_hl7_import_command(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'import.db'}"
     database = migrated_database(url)
     course = add_course(database)
-    from hl7_helpers import FIXTURES
+    from tests.integration.hl7_helpers import FIXTURES
 
     batch = _import(url, str(FIXTURES / "batch-three-messages.hl7"), "--json")
     assert batch.returncode == 1, batch.stderr  # one of the three was parked

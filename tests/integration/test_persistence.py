@@ -5,16 +5,18 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from records_helpers import course_document, head_revision, vitals_event
 
+from inoplan.bootstrap import Database
 from inoplan.errors import Conflict, InvalidInput, NotFound
 from inoplan.services import records
 from inoplan.services.audit import verify_chain
+from tests.integration.records_helpers import course_document, head_revision, vitals_event
 
 
-def test_the_migrated_schema_matches_the_row_classes(database) -> None:
+def test_the_migrated_schema_matches_the_row_classes(database: Database) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
@@ -27,7 +29,7 @@ def test_the_migrated_schema_matches_the_row_classes(database) -> None:
     assert database.upgrade() == head_revision()  # idempotent
 
 
-def test_a_course_round_trips_exactly(database) -> None:
+def test_a_course_round_trips_exactly(database: Database) -> None:
     document = course_document(1)
     ref = records.create_course(database, document, actor="tester")
     assert records.export_document(database, ref.id) == document
@@ -35,7 +37,7 @@ def test_a_course_round_trips_exactly(database) -> None:
     assert stored["version"] == 1 and stored["id"] == ref.id
 
 
-def test_an_invalid_document_stores_nothing(database) -> None:
+def test_an_invalid_document_stores_nothing(database: Database) -> None:
     document = course_document(0)
     document["events"][3]["anc"]["unit"] = "g/L"  # not a count unit
     with pytest.raises(InvalidInput) as caught:
@@ -45,7 +47,7 @@ def test_an_invalid_document_stores_nothing(database) -> None:
     assert verify_chain(database).checked == 0
 
 
-def test_two_writers_with_the_same_version_one_conflict_nothing_lost(database) -> None:
+def test_two_writers_with_the_same_version_one_conflict_nothing_lost(database: Database) -> None:
     ref = records.create_course(database, course_document(0), actor="tester")
     barrier = threading.Barrier(2)
     outcomes: dict[str, object] = {}
@@ -79,7 +81,7 @@ EVENTS_PER_WRITER = 200
 COURSES = 4  # two writers per course: they race on the same versions
 
 
-def test_eight_concurrent_writers_lose_no_acknowledged_event(database) -> None:
+def test_eight_concurrent_writers_lose_no_acknowledged_event(database: Database) -> None:
     ids = [
         records.create_course(database, course_document(0, patient_id=f"C-{i}"), actor="t").id
         for i in range(COURSES)
@@ -112,7 +114,7 @@ def test_eight_concurrent_writers_lose_no_acknowledged_event(database) -> None:
         list(pool.map(writer, range(WRITERS)))
 
     assert len(acknowledged) == WRITERS * EVENTS_PER_WRITER
-    present = set()
+    present: set[tuple[int, str]] = set()
     for course_id in ids:
         stored = records.course_document(database, course_id)
         written = [e for e in stored["events"] if e.get("id", "").startswith("w")]
@@ -124,7 +126,7 @@ def test_eight_concurrent_writers_lose_no_acknowledged_event(database) -> None:
     assert report.checked == COURSES + WRITERS * EVENTS_PER_WRITER
 
 
-def test_an_altered_audit_record_is_named(database) -> None:
+def test_an_altered_audit_record_is_named(database: Database) -> None:
     from sqlalchemy import update
 
     from inoplan.persistence.rows import AuditRow
@@ -143,7 +145,7 @@ def test_an_altered_audit_record_is_named(database) -> None:
     assert "record 3" in report.message()
 
 
-def test_a_removed_audit_record_is_named(database) -> None:
+def test_a_removed_audit_record_is_named(database: Database) -> None:
     from sqlalchemy import delete
 
     from inoplan.persistence.rows import AuditRow
@@ -160,7 +162,7 @@ def test_a_removed_audit_record_is_named(database) -> None:
     assert not report.ok and report.first_broken_seq == 2
 
 
-def test_removing_the_newest_audit_record_is_detected(database) -> None:
+def test_removing_the_newest_audit_record_is_detected(database: Database) -> None:
     from sqlalchemy import delete
 
     from inoplan.persistence.rows import AuditRow
@@ -174,21 +176,21 @@ def test_removing_the_newest_audit_record_is_detected(database) -> None:
     assert not report.ok and report.first_broken_seq == 2
 
 
-def test_an_unknown_course_is_not_found(database) -> None:
+def test_an_unknown_course_is_not_found(database: Database) -> None:
     with pytest.raises(NotFound):
         records.append_event(database, 12345, vitals_event(1), expected_version=1, actor="x")
     with pytest.raises(NotFound):
         records.course_document(database, 12345)
 
 
-def test_a_jti_is_accepted_once_then_refused(database) -> None:
+def test_a_jti_is_accepted_once_then_refused(database: Database) -> None:
     expires = datetime.now(UTC) + timedelta(minutes=5)
     assert database.replay.remember("https://ehr.example.org", "abc", expires) is True
     assert database.replay.remember("https://ehr.example.org", "abc", expires) is False
     assert database.replay.remember("https://other.example.org", "abc", expires) is True
 
 
-def test_expired_jti_rows_are_purged(database) -> None:
+def test_expired_jti_rows_are_purged(database: Database) -> None:
     from sqlalchemy import func, select
 
     from inoplan.persistence.rows import CdsJtiRow
@@ -202,7 +204,7 @@ def test_expired_jti_rows_are_purged(database) -> None:
         assert uow.session.scalar(select(func.count()).select_from(CdsJtiRow)) == 1
 
 
-def test_concurrent_replays_of_one_jti_are_accepted_exactly_once(database) -> None:
+def test_concurrent_replays_of_one_jti_are_accepted_exactly_once(database: Database) -> None:
     expires = datetime.now(UTC) + timedelta(minutes=5)
     barrier = threading.Barrier(6)
 
@@ -215,10 +217,11 @@ def test_concurrent_replays_of_one_jti_are_accepted_exactly_once(database) -> No
     assert results.count(True) == 1
 
 
-def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(tmp_path) -> None:
-    from records_helpers import migrated_database
+def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
     from sqlalchemy import text
     from sqlalchemy.exc import IntegrityError
+
+    from tests.integration.records_helpers import migrated_database
 
     database = migrated_database(f"sqlite:///{tmp_path / 'pragmas.db'}")
     with database.engine.connect() as connection:

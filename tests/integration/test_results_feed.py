@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hl7_helpers import MRN, TODAY, add_course, events_of, feed, fixture
 
 from inoplan.domain.results import LocalCode, ResultsPolicy
 from inoplan.errors import Conflict, InvalidInput
@@ -16,6 +15,7 @@ from inoplan.inbound import handle_hl7, retry_message
 from inoplan.interop.hl7v2 import split_batch
 from inoplan.services import records, results
 from inoplan.services.decisions import course_decision
+from tests.integration.hl7_helpers import MRN, TODAY, add_course, events_of, feed, fixture
 
 
 def ingest(database: Any, name: str, policy: ResultsPolicy | None = None) -> list[Any]:

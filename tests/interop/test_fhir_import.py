@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
+
+from inoplan.document import parse_course
+from inoplan.domain.course import LabsEvent
+from inoplan.errors import InvalidInput, UnknownUnit
+from inoplan.interop.fhir_in import bundle_to_document, resources_of
 from tests.interop.helpers import (
     R4,
     administration,
@@ -14,14 +20,10 @@ from tests.interop.helpers import (
     searchset,
 )
 
-from inoplan.document import parse_course
-from inoplan.errors import InvalidInput, UnknownUnit
-from inoplan.interop.fhir_in import bundle_to_document, resources_of
-
 START = date(2016, 4, 1)
 
 
-def pat2() -> dict:
+def pat2() -> dict[str, Any]:
     # Bundle-ghp's results are about Patient/pat2, which the Bundle does not include
     return patient("pat2", sex="female", birth="1974-12-25")
 
@@ -50,6 +52,8 @@ def test_lab_bundle_with_reference_ranges_and_dates_from_the_report() -> None:
     assert result.notes == []
     course = parse_course(result.document)
     [event] = [e for e in course.events if e.type == "labs"]
+    assert isinstance(event, LabsEvent)
+    assert event.values["alt"].x_uln is not None
     assert float(event.values["bilirubin"].value) == pytest.approx(7 / 17.1)  # canonical mg/dL
     assert float(event.values["alt"].x_uln) == pytest.approx(54 / 45)
 
@@ -61,7 +65,9 @@ def test_non_ucum_k_per_ul_text_is_read_as_10_3_per_ul() -> None:
     )
     [labs] = [e for e in result.document["events"] if e["type"] == "labs"]
     assert labs["platelets"] == {"value": 84, "unit": "10*3/uL"}
-    assert parse_course(result.document).events[0].values["platelets"].value == 84
+    event = parse_course(result.document).events[0]
+    assert isinstance(event, LabsEvent)
+    assert event.values["platelets"].value == 84
 
 
 def test_k_per_ul_coded_as_ucum_is_kelvin_and_refused() -> None:
@@ -174,7 +180,7 @@ def test_a_dose_in_micrograms_and_an_undated_dose() -> None:
 
 
 def test_vod_before_the_course_is_history_during_the_course_a_toxicity() -> None:
-    def vod(cid: str, onset: str, severity: str | None = None) -> dict:
+    def vod(cid: str, onset: str, severity: str | None = None) -> dict[str, Any]:
         c = {
             "resourceType": "Condition",
             "id": cid,

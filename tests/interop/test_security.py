@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
+
+from inoplan.interop.security import (
+    CdsTokenVerifier,
+    TokenRejected,
+    TrustedIssuer,
+    load_issuers,
+)
 from tests.interop.helpers import (
     CDS,
     NOW,
@@ -19,13 +28,6 @@ from tests.interop.helpers import (
     mint,
     sandbox_jwk,
     sandbox_public_jwks,
-)
-
-from inoplan.interop.security import (
-    CdsTokenVerifier,
-    TokenRejected,
-    TrustedIssuer,
-    load_issuers,
 )
 
 SPEC_AUD = "https://cds.example.org/cds-services/some-service"
@@ -41,11 +43,11 @@ def spec_token() -> str:
 class FakeJwks:
     """Serves JWK Sets by URL and records every fetch."""
 
-    def __init__(self, sets: dict[str, dict]) -> None:
+    def __init__(self, sets: dict[str, dict[str, Any]]) -> None:
         self.sets = sets
         self.fetched: list[str] = []
 
-    def __call__(self, url: str) -> dict:
+    def __call__(self, url: str) -> dict[str, Any]:
         self.fetched.append(url)
         return self.sets[url]
 
@@ -120,7 +122,7 @@ def test_an_audience_list_containing_the_url_is_accepted() -> None:
 # -- the refusal table -------------------------------------------------------------------------
 
 
-def _b64(data: dict) -> str:
+def _b64(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
@@ -147,7 +149,7 @@ def _hmac() -> str:
     return signing_input + "." + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
-def _other_key() -> dict:
+def _other_key() -> dict[str, Any]:
     from cryptography.hazmat.primitives.asymmetric import ec
 
     key = ec.generate_private_key(ec.SECP384R1())
@@ -163,7 +165,7 @@ def _tampered() -> str:
     return f"{head}.{_b64(claims)}.{signature}"
 
 
-REFUSALS = {
+REFUSALS: dict[str, tuple[Callable[[], str | None], str]] = {
     "no token": (lambda: None, "no bearer token"),
     "garbage": (lambda: "not-a-jwt", "malformed token"),
     "expired": (lambda: mint(AUD, now=NOW - 400), "expired"),
@@ -265,7 +267,9 @@ def test_keys_rotate_by_kid_from_the_configured_file(tmp_path: Path) -> None:
     old = _other_key() | {"kid": "old"}
     new = _other_key() | {"kid": "new"}
     jwks_file = tmp_path / "ehr.json"
-    public = lambda k: {n: v for n, v in k.items() if n != "d"}  # noqa: E731
+    public: Callable[[dict[str, Any]], dict[str, Any]] = lambda k: {  # noqa: E731
+        n: v for n, v in k.items() if n != "d"
+    }
     jwks_file.write_text(json.dumps({"keys": [public(old)]}))
     (tmp_path / "issuers.toml").write_text(
         '[[issuer]]\niss = "https://ehr.example.org"\njwks_file = "ehr.json"\n'
@@ -276,7 +280,7 @@ def test_keys_rotate_by_kid_from_the_configured_file(tmp_path: Path) -> None:
     verifier = CdsTokenVerifier(issuers, SeenIds(), clock=lambda: NOW, refetch_interval_s=0)
     claims = {"iss": "https://ehr.example.org", "aud": AUD, "exp": NOW + 900, "iat": NOW}
 
-    def sign(k: dict, jti: str) -> str:
+    def sign(k: dict[str, Any], jti: str) -> str:
         return jwt.encode(
             {**claims, "jti": jti},
             jwt.PyJWK.from_dict(k).key,
@@ -302,7 +306,7 @@ def test_issuer_files_are_checked(tmp_path: Path) -> None:
 
 
 def test_an_unreachable_jwks_url_refuses_without_crashing() -> None:
-    def down(url: str) -> dict:
+    def down(url: str) -> dict[str, Any]:
         raise TimeoutError(url)
 
     issuer = TrustedIssuer(iss=SANDBOX_ISS, jwks_url=SANDBOX_JKU, max_lifetime_s=300)

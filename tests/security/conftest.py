@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from records_helpers import add_users
-from security_helpers import make_app
+from tests.integration.records_helpers import add_users
+from tests.security.security_helpers import make_app
 
 
 @pytest.fixture(autouse=True)

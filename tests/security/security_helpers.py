@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from records_helpers import settings_for
+from tests.integration.records_helpers import settings_for
 
 #: The instant every login of these tests happens at (throttle delays never run out by
 #: themselves; tests that need time to pass move the stored blocks).

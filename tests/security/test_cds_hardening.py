@@ -15,10 +15,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from tests.interop.helpers import SANDBOX_ISS, draft_order, mint, sandbox_public_jwks
-from tests.interop.test_cds_api import AUTHZ, first_dose_prefetch, hook_request
 
 from inoplan.interop.security import load_issuers, normalize_fhir_base
+from tests.interop.helpers import SANDBOX_ISS, draft_order, mint, sandbox_public_jwks
+from tests.interop.test_cds_api import AUTHZ, first_dose_prefetch, hook_request
 
 PUBLIC = "https://inoplan.example.org"
 SIGN = "inoplan-order-sign"

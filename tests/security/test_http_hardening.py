@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from records_helpers import PASSWORD, TODAY, course_document, headers
-from security_helpers import CSRF, make_app, web_login
+
+from tests.integration.records_helpers import PASSWORD, TODAY, course_document, headers
+from tests.security.security_helpers import CSRF, make_app, web_login
 
 MRN = "MRN-4471-XQ"
 HTTPS = "https://testserver"
@@ -257,7 +258,7 @@ def test_hsts_follows_a_public_https_url_behind_a_proxy(db_url: str) -> None:
 
 @pytest.fixture
 def small(db_url: str) -> Iterator[Any]:
-    from records_helpers import add_users
+    from tests.integration.records_helpers import add_users
 
     app = make_app(db_url, max_body_bytes=4096)
     with TestClient(app) as client:
@@ -266,7 +267,7 @@ def small(db_url: str) -> Iterator[Any]:
 
 
 def test_a_body_over_the_limit_gets_413_and_nothing_is_stored(small: Any) -> None:
-    from records_helpers import add_users
+    from tests.integration.records_helpers import add_users
 
     tokens = add_users(small.app.state.database)
     admin = headers(tokens["admin"])
@@ -282,7 +283,7 @@ def test_a_body_over_the_limit_gets_413_and_nothing_is_stored(small: Any) -> Non
 
 
 def test_a_chunked_body_is_cut_off_at_the_limit(small: Any) -> None:
-    from records_helpers import add_users
+    from tests.integration.records_helpers import add_users
 
     tokens = add_users(small.app.state.database)
 

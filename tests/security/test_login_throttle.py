@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from records_helpers import PASSWORD, headers
-from security_helpers import NOW, make_app, web_login
 
 from inoplan.services.auth import THROTTLE, ThrottlePolicy
+from tests.integration.records_helpers import PASSWORD, headers
+from tests.security.security_helpers import NOW, make_app, web_login
 
 TOKEN = "/api/v1/auth/token"
 
@@ -169,8 +169,8 @@ def test_hashing_is_bounded_and_leaves_other_requests_served(
 ) -> None:
     """Fifty logins at once: at most HASH_SLOTS hashes run, the rest wait on the event loop
     (holding no thread), and meanwhile other requests, async and sync, are answered."""
-    from inoplan.api import login as login_module
     from inoplan.services import auth
+    from inoplan.web import login as login_module
 
     monkeypatch.setattr(login_module, "MAX_WAITING", 1000)  # let them all queue
     release = threading.Event()
@@ -231,8 +231,8 @@ def test_hashing_is_bounded_and_leaves_other_requests_served(
 def test_a_burst_beyond_the_queue_is_told_to_come_back(
     client: Any, tokens: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from inoplan.api import login as login_module
     from inoplan.services import auth
+    from inoplan.web import login as login_module
 
     monkeypatch.setattr(login_module, "MAX_WAITING", 0)
     release = threading.Event()
@@ -275,8 +275,8 @@ def test_a_concurrent_burst_of_guesses_gets_no_more_tries_than_a_series(
 ) -> None:
     """Forty wrong passwords for one account at once: the throttle is checked again when a
     hash slot comes free, so only the free tries and those already hashing are checked."""
-    from inoplan.api import login as login_module
     from inoplan.services import auth
+    from inoplan.web import login as login_module
 
     monkeypatch.setattr(login_module, "MAX_WAITING", 1000)
     lock = threading.Lock()

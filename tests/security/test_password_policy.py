@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from records_helpers import headers
 
 from inoplan.errors import InvalidInput
 from inoplan.services.passwords import MAX_LENGTH, MIN_LENGTH, check_password, common_passwords
+from tests.integration.records_helpers import headers
 
 REFUSED = {
     "too short": ("Xk4!pQ9z", "alice"),

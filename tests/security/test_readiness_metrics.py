@@ -8,8 +8,15 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from records_helpers import PASSWORD, TODAY, course_document, headers, settings_for
-from security_helpers import free_port
+
+from tests.integration.records_helpers import (
+    PASSWORD,
+    TODAY,
+    course_document,
+    headers,
+    settings_for,
+)
+from tests.security.security_helpers import free_port
 
 METRICS_TOKEN = "Hq7Rz2Lw9Xv4Nc8Tp1Mk5Bd3Fs6Gj0Ya2Ue7Wi4Oq9Zr"
 
@@ -46,9 +53,8 @@ def test_readyz_is_not_ready_when_the_database_is_unreachable() -> None:
             "migrations": "unknown",
         }
         assert client.get("/healthz").status_code == 200  # alive, but not ready
-        from records_helpers import SECRET
-
         from inoplan.services.auth import Principal, issue_token
+        from tests.integration.records_helpers import SECRET
 
         token, _ = issue_token(Principal("admin", "admin"), secret=SECRET, minutes=5)
         down = client.get("/api/v1/courses", headers=headers(token))
@@ -89,9 +95,8 @@ def test_metrics_need_their_token_and_do_not_exist_without_one(client: Any) -> N
 
 
 def test_metrics_count_routes_decisions_and_logins(db_url: str) -> None:
-    from records_helpers import add_users
-
     from inoplan.api import create_app
+    from tests.integration.records_helpers import add_users
 
     app = create_app(settings_for(db_url, metrics_token=SecretStr(METRICS_TOKEN)))
     with TestClient(app) as client:
@@ -135,11 +140,10 @@ def test_cds_calls_are_counted_by_hook(tmp_path: Any) -> None:
     import time
     from datetime import date
 
-    from tests.interop.helpers import SANDBOX_ISS, draft_order, mint, sandbox_public_jwks
-    from tests.interop.test_cds_api import first_dose_prefetch, hook_request
-
     from inoplan.api.app import create_app
     from inoplan.config import Settings
+    from tests.interop.helpers import SANDBOX_ISS, draft_order, mint, sandbox_public_jwks
+    from tests.interop.test_cds_api import first_dose_prefetch, hook_request
 
     (tmp_path / "sandbox.json").write_text(json.dumps(sandbox_public_jwks()))
     (tmp_path / "issuers.toml").write_text(

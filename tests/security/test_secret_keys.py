@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
-from records_helpers import add_users
-from security_helpers import free_port, serve, stop
 
 from inoplan.config import Settings, instance_secret, secret_weakness
+from tests.integration.records_helpers import add_users
+from tests.security.security_helpers import free_port, serve, stop
 
 STRONG = "Zq3v9Lw2Tn8Xb4Rm6Yc1Hp5Kd7Fg0Js2Qa9Wu3Ee8Oi4Ly6"
 
@@ -127,7 +127,7 @@ def test_two_dev_workers_share_one_key_and_a_restart_keeps_sessions(
 ) -> None:
     """Without INOPLAN_SECRET_KEY: every request on a fresh connection (any worker) accepts
     the token, and so does the restarted service."""
-    from records_helpers import migrated_database
+    from tests.integration.records_helpers import migrated_database
 
     database = migrated_database(postgres_schema_url)
     add_users(database)

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from records_helpers import PASSWORD, headers
-from security_helpers import make_app, web_login
 
 from inoplan.services import auth
+from tests.integration.records_helpers import PASSWORD, headers
+from tests.security.security_helpers import make_app, web_login
 
 HTTPS = "https://testserver"  # production settings: the session cookie is Secure
 ME = "/api/v1/me"
@@ -43,7 +43,7 @@ def test_web_logout_ends_the_session_and_the_users_tokens(app: Any, tokens: Any)
         stolen = dict(browser.cookies)  # a copy of the session cookie, taken before logout
         assert _web_ok(browser)
         page = browser.get("/")
-        from security_helpers import CSRF
+        from tests.security.security_helpers import CSRF
 
         csrf = CSRF.search(page.text)
         assert csrf is not None

@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.web.conftest import TODAY, csrf_of, login
 
 from inoplan.domain.results import ResultsPolicy
 from inoplan.inbound import FeedContext, handle_hl7
 from inoplan.interop.hl7v2 import split_batch
 from inoplan.services import records, results
+from tests.web.conftest import TODAY, csrf_of, login
 
 FIXTURES = Path(__file__).resolve().parents[1] / "interop" / "fixtures" / "hl7"
 

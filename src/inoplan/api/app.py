@@ -37,9 +37,10 @@ def create_app(
     migrate: bool = True,
 ) -> FastAPI:
     """Build the application. Migrations run when it starts (``migrate=False`` to skip)."""
-    from inoplan.api import openapi, problems
+    from inoplan.api import metrics, openapi, problems
     from inoplan.api.routes import audit, auth, courses, health, patients, users, vocabulary
 
+    metrics.listen()  # count decisions and logins from the first request on
     settings = settings or get_settings()
     database = database or Database(settings)
 

@@ -30,6 +30,7 @@ __all__ = [
     "DECISIONS",
     "LOGINS",
     "REQUESTS",
+    "listen",
     "observe_request",
     "render",
 ]
@@ -57,7 +58,17 @@ def _decision(status: str, via: str) -> None:
     DECISIONS.labels(status, via).inc()
 
 
-telemetry.on_decision(_decision)
+def _login(outcome: str) -> None:
+    LOGINS.labels(outcome).inc()
+
+
+def listen() -> None:
+    """Count what the services report (decisions shown, logins); idempotent."""
+    telemetry.on_decision(_decision)
+    telemetry.on_login(_login)
+
+
+listen()
 
 
 def render() -> bytes:

@@ -21,14 +21,14 @@ def _context() -> Any:
     from zoneinfo import ZoneInfo
 
     from inoplan.bootstrap import get_database
-    from inoplan.cli.main import _State
+    from inoplan.cli.options import State
     from inoplan.inbound import FeedContext
     from inoplan.sitepolicy import load_results_policy, load_site_policy
 
     database = get_database()
     database.upgrade()
     zone = ZoneInfo(database.settings.clinic_timezone)
-    path = _State.site_policy or database.settings.site_policy
+    path = State.site_policy or database.settings.site_policy
     return FeedContext(
         database=database,
         today=lambda: datetime.now(zone).date(),

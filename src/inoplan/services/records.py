@@ -22,6 +22,7 @@ from typing import Any
 
 from inoplan import DISCLAIMER, __version__
 from inoplan.errors import Conflict, InvalidInput, NotFound
+from inoplan.services.audit import iter_audit
 from inoplan.services.ports import AuditRecord, UnitOfWork, UowFactory
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "get_patient",
     "get_patient_by_key",
     "is_acknowledged",
+    "iter_audit",
     "list_courses",
     "list_patients",
     "plan_course",
@@ -879,8 +881,6 @@ def course_audit(
         if limit is None:
             return list(uow.audit.for_course(course_id))
         return list(uow.audit.for_course(course_id, limit=limit))
-
-
 
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")

@@ -293,9 +293,9 @@ async def login(request: Request) -> Response:
     """Check the user name and password; start a session (new CSRF token).
 
     Throttled like the API (429 with ``Retry-After`` after repeated failures); the password
-    hash runs off the event loop, a bounded number at a time (``inoplan.api.login``)."""
-    from inoplan.api.login import DEVICE_COOKIE, attempt_login, client_address, device_of
+    hash runs off the event loop, a bounded number at a time (``inoplan.web.login``)."""
     from inoplan.services.auth import LoginAttempt, TooManyAttempts, issue_device_token
+    from inoplan.web.login import DEVICE_COOKIE, attempt_login, client_address, device_of
 
     form = await request.form()
     session = _session(request)

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from inoplan.api.deps import DatabaseDep, PrincipalDep, SettingsDep
-from inoplan.api.login import attempt_login, client_address, device_of
 from inoplan.api.openapi import errors
 from inoplan.api.schemas import MePublic, TokenPublic
 from inoplan.services.auth import PERMISSIONS, LoginAttempt, end_sessions, issue_token
+from inoplan.web.login import attempt_login, client_address, device_of
 
 router = APIRouter(tags=["auth"])
 

@@ -70,7 +70,7 @@ def _login_in_slot(database: Any, attempt: LoginAttempt, now: datetime) -> UserR
 
 async def attempt_login(request: Request, attempt: LoginAttempt) -> UserRecord:
     """The user, or raises Unauthenticated (wrong credentials) or TooManyAttempts (429)."""
-    from inoplan.api import metrics
+    from inoplan.services import telemetry
 
     state = request.app.state
     database = state.database
@@ -80,17 +80,17 @@ async def attempt_login(request: Request, attempt: LoginAttempt) -> UserRecord:
         if limiter.available_tokens == 0 and limiter.statistics().tasks_waiting >= MAX_WAITING:
             raise TooManyAttempts(1, "the server is busy checking other logins; try again in 1 s")
     except TooManyAttempts:
-        metrics.LOGINS.labels("throttled").inc()
+        telemetry.login_outcome("throttled")
         raise
     try:
         found: UserRecord = await anyio.to_thread.run_sync(
             _login_in_slot, database, attempt, _now(state), limiter=limiter
         )
     except TooManyAttempts:
-        metrics.LOGINS.labels("throttled").inc()
+        telemetry.login_outcome("throttled")
         raise
     except Exception:
-        metrics.LOGINS.labels("failed").inc()
+        telemetry.login_outcome("failed")
         raise
-    metrics.LOGINS.labels("ok").inc()
+    telemetry.login_outcome("ok")
     return found
