@@ -5,8 +5,9 @@ Usage: ``python scripts/ctcae_terms.py CTCAE_v5.0_2017-11-27.xlsx > ctcae-v5.0.t
 Reads the NCI's spreadsheet (sheet "CTCAE v5.0 Clean Copy": MedDRA code, MedDRA SOC, CTCAE
 term, grades, definition) with the standard library only (an .xlsx file is a zip of XML parts)
 and prints one ``<MedDRA code> TAB <SOC key> TAB <CTCAE term>`` line per term (a header line
-first). The SOC keys are those of ``[ctcae.soc]`` in ``knowledge/terms/vocabulary.toml``. The curated
-part of the vocabulary (categories, synonyms, allergens) is written by hand, not generated.
+first). The SOC keys are those of ``[ctcae.soc]`` in ``knowledge/terms/vocabulary.toml``. The
+curated part of the vocabulary (categories, synonyms, allergens) is written by hand, not
+generated.
 A maintenance tool: the product never reads the spreadsheet.
 """
 

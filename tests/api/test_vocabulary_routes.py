@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from records_helpers import headers
+
+from tests.integration.records_helpers import headers
 
 VOCABULARY = "/api/v1/vocabulary"
 

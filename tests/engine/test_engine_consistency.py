@@ -6,7 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from enginekit import codes, course_through, decide, document, labs, reason, response, tox, vitals
+
+from tests.engine.enginekit import (
+    codes,
+    course_through,
+    decide,
+    document,
+    labs,
+    reason,
+    response,
+    tox,
+    vitals,
+)
 
 
 def day15(*events: dict[str, Any]) -> dict[str, Any]:

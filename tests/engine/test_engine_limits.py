@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from enginekit import (
+
+from tests.engine.enginekit import (
     course_through,
     decide,
     document,

@@ -11,11 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from enginekit import course_through, decide, document, given, labs, response, tox, vitals
-from test_engine_interruption import held_from_day15, reduced_course, second_long_hold
 
 from inoplan.errors import InvalidInput
 from inoplan.services.courses import plan_document
+from tests.engine.enginekit import (
+    course_through,
+    decide,
+    document,
+    given,
+    labs,
+    response,
+    tox,
+    vitals,
+)
+from tests.engine.test_engine_interruption import held_from_day15, reduced_course, second_long_hold
 
 
 def plan(doc: dict[str, Any], on: str) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from enginekit import codes, course_through, decide, document, labs, reason, rules, tox
+
+from tests.engine.enginekit import codes, course_through, decide, document, labs, reason, rules, tox
 
 
 def day15(*events: dict[str, Any], **patient: Any) -> dict[str, Any]:

@@ -27,7 +27,13 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from test_engine_properties import (
+
+from inoplan.domain.course import AdministrationEvent, Course, ResponseEvent, ToxicityEvent
+from inoplan.domain.engine.context import upto
+from inoplan.domain.engine.limits import allowances, recorded_doses
+from inoplan.domain.engine.plan import plan_as_of
+from inoplan.domain.policy import SitePolicy
+from tests.engine.test_engine_properties import (
     GAP,
     MAX_CYCLE,
     MAX_DOSE,
@@ -42,12 +48,6 @@ from test_engine_properties import (
     random_courses,
     toxicity,
 )
-
-from inoplan.domain.course import AdministrationEvent, Course, ResponseEvent, ToxicityEvent
-from inoplan.domain.engine.context import upto
-from inoplan.domain.engine.limits import allowances, recorded_doses
-from inoplan.domain.engine.plan import plan_as_of
-from inoplan.domain.policy import SitePolicy
 
 POLICY = SitePolicy()
 
