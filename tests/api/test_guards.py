@@ -13,7 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from records_helpers import headers
+
+from tests.integration.records_helpers import headers
 
 COURSES = "/api/v1/courses"
 TODAY = datetime.now(UTC).date()  # the clinic's time zone is UTC in these settings

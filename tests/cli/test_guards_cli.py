@@ -109,7 +109,7 @@ def test_the_batch_reports_the_implausible_file_and_goes_on(
     write(folder, course(value=900, unit="10*9/L"), "a.json")
     write(folder, course(), "b.json")
     code, out, _ = run(capsys, "evaluate", str(folder), "--on", "2026-12-01")
-    assert code == 0
+    assert code == 1  # a file could not be evaluated; the other was (evaluate --help)
     lines = [json.loads(line) for line in out.splitlines()]
     assert lines[0]["error"]["field"] == "events[1].anc.value"
     assert lines[1]["status"] is not None

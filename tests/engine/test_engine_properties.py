@@ -76,7 +76,15 @@ def make_course(
     events: list[object], *, hsct: bool | None, cycle1_days: int, height: int, weight: int
 ) -> Course:
     ordered = sorted(events, key=lambda e: (e.date, e.index))  # type: ignore[attr-defined]
-    patient = Patient("H-1", date(1980, 1, 1), "male", False, False, (), History(salvage_line=1))
+    patient = Patient(
+        "H-1",
+        date(1980, 1, 1),
+        "male",
+        reproductive_potential=False,
+        breastfeeding=False,
+        allergies=(),
+        history=History(salvage_line=1),
+    )
     plan = CoursePlan(START, hsct, cycle1_days)
     vitals = VitalsEvent(
         START - timedelta(days=3), None, -1, None, None, Decimal(height), Decimal(weight)

@@ -17,17 +17,13 @@ from __future__ import annotations
 
 import copy
 import os
-import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
 from inoplan.errors import CdsError, Conflict, InvalidInput
 from inoplan.services.auth import Forbidden
@@ -195,7 +191,7 @@ asked = st.lists(
 
 @pytest.fixture(scope="module")
 def database() -> Iterator[Any]:
-    from records_helpers import migrated_database
+    from tests.integration.records_helpers import migrated_database
 
     db = migrated_database("sqlite://")
     yield db
@@ -294,9 +290,9 @@ API_EXAMPLES = int(os.environ.get("INOPLAN_WRITE_GUARD_API_EXAMPLES", "150"))
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[str, str]]]:
     from fastapi.testclient import TestClient
-    from records_helpers import add_users, settings_for
 
     from inoplan.api import create_app
+    from tests.integration.records_helpers import add_users, settings_for
 
     path = tmp_path_factory.mktemp("write-guards") / "api.db"
     with pytest.MonkeyPatch.context() as mp:
@@ -320,7 +316,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[st
 def test_through_the_api_no_write_or_decision_is_a_500(
     api: tuple[Any, dict[str, str]], plan: list[tuple[dict[str, Any], str]], dates: list[date]
 ) -> None:
-    from records_helpers import headers
+    from tests.integration.records_helpers import headers
 
     client, tokens = api
     document = copy.deepcopy(BASE)

@@ -25,9 +25,9 @@ def _policy() -> Any:
 def _date(text: str | None, field: str) -> Any:
     if text is None:
         return None
-    from inoplan.cli.main import _parse_date
+    from inoplan.cli.options import parse_date
 
-    return _parse_date(text, field)
+    return parse_date(text, field)
 
 
 @app.command("import")

@@ -341,15 +341,7 @@ def _render_plan(result: dict[str, Any]) -> None:
 
 
 def _parse_date(text: str, field: str) -> date:
-    """A date option, inside the accepted window (1900-01-01 to 2099-12-31)."""
-    from inoplan.document.plausibility import check_date
-    from inoplan.errors import InvalidInput
-
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(field, f"{text!r} is not a date (YYYY-MM-DD)") from None
-    return check_date(day, field)
+    return options.parse_date(text, field)
 
 
 def _parse_time(text: str, field: str) -> time:

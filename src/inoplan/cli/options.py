@@ -1,4 +1,5 @@
-"""What every command shares: the site policy named on the root command (``--site-policy``).
+"""What every command shares: the site policy named on the root command (``--site-policy``) and
+the reading of date options.
 
 The root callback in :mod:`inoplan.cli.main` stores the option here; the commands of the
 sub-modules (``fhir``, ``pk``) read it from here, so none of them imports ``cli.main`` back
@@ -7,10 +8,11 @@ sub-modules (``fhir``, ``pk``) read it from here, so none of them imports ``cli.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-__all__ = ["State", "site_policy"]
+__all__ = ["State", "parse_date", "site_policy"]
 
 
 class State:
@@ -24,3 +26,15 @@ def site_policy() -> Any:
     from inoplan.sitepolicy import load_site_policy
 
     return load_site_policy(State.site_policy)
+
+
+def parse_date(text: str, field: str) -> date:
+    """A date option, inside the accepted window (1900-01-01 to 2099-12-31)."""
+    from inoplan.document.plausibility import check_date
+    from inoplan.errors import InvalidInput
+
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(field, f"{text!r} is not a date (YYYY-MM-DD)") from None
+    return check_date(day, field)

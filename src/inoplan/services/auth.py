@@ -69,10 +69,11 @@ from inoplan.errors import (
     TooManyAttempts,
     Unauthenticated,
 )
+from inoplan.services.common import check_username
 from inoplan.services.passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
 from inoplan.services.passwords import MIN_LENGTH as MIN_PASSWORD_LENGTH
 from inoplan.services.passwords import check_password
-from inoplan.services.records import UowFactory, UserRecord, check_username
+from inoplan.services.ports import UowFactory, UserRecord
 
 __all__ = [
     "ACTIONS",

@@ -337,8 +337,8 @@ def check_decidable(
     An ``InvalidInput`` raised while deciding keeps its message (a height and weight that do not
     belong together); anything else is logged and refused naming ``field``.
     """
+    from inoplan.services.common import to_json_value
     from inoplan.services.courses import decide_course, plan_document
-    from inoplan.services.records import to_json_value
 
     policy = policy or SitePolicy()
     try:

@@ -1,17 +1,18 @@
 """Ports of the record use cases: the unit of work (implemented in ``inoplan.persistence``) and
-the audit record it stores.
+the audit and user records it returns.
 
-Both :mod:`inoplan.services.records` and :mod:`inoplan.services.audit` depend on these; neither
-depends on the other for them, so the two modules form no import circle.
+:mod:`inoplan.services.records`, :mod:`inoplan.services.audit` and :mod:`inoplan.services.auth`
+depend on these; none depends on another for them, so they form no import circle.
 """
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
-__all__ = ["AuditRecord", "UnitOfWork", "UowFactory"]
+__all__ = ["AuditRecord", "UnitOfWork", "UowFactory", "UserRecord"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,18 @@ class AuditRecord:
     after: dict[str, Any] | None
     prev_hash: str
     hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    id: int
+    username: str
+    role: str
+    active: bool
+    password_hash: str
+    created_at: datetime
+    #: Carried by tokens and web sessions; raised on logout and on any account change.
+    session_generation: int = 0
 
 
 class UnitOfWork(Protocol):

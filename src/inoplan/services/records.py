@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -23,7 +22,8 @@ from typing import Any
 from inoplan import DISCLAIMER, __version__
 from inoplan.errors import Conflict, InvalidInput, NotFound
 from inoplan.services.audit import iter_audit
-from inoplan.services.ports import AuditRecord, UnitOfWork, UowFactory
+from inoplan.services.common import check_username, to_json_value
+from inoplan.services.ports import AuditRecord, UnitOfWork, UowFactory, UserRecord
 
 __all__ = [
     "AcknowledgementRecord",
@@ -40,6 +40,7 @@ __all__ = [
     "acknowledge_course",
     "acknowledgements",
     "append_event",
+    "check_username",
     "confirm_decision",
     "course_audit",
     "course_decisions",
@@ -120,18 +121,6 @@ class DecisionRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class UserRecord:
-    id: int
-    username: str
-    role: str
-    active: bool
-    password_hash: str
-    created_at: datetime
-    #: Carried by tokens and web sessions; raised on logout and on any account change.
-    session_generation: int = 0
-
-
-@dataclass(frozen=True, slots=True)
 class AcknowledgementRecord:
     """A prescriber saw that a course's decision is to stop (``status``) for these ``rules``."""
 
@@ -162,25 +151,6 @@ class CourseRef:
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def to_json_value(value: Any) -> Any:
-    """Dates to ISO text, tuples to lists, recursively; raises on anything not JSON-able."""
-    if isinstance(value, Mapping):
-        return {str(k): to_json_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_json_value(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return float(value)
-    raise InvalidInput("document", f"value of type {type(value).__name__} is not JSON")
 
 
 def document_sha256(document: Mapping[str, Any]) -> str:
@@ -881,14 +851,3 @@ def course_audit(
         if limit is None:
             return list(uow.audit.for_course(course_id))
         return list(uow.audit.for_course(course_id, limit=limit))
-
-
-_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-
-
-def check_username(username: str) -> str:
-    if not isinstance(username, str) or not _USERNAME.match(username):
-        raise InvalidInput(
-            "username", "1-64 characters: letters, digits, '.', '_', '@', '-' (no spaces)"
-        )
-    return username
