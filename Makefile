@@ -11,8 +11,10 @@ LOCK   := requirements.lock
 # make run HOST=0.0.0.0 PORT=8080
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
-# Arguments for pytest, e.g. make test PYTEST_ARGS="tests/cli -x"
+# Arguments for pytest, e.g. make test PYTEST_ARGS="tests/cli -x"; test workers (pytest-xdist,
+# one per CPU by default; PYTEST_WORKERS=0 runs the tests in one process)
 PYTEST_ARGS ?=
+PYTEST_WORKERS ?= auto
 UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --all-extras --universal --python-version 3.11 \
 	--generate-hashes --no-header --quiet --output-file $(LOCK)
 
@@ -35,7 +37,7 @@ run: $(STAMP)
 test: $(STAMP)
 	bash scripts/ensure-test-services.sh
 	$(BIN)/python -m coverage erase
-	$(BIN)/python -m coverage run -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m coverage run -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 	$(BIN)/python -m coverage combine --quiet
 	$(BIN)/python -m coverage report
 
