@@ -507,7 +507,7 @@ def test_today_and_error_pages_read_plainly(client: Any, course_id: int) -> None
     ],
 )
 def test_service_messages_for_the_web_forms_read_plainly(message: str) -> None:
-    events = [
+    events: list[dict[str, Any]] = [
         {"type": "vitals", "date": "2026-11-28"},
         {"type": "labs", "date": "2026-11-28"},
         {"type": "ecg", "date": "2026-11-28", "id": "ecg-1"},
