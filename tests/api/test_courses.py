@@ -175,6 +175,39 @@ def test_a_correction_supersedes_with_a_reason(client: TestClient, tokens: dict[
     assert events[-2]["id"] == "w-1" and events[-1]["supersedes"] == "w-1"  # append-only
 
 
+def test_a_second_correction_of_the_same_entry_is_refused_naming_both(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    created = _create(client, tokens["prescriber"])
+    url = f"{COURSES}/{created['id']}/events"
+    nurse = tokens["nurse"]
+    first = vitals_event(1)
+    assert (
+        client.post(url, json=first, headers=headers(nurse, **{"If-Match": "1"})).status_code == 201
+    )
+    fix = {**vitals_event(2), "id": "w-fix", "supersedes": "w-1", "reason": "shoes on"}
+    assert (
+        client.post(url, json=fix, headers=headers(nurse, **{"If-Match": "2"})).status_code == 201
+    )
+    again = {**vitals_event(3), "id": "w-again", "supersedes": "w-1", "reason": "scale"}
+    response = client.post(url, json=again, headers=headers(nurse, **{"If-Match": "3"}))
+    assert response.status_code == 422
+    body = response.json()
+    assert body["field"] == "event.supersedes"
+    assert "'w-1' is already corrected by events[" in body["detail"]
+    assert "correct 'w-fix'" in body["detail"]
+    void = {"date": fix["date"], "type": "void", "supersedes": "w-1", "reason": "wrong patient"}
+    response = client.post(url, json=void, headers=headers(nurse, **{"If-Match": "3"}))
+    assert response.status_code == 422 and response.json()["field"] == "event.supersedes"
+    # the entry in force (the head of the chain) may still be corrected: one below the refusal
+    head = {**vitals_event(3), "id": "w-head", "supersedes": "w-fix", "reason": "scale"}
+    assert (
+        client.post(url, json=head, headers=headers(nurse, **{"If-Match": "3"})).status_code == 201
+    )
+    stored = client.get(f"{COURSES}/{created['id']}", headers=headers(tokens["viewer"])).json()
+    assert stored["version"] == 4
+
+
 def test_listing_is_paginated(client: TestClient, tokens: dict[str, str]) -> None:
     for n in range(3):
         _create(client, tokens["prescriber"], course_document(n % 4, patient_id=f"P-{n}"))

@@ -167,32 +167,9 @@ def _to_domain(doc: Any) -> c.Course:
             if event.id in ids:
                 raise InvalidInput(f"events[{i}].id", f"duplicate event id {event.id!r}")
             ids[event.id] = i
-    superseded_ids: set[str] = set()
-    for i, event in enumerate(events):
-        if event.supersedes is None:
-            continue
-        target = ids.get(event.supersedes)
-        if target is None:
-            raise InvalidInput(
-                f"events[{i}].supersedes", f"no event with id {event.supersedes!r} to correct"
-            )
-        if target == i:
-            raise InvalidInput(f"events[{i}].supersedes", "an event cannot supersede itself")
-        if not event.reason:
-            raise InvalidInput(f"events[{i}].reason", "a correction must give its reason")
-        original = events[target]
-        if isinstance(original, c.VoidEvent):
-            raise InvalidInput(
-                f"events[{i}].supersedes",
-                f"{event.supersedes!r} records an entry made in error; it cannot be corrected",
-            )
-        if not isinstance(event, c.VoidEvent) and event.type != original.type:
-            raise InvalidInput(
-                f"events[{i}].supersedes",
-                f"a {event.type} entry cannot correct {event.supersedes!r}, which is a "
-                f"{original.type} entry; record a 'void' (entered in error) to withdraw it",
-            )
-        superseded_ids.add(event.supersedes)
+    # one rule for corrections and voids (unknown, self, type, twice, cycles): the domain's
+    links = [c.Link(e.id, e.supersedes, e.type, e.reason) for e in events]
+    superseded_ids = set(c.correction_targets(links))
     effective = [
         e
         for e in events

@@ -7,13 +7,14 @@ sorted by date with the document order kept for equal dates. Pure.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
 from decimal import Decimal
-from typing import TypeAlias, TypeVar
+from typing import NamedTuple, TypeAlias, TypeVar
 
 from inoplan.domain.body import BsaFormula
+from inoplan.errors import InvalidInput
 
 __all__ = [
     "AdministrationEvent",
@@ -24,6 +25,7 @@ __all__ = [
     "Event",
     "History",
     "HsctEvent",
+    "Link",
     "LabValue",
     "LabsEvent",
     "MedicationEvent",
@@ -34,6 +36,7 @@ __all__ = [
     "VitalsEvent",
     "VoidEvent",
     "age_years",
+    "correction_targets",
 ]
 
 
@@ -230,3 +233,102 @@ def age_years(birth_date: date, on: date) -> int:
     if (on.month, on.day) < (birth_date.month, birth_date.day):
         years -= 1
     return years
+
+
+class Link(NamedTuple):
+    """What :func:`correction_targets` needs of one event, in document order."""
+
+    id: str | None
+    supersedes: str | None
+    type: str
+    reason: str | None = "given"
+
+
+def correction_targets(links: Sequence[Link]) -> dict[str, int]:
+    """The one rule for corrections and voids: each target id -> the position that replaces it.
+
+    An event naming another in ``supersedes`` replaces it (a correction, same type) or withdraws
+    it (a ``void``, any type). Refused, naming the field (``events[i].supersedes``):
+
+    - an unknown target, or the event itself; no ``reason`` (``events[i].reason``);
+    - a target that is a ``void`` (an entry made in error is not corrected or withdrawn again);
+    - a correction of another type (withdraw it with a ``void`` instead);
+    - a target already replaced by an earlier event: two corrections (or a correction and a
+      void) of one entry cannot both count, so the later one must name the entry in force (the
+      message names both events and that entry);
+    - corrections forming a cycle (nothing would count).
+
+    >>> correction_targets([Link("a", None, "ecg"), Link("b", "a", "ecg"), Link("c", "b", "void")])
+    {'a': 1, 'b': 2}
+    >>> correction_targets([Link("a", None, "ecg"), Link("b", "a", "ecg"), Link("c", "a", "ecg")])
+    Traceback (most recent call last):
+    ...
+    inoplan.errors.InvalidInput: events[2].supersedes: 'a' is already corrected by events[1]; \
+correct 'b' (the entry in force) instead: two corrections of one entry cannot both count
+    """
+    ids = {link.id: i for i, link in enumerate(links) if link.id is not None}
+    targets: dict[str, int] = {}
+    for i, link in enumerate(links):
+        if link.supersedes is None:
+            continue
+        field = f"events[{i}].supersedes"
+        target = ids.get(link.supersedes)
+        if target is None:
+            raise InvalidInput(field, f"no event with id {link.supersedes!r} to correct")
+        if target == i:
+            raise InvalidInput(field, "an event cannot supersede itself")
+        if not link.reason:
+            raise InvalidInput(f"events[{i}].reason", "a correction must give its reason")
+        original = links[target]
+        if original.type == "void":
+            raise InvalidInput(
+                field, f"{link.supersedes!r} records an entry made in error; it cannot be corrected"
+            )
+        if link.type != "void" and link.type != original.type:
+            raise InvalidInput(
+                field,
+                f"a {link.type} entry cannot correct {link.supersedes!r}, which is a "
+                f"{original.type} entry; record a 'void' (entered in error) to withdraw it",
+            )
+        earlier = targets.get(link.supersedes)
+        if earlier is not None:
+            raise InvalidInput(field, _replaced_twice(link.supersedes, earlier, links[earlier]))
+        targets[link.supersedes] = i
+    _refuse_cycles(links, ids)
+    return targets
+
+
+def _replaced_twice(target: str, earlier: int, by: Link) -> str:
+    if by.type == "void":
+        return (
+            f"{target!r} is already withdrawn as entered in error by events[{earlier}]; "
+            "it cannot be corrected or withdrawn again"
+        )
+    instead = (
+        f"correct {by.id!r} (the entry in force) instead"
+        if by.id is not None
+        else "withdraw that correction first"
+    )
+    return (
+        f"{target!r} is already corrected by events[{earlier}]; {instead}: "
+        "two corrections of one entry cannot both count"
+    )
+
+
+def _refuse_cycles(links: Sequence[Link], ids: Mapping[str, int]) -> None:
+    """Corrections naming each other in a loop (a -> b -> a): none of them would count."""
+    for start, link in enumerate(links):
+        path = [start]
+        current = link
+        while current.supersedes is not None:
+            step = ids[current.supersedes]
+            if step == start:
+                names = " -> ".join(repr(links[p].id) for p in (*path, start))
+                raise InvalidInput(
+                    f"events[{start}].supersedes",
+                    f"corrections form a cycle ({names}); none of them would count",
+                )
+            if step in path:
+                break  # a cycle not through ``start``: reported from one of its own members
+            path.append(step)
+            current = links[step]

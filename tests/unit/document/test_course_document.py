@@ -334,6 +334,107 @@ class TestCorrectionsAndVoids:
         )
         assert field_of(doc) == "events[4].supersedes"
 
+    @staticmethod
+    def _corrected() -> dict[str, Any]:
+        """Vitals ``v1`` corrected once by ``v2`` (the entry in force)."""
+        doc = document()
+        doc["events"][0]["id"] = "v1"
+        doc["events"].append(
+            {
+                "id": "v2",
+                "date": "2026-11-29",
+                "type": "vitals",
+                "weight_kg": 71,
+                "supersedes": "v1",
+                "reason": "scale",
+            }
+        )
+        return doc
+
+    def test_a_second_correction_of_the_same_entry_is_refused_naming_both(self) -> None:
+        doc = self._corrected()
+        doc["events"].append(
+            {
+                "date": "2026-11-29",
+                "type": "vitals",
+                "weight_kg": 73,
+                "supersedes": "v1",
+                "reason": "again",
+            }
+        )
+        with pytest.raises(InvalidInput) as err:
+            parse_course(doc)
+        assert err.value.field == "events[4].supersedes"
+        assert "'v1' is already corrected by events[3]; correct 'v2'" in err.value.message
+
+    def test_correcting_the_entry_in_force_is_accepted(self) -> None:
+        doc = self._corrected()
+        doc["events"].append(
+            {
+                "id": "v3",
+                "date": "2026-11-29",
+                "type": "vitals",
+                "weight_kg": 73,
+                "supersedes": "v2",
+                "reason": "again",
+            }
+        )
+        course = parse_course(doc)
+        assert [v.weight_kg for v in course.of_type(VitalsEvent)] == [D(73)]
+        assert sorted(str(e.id) for e in course.superseded) == ["v1", "v2"]
+
+    def test_a_void_of_an_already_corrected_entry_is_refused(self) -> None:
+        doc = self._corrected()
+        doc["events"].append(
+            {"date": "2026-11-30", "type": "void", "supersedes": "v1", "reason": "wrong patient"}
+        )
+        with pytest.raises(InvalidInput, match=r"'v1' is already corrected by events\[3\]"):
+            parse_course(doc)
+
+    def test_a_correction_of_a_withdrawn_entry_is_refused(self) -> None:
+        doc = document()
+        doc["events"][0]["id"] = "v1"
+        doc["events"].append(
+            {"date": "2026-11-30", "type": "void", "supersedes": "v1", "reason": "wrong patient"}
+        )
+        doc["events"].append(
+            {
+                "date": "2026-11-29",
+                "type": "vitals",
+                "weight_kg": 73,
+                "supersedes": "v1",
+                "reason": "again",
+            }
+        )
+        with pytest.raises(InvalidInput, match=r"already withdrawn .* by events\[3\]") as err:
+            parse_course(doc)
+        assert err.value.field == "events[4].supersedes"
+
+    def test_a_void_of_the_correction_withdraws_the_fact(self) -> None:
+        doc = self._corrected()
+        doc["events"].append(
+            {"date": "2026-11-30", "type": "void", "supersedes": "v2", "reason": "wrong patient"}
+        )
+        course = parse_course(doc)
+        assert sorted(str(e.id) for e in course.superseded) == ["v1", "v2"]
+
+    def test_corrections_in_a_cycle_are_refused(self) -> None:
+        doc = document()
+        doc["events"][0].update(id="v1", supersedes="v2", reason="swap")
+        doc["events"].append(
+            {
+                "id": "v2",
+                "date": "2026-11-29",
+                "type": "vitals",
+                "weight_kg": 71,
+                "supersedes": "v1",
+                "reason": "swap",
+            }
+        )
+        with pytest.raises(InvalidInput, match=r"cycle \('v1' -> 'v2' -> 'v1'\)") as err:
+            parse_course(doc)
+        assert err.value.field == "events[0].supersedes"
+
     def test_an_override_reason_is_kept_on_the_administration(self) -> None:
         doc = document()
         doc["events"][2]["override_reason"] = "given after discussion with the attending"
