@@ -178,6 +178,53 @@ def test_qt_drugs(meds: list[dict[str, Any]], flagged: bool) -> None:
         assert reason(decision, "safety.qt-drug")["inputs"]["source"].startswith("http")
 
 
+class TestMedicationStops:
+    """Start and stop are paired by the medicine they name (brand = generic, any case)."""
+
+    @pytest.mark.parametrize(
+        ("start", "stop"),
+        [
+            ("ondansetron", "Zofran"),
+            ("Zofran ODT 4 mg", "ondansetron"),
+            ("ondansetron 8 mg IV", "ONDANSETRON"),
+            ("Levaquin", "levofloxacin"),
+            ("moxifloxacin", "Avelox"),  # an unconfirmed candidate still names its medicine
+        ],
+    )
+    def test_a_stop_under_another_name_ends_the_medicine(self, start: str, stop: str) -> None:
+        meds = [med("2027-02-20", start), med("2027-02-25", stop, "stop")]
+        decision = decide(document(meds), "2027-03-01")
+        assert "QT_DRUG" not in codes(decision)
+        assert "MEDICATION_STOP_UNMATCHED" not in codes(decision)
+        assert decision["course_state"]["medications"] == []
+
+    def test_the_same_names_one_day_apart_before_the_stop(self) -> None:
+        meds = [med("2027-02-20", "ondansetron"), med("2027-03-02", "Zofran", "stop")]
+        decision = decide(document(meds), "2027-03-01")  # the stop is after the decision date
+        assert "QT_DRUG" in codes(decision)
+
+    @pytest.mark.parametrize("stop", ["Zofrann", "Reglan", "granisetron"])
+    def test_an_unmatched_stop_keeps_the_medicine_and_says_so(self, stop: str) -> None:
+        meds = [med("2027-02-20", "ondansetron"), med("2027-02-25", stop, "stop")]
+        decision = decide(document(meds), "2027-03-01")
+        assert "QT_DRUG" in codes(decision)
+        assert "MEDICATION_STOP_UNMATCHED" in codes(decision)
+        found = reason(decision, "safety.medication-stop-unmatched")
+        assert found["inputs"]["medication"] == stop
+        assert found["inputs"]["taken"] == ["ondansetron"]
+        assert decision["course_state"]["medications"] == ["ondansetron"]
+
+    def test_a_second_stop_is_unmatched(self) -> None:
+        meds = [
+            med("2027-02-20", "fluconazole"),
+            med("2027-02-24", "fluconazole", "stop"),
+            med("2027-02-25", "Diflucan", "stop"),
+        ]
+        decision = decide(document(meds), "2027-03-01")
+        assert "QT_DRUG" not in codes(decision)
+        assert "MEDICATION_STOP_UNMATCHED" in codes(decision)
+
+
 def test_site_policy_switches_on_a_candidate_and_adds_names() -> None:
     from inoplan.domain.policy import SitePolicy
 

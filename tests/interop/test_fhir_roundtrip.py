@@ -240,3 +240,27 @@ def test_corrections_export_only_the_effective_events() -> None:
             "dose_mg": 1.69,
         }
     ]
+
+
+def test_a_medication_stopped_under_its_brand_ends_its_statement() -> None:
+    """The export pairs start and stop as the engine does (brand = generic); an unmatched stop
+    ends nothing."""
+    document = course("01-first-dose.yaml")
+    document["events"] += [
+        {"date": "2027-02-20", "type": "medication", "name": "ondansetron", "action": "start"},
+        {"date": "2027-02-25", "type": "medication", "name": "ZOFRAN", "action": "stop"},
+        {"date": "2027-02-20", "type": "medication", "name": "fluconazole", "action": "start"},
+        {"date": "2027-02-25", "type": "medication", "name": "Diflucann", "action": "stop"},
+    ]
+    bundle = export_bundle(document)
+    validate_bundle(bundle)
+    statements = {
+        s["medicationCodeableConcept"]["text"]: s for s in by_type(bundle, "MedicationStatement")
+    }
+    assert statements["ondansetron"]["status"] == "stopped"
+    assert statements["ondansetron"]["effectivePeriod"] == {
+        "start": "2027-02-20",
+        "end": "2027-02-25",
+    }
+    assert statements["fluconazole"]["status"] == "active"
+    assert "end" not in statements["fluconazole"]["effectivePeriod"]

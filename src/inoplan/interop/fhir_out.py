@@ -155,6 +155,7 @@ class _Builder:
         #: analyte (and other input names) -> the newest Observation written for it
         self.latest: dict[str, tuple[str, dict[str, str]]] = {}
         self.medications: dict[str, dict[str, str]] = {}
+        self.stopped_on: dict[int, date] = {}
         self.cancer: dict[str, str] | None = None
 
     def add(self, resource: dict[str, Any]) -> dict[str, Any]:
@@ -464,9 +465,11 @@ class _Builder:
     def events(self) -> None:
         events = list(self.doc.get("events") or ())
         superseded = {e["supersedes"] for e in events if e.get("supersedes")}
-        for i, event in enumerate(events):
-            if event.get("id") is not None and event["id"] in superseded:
-                continue  # a corrected event no longer counts (docs/course-document.md)
+        live = [
+            (i, e) for i, e in enumerate(events) if e.get("id") is None or e["id"] not in superseded
+        ]
+        self.stopped_on = _medication_stops(live)
+        for i, event in live:  # a corrected event no longer counts (docs/course-document.md)
             handler = getattr(self, "_" + str(event["type"]), None)
             if handler is not None:
                 handler(event, i)
@@ -742,20 +745,10 @@ class _Builder:
     def _medication(self, event: Mapping[str, Any], i: int) -> None:
         if event["action"] != "start":
             return  # stops are written on the statement of the start they end
-        stop = next(
-            (
-                e
-                for e in self.doc.get("events") or ()
-                if e.get("type") == "medication"
-                and e.get("action") == "stop"
-                and e.get("name") == event["name"]
-                and str(e["date"]) >= str(event["date"])
-            ),
-            None,
-        )
+        stop = self.stopped_on.get(i)  # the engine's pairing: brand = generic
         period: dict[str, Any] = {"start": str(event["date"])}
         if stop is not None:
-            period["end"] = str(stop["date"])
+            period["end"] = stop.isoformat()
         resource: dict[str, Any] = {
             "resourceType": "MedicationStatement",
             "id": _id("med", i),
@@ -1034,3 +1027,31 @@ def validate_bundle(bundle: Mapping[str, Any]) -> None:
     from fhir.resources.R4B.bundle import Bundle
 
     Bundle.model_validate(dict(bundle))
+
+
+def _medication_stops(events: list[tuple[int, Mapping[str, Any]]]) -> dict[int, date]:
+    """Position of each medication start -> date of the stop that ended it (the engine's
+    ``medication_ledger``, names paired through the QT list: a start of ondansetron ends with a
+    stop of Zofran)."""
+    from inoplan.domain.course import MedicationEvent
+    from inoplan.domain.engine.qt import medication_ledger, medicine_identity
+    from inoplan.knowledge.qt import load_qt_drugs
+
+    medications = sorted(
+        (
+            MedicationEvent(
+                date=date.fromisoformat(str(e["date"])),
+                id=None,
+                index=i,
+                supersedes=None,
+                reason=None,
+                name=str(e.get("name", "")),
+                action=str(e.get("action", "")),
+            )
+            for i, e in events
+            if e.get("type") == "medication"
+        ),
+        key=lambda m: (m.date, m.index),
+    )
+    ledger = medication_ledger(medications, medicine_identity(load_qt_drugs()))
+    return {start: stop.date for start, stop in ledger.stopped_by.items()}

@@ -233,6 +233,7 @@ ALERT_TITLES: Final[Mapping[str, str]] = {
     "HSCT_CONDITIONING": "Transplant conditioning",
     "LACTATION": "Breastfeeding",
     "MAX_CYCLES": "Maximum number of cycles",
+    "MEDICATION_STOP_UNMATCHED": "Stopped medicine not recognised",
     "MISSING_DATA": "Data missing",
     "NO_RESPONSE": "No response",
     "OBSERVATION": "Observation after the infusion",

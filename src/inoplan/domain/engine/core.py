@@ -16,7 +16,7 @@ from inoplan import __version__
 from inoplan.domain.course import Course
 from inoplan.domain.engine.consistency import check_contradictions
 from inoplan.domain.engine.context import Context, upto
-from inoplan.domain.engine.qt import QtDrugList
+from inoplan.domain.engine.qt import QtDrugList, medicine_identity
 from inoplan.domain.engine.rules_dose import (
     check_due_dose,
     coding_reasons,
@@ -152,7 +152,7 @@ def evaluate_state(
         current_cycle=st.current[0] if st.current else None,
         current_day=st.current[1] if st.current else None,
         notes=tuple(ctx.notes),
-        state=summary(view, st, ctx.toxicities),
+        state=summary(view, st, ctx.toxicities, medicine_identity(qt_drugs)),
     )
     return Evaluation(decision, st, body, view)
 

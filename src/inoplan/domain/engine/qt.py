@@ -8,11 +8,23 @@ also switches on an unconfirmed candidate of the list by its name).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import cache
+from typing import TYPE_CHECKING
 
-__all__ = ["QtDrug", "QtDrugList", "QtMatch", "normalise_name"]
+if TYPE_CHECKING:
+    from inoplan.domain.course import MedicationEvent
+
+__all__ = [
+    "MedicationLedger",
+    "QtDrug",
+    "QtDrugList",
+    "QtMatch",
+    "medication_ledger",
+    "medicine_identity",
+    "normalise_name",
+]
 
 
 @cache  # pure; otherwise the list's names are folded again on every decision
@@ -80,6 +92,18 @@ class QtDrugList:
                 )
         return tuple(chosen)
 
+    def identify(self, name: str) -> str:
+        """The medicine a recorded name stands for: the list's ingredient key when any entry
+        (whatever its status) names it as generic, brand or synonym, else the folded name.
+
+        >>> drugs = QtDrugList("t", "c", (QtDrug("ondansetron", "ondansetron", "confirmed",
+        ...     "W&P", synonyms=("Zofran",)),))
+        >>> drugs.identify("ZOFRAN 8 mg"), drugs.identify("Ondansetron"), drugs.identify("Reglan")
+        ('ondansetron', 'ondansetron', 'reglan')
+        """
+        drug = next((d for d in self.drugs if d.matches(name)), None)
+        return drug.key if drug is not None else normalise_name(name)
+
     def match(
         self, medications: Iterable[str], site_extra: Iterable[str] = ()
     ) -> tuple[QtMatch, ...]:
@@ -90,3 +114,47 @@ class QtDrugList:
             if drug is not None:
                 found.append(QtMatch(medication, drug))
         return tuple(found)
+
+
+def medicine_identity(qt_drugs: QtDrugList | None) -> Callable[[str], str]:
+    """How a medication start is matched with its stop: through the QT list's names (brand,
+    generic, synonyms, any case or punctuation), else the folded name as recorded."""
+    return qt_drugs.identify if qt_drugs is not None else normalise_name
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationLedger:
+    """Medication starts and stops paired by the medicine they name (one answer for the engine,
+    its state summary and the FHIR export)."""
+
+    taken: tuple[str, ...] = ()  # started and not stopped, as first recorded
+    stopped_by: Mapping[int, MedicationEvent] = field(default_factory=dict)  # start index -> stop
+    unmatched_stops: tuple[MedicationEvent, ...] = ()  # a stop of no medicine being taken
+
+
+def medication_ledger(
+    events: Iterable[MedicationEvent], identify: Callable[[str], str] = normalise_name
+) -> MedicationLedger:
+    """Pair each stop with the starts of the same medicine before it (events in date order).
+
+    A stop naming no medicine being taken at its date (an unknown brand, a typo, a second stop)
+    neither clears nor keeps anything silently: it is listed in ``unmatched_stops`` for a named
+    alert, and whatever was started stays counted as taken.
+    """
+    active: dict[str, list[MedicationEvent]] = {}
+    stopped_by: dict[int, MedicationEvent] = {}
+    unmatched: list[MedicationEvent] = []
+    for event in events:
+        key = identify(event.name)
+        if event.action == "start":
+            active.setdefault(key, []).append(event)
+        elif key in active:
+            for start in active.pop(key):
+                stopped_by[start.index] = event
+        else:
+            unmatched.append(event)
+    return MedicationLedger(
+        taken=tuple(starts[0].name for starts in active.values()),
+        stopped_by=stopped_by,
+        unmatched_stops=tuple(unmatched),
+    )

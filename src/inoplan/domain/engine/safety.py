@@ -7,11 +7,16 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from inoplan.domain.course import EcgEvent, VitalsEvent, age_years
+from inoplan.domain.course import EcgEvent, MedicationEvent, VitalsEvent, age_years
 from inoplan.domain.dosing import dose_mg
 from inoplan.domain.engine.context import Context
-from inoplan.domain.engine.qt import QtDrugList, normalise_name
-from inoplan.domain.engine.state import CourseState, current_medications, planned_transplants
+from inoplan.domain.engine.qt import (
+    QtDrugList,
+    medication_ledger,
+    medicine_identity,
+    normalise_name,
+)
+from inoplan.domain.engine.state import CourseState, planned_transplants
 from inoplan.domain.engine.values import KeyDates
 from inoplan.domain.planner import BodyUsed, PlannedDose, body_used
 
@@ -293,7 +298,18 @@ def _qt(ctx: Context, st: CourseState, qt_drugs: QtDrugList | None) -> None:
                 inputs,
             )
             ctx.alert("QT_PROLONGED", "CTCAE grade 2.", inputs)
-    medications = current_medications(ctx.course)
+    ledger = medication_ledger(ctx.course.of_type(MedicationEvent), medicine_identity(qt_drugs))
+    for stop in ledger.unmatched_stops:
+        inputs = {"medication": stop.name, "date": stop.date, "taken": list(ledger.taken)}
+        ctx.reason(
+            "safety.medication-stop-unmatched",
+            ("qt-drug-list", "qt-prolongation"),
+            f"{stop.name!r} recorded as stopped on {stop.date.isoformat()} matches no medicine "
+            "being taken (by generic, brand or synonym): nothing was taken off the list.",
+            inputs,
+        )
+        ctx.alert("MEDICATION_STOP_UNMATCHED", f"{stop.name} ({stop.date.isoformat()}).", inputs)
+    medications = list(ledger.taken)
     if qt_drugs is None:
         ctx.notes.append(
             "No QT medicine list was supplied to the engine; only site-listed names were screened."

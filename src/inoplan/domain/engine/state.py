@@ -6,7 +6,7 @@ verdicts (omitted doses, per-cycle adjustments) until they agree with what happe
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -25,7 +25,7 @@ from inoplan.domain.engine.limits import (
     cap_plan,
     recorded_doses,
 )
-from inoplan.domain.engine.qt import normalise_name
+from inoplan.domain.engine.qt import medication_ledger, normalise_name
 from inoplan.domain.engine.terms import CodedToxicity, latest_by_code
 from inoplan.domain.label import Label
 from inoplan.domain.planner import (
@@ -297,16 +297,12 @@ def build_state(
 # -- other parts of the state ----------------------------------------------------------------
 
 
-def current_medications(course: Course) -> list[str]:
-    """Medicines started and not stopped, as recorded (first spelling kept)."""
-    active: dict[str, str] = {}
-    for event in course.of_type(MedicationEvent):
-        key = normalise_name(event.name)
-        if event.action == "start":
-            active.setdefault(key, event.name)
-        else:
-            active.pop(key, None)
-    return list(active.values())
+def current_medications(
+    course: Course, identify: Callable[[str], str] = normalise_name
+) -> list[str]:
+    """Medicines started and not stopped, as recorded (first spelling kept); a stop ends the
+    start of the same medicine (``identify``: ``qt.medicine_identity``, brand = generic)."""
+    return list(medication_ledger(course.of_type(MedicationEvent), identify).taken)
 
 
 def responses(course: Course) -> list[ResponseEvent]:
@@ -318,7 +314,10 @@ def planned_transplants(course: Course) -> list[HsctEvent]:
 
 
 def summary(
-    course: Course, st: CourseState, toxicities: Sequence[CodedToxicity] = ()
+    course: Course,
+    st: CourseState,
+    toxicities: Sequence[CodedToxicity] = (),
+    identify: Callable[[str], str] = normalise_name,
 ) -> dict[str, object]:
     """The reconstructed course state, for display: what the rules worked from."""
     from inoplan.domain.course import LabsEvent
@@ -368,7 +367,7 @@ def summary(
             {"start": i.start, "end": i.end, "days": i.length_days, "ongoing": i.ongoing}
             for i in st.interruptions
         ],
-        "medications": current_medications(course),
+        "medications": current_medications(course, identify),
         "transplants": [
             {"date": h.date, "conditioning": list(h.conditioning)}
             for h in planned_transplants(course)
