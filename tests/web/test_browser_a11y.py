@@ -48,7 +48,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer,
 
     folder = tmp_path_factory.mktemp("a11y")
     app = make_app(f"sqlite:///{folder / 'a11y.db'}")
-    paths = {"login": "/login", "today": "/?show=all", "results": "/results"}
+    paths = {
+        "login": "/login",
+        "today": "/?show=all",
+        "results": "/results",
+        "new-course": "/courses/new",
+    }
     for status in STATUSES:
         document, on = status_course(status)
         course = create_course(app.state.database, document, actor="test-setup").id

@@ -27,6 +27,7 @@ __all__ = [
     "add_correction",
     "field_for_error",
     "parse_event",
+    "read_fields",
 ]
 
 
@@ -372,6 +373,31 @@ def _convert(spec: Field, raw: str) -> Any:
             return int(raw)
         return raw
     return raw  # text
+
+
+def read_fields(
+    fields: tuple[Field, ...], form: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Read and convert every non-checkbox input of ``fields``: (values by name, errors by name).
+
+    An empty optional input is left out; a checkbox is ``True`` when ticked.
+    """
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for item in fields:
+        raw = _text(form, item.name)
+        if item.kind == "checkbox":
+            values[item.name] = raw in ("yes", "on", "true", "1")
+            continue
+        if not raw:
+            if item.required:
+                errors[item.name] = "required"
+            continue
+        try:
+            values[item.name] = _convert(item, raw)
+        except ValueError as exc:
+            errors[item.name] = str(exc)
+    return values, errors
 
 
 def parse_event(event_type: str, form: Mapping[str, Any]) -> dict[str, Any]:

@@ -542,6 +542,123 @@ def _course_page(
     )
 
 
+# -- new patient and course ------------------------------------------------------------------
+
+
+def _new_course_page(
+    request: Request,
+    session: SessionData,
+    principal: Principal,
+    *,
+    values: Mapping[str, Any],
+    errors: Mapping[str, str],
+    status_code: int = 200,
+    banner: str = "",
+) -> Response:
+    from inoplan.web.course_forms import NEW_COURSE, PATIENT_FIELDS
+
+    return _render(
+        request,
+        "new_course.html",
+        {
+            "spec": NEW_COURSE,
+            "patient_fields": [f for f in NEW_COURSE.fields if f.name in PATIENT_FIELDS],
+            "course_fields": [f for f in NEW_COURSE.fields if f.name not in PATIENT_FIELDS],
+            "values": dict(values),
+            "errors": dict(errors),
+            "banner": banner,
+        },
+        session=session,
+        principal=principal,
+        status_code=status_code,
+    )
+
+
+def _may_not_create(
+    request: Request, session: SessionData, principal: Principal
+) -> Response | None:
+    if can(principal.role, "course.create"):
+        return None
+    return _error(
+        request,
+        session,
+        principal,
+        403,
+        "Not permitted",
+        f"Your role ({principal.role}) may not start a course: a prescriber does. "
+        "Nothing was saved.",
+    )
+
+
+@router.get("/courses/new", response_class=HTMLResponse)
+def new_course_page(request: Request) -> Response:
+    """The form for a new patient and course (prescribers)."""
+    auth = _authenticated(request)
+    if isinstance(auth, Response):
+        return auth
+    session, principal = auth
+    refused = _may_not_create(request, session, principal)
+    if refused is not None:
+        return refused
+    today = _today(request).isoformat()
+    return _new_course_page(
+        request,
+        session,
+        principal,
+        values={"measured_on": today, "plan.start_date": today},
+        errors={},
+    )
+
+
+@router.post("/courses/new", response_class=HTMLResponse)
+async def new_course(request: Request) -> Response:
+    """Create the course through ``records.create_course`` (the API's path); errors come back
+    next to the inputs with everything typed kept."""
+    form = await request.form()
+    return await run_in_threadpool(_new_course, request, form)
+
+
+def _new_course(request: Request, form: Mapping[str, Any]) -> Response:
+    from inoplan.services.records import create_course
+    from inoplan.web.course_forms import course_field_for_error, new_course_document
+    from inoplan.web.forms import FormError
+
+    checked = _checked_form(request, form)
+    if isinstance(checked, Response):
+        return checked
+    session, principal, form = checked
+    refused = _may_not_create(request, session, principal)
+    if refused is not None:
+        return refused
+    values = {k: v for k, v in form.items() if k != "csrf_token" and isinstance(v, str)}
+
+    def again(status: int, errors: Mapping[str, str]) -> Response:
+        return _new_course_page(
+            request, session, principal, values=values, errors=errors, status_code=status
+        )
+
+    try:
+        document = new_course_document(form)
+    except FormError as exc:
+        return again(422, exc.errors)
+    try:
+        ref = create_course(
+            _database(request),
+            document,
+            actor=principal.username,
+            role=principal.role,
+            now=_now(request),
+            policy=_policy(request),
+        )
+    except Forbidden as exc:
+        return again(403, {"": f"Not permitted: {exc}. Nothing was saved."})
+    except Conflict as exc:
+        return again(409, {"patient.id": str(exc).removeprefix("patient.id: ")})
+    except InvalidInput as exc:
+        return again(422, {course_field_for_error(exc.field): exc.message})
+    return RedirectResponse(f"/courses/{ref.id}?recorded=course#saved", status_code=303)
+
+
 @router.get("/courses/{course_id}", response_class=HTMLResponse)
 def course_page(request: Request, course_id: int) -> Response:
     """Decision for today, timeline, lab plots, forms and audit history of one course."""
