@@ -264,3 +264,24 @@ def test_a_medication_stopped_under_its_brand_ends_its_statement() -> None:
     }
     assert statements["fluconazole"]["status"] == "active"
     assert "end" not in statements["fluconazole"]["effectivePeriod"]
+
+
+@pytest.mark.parametrize(
+    ("term", "vod"),
+    [
+        ("vod", True),
+        ("Hepatic VOD", True),
+        ("SOS", True),
+        ("sinusoidal obstruction syndrome", True),
+        ("nausea", False),
+        ("hepatotoxicity", False),  # liver, not VOD
+    ],
+)
+def test_a_vod_toxicity_exports_the_snomed_code_whatever_its_spelling(term: str, vod: bool) -> None:
+    """The export compares terms through the one vocabulary, not the raw text."""
+    document = course("01-first-dose.yaml")
+    document["events"].append({"date": "2027-02-27", "type": "toxicity", "term": term, "grade": 1})
+    bundle = export_bundle(document)
+    [condition] = [c for c in by_type(bundle, "Condition") if c["code"].get("text") == term]
+    systems = {c["system"] for c in condition["code"]["coding"]}
+    assert (codes.SNOMED in systems) is vod

@@ -261,6 +261,27 @@ class Vocabulary:
     def _qualifier_phrases(self) -> tuple[tuple[tuple[str, ...], bool], ...]:
         return _phrases(self.qualifiers, self.severe_qualifiers)
 
+    def named_in(self, text: str) -> tuple[Term, ...]:
+        """The terms a text codes as, else those it names inside as whole words (no spelling
+        guess): ``"history of hepatic VOD"`` names ``vod``; ``"SOB"`` names nothing.
+
+        For texts from other systems (a FHIR ``Condition`` text) that are not toxicity entries.
+        """
+        coded = self.code(text).terms
+        if coded:
+            return coded
+        out: list[Term] = []
+        for code in _spans(normal_words(text), self._term_keys):
+            if self.terms[code] not in out:
+                out.append(self.terms[code])
+        return tuple(out)
+
+    def is_category(self, text: str, category: str) -> bool:
+        """Whether a recorded text (or a term code) codes as a term of ``category`` (one of
+        ``CATEGORIES``): the one comparison of terms for adapters (``"Hepatic VOD"``, ``"SOS"``
+        and ``"vod"`` are all ``vod``)."""
+        return any(t.category == category for t in self.code(text).terms)
+
     def suggest(self, text: str, *, limit: int = 5) -> tuple[Term, ...]:
         """Known terms named inside ``text`` or spelled close to it (for an unrecognised text)."""
         out: list[Term] = []

@@ -92,7 +92,6 @@ ANALYTE_DISPLAY: Final[dict[str, str]] = {
 # -- conditions and findings (SNOMED CT written only where the code is confirmed) ---------------
 SNOMED_VOD: Final = "65617004"
 ICD10_VOD: Final = "K76.5"  # unconfirmed; only recognised on import
-VOD_TEXT: Final = ("veno-occlusive", "venoocclusive", "sinusoidal obstruction", "vod", "sos")
 SNOMED_HSCT: Final = "234336002"  # secondary; only recognised on import, never written
 HSCT_TEXT: Final = (
     "stem cell transplant",

@@ -32,12 +32,15 @@ import re
 import uuid
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
 
 from inoplan import DISCLAIMER, __version__
 from inoplan.interop import codes as k
 from inoplan.interop.ucum import document_unit_to_ucum
+
+if TYPE_CHECKING:
+    from inoplan.domain.vocabulary import Vocabulary
 
 __all__ = [
     "MCODE_MEDICATION_ADMINISTRATION",
@@ -764,7 +767,7 @@ class _Builder:
 
     def _toxicity(self, event: Mapping[str, Any], i: int) -> None:
         coding = [{"system": k.CS + "toxicity", "code": str(event["term"])}]
-        if event["term"] == "vod":
+        if _vocabulary().is_category(str(event["term"]), "vod"):  # "Hepatic VOD", "SOS" too
             coding.append(
                 {
                     "system": k.SNOMED,
@@ -1055,3 +1058,9 @@ def _medication_stops(events: list[tuple[int, Mapping[str, Any]]]) -> dict[int, 
     )
     ledger = medication_ledger(medications, medicine_identity(load_qt_drugs()))
     return {start: stop.date for start, stop in ledger.stopped_by.items()}
+
+
+def _vocabulary() -> Vocabulary:
+    from inoplan.knowledge.vocabulary import load_vocabulary
+
+    return load_vocabulary()

@@ -85,6 +85,7 @@ _ANALYTES: Final = (
 )
 ULN_REQUIRED: Final = frozenset(a for a, _, needs, _ in _ANALYTES if needs)
 
+# suggestions only (any text may be typed); each one a name the vocabulary codes (tested)
 KNOWN_TOXICITY_TERMS: Final = (
     "vod",
     "infusion_related_reaction",
@@ -94,8 +95,7 @@ KNOWN_TOXICITY_TERMS: Final = (
     "fatigue",
     "febrile neutropenia",
     "sepsis",
-    "pneumonia",
-    "hemorrhage",
+    "lung infection",
     "abdominal pain",
     "headache",
     "pyrexia",

@@ -25,12 +25,19 @@ __all__ = ["conditions", "is_hsct", "is_vod"]
 
 
 def is_vod(concept: Any) -> bool:
+    """SNOMED or ICD-10 VOD, or a toxicity code or a text that the one vocabulary codes as VOD
+    (its ``vod`` category: "hepatic VOD", "SOS", "sinusoidal obstruction syndrome" ...)."""
+    from inoplan.knowledge.vocabulary import load_vocabulary
+
     if has_code(concept, k.SNOMED, (k.SNOMED_VOD,)) or has_code(concept, k.ICD10CM, (k.ICD10_VOD,)):
         return True
-    if has_code(concept, k.CS + "toxicity", ("vod",)):
-        return True
-    text = text_of(concept).lower()
-    return any(re.search(rf"(^|[^a-z]){re.escape(word)}([^a-z]|$)", text) for word in k.VOD_TEXT)
+    vocabulary = load_vocabulary()
+    for coding in codings(concept):
+        if coding.get("system") == k.CS + "toxicity" and vocabulary.is_category(
+            str(coding.get("code") or ""), "vod"
+        ):
+            return True
+    return any(t.category == "vod" for t in vocabulary.named_in(text_of(concept)))
 
 
 def is_hsct(concept: Any) -> bool:
