@@ -413,3 +413,24 @@ def test_eu_first_dose_adult_gives_with_eu_citations() -> None:
         r["citation"].startswith(("EU SmPC", "inoplan", "CTCAE", "EBMT"))
         for r in decision["reasons"]
     )
+
+
+class TestBeforeTheStartEu:
+    """EU SmPC 4.2: CD22 positivity and the tumour-burden premedication before the first dose."""
+
+    @pytest.mark.parametrize("label", ["eu", "us"])
+    def test_raised_before_the_first_dose_where_the_label_says_so(self, label: str) -> None:
+        decision = decide(document(label=label), "2027-03-01")
+        eu = label == "eu"
+        assert ("CD22_TEST" in codes(decision)) is eu
+        assert ("TUMOUR_BURDEN" in codes(decision)) is eu
+        if eu:
+            cd22 = reason(decision, "safety.cd22-before-start")
+            assert "4.2" in cd22["citation"] and cd22["inputs"]["doses_given"] == 0
+            burden = reason(decision, "safety.tumour-burden")
+            assert burden["inputs"]["first_dose"] == "2027-03-01"
+
+    def test_not_raised_once_the_first_dose_is_given(self) -> None:
+        doc = document(course_through((1, 1)), label="eu")
+        decision = decide(doc, "2027-03-08")
+        assert "CD22_TEST" not in codes(decision) and "TUMOUR_BURDEN" not in codes(decision)

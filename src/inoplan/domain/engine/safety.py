@@ -48,6 +48,8 @@ def check_safety(
         ctx.alert("PREMEDICATION")
         ctx.alert("OBSERVATION")
         _stale_weight(ctx, body)
+        if not st.given:
+            _before_start(ctx, next_dose)
     _vod_risk(ctx, st, next_dose)
     _vod_suspected(ctx, st, due=due)
     _hsct(ctx)
@@ -55,6 +57,37 @@ def check_safety(
         _qt(ctx, st, qt_drugs)
     _dose_deviation(ctx, st)
     _reproduction(ctx, ongoing)
+
+
+def _before_start(ctx: Context, first: PlannedDose) -> None:
+    """What a label asks to establish before the first dose that the course document does not
+    record (the EU SmPC 4.2: CD22 positivity; uric-acid lowering and hydration for a high tumour
+    burden). Raised only where the label's file carries the alert text (the label is data)."""
+    inputs: dict[str, Any] = {"first_dose": first.scheduled, "doses_given": 0}
+    if "CD22_TEST" in ctx.label.alerts:
+        ctx.reason(
+            "safety.cd22-before-start",
+            "cd22",
+            "Before the first dose: CD22 positivity (> 0 % by a validated, sensitive assay) must "
+            "be established; the course record holds no CD22 result, so confirm it.",
+            inputs,
+        )
+        ctx.alert("CD22_TEST", None, inputs)
+    if "TUMOUR_BURDEN" in ctx.label.alerts:
+        blasts = ctx.latest("peripheral_blasts", until=ctx.on)
+        burden = {
+            **inputs,
+            "peripheral_blasts": blasts.inputs() if blasts is not None else None,
+        }
+        ctx.reason(
+            "safety.tumour-burden",
+            "premedication",
+            "Before the first dose: for a high tumour burden, uric-acid-lowering premedication "
+            "and hydration are recommended (the label sets no number; the clinician judges the "
+            "burden).",
+            burden,
+        )
+        ctx.alert("TUMOUR_BURDEN", None, burden)
 
 
 def _stale_weight(ctx: Context, body: BodyUsed) -> None:
