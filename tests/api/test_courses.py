@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import cast
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -265,8 +266,64 @@ def test_the_plan_equals_the_cli_plan_and_carries_the_disclaimer(
     assert response.status_code == 200
     body = response.json()
     assert body["disclaimer"] == DISCLAIMER
-    expected = json.loads(json.dumps(plan_document(document), default=str))
+    today = date.fromisoformat(body["as_of"])  # the clinic's today by default
+    expected = json.loads(json.dumps(plan_document(document, today), default=str))
     assert {k: v for k, v in body.items() if k not in {"course_id", "course_version"}} == expected
+
+
+def test_the_plan_of_a_date_is_the_decision_s_plan_in_rest_and_fhir(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    """``?on``: one date, one plan (REST, FHIR CarePlan) and the decision of that date."""
+    from inoplan.services.courses import plan_document
+
+    document = course_document(1)
+    created = _create(client, tokens["prescriber"], document)
+    url = f"{COURSES}/{created['id']}"
+    viewer = headers(tokens["viewer"])
+    start = date.fromisoformat(str(document["plan"]["start_date"]))
+    for day in (start, date.fromordinal(start.toordinal() + 9)):
+        on = day.isoformat()
+        plan = client.get(f"{url}/plan?on={on}", headers=viewer).json()
+        decision = client.get(f"{url}/decision?on={on}", headers=viewer).json()
+        assert plan["as_of"] == on and plan["decision"]["as_of"] == on
+        assert plan["decision_status"] == decision["status"]
+        expected = json.loads(json.dumps(plan_document(document, day), default=str))
+        assert {
+            k: v for k, v in plan.items() if k not in {"course_id", "course_version"}
+        } == expected
+        bundle = client.get(f"/api/v1/courses/{created['id']}/fhir?on={on}", headers=viewer).json()
+        resources = [e["resource"] for e in bundle["entry"]]
+        [group] = [r for r in resources if r["resourceType"] == "RequestGroup"]
+        actions = {(a["title"], a["timingDateTime"]) for c in group["action"] for a in c["action"]}
+        assert actions == {
+            (f"Cycle {d['cycle']} day {d['day']}", str(d["scheduled"])) for d in plan["doses"]
+        }
+        [guidance] = [r for r in resources if r["resourceType"] == "GuidanceResponse"]
+        assert guidance["occurrenceDateTime"] == on
+
+
+@pytest.mark.parametrize(
+    ("on", "status"),
+    [
+        ("2099-12-31", 200),
+        ("2100-01-01", 422),
+        ("1900-01-01", 200),
+        ("1899-12-31", 422),
+        ("9999-12-31", 422),
+        ("not-a-date", 422),
+    ],
+)
+def test_the_plan_date_bounds(
+    client: TestClient, tokens: dict[str, str], on: str, status: int
+) -> None:
+    created = _create(client, tokens["prescriber"])
+    response = client.get(
+        f"{COURSES}/{created['id']}/plan?on={on}", headers=headers(tokens["viewer"])
+    )
+    assert response.status_code == status
+    if status == 422:
+        assert response.json()["field"] in ("on", "query.on")
 
 
 def test_the_decision_equals_the_cli_and_is_recorded(

@@ -201,8 +201,8 @@ def database() -> Iterator[Any]:
 def _decidable(database: Any, course_id: int, dates: list[date]) -> None:
     from inoplan.services.records import plan_course, show_decision
 
-    plan_course(database, course_id)
     for on in dates:
+        plan_course(database, course_id, on=on)
         decision = show_decision(database, course_id, on, actor="property")
         assert decision["status"] in {
             "give",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -345,3 +346,40 @@ def test_web_calendar_uids_reveal_nothing_and_follow_the_course_version(
     again = {str(e["uid"]): e for e in Calendar.from_ical(second.content).walk("VEVENT")}
     assert {str(e["uid"]) for e in events.values()} <= set(again)
     assert all(int(str(e["sequence"])) == 2 for e in again.values())
+
+
+@pytest.mark.parametrize("on", ["2026-12-02", "2026-12-08"])
+def test_web_calendar_is_the_plan_of_its_date(
+    client: Any, app: Any, course_id: int, on: str
+) -> None:
+    """``?on`` gives the calendar of the plan as of that date (the decision's), not of today."""
+    from icalendar import Calendar
+
+    from inoplan.services.records import plan_course
+
+    login(client, "nurse")
+    response = client.get(f"/courses/{course_id}/calendar.ics?on={on}")
+    assert response.status_code == 200
+    plan = plan_course(app.state.database, course_id, on=date.fromisoformat(on))
+    assert plan["as_of"] == on
+    events = Calendar.from_ical(response.content).walk("VEVENT")
+    listed = {(str(e["dtstart"].dt), str(e.get("status", "")) == "CANCELLED") for e in events}
+    expected = {
+        (str(d["scheduled"]), d["status"] == "omitted")
+        for d in plan["doses"]
+        if d["status"] in ("planned", "held", "omitted")
+    }
+    assert expected <= listed
+    assert (
+        f"decision: {plan['decision_status'].replace('_', ' ')}".encode()
+        in response.content.replace(b"\r\n ", b"")
+    )
+
+
+@pytest.mark.parametrize(
+    ("on", "status"),
+    [("2099-12-31", 200), ("2100-01-01", 422), ("1899-12-31", 422), ("12/08/2026", 422)],
+)
+def test_web_calendar_date_bounds(client: Any, course_id: int, on: str, status: int) -> None:
+    login(client, "nurse")
+    assert client.get(f"/courses/{course_id}/calendar.ics?on={on}").status_code == status

@@ -522,7 +522,7 @@ def fhir_export(
 
     day = checked_date(on, "on") or _today(request)
     document = records.export_document(database, course_id)
-    plan = records.plan_course(database, course_id, policy=policy)
+    plan = records.plan_course(database, course_id, on=day, policy=policy)  # the decision's date
     decision = records.show_decision(
         database, course_id, day, actor=principal.username, policy=policy
     )

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
 
 from inoplan import DISCLAIMER, __version__
+from inoplan.errors import InvalidInput
 from inoplan.interop import codes as k
 from inoplan.interop.ucum import document_unit_to_ucum
 
@@ -1006,7 +1007,18 @@ def export_bundle(
     ``performers`` names who gave each dose (key: the administration event's id, or
     ``c<cycle>d<day>``), for ``MedicationAdministration.performer``; a dose without one says
     so with the ``data-absent-reason`` extension (the course document does not record it).
+
+    A plan and a decision given together must be of the same date (``as_of``): the CarePlan is
+    the plan the decision of that date sees; a mismatch raises ``InvalidInput`` (``on``).
     """
+    if plan is not None and decision is not None:
+        planned, decided = plan.get("as_of"), decision.get("as_of")
+        if planned is not None and decided is not None and str(planned) != str(decided):
+            raise InvalidInput(
+                "on",
+                f"the plan is as of {planned} but the decision is for {decided}; "
+                "export both for one date",
+            )
     builder = _Builder(document, timezone, performers)
     builder.patient()
     builder.cancer_condition()

@@ -533,12 +533,21 @@ def _policy_kwargs(policy: Any) -> dict[str, Any]:
     return {} if policy is None else {"policy": policy}
 
 
-def plan_course(uow_factory: UowFactory, course_id: int, *, policy: Any = None) -> dict[str, Any]:
-    """The calendar of the course (as ``inoplan plan --json``) with the disclaimer."""
+def plan_course(
+    uow_factory: UowFactory, course_id: int, *, on: date, policy: Any = None
+) -> dict[str, Any]:
+    """The calendar of the course as of ``on`` (as ``inoplan plan --on --json``): what is known
+    by then and the decision of that day, so a plan and a decision of one date agree. Every
+    adapter passes the date it decides for (the clinic's today by default); no implicit today.
+
+    Raises ``InvalidInput`` (``on``) for a date outside 1900-01-01 .. 2099-12-31.
+    """
+    from inoplan.document.plausibility import check_date
     from inoplan.services.courses import plan_document
 
+    check_date(on, "on")
     course, document = _load(uow_factory, course_id)
-    plan: dict[str, Any] = to_json_value(plan_document(document, **_policy_kwargs(policy)))
+    plan: dict[str, Any] = to_json_value(plan_document(document, on, **_policy_kwargs(policy)))
     plan.setdefault("disclaimer", DISCLAIMER)
     plan["course_id"] = course.id
     plan["course_version"] = course.version

@@ -1012,7 +1012,8 @@ def _pdf(content: bytes, filename: str, request: Request) -> Response:
 
 @router.get("/courses/{course_id}/calendar.ics")
 def calendar(request: Request, course_id: int) -> Response:
-    """The appointments still to come, as iCalendar."""
+    """The appointments still to come as of ``?on`` (default the clinic's today), as iCalendar:
+    the plan of that date, the one the decision of that date sees."""
     from inoplan.ical import calendar_key, plan_to_ics
     from inoplan.services.records import course_version, plan_course
 
@@ -1022,7 +1023,8 @@ def calendar(request: Request, course_id: int) -> Response:
     session, principal = auth
     try:
         version = course_version(_database(request), course_id)
-        plan = plan_course(_database(request), course_id, policy=_policy(request))
+        on = _on(request)  # ?on=YYYY-MM-DD, else the clinic's today: the decision's date
+        plan = plan_course(_database(request), course_id, on=on, policy=_policy(request))
     except CdsError as exc:
         return _document_error(request, session, principal, exc)
     body = plan_to_ics(  # UIDs reveal nothing; SEQUENCE grows with the course version

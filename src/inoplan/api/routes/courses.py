@@ -209,10 +209,23 @@ def append_event(
 
 @router.get("/{course_id}/plan", response_model=PlanPublic, responses=errors(401, 403, 404, 422))
 def course_plan(
-    course_id: CourseId, database: DatabaseDep, policy: PolicyDep, _: Reader
+    course_id: CourseId,
+    database: DatabaseDep,
+    policy: PolicyDep,
+    request: Request,
+    _: Reader,
+    on: Annotated[
+        dt.date | None,
+        Query(
+            description="The date the plan is as of, as the decision of that date sees it "
+            "(default: today in the clinic's time zone)"
+        ),
+    ] = None,
 ) -> JSONResponse:
-    """The calendar of every dose up to the cycle cap (as ``inoplan plan --json``)."""
-    return JSONResponse(records.plan_course(database, course_id, policy=policy))
+    """The calendar of every dose up to the cycle cap as of ``on`` (as ``inoplan plan --on
+    --json``): the same date gives the same plan as the decision, the calendar and FHIR."""
+    day = checked_date(on, "on") or _today(request)
+    return JSONResponse(records.plan_course(database, course_id, on=day, policy=policy))
 
 
 @router.get(
