@@ -234,3 +234,26 @@ def test_the_response_checker_accepts_the_spec_examples_and_flags_a_missing_indi
         check_cds_response(load(CDS / f"spec-example-{name}-response.json"))
     with pytest.raises(KeyError, match="indicator"):  # the spec's example 6 omits a REQUIRED field
         check_cds_response(load(CDS / "spec-example-06-response.json"))
+
+
+def test_card_ids_are_unique_version_4_uuids_and_change_with_the_process() -> None:
+    import os
+    import uuid
+
+    from inoplan.interop import cards
+
+    ids = [cards.card_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    parsed = [uuid.UUID(i) for i in ids]
+    assert {(u.version, u.variant) for u in parsed} == {(4, uuid.RFC_4122)}
+    assert all(str(u) == i for u, i in zip(parsed, ids, strict=True))
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a forked worker draws its own random prefix
+        os.write(write, cards.card_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.close(write)
+    assert child[:24] != ids[0][:24] and child not in ids

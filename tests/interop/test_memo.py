@@ -33,3 +33,19 @@ def test_a_different_policy_is_a_different_key() -> None:
     memo_b = DecisionMemo(lambda d, on: {}, salt="policy-b")
     doc = {"patient": {"id": "A"}}
     assert memo_a.key(doc, date(2027, 3, 1)) != memo_b.key(doc, date(2027, 3, 1))
+
+
+def test_values_orjson_cannot_take_still_make_a_key_and_come_back_as_json() -> None:
+    from decimal import Decimal
+
+    memo = DecisionMemo(
+        lambda document, on: {"on": on, "dose": Decimal("1.46"), "n": document["n"]}, size=4
+    )
+    huge = {"n": 2**70, "when": date(2027, 3, 1)}  # beyond orjson's 64-bit integers
+    assert memo.key(huge, date(2027, 3, 1)) == memo.key(dict(huge), date(2027, 3, 1))
+    assert memo.key(huge, date(2027, 3, 1)) != memo.key({**huge, "n": 2**70 + 1}, date(2027, 3, 1))
+    small = {"n": 3}
+    first = memo(small, date(2027, 3, 1))
+    assert first == {"on": date(2027, 3, 1), "dose": Decimal("1.46"), "n": 3}  # the fresh answer
+    # the reused answer is its JSON, as the stdlib's default=str gives it
+    assert memo(small, date(2027, 3, 1)) == {"on": "2027-03-01", "dose": "1.46", "n": 3}

@@ -174,14 +174,27 @@ _REQUEST_BODY = {
 @router.post(
     "/cds-services/{service_id}", summary="CDS Hooks service call", openapi_extra=_REQUEST_BODY
 )
-async def cds_call(service_id: str, request: Request) -> JSONResponse:
+async def cds_call(service_id: str, request: Request) -> Response:
     """Answer a hook: the raw body is read here, everything else runs in one worker thread
     (first-come first-served, so no connection starves while another's cards are computed)."""
     from starlette.concurrency import run_in_threadpool
 
     raw = await request.body()
-    response: JSONResponse = await run_in_threadpool(_call, service_id, request, raw)
+    response: Response = await run_in_threadpool(_call, service_id, request, raw)
     return response
+
+
+def _json(content: Any, status_code: int = 200) -> Response:
+    """A hook's answer as JSON, serialised by orjson (several times faster than the stdlib's
+    ``json`` for a card list; same bytes up to spacing; NaN never occurs in a card)."""
+    import orjson
+
+    return Response(
+        orjson.dumps(content),
+        status_code=status_code,
+        media_type="application/json",
+        headers=_CORS,
+    )
 
 
 def _count(service_id: str, outcome: str) -> None:
@@ -192,15 +205,13 @@ def _count(service_id: str, outcome: str) -> None:
     metrics.CDS_CALLS.labels(service.hook if service else "unknown", outcome).inc()
 
 
-def _call(service_id: str, request: Request, raw: bytes) -> JSONResponse:
+def _call(service_id: str, request: Request, raw: bytes) -> Response:
     from pydantic import ValidationError
 
     from inoplan.interop.cds import SERVICES, CdsRequest
 
     if service_id not in SERVICES:
-        return JSONResponse(
-            _outcome("not-found", "no such CDS service"), status_code=404, headers=_CORS
-        )
+        return _json(_outcome("not-found", "no such CDS service"), 404)
     claims = _authenticate(request, service_id)  # includes the replay check, before any work
     if claims is None:
         _count(service_id, "refused")
@@ -211,27 +222,21 @@ def _call(service_id: str, request: Request, raw: bytes) -> JSONResponse:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         _count(service_id, "invalid")
-        return JSONResponse(
-            _outcome("invalid", f"{where}: {first['msg']}"), status_code=400, headers=_CORS
-        )
+        return _json(_outcome("invalid", f"{where}: {first['msg']}"), 400)
     if SERVICES[service_id].hook != call.hook:
         _count(service_id, "invalid")
-        return JSONResponse(
-            _outcome("invalid", f"hook: this service answers {SERVICES[service_id].hook}"),
-            status_code=400,
-            headers=_CORS,
+        return _json(
+            _outcome("invalid", f"hook: this service answers {SERVICES[service_id].hook}"), 400
         )
     try:
         call.patient_id()  # a FHIR id or nothing: it goes into FHIR queries
     except InvalidInput as exc:
         _count(service_id, "invalid")
-        return JSONResponse(_outcome("invalid", str(exc)), status_code=400, headers=_CORS)
+        return _json(_outcome("invalid", str(exc)), 400)
     return _answer(service_id, call, request, claims)
 
 
-def _answer(
-    service_id: str, call: Any, request: Request, claims: Mapping[str, Any]
-) -> JSONResponse:
+def _answer(service_id: str, call: Any, request: Request, claims: Mapping[str, Any]) -> Response:
     from inoplan.interop.cds import PreconditionFailed, handle_call
     from inoplan.services.telemetry import decision_shown
 
@@ -249,12 +254,11 @@ def _answer(
         )
     except PreconditionFailed as exc:
         _count(service_id, "incomplete")
-        return JSONResponse(
+        return _json(
             _outcome(
                 "incomplete", "prefetch data missing and not fetchable: " + ", ".join(exc.missing)
             ),
-            status_code=412,
-            headers=_CORS,
+            412,
         )
     finally:
         if fetch is not None:
@@ -262,7 +266,7 @@ def _answer(
     _count(service_id, "cards" if result.cards else "no_cards")
     if result.status:
         decision_shown(result.status, "cds")
-    return JSONResponse({"cards": result.cards}, headers=_CORS)
+    return _json({"cards": result.cards})
 
 
 def _decide(request: Request) -> Any:

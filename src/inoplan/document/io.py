@@ -15,7 +15,14 @@ from typing import Any
 from inoplan.document import plausibility as plaus
 from inoplan.domain import course as c
 from inoplan.domain.body import parse_formula
-from inoplan.domain.units import ANALYTE_KINDS, CANONICAL_UNIT, convert, to_decimal
+from inoplan.domain.units import (
+    ANALYTE_KINDS,
+    CANONICAL_UNIT,
+    convert,
+    tidy,
+    to_decimal,
+    unit_rule,
+)
 from inoplan.errors import InvalidInput
 
 __all__ = ["course_json_schema", "field_path", "parse_course", "read_course_file", "read_document"]
@@ -36,7 +43,7 @@ def read_document(path: str | Path, *, field: str = "COURSE") -> dict[str, Any]:
 def parse_text(text: str, *, field: str = "COURSE") -> dict[str, Any]:
     """Parse YAML or JSON text into a mapping."""
     try:
-        data = json.loads(text)
+        data = _json_loads(text)
     except ValueError:
         import yaml  # lazy: only documents that are not JSON need it
 
@@ -52,6 +59,18 @@ def parse_text(text: str, *, field: str = "COURSE") -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidInput(field, "a course document must be a mapping with patient, plan, events")
     return data
+
+
+def _json_loads(text: str) -> Any:
+    """JSON text -> Python values: orjson (about 10x the stdlib's speed), the stdlib for what
+    orjson refuses but the stdlib reads (integers beyond 64 bits, ``NaN``), so that such a
+    document gets the same message as before; ValueError when the text is not JSON."""
+    import orjson
+
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def read_course_file(path: str | Path) -> c.Course:
@@ -72,8 +91,15 @@ def field_path(loc: Sequence[int | str], tags: frozenset[str] = frozenset()) -> 
     return out or "document"
 
 
-def parse_course(document: Mapping[str, Any]) -> c.Course:
+def parse_course(document: Mapping[str, Any], *, reference: bool = False) -> c.Course:
     """Validate a course document and return the domain course.
+
+    Every document is validated in full (pydantic models, then plausibility and consistency).
+    Lab values take a fast lane (``_quick_lab``): the same exact Decimal conversion and range
+    checks without building a field name for each step; anything it is unsure of goes through
+    the step-by-step conversion, which names the field at fault. ``reference=True`` sends every
+    value the step-by-step way: the reference the fast lane is tested against, decision for
+    decision (tests/unit/test_parse_parity.py).
 
     Raises
     ------
@@ -96,7 +122,7 @@ def parse_course(document: Mapping[str, Any]) -> c.Course:
         # discriminator tags, and the member tags pydantic adds for `StrictFloat | StrictInt`
         tags = frozenset(_EVENT_TYPES) | _UNION_MEMBER_TAGS
         raise InvalidInput(field_path(first["loc"], tags), first["msg"]) from None
-    return _to_domain(doc)
+    return _to_domain(doc, reference=reference)
 
 
 _UNION_MEMBER_TAGS = frozenset({"float", "int", "str", "bool"})  # never field names here
@@ -126,7 +152,7 @@ def course_json_schema() -> dict[str, Any]:
 # -- conversion to the domain --------------------------------------------------------------
 
 
-def _to_domain(doc: Any) -> c.Course:
+def _to_domain(doc: Any, *, reference: bool = False) -> c.Course:
     from inoplan.knowledge.loader import resolve_label_id
 
     label_id = resolve_label_id(doc.label)  # raises InvalidInput(field="label")
@@ -156,7 +182,7 @@ def _to_domain(doc: Any) -> c.Course:
         vial=doc.plan.vial or _DEFAULT_VIAL.get(region, "us-0.9mg"),
         bsa_formula=parse_formula(doc.plan.bsa_formula, field="plan.bsa_formula"),
     )
-    events = [_event(e, i) for i, e in enumerate(doc.events)]
+    events = [_event(e, i, reference) for i, e in enumerate(doc.events)]
     if patient.birth_date > plan.start_date:
         raise InvalidInput("patient.birth_date", "is after the plan's start date")
     ids: dict[str, int] = {}
@@ -245,7 +271,7 @@ def _measure(value: float | int | None, name: str, field: str, what: str) -> Dec
     return plaus.check_measure(name, number, field=field, what=what)
 
 
-def _event(e: Any, i: int) -> c.Event:
+def _event(e: Any, i: int, reference: bool = False) -> c.Event:
     base = {
         "date": e.date,
         "id": e.id,
@@ -270,7 +296,10 @@ def _event(e: Any, i: int) -> c.Event:
             for analyte in ANALYTE_KINDS:
                 raw = getattr(e, analyte)
                 if raw is not None:
-                    values[analyte] = _lab(analyte, raw, f"{where}.{analyte}")
+                    value = None if reference else _quick_lab(analyte, raw)
+                    if value is None:
+                        value = _lab(analyte, raw, f"{where}.{analyte}")
+                    values[analyte] = value
             if not values and e.peripheral_blasts_pct is None and e.marrow_blasts_pct is None:
                 raise InvalidInput(where, "a labs event needs at least one result")
             return c.LabsEvent(
@@ -325,6 +354,58 @@ def _term(term: str) -> str:
     (``knowledge/terms/``: CTCAE v5.0, the label's terms and their synonyms); one vocabulary,
     so no second table of aliases here."""
     return " ".join(term.split())
+
+
+#: Analytes whose value means nothing without the lab's upper limit of normal.
+_NEEDS_ULN = frozenset({"bilirubin", "ast", "alt"})
+
+
+def _quick_lab(analyte: str, raw: Any) -> c.LabValue | None:
+    """``_lab`` for a validated ``LabValueDoc``, without a field name per step: the same
+    Decimal of the reported number, the same exact conversion (``unit_rule``: one cached
+    look-up per unit) and the same plausibility ranges. None whenever ``_lab`` could refuse the
+    value (unknown unit, out of range, a missing ULN, ...): the caller then runs ``_lab``, which
+    refuses it naming the field. Only numbers the schema has checked get here (finite ``int`` or
+    ``float``), so ``to_decimal`` cannot fail."""
+    rule = unit_rule(analyte, raw.unit)
+    if rule is None:
+        return None
+    factor, divide = rule
+    reported = to_decimal(raw.value, field="value")
+    if not abs(reported) < plaus.MAGNITUDE_LIMIT:
+        return None
+    value = tidy(reported / factor if divide else reported * factor)
+    plausible = plaus.lab_range(analyte, "value")
+    if plausible is not None and value not in plausible:
+        return None
+    limits: list[Decimal | None] = []
+    for part in ("uln", "lln"):
+        number = getattr(raw, part)
+        if number is None:
+            if part == "uln" and analyte in _NEEDS_ULN:
+                return None
+            limits.append(None)
+            continue
+        given = to_decimal(number, field=part)
+        if not abs(given) < plaus.MAGNITUDE_LIMIT:
+            return None
+        limit = tidy(given / factor if divide else given * factor)
+        plausible = plaus.lab_range(analyte, part)
+        if plausible is not None and limit not in plausible:
+            return None
+        limits.append(limit)
+    if raw.transfused and analyte != "platelets":
+        return None
+    return c.LabValue(
+        analyte=analyte,
+        value=value,
+        unit=CANONICAL_UNIT[ANALYTE_KINDS[analyte]],
+        reported_value=reported,
+        reported_unit=raw.unit,
+        uln=limits[0],
+        lln=limits[1],
+        transfused=raw.transfused,
+    )
 
 
 def _lab(analyte: str, raw: Any, where: str) -> c.LabValue:

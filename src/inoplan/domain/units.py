@@ -12,6 +12,8 @@ Decimal('2')
 
 from __future__ import annotations
 
+import functools
+import math
 from decimal import Decimal
 from typing import Final
 
@@ -25,6 +27,7 @@ __all__ = [
     "convert",
     "tidy",
     "to_decimal",
+    "unit_rule",
 ]
 
 # 1 mg/dL of bilirubin = 17.1 umol/L (molar mass about 584.7 g/mol), the factor
@@ -114,16 +117,36 @@ def convert(analyte: str, value: Decimal, unit: object, *, field: str) -> Decima
     >>> convert("platelets", Decimal("85"), "K/uL", field="platelets")
     Decimal('85')
     """
-    if analyte not in ANALYTE_KINDS:
-        raise InvalidInput(field, f"unknown analyte {analyte!r}")
-    kind = ANALYTE_KINDS[analyte]
-    table = _TABLES[kind]
-    if not isinstance(unit, str) or _fold(unit) not in table:
-        raise UnknownUnit(field, unit, tuple(table))
+    rule = unit_rule(analyte, unit) if isinstance(unit, str) else None
+    if rule is None:
+        if analyte not in ANALYTE_KINDS:
+            raise InvalidInput(field, f"unknown analyte {analyte!r}")
+        raise UnknownUnit(field, unit, tuple(_TABLES[ANALYTE_KINDS[analyte]]))
+    factor, divide = rule
+    return tidy(value / factor if divide else value * factor)
+
+
+@functools.lru_cache(maxsize=512)
+def unit_rule(analyte: str, unit: str) -> tuple[Decimal, bool] | None:
+    """How a value of ``analyte`` in ``unit`` becomes canonical: ``(factor, divide)``; None
+    when the analyte or the unit is unknown.
+
+    A pure function of two short strings, cached (a course repeats the same few units), so
+    :func:`convert` does one dictionary look-up and at most one exact Decimal operation.
+
+    >>> unit_rule("anc", " /µL"), unit_rule("bilirubin", "umol/L"), unit_rule("ast", "U/L")
+    ((Decimal('0.001'), False), (Decimal('17.1'), True), (Decimal('1'), False))
+    >>> unit_rule("anc", "mg/dL") is None
+    True
+    """
+    kind = ANALYTE_KINDS.get(analyte)
+    if kind is None:
+        return None
     folded = _fold(unit)
-    factor = table[folded]
-    result = value / factor if (kind, folded) in _DIVIDE else value * factor
-    return tidy(result)
+    factor = _TABLES[kind].get(folded)
+    if factor is None:
+        return None
+    return factor, (kind, folded) in _DIVIDE
 
 
 def tidy(number: Decimal) -> Decimal:
@@ -140,9 +163,17 @@ def tidy(number: Decimal) -> Decimal:
 def to_decimal(value: object, *, field: str) -> Decimal:
     """Read a JSON/YAML/CLI number as a finite Decimal (never from a string with units).
 
+    The Decimal of a float is that of its shortest repr (``1.46`` -> ``Decimal('1.46')``, not
+    the binary expansion), of an int its exact digits.
+
     >>> to_decimal(1.46, field="dose_mg")
     Decimal('1.46')
     """
+    kind = type(value)
+    if kind is int:  # the common cases first: Decimal(int) == Decimal(str(int)), exactly
+        return Decimal(value)  # type: ignore[arg-type]
+    if kind is float and math.isfinite(value):  # type: ignore[arg-type]
+        return Decimal(repr(value))  # str(float) is repr(float)
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
         raise InvalidInput(field, f"expected a number, got {value!r}")
     try:

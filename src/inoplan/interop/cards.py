@@ -8,7 +8,10 @@ the inputs used, and ends with the disclaimer; ``source`` names the label revisi
 
 from __future__ import annotations
 
-import uuid as _uuid
+import itertools
+import os
+import secrets
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -72,7 +75,38 @@ class CardOptions:
     notes: Sequence[str] = ()  # mapping notes (what was inferred or dropped)
     sources: Mapping[str, str] = field(default_factory=dict)  # input -> FHIR resource
     hook: str = "order-sign"
-    new_uuid: Callable[[], str] = lambda: str(_uuid.uuid4())
+    new_uuid: Callable[[], str] = lambda: card_id()
+
+
+_ids_lock = threading.Lock()
+_ids: tuple[int, str, itertools.count[int]] | None = None  # (pid, random prefix, counter)
+
+
+def card_id() -> str:
+    """A unique card id, shaped as an RFC 4122 version-4 UUID.
+
+    Each process draws 74 random bits once (``secrets``; again after a fork) and numbers its
+    cards with a 48-bit counter in the last group: ids never repeat within a process, and two
+    processes (workers, other machines) can only collide if their random prefixes are equal
+    (chance about n**2 / 2**75 for n processes: 3e-11 for a million). Several times cheaper
+    than ``uuid.uuid4()`` (no system call, no UUID object per card); CDS Hooks asks only that
+    the id be unique.
+    """
+    global _ids
+    state = _ids
+    pid = os.getpid()
+    if state is None or state[0] != pid:
+        with _ids_lock:
+            state = _ids
+            if state is None or state[0] != pid:
+                r = secrets.randbits(74)  # 48 + 12 + 2 + 12 bits around version/variant
+                high, mid = r >> 26, (r >> 14) & 0xFFF
+                prefix = (
+                    f"{high >> 16:08x}-{high & 0xFFFF:04x}-4{mid:03x}-"
+                    f"{8 | ((r >> 12) & 0x3):x}{r & 0xFFF:03x}-"
+                )
+                state = _ids = (pid, prefix, itertools.count())
+    return f"{state[1]}{next(state[2]) & 0xFFFFFFFFFFFF:012x}"
 
 
 def shorten(text: str, limit: int = SUMMARY_MAX) -> str:

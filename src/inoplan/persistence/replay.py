@@ -3,10 +3,16 @@
 Every worker shares it through the database. Remembering an id is one statement, on a
 connection with relaxed durability (``make_engine(relaxed=True)``)::
 
-    INSERT INTO cds_jti (iss, jti, expires_at) VALUES (...)
+    INSERT INTO cds_jti (iss, jti, expires_at) VALUES (?, ?, ?)
     ON CONFLICT (iss, jti) DO UPDATE SET expires_at = excluded.expires_at
-        WHERE cds_jti.expires_at < :now
+        WHERE cds_jti.expires_at < ?
     RETURNING id
+
+The SQL text is built once per store and sent straight to the driver on a pooled connection
+(no ORM, no statement compilation per call). On SQLite the connection is in autocommit mode,
+so the single statement is its own transaction (no BEGIN/COMMIT round trips); on PostgreSQL it
+is followed by a COMMIT. Timestamps are bound through the column's own type (``UtcDateTime``),
+so they are stored exactly as the ORM stores them.
 
 A row comes back when the id is new, or when the only earlier sighting has expired (an id may
 be reused after its token is dead); nothing comes back for a replay. The unique constraint on
@@ -25,19 +31,21 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine
 
-from inoplan.persistence.engine import WRITE
 from inoplan.persistence.rows import CdsJtiRow
 
 __all__ = ["MAX_ISS_LENGTH", "MAX_JTI_LENGTH", "SqlReplayStore"]
 
 MAX_ISS_LENGTH = 512
 MAX_JTI_LENGTH = 255
+
+_TABLE = CdsJtiRow.__tablename__
 
 
 class SqlReplayStore:
@@ -46,39 +54,52 @@ class SqlReplayStore:
     PURGE_EVERY_S = 60.0
 
     def __init__(self, engine: Engine, *, write_lock: threading.Lock | None = None) -> None:
-        self._own_engine = engine
-        self._engine = engine.execution_options(**{WRITE: True})
+        self._engine = engine
         self._lock = write_lock
         self._last_purge = float("-inf")
+        dialect = engine.dialect
+        self._sqlite = dialect.name == "sqlite"
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        self._insert = (
+            f"INSERT INTO {_TABLE} (iss, jti, expires_at) VALUES ({mark}, {mark}, {mark}) "
+            "ON CONFLICT (iss, jti) DO UPDATE SET expires_at = excluded.expires_at "
+            f"WHERE {_TABLE}.expires_at < {mark} RETURNING id"
+        )
+        self._purge = f"DELETE FROM {_TABLE} WHERE expires_at < {mark}"
+        column_type = CdsJtiRow.__table__.c.expires_at.type
+        processor = column_type.bind_processor(dialect)
+        self._stamp: Callable[[datetime], Any] = processor or (lambda value: value)
 
     def dispose(self) -> None:
-        self._own_engine.dispose()
-
-    def _insert(self, iss: str, jti: str, expires_at: datetime, now: datetime) -> Any:
-        insert: Any
-        if self._engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        statement = insert(CdsJtiRow).values(iss=iss, jti=jti, expires_at=expires_at)
-        return statement.on_conflict_do_update(
-            index_elements=[CdsJtiRow.iss, CdsJtiRow.jti],
-            set_={"expires_at": statement.excluded.expires_at},
-            where=CdsJtiRow.expires_at < now,
-        ).returning(CdsJtiRow.id)
+        self._engine.dispose()
 
     def remember(self, iss: str, jti: str, expires_at: datetime) -> bool:
         if not iss or not jti or len(iss) > MAX_ISS_LENGTH or len(jti) > MAX_JTI_LENGTH:
             raise ValueError("iss and jti must be non-empty and within the column lengths")
         if expires_at.tzinfo is None:
             raise ValueError("expires_at must be timezone-aware")
-        now = datetime.now(UTC)
+        now = self._stamp(datetime.now(UTC))
         tick = time.monotonic()
         purge = tick - self._last_purge > self.PURGE_EVERY_S
         if purge:
             self._last_purge = tick
-        with self._lock or nullcontext(), self._engine.begin() as connection:
-            if purge:
-                connection.execute(delete(CdsJtiRow).where(CdsJtiRow.expires_at < now))
-            inserted = connection.execute(self._insert(iss, jti, expires_at, now)).first()
+        with self._lock or nullcontext():
+            connection = self._engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                try:
+                    if purge:
+                        cursor.execute(self._purge, (now,))
+                    cursor.execute(self._insert, (iss, jti, self._stamp(expires_at), now))
+                    inserted = cursor.fetchone()
+                finally:
+                    cursor.close()
+                if not self._sqlite:  # SQLite runs in autocommit mode (persistence.engine)
+                    connection.commit()
+            except BaseException:
+                if not self._sqlite:
+                    connection.rollback()
+                raise
+            finally:
+                connection.close()  # back to the pool
         return inserted is not None
