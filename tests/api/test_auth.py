@@ -84,6 +84,32 @@ ROUTES: list[tuple[str, str, str | tuple[str, ...] | None, Any]] = [
         "dose.verify",
         {"cycle": 1, "day": 8, "dose_mg": 0.86},
     ),
+    ("GET", "/api/v1/courses/{id}/days", "course.read", None),
+    ("POST", "/api/v1/courses/{id}/days/1/8/release", "dose.release", {}),
+    ("POST", "/api/v1/courses/{id}/days/1/8/verify", "dose.verify", {"dose_mg": 0.86}),
+    (
+        "POST",
+        "/api/v1/courses/{id}/days/1/8/prepare",
+        "dose.prepare",
+        {
+            "lot": "L1",
+            "expiry": "2099-01-01",
+            "second_signer": {"username": "nobody", "password": "not the password"},
+        },
+    ),
+    (
+        "POST",
+        "/api/v1/courses/{id}/days/1/8/give",
+        "dose.give",
+        {
+            "started_at": "09:00",
+            "ended_at": "10:00",
+            "premedication": True,
+            "observation_end": "11:00",
+            "second_signer": {"username": "nobody", "password": "not the password"},
+        },
+    ),
+    ("POST", "/api/v1/courses/{id}/days/1/8/withdraw", "dose.withdraw", {"reason": "test"}),
     ("GET", "/api/v1/patients", "course.read", None),
     ("GET", "/api/v1/patients/1", "course.read", None),
     ("POST", "/api/v1/patients/search", "course.read", {"id": "DEMO-0001"}),
@@ -133,6 +159,7 @@ def _template(path: str) -> str:
         .replace("/patients/1", "/patients/{patient_key}")
         .replace("/users/nobody", "/users/{username}")
         .replace("/decisions/1/", "/decisions/{decision_id}/")
+        .replace("/days/1/8/", "/days/{cycle}/{day}/")
     )
 
 

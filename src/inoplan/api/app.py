@@ -38,7 +38,16 @@ def create_app(
 ) -> FastAPI:
     """Build the application. Migrations run when it starts (``migrate=False`` to skip)."""
     from inoplan.api import metrics, openapi, problems
-    from inoplan.api.routes import audit, auth, courses, health, patients, users, vocabulary
+    from inoplan.api.routes import (
+        audit,
+        auth,
+        courses,
+        health,
+        patients,
+        users,
+        vocabulary,
+        workflow,
+    )
 
     metrics.listen()  # count decisions and logins from the first request on
     settings = settings or get_settings()
@@ -71,6 +80,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(auth.router, prefix=API_PREFIX)
     app.include_router(courses.router, prefix=API_PREFIX)
+    app.include_router(workflow.router, prefix=API_PREFIX)
     app.include_router(patients.router, prefix=API_PREFIX)
     app.include_router(audit.router, prefix=API_PREFIX)
     app.include_router(users.router, prefix=API_PREFIX)

@@ -19,6 +19,7 @@ from inoplan.persistence.rows import (
     EventRow,
     InboundMessageRow,
     PatientRow,
+    TreatmentDayRow,
     UserRow,
 )
 from inoplan.services.records import (
@@ -38,6 +39,7 @@ __all__ = [
     "SqlDecisions",
     "SqlInbound",
     "SqlPatients",
+    "SqlTreatmentDays",
     "SqlUsers",
 ]
 
@@ -599,3 +601,112 @@ class SqlAcknowledgements:
             select(AcknowledgementRow).where(AcknowledgementRow.id.in_(newest))
         ).all()
         return {row.course_id: _acknowledgement(row) for row in rows}
+
+
+def _treatment_day(row: TreatmentDayRow) -> Any:
+    from inoplan.services.workflow import TreatmentDay
+
+    return TreatmentDay(
+        course_id=row.course_id,
+        cycle=row.cycle,
+        day=row.day,
+        state=row.state,
+        version=row.version,
+        steps=dict(row.steps or {}),
+        updated_at=row.updated_at,
+        updated_by=row.updated_by,
+    )
+
+
+class SqlTreatmentDays:
+    """Dose states (``treatment_days``): read, and move with compare-and-set."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def for_courses(self, course_ids: list[int]) -> list[Any]:
+        """Every stored day of these courses, in course, cycle and day order (one query)."""
+        if not course_ids:
+            return []
+        rows = self._session.scalars(
+            select(TreatmentDayRow)
+            .where(TreatmentDayRow.course_id.in_(course_ids))
+            .order_by(TreatmentDayRow.course_id, TreatmentDayRow.cycle, TreatmentDayRow.day)
+            .execution_options(populate_existing=True)
+        ).all()
+        return [_treatment_day(r) for r in rows]
+
+    def get(self, course_id: int, cycle: int, day: int) -> Any:
+        row = self._session.scalars(
+            select(TreatmentDayRow)
+            .where(
+                TreatmentDayRow.course_id == course_id,
+                TreatmentDayRow.cycle == cycle,
+                TreatmentDayRow.day == day,
+            )
+            .execution_options(populate_existing=True)
+        ).first()
+        return None if row is None else _treatment_day(row)
+
+    def insert(
+        self,
+        *,
+        course_id: int,
+        cycle: int,
+        day: int,
+        state: str,
+        steps: dict[str, Any],
+        at: datetime,
+        by: str,
+    ) -> bool:
+        """The first transition of a day (version 1); False when another writer came first."""
+        try:
+            with self._session.begin_nested():
+                self._session.add(
+                    TreatmentDayRow(
+                        course_id=course_id,
+                        cycle=cycle,
+                        day=day,
+                        state=state,
+                        version=1,
+                        steps=steps,
+                        updated_at=at,
+                        updated_by=by,
+                    )
+                )
+                self._session.flush()
+        except IntegrityError:
+            return False
+        return True
+
+    def move(
+        self,
+        *,
+        course_id: int,
+        cycle: int,
+        day: int,
+        expected_version: int,
+        state: str,
+        steps: dict[str, Any],
+        at: datetime,
+        by: str,
+    ) -> bool:
+        """``UPDATE ... WHERE version = :expected``: True if this writer won."""
+        result = self._session.execute(
+            update(TreatmentDayRow)
+            .where(
+                TreatmentDayRow.course_id == course_id,
+                TreatmentDayRow.cycle == cycle,
+                TreatmentDayRow.day == day,
+                TreatmentDayRow.version == expected_version,
+            )
+            .values(
+                state=state,
+                steps=steps,
+                version=TreatmentDayRow.version + 1,
+                updated_at=at,
+                updated_by=by,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]

@@ -37,6 +37,7 @@ __all__ = [
     "InboundMessageRow",
     "LoginThrottleRow",
     "PatientRow",
+    "TreatmentDayRow",
     "UserRow",
 ]
 
@@ -258,3 +259,23 @@ class AcknowledgementRow(Base):
     note: Mapped[str | None] = mapped_column(Text)
     acknowledged_at: Mapped[datetime] = mapped_column(UtcDateTime())
     acknowledged_by: Mapped[str] = mapped_column(String(64))
+
+
+class TreatmentDayRow(Base):
+    """The state of one dose of a course (``inoplan.services.workflow``); a dose without a row
+    is "ordered". ``version`` counts transitions (compare-and-set); ``steps`` what each recorded."""
+
+    __tablename__ = "treatment_days"
+    __table_args__ = (
+        UniqueConstraint("course_id", "cycle", "day", name="uq_treatment_days_course_day"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    course_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("courses.id"), index=True)
+    cycle: Mapped[int] = mapped_column(Integer)
+    day: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    steps: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_by: Mapped[str] = mapped_column(String(64))

@@ -13,6 +13,7 @@ from inoplan.persistence.repositories import (
     SqlDecisions,
     SqlInbound,
     SqlPatients,
+    SqlTreatmentDays,
     SqlUsers,
 )
 
@@ -34,6 +35,7 @@ class SqlUnitOfWork:
         self.audit = SqlAudit(self.session)
         self.inbound = SqlInbound(self.session)
         self.acknowledgements = SqlAcknowledgements(self.session)
+        self.treatment_days = SqlTreatmentDays(self.session)
         return self
 
     def __exit__(self, *exc_info: Any) -> None:

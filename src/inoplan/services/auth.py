@@ -32,6 +32,12 @@ event.discontinuation  yes    yes
 event.void             yes    yes         yes         yes
 dose.override          yes    yes
 dose.verify            yes                yes
+dose.release           yes    yes
+dose.prepare           yes                yes
+dose.give              yes                           yes
+dose.cosign_prepare    yes                yes
+dose.cosign_give       yes    yes                    yes
+dose.withdraw          yes    yes         yes
 decision.confirm       yes    yes
 course.acknowledge     yes    yes
 audit.read             yes    yes         yes
@@ -111,6 +117,7 @@ __all__ = [
     "update_user",
     "verify_credentials",
     "verify_password",
+    "verify_second_signer",
 ]
 
 log = logging.getLogger("inoplan.auth")
@@ -136,6 +143,15 @@ PERMISSIONS: Final[Mapping[str, frozenset[str]]] = {
     # recording a dose against the decision (held day, stopped course, above a hard limit)
     "dose.override": frozenset({"admin", "prescriber"}),
     "dose.verify": frozenset({"admin", "pharmacist"}),
+    # the treatment-day states (inoplan.services.workflow): release (decision give, confirmed
+    # by a prescriber), prepare and give, each with an independent second signer
+    "dose.release": frozenset({"admin", "prescriber"}),
+    "dose.prepare": frozenset({"admin", "pharmacist"}),
+    "dose.give": frozenset({"admin", "nurse"}),
+    "dose.cosign_prepare": frozenset({"admin", "pharmacist"}),
+    "dose.cosign_give": frozenset({"admin", "prescriber", "nurse"}),
+    # return a released, verified or prepared dose to "ordered" (with a reason)
+    "dose.withdraw": frozenset({"admin", "prescriber", "pharmacist"}),
     "decision.confirm": frozenset({"admin", "prescriber"}),
     # acknowledging that a course's decision is to discontinue (Today list)
     "course.acknowledge": frozenset({"admin", "prescriber"}),
@@ -459,6 +475,84 @@ def login(
     check_throttle(throttle, attempt, now=now or datetime.now(UTC))
     user, reason = verify_credentials(uow_factory, attempt.username, attempt.password)
     return finish_login(uow_factory, throttle, attempt, user, reason, now=now or datetime.now(UTC))
+
+
+def verify_second_signer(
+    uow_factory: UowFactory,
+    throttle: ThrottleStore,
+    attempt: LoginAttempt,
+    *,
+    action: str,
+    actor: str,
+    now: datetime,
+) -> UserRecord:
+    """The independent second signer of a step (a preparation, an administration): another
+    active user, who re-enters their own password, with a role that may perform ``action``.
+
+    Throttled exactly like a login (the same keys and counters: a password guessed here counts
+    towards the account's login throttle, and the other way round); a failure is logged and
+    audited (``auth.second_signer_failed``). Raises :class:`InvalidInput` (``second_signer``:
+    the caller themself, or a role that may not sign; ``second_signer_password``: a wrong name or
+    password, the same message whatever was wrong) or :class:`TooManyAttempts`.
+    """
+    from inoplan.services.audit import append_audit
+
+    name = attempt.username.strip()
+    if not name:
+        raise InvalidInput("second_signer", "enter the user name of the second signer")
+    if name.casefold() == actor.strip().casefold():
+        raise InvalidInput(
+            "second_signer",
+            f"the second signer must be another person than you ({actor}): an independent "
+            "check needs two people",
+        )
+    if not attempt.password:
+        raise InvalidInput("second_signer_password", "the second signer enters their password")
+    check_throttle(throttle, attempt, now=now)
+    user, reason = verify_credentials(uow_factory, name, attempt.password)
+    entries = throttle_entries(attempt)
+    if user is None:
+        blocked = throttle.fail(entries, now, _step)
+        known = reason != "unknown_user"
+        log.warning(
+            "second signer refused",
+            extra={
+                "event": "auth.second_signer_failed",
+                "reason": reason,
+                "user": name if known else None,
+                "actor": actor,
+                "channel": attempt.channel,
+                "blocked_until": blocked.isoformat() if blocked else None,
+            },
+        )
+        with uow_factory(write=True) as uow:
+            append_audit(
+                uow,
+                actor=actor,
+                action="auth.second_signer_failed",
+                entity="user",
+                entity_id=name if known else None,
+                after={
+                    "reason": reason,
+                    "for": action,
+                    "channel": attempt.channel,
+                    "blocked_until": blocked.isoformat() if blocked else None,
+                },
+                at=now,
+            )
+            uow.commit()
+        raise InvalidInput(
+            "second_signer_password",
+            "the second signer's user name or password is wrong; nothing was saved",
+        )
+    throttle.clear([key for key, kind in entries if kind != "address"])
+    if not can(user.role, action):
+        raise InvalidInput(
+            "second_signer",
+            f"{user.username} ({user.role}) may not sign this as the second checker "
+            f"({', '.join(sorted(PERMISSIONS[action] - {'admin'}))} may)",
+        )
+    return user
 
 
 # -- tokens ---------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ class UnitOfWork(Protocol):
     audit: Any
     inbound: Any  # result feeds (inoplan.services.results)
     acknowledgements: Any
+    treatment_days: Any  # dose states (inoplan.services.workflow)
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc_info: object) -> None: ...

@@ -341,6 +341,7 @@ def append_event(
     now: datetime | None = None,
     policy: Any = None,
     clock: Clock = utc_now,
+    within: Callable[[UnitOfWork, int], dict[str, Any] | None] | None = None,
 ) -> CourseRef:
     """Append one event if the course is still at ``expected_version``; returns the new version.
 
@@ -353,6 +354,11 @@ def append_event(
     against the decision needs an ``override_reason``; the course must stay decidable (for
     today and for the event's date). All of it runs before the write transaction; the write
     itself only succeeds if the course is still at ``expected_version``.
+
+    ``within(uow, position)`` runs inside the write transaction, after the event is stored and
+    before it commits (``inoplan.services.workflow`` moves the dose's state there, so the dose
+    and its "given" state are stored together or not at all); what it returns is added to the
+    event's audit record, and anything it raises rolls the whole write back.
 
     Raises
     ------
@@ -393,6 +399,10 @@ def append_event(
         after: dict[str, Any] = {"version": course.version, "events": position + 1, "event": data}
         if override is not None:
             after["override"] = override
+        if within is not None:
+            extra = within(uow, position)
+            if extra:
+                after.update(extra)
         append_audit(
             uow,
             actor=actor,

@@ -1,0 +1,113 @@
+"""The treatment-day steps through the REST API (the same service as the web pages)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.integration.records_helpers import PASSWORD, headers
+from tests.web.conftest import course_document
+
+NOW = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def course(client: TestClient, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> int:
+    from inoplan.api.routes import workflow
+
+    monkeypatch.setattr(workflow, "clinic_now", lambda request: NOW)
+    created = client.post(
+        "/api/v1/courses", json=course_document(), headers=headers(tokens["prescriber"])
+    )
+    assert created.status_code == 201, created.text
+    return int(created.json()["id"])
+
+
+def _post(client: TestClient, token: str, path: str, body: dict[str, Any]) -> Any:
+    return client.post(path, json=body, headers=headers(token))
+
+
+def test_a_dose_goes_from_ordered_to_given_through_the_api(
+    client: TestClient, tokens: dict[str, str], course: int
+) -> None:
+    base = f"/api/v1/courses/{course}/days/1/8"
+    road = client.get(
+        f"/api/v1/courses/{course}/days?on=2026-12-08", headers=headers(tokens["viewer"])
+    )
+    assert road.status_code == 200
+    due = next(d for c in road.json()["cycles"] for d in c["days"] if d["due"])
+    assert (due["cycle"], due["day"], due["state"]) == (1, 8, "ordered")
+    assert {p["state"] for p in due["parameters"]} == {"met", "not_a_criterion"}
+
+    released = _post(client, tokens["prescriber"], f"{base}/release", {"note": "counts fine"})
+    assert released.status_code == 200, released.text
+    assert released.json()["state"] == "released"
+    assert (
+        _post(client, tokens["pharmacist"], f"{base}/verify", {"dose_mg": 0.91}).json()["state"]
+        == "verified"
+    )
+    signer = {"username": "admin", "password": PASSWORD}
+    wrong = _post(
+        client,
+        tokens["pharmacist"],
+        f"{base}/prepare",
+        {"lot": "A1", "expiry": "2027-01-01", "second_signer": {**signer, "password": "no!"}},
+    )
+    assert wrong.status_code == 422 and wrong.json()["field"] == "second_signer_password"
+    prepared = _post(
+        client,
+        tokens["pharmacist"],
+        f"{base}/prepare",
+        {"lot": "A1", "expiry": "2027-01-01", "prepared_at": "09:40", "second_signer": signer},
+    )
+    assert prepared.status_code == 200, prepared.text
+    assert prepared.json()["steps"]["prepared"]["second_signer"] == "admin"
+    given = _post(
+        client,
+        tokens["nurse"],
+        f"{base}/give",
+        {
+            "started_at": "10:00",
+            "ended_at": "11:00",
+            "premedication": True,
+            "reactions": None,
+            "observation_end": "12:00",
+            "second_signer": {"username": "prescriber", "password": PASSWORD},
+        },
+    )
+    assert given.status_code == 200, given.text
+    assert given.json()["state"] == "given" and given.json()["version"] == 4
+    document = client.get(f"/api/v1/courses/{course}", headers=headers(tokens["viewer"])).json()
+    assert document["events"][-1]["type"] == "administration"
+    trail = client.get(f"/api/v1/courses/{course}/audit", headers=headers(tokens["admin"])).json()
+    actions = [r["action"] for r in trail["data"]]
+    assert (
+        actions.index("dose.release")
+        < actions.index("dose.verify")
+        < actions.index("dose.prepare")
+        < actions.index("dose.give")
+    )
+
+
+def test_a_step_out_of_order_is_409_and_a_wrong_day_is_422(
+    client: TestClient, tokens: dict[str, str], course: int
+) -> None:
+    base = f"/api/v1/courses/{course}/days"
+    early = _post(client, tokens["pharmacist"], f"{base}/1/8/verify", {"dose_mg": 0.91})
+    assert early.status_code == 409 and "ordered" in early.json()["detail"]
+    assert _post(client, tokens["prescriber"], f"{base}/1/9/release", {}).status_code == 422
+    assert _post(client, tokens["prescriber"], f"{base}/1/15/release", {}).status_code == 409
+    missing = client.post(
+        "/api/v1/courses/99/days/1/8/release", json={}, headers=headers(tokens["prescriber"])
+    )
+    assert missing.status_code == 404
+
+
+def _app(client: TestClient) -> FastAPI:
+    app = client.app
+    assert isinstance(app, FastAPI)
+    return app

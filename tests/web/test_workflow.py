@@ -1,0 +1,356 @@
+"""Treatment-day states (issue 14 item 2): ordered -> released -> verified -> prepared -> given,
+through the service and the web pages; each step's permission, the second signer, the decision
+check, atomicity with the administration event, and the audit trail."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+import pytest
+
+from inoplan.errors import Conflict, Forbidden, InvalidInput, OverrideRequired, TooManyAttempts
+from inoplan.services import workflow
+from inoplan.services.workflow import SecondSigner
+
+from .conftest import TODAY, course_document, password_for
+
+NOW = datetime(TODAY.year, TODAY.month, TODAY.day, 10, 0, tzinfo=UTC)
+HELD_LABS = {
+    "date": "2026-12-08",
+    "type": "labs",
+    "anc": {"value": 1.5, "unit": "10*9/L"},
+    "platelets": {"value": 90, "unit": "10*9/L"},
+    "bilirubin": {"value": 2.4, "unit": "mg/dL", "uln": 1.2},
+    "ast": {"value": 35, "unit": "U/L", "uln": 40},
+    "alt": {"value": 30, "unit": "U/L", "uln": 41},
+}
+
+
+def _signer(role: str, password: str | None = None) -> SecondSigner:
+    return SecondSigner(role, password if password is not None else password_for(role))
+
+
+def _release(db: Any, course_id: int, role: str = "prescriber") -> workflow.TreatmentDay:
+    return workflow.release(db, course_id, 1, 8, actor=role, role=role, now=NOW)
+
+
+def _verify(db: Any, course_id: int, mg: str = "0.91") -> workflow.TreatmentDay:
+    return workflow.verify(
+        db, course_id, 1, 8, dose_mg=mg, actor="pharmacist", role="pharmacist", now=NOW
+    )
+
+
+def _prepare(db: Any, course_id: int, **extra: Any) -> workflow.TreatmentDay:
+    kwargs: dict[str, Any] = {
+        "lot": "LOT-A12",
+        "expiry": date(2027, 6, 30),
+        "second_signer": _signer("admin"),
+        "throttle": db.throttle,
+        "actor": "pharmacist",
+        "role": "pharmacist",
+        "now": NOW,
+        **extra,
+    }
+    return workflow.prepare(db, course_id, 1, 8, **kwargs)
+
+
+def _give(db: Any, course_id: int, **extra: Any) -> workflow.TreatmentDay:
+    kwargs: dict[str, Any] = {
+        "started_at": time(10, 5),
+        "ended_at": time(11, 5),
+        "premedication": True,
+        "observation_end": time(12, 10),
+        "reactions": "none",
+        "second_signer": _signer("prescriber"),
+        "throttle": db.throttle,
+        "actor": "nurse",
+        "role": "nurse",
+        "now": NOW,
+        **extra,
+    }
+    return workflow.give(db, course_id, 1, 8, **kwargs)
+
+
+def _events(db: Any, course_id: int) -> list[dict[str, Any]]:
+    from inoplan.services.records import course_document as stored
+
+    return list(stored(db, course_id)["events"])
+
+
+def _actions(db: Any, course_id: int) -> list[str]:
+    from inoplan.services.records import course_audit
+
+    return [a.action for a in course_audit(db, course_id)]
+
+
+def test_a_dose_goes_through_every_state_and_each_step_is_audited(app: Any, course_id: int) -> None:
+    db = app.state.database
+    assert workflow.day_states(db, [course_id]) == {course_id: {}}  # every dose is "ordered"
+    released = _release(db, course_id)
+    assert released.state == "released" and released.version == 1
+    step = released.steps["released"]
+    assert step["dose_mg"] == 0.91 and step["decision"] == "give" and step["by"] == "prescriber"
+    assert {p["analyte"]: p["state"] for p in step["parameters"]} == {
+        "anc": "not_a_criterion",  # day 8: Table 2 applies to the next cycle
+        "platelets": "not_a_criterion",
+        "bilirubin": "met",
+        "ast": "met",
+        "alt": "met",
+    }
+    assert _verify(db, course_id).state == "verified"
+    prepared = _prepare(db, course_id)
+    assert prepared.state == "prepared"
+    record = prepared.steps["prepared"]
+    assert (record["lot"], record["expiry"], record["second_signer"]) == (
+        "LOT-A12",
+        "2027-06-30",
+        "admin",
+    )
+    assert record["worksheet"]["dose_mg"] == 0.91 and record["worksheet"]["vials"] == 2
+    before = len(_events(db, course_id))
+    given = _give(db, course_id)
+    assert given.state == "given" and given.version == 4
+    done = given.steps["given"]
+    assert done["second_signer"] == "prescriber" and done["premedication"] is True
+    assert done["observation_short"] is False  # 65 minutes >= the label's 1 hour
+    events = _events(db, course_id)
+    assert len(events) == before + 1
+    dose = events[-1]
+    assert (dose["type"], dose["cycle"], dose["day"], dose["dose_mg"]) == (
+        "administration",
+        1,
+        8,
+        0.91,
+    )
+    assert (dose["time"], dose["duration_min"], dose["date"]) == ("10:05", 60, "2026-12-08")
+    actions = _actions(db, course_id)
+    for action in ("dose.release", "dose.verify", "dose.prepare", "event.administration"):
+        assert action in actions
+    assert "dose.give" in actions
+    # the engine sees the dose: day 8 is given, the next one is day 15
+    road = workflow.roadmap(db, course_id, TODAY)
+    days = {(d["cycle"], d["day"]): d for c in road["cycles"] for d in c["days"]}
+    assert days[(1, 8)]["state"] == "given" and days[(1, 8)]["given_on"] == "2026-12-08"
+    assert days[(1, 1)]["state"] == "given" and days[(1, 1)]["recorded_directly"]
+    assert days[(1, 15)]["state"] == "ordered"
+
+
+def test_a_day_on_hold_cannot_be_released_and_the_refusal_names_the_reason(
+    app: Any, new_course: Any
+) -> None:
+    document = course_document()
+    document["events"].append(HELD_LABS)
+    course_id = new_course(document)
+    db = app.state.database
+    with pytest.raises(Conflict) as refused:
+        _release(db, course_id)
+    assert "hold" in str(refused.value) and "US PI 2.3" in str(refused.value)
+    assert workflow.day_states(db, [course_id]) == {course_id: {}}
+    assert "dose.release" not in _actions(db, course_id)
+    # the roadmap shows why: bilirubin not met, with its source
+    road = workflow.roadmap(db, course_id, TODAY)
+    due = next(d for c in road["cycles"] for d in c["days"] if d["due"])
+    bilirubin = next(p for p in due["parameters"] if p["analyte"] == "bilirubin")
+    assert bilirubin["state"] == "not_met" and bilirubin["x_uln"] == 2.0
+    assert "Table 3" in bilirubin["citation"] or "US PI" in bilirubin["citation"]
+
+
+def test_only_the_due_day_can_be_released(app: Any, course_id: int) -> None:
+    with pytest.raises(Conflict, match="not cycle 1 day 15"):
+        workflow.release(
+            app.state.database, course_id, 1, 15, actor="prescriber", role="prescriber", now=NOW
+        )
+
+
+@pytest.mark.parametrize(
+    ("step", "role"),
+    [
+        ("release", "nurse"),
+        ("release", "pharmacist"),
+        ("verify", "prescriber"),
+        ("verify", "nurse"),
+    ],
+)
+def test_each_step_needs_its_role(app: Any, course_id: int, step: str, role: str) -> None:
+    db = app.state.database
+    if step == "verify":
+        _release(db, course_id)
+    with pytest.raises(Forbidden):
+        if step == "release":
+            _release(db, course_id, role)
+        else:
+            workflow.verify(db, course_id, 1, 8, dose_mg="0.91", actor=role, role=role, now=NOW)
+
+
+def test_steps_go_in_order(app: Any, course_id: int) -> None:
+    db = app.state.database
+    with pytest.raises(Conflict, match="is ordered, not released"):
+        _verify(db, course_id)
+    _release(db, course_id)
+    with pytest.raises(Conflict, match="is released"):
+        _release(db, course_id)
+    with pytest.raises(Conflict, match="not verified"):
+        _prepare(db, course_id)
+
+
+def test_the_verified_dose_must_equal_the_released_dose(app: Any, course_id: int) -> None:
+    db = app.state.database
+    _release(db, course_id)
+    with pytest.raises(InvalidInput) as refused:
+        _verify(db, course_id, "0.95")
+    assert refused.value.field == "dose_mg" and "0.91" in refused.value.message
+    assert _verify(db, course_id, "0.914").state == "verified"  # within the rounding step
+
+
+def test_the_second_signer_is_another_authenticated_user_with_the_right_role(
+    app: Any, course_id: int
+) -> None:
+    db = app.state.database
+    _release(db, course_id)
+    _verify(db, course_id)
+    with pytest.raises(InvalidInput) as same:
+        _prepare(db, course_id, second_signer=_signer("pharmacist"))
+    assert same.value.field == "second_signer" and "another person" in same.value.message
+    with pytest.raises(InvalidInput) as wrong:
+        _prepare(db, course_id, second_signer=_signer("admin", "not the password at all"))
+    assert wrong.value.field == "second_signer_password"
+    with pytest.raises(InvalidInput) as nurse:
+        _prepare(db, course_id, second_signer=_signer("nurse"))
+    assert nurse.value.field == "second_signer" and "may not sign" in nurse.value.message
+    from inoplan.services.audit import iter_audit
+
+    failed = [a for a in iter_audit(db) if a.action == "auth.second_signer_failed"]
+    assert len(failed) == 1 and failed[0].actor == "pharmacist"
+    assert workflow.day_states(db, [course_id])[course_id][(1, 8)].state == "verified"
+
+
+def test_second_signer_passwords_are_throttled_like_logins(app: Any, course_id: int) -> None:
+    db = app.state.database
+    _release(db, course_id)
+    _verify(db, course_id)
+    from inoplan.services.auth import THROTTLE
+
+    for _ in range(THROTTLE["account"].free):
+        with pytest.raises(InvalidInput):
+            _prepare(db, course_id, second_signer=_signer("admin", "a wrong guess here"))
+    with pytest.raises(InvalidInput):  # the one that crosses the line: blocked from now on
+        _prepare(db, course_id, second_signer=_signer("admin", "a wrong guess here"))
+    with pytest.raises(TooManyAttempts):  # even the right password waits
+        _prepare(db, course_id)
+
+
+def test_an_expired_product_or_a_bad_lot_is_refused(app: Any, course_id: int) -> None:
+    db = app.state.database
+    _release(db, course_id)
+    _verify(db, course_id)
+    with pytest.raises(InvalidInput, match="expired on 2026-12-07"):
+        _prepare(db, course_id, expiry=date(2026, 12, 7))
+    with pytest.raises(InvalidInput) as lot:
+        _prepare(db, course_id, lot="<script>")
+    assert lot.value.field == "lot"
+    assert _prepare(db, course_id, expiry=TODAY).state == "prepared"  # expires today: usable
+
+
+def test_new_labs_that_hold_the_day_stop_the_next_step(app: Any, course_id: int) -> None:
+    from inoplan.services.records import append_event, course_version
+
+    db = app.state.database
+    _release(db, course_id)
+    append_event(
+        db, course_id, HELD_LABS, expected_version=course_version(db, course_id), actor="nurse"
+    )
+    with pytest.raises(Conflict, match="hold"):
+        _verify(db, course_id)
+    assert (
+        workflow.withdraw(
+            db, course_id, 1, 8, reason="labs hold the dose", actor="prescriber", role="prescriber"
+        ).state
+        == "ordered"
+    )
+
+
+def test_giving_a_dose_the_decision_now_holds_stores_neither_event_nor_state(
+    app: Any, course_id: int
+) -> None:
+    from inoplan.services.records import append_event, course_version
+
+    db = app.state.database
+    _release(db, course_id)
+    _verify(db, course_id)
+    _prepare(db, course_id)
+    append_event(
+        db, course_id, HELD_LABS, expected_version=course_version(db, course_id), actor="nurse"
+    )
+    count = len(_events(db, course_id))
+    with pytest.raises(OverrideRequired):  # the write-time guard of records.append_event
+        _give(db, course_id)
+    assert len(_events(db, course_id)) == count
+    assert workflow.day_states(db, [course_id])[course_id][(1, 8)].state == "prepared"
+
+
+def test_the_event_and_the_state_are_written_together(
+    app: Any, course_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer moves the day between the check and the write: the administration event
+    is rolled back with the state change."""
+    from inoplan.persistence.repositories import SqlTreatmentDays
+    from inoplan.services.records import course_version
+
+    db = app.state.database
+    _release(db, course_id)
+    _verify(db, course_id)
+    _prepare(db, course_id)
+    version = course_version(db, course_id)
+    count = len(_events(db, course_id))
+    monkeypatch.setattr(SqlTreatmentDays, "move", lambda self, **kw: False)
+    with pytest.raises(Conflict, match="changed by someone else"):
+        _give(db, course_id)
+    assert len(_events(db, course_id)) == count
+    assert course_version(db, course_id) == version
+    assert "event.administration" not in _actions(db, course_id)
+
+
+def test_administration_times_are_checked(app: Any, course_id: int) -> None:
+    db = app.state.database
+    _release(db, course_id)
+    _verify(db, course_id)
+    _prepare(db, course_id)
+    with pytest.raises(InvalidInput) as ended:
+        _give(db, course_id, ended_at=time(10, 0))
+    assert ended.value.field == "ended_at"
+    with pytest.raises(InvalidInput) as observed:
+        _give(db, course_id, observation_end=time(11, 0))
+    assert observed.value.field == "observation_end"
+    short = _give(db, course_id, observation_end=time(11, 50))
+    assert short.steps["given"]["observation_short"] is True  # 45 min < 1 hour: flagged
+
+
+def test_a_lost_compare_and_set_is_a_conflict(app: Any, course_id: int) -> None:
+    db = app.state.database
+    released = _release(db, course_id)
+    with db(write=True) as uow:
+        assert not uow.treatment_days.insert(
+            course_id=course_id, cycle=1, day=8, state="released", steps={}, at=NOW, by="x"
+        )
+        assert not uow.treatment_days.move(
+            course_id=course_id,
+            cycle=1,
+            day=8,
+            expected_version=released.version + 1,
+            state="verified",
+            steps={},
+            at=NOW,
+            by="x",
+        )
+
+
+def test_the_worklist_says_what_each_course_waits_for() -> None:
+    give = {"status": "give", "next_dose": {"cycle": 1, "day": 8}}
+    row = workflow.TreatmentDay(1, 1, 8, "released", 1)
+    assert workflow.waits_for(give, None) is not None
+    assert workflow.waits_for(give, None)[0] == "release"  # type: ignore[index]
+    assert workflow.waits_for(give, row)[0] == "verification"  # type: ignore[index]
+    stale = {"status": "cannot_decide", "reasons": [{"rule": "data.stale-labs"}]}
+    assert workflow.waits_for(stale, None)[0] == "labs"  # type: ignore[index]
+    assert workflow.waits_for({"status": "hold"}, None) is None
