@@ -28,6 +28,13 @@ Example ``site-policy.toml``::
     code = "TBIL"
     analyte = "bilirubin"            # a course document analyte, or "ignore"
 
+    [labs.bilirubin]                 # the laboratory's unit and reference range (ULN),
+    unit = "umol/L"                  # prefilled on the web's laboratory form; site data,
+    uln = 21                         # not label facts (docs/web-ui.md)
+
+    [labs.anc]
+    unit = "10*9/L"
+
     [clinic]                         # printed on the patient handout (docs/web-ui.md)
     name = "Haematology day unit"
     phone_day = "+44 20 7946 0000"
@@ -43,11 +50,19 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from inoplan.domain.policy import ClinicContacts, Contact, RoundingPolicy, SitePolicy
+from inoplan.domain.policy import (
+    DEFAULT_LAB_REFERENCES,
+    ClinicContacts,
+    Contact,
+    LabReference,
+    RoundingPolicy,
+    SitePolicy,
+)
 from inoplan.domain.results import ResultsPolicy
 from inoplan.errors import InvalidInput
 
@@ -61,6 +76,7 @@ _KNOWN = {
     "freshness": {"lab_max_age_days", "weight_max_age_days"},
     "qt": {"extra_drugs"},
     "clinic": {"name", "phone_day", "phone_out_of_hours", "contact"},
+    "labs": {r.analyte for r in DEFAULT_LAB_REFERENCES},
     "results": {
         "identifier_types",
         "assigning_authority",
@@ -113,6 +129,7 @@ def load_site_policy(path: str | Path | None) -> SitePolicy:
         extra_qt_drugs=tuple(drugs),
         source=str(source),
         clinic=_clinic(raw.get("clinic", {})),
+        lab_references=_lab_references(raw.get("labs", {})),
     )
 
 
@@ -270,3 +287,35 @@ def _clinic(section: object) -> ClinicContacts:
         ),
         contacts=tuple(contacts),
     )
+
+
+def _lab_references(section: Mapping[str, Any]) -> tuple[LabReference, ...]:
+    """The ``[labs.<analyte>]`` tables over the defaults: a unit the course document accepts for
+    the analyte and, where the label judges multiples of it, a positive ULN in that unit."""
+    from inoplan.domain.units import accepted_units
+
+    out = []
+    for default in DEFAULT_LAB_REFERENCES:
+        entry = section.get(default.analyte)
+        if entry is None:
+            out.append(default)
+            continue
+        where = f"site_policy.labs.{default.analyte}"
+        if not isinstance(entry, dict) or set(entry) - {"unit", "uln"}:
+            raise InvalidInput(where, "expected a table with unit and uln")
+        unit = entry.get("unit", default.unit)
+        accepted = accepted_units(default.analyte)
+        if unit not in accepted:
+            raise InvalidInput(
+                f"{where}.unit", f"unknown unit {unit!r}; accepted: {', '.join(accepted)}"
+            )
+        uln = _dec(entry.get("uln"), f"labs.{default.analyte}.uln")
+        if uln is not None and not uln > 0:
+            raise InvalidInput(f"{where}.uln", f"expected a number above 0, got {uln}")
+        if uln is None and default.uln is not None and unit != default.unit:
+            raise InvalidInput(
+                f"{where}.uln",
+                f"required with the unit {unit!r} (the default is in {default.unit})",
+            )
+        out.append(LabReference(default.analyte, unit, uln if uln is not None else default.uln))
+    return tuple(out)

@@ -125,3 +125,37 @@ def test_zero_days_is_a_valid_freshness(tmp_path: Path) -> None:
         load_site_policy(write(tmp_path, "[freshness]\nlab_max_age_days = 0\n")).lab_max_age_days
         == 0
     )
+
+
+def test_lab_reference_ranges_default_and_override(tmp_path: Path) -> None:
+    """[labs.<analyte>]: the laboratory's unit and ULN (site data, prefilled on the web form)."""
+    default = SitePolicy().lab_reference("bilirubin")
+    assert default is not None and (default.unit, default.uln) == ("mg/dL", D("1.2"))
+    path = write(
+        tmp_path,
+        '[labs.bilirubin]\nunit = "umol/L"\nuln = 21\n[labs.alt]\nuln = 33\n'
+        '[labs.anc]\nunit = "/uL"\n',
+    )
+    policy = load_site_policy(path)
+    bilirubin, alt, anc, ast = (policy.lab_reference(a) for a in ("bilirubin", "alt", "anc", "ast"))
+    assert bilirubin is not None and (bilirubin.unit, bilirubin.uln) == ("umol/L", D(21))
+    assert alt is not None and (alt.unit, alt.uln) == ("U/L", D(33))
+    assert anc is not None and (anc.unit, anc.uln) == ("/uL", None)
+    assert ast == SitePolicy().lab_reference("ast")  # untouched: the default
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[labs.bilirubin]\nunit = "g/L"\nuln = 2\n', "site_policy.labs.bilirubin.unit"),
+        ('[labs.bilirubin]\nunit = "umol/L"\n', "site_policy.labs.bilirubin.uln"),
+        ("[labs.ast]\nuln = 0\n", "site_policy.labs.ast.uln"),
+        ('[labs.ast]\nuln = "40"\n', "site_policy.labs.ast.uln"),
+        ("[labs.ast]\nlln = 4\n", "site_policy.labs.ast"),
+        ("[labs.ldh]\nuln = 250\n", "site_policy.labs.ldh"),
+    ],
+)
+def test_bad_lab_reference_is_refused_naming_the_key(tmp_path: Path, text: str, key: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        load_site_policy(write(tmp_path, text))
+    assert caught.value.field == key

@@ -13,7 +13,15 @@ from typing import Final
 
 from inoplan.errors import InvalidInput
 
-__all__ = ["ROUNDING_MODES", "ClinicContacts", "Contact", "RoundingPolicy", "SitePolicy"]
+__all__ = [
+    "DEFAULT_LAB_REFERENCES",
+    "ROUNDING_MODES",
+    "ClinicContacts",
+    "Contact",
+    "LabReference",
+    "RoundingPolicy",
+    "SitePolicy",
+]
 
 ROUNDING_MODES: Final = {"half-up": ROUND_HALF_UP, "down": ROUND_DOWN}
 
@@ -74,6 +82,36 @@ class ClinicContacts:
 
 
 @dataclass(frozen=True, slots=True)
+class LabReference:
+    """The site laboratory's unit and reference range for one analyte (site policy ``[labs]``).
+
+    Not a label fact: the label's liver thresholds are multiples of *the laboratory's* upper
+    limit of normal, which differs between laboratories. The web's laboratory form offers these
+    values prefilled; each result is stored with the unit and ULN actually submitted.
+    """
+
+    analyte: str
+    unit: str  # as the course document writes it (UCUM-like: 10*9/L, umol/L, U/L)
+    uln: Decimal | None = None
+
+
+#: Defaults when a site configured none: common adult reference limits (total bilirubin
+#: 1.2 mg/dL, AST 40 U/L, ALT 41 U/L) and counts in 10*9/L. Configurable per site
+#: (``[labs.<analyte>]`` in the site policy file); a site must set its own laboratory's values.
+DEFAULT_LAB_REFERENCES: Final = (
+    LabReference("anc", "10*9/L"),
+    LabReference("platelets", "10*9/L"),
+    LabReference("bilirubin", "mg/dL", Decimal("1.2")),
+    LabReference("ast", "U/L", Decimal(40)),
+    LabReference("alt", "U/L", Decimal(41)),
+    LabReference("peripheral_blasts", "10*9/L"),
+    LabReference("wbc", "10*9/L"),
+    LabReference("potassium", "mmol/L"),
+    LabReference("magnesium", "mmol/L"),
+)
+
+
+@dataclass(frozen=True, slots=True)
 class SitePolicy:
     """Everything a site may configure. ``None`` means: use the label file's value."""
 
@@ -86,3 +124,9 @@ class SitePolicy:
     source: str = "inoplan defaults"
     #: who the patient calls (printouts only; no decision depends on it)
     clinic: ClinicContacts = ClinicContacts()
+    #: the laboratory's units and reference ranges (prefilled on the web's laboratory form)
+    lab_references: tuple[LabReference, ...] = DEFAULT_LAB_REFERENCES
+
+    def lab_reference(self, analyte: str) -> LabReference | None:
+        """The site's unit and reference range for ``analyte`` (None when none is set)."""
+        return next((r for r in self.lab_references if r.analyte == analyte), None)

@@ -25,7 +25,6 @@ __all__ = [
     "allergen_names",
     "course_field_for_error",
     "new_course_document",
-    "toxicity_names",
 ]
 
 _TRI: Final = (("", "not known"), ("yes", "yes"), ("no", "no"))
@@ -49,14 +48,6 @@ def allergen_names() -> tuple[str, ...]:
         for name in allergen.names():
             names.setdefault(name, None)
     return tuple(names)
-
-
-@functools.cache
-def toxicity_names() -> tuple[str, ...]:
-    """The preferred name of every coded toxicity term (CTCAE v5.0 and the label's terms)."""
-    from inoplan.knowledge.vocabulary import load_vocabulary
-
-    return tuple(sorted({t.name for t in load_vocabulary().terms.values()}, key=str.lower))
 
 
 def _new_course_spec() -> FormSpec:

@@ -26,6 +26,7 @@ __all__ = [
     "FormSpec",
     "add_correction",
     "field_for_error",
+    "lab_defaults",
     "parse_event",
     "read_fields",
 ]
@@ -107,20 +108,30 @@ KNOWN_TOXICITY_TERMS: Final = (
 )
 
 
-def _lab_fields() -> tuple[Field, ...]:
+def _unit_choices(analyte: str) -> tuple[tuple[str, str], ...]:
+    """The accepted units of ``analyte`` as (stored code, words clinicians use), one per wording:
+    ``10*9/L`` and ``10^9/L`` are both "× 10⁹/L", so only the first is offered."""
     from inoplan.domain.units import accepted_units
+    from inoplan.web.messages import unit_text
 
+    seen: dict[str, str] = {}
+    for code in accepted_units(analyte):
+        seen.setdefault(unit_text(code), code)
+    return tuple((code, words) for words, code in seen.items())
+
+
+def _lab_fields() -> tuple[Field, ...]:
     out: list[Field] = [_DATE]
     for analyte, label, needs_uln, has_lln in _ANALYTES:
-        units = accepted_units(analyte)
+        units = _unit_choices(analyte)
         out.append(Field(f"{analyte}.value", label, "number", group=analyte))
         out.append(
             Field(
                 f"{analyte}.unit",
                 f"{label} unit",
                 "select",
-                options=tuple((u, u) for u in units),
-                default=units[0],
+                options=units,
+                default=units[0][0],
                 group=analyte,
             )
         )
@@ -131,7 +142,8 @@ def _lab_fields() -> tuple[Field, ...]:
                     f"{label} upper limit of normal (ULN), same unit",
                     "number",
                     group=analyte,
-                    hint="required with a value",
+                    hint="the site's reference range, prefilled; change it if the "
+                    "laboratory's report gives another",
                 )
             )
         if has_lln:
@@ -150,6 +162,31 @@ def _lab_fields() -> tuple[Field, ...]:
     out.append(Field("peripheral_blasts_pct", "Peripheral blasts", unit="%"))
     out.append(Field("marrow_blasts_pct", "Marrow blasts", unit="%"))
     return tuple(out)
+
+
+def lab_defaults(policy: Any) -> dict[str, str]:
+    """The laboratory form's prefilled units and ULNs from the site policy (``[labs]``)."""
+    from inoplan.domain.policy import SitePolicy
+
+    policy = policy if policy is not None else SitePolicy()
+    values: dict[str, str] = {}
+    for analyte, *_ in _ANALYTES:
+        reference = policy.lab_reference(analyte)
+        if reference is None:
+            continue
+        values[f"{analyte}.unit"] = reference.unit
+        if reference.uln is not None and analyte in ULN_REQUIRED:
+            values[f"{analyte}.uln"] = f"{reference.uln.normalize():f}"
+    return values
+
+
+def _toxicity_terms() -> tuple[str, ...]:
+    """The label's own codes, then the preferred name of every coded toxicity term of the
+    vocabulary (CTCAE v5.0 and the label's terms): the toxicity form's suggestions."""
+    from inoplan.knowledge.vocabulary import load_vocabulary
+
+    names = sorted({t.name for t in load_vocabulary().terms.values()}, key=str.lower)
+    return (*KNOWN_TOXICITY_TERMS[:3], *names)
 
 
 def _forms() -> dict[str, FormSpec]:
@@ -172,8 +209,9 @@ def _forms() -> dict[str, FormSpec]:
             "labs",
             "Laboratory results",
             _lab_fields(),
-            intro="Enter the results of one blood draw with the unit printed by the laboratory. "
-            "Bilirubin, AST and ALT need the laboratory's upper limit of normal.",
+            intro="One blood draw in one step: enter the values. The site's units and upper "
+            "limits of normal (ULN) are prefilled from the site policy; change a unit or a ULN "
+            "when the laboratory's report gives another. Bilirubin, AST and ALT need a ULN.",
             groups=tuple(a for a, *_ in _ANALYTES),
         ),
         FormSpec(
@@ -204,9 +242,10 @@ def _forms() -> dict[str, FormSpec]:
                     "CTCAE term",
                     "text",
                     required=True,
-                    datalist=KNOWN_TOXICITY_TERMS,
+                    datalist=_toxicity_terms(),
                     hint="vod, infusion_related_reaction and liver_toxicity_severe "
-                    "drive label rules",
+                    "drive label rules; a text the vocabulary does not know is kept and "
+                    "asked to be coded",
                 ),
                 Field(
                     "grade",
@@ -400,8 +439,13 @@ def read_fields(
     return values, errors
 
 
-def parse_event(event_type: str, form: Mapping[str, Any]) -> dict[str, Any]:
+def parse_event(
+    event_type: str, form: Mapping[str, Any], *, defaults: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Turn submitted form text into one course-document event.
+
+    ``defaults`` are the values the form was prefilled with (the site's units and ULNs): a
+    prefilled limit left as it was, with no value entered, is not an entry.
 
     Raises
     ------
@@ -457,7 +501,12 @@ def parse_event(event_type: str, form: Mapping[str, Any]) -> dict[str, Any]:
             if "value" not in parts:
                 if any(f"{analyte}.value" == k for k in errors):
                     continue
-                extra = [k for k in parts if k not in ("unit", "transfused")]
+                extra = [
+                    k
+                    for k in parts
+                    if k not in ("unit", "transfused")
+                    and _text(form, f"{analyte}.{k}") != (defaults or {}).get(f"{analyte}.{k}")
+                ]
                 if extra:
                     errors[f"{analyte}.value"] = "enter the value for this limit"
                 del labs[analyte]

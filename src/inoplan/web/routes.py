@@ -700,6 +700,7 @@ def _record_event(
         FormError,
         add_correction,
         field_for_error,
+        lab_defaults,
         parse_event,
     )
     from inoplan.web.views import allowed_forms
@@ -753,7 +754,7 @@ def _record_event(
     if version is None:
         return again(422, {"": "The course version is missing; reload the page."})
     try:
-        event = parse_event(event_type, form)
+        event = parse_event(event_type, form, defaults=lab_defaults(_policy(request)))
         add_correction(event_type, event, form)
     except FormError as exc:
         return again(422, exc.errors)

@@ -249,14 +249,21 @@ def _alerts_by_severity(decision: Mapping[str, Any]) -> list[tuple[str, list[dic
     return grouped
 
 
-def prefill(forms: list[Any], on: date, decision: Mapping[str, Any]) -> dict[str, dict[str, str]]:
-    """Suggested values for empty forms: the page's date; for an administration, the dose due.
+def prefill(
+    forms: list[Any], on: date, decision: Mapping[str, Any], policy: Any = None
+) -> dict[str, dict[str, str]]:
+    """Suggested values for empty forms: the page's date; for an administration, the dose due;
+    for laboratory results the site's units and reference ranges (site policy ``[labs]``).
 
     Only a suggestion the user sees and confirms; the dose given is whatever is submitted (a
     deviation from the calculated dose raises the engine's DOSE_DEVIATION alert).
     """
     values = {spec.event_type: {"date": on.isoformat()} for spec in forms}
     values["override"] = {"date": on.isoformat()}
+    if "labs" in values:
+        from inoplan.web.forms import lab_defaults
+
+        values["labs"].update(lab_defaults(policy))
     due = decision.get("next_dose")
     suggested = (
         {"cycle": str(due["cycle"]), "day": str(due["day"])}
@@ -393,7 +400,7 @@ def course_view(
         events=events,
         audit=audit,
         forms=forms,
-        prefill=prefill(forms, on, decision),
+        prefill=prefill(forms, on, decision, policy),
         correctable=_correctable(events, principal),
         label_revision=label.id,
         stale=int(decision.get("course_version", version)) != version,
