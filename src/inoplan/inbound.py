@@ -30,7 +30,13 @@ class FeedContext:
     today: Callable[[], date]  # the clinic's today (INOPLAN_CLINIC_TIMEZONE)
     results_policy: ResultsPolicy = field(default_factory=ResultsPolicy)
     site_policy: Any = None
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # timestamps of the records
+    # the clinic's clock: results dated after it (beyond the API's tolerance) are parked
+    now: Callable[[], datetime] | None = None
+
+    def clinic_now(self) -> datetime:
+        """Now on the clinic's clock (``now``; the record clock when none is given)."""
+        return self.now() if self.now is not None else self.clock()
 
 
 def _actor(channel: str, sender: str) -> str:
@@ -53,6 +59,7 @@ def handle_hl7(ctx: FeedContext, raw: bytes) -> tuple[Outcome, bytes]:
             message,
             actor=_actor("hl7", message.sender),
             on=ctx.today(),
+            now=ctx.clinic_now(),
             policy=ctx.site_policy,
             clock=ctx.clock,
         )
@@ -86,6 +93,7 @@ def handle_fhir(ctx: FeedContext, pulled: Any, *, sender: str) -> Outcome:
         message,
         actor=_actor("fhir", urlsplit(sender).hostname or sender),
         on=ctx.today(),
+        now=ctx.clinic_now(),
         policy=ctx.site_policy,
         clock=ctx.clock,
     )
@@ -114,6 +122,7 @@ def retry_message(ctx: FeedContext, message_id: int, *, actor: str) -> Outcome:
         message,
         actor=actor,
         on=ctx.today(),
+        now=ctx.clinic_now(),
         policy=ctx.site_policy,
         clock=ctx.clock,
     )

@@ -56,7 +56,7 @@ def obs(
     low: float | None = None,
     status: str = "final",
     version: str = "1",
-    when: str = "2027-04-18T07:30:00+02:00",
+    when: str = "2026-04-18T07:30:00+02:00",
     flag: str | None = None,
 ) -> dict[str, Any]:
     o: dict[str, Any] = {

@@ -25,7 +25,7 @@ import pytest
 from inoplan.inbound import handle_hl7
 from inoplan.interop.hl7v2 import split_batch
 from inoplan.interop.mllp import END, START, MllpLimits, MllpServer, frame
-from tests.integration.hl7_helpers import add_course, events_of, feed, fixture
+from tests.integration.hl7_helpers import LATER, add_course, events_of, feed, fixture
 from tests.integration.records_helpers import migrated_database
 
 
@@ -90,7 +90,7 @@ def test_each_message_gets_its_ack_in_order_on_one_connection(database: Any) -> 
         )
         first, second = read_ack(sock), read_ack(sock)
         assert (ack_code(first), ack_code(second)) == ("AA", "AE")
-        assert b"LAB-20270418-0001" in first and b"LAB-20270418-0101" in second
+        assert b"LAB-20260418-0001" in first and b"LAB-20260418-0101" in second
         sock.sendall(frame(message("oru-wrong-encoding-characters.hl7")))
         assert ack_code(read_ack(sock)) == "AR"
         sock.sendall(frame(message("oru-v251-cbc-hepatic-final.hl7")))  # resent
@@ -137,12 +137,12 @@ def test_a_crash_after_commit_before_the_ack_loses_and_duplicates_nothing(databa
     """The ACK is sent only after the commit: a listener that dies in between sends no ACK,
     the sender resends to the restarted listener, and gets AA for the stored message."""
     course = add_course(database)
-    ctx = feed(database)
+    ctx = feed(database, now=LATER)  # the preliminary below is dated 2026-04-25
     crash = {"armed": True}
 
     def dies_before_acking(raw: bytes) -> bytes:
         ack = handle_hl7(ctx, raw)[1]
-        if crash["armed"] and b"LAB-20270418-0002" in raw:
+        if crash["armed"] and b"LAB-20260418-0002" in raw:
             crash["armed"] = False
             raise RuntimeError("listener killed after the commit")
         return ack

@@ -5,25 +5,39 @@ Runs on SQLite and (marked) PostgreSQL. The fixtures are tests/interop/fixtures/
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from inoplan.domain.results import LocalCode, ResultsPolicy
 from inoplan.errors import Conflict, InvalidInput
-from inoplan.inbound import handle_hl7, retry_message
+from inoplan.inbound import FeedContext, handle_hl7, retry_message
 from inoplan.interop.hl7v2 import split_batch
 from inoplan.services import records, results
 from inoplan.services.decisions import course_decision
-from tests.integration.hl7_helpers import MRN, TODAY, add_course, events_of, feed, fixture
+from tests.integration.hl7_helpers import (
+    LATER,
+    MRN,
+    NOW,
+    TODAY,
+    add_course,
+    events_of,
+    feed,
+    fixture,
+)
 
 
-def ingest(database: Any, name: str, policy: ResultsPolicy | None = None) -> list[Any]:
-    return [handle_hl7(feed(database, policy), raw) for raw in split_batch(fixture(name))]
+def ingest(
+    database: Any, name: str, policy: ResultsPolicy | None = None, now: datetime = NOW
+) -> list[Any]:
+    return [handle_hl7(feed(database, policy, now), raw) for raw in split_batch(fixture(name))]
 
 
-def one(database: Any, name: str, policy: ResultsPolicy | None = None) -> tuple[Any, bytes]:
-    [(outcome, ack)] = ingest(database, name, policy)
+def one(
+    database: Any, name: str, policy: ResultsPolicy | None = None, now: datetime = NOW
+) -> tuple[Any, bytes]:
+    [(outcome, ack)] = ingest(database, name, policy, now)
     return outcome, ack
 
 
@@ -32,12 +46,12 @@ def msa(ack: bytes) -> list[str]:
 
 
 def labs_effective(database: Any, course_id: int) -> dict[str, Any]:
-    """Effective (not superseded, not voided) lab values of 2027-04-18, by analyte."""
+    """Effective (not superseded, not voided) lab values of 2026-04-18, by analyte."""
     events = events_of(database, course_id)
     superseded = {e["supersedes"] for e in events if e.get("supersedes")}
     out: dict[str, Any] = {}
     for e in events:
-        if e["type"] == "labs" and e["date"] == "2027-04-18" and e.get("id") not in superseded:
+        if e["type"] == "labs" and e["date"] == "2026-04-18" and e.get("id") not in superseded:
             out.update({k: v for k, v in e.items() if isinstance(v, dict)})
     return out
 
@@ -47,7 +61,7 @@ def test_results_land_the_decision_is_recomputed_and_the_ack_follows(database: A
     assert course_decision(database, course, TODAY)["status"] == "cannot_decide"
     outcome, ack = one(database, "oru-v251-cbc-hepatic-final.hl7")
     assert (outcome.state, outcome.ack_code) == ("applied", "AA")
-    assert msa(ack)[:3] == ["MSA", "AA", "LAB-20270418-0001"]
+    assert msa(ack)[:3] == ["MSA", "AA", "LAB-20260418-0001"]
     assert outcome.decisions == {course: "hold"}  # bilirubin 1.9 x ULN, ALT 3.1 x ULN
     decision = course_decision(database, course, TODAY)
     assert decision["status"] == "hold"
@@ -101,23 +115,23 @@ def test_preliminary_then_final_supersedes_and_a_late_preliminary_is_not_applied
     database: Any,
 ) -> None:
     course = add_course(database)
-    prelim, _ = one(database, "oru-v251-anc-preliminary.hl7")
+    prelim, _ = one(database, "oru-v251-anc-preliminary.hl7", now=LATER)  # dated 2026-04-25
     [event] = [e for e in events_of(database, course) if e.get("id") == prelim.event_ids[0]]
     assert event["reason"].endswith("(preliminary)")
-    final, _ = one(database, "oru-v251-anc-final.hl7")
+    final, _ = one(database, "oru-v251-anc-final.hl7", now=LATER)
     [event] = [e for e in events_of(database, course) if e.get("id") == final.event_ids[0]]
     assert event["supersedes"] == prelim.event_ids[0] and event["anc"]["value"] == 1.3
     assert "(preliminary)" not in event["reason"]
     # the preliminary sent again under a new control id must not replace the final
-    raw = fixture("oru-v251-anc-preliminary.hl7").replace(b"LAB-20270425-0001", b"LAB-X-9")
-    late, _ = handle_hl7(feed(database), split_batch(raw)[0])
+    raw = fixture("oru-v251-anc-preliminary.hl7").replace(b"LAB-20260425-0001", b"LAB-X-9")
+    late, _ = handle_hl7(feed(database, now=LATER), split_batch(raw)[0])
     assert late.state == "applied" and late.event_ids == ()
     assert any("preliminary result after the final" in n for n in late.notes)
 
 
 def test_v23_with_unit_text_and_no_identifier_type(database: Any) -> None:
     course = add_course(database)
-    outcome, ack = one(database, "oru-v23-ghh-style.hl7")
+    outcome, ack = one(database, "oru-v23-ghh-style.hl7", now=LATER)  # dated 2026-04-25
     assert outcome.state == "applied", outcome.problems
     [event] = [e for e in events_of(database, course) if e.get("id") == outcome.event_ids[0]]
     assert event["platelets"]["unit"] == "10*3/uL"  # "K/uL" text through the one table
@@ -182,7 +196,7 @@ def test_the_local_code_table_maps_a_sites_codes(database: Any) -> None:
             LocalCode("99lab", "NA", "ignore"),
         )
     )
-    outcome, _ = one(database, "oru-local-code.hl7", policy)
+    outcome, _ = one(database, "oru-local-code.hl7", policy, now=LATER)  # dated 2026-04-26
     assert outcome.state == "applied", outcome.problems
     [event] = [e for e in events_of(database, course) if e.get("id") == outcome.event_ids[0]]
     assert event["bilirubin"] == {"value": 1, "unit": "mg/dL", "uln": 1.1, "lln": 0.3}
@@ -200,7 +214,7 @@ def test_a_parked_message_is_retried_after_the_site_policy_changed(database: Any
             LocalCode("99LAB", "NA", "ignore"),
         )
     )
-    retried = retry_message(feed(database, policy), parked.message_id, actor="nurse")
+    retried = retry_message(feed(database, policy, LATER), parked.message_id, actor="nurse")
     assert retried.state == "applied" and retried.message_id == parked.message_id
     assert len(events_of(database, course)) == 7  # 6 stored + the liver tests
 
@@ -209,7 +223,9 @@ def test_assigning_a_parked_message_records_it_with_the_reason(database: Any) ->
     course = add_course(database)
     parked, _ = one(database, "oru-unknown-patient.hl7")
     with pytest.raises(InvalidInput):
-        results.assign(database, parked.message_id, course, actor="nurse", note="", on=TODAY)
+        results.assign(
+            database, parked.message_id, course, actor="nurse", note="", on=TODAY, now=NOW
+        )
     done = results.assign(
         database,
         parked.message_id,
@@ -217,6 +233,7 @@ def test_assigning_a_parked_message_records_it_with_the_reason(database: Any) ->
         actor="nurse",
         note="MRN typo at the laboratory; identity checked by phone",
         on=TODAY,
+        now=NOW,
     )
     assert done.state == "resolved" and len(done.event_ids) == 1
     stored = results.get_message(database, parked.message_id)
@@ -231,7 +248,9 @@ def test_content_problems_cannot_be_assigned_away(database: Any) -> None:
     course = add_course(database)
     parked, _ = one(database, "oru-bilirubin-without-uln.hl7")
     with pytest.raises(InvalidInput, match="no_uln"):
-        results.assign(database, parked.message_id, course, actor="x", note="sure", on=TODAY)
+        results.assign(
+            database, parked.message_id, course, actor="x", note="sure", on=TODAY, now=NOW
+        )
     gone = results.discard(
         database, parked.message_id, actor="nurse", reason="ULN phoned in, entered by hand"
     )
@@ -340,10 +359,37 @@ def test_a_patient_whose_course_is_finished_has_no_active_course(database: Any) 
     records.append_event(
         database,
         course,
-        {"date": "2027-04-15", "type": "discontinuation", "reason": "relapse"},
+        {"date": "2026-04-15", "type": "discontinuation", "reason": "relapse"},
         expected_version=1,
         actor="prescriber",
     )
     outcome, _ = one(database, "oru-v251-cbc-hepatic-final.hl7")
     assert [p.code for p in outcome.problems] == ["no_active_course"]
     assert MRN  # the message named the right patient; only the course is missing
+
+
+@pytest.mark.parametrize(
+    ("now", "lands"),
+    [
+        (datetime(2026, 4, 17, 23, 54, tzinfo=UTC), False),  # 6 minutes before the result's day
+        (datetime(2026, 4, 17, 23, 56, tzinfo=UTC), True),  # within the API's 5-minute tolerance
+    ],
+)
+def test_a_result_dated_in_the_future_is_parked_like_the_api_refuses_it(
+    database: Any, now: datetime, lands: bool
+) -> None:
+    """The feed applies the API's rule (``guards.check_not_future``): results of 2026-04-18."""
+    course = add_course(database)
+    ctx = FeedContext(
+        database=database, today=lambda: now.date(), clock=lambda: NOW, now=lambda: now
+    )
+    [raw] = split_batch(fixture("oru-v251-cbc-hepatic-final.hl7"))
+    outcome, ack = handle_hl7(ctx, raw)
+    if lands:
+        assert outcome.state == "applied" and msa(ack)[1] == "AA"
+        assert len(events_of(database, course)) > 6
+    else:
+        assert outcome.state == "parked" and msa(ack)[1] == "AE"
+        [problem] = outcome.problems
+        assert problem.code == "refused" and "2026-04-18 is in the future" in problem.message
+        assert len(events_of(database, course)) == 6  # nothing half-saved

@@ -280,9 +280,9 @@ def test_identifier_types_and_authority_come_from_the_site_policy() -> None:
 def test_split_batch_files() -> None:
     messages = split_batch((FIXTURES / "batch-three-messages.hl7").read_bytes())
     assert [read_message(m).control_id for m in messages] == [
-        "LAB-20270418-0001",
-        "LAB-20270418-0101",
-        "LAB-20270418-0005",
+        "LAB-20260418-0001",
+        "LAB-20260418-0101",
+        "LAB-20260418-0005",
     ]
     framed = b"\x0b" + msg(obx()) + b"\x1c\r\n" + b"\x0b" + msg(obx()) + b"\x1c\r"
     assert len(split_batch(framed)) == 2

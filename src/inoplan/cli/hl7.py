@@ -32,6 +32,7 @@ def _context() -> Any:
     return FeedContext(
         database=database,
         today=lambda: datetime.now(zone).date(),
+        now=lambda: datetime.now(zone),
         results_policy=load_results_policy(path),
         site_policy=load_site_policy(path),
     )

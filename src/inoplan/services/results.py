@@ -188,20 +188,25 @@ def ingest(
     *,
     actor: str,
     on: date,
+    now: datetime,
     policy: Any = None,
     clock: Clock = utc_now,
 ) -> Outcome:
     """Store, check, match and record one message (see the module docstring).
 
     ``on`` is the clinic's today: the day the active course and the refreshed decision are
-    judged on. ``actor`` names the feed in the audit trail (``hl7:LAB1``).
+    judged on; ``now`` the clinic's clock: a result dated after it (beyond the API's tolerance,
+    ``guards.check_not_future``, the same rule as every other entry point) parks the message
+    for a person. ``actor`` names the feed in the audit trail (``hl7:LAB1``).
     """
     key = dedupe_key(message.channel, message.sender, message.control_id or message.content_sha256)
     claimed = _claim(uow_factory, key, message, clock())
     if isinstance(claimed, Outcome):
         _audit_duplicate(uow_factory, claimed, message, actor=actor, at=clock())
         return claimed
-    return _process(uow_factory, claimed, message, actor=actor, on=on, policy=policy, clock=clock)
+    return _process(
+        uow_factory, claimed, message, actor=actor, on=on, now=now, policy=policy, clock=clock
+    )
 
 
 def _claim(
@@ -273,6 +278,7 @@ def reprocess(
     *,
     actor: str,
     on: date,
+    now: datetime,
     policy: Any = None,
     clock: Clock = utc_now,
 ) -> Outcome:
@@ -281,7 +287,7 @@ def reprocess(
     if record.state not in OPEN_STATES:
         raise Conflict(f"message {message_id} is {record.state}, not waiting for review")
     return _process(
-        uow_factory, message_id, message, actor=actor, on=on, policy=policy, clock=clock
+        uow_factory, message_id, message, actor=actor, on=on, now=now, policy=policy, clock=clock
     )
 
 
@@ -292,6 +298,7 @@ def _process(
     *,
     actor: str,
     on: date,
+    now: datetime,
     policy: Any,
     clock: Clock,
 ) -> Outcome:
@@ -313,7 +320,9 @@ def _process(
             targets.setdefault(course_id, []).extend(group.results)
     if problems:
         return finish("parked", problems=problems)
-    return _record(finish, uow_factory, targets, message, actor=actor, on=on, policy=policy)
+    return _record(
+        finish, uow_factory, targets, message, actor=actor, on=on, now=now, policy=policy
+    )
 
 
 def _record(
@@ -324,6 +333,7 @@ def _record(
     *,
     actor: str,
     on: date,
+    now: datetime,
     policy: Any,
     state: str = "applied",
     resolution: str | None = None,
@@ -332,7 +342,7 @@ def _record(
     notes: list[str] = []
     problems: list[Problem] = []
     for course_id, results in targets.items():
-        done, noted, refused = _apply(uow_factory, course_id, results, message, actor)
+        done, noted, refused = _apply(uow_factory, course_id, results, message, actor, now)
         applied += done
         notes += noted
         problems += refused
@@ -562,9 +572,15 @@ def _apply(
     results: Sequence[LabResult],
     message: InboundMessage,
     actor: str,
+    now: datetime,
 ) -> tuple[list[str], list[str], list[Problem]]:
-    """Append the events for ``results`` to one course: (event ids, notes, problems)."""
+    """Append the events for ``results`` to one course: (event ids, notes, problems).
+
+    The whole set is tried on the course first (valid, nothing dated in the future at ``now``:
+    ``guards.check_not_future``, the API's rule), so a refusal appends none of them.
+    """
     from inoplan.document import parse_course
+    from inoplan.services import guards
     from inoplan.services.records import append_event, course_document
 
     applied: list[str] = []
@@ -583,14 +599,20 @@ def _apply(
         if planned.problems:
             return applied, notes + list(planned.notes), list(planned.problems)
         trial = {**document, "events": [*document["events"], *planned.events]}
+        first = len(document["events"])
         try:
-            parse_course(trial)
+            guards.check_not_future(
+                parse_course(trial),
+                now,
+                positions=range(first, first + len(planned.events)),
+                check_plan=False,
+            )
         except InvalidInput as exc:
-            return applied, notes, [_refused(exc, len(document["events"]), planned.events)]
+            return applied, notes, [_refused(exc, first, planned.events)]
         try:
             for event in planned.events:
                 ref = append_event(
-                    uow_factory, course_id, event, expected_version=version, actor=actor
+                    uow_factory, course_id, event, expected_version=version, actor=actor, now=now
                 )
                 version = ref.version
                 applied.append(str(event["id"]))
@@ -662,6 +684,7 @@ def assign(
     actor: str,
     note: str,
     on: date,
+    now: datetime,
     policy: Any = None,
     clock: Clock = utc_now,
 ) -> Outcome:
@@ -707,6 +730,7 @@ def assign(
         message,
         actor=actor,
         on=on,
+        now=now,
         policy=policy,
         state="resolved",
         resolution=f"assigned to course {course_id}: {note}"[:1000],

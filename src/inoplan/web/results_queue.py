@@ -104,6 +104,7 @@ def _resolve(request: Request, message_id: int, action: str, form: Mapping[str, 
                 actor=principal.username,
                 note=str(form.get("note") or ""),
                 on=web._today(request),
+                now=web._now(request),
                 policy=web._policy(request),
             )
         elif action == "discard":
@@ -137,6 +138,7 @@ def _retry(request: Request, message_id: int, principal: Principal) -> Any:
     ctx = FeedContext(
         database=web._database(request),
         today=lambda: web._today(request),
+        now=lambda: web._now(request),
         results_policy=load_results_policy(web._settings(request).site_policy),
         site_policy=web._policy(request),
     )
