@@ -1,5 +1,5 @@
 """``python -m inoplan``."""
 
-from inoplan.cli.main import main
+from inoplan.cli.entry import main
 
 main()

@@ -1,7 +1,9 @@
 """``inoplan`` command line: thin commands over the services; expected errors exit 2.
 
 Start-up is benchmarked: this module imports only Typer and the standard library at import time;
-every command imports what it needs inside its body.
+every command imports what it needs inside its body. The console script is
+:func:`inoplan.cli.entry.main`, which answers plain ``bsa``/``dose``/``evaluate FILE --json``
+without importing Typer and hands everything else to :func:`main` here.
 """
 
 from __future__ import annotations
@@ -345,13 +347,7 @@ def _parse_date(text: str, field: str) -> date:
 
 
 def _parse_time(text: str, field: str) -> time:
-    from inoplan.errors import InvalidInput
-
-    try:
-        hours, minutes = text.split(":")
-        return time(int(hours), int(minutes))
-    except ValueError:
-        raise InvalidInput(field, f"{text!r} is not a time (HH:MM)") from None
+    return options.parse_time(text, field)
 
 
 def _fail(field: str, message: str, json_output: bool) -> NoReturn:

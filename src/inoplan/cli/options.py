@@ -1,5 +1,5 @@
 """What every command shares: the site policy named on the root command (``--site-policy``) and
-the reading of date options.
+the reading of date and time options.
 
 The root callback in :mod:`inoplan.cli.main` stores the option here; the commands of the
 sub-modules (``fhir``, ``pk``) read it from here, so none of them imports ``cli.main`` back
@@ -8,11 +8,11 @@ sub-modules (``fhir``, ``pk``) read it from here, so none of them imports ``cli.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["State", "parse_date", "site_policy"]
+__all__ = ["State", "parse_date", "parse_time", "site_policy"]
 
 
 class State:
@@ -38,3 +38,14 @@ def parse_date(text: str, field: str) -> date:
     except ValueError:
         raise InvalidInput(field, f"{text!r} is not a date (YYYY-MM-DD)") from None
     return check_date(day, field)
+
+
+def parse_time(text: str, field: str) -> time:
+    """A time-of-day option, ``HH:MM``."""
+    from inoplan.errors import InvalidInput
+
+    try:
+        hours, minutes = text.split(":")
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise InvalidInput(field, f"{text!r} is not a time (HH:MM)") from None
