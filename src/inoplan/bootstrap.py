@@ -47,6 +47,13 @@ class Database:
         self._write_lock = threading.Lock() if settings.is_sqlite else None
         self._replay: SqlReplayStore | None = None
         self._throttle: SqlLoginThrottle | None = None
+        self._audit_key: bytes | None = None
+
+    def audit_key(self) -> bytes:
+        """The audit trail's HMAC key (``Settings.resolve_audit_key``), read once, on first use."""
+        if self._audit_key is None:
+            self._audit_key = self.settings.resolve_audit_key()
+        return self._audit_key
 
     @property
     def replay(self) -> SqlReplayStore:
@@ -77,10 +84,10 @@ class Database:
         from inoplan.persistence.unit_of_work import SqlUnitOfWork
 
         if write and self._write_lock is not None:
-            with self._write_lock, SqlUnitOfWork(self._write) as uow:
+            with self._write_lock, SqlUnitOfWork(self._write, self.audit_key) as uow:
                 yield uow
             return
-        with SqlUnitOfWork(self._write if write else self._read) as uow:
+        with SqlUnitOfWork(self._write if write else self._read, self.audit_key) as uow:
             yield uow
 
     # services take ``uow_factory(write=...)``; the bound method is exactly that

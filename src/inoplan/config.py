@@ -12,6 +12,12 @@ Environment variables (prefix ``INOPLAN_``):
 ``SECRET_KEY``              signs bearer tokens and web sessions; required outside development,
                             where a weak key is refused (:func:`secret_weakness`); in
                             development ``inoplan serve`` keeps one in ``INSTANCE_PATH``
+``AUDIT_KEY``               keys the audit trail's HMAC chain (kept outside the database);
+                            required outside development (or ``AUDIT_KEY_FILE``), where a
+                            weak key is refused; in development one is kept in
+                            ``INSTANCE_PATH/audit_key``
+``AUDIT_KEY_FILE``          a file holding the audit key (a mounted secret), instead of
+                            ``AUDIT_KEY``
 ``INSTANCE_PATH``           folder for files the service keeps (default ``./instance``)
 ``PUBLIC_URL``              the service's public base URL (``https://inoplan.example.org``):
                             the CDS Hooks audience and links; never taken from request headers
@@ -53,6 +59,9 @@ __all__ = [
     "instance_secret",
     "secret_weakness",
 ]
+
+#: Where the development audit key is kept, in the instance folder.
+AUDIT_KEY_FILE_NAME = "audit_key"
 
 #: Values that are refused as a secret key outside development (compared case-insensitively).
 PLACEHOLDER_SECRETS = frozenset(
@@ -129,17 +138,17 @@ def secret_weakness(secret: str) -> str | None:
     return None
 
 
-def instance_secret(folder: Path) -> str:
+def instance_secret(folder: Path, name: str = "secret_key") -> str:
     """The development key kept in ``folder/secret_key`` (created on first use, mode 0600).
 
     Every worker and every restart of ``inoplan serve`` then signs with the same key, so
     sessions survive a restart and any worker accepts any other's tokens. Refuses a key file
-    that others may read.
+    that others may read. ``name`` picks another key file (``audit_key``).
     """
-    path = folder / "secret_key"
+    path = folder / name
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not path.exists():
-        temporary = folder / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        temporary = folder / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(descriptor, "w", encoding="ascii") as handle:
@@ -173,6 +182,10 @@ class Settings(BaseSettings):
         "instance folder when unset; other callers get a random key per Settings object.",
     )
     instance_path: Path = Path("instance")
+    #: Keys the audit trail's HMAC chain; never stored in the database (docs/deployment.md).
+    audit_key: SecretStr | None = None
+    #: A file holding the audit key (a mounted secret), instead of ``audit_key``.
+    audit_key_file: Path | None = None
     #: The service's public base URL; the CDS Hooks audience and links are built from it.
     public_url: str | None = None
     #: Proxies (comma-separated addresses, or ``*``) whose X-Forwarded-* headers are believed.
@@ -215,7 +228,13 @@ class Settings(BaseSettings):
     _ephemeral_secret: str = PrivateAttr(default_factory=lambda: secrets.token_urlsafe(48))
 
     @field_validator(
-        "secret_key", "metrics_token", "demo_password", "forwarded_allow_ips", mode="before"
+        "secret_key",
+        "metrics_token",
+        "demo_password",
+        "forwarded_allow_ips",
+        "audit_key",
+        "audit_key_file",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
@@ -254,6 +273,15 @@ class Settings(BaseSettings):
         weakness = secret_weakness(self.secret_key.get_secret_value())
         if weakness is not None:
             raise ValueError(f"INOPLAN_SECRET_KEY {weakness}; {how}")
+        if self.audit_key is not None:
+            weakness = secret_weakness(self.audit_key.get_secret_value())
+            if weakness is not None:
+                raise ValueError(f"INOPLAN_AUDIT_KEY {weakness}; {how}")
+            if self.audit_key.get_secret_value() == self.secret_key.get_secret_value():
+                raise ValueError(
+                    "INOPLAN_AUDIT_KEY must differ from INOPLAN_SECRET_KEY (a leaked token key "
+                    "must not let anyone rewrite the audit trail)"
+                )
         if self.metrics_token is not None:
             weakness = secret_weakness(self.metrics_token.get_secret_value())
             if weakness is not None:
@@ -281,6 +309,36 @@ class Settings(BaseSettings):
     def secret_is_ephemeral(self) -> bool:
         """True when no key was configured (development): tokens die with the process."""
         return self.secret_key is None
+
+    def resolve_audit_key(self) -> bytes:
+        """The audit trail's HMAC key: ``audit_key``, else the file ``audit_key_file``, else
+        (development only) the key kept in ``instance_path/audit_key``.
+
+        Raises ``ValueError`` outside development when neither is configured or the file's key
+        is weak, and ``PermissionError`` for a key file that others may read.
+        """
+        how = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        if self.audit_key is not None:
+            return self.audit_key.get_secret_value().encode("utf-8")
+        if self.audit_key_file is not None:
+            path = self.audit_key_file
+            mode = path.stat().st_mode & 0o777
+            if mode & 0o007:
+                raise PermissionError(
+                    f"{path} may be read by anyone (mode {mode:o}); run: chmod 600 {path}"
+                )
+            key = path.read_text(encoding="utf-8").strip()
+            if self.environment != "development":
+                weakness = secret_weakness(key)
+                if weakness is not None:
+                    raise ValueError(f"the audit key in {path} {weakness}; draw one with {how}")
+            return key.encode("utf-8")
+        if self.environment != "development":
+            raise ValueError(
+                "INOPLAN_AUDIT_KEY (or INOPLAN_AUDIT_KEY_FILE) is required outside development: "
+                f"it keys the audit trail's HMAC chain and must be kept outside the database; {how}"
+            )
+        return instance_secret(self.instance_path, AUDIT_KEY_FILE_NAME).encode("utf-8")
 
     @property
     def is_sqlite(self) -> bool:

@@ -14,7 +14,12 @@ from urllib.parse import quote
 import pytest
 
 from inoplan.services import records
-from tests.integration.records_helpers import course_document, migrated_database, vitals_event
+from tests.integration.records_helpers import (
+    AUDIT_KEY,
+    course_document,
+    migrated_database,
+    vitals_event,
+)
 
 
 def _run(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -60,9 +65,15 @@ def test_a_pg_dump_restored_into_a_fresh_database_passes_audit_verify(
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith("INOPLAN_")}
         env["INOPLAN_DATABASE_URL"] = restored_url
+        env["INOPLAN_AUDIT_KEY"] = AUDIT_KEY  # kept apart from the dump (docs/deployment.md)
         verify = _run(sys.executable, "-m", "inoplan", "audit", "verify", env=env)
         assert verify.returncode == 0, verify.stdout + verify.stderr
         assert "intact" in verify.stdout.lower() or "ok" in verify.stdout.lower()
+        assert "3 courses" in verify.stdout
+        other = {**env, "INOPLAN_AUDIT_KEY": "Xk3Qm7Tz9Rv2Lp5Wb8Nc1Hd4Jf6Gs0Ya3Ue7Io2Kr5Tn8"}
+        wrong = _run(sys.executable, "-m", "inoplan", "audit", "verify", env=other)
+        assert wrong.returncode == 1  # the dump alone proves nothing: the key is kept apart
+        assert "another audit key" in wrong.stderr
         restored = migrated_database(restored_url)
         try:
             assert {i: records.export_document(restored, i) for i in ids} == expected

@@ -27,6 +27,7 @@ SCHEMA = Path(__file__).with_name("compose-spec.json")
 VARIABLES = {
     "POSTGRES_PASSWORD": "db-password-for-tests",
     "INOPLAN_SECRET_KEY": "Zq3v9Lw2Tn8Xb4Rm6Yc1Hp5Kd7Fg0Js2Qa9Wu3Ee8Oi4Ly6",
+    "INOPLAN_AUDIT_KEY": "Pb5Nc8Vx2Mz7Qk4Wr9Ts1Yh6Jd3Lg0Fa8Ue5Io2Kw7Rn4Ht",
     "INOPLAN_PUBLIC_URL": "https://inoplan.example.org",
 }
 
@@ -64,6 +65,7 @@ def test_one_database_and_the_app_with_several_workers_behind_it() -> None:
     assert env["INOPLAN_DATABASE_URL"].endswith("@db:5432/inoplan")
     assert int(env["INOPLAN_WORKERS"]) > 1
     assert env["INOPLAN_SECRET_KEY"] == VARIABLES["INOPLAN_SECRET_KEY"]
+    assert env["INOPLAN_AUDIT_KEY"] == VARIABLES["INOPLAN_AUDIT_KEY"]
     assert all(port.startswith("127.0.0.1:") for port in app["ports"])  # only the proxy
     assert services["db"]["image"].startswith("postgres:")
     assert "pgdata" in compose()["volumes"]

@@ -22,6 +22,7 @@ import pytest
 from tests.deploy.container import app_environment, entrypoint
 from tests.deploy.tcp_proxy import TcpProxy
 from tests.integration.records_helpers import (
+    AUDIT_KEY,
     SECRET,
     add_users,
     course_document,
@@ -63,6 +64,7 @@ def test_readyz_follows_the_database_and_no_acknowledged_write_is_lost(
         {
             "POSTGRES_PASSWORD": "unused",
             "INOPLAN_SECRET_KEY": SECRET,
+            "INOPLAN_AUDIT_KEY": AUDIT_KEY,
             "INOPLAN_PUBLIC_URL": "https://inoplan.example.org",
             "INOPLAN_WORKERS": "2",
         }

@@ -15,6 +15,8 @@ from inoplan.services.auth import ROLES, Principal, hash_password, issue_token
 
 #: A fixed key that passes the production strength check (tests only).
 SECRET = "Zq3v9Lw2Tn8Xb4Rm6Yc1Hp5Kd7Fg0Js2Qa9Wu3Ee8Oi4Ly6Vt"
+#: A fixed audit (HMAC) key that passes the production strength check (tests only).
+AUDIT_KEY = "Pb5Nc8Vx2Mz7Qk4Wr9Ts1Yh6Jd3Lg0Fa8Ue5Io2Kw7Rn4Ht"
 PASSWORD = "correct horse battery staple"
 #: The demo scenarios are written for fixed days; tests pin "today" to keep them stable.
 TODAY = date(2026, 12, 1)
@@ -33,6 +35,7 @@ def head_revision() -> str:
 
 
 def settings_for(url: str, **extra: Any) -> Settings:
+    extra.setdefault("audit_key", SecretStr(AUDIT_KEY))
     return Settings(
         database_url=url, secret_key=SecretStr(SECRET), environment="production", **extra
     )

@@ -10,12 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.records_helpers import TODAY, head_revision, migrated_database, settings_for
+from tests.integration.records_helpers import (
+    AUDIT_KEY,
+    TODAY,
+    head_revision,
+    migrated_database,
+    settings_for,
+)
 
 
 def _run(url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("INOPLAN_")}
     env["INOPLAN_DATABASE_URL"] = url
+    env["INOPLAN_AUDIT_KEY"] = AUDIT_KEY  # the key the in-process helpers use as well
     return subprocess.run(
         [sys.executable, "-m", "inoplan", *args],
         input=stdin,
@@ -88,6 +95,39 @@ def test_audit_verify_exits_non_zero_naming_the_first_broken_record(url: str) ->
     broken = _run(url, "audit", "verify")
     assert broken.returncode == 1
     assert "record 2" in broken.stderr
+
+
+def test_audit_head_exports_the_anchor_head_that_verify_expect_checks_later(url: str) -> None:
+    import json
+
+    from sqlalchemy import delete, func, select, text
+
+    from inoplan.persistence.rows import AuditRow
+
+    assert (
+        _run(url, "user", "add", "u1", "--role", "viewer", stdin="long enough pw\n").returncode == 0
+    )
+    first = _run(url, "audit", "head")
+    assert first.returncode == 0, first.stderr
+    head = json.loads(first.stdout)
+    assert head["chain"] == "anchor" and head["chain_seq"] == 1 and head["written"] is True
+    assert head["chains_anchored"] == 1 and len(head["hash"]) == 64
+    again = json.loads(_run(url, "audit", "head").stdout)  # nothing grew: the same head
+    assert again["written"] is False and again["expect"] == head["expect"]
+    assert _run(url, "audit", "verify", "--expect", head["expect"]).returncode == 0
+    bad = _run(url, "audit", "verify", "--expect", "1:nothex")
+    assert bad.returncode == 2 and "--expect" in bad.stderr
+
+    database = migrated_database(url)
+    with database.uow(write=True) as uow:  # remove the anchor record (and its chain's head)
+        newest = uow.session.scalar(select(func.max(AuditRow.seq)))
+        uow.session.execute(delete(AuditRow).where(AuditRow.seq == newest))
+        uow.session.execute(text("DELETE FROM audit_chains WHERE chain = 'anchor'"))
+        uow.commit()
+    database.dispose()
+    gone = _run(url, "audit", "verify", "--expect", head["expect"])
+    assert gone.returncode == 1
+    assert "no longer in the anchor chain" in gone.stderr
 
 
 def test_the_demo_seeds_four_courses_and_an_admin_once(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ import httpx
 
 from inoplan.bootstrap import Database
 from tests.integration.records_helpers import (
+    AUDIT_KEY,
     SECRET,
     add_users,
     course_document,
@@ -44,6 +45,7 @@ def _start(url: str, port: int, log: Path, *, workers: int = 1) -> subprocess.Po
         **{k: v for k, v in os.environ.items() if not k.startswith("INOPLAN_")},
         "INOPLAN_DATABASE_URL": url,
         "INOPLAN_SECRET_KEY": SECRET,
+        "INOPLAN_AUDIT_KEY": AUDIT_KEY,
         "INOPLAN_ENVIRONMENT": "production",
         "INOPLAN_LOG_LEVEL": "WARNING",
     }

@@ -15,7 +15,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from inoplan.config import Settings, instance_secret, secret_weakness
-from tests.integration.records_helpers import add_users
+from tests.integration.records_helpers import AUDIT_KEY, add_users
 from tests.security.security_helpers import free_port, serve, stop
 
 STRONG = "Zq3v9Lw2Tn8Xb4Rm6Yc1Hp5Kd7Fg0Js2Qa9Wu3Ee8Oi4Ly6"
@@ -194,6 +194,7 @@ def test_json_serve_logs_are_one_object_per_line(tmp_path: Path) -> None:
     env = {
         "INOPLAN_ENVIRONMENT": "production",
         "INOPLAN_SECRET_KEY": STRONG,
+        "INOPLAN_AUDIT_KEY": AUDIT_KEY,
         "INOPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'logs.db'}",
         "INOPLAN_PORT": str(port),
     }
@@ -211,3 +212,80 @@ def test_json_serve_logs_are_one_object_per_line(tmp_path: Path) -> None:
     assert {r["route"] for r in access} >= {"/readyz", "/api/v1/patients/{patient_key}"}
     assert "FORGED" not in log.read_text()
     assert not [line for line in log.read_text().splitlines() if "FORGED" in line]
+
+
+# -- the audit (HMAC) key ----------------------------------------------------------------------
+
+
+def test_production_needs_an_audit_key_outside_the_database(tmp_path: Path) -> None:
+    settings = Settings(
+        environment="production", secret_key=SecretStr(STRONG), instance_path=tmp_path
+    )
+    with pytest.raises(ValueError, match="INOPLAN_AUDIT_KEY"):
+        settings.resolve_audit_key()
+    assert not (tmp_path / "audit_key").exists()  # never drawn silently in production
+    keyed = Settings(
+        environment="production", secret_key=SecretStr(STRONG), audit_key=SecretStr(AUDIT_KEY)
+    )
+    assert keyed.resolve_audit_key() == AUDIT_KEY.encode()
+
+
+@pytest.mark.parametrize(
+    "secret", [WEAK[k] for k in ("placeholder", "short random", "two characters", "repeated block")]
+)
+def test_production_refuses_a_weak_audit_key(secret: str) -> None:
+    with pytest.raises(ValidationError, match="AUDIT_KEY"):
+        Settings(
+            environment="production", secret_key=SecretStr(STRONG), audit_key=SecretStr(secret)
+        )
+
+
+def test_the_audit_key_must_differ_from_the_token_key() -> None:
+    with pytest.raises(ValidationError, match="must differ"):
+        Settings(
+            environment="production", secret_key=SecretStr(STRONG), audit_key=SecretStr(STRONG)
+        )
+
+
+def test_an_audit_key_file_is_read_and_checked(tmp_path: Path) -> None:
+    path = tmp_path / "audit.key"
+    path.write_text(AUDIT_KEY + "\n")
+    path.chmod(0o600)
+    settings = Settings(environment="production", secret_key=SecretStr(STRONG), audit_key_file=path)
+    assert settings.resolve_audit_key() == AUDIT_KEY.encode()
+    path.chmod(0o644)
+    with pytest.raises(PermissionError, match="chmod 600"):
+        settings.resolve_audit_key()
+    path.write_text("changeme-changeme-changeme-changeme\n")
+    path.chmod(0o600)
+    with pytest.raises(ValueError, match="audit key"):
+        settings.resolve_audit_key()
+
+
+def test_development_keeps_one_audit_key_in_the_instance_folder(tmp_path: Path) -> None:
+    first = Settings(instance_path=tmp_path).resolve_audit_key()
+    assert Settings(instance_path=tmp_path).resolve_audit_key() == first
+    assert stat.S_IMODE((tmp_path / "audit_key").stat().st_mode) == 0o600
+    assert secret_weakness(first.decode()) is None
+
+
+def test_serve_refuses_to_start_in_production_without_an_audit_key(tmp_path: Path) -> None:
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INOPLAN_")}
+    env.update(
+        INOPLAN_ENVIRONMENT="production",
+        INOPLAN_SECRET_KEY=STRONG,
+        INOPLAN_DATABASE_URL=f"sqlite:///{tmp_path / 'nokey.db'}",
+        INOPLAN_PORT=str(free_port()),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "inoplan", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "INOPLAN_AUDIT_KEY" in done.stderr

@@ -196,6 +196,10 @@ class AuditRecordPublic(BaseModel):
     after: dict[str, Any] | None
     prev_hash: str
     hash: str
+    chain: str
+    chain_seq: int
+    scheme: str
+    key_id: str | None
 
 
 class AuditPublic(BaseModel):
@@ -246,6 +250,14 @@ class ChainReportPublic(BaseModel):
     first_broken_seq: int | None
     problem: str | None
     message: str
+    problems: list[str] = []
+    keyed: int = 0
+    legacy: int = 0
+    legacy_anchored: bool = False
+    chains: int = 0
+    courses: int = 0
+    events: int = 0
+    unanchored_chains: int = 0
 
 
 class UserIn(BaseModel):

@@ -4,7 +4,9 @@ This is the one command that starts the service, on a laptop, in the tests and i
 container (the Dockerfile's entry point is exactly ``inoplan serve``; everything else comes
 from ``INOPLAN_*`` variables). Before the workers start, the parent process
 
-* checks the settings (a weak or placeholder key stops production here);
+* checks the settings (a weak or placeholder key stops production here) and the audit key
+  (``INOPLAN_AUDIT_KEY`` or ``INOPLAN_AUDIT_KEY_FILE``; required in production; in development
+  kept in the instance folder as ``audit_key``, mode 0600, shared by every worker);
 * in development without ``INOPLAN_SECRET_KEY``, takes the key kept in the instance folder
   (``INOPLAN_INSTANCE_PATH``, default ``./instance``; created with mode 0600 on first use) and
   hands it to every worker, so all workers sign with one key and a restart keeps sessions;
@@ -78,6 +80,11 @@ def serve(
         get_settings.cache_clear()
         settings = get_settings()
     database = Database(settings)
+    try:
+        database.audit_key()  # refuse to start without one: no write could be audited
+    except (OSError, ValueError) as exc:
+        database.dispose()
+        raise InvalidInput("INOPLAN_AUDIT_KEY", str(exc)) from None
     database.upgrade()
     if demo or settings.demo:
         from inoplan.demo import seed_demo

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from inoplan.persistence.rows import (
     AcknowledgementRow,
-    AuditHeadRow,
+    AuditAnchoredRow,
+    AuditChainRow,
     AuditRow,
     CourseRow,
     DecisionRow,
@@ -223,6 +224,37 @@ class SqlCourses:
         ).all()
         return [EventRecord(course_id, r[0], r[1], r[2], r[3]) for r in rows]
 
+    def ids_after(self, course_id: int, *, limit: int) -> list[int]:
+        """Course ids above ``course_id``, ascending (for walking every course in batches)."""
+        return list(
+            self._session.scalars(
+                select(CourseRow.id)
+                .where(CourseRow.id > course_id)
+                .order_by(CourseRow.id)
+                .limit(limit)
+            ).all()
+        )
+
+    def stored_events(self, course_id: int) -> list[dict[str, Any]]:
+        """Every column of the course's event rows, by position (what ``audit verify`` checks)."""
+        rows = self._session.scalars(
+            select(EventRow).where(EventRow.course_id == course_id).order_by(EventRow.position)
+        ).all()
+        return [
+            {
+                "position": r.position,
+                "event_id": r.event_id,
+                "type": r.type,
+                "date": r.on,
+                "supersedes": r.supersedes,
+                "reason": r.reason,
+                "data": r.data,
+                "recorded_at": r.recorded_at,
+                "recorded_by": r.recorded_by,
+            }
+            for r in rows
+        ]
+
     def list(
         self,
         *,
@@ -379,27 +411,107 @@ def _audit(row: AuditRow) -> AuditRecord:
         after=row.after,
         prev_hash=row.prev_hash,
         hash=row.hash,
+        chain=row.chain,
+        chain_seq=row.chain_seq,
+        scheme=row.scheme,
+        key_id=row.key_id,
     )
 
 
-class SqlAudit:
-    def __init__(self, session: Session) -> None:
-        self._session = session
+_GENESIS = "0" * 64
 
-    def lock_head(self) -> tuple[int, str]:
-        """The newest record's seq and hash, locked until commit (``SELECT ... FOR UPDATE``)."""
+
+def _no_key() -> bytes:
+    raise RuntimeError("this unit of work was built without an audit key")
+
+
+class SqlAudit:
+    def __init__(self, session: Session, key: Callable[[], bytes] = _no_key) -> None:
+        self._session = session
+        self._key = key
+
+    def key(self) -> bytes:
+        """The audit HMAC key (from the settings, never from the database)."""
+        return self._key()
+
+    @property
+    def _postgres(self) -> bool:
+        return self._session.get_bind().dialect.name == "postgresql"
+
+    def lock_chain(self, chain: str) -> tuple[int, str]:
+        """The chain's newest ``chain_seq`` and hash, its head row locked until commit.
+
+        Only appends to the same chain wait on this lock (on PostgreSQL; SQLite has one writer
+        at a time anyway). A new chain starts at ``(0, genesis)``.
+        """
+        if self._postgres:
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+        self._session.execute(
+            upsert(AuditChainRow)
+            .values(chain=chain, seq=0, hash=_GENESIS)
+            .on_conflict_do_nothing(index_elements=["chain"])
+        )
         row = self._session.execute(
-            select(AuditHeadRow.seq, AuditHeadRow.hash)
-            .where(AuditHeadRow.id == 1)
+            select(AuditChainRow.seq, AuditChainRow.hash)
+            .where(AuditChainRow.chain == chain)
             .with_for_update()
         ).one()
         return int(row.seq), str(row.hash)
 
-    def head(self) -> tuple[int, str]:
-        row = self._session.execute(
-            select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1)
-        ).one()
-        return int(row.seq), str(row.hash)
+    def next_seq(self) -> int:
+        """The next global ``seq`` (a sequence on PostgreSQL; SQLite holds its write lock)."""
+        if self._postgres:
+            return int(
+                self._session.execute(text("SELECT nextval('audit_records_seq')")).scalar_one()
+            )
+        newest = self._session.scalar(select(func.max(AuditRow.seq)))
+        return int(newest or 0) + 1
+
+    def set_chain_head(self, chain: str, seq: int, digest: str) -> None:
+        self._session.execute(
+            update(AuditChainRow).where(AuditChainRow.chain == chain).values(seq=seq, hash=digest)
+        )
+
+    def snapshot(self) -> None:
+        """Read everything that follows in this transaction from one snapshot (PostgreSQL:
+        REPEATABLE READ; a SQLite read transaction already is one). Call it first."""
+        if self._postgres:
+            self._session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+    def chain_heads(self) -> dict[str, tuple[int, str]]:
+        rows = self._session.execute(
+            select(AuditChainRow.chain, AuditChainRow.seq, AuditChainRow.hash)
+        ).all()
+        return {str(r[0]): (int(r[1]), str(r[2])) for r in rows if int(r[1]) > 0}
+
+    def unanchored(self, exclude: str) -> list[tuple[str, int, str]]:
+        """Chains whose head is newer than the last anchor that committed to them."""
+        rows = self._session.execute(
+            select(AuditChainRow.chain, AuditChainRow.seq, AuditChainRow.hash)
+            .outerjoin(AuditAnchoredRow, AuditAnchoredRow.chain == AuditChainRow.chain)
+            .where(
+                AuditChainRow.chain != exclude,
+                AuditChainRow.seq > func.coalesce(AuditAnchoredRow.seq, 0),
+            )
+            .order_by(AuditChainRow.chain)
+        ).all()
+        return [(str(r[0]), int(r[1]), str(r[2])) for r in rows]
+
+    def mark_anchored(self, heads: Iterable[tuple[str, int, str]]) -> None:
+        for chain, seq, _ in heads:
+            done = self._session.execute(
+                update(AuditAnchoredRow).where(AuditAnchoredRow.chain == chain).values(seq=seq)
+            )
+            if done.rowcount == 0:  # type: ignore[attr-defined]
+                self._session.execute(insert(AuditAnchoredRow).values(chain=chain, seq=seq))
+
+    def chain_records(self, chain: str) -> list[AuditRecord]:
+        rows = self._session.scalars(
+            select(AuditRow).where(AuditRow.chain == chain).order_by(AuditRow.chain_seq)
+        ).all()
+        return [_audit(r) for r in rows]
 
     def insert(self, record: AuditRecord) -> None:
         self._session.execute(
@@ -415,12 +527,11 @@ class SqlAudit:
                 after=record.after,
                 prev_hash=record.prev_hash,
                 hash=record.hash,
+                chain=record.chain,
+                chain_seq=record.chain_seq,
+                scheme=record.scheme,
+                key_id=record.key_id,
             )
-        )
-
-    def set_head(self, seq: int, digest: str) -> None:
-        self._session.execute(
-            update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=seq, hash=digest)
         )
 
     def for_course(self, course_id: int, *, limit: int | None = None) -> list[AuditRecord]:

@@ -27,7 +27,8 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "AcknowledgementRow",
-    "AuditHeadRow",
+    "AuditAnchoredRow",
+    "AuditChainRow",
     "AuditRow",
     "Base",
     "CdsJtiRow",
@@ -152,7 +153,13 @@ class UserRow(Base):
 
 
 class AuditRow(Base):
-    """One audit record; ``hash`` = SHA-256 over ``prev_hash`` and the record's content."""
+    """One audit record in its chain (``inoplan.services.audit``).
+
+    ``hash`` = HMAC-SHA256 (keyed, ``scheme`` ``hmac-sha256``) or, for the records written
+    before the audit key existed (chain ``legacy``, ``scheme`` ``sha256``), plain SHA-256 over
+    ``prev_hash`` and the record's content. ``seq`` orders all records; ``chain_seq`` counts the
+    records of one chain (1, 2, 3, ... without gaps).
+    """
 
     __tablename__ = "audit_records"
 
@@ -168,18 +175,38 @@ class AuditRow(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    chain: Mapped[str] = mapped_column(String(128), server_default="legacy")
+    chain_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    scheme: Mapped[str] = mapped_column(String(16), server_default="sha256")
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
-    __table_args__ = (Index("ix_audit_records_course_id", "course_id"),)
+    __table_args__ = (
+        Index("ix_audit_records_course_id", "course_id"),
+        Index("uq_audit_records_chain_seq", "chain", "chain_seq", unique=True),
+    )
 
 
-class AuditHeadRow(Base):
-    """Single row (id=1): the newest audit record. Locking it serialises the chain."""
+class AuditChainRow(Base):
+    """The head (newest record) of one audit chain: a course, a user, the anchors, legacy.
 
-    __tablename__ = "audit_head"
+    An append locks only its own chain's row, so writes to different courses never wait on
+    each other.
+    """
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    seq: Mapped[int] = mapped_column(BigInteger)
+    __tablename__ = "audit_chains"
+
+    chain: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)  # chain_seq of the newest record
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditAnchoredRow(Base):
+    """How far each chain is committed to by an anchor record (only the anchorer writes it)."""
+
+    __tablename__ = "audit_anchored"
+
+    chain: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
 
 
 class CdsJtiRow(Base):

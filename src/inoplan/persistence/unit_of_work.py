@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Self
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,8 +24,13 @@ __all__ = ["SqlUnitOfWork"]
 class SqlUnitOfWork:
     """``with SqlUnitOfWork(factory) as uow: ...; uow.commit()``."""
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        audit_key: Callable[[], bytes] | None = None,
+    ) -> None:
         self._session_factory = session_factory
+        self._audit_key = audit_key
 
     def __enter__(self) -> Self:
         self.session = self._session_factory()
@@ -32,7 +38,11 @@ class SqlUnitOfWork:
         self.courses = SqlCourses(self.session)
         self.decisions = SqlDecisions(self.session)
         self.users = SqlUsers(self.session)
-        self.audit = SqlAudit(self.session)
+        self.audit = (
+            SqlAudit(self.session, self._audit_key)
+            if self._audit_key is not None
+            else SqlAudit(self.session)
+        )
         self.inbound = SqlInbound(self.session)
         self.acknowledgements = SqlAcknowledgements(self.session)
         self.treatment_days = SqlTreatmentDays(self.session)

@@ -6,14 +6,42 @@ need not import records back: no import circle.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
 from inoplan.errors import InvalidInput
 
-__all__ = ["check_username", "to_json_value"]
+__all__ = [
+    "assemble_document",
+    "canonical_json",
+    "check_username",
+    "document_sha256",
+    "to_json_value",
+]
+
+
+def canonical_json(value: Any) -> str:
+    """The canonical JSON text that hashes are taken over (sorted keys, no spaces, UTF-8)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def document_sha256(document: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()
+
+
+def assemble_document(course: Any, events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The course document as stored: a course record's blocks and its events' data."""
+    document: dict[str, Any] = {}
+    if course.has_label:
+        document["label"] = course.label
+    document["patient"] = course.patient_doc
+    document["plan"] = course.plan_doc
+    document["events"] = list(events)
+    return document
 
 
 def to_json_value(value: Any) -> Any:

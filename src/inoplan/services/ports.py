@@ -28,6 +28,14 @@ class AuditRecord:
     after: dict[str, Any] | None
     prev_hash: str
     hash: str
+    #: The chain the record belongs to (``course:12``, ``user:alice``, ``anchor``, ``legacy``).
+    chain: str = "legacy"
+    #: 1, 2, 3, ... within the chain.
+    chain_seq: int = 0
+    #: ``hmac-sha256`` (keyed) or ``sha256`` (the legacy records written before the key).
+    scheme: str = "sha256"
+    #: Identifies the key that made the HMAC (never the key itself).
+    key_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,6 @@ The unit of work is passed in as a factory (``uow_factory(write=...)``), built b
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -22,7 +20,12 @@ from typing import Any
 from inoplan import DISCLAIMER, __version__
 from inoplan.errors import Conflict, InvalidInput, NotFound
 from inoplan.services.audit import iter_audit
-from inoplan.services.common import check_username, to_json_value
+from inoplan.services.common import (
+    assemble_document,
+    check_username,
+    document_sha256,
+    to_json_value,
+)
 from inoplan.services.ports import AuditRecord, UnitOfWork, UowFactory, UserRecord
 
 __all__ = [
@@ -153,11 +156,6 @@ class CourseRef:
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def document_sha256(document: Mapping[str, Any]) -> str:
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 _SERVICE_FIELDS = ("id", "version", "expect")
 
 
@@ -170,13 +168,7 @@ def _clean_document(document: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _assemble(course: CourseRecord, events: Sequence[EventRecord]) -> dict[str, Any]:
-    document: dict[str, Any] = {}
-    if course.has_label:
-        document["label"] = course.label
-    document["patient"] = course.patient_doc
-    document["plan"] = course.plan_doc
-    document["events"] = [e.data for e in events]
-    return document
+    return assemble_document(course, [e.data for e in events])
 
 
 def _parse(document: Mapping[str, Any]) -> Any:
@@ -216,7 +208,7 @@ def create_course(
     Conflict
         The patient id exists with a different birth date or sex.
     """
-    from inoplan.services.audit import append_audit
+    from inoplan.services.audit import append_audit, course_fingerprint
 
     data = _clean_document(document)
     course = _parse(data)
@@ -251,12 +243,23 @@ def create_course(
         )
         for position, event in enumerate(events):
             uow.courses.add_event(course_id, position, event, at=now_utc, by=actor)
+        stored: dict[str, Any] = {k: data[k] for k in ("label", "patient", "plan") if k in data}
         after: dict[str, Any] = {
             "version": 1,
             "label_revision": course.label,
             "patient": patient["id"],
             "events": len(events),
-            "document_sha256": document_sha256(data),
+            # the document as stored (what `audit verify` rebuilds from the rows)
+            "document_sha256": document_sha256({**stored, "events": events}),
+            "stored_sha256": course_fingerprint(
+                label=data.get("label", "us"),
+                has_label="label" in data,
+                label_revision=course.label,
+                start_date=course.plan.start_date,
+                patient_id=patient["id"],
+                birth_date=existing.birth_date,
+                sex=existing.sex,
+            ),
         }
         if overrides:
             after["overrides"] = overrides

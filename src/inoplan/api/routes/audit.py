@@ -37,7 +37,8 @@ def list_audit(
 
 @router.get("/verify", response_model=ChainReportPublic, responses=errors(401, 403))
 def verify_audit(database: DatabaseDep, _: Admin) -> ChainReportPublic:
-    """Walk the hash chain; ``ok`` is false and ``first_broken_seq`` names the first bad record."""
+    """Walk every keyed hash chain and check every course and stored event against its audit
+    records; ``ok`` is false and ``problem`` names the first problem."""
     report = verify_chain(database)
     return ChainReportPublic(
         ok=report.ok,
@@ -45,4 +46,12 @@ def verify_audit(database: DatabaseDep, _: Admin) -> ChainReportPublic:
         first_broken_seq=report.first_broken_seq,
         problem=report.problem,
         message=report.message(),
+        problems=list(report.problems),
+        keyed=report.keyed,
+        legacy=report.legacy,
+        legacy_anchored=report.legacy_anchored,
+        chains=report.chains,
+        courses=report.courses,
+        events=report.events,
+        unanchored_chains=report.unanchored,
     )
