@@ -50,6 +50,7 @@ __all__ = [
     "course_document",
     "course_version",
     "create_course",
+    "document_sha256",
     "export_document",
     "get_patient",
     "get_patient_by_key",
