@@ -8,7 +8,8 @@ import pytest
 
 from inoplan import DISCLAIMER
 from inoplan.errors import InvalidInput
-from inoplan.services.exposure import NO_EXPOSURE_TARGET, exposure_json, exposure_svg
+from inoplan.services.exposure import NO_EXPOSURE_TARGET, exposure_json
+from inoplan.services.exposure_plot import exposure_svg
 
 from .courses import START, adult_course, child_course
 

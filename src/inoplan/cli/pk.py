@@ -47,7 +47,8 @@ def pk(
     """Predicted inotuzumab ozogamicin exposure (population PK): information, not a dosing rule."""
     from inoplan.cli.options import site_policy
     from inoplan.document import read_document
-    from inoplan.services.exposure import exposure_json, exposure_svg
+    from inoplan.services.exposure import exposure_json
+    from inoplan.services.exposure_plot import exposure_svg
 
     result = exposure_json(
         read_document(course),

@@ -1,5 +1,11 @@
 """Exposure use case: a course document -> infusions -> PK simulation -> docs/exposure.md JSON.
 
+Three parts (issue 12): the simulation is the domain's (``domain.pk``: ``schedule`` turns the
+course and its plan into infusions and cycle windows, ``simulate``/``population`` integrate);
+this module is the use case (validate, choose the plan and the model, gather covariates, run,
+render JSON); ``services.exposure_runner`` runs a population's chunks in-process or on Dask, and
+``services.exposure_plot`` draws the SVG from the JSON result.
+
 The doses simulated are the administrations recorded (at their ``time``, over ``duration_min``,
 with the mg actually given) plus the doses the plan still expects (``status: planned`` with a
 dose in mg). Time runs in hours from the start of the first infusion (local clock time; the
@@ -12,24 +18,29 @@ is replaced by the model's reference value and the output says so. Population ru
 random effect up front from the seed, split the subjects into chunks and run them in-process or
 on a Dask cluster (``dask_address``); the percentiles are the same either way.
 
-NumPy, Dask and matplotlib are imported inside the functions (the CLI stays light). I/O: only
-the Dask client's network connection when an address is given.
+NumPy is imported inside the functions (the CLI stays light); this module imports neither Dask
+nor matplotlib.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from inoplan import DISCLAIMER, __version__
 from inoplan.document import parse_course
-from inoplan.domain.course import AdministrationEvent, Course, LabsEvent, age_years
+from inoplan.domain.course import Course, LabsEvent, age_years
 from inoplan.domain.pk.model import CovariateValue, PkModel, TypicalParameters, terminal_half_life_h
+from inoplan.domain.pk.schedule import (
+    DEFAULT_TIME,
+    DoseForExposure,
+    cycle_windows,
+    doses_for_exposure,
+    infusions_of,
+    time_grid,
+)
 from inoplan.domain.policy import SitePolicy
 from inoplan.errors import InvalidInput
 from inoplan.knowledge.loader import load_label
@@ -42,15 +53,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "MAX_POPULATION",
     "NO_EXPOSURE_TARGET",
-    "DoseForExposure",
     "exposure_json",
-    "exposure_svg",
 ]
-
-
-def _administration_default(name: str) -> Any:
-    """docs/course-document.md defaults of an administration (``time``, ``duration_min``)."""
-    return next(f.default for f in fields(AdministrationEvent) if f.name == name)
 
 
 #: The label defines no exposure target (docs/pk-model.md section 7); say so with every result.
@@ -74,26 +78,11 @@ POPULATION_SERIES_POINTS: Final = 1000
 BAND_MAX_SUBJECTS: Final = 20_000
 #: How long to wait for a Dask scheduler before giving up.
 DASK_CONNECT_TIMEOUT = "10s"
-_DEFAULT_TIME: Final[time] = _administration_default("time")
-_DEFAULT_DURATION_MIN: Final[int] = _administration_default("duration_min")
 _METHOD: Final = (
     "Dormand-Prince 8(5,3) embedded Runge-Kutta (DOP853), vectorised over subjects, adaptive "
     "step shared by the subjects of a chunk, AUC as an extra state, breakpoints at every "
     "infusion start and stop and cycle boundary"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class DoseForExposure:
-    """One dose to simulate: given (as recorded) or planned (as the plan expects)."""
-
-    cycle: int
-    day: int
-    start: datetime
-    duration_min: int
-    dose_mg: Decimal
-    status: str  # given | planned
-    provisional: bool = False
 
 
 def exposure_json(
@@ -168,14 +157,14 @@ def exposure_json(
             "in mg (a planned dose needs a height and weight for its BSA)",
         )
     origin = doses[0].start
-    infusions = _infusions(doses, origin)
-    windows = _windows(doses, origin, course, label, plan)
+    infusions = infusions_of(doses, origin)
+    windows = cycle_windows(doses, origin, course, label, plan)
     model, covariates = patient_covariates(course, origin.date(), policy)
     typical = model.typical_parameters({c.name: c.value for c in covariates})
     end_h = windows[-1].end_h
 
     want_series = population is None or series
-    times = _grid(infusions, windows, SERIES_STEP_H) if want_series else None
+    times = time_grid(infusions, windows, SERIES_STEP_H) if want_series else None
     typical_run = simulate_exposure(
         SubjectArrays.from_typical(typical), infusions, windows, times_h=times, rtol=TYPICAL_RTOL
     )
@@ -234,18 +223,19 @@ def exposure_json(
         result["cumulative_auc_ng_h_per_ml"] = typical_cumulative
     else:
         from inoplan.domain.pk.population import draw_random_effects, split, summarise
+        from inoplan.services.exposure_runner import run_chunks
 
         if seed is None:
             # fresh OS entropy; below 2**53 so that JSON consumers keep it exact
             seed = int(np.random.default_rng().integers(0, 2**53))
         etas = draw_random_effects(model.omega, population, rng=np.random.default_rng(seed))
         band_times = (
-            _grid(infusions, windows, max(SERIES_STEP_H, end_h / POPULATION_SERIES_POINTS))
+            time_grid(infusions, windows, max(SERIES_STEP_H, end_h / POPULATION_SERIES_POINTS))
             if series
             else None
         )
         chunks = split(population, chunk_size)
-        runs = _run_chunks(
+        runs = run_chunks(
             typical,
             model.iiv_parameters,
             etas,
@@ -255,6 +245,8 @@ def exposure_json(
             band_times,
             rtol,
             dask_address,
+            band_max_subjects=BAND_MAX_SUBJECTS,
+            connect_timeout=DASK_CONNECT_TIMEOUT,
         )
         cmax = np.concatenate([r.cmax_ng_per_ml for r in runs])
         trough = np.concatenate([r.ctrough_ng_per_ml for r in runs])
@@ -352,128 +344,6 @@ def _plan(
     return result.plan, note
 
 
-def doses_for_exposure(
-    course: Course, plan: TreatmentPlan | None
-) -> tuple[list[DoseForExposure], list[dict[str, Any]], list[dict[str, Any]]]:
-    """Given and planned doses in time order; held/omitted doses; planned doses without mg."""
-    doses = [
-        DoseForExposure(
-            cycle=a.cycle,
-            day=a.day,
-            start=datetime.combine(a.date, a.time),
-            duration_min=a.duration_min,
-            dose_mg=a.dose_mg,
-            status="given",
-        )
-        for a in course.administrations()
-    ]
-    given = {(d.cycle, d.day) for d in doses}
-    holds: list[dict[str, Any]] = []
-    not_simulated: list[dict[str, Any]] = []
-    for planned in plan.doses if plan is not None else ():
-        if (planned.cycle, planned.day) in given or planned.status == "given":
-            continue
-        if planned.status in {"held", "omitted"}:
-            holds.append(
-                {
-                    "cycle": planned.cycle,
-                    "day": planned.day,
-                    "scheduled": planned.scheduled.isoformat(),
-                    "status": planned.status,
-                }
-            )
-            continue
-        if planned.dose_mg is None:
-            not_simulated.append(
-                {
-                    "cycle": planned.cycle,
-                    "day": planned.day,
-                    "scheduled": planned.scheduled.isoformat(),
-                    "reason": "no dose in mg: need a height and weight for the BSA",
-                }
-            )
-            continue
-        doses.append(
-            DoseForExposure(
-                cycle=planned.cycle,
-                day=planned.day,
-                start=datetime.combine(
-                    planned.scheduled, getattr(planned, "time", None) or _DEFAULT_TIME
-                ),
-                duration_min=getattr(planned, "duration_min", None) or _DEFAULT_DURATION_MIN,
-                dose_mg=planned.dose_mg,
-                status="planned",
-                provisional=bool(planned.provisional),
-            )
-        )
-    doses.sort(key=lambda d: (d.start, d.cycle, d.day))
-    return doses, holds, not_simulated
-
-
-def _hours(moment: datetime, origin: datetime) -> float:
-    return (moment - origin) / timedelta(hours=1)
-
-
-def _infusions(doses: Sequence[DoseForExposure], origin: datetime) -> list[Any]:
-    from inoplan.domain.pk.simulate import Infusion
-
-    return [Infusion(_hours(d.start, origin), d.duration_min / 60, float(d.dose_mg)) for d in doses]
-
-
-def _windows(
-    doses: Sequence[DoseForExposure],
-    origin: datetime,
-    course: Course,
-    label: Label,
-    plan: TreatmentPlan | None,
-) -> list[Any]:
-    from inoplan.domain.pk.simulate import CycleWindow
-
-    starts: dict[int, datetime] = {}
-    for cycle in sorted({d.cycle for d in doses}):
-        in_cycle = [d for d in doses if d.cycle == cycle]
-        day1 = [d for d in in_cycle if d.day == 1]
-        starts[cycle] = (day1 or sorted(in_cycle, key=lambda d: d.start))[0].start
-    cycles = sorted(starts)
-    for before, after in itertools.pairwise(cycles):
-        if starts[after] <= starts[before]:
-            raise InvalidInput(
-                "events",
-                f"cycle {after} starts ({starts[after]:%Y-%m-%d}) before cycle {before} "
-                f"({starts[before]:%Y-%m-%d}); cycles must follow each other",
-            )
-    last = cycles[-1]
-    lengths = {c.cycle: c.length_days for c in plan.cycles} if plan is not None else {}
-    length_days = lengths.get(
-        last, course.plan.cycle1_days if last == 1 else label.regimen.later_cycle_days
-    )
-    end = starts[last] + timedelta(days=length_days)
-    last_infusion_end = max(d.start + timedelta(minutes=d.duration_min) for d in doses)
-    end = max(end, last_infusion_end)
-    bounds = [starts[c] for c in cycles] + [end]
-    windows = [
-        CycleWindow(c, _hours(bounds[i], origin), _hours(bounds[i + 1], origin))
-        for i, c in enumerate(cycles)
-    ]
-    if windows[0].start_h != 0.0:
-        raise InvalidInput(
-            "events",
-            f"a dose of cycle {doses[0].cycle} comes before the start of cycle {cycles[0]}",
-        )
-    return windows
-
-
-def _grid(infusions: Sequence[Any], windows: Sequence[Any], step_h: float) -> Any:
-    import numpy as np
-
-    end_h = windows[-1].end_h
-    regular = np.arange(0.0, end_h, step_h)
-    extra = (
-        [i.end_h for i in infusions] + [i.start_h for i in infusions] + [w.end_h for w in windows]
-    )
-    return np.unique(np.concatenate([regular, np.array(extra)]).clip(0.0, end_h))
-
-
 # -- covariates ----------------------------------------------------------------------------
 
 
@@ -569,54 +439,6 @@ def _blasts(
     if floored:
         origin += f"; raised to the floor {spec.floor:g} {spec.unit} ({spec.floor_source})"
     return CovariateValue(name, value, spec.unit, origin, floored=floored)
-
-
-# -- population chunks ---------------------------------------------------------------------
-
-
-def _run_chunks(
-    typical: TypicalParameters,
-    iiv_parameters: Sequence[str],
-    etas: Any,
-    chunks: Sequence[tuple[int, int]],
-    infusions: Sequence[Any],
-    windows: Sequence[Any],
-    times: Any,
-    rtol: float,
-    dask_address: str | None,
-) -> list[Any]:
-    from inoplan.domain.pk.population import simulate_chunk
-
-    args = [
-        (
-            typical,
-            tuple(iiv_parameters),
-            etas[lo:hi],
-            list(infusions),
-            list(windows),
-            times if lo < BAND_MAX_SUBJECTS else None,
-            rtol,
-        )
-        for lo, hi in chunks
-    ]
-    if dask_address is None:
-        return [simulate_chunk(*a) for a in args]
-    from inoplan.optional import require
-
-    require("distributed", "a Dask scheduler (inoplan pk --dask)")  # else: names the extra
-    from distributed import Client
-
-    try:
-        client = Client(  # type: ignore[no-untyped-call]
-            dask_address, timeout=DASK_CONNECT_TIMEOUT, set_as_default=False
-        )
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise InvalidInput(
-            "dask", f"cannot reach the Dask scheduler at {dask_address!r}: {exc}"
-        ) from None
-    with client:
-        futures = [client.submit(simulate_chunk, *a, pure=False) for a in args]
-        return list(client.gather(futures))  # type: ignore[no-untyped-call]
 
 
 # -- rendering helpers ---------------------------------------------------------------------
@@ -717,7 +539,7 @@ def _notes(
     if planned:
         notes.append(
             f"{len(planned)} planned dose(s) are simulated on their scheduled dates at "
-            f"{_DEFAULT_TIME:%H:%M} unless the plan says otherwise; later cycles that depend on a "
+            f"{DEFAULT_TIME:%H:%M} unless the plan says otherwise; later cycles that depend on a "
             "response not yet known are provisional."
         )
     if holds:
@@ -729,80 +551,3 @@ def _notes(
     if plan_note:
         notes.append(plan_note)
     return notes
-
-
-# -- plot ----------------------------------------------------------------------------------
-
-
-def exposure_svg(result: Mapping[str, Any]) -> str:
-    """An SVG plot of ``exposure_json``'s result: typical curve, population band, doses, holds.
-
-    Needs ``series`` in the result (always there without a population; with a population, run
-    with ``series=True`` to get the p5-p95 band as well).
-    """
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    series = result.get("series")
-    if not series:
-        raise InvalidInput("series", "the plot needs the concentration curve: run with series")
-    figure = Figure(figsize=(9, 4.2))
-    axes = figure.add_subplot(1, 1, 1)
-    to_days = 1.0 / 24.0
-    band = (result.get("population") or {}).get("series")
-    if band:
-        days = [t * to_days for t in band["time_h"]]
-        axes.fill_between(
-            days,
-            band["p5_ng_per_ml"],
-            band["p95_ng_per_ml"],
-            color="#9ecae1",
-            alpha=0.6,
-            label="population p5-p95",
-        )
-        axes.plot(
-            days,
-            band["p50_ng_per_ml"],
-            color="#3182bd",
-            linewidth=0.8,
-            linestyle="--",
-            label="population median",
-        )
-    axes.plot(
-        [t * to_days for t in series["time_h"]],
-        series["conc_ng_per_ml"],
-        color="#08306b",
-        linewidth=1.2,
-        label="typical patient",
-    )
-    for dose in result.get("doses", []):
-        color = "#2ca25f" if dose["status"] == "given" else "#fdae6b"
-        axes.axvline(dose["start_h"] * to_days, color=color, linewidth=0.6, alpha=0.8)
-    origin = datetime.fromisoformat(result["doses"][0]["start"]) if result.get("doses") else None
-    for hold in result.get("holds", []):
-        if origin is None:
-            break
-        moment = datetime.combine(date.fromisoformat(hold["scheduled"]), origin.time())
-        axes.axvline(
-            _hours(moment, origin) * to_days, color="#de2d26", linewidth=0.8, linestyle=":"
-        )
-    axes.plot([], [], color="#2ca25f", label="dose given")
-    axes.plot([], [], color="#fdae6b", label="dose planned")
-    if result.get("holds"):
-        axes.plot([], [], color="#de2d26", linestyle=":", label="held / omitted")
-    axes.set_xlabel("days since the first dose")
-    axes.set_ylabel("inotuzumab ozogamicin (ng/mL)")
-    axes.set_ylim(bottom=0)
-    axes.set_title(
-        f"{result['model']}: predicted exposure (information, not a dosing rule)", fontsize=9
-    )
-    axes.legend(fontsize=7, loc="upper left")
-    figure.text(0.01, 0.01, DISCLAIMER, fontsize=6)
-    figure.tight_layout(rect=(0, 0.04, 1, 1))
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg")
-    return buffer.getvalue()

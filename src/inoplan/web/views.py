@@ -427,7 +427,7 @@ def exposure_svg(database: Uow, course_id: int, *, policy: Any = None) -> str:
     from inoplan.services.records import export_document
 
     try:
-        from inoplan.services import exposure
+        from inoplan.services import exposure, exposure_plot
     except ImportError as exc:  # pragma: no cover - the service is optional
         raise LookupError("the exposure service is not installed") from exc
     document = export_document(database, course_id)
@@ -439,7 +439,7 @@ def exposure_svg(database: Uow, course_id: int, *, policy: Any = None) -> str:
             series=True,
             **_policy_kwargs(policy),
         )
-        return str(exposure.exposure_svg(result))
+        return str(exposure_plot.exposure_svg(result))
     except InvalidInput as exc:
         raise LookupError(str(exc)) from None
 
