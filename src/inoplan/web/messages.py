@@ -399,7 +399,7 @@ def event_words(kind: object) -> str:
 
 
 def _day(value: object) -> str:
-    from inoplan.web.filters import day
+    from inoplan.web.formats import day
 
     return day(value)
 
@@ -626,7 +626,7 @@ def _snake_words(token: str) -> str:
 
 
 def _value_text(value: Any, events: Sequence[Mapping[str, Any]] | None) -> str:
-    from inoplan.web.filters import num
+    from inoplan.web.formats import num
 
     if isinstance(value, bool):
         return "yes" if value else "no"
