@@ -92,3 +92,39 @@ def test_a_content_problem_offers_no_assignment(app: Any, client: Any) -> None:
     login(client, "nurse")
     page = client.get("/results")
     assert "no uln" in page.text and "Assign to course" not in page.text
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "oru-unknown-patient.hl7",
+        "oru-bilirubin-without-uln.hl7",
+        "oru-broken-segment.hl7",
+        "oru-local-code.hl7",
+        "oru-two-patients-one-mrn.hl7",
+    ],
+)
+def test_the_page_names_no_hl7_field_to_clinicians(app: Any, client: Any, name: str) -> None:
+    """Problems and their places in words ("medical record number", "result 2, value"); the
+    message as received stays available, folded away, for whoever fixes the interface."""
+    import re
+
+    park(app, name)
+    login(client, "nurse")
+    page = client.get("/results").text
+    shown = re.sub(r"<details>.*?</details>", "", page, flags=re.S)
+    assert "Why it was not recorded" in shown
+    assert re.findall(r"\b(?:MSH|PID|PV1|ORC|OBR|OBX|NTE)\b(?:-\d+|\[\d+\])?", shown) == []
+    assert "<details><summary>Message as received" in page
+
+
+def test_hl7_places_in_words() -> None:
+    from inoplan.web.messages import hl7_place, plain
+
+    assert hl7_place("OBX[3].7") == "result 3, reference range"
+    assert hl7_place("PID[1].7") == "patient 1, birth date"
+    assert hl7_place("OBX[2].99") == "result 2, result field 99"  # a field without a name
+    assert plain("PID-3 names no medical record number of the accepted type") == (
+        "the patient's identifiers hold no medical record number of the accepted type"
+    )
+    assert plain("the message has no PID segment") == "the message has no patient section"

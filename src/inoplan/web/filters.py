@@ -129,6 +129,12 @@ def dose_status(value: Any) -> str:
     return DOSE_STATUS_WORDS.get(str(value), str(value))
 
 
+def hl7_place(value: Any) -> str:
+    from inoplan.web.messages import hl7_place as place
+
+    return place(value)
+
+
 def patient_name(patient: Any) -> str:
     """The patient's name, or a plain statement that none is recorded (never blank)."""
     name = patient.get("name") if isinstance(patient, Mapping) else None
@@ -149,6 +155,7 @@ FILTERS = {
     "dose_status": dose_status,
     "audit_action": audit_action,
     "patient_name": patient_name,
+    "hl7_place": hl7_place,
 }
 
 

@@ -33,6 +33,8 @@ __all__ = [
     "DOSE_STATUS_WORDS",
     "EVENT_WORDS",
     "FIELD_WORDS",
+    "HL7_FIELD_WORDS",
+    "HL7_SEGMENT_WORDS",
     "INPUT_WORDS",
     "alert_title",
     "audit_words",
@@ -40,11 +42,103 @@ __all__ = [
     "error_items",
     "event_words",
     "field_label",
+    "hl7_place",
     "inputs_text",
     "plain",
     "schedule_text",
     "unit_text",
 ]
+
+#: HL7 v2 segments and fields the result feed names in its problems (for the sender's ERR
+#: segments), as the "Results to review" page says them to a clinician.
+HL7_SEGMENT_WORDS: Final[Mapping[str, str]] = {
+    "MSH": "message header",
+    "PID": "patient",
+    "PV1": "visit",
+    "ORC": "order",
+    "OBR": "order",
+    "OBX": "result",
+    "NTE": "note",
+}
+HL7_FIELD_WORDS: Final[Mapping[str, str]] = {
+    "MSH-1": "field separator",
+    "MSH-2": "separator characters",
+    "MSH-4": "sending laboratory",
+    "MSH-9": "message type",
+    "MSH-10": "message number",
+    "MSH-11": "processing mode",
+    "MSH-12": "HL7 version",
+    "MSH-18": "character set",
+    "PID-3": "medical record number",
+    "PID-5": "patient name",
+    "PID-7": "birth date",
+    "PID-8": "sex",
+    "OBR-2": "order number (ward)",
+    "OBR-3": "order number (laboratory)",
+    "OBR-4": "test ordered",
+    "OBR-7": "sample time",
+    "OBR-25": "order status",
+    "OBX-2": "value type",
+    "OBX-3": "test code",
+    "OBX-5": "value",
+    "OBX-6": "unit",
+    "OBX-7": "reference range",
+    "OBX-8": "abnormal flag",
+    "OBX-11": "result status",
+    "OBX-14": "time of the observation",
+}
+#: the feed's own phrases where the field's name is followed by its wire name
+_HL7_PHRASES: Final = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"\bMSH-1 field separator\b", "the field separator"),
+        (r"\bMSH-2 encoding characters\b", "the separator characters"),
+        (r"\bMSH-10 message control id\b", "the message number"),
+        (r"\bcontrol id \(MSH-10\)", "message number"),
+        (r"\bMSH-11 processing id\b", "the processing mode"),
+        (r"\bMSH-12 version\b", "the HL7 version"),
+        (r"\bMSH-18 character set\b", "the character set"),
+        (r"\bPID-3 names no\b", "the patient's identifiers hold no"),
+        (r"\bPID-7 birth date\b", "the birth date"),
+        (r"\s*\(PID-7/PID-8\)", ""),
+        (
+            r"neither a filler \(OBR-3\) nor a placer \(OBR-2\) order number",
+            "neither the laboratory's nor the ward's order number",
+        ),
+        (r"\bOBX-3 codes\b", "the test codes"),
+        (r"\bOBX-11 result status\b", "the result status"),
+        (r"\bOBX-7 reference range\b", "the reference range"),
+        (r"\bOBX-2 value type\b", "the value type"),
+        (r"\b(MSH|PID|OBR|OBX)-(?=\d+ (?:is|repeats|as)\b)", r"the \1-"),
+        (r"\bno PID segment\b", "no patient section"),
+    )
+)
+_HL7_SEGMENTS = "|".join(HL7_SEGMENT_WORDS)
+_HL7_FIELD: Final = re.compile(rf"\b({_HL7_SEGMENTS})-(\d+)\b")
+_HL7_PLACE: Final = re.compile(rf"^({_HL7_SEGMENTS})\[(\d+)\](?:\.(\d+))?$")
+_HL7_SEGMENT: Final = re.compile(rf"\b({_HL7_SEGMENTS})\b(?![-\[])")
+
+
+def _hl7_field(segment: str, number: str) -> str:
+    return HL7_FIELD_WORDS.get(
+        f"{segment}-{number}", f"{HL7_SEGMENT_WORDS[segment]} field {number}"
+    )
+
+
+def hl7_place(where: object) -> str:
+    """Where in an HL7 message a problem is, in words.
+
+    >>> hl7_place("OBX[2].7"), hl7_place("PID-3"), hl7_place("MSH"), hl7_place("OBR[1]")
+    ('result 2, reference range', 'medical record number', 'message header', 'order 1')
+    """
+    text = str(where or "")
+    match = _HL7_PLACE.match(text)
+    if match:
+        segment, count, number = match.groups()
+        place = f"{HL7_SEGMENT_WORDS[segment]} {count}"
+        return f"{place}, {_hl7_field(segment, number)}" if number else place
+    return plain(text)
+
 
 #: Each kind of entry, as the pages name it.
 EVENT_WORDS: Final[Mapping[str, str]] = {
@@ -567,6 +661,10 @@ def plain(message: object, events: Sequence[Mapping[str, Any]] | None = None) ->
     'choose one of CR, CRi or PR'
     """
     text = str(message)
+    for pattern, replacement in _HL7_PHRASES:
+        text = pattern.sub(replacement, text)
+    text = _HL7_FIELD.sub(lambda m: _hl7_field(m.group(1), m.group(2)), text)  # "PID-3"
+    text = _HL7_SEGMENT.sub(lambda m: HL7_SEGMENT_WORDS[m.group(1)], text)  # "no PID segment"
     for pattern, replacement in _PHRASES:
         text = pattern.sub(replacement, text)
     text = re.sub(r"choose one of ((?:'[^']*'(?:, | or )?)+)", _unquote, text)
