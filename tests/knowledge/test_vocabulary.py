@@ -162,3 +162,15 @@ def test_the_vocabulary_as_json_for_adapters() -> None:
     assert len(whole["toxicity_terms"]) == len(VOCABULARY.terms)
     assert {a["code"] for a in whole["allergens"]} == set(VOCABULARY.allergens)
     assert "toxicity_terms" not in vocabulary_json("allergen")
+
+
+def test_allergen_suggestions_are_memoised_without_changing_the_answer() -> None:
+    from inoplan.knowledge.vocabulary import load_vocabulary
+
+    vocabulary = load_vocabulary()
+    for text in ("polysorbat80", "polysorbate 80", "penicillin", "trometamole", "", "sucrse"):
+        fresh = vocabulary._allergen_suggestions(text, 3)
+        assert vocabulary.allergen_suggestions(text) == fresh
+        assert vocabulary.allergen_suggestions(text) == fresh  # from the memo
+        assert vocabulary.allergen_suggestions(text, limit=1) == fresh[:1]
+    assert [a.code for a in vocabulary.allergen_suggestions("polysorbat80")] != []

@@ -184,6 +184,9 @@ class Vocabulary:
     _term_keys: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     _allergen_keys: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     _cache: dict[str, Coding] = field(default_factory=dict, repr=False, compare=False)
+    _suggested: dict[tuple[str, int], tuple[Allergen, ...]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         for term in self.terms.values():
@@ -322,7 +325,20 @@ class Vocabulary:
         return tuple(found)
 
     def allergen_suggestions(self, allergy: str, *, limit: int = 3) -> tuple[Allergen, ...]:
-        """Allergens spelled close to an allergy text that named none (e.g. "polysorbat80")."""
+        """Allergens spelled close to an allergy text that named none (e.g. "polysorbat80").
+
+        Memoised: the answer depends only on the text, and the fuzzy comparison with every
+        allergen name (difflib) would otherwise cost milliseconds on every decision of a patient
+        with an unrecognised allergy.
+        """
+        found = self._suggested.get((allergy, limit))
+        if found is None:
+            found = self._allergen_suggestions(allergy, limit)
+            if len(self._suggested) < 20_000:
+                self._suggested[(allergy, limit)] = found
+        return found
+
+    def _allergen_suggestions(self, allergy: str, limit: int) -> tuple[Allergen, ...]:
         key = normal_key(allergy)
         if not key:
             return ()
