@@ -18,7 +18,7 @@ PYTEST_WORKERS ?= auto
 UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --all-extras --universal --python-version 3.11 \
 	--generate-hashes --no-header --quiet --output-file $(LOCK)
 
-.PHONY: install run test test-fast lint format audit lock lock-upgrade bench clean
+.PHONY: install run test test-fast lint format api-docs audit lock lock-upgrade bench clean
 
 # Install from the lock (hashes checked, nothing outside it), then the project without deps.
 $(STAMP): pyproject.toml $(LOCK)
@@ -54,6 +54,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/python -m ruff check --fix src tests bench scripts
 	$(BIN)/python -m ruff format src tests bench scripts
+
+# The response fields of every route in docs/api.md, from the OpenAPI document.
+api-docs: $(STAMP)
+	$(BIN)/python scripts/api_fields.py
 
 # Known vulnerabilities in the locked versions; says plainly when no data can be had.
 audit: $(STAMP)

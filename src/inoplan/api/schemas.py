@@ -145,10 +145,29 @@ class DecisionPublic(BaseModel):
 
 
 class PlanPublic(BaseModel):
-    """The calendar (as ``inoplan plan --json``)."""
+    """The calendar as of ``as_of`` (as ``inoplan plan --on --json``, docs/cli.md)."""
 
     model_config = ConfigDict(extra="allow")
+    as_of: str
+    status: str
+    decision_status: str
+    next_dose: dict[str, Any] | None = None
+    decision: dict[str, Any]
+    patient_id: str
+    label_revision: str
+    cycle_cap: int
+    bsa_m2: float | None = None
+    bsa_formula: str | None = None
+    height_cm: float | None = None
+    weight_kg: float | None = None
+    height_date: str | None = None
+    weight_date: str | None = None
+    rounding: str | None = None
+    discontinued_on: str | None = None
+    cycles: list[dict[str, Any]]
     doses: list[dict[str, Any]]
+    notes: list[str] = []
+    citations: list[dict[str, Any]] = []
     disclaimer: str = DISCLAIMER
     course_id: int
     course_version: int
