@@ -293,3 +293,41 @@ def test_a_write_held_open_on_one_course_does_not_block_a_write_on_another(
     finally:
         other.dispose()
         holder.dispose()
+
+
+def test_a_course_written_by_another_worker_is_never_judged_from_a_stale_parse(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parsed-course cache is per process: a write by another worker (here: the same write
+    path with an empty cache of its own) raises the version, so this process's entry for the
+    older version is never used; the duplicate id written meanwhile is refused."""
+    ref = records.create_course(database, course_document(0), actor="t")
+    mine = records.PARSED_COURSES
+    records.append_event(
+        database, ref.id, vitals_event(1, prefix="a"), expected_version=1, actor="a"
+    )
+    assert mine.get(_record(database, ref.id)) is not None  # this worker parsed version 2
+    other = records.ParsedCourses()
+    monkeypatch.setattr(records, "PARSED_COURSES", other)
+    records.append_event(
+        database, ref.id, vitals_event(2, prefix="b"), expected_version=2, actor="b"
+    )
+    monkeypatch.setattr(records, "PARSED_COURSES", mine)
+    assert mine.get(_record(database, ref.id)) is None  # version 3 is not in this worker's cache
+    from inoplan.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="duplicate event id"):
+        records.append_event(
+            database, ref.id, vitals_event(2, prefix="b"), expected_version=3, actor="a"
+        )
+    records.append_event(
+        database, ref.id, vitals_event(3, prefix="a"), expected_version=3, actor="a"
+    )
+    ids = [e.get("id") for e in records.course_document(database, ref.id)["events"]]
+    assert ids[-3:] == ["a-1", "b-2", "a-3"]
+    assert verify_chain(database).ok
+
+
+def _record(database: Database, course_id: int) -> Any:
+    with database.uow() as uow:
+        return uow.courses.get(course_id)

@@ -5,6 +5,7 @@ I/O: ``read_document`` reads one file; everything else is pure.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from datetime import time
@@ -25,7 +26,14 @@ from inoplan.domain.units import (
 )
 from inoplan.errors import InvalidInput
 
-__all__ = ["course_json_schema", "field_path", "parse_course", "read_course_file", "read_document"]
+__all__ = [
+    "course_json_schema",
+    "extend_course",
+    "field_path",
+    "parse_course",
+    "read_course_file",
+    "read_document",
+]
 
 _DEFAULT_VIAL = {"us": "us-0.9mg", "eu": "eu-1mg"}
 
@@ -183,6 +191,50 @@ def _to_domain(doc: Any, *, reference: bool = False) -> c.Course:
         bsa_formula=parse_formula(doc.plan.bsa_formula, field="plan.bsa_formula"),
     )
     events = [_event(e, i, reference) for i, e in enumerate(doc.events)]
+    return _course(label_id, patient, plan, events)
+
+
+def extend_course(course: c.Course, event: Mapping[str, Any], index: int) -> c.Course:
+    """``course`` with one more event at ``index`` (its next position), validated as
+    :func:`parse_course` validates that event inside the whole document.
+
+    For a course that :func:`parse_course` returned (so every stored event passed the current
+    checks), the result and any error (field named ``events[index]...``, same message) equal
+    those of parsing the whole document with the event appended; only the new event is
+    converted (tests/unit/test_extend_course.py holds the two to each other).
+    """
+    from pydantic import ValidationError
+
+    if index != len(course.events) + len(course.superseded) + len(course.voids):
+        raise ValueError(f"event {index} is not the course's next position")
+    try:
+        doc = _event_adapter().validate_python(dict(event))
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        tags = frozenset(_EVENT_TYPES) | _UNION_MEMBER_TAGS
+        raise InvalidInput(
+            field_path(("events", index, *first["loc"]), tags), first["msg"]
+        ) from None
+    plaus.check_date(doc.date, f"events[{index}].date")
+    new = _event(doc, index)
+    stored = sorted((*course.events, *course.superseded, *course.voids), key=lambda e: e.index)
+    return _course(course.label, course.patient, course.plan, [*stored, new])
+
+
+@functools.cache
+def _event_adapter() -> Any:
+    from pydantic import TypeAdapter
+
+    from inoplan.document.models import EventDoc
+
+    return TypeAdapter(EventDoc)
+
+
+def _course(
+    label_id: str, patient: c.Patient, plan: c.CoursePlan, events: list[c.Event]
+) -> c.Course:
+    """The checks across events (dates, ids, corrections, doses twice, body size) and the
+    domain course; ``events`` in document order."""
     if patient.birth_date > plan.start_date:
         raise InvalidInput("patient.birth_date", "is after the plan's start date")
     ids: dict[str, int] = {}

@@ -21,6 +21,7 @@ __all__ = [
     "decide_course",
     "decide_document",
     "load_course",
+    "plan_and_decide",
     "plan_course_as_of",
     "plan_document",
     "plan_for",
@@ -56,6 +57,30 @@ def plan_course_as_of(
         as_of=on,
         decision=result.decision,
     )
+
+
+def plan_and_decide(
+    course: Course, on: date, *, policy: SitePolicy = SitePolicy()
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``plan_course_as_of`` and ``decide_course`` for the same ``on``, from one evaluation
+    (the plan is laid out of the decision's own state): both JSON answers, as the endpoints
+    give them."""
+    from inoplan.domain.engine.plan import plan_as_of
+    from inoplan.domain.planner import plan_course
+    from inoplan.knowledge.qt import load_qt_drugs
+    from inoplan.services.render_decision import decision_to_json
+
+    label = load_label(course.label)
+    plan_course(course, label, policy=policy)  # the whole record must be plannable (or 4xx)
+    result = plan_as_of(course, label, on, policy=policy, qt_drugs=load_qt_drugs())
+    plan = plan_to_json(
+        result.plan,
+        label_id=course.label,
+        patient_id=course.patient.id,
+        as_of=on,
+        decision=result.decision,
+    )
+    return plan, decision_to_json(result.decision, label=label)
 
 
 def plan_for(course: Course, on: date, *, policy: SitePolicy = SitePolicy()) -> TreatmentPlan:

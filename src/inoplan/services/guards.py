@@ -334,17 +334,23 @@ def check_decidable(
 ) -> None:
     """Plan and decide the would-be course as the endpoints do; refuse if that fails.
 
-    An ``InvalidInput`` raised while deciding keeps its message (a height and weight that do not
-    belong together); anything else is logged and refused naming ``field``.
+    The plan (as of today, as the plan endpoint lays it out) and today's decision come from one
+    evaluation (``services.courses.plan_and_decide``); every other date is decided on its own.
+    ``document`` is the would-be document (kept for callers; the course is planned from
+    ``course``, already parsed from it). An ``InvalidInput`` raised while deciding keeps its
+    message (a height and weight that do not belong together); anything else is logged and
+    refused naming ``field``.
     """
     from inoplan.services.common import to_json_value
-    from inoplan.services.courses import decide_course, plan_document
+    from inoplan.services.courses import decide_course, plan_and_decide, today
 
     policy = policy or SitePolicy()
     try:
-        to_json_value(plan_document(document, policy=policy))
+        on = today()
+        planned, decided = plan_and_decide(course, on, policy=policy)
+        to_json_value(planned)
         for day in sorted(set(dates)):
-            to_json_value(decide_course(course, day, policy=policy))
+            to_json_value(decided if day == on else decide_course(course, day, policy=policy))
     except InvalidInput as exc:
         raise InvalidInput(
             _map_field(exc.field, field), f"{exc.message} (the course would not be decidable)"

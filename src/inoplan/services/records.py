@@ -276,6 +276,7 @@ def create_course(
             at=now_utc,
         )
         uow.commit()
+    PARSED_COURSES.put(course_id, 1, now_utc, tuple(events), course)
     return CourseRef(id=course_id, version=1)
 
 
@@ -384,23 +385,30 @@ def append_event(
         current = uow.courses.get(course_id)
         if current is None:
             raise NotFound(f"course {course_id} does not exist")
-        stored = uow.courses.events(course_id)
+        cached = PARSED_COURSES.get(current)
+        if cached is None:
+            datas: tuple[dict[str, Any], ...] = tuple(e.data for e in uow.courses.events(course_id))
+            before = None
+        else:
+            datas, before = cached
     if role is not None:  # 403 before 409: a refused role learns nothing about the course
-        guards.authorize_event(role, data, [e.data for e in stored])
+        guards.authorize_event(role, data, datas)
     if current.version != expected_version:
         raise _stale(course_id, current.version, expected_version)
-    position = len(stored)
-    override = _guard_event(current, stored, data, now=now, policy=policy, clock=clock)
+    position = len(datas)
+    override, parsed = _guard_event(
+        current, datas, data, before=before, now=now, policy=policy, clock=clock
+    )
     written_at = clock()
+    version = expected_version + 1
     with uow_factory(write=True) as uow:
         if not uow.courses.bump_version(course_id, expected_version, at=written_at):
             latest = uow.courses.get(course_id)
             if latest is None:
                 raise NotFound(f"course {course_id} does not exist")
             raise _stale(course_id, latest.version, expected_version)
-        course = uow.courses.get(course_id)
         uow.courses.add_event(course_id, position, data, at=written_at, by=actor)
-        after: dict[str, Any] = {"version": course.version, "events": position + 1, "event": data}
+        after: dict[str, Any] = {"version": version, "events": position + 1, "event": data}
         if override is not None:
             after["override"] = override
         if within is not None:
@@ -419,7 +427,8 @@ def append_event(
             at=written_at,
         )
         uow.commit()
-    return CourseRef(id=course_id, version=course.version, extra={"position": position})
+    PARSED_COURSES.put(course_id, version, written_at, (*datas, data), parsed)
+    return CourseRef(id=course_id, version=version, extra={"position": position})
 
 
 def _stale(course_id: int, version: int, expected: int) -> Conflict:
@@ -431,25 +440,29 @@ def _stale(course_id: int, version: int, expected: int) -> Conflict:
 
 def _guard_event(
     course: CourseRecord,
-    stored: Sequence[EventRecord],
+    stored: Sequence[Mapping[str, Any]],
     data: dict[str, Any],
     *,
+    before: Any,
     now: datetime | None,
     policy: Any,
     clock: Clock,
-) -> dict[str, Any] | None:
+) -> tuple[dict[str, Any] | None, Any]:
     """Validate one event against the stored course and run the write-time guards.
 
-    Returns the override record to audit (``None`` when the event overrides nothing).
+    ``before`` is the stored course already parsed (from :data:`PARSED_COURSES`), or None: then
+    the whole would-be document is parsed; else only the new event is validated into it
+    (``document.io.extend_course``: the same result and errors). Returns the override record
+    to audit (``None`` when the event overrides nothing) and the parsed would-be course.
     """
+    from inoplan.document.io import extend_course
     from inoplan.domain.course import AdministrationEvent
     from inoplan.services import guards
 
     position = len(stored)
-    document = _assemble(course, stored)
-    document["events"].append(data)
+    document = assemble_document(course, [*stored, data])
     try:
-        parsed = _parse(document)
+        parsed = _parse(document) if before is None else extend_course(before, data, position)
         if now is not None:
             guards.check_not_future(
                 parsed, now, positions=[position], fields={position: "event"}, check_plan=False
@@ -471,7 +484,59 @@ def _guard_event(
         exc.field = _event_field(exc.field, position)
         exc.args = (f"{exc.field}: {exc.message}",)
         raise
-    return override
+    return override, parsed
+
+
+class ParsedCourses:
+    """Courses as last parsed in this process, by (course id, version, last write time).
+
+    What a course is at one version never changes: events are append-only, the course row only
+    changes by a write that raises the version, and ``updated_at`` tells a restored or
+    recreated database apart. So an entry is used only when the key matches the row read from
+    the database for this write, and a hit gives exactly what parsing the stored document
+    would; with several workers each keeps its own entries, none can be stale. Bounded (least
+    recently used entries go first).
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        import threading
+        from collections import OrderedDict
+
+        self._size = size
+        self._lock = threading.Lock()
+        self._items: OrderedDict[tuple[int, int, datetime], tuple[Any, Any]] = OrderedDict()
+
+    def get(self, course: CourseRecord) -> tuple[tuple[dict[str, Any], ...], Any] | None:
+        key = (course.id, course.version, course.updated_at)
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+        if found is None or len(found[0]) != course.event_count:
+            return None
+        return found
+
+    def put(
+        self,
+        course_id: int,
+        version: int,
+        written_at: datetime,
+        datas: tuple[dict[str, Any], ...],
+        parsed: Any,
+    ) -> None:
+        with self._lock:
+            self._items[(course_id, version, written_at)] = (datas, parsed)
+            self._items.move_to_end((course_id, version, written_at))
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+#: The process's parsed courses (``append_event`` validates only the new event against them).
+PARSED_COURSES = ParsedCourses()
 
 
 def _load(uow_factory: UowFactory, course_id: int) -> tuple[CourseRecord, dict[str, Any]]:
