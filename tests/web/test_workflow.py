@@ -4,6 +4,7 @@ check, atomicity with the administration event, and the audit trail."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -13,7 +14,7 @@ from inoplan.errors import Conflict, Forbidden, InvalidInput, OverrideRequired, 
 from inoplan.services import workflow
 from inoplan.services.workflow import SecondSigner
 
-from .conftest import TODAY, course_document, password_for
+from .conftest import TODAY, course_document, csrf_of, login, password_for
 
 NOW = datetime(TODAY.year, TODAY.month, TODAY.day, 10, 0, tzinfo=UTC)
 HELD_LABS = {
@@ -354,3 +355,83 @@ def test_the_worklist_says_what_each_course_waits_for() -> None:
     stale = {"status": "cannot_decide", "reasons": [{"rule": "data.stale-labs"}]}
     assert workflow.waits_for(stale, None)[0] == "labs"  # type: ignore[index]
     assert workflow.waits_for({"status": "hold"}, None) is None
+
+
+def _step_form(client: Any, course_id: int, step: str, data: dict[str, str]) -> Any:
+    page = client.get(f"/courses/{course_id}")
+    return client.post(
+        f"/courses/{course_id}/days/1/8/{step}",
+        data={"csrf_token": csrf_of(page.text), **data},
+        follow_redirects=False,
+    )
+
+
+def test_the_web_forms_move_the_dose_and_show_the_roadmap(client: Any, course_id: int) -> None:
+    login(client, "prescriber")
+    page = client.get(f"/courses/{course_id}")
+    assert 'id="roadmap"' in page.text and "Release" in page.text
+    assert _step_form(client, course_id, "release", {}).status_code == 303
+    page = client.get(f"/courses/{course_id}")
+    assert re.search(r'data-state="released"', page.text)
+    # a nurse may not verify: 403, nothing saved
+    client.cookies.clear()
+    login(client, "nurse")
+    refused = _step_form(client, course_id, "verify", {"dose_mg": "0.91"})
+    assert refused.status_code == 403
+    client.cookies.clear()
+    login(client, "pharmacist")
+    assert _step_form(client, course_id, "verify", {"dose_mg": "0.91"}).status_code == 303
+    wrong = _step_form(
+        client,
+        course_id,
+        "prepare",
+        {
+            "lot": "LOT-7",
+            "expiry": "2027-01-31",
+            "second_signer": "admin",
+            "second_signer_password": "wrong password here",
+        },
+    )
+    assert wrong.status_code == 422 and "error-summary" in wrong.text
+    assert "password is wrong" in wrong.text
+    ok = _step_form(
+        client,
+        course_id,
+        "prepare",
+        {
+            "lot": "LOT-7",
+            "expiry": "2027-01-31",
+            "second_signer": "admin",
+            "second_signer_password": password_for("admin"),
+        },
+    )
+    assert ok.status_code == 303
+    worksheet = client.get(f"/courses/{course_id}/worksheet.pdf")
+    assert worksheet.status_code == 200
+
+
+def test_the_today_worklist_says_what_each_course_waits_for_and_filters_by_role(
+    client: Any, app: Any, new_course: Any
+) -> None:
+    due = course_document()
+    due["patient"]["name"] = "Ada Lovelace"
+    due_id = new_course(due)
+    held = course_document()
+    held["patient"]["id"] = "WEB-HOLD"
+    held["events"].append(HELD_LABS)
+    held_id = new_course(held)
+    login(client, "prescriber")
+    page = client.get("/")
+    assert "Ada Lovelace · WEB-001" in page.text
+    assert re.search(rf'/courses/{due_id}".*?data-waits="release"', page.text, re.S)
+    db = app.state.database
+    _release(db, due_id)
+    page = client.get("/")
+    assert re.search(r'data-waits="verification"', page.text)
+    assert 'data-state="released"' in page.text
+    # a pharmacist's list: the course waiting for verification; the held one is not theirs
+    token = csrf_of(page.text)
+    mine = client.post("/", data={"csrf_token": token, "show": "action", "for": "pharmacist"})
+    assert f"/courses/{due_id}" in mine.text and f"/courses/{held_id}" not in mine.text
+    nurse = client.post("/", data={"csrf_token": token, "show": "action", "for": "nurse"})
+    assert f"/courses/{due_id}" not in nurse.text

@@ -932,17 +932,20 @@ def roadmap(
     *,
     decision: Mapping[str, Any] | None = None,
     plan: Mapping[str, Any] | None = None,
+    document: Mapping[str, Any] | None = None,
     policy: Any = None,
 ) -> dict[str, Any]:
     """Cycles x days: each dose's state, its steps, and its lab parameters.
 
-    ``decision`` and ``plan`` (the course page has them already) are the engine's for ``on``;
+    ``decision``, ``plan`` and ``document`` (the course page has them already) are the
+    engine's for ``on`` and the stored course;
     the parameters of a released day are those stored at its release, of the due day those of
     today's decision; later days have none yet.
     """
     from inoplan.services.courses import plan_document
 
-    _, document = _load(uow_factory, course_id)
+    if document is None:
+        _, document = _load(uow_factory, course_id)
     kwargs = {} if policy is None else {"policy": policy}
     if decision is None:
         decision = _decide(document, on, policy)

@@ -21,6 +21,7 @@ __all__ = [
     "FORMS",
     "OVERRIDE_FIELDS",
     "OVERRIDE_FORM",
+    "STEP_FORMS",
     "Field",
     "FormError",
     "FormSpec",
@@ -28,13 +29,14 @@ __all__ = [
     "field_for_error",
     "lab_defaults",
     "parse_event",
+    "parse_step",
     "read_fields",
 ]
 
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """One input: ``kind`` is date, number, integer, time, text, select or checkbox."""
+    """One input: ``kind`` is date, number, integer, time, text, password, select or checkbox."""
 
     name: str
     label: str
@@ -368,6 +370,126 @@ OVERRIDE_FORM: Final = FormSpec(
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+# -- treatment-day steps (inoplan.services.workflow) --------------------------------------------
+
+_NOTE = Field("note", "Note (optional)", "text")
+_SIGNER = (
+    Field(
+        "second_signer",
+        "Second signer: user name",
+        "text",
+        required=True,
+        hint="Another person checks independently and signs with their own account.",
+    ),
+    Field(
+        "second_signer_password",
+        "Second signer: password (typed by them)",
+        "password",
+        required=True,
+    ),
+)
+_YES_NO: Final = (("", "choose"), ("yes", "yes"), ("no", "no"))
+
+#: The form of each step, by step name (the form's id prefix on the course page).
+STEP_FORMS: Final[Mapping[str, FormSpec]] = {
+    "release": FormSpec(
+        "release",
+        "Release the dose (prescriber)",
+        (_NOTE,),
+        intro="Releases the dose that today's decision gives. A held, stopped or undecided day "
+        "cannot be released.",
+    ),
+    "verify": FormSpec(
+        "verify",
+        "Verify the dose (pharmacist)",
+        (
+            Field(
+                "dose_mg",
+                "Dose you calculated",
+                "number",
+                required=True,
+                unit="mg",
+                hint="Calculate it yourself from the order; it must equal the released dose.",
+            ),
+            _NOTE,
+        ),
+    ),
+    "prepare": FormSpec(
+        "prepare",
+        "Record the preparation (pharmacist, with a second signer)",
+        (
+            Field("lot", "Vial lot number", "text", required=True),
+            Field("expiry", "Vial expiry date", "date", required=True),
+            Field("prepared_at", "Reconstituted at", "time"),
+            *_SIGNER,
+            _NOTE,
+        ),
+    ),
+    "give": FormSpec(
+        "give",
+        "Record the administration (nurse, with a second signer)",
+        (
+            Field("started_at", "Infusion started at", "time", required=True),
+            Field("ended_at", "Infusion ended at", "time", required=True),
+            Field(
+                "premedication",
+                "Premedication given (corticosteroid, antipyretic, antihistamine)",
+                "select",
+                required=True,
+                options=_YES_NO,
+            ),
+            Field("reactions", "Reactions", "text", hint="'none', or what happened"),
+            Field("observation_end", "Observation ended at", "time", required=True),
+            *_SIGNER,
+            _NOTE,
+        ),
+    ),
+    "withdraw": FormSpec(
+        "withdraw",
+        "Withdraw: back to ordered",
+        (Field("reason", "Reason", "text", required=True),),
+        intro="The dose goes back to 'ordered'; the steps so far stay in its history.",
+    ),
+}
+
+
+def parse_step(step: str, form: Mapping[str, Any]) -> dict[str, Any]:
+    """The values of a step's form, converted (dates and times as Python values).
+
+    Raises ``FormError`` with a message per field; the password is read as typed.
+
+    >>> parse_step("verify", {"dose_mg": "0.91"})
+    {'dose_mg': 0.91}
+    >>> parse_step("verify", {"dose_mg": "0,91"})
+    Traceback (most recent call last):
+    ...
+    inoplan.web.forms.FormError: dose_mg: use a decimal point, not a comma (e.g. 1.5)
+    """
+    from datetime import time
+
+    spec = STEP_FORMS[step]
+    plain = tuple(f for f in spec.fields if f.kind != "password")
+    values, errors = read_fields(plain, form)
+    for item in spec.fields:
+        if item.kind == "password":
+            raw = form.get(item.name)
+            if isinstance(raw, str) and raw:
+                values[item.name] = raw
+            elif item.required:
+                errors[item.name] = "required"
+    if errors:
+        raise FormError(errors)
+    for name in ("expiry",):
+        if name in values:
+            values[name] = date.fromisoformat(values[name])
+    for name in ("started_at", "ended_at", "observation_end", "prepared_at"):
+        if name in values:
+            values[name] = time.fromisoformat(values[name])
+    if "premedication" in values:
+        values["premedication"] = values["premedication"] == "yes"
+    return values
 
 
 def _text(form: Mapping[str, Any], name: str) -> str:

@@ -425,7 +425,9 @@ def today(request: Request) -> Response:
         return auth
     session, principal = auth
     params = request.query_params
-    return _today_page(request, session, principal, params.get("show"), params.get("on"), "")
+    return _today_page(
+        request, session, principal, params.get("show"), params.get("on"), "", params.get("for")
+    )
 
 
 @router.post("/", response_class=HTMLResponse)
@@ -451,7 +453,13 @@ def _today_filtered(request: Request, form: Mapping[str, Any]) -> Response:
         except ValueError as exc:
             return _error(request, session, principal, 422, "Invalid patient id", str(exc))
     return _today_page(
-        request, session, principal, form.get("show"), form.get("on") or None, patient
+        request,
+        session,
+        principal,
+        form.get("show"),
+        form.get("on") or None,
+        patient,
+        form.get("for"),
     )
 
 
@@ -462,9 +470,10 @@ def _today_page(
     show: object,
     on_text: object,
     patient: str,
+    role: object = None,
 ) -> Response:
     from inoplan.document.plausibility import check_date
-    from inoplan.web.views import BADGE_TEXT, today_view
+    from inoplan.web.views import BADGE_TEXT, STATE_TEXT, WORKLIST_ROLES, today_view
 
     if show not in _SHOW_CHOICES:
         show = "action"
@@ -483,6 +492,7 @@ def _today_page(
         on,
         show=str(show),
         patient=patient,
+        role=str(role) if role in WORKLIST_ROLES else "",
         policy=_policy(request),
     )
     return _render(
@@ -491,6 +501,8 @@ def _today_page(
         {
             **view,
             "status_text": BADGE_TEXT,
+            "state_text": STATE_TEXT,
+            "roles": WORKLIST_ROLES,
             "choices": _SHOW_CHOICES,
             "is_today": on == _today(request),
         },
@@ -515,7 +527,13 @@ def _course_page(
     values: Mapping[str, Any] | None = None,
     banner: str = "",
 ) -> Response:
-    from inoplan.web.views import BADGE_TEXT, course_view
+    from inoplan.web.views import (
+        BADGE_TEXT,
+        NEXT_STEP,
+        PARAMETER_TEXT,
+        STATE_TEXT,
+        course_view,
+    )
 
     try:
         view = course_view(_database(request), principal, course_id, on, policy=_policy(request))
@@ -528,6 +546,9 @@ def _course_page(
         {
             "view": view,
             "status_text": BADGE_TEXT,
+            "state_text": STATE_TEXT,
+            "parameter_text": PARAMETER_TEXT,
+            "next_step": NEXT_STEP,
             "open_form": open_form,
             "errors": dict(errors or {}),
             "values": dict(values or {}),
@@ -791,6 +812,135 @@ def _record_event(
     if request.query_params.get("on"):
         target += f"&on={on.isoformat()}"
     return RedirectResponse(target + "#saved", status_code=303)  # the banner, at the top
+
+
+@router.post("/courses/{course_id}/days/{cycle}/{day}/{step}", response_class=HTMLResponse)
+async def dose_step(request: Request, course_id: int, cycle: int, day: int, step: str) -> Response:
+    """Move one dose a step on (release, verify, prepare, give, withdraw: services.workflow)."""
+    form = await request.form()
+    return await run_in_threadpool(_dose_step, request, course_id, cycle, day, step, form)
+
+
+def _dose_step(
+    request: Request,
+    course_id: int,
+    cycle: int,
+    day: int,
+    step: str,
+    form: Mapping[str, Any],
+) -> Response:
+    from inoplan.errors import TooManyAttempts
+    from inoplan.services import workflow
+    from inoplan.web.forms import STEP_FORMS, FormError, parse_step
+    from inoplan.web.login import client_address
+
+    checked = _checked_form(request, form)
+    if isinstance(checked, Response):
+        return checked
+    session, principal, form = checked
+    if step not in STEP_FORMS:
+        return _error(request, session, principal, 404, "Not found", f"There is no step {step!r}.")
+    action = workflow.STEPS[step].action
+    if not can(principal.role, action):
+        return _error(
+            request,
+            session,
+            principal,
+            403,
+            "Not permitted",
+            f"Your role ({principal.role}) may not do this: {Forbidden(principal.role, action)}. "
+            "Nothing was saved.",
+        )
+    now = _now(request)
+    values = {
+        k: v
+        for k, v in form.items()
+        if k not in ("csrf_token", "second_signer_password") and isinstance(v, str)
+    }
+
+    def again(status: int, errors: Mapping[str, str], banner: str = "") -> Response:
+        return _course_page(
+            request,
+            session,
+            principal,
+            course_id,
+            now.date(),
+            status_code=status,
+            open_form=step,
+            errors=errors,
+            values=values,
+            banner=banner,
+        )
+
+    try:
+        data = parse_step(step, form)
+    except FormError as exc:
+        return again(422, exc.errors)
+    database = _database(request)
+    common: dict[str, Any] = {"actor": principal.username, "role": principal.role, "now": now}
+    signer = None
+    if "second_signer" in data:
+        signer = workflow.SecondSigner(
+            username=str(data.pop("second_signer")),
+            password=str(data.pop("second_signer_password", "")),
+            address=client_address(request),
+            channel="web",
+        )
+    try:
+        if step == "release":
+            workflow.release(
+                database, course_id, cycle, day, policy=_policy(request), **common, **data
+            )
+        elif step == "verify":
+            workflow.verify(
+                database, course_id, cycle, day, policy=_policy(request), **common, **data
+            )
+        elif step == "prepare":
+            workflow.prepare(
+                database,
+                course_id,
+                cycle,
+                day,
+                second_signer=signer,
+                throttle=database.throttle,
+                policy=_policy(request),
+                **common,
+                **data,
+            )
+        elif step == "give":
+            workflow.give(
+                database,
+                course_id,
+                cycle,
+                day,
+                second_signer=signer,
+                throttle=database.throttle,
+                policy=_policy(request),
+                **common,
+                **data,
+            )
+        else:
+            workflow.withdraw(database, course_id, cycle, day, **common, **data)
+    except NotFound as exc:
+        return _error(request, session, principal, 404, "Not found", str(exc))
+    except Forbidden as exc:
+        return again(403, {"": f"Not permitted: {exc}. Nothing was saved."})
+    except TooManyAttempts as exc:
+        response = again(
+            429,
+            {
+                "second_signer_password": "too many wrong passwords for this account: try again "
+                f"in {exc.retry_after_s} seconds. Nothing was saved."
+            },
+        )
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
+    except Conflict as exc:
+        return again(409, {}, banner=f"Nothing was saved: {exc}.")
+    except InvalidInput as exc:
+        known = {f.name for f in STEP_FORMS[step].fields}
+        return again(422, {exc.field if exc.field in known else "": exc.message})
+    return RedirectResponse(f"/courses/{course_id}?recorded=step_{step}#roadmap", status_code=303)
 
 
 @router.post("/courses/{course_id}/void", response_class=HTMLResponse)

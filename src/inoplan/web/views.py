@@ -89,6 +89,12 @@ class TodayRow:
     error: str = ""
     acknowledged: bool = False
     critical_codes: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
+    #: the worklist (services.workflow): the patient's name, the due dose's state, what the
+    #: course waits for as (key, words, action)
+    patient_name: str = ""
+    day_state: str = ""
+    waits: tuple[str, str, str] | None = None
 
     @property
     def needs_acknowledgement(self) -> bool:
@@ -107,9 +113,14 @@ def today_view(
     *,
     show: str = "action",
     patient: str = "",
+    role: str = "",
     policy: Any = None,
 ) -> dict[str, Any]:
     """Every course's decision for ``on`` (each recorded as shown), filtered for the list.
+
+    Each row also says what the course waits for (labs, release, verification, preparation,
+    administration: :func:`worklist`); ``role`` keeps the rows that role can act on, and every
+    urgent row (critical items stay in every filter).
 
     The default list ("action") holds the courses due, held or needing data, and every course
     whose decision is to discontinue until a prescriber has acknowledged it. Critical items
@@ -164,11 +175,13 @@ def today_view(
                     warnings=sum(1 for a in alerts if a.get("severity") == "warning"),
                     acknowledged=is_acknowledged(decision, acks.get(course.id)),
                     critical_codes=tuple(dict.fromkeys(critical)),
+                    rules=tuple(str(r.get("rule")) for r in decision.get("reasons") or []),
                 )
             )
         offset += len(page.data)
         if not page.data or offset >= page.count:
             break
+    rows = worklist(database, rows)
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.status] = counts.get(row.status, 0) + 1
@@ -178,6 +191,8 @@ def today_view(
         shown = rows
     else:
         shown = [r for r in rows if r.status == show]
+    if role in WORKLIST_ROLES:
+        shown = [r for r in shown if r.urgent or (r.waits is not None and can(role, r.waits[2]))]
     order = {s: i for i, s in enumerate(STATUS_ORDER)}
     shown.sort(
         key=lambda r: (
@@ -195,7 +210,53 @@ def today_view(
         "on": on,
         "show": show,
         "patient": patient,
+        "role": role if role in WORKLIST_ROLES else "",
     }
+
+
+#: The Today list's "for" filter: the roles that act on a course's next step.
+WORKLIST_ROLES: Final = ("prescriber", "pharmacist", "nurse")
+
+
+def worklist(database: Uow, rows: list[TodayRow]) -> list[TodayRow]:
+    """The rows with the patient's name, the due dose's state and what the course waits for
+    (``services.workflow.waits_for``): one query for the states of every listed course, and the
+    course pages (200 at a time) for the names."""
+    import dataclasses
+
+    from inoplan.services.records import list_courses
+    from inoplan.services.workflow import day_states, waits_for
+
+    ids = [r.course_id for r in rows]
+    states = day_states(database, ids)
+    names: dict[int, str] = {}
+    offset = 0
+    while ids:
+        page = list_courses(database, offset=offset, limit=200)
+        names.update({c.id: str(c.patient_doc.get("name") or "") for c in page.data})
+        offset += len(page.data)
+        if not page.data or offset >= page.count:
+            break
+    out = []
+    for row in rows:
+        due = row.next_dose or {}
+        day = states.get(row.course_id, {}).get(
+            (int(due.get("cycle") or 0), int(due.get("day") or 0))
+        )
+        decision = {
+            "status": row.status,
+            "next_dose": row.next_dose,
+            "reasons": [{"rule": rule} for rule in row.rules],
+        }
+        out.append(
+            dataclasses.replace(
+                row,
+                patient_name=names.get(row.course_id, ""),
+                day_state=day.state if day is not None else ("ordered" if due else ""),
+                waits=waits_for(decision, day),
+            )
+        )
+    return out
 
 
 # -- course page -----------------------------------------------------------------------------
@@ -226,6 +287,10 @@ class CourseView:
     needs_acknowledgement: bool = False
     acknowledgement: Any = None
     critical: int = 0
+    #: cycles x days with each dose's state and lab parameters (services.workflow.roadmap)
+    roadmap: dict[str, Any] = field(default_factory=dict)
+    #: the treatment-day step forms this role may submit, by step
+    step_forms: dict[str, Any] = field(default_factory=dict)
 
 
 def _timeline(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -409,7 +474,51 @@ def course_view(
         needs_acknowledgement=stopping and not is_acknowledged(decision, acknowledgement),
         acknowledgement=acknowledgement if stopping else None,
         critical=sum(1 for a in decision.get("alerts") or [] if a.get("severity") == "critical"),
+        roadmap=roadmap(
+            database, course_id, on, decision=decision, plan=plan, document=document, policy=policy
+        ),
+        step_forms=step_forms(principal),
     )
+
+
+#: The step that moves a dose on from each state (services.workflow.STEPS).
+NEXT_STEP: Final[Mapping[str, str]] = {
+    "ordered": "release",
+    "released": "verify",
+    "verified": "prepare",
+    "prepared": "give",
+}
+#: How each state reads on screen, with its icon (never colour alone).
+STATE_TEXT: Final[Mapping[str, tuple[str, str]]] = {
+    "ordered": ("○", "Ordered"),
+    "released": ("◔", "Released"),
+    "verified": ("◑", "Verified"),
+    "prepared": ("◕", "Prepared"),
+    "given": ("●", "Given"),
+}
+PARAMETER_TEXT: Final[Mapping[str, tuple[str, str]]] = {
+    "met": ("✓", "met"),
+    "not_met": ("✗", "not met"),
+    "missing": ("?", "missing"),
+    "not_a_criterion": ("–", "not a criterion today"),
+}
+
+
+def step_forms(principal: Principal) -> dict[str, Any]:
+    """The treatment-day step forms this role may submit (the permission matrix)."""
+    from inoplan.services.workflow import STEPS
+    from inoplan.web.forms import STEP_FORMS
+
+    return {
+        name: spec for name, spec in STEP_FORMS.items() if can(principal.role, STEPS[name].action)
+    }
+
+
+def roadmap(database: Uow, course_id: int, on: date, **kwargs: Any) -> dict[str, Any]:
+    from inoplan.services.workflow import roadmap as build
+
+    result: dict[str, Any] = build(database, course_id, on, **kwargs)
+    return result
 
 
 #: The course page's concentration plot shows the typical curve and a p5-p95 band from a small
@@ -505,9 +614,9 @@ def worksheet_view(
         "body": body,
         "label_revision": plan.get("label_revision"),
         "disclaimer": DISCLAIMER,
-        # lot, expiry and preparation time of the product: from the preparation record once
-        # the workflow keeps one; until then the worksheet prints labelled fields to fill in
-        "product": None,
+        # lot and expiry of the product: from the dose's preparation record (treatment-day
+        # states); before it is prepared the worksheet prints labelled fields to fill in
+        "product": _product(database, course_id, next_dose),
     }
     limited = next_dose.get("limited_from_mg_per_m2") is not None
     if status in NO_PREPARATION or limited:
@@ -542,6 +651,24 @@ def worksheet_view(
                 f"({next_dose[key]}); not printed - check the latest vitals",
             )
     return {**base, "preparation": preparation, "no_preparation_reason": None}
+
+
+def _product(database: Uow, course_id: int, dose: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The preparation record of this dose (lot, expiry, who prepared and checked), if any."""
+    from inoplan.services.workflow import day_states
+
+    key = (int(dose.get("cycle") or 0), int(dose.get("day") or 0))
+    day = day_states(database, [course_id])[course_id].get(key)
+    prepared = (day.steps.get("prepared") if day is not None else None) or {}
+    if not prepared:
+        return None
+    return {
+        "lot": prepared.get("lot"),
+        "expiry": prepared.get("expiry"),
+        "prepared_at": prepared.get("prepared_at"),
+        "prepared_by": prepared.get("by"),
+        "checked_by": prepared.get("second_signer"),
+    }
 
 
 def handout_view(
