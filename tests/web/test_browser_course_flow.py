@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from .conftest import TODAY, make_app, password_for
-from .test_browser import LiveServer
+from .test_browser import SCREENSHOTS, LiveServer
 from .test_browser_a11y import _check, _shot, browser
 
 pytestmark = pytest.mark.browser
@@ -141,7 +141,7 @@ def test_a_whole_course_through_the_ui_for_each_role(
         assert parameters.count() == 5
         for analyte in ("bilirubin", "ast", "alt"):
             item = doctor.locator(f"#day-1-1 .param[data-analyte={analyte}]")
-            assert "met" in item.get_attribute("class")  # type: ignore[operator]
+            assert "param-met" in str(item.get_attribute("class"))
         _open(doctor, "#step-release")
         _submit(doctor, "#step-release", "#roadmap")
         assert _state(doctor, 1, 1) == "released"
@@ -199,6 +199,7 @@ def test_a_whole_course_through_the_ui_for_each_role(
         after = doctor.locator("#day-2-1").inner_text()
         assert "0.5 mg/m²" in after, after  # after CR/CRi: 0.5 mg/m2 (label Table 1)
         desks["prescriber"].check(f"flow-9-response-cycle-2-{width}")
+        doctor.locator("#roadmap").screenshot(path=str(SCREENSHOTS / f"flow-roadmap-{width}.png"))
 
         doctor.goto(server.url + "/")
         desks["prescriber"].check(f"flow-10-today-{width}")

@@ -954,6 +954,7 @@ def roadmap(
     rows = day_states(uow_factory, [course_id]).get(course_id, {})
     due = decision.get("next_dose") or {}
     due_key = (due.get("cycle"), due.get("day"))
+    due_today = bool(due.get("due"))  # the decision is about this dose today (else: next one)
     today_parameters: list[dict[str, Any]] | None = None
     cycles = []
     for cycle in plan.get("cycles", []):
@@ -967,7 +968,7 @@ def roadmap(
                 state, direct = "given", True  # recorded without the workflow
             released = (row.steps.get("released") if row is not None else None) or {}
             parameters = released.get("parameters") if state != "ordered" else None
-            if parameters is None and key == due_key and state == "ordered":
+            if parameters is None and key == due_key and due_today and state == "ordered":
                 if today_parameters is None:
                     today_parameters = day_parameters(document, decision, on, policy=policy)
                 parameters = today_parameters
@@ -982,7 +983,8 @@ def roadmap(
                     "given_on": dose.get("given_on"),
                     "state": state,
                     "recorded_directly": direct,
-                    "due": key == due_key,
+                    "due": key == due_key and due_today,
+                    "next": key == due_key,
                     "steps": dict(row.steps) if row is not None else {},
                     "version": row.version if row is not None else 0,
                     "parameters": parameters or [],
