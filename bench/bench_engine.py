@@ -169,6 +169,7 @@ def measure(courses: int, repeats: int, dates_per_course: int) -> dict[str, Any]
     from inoplan.knowledge.qt import load_qt_drugs
     from inoplan.services.courses import decide_course, decide_document
 
+    load_start = _load()
     label, qt = load_label("us"), load_qt_drugs()
     with tempfile.TemporaryDirectory() as tmp:
         files: list[tuple[bytes, list[date]]] = []
@@ -242,7 +243,7 @@ def measure(courses: int, repeats: int, dates_per_course: int) -> dict[str, Any]
         "wall_ms": med_wall,
         "ratio": ratios,
         "repeats": repeats,
-        "load_start": _load(),
+        "load_start": load_start,
     }
 
 

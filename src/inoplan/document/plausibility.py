@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from importlib import resources
+from pathlib import Path
 from typing import Any, Final
 
 from inoplan.domain.body import BMI_RANGE, HEIGHT_CM_RANGE, WEIGHT_KG_RANGE
@@ -117,7 +117,8 @@ class DateWindow:
 
 @functools.cache
 def _table() -> dict[str, Any]:
-    text = resources.files("inoplan.document").joinpath("plausibility.toml").read_text("utf-8")
+    # the package's own file (not importlib.resources: start-up time of `inoplan dose`)
+    text = Path(__file__).with_name("plausibility.toml").read_text("utf-8")
     data: dict[str, Any] = tomllib.loads(text, parse_float=Decimal)
     return data
 

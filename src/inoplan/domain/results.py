@@ -15,8 +15,6 @@ Sending the same message twice derives the same ids, so the second copy adds not
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -248,6 +246,9 @@ class PlannedEvents:
 
 
 def _digest(*parts: str, length: int) -> str:
+    import base64  # lazy: hashlib loads OpenSSL (start-up time of the CLI)
+    import hashlib
+
     text = "\x1f".join(parts).encode("utf-8")
     return base64.b32encode(hashlib.sha256(text).digest()).decode("ascii").lower()[:length]
 
