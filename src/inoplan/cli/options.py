@@ -23,6 +23,10 @@ class State:
 
 def site_policy() -> Any:
     """The site policy named by ``--site-policy`` / ``INOPLAN_SITE_POLICY`` (or the defaults)."""
+    if State.site_policy is None:  # what load_site_policy(None) returns, without loading the
+        from inoplan.domain.policy import SitePolicy  # policy reader (start-up time)
+
+        return SitePolicy()
     from inoplan.sitepolicy import load_site_policy
 
     return load_site_policy(State.site_policy)
