@@ -871,14 +871,16 @@ def verify_dose(
     day: int,
     dose_mg: float,
     actor: str,
+    on: date,
     note: str | None = None,
     policy: Any = None,
     clock: Clock = utc_now,
 ) -> AuditRecord:
     """Record a pharmacist's verification of one dose against the plan (an audit record).
 
-    The planned dose in mg for that cycle and day is looked up in the course's plan (as
-    ``inoplan plan``) and stored beside the verified one, with whether they are equal.
+    The planned dose in mg for that cycle and day is looked up in the course's plan as of ``on``
+    (the clinic's today; as ``inoplan plan --on``) and stored beside the verified one, with
+    whether they are equal.
 
     Raises
     ------
@@ -891,7 +893,7 @@ def verify_dose(
     from inoplan.services.courses import plan_document
 
     course, document = _load(uow_factory, course_id)
-    plan = to_json_value(plan_document(document, **_policy_kwargs(policy)))
+    plan = to_json_value(plan_document(document, on, **_policy_kwargs(policy)))
     planned = next(
         (d for d in plan.get("doses", []) if d.get("cycle") == cycle and d.get("day") == day),
         None,

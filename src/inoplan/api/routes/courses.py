@@ -400,9 +400,11 @@ def verify_dose(
     body: VerificationIn,
     database: DatabaseDep,
     policy: PolicyDep,
+    request: Request,
     principal: Annotated[Principal, Depends(permission("dose.verify"))],
 ) -> AuditRecordPublic:
-    """A pharmacist verifies one dose against the plan (recorded in the audit trail)."""
+    """A pharmacist verifies one dose against the plan of today (clinic time zone; recorded in
+    the audit trail)."""
     record = records.verify_dose(
         database,
         course_id,
@@ -411,6 +413,7 @@ def verify_dose(
         dose_mg=body.dose_mg,
         note=body.note,
         actor=principal.username,
+        on=_today(request),
         policy=policy,
     )
     return AuditRecordPublic(**_fields(record))
