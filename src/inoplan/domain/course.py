@@ -255,7 +255,9 @@ def correction_targets(links: Sequence[Link]) -> dict[str, int]:
     - a correction of another type (withdraw it with a ``void`` instead);
     - a target already replaced by an earlier event: two corrections (or a correction and a
       void) of one entry cannot both count, so the later one must name the entry in force (the
-      message names both events and that entry);
+      message names both events and that entry). A correction that is itself withdrawn (a
+      ``void`` names it) no longer counts as one: withdrawing one of two corrections recorded
+      before this rule repairs such a course;
     - corrections forming a cycle (nothing would count).
 
     >>> correction_targets([Link("a", None, "ecg"), Link("b", "a", "ecg"), Link("c", "b", "void")])
@@ -267,6 +269,7 @@ def correction_targets(links: Sequence[Link]) -> dict[str, int]:
 correct 'b' (the entry in force) instead: two corrections of one entry cannot both count
     """
     ids = {link.id: i for i, link in enumerate(links) if link.id is not None}
+    withdrawn = {link.supersedes for link in links if link.type == "void" and link.supersedes}
     targets: dict[str, int] = {}
     for i, link in enumerate(links):
         if link.supersedes is None:
@@ -291,8 +294,10 @@ correct 'b' (the entry in force) instead: two corrections of one entry cannot bo
                 f"{original.type} entry; record a 'void' (entered in error) to withdraw it",
             )
         earlier = targets.get(link.supersedes)
-        if earlier is not None:
-            raise InvalidInput(field, _replaced_twice(link.supersedes, earlier, links[earlier]))
+        if earlier is not None and links[earlier].id not in withdrawn:
+            if link.id not in withdrawn or link.id is None:
+                raise InvalidInput(field, _replaced_twice(link.supersedes, earlier, links[earlier]))
+            continue  # this one is withdrawn: the earlier one stays in force
         targets[link.supersedes] = i
     _refuse_cycles(links, ids)
     return targets

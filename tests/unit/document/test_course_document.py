@@ -418,6 +418,47 @@ class TestCorrectionsAndVoids:
         course = parse_course(doc)
         assert sorted(str(e.id) for e in course.superseded) == ["v1", "v2"]
 
+    def test_two_old_corrections_are_repaired_by_withdrawing_one(self) -> None:
+        """A course stored before the rule, with two corrections of one entry, is refused until
+        one of them is withdrawn; then the other one counts."""
+        doc = self._corrected()
+        doc["events"].append(
+            {
+                "id": "v3",
+                "date": "2026-11-29",
+                "type": "vitals",
+                "weight_kg": 73,
+                "supersedes": "v1",
+                "reason": "again",
+            }
+        )
+        with pytest.raises(InvalidInput, match=r"'v1' is already corrected by events\[3\]"):
+            parse_course(doc)
+        doc["events"].append(
+            {"date": "2026-11-30", "type": "void", "supersedes": "v3", "reason": "duplicate"}
+        )
+        course = parse_course(doc)
+        assert [v.weight_kg for v in course.of_type(VitalsEvent)] == [D(71)]
+        assert sorted(str(e.id) for e in course.superseded) == ["v1", "v3"]
+
+    def test_after_withdrawing_a_correction_the_entry_may_be_corrected_again(self) -> None:
+        doc = self._corrected()
+        doc["events"].append(
+            {"date": "2026-11-30", "type": "void", "supersedes": "v2", "reason": "wrong scale"}
+        )
+        doc["events"].append(
+            {
+                "id": "v3",
+                "date": "2026-11-29",
+                "type": "vitals",
+                "weight_kg": 74,
+                "supersedes": "v1",
+                "reason": "weighed again",
+            }
+        )
+        course = parse_course(doc)
+        assert [v.weight_kg for v in course.of_type(VitalsEvent)] == [D(74)]
+
     def test_corrections_in_a_cycle_are_refused(self) -> None:
         doc = document()
         doc["events"][0].update(id="v1", supersedes="v2", reason="swap")
