@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from sqlalchemy import delete, select, text, update
 
 from inoplan.bootstrap import Database
+from inoplan.errors import InvalidInput
 from inoplan.persistence.rows import AuditChainRow, AuditRow, CourseRow, EventRow, PatientRow
 from inoplan.services import records
 from inoplan.services.audit import (
@@ -314,7 +315,6 @@ def test_a_course_written_by_another_worker_is_never_judged_from_a_stale_parse(
     )
     monkeypatch.setattr(records, "PARSED_COURSES", mine)
     assert mine.get(_record(database, ref.id)) is None  # version 3 is not in this worker's cache
-    from inoplan.errors import InvalidInput
 
     with pytest.raises(InvalidInput, match="duplicate event id"):
         records.append_event(
@@ -331,3 +331,65 @@ def test_a_course_written_by_another_worker_is_never_judged_from_a_stale_parse(
 def _record(database: Database, course_id: int) -> Any:
     with database.uow() as uow:
         return uow.courses.get(course_id)
+
+
+def test_a_worker_extends_its_parse_with_events_another_worker_wrote(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the events written elsewhere since are read and validated into this worker's parse;
+    when the stored history is not the one the entry was built from, the whole document is."""
+    from datetime import timedelta
+
+    full_parses: list[int] = []
+    parse = records._parse
+
+    def counted(document: Any) -> Any:
+        full_parses.append(1)
+        return parse(document)
+
+    monkeypatch.setattr(records, "_parse", counted)
+    ref = records.create_course(database, course_document(0), actor="t")
+    mine = records.PARSED_COURSES
+    records.append_event(
+        database, ref.id, vitals_event(1, prefix="a"), expected_version=1, actor="a"
+    )
+    monkeypatch.setattr(records, "PARSED_COURSES", records.ParsedCourses())  # another worker
+    for n, version in ((2, 2), (3, 3)):
+        records.append_event(
+            database, ref.id, vitals_event(n, prefix="b"), expected_version=version, actor="b"
+        )
+    monkeypatch.setattr(records, "PARSED_COURSES", mine)
+    full_parses.clear()
+    records.append_event(
+        database, ref.id, vitals_event(4, prefix="a"), expected_version=4, actor="a"
+    )
+    assert full_parses == []  # extended by b-2 and b-3, then a-4
+    with pytest.raises(InvalidInput, match="duplicate event id"):
+        records.append_event(
+            database, ref.id, vitals_event(3, prefix="b"), expected_version=5, actor="a"
+        )
+    assert full_parses == []
+
+    monkeypatch.setattr(records, "PARSED_COURSES", records.ParsedCourses())
+    records.append_event(
+        database, ref.id, vitals_event(5, prefix="b"), expected_version=5, actor="b"
+    )
+    full_parses.clear()
+    last = len(course_document(0)["events"]) + 3  # a-4, the newest event this worker holds
+    with database.uow(write=True) as uow:  # as if the database had gone another way since
+        row = uow.session.scalars(
+            select(EventRow).where(EventRow.course_id == ref.id, EventRow.position == last)
+        ).one()
+        uow.session.execute(
+            update(EventRow)
+            .where(EventRow.id == row.id)
+            .values(recorded_at=row.recorded_at - timedelta(seconds=1))
+        )
+        uow.commit()
+    monkeypatch.setattr(records, "PARSED_COURSES", mine)
+    records.append_event(
+        database, ref.id, vitals_event(6, prefix="a"), expected_version=6, actor="a"
+    )
+    assert full_parses == [1]  # read and parsed in full
+    ids = [e.get("id") for e in records.course_document(database, ref.id)["events"]]
+    assert ids[-6:] == ["a-1", "b-2", "b-3", "a-4", "b-5", "a-6"]

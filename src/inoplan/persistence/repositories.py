@@ -216,12 +216,14 @@ class SqlCourses:
             )
         )
 
-    def events(self, course_id: int) -> list[EventRecord]:
-        rows = self._session.execute(
-            select(EventRow.position, EventRow.data, EventRow.recorded_at, EventRow.recorded_by)
-            .where(EventRow.course_id == course_id)
-            .order_by(EventRow.position)
-        ).all()
+    def events(self, course_id: int, *, start: int = 0) -> list[EventRecord]:
+        """The course's events by position (from ``start`` on)."""
+        query = select(
+            EventRow.position, EventRow.data, EventRow.recorded_at, EventRow.recorded_by
+        ).where(EventRow.course_id == course_id)
+        if start:
+            query = query.where(EventRow.position >= start)
+        rows = self._session.execute(query.order_by(EventRow.position)).all()
         return [EventRecord(course_id, r[0], r[1], r[2], r[3]) for r in rows]
 
     def ids_after(self, course_id: int, *, limit: int) -> list[int]:
@@ -444,20 +446,23 @@ class SqlAudit:
         Only appends to the same chain wait on this lock (on PostgreSQL; SQLite has one writer
         at a time anyway). A new chain starts at ``(0, genesis)``.
         """
-        if self._postgres:
-            from sqlalchemy.dialects.postgresql import insert as upsert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
-        self._session.execute(
-            upsert(AuditChainRow)
-            .values(chain=chain, seq=0, hash=_GENESIS)
-            .on_conflict_do_nothing(index_elements=["chain"])
-        )
-        row = self._session.execute(
+        locked = (
             select(AuditChainRow.seq, AuditChainRow.hash)
             .where(AuditChainRow.chain == chain)
             .with_for_update()
-        ).one()
+        )
+        row = self._session.execute(locked).first()
+        if row is None:  # a new chain; a concurrent first append of the same chain may win
+            if self._postgres:
+                from sqlalchemy.dialects.postgresql import insert as upsert
+            else:
+                from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+            self._session.execute(
+                upsert(AuditChainRow)
+                .values(chain=chain, seq=0, hash=_GENESIS)
+                .on_conflict_do_nothing(index_elements=["chain"])
+            )
+            row = self._session.execute(locked).one()
         return int(row.seq), str(row.hash)
 
     def next_seq(self) -> int:

@@ -385,12 +385,7 @@ def append_event(
         current = uow.courses.get(course_id)
         if current is None:
             raise NotFound(f"course {course_id} does not exist")
-        cached = PARSED_COURSES.get(current)
-        if cached is None:
-            datas: tuple[dict[str, Any], ...] = tuple(e.data for e in uow.courses.events(course_id))
-            before = None
-        else:
-            datas, before = cached
+        datas, before = PARSED_COURSES.load(current, uow.courses.events)
     if role is not None:  # 403 before 409: a refused role learns nothing about the course
         guards.authorize_event(role, data, datas)
     if current.version != expected_version:
@@ -487,15 +482,26 @@ def _guard_event(
     return override, parsed
 
 
-class ParsedCourses:
-    """Courses as last parsed in this process, by (course id, version, last write time).
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    version: int
+    written_at: datetime  # the course's updated_at at that version
+    datas: tuple[dict[str, Any], ...]
+    course: Any  # the domain course parsed from them
 
-    What a course is at one version never changes: events are append-only, the course row only
-    changes by a write that raises the version, and ``updated_at`` tells a restored or
-    recreated database apart. So an entry is used only when the key matches the row read from
-    the database for this write, and a hit gives exactly what parsing the stored document
-    would; with several workers each keeps its own entries, none can be stale. Bounded (least
-    recently used entries go first).
+
+class ParsedCourses:
+    """The course each worker last validated, by course id, with its version and the time of
+    the write that made that version.
+
+    What a course is at one version never changes (events are append-only; the course row only
+    changes by a write that raises the version), so :meth:`load` uses an entry only for the
+    version read from the course row for this write, or as the first part of a newer version
+    written by another worker: then only the later events are read and validated into it, after
+    checking that the newest event the entry holds is still the one stored at that place,
+    written at that time (a restored database that went another way is read in full). Either
+    way the answer is what parsing the whole stored document gives. Bounded: the least recently
+    used courses go first.
     """
 
     def __init__(self, size: int = 256) -> None:
@@ -504,17 +510,59 @@ class ParsedCourses:
 
         self._size = size
         self._lock = threading.Lock()
-        self._items: OrderedDict[tuple[int, int, datetime], tuple[Any, Any]] = OrderedDict()
+        self._items: OrderedDict[int, _Parsed] = OrderedDict()
 
     def get(self, course: CourseRecord) -> tuple[tuple[dict[str, Any], ...], Any] | None:
-        key = (course.id, course.version, course.updated_at)
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-        if found is None or len(found[0]) != course.event_count:
+        """The entry for exactly this version of the course, or None."""
+        found = self._entry(course)
+        if found is None or found.version != course.version:
             return None
+        if found.written_at != course.updated_at or len(found.datas) != course.event_count:
+            return None
+        return found.datas, found.course
+
+    def _entry(self, course: CourseRecord) -> _Parsed | None:
+        with self._lock:
+            found = self._items.get(course.id)
+            if found is not None:
+                self._items.move_to_end(course.id)
         return found
+
+    def load(
+        self, course: CourseRecord, events: Callable[..., Sequence[EventRecord]]
+    ) -> tuple[tuple[dict[str, Any], ...], Any]:
+        """The stored events' data and the parsed course (None: parse the whole document).
+
+        ``events(course_id, start=...)`` reads stored events from a position on.
+        """
+        from inoplan.document.io import extend_course
+
+        exact = self.get(course)
+        if exact is not None:
+            return exact
+        found = self._entry(course)
+        if found is not None and found.version < course.version and found.datas:
+            last = len(found.datas) - 1
+            newer = list(events(course.id, start=last))
+            anchor = newer[0] if newer else None
+            if (
+                anchor is not None
+                and anchor.position == last
+                and anchor.recorded_at == found.written_at
+                and anchor.data == found.datas[-1]
+                and len(found.datas) + len(newer) - 1 == course.event_count
+            ):
+                parsed = found.course
+                datas = list(found.datas)
+                try:
+                    for record in newer[1:]:
+                        parsed = extend_course(parsed, record.data, len(datas))
+                        datas.append(record.data)
+                except InvalidInput:
+                    parsed = None  # the whole parse names the event at fault
+                if parsed is not None:
+                    return tuple(datas), parsed
+        return tuple(e.data for e in events(course.id)), None
 
     def put(
         self,
@@ -525,8 +573,8 @@ class ParsedCourses:
         parsed: Any,
     ) -> None:
         with self._lock:
-            self._items[(course_id, version, written_at)] = (datas, parsed)
-            self._items.move_to_end((course_id, version, written_at))
+            self._items[course_id] = _Parsed(version, written_at, datas, parsed)
+            self._items.move_to_end(course_id)
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
 
