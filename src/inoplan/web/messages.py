@@ -248,6 +248,17 @@ FIELD_WORDS: Final[Mapping[str, str]] = {
     "on": "date",
     "prepared_at": "reconstitution time",
     "vitals": "vitals",
+    # treatment-day steps (web.forms.STEP_FORMS)
+    "lot": "vial lot number",
+    "expiry": "vial expiry date",
+    "second_signer": "second signer",
+    "second_signer_password": "second signer's password",
+    "started_at": "start of the infusion",
+    "ended_at": "end of the infusion",
+    "observation_end": "end of the observation",
+    "premedication": "premedication",
+    "reactions": "reactions",
+    "note": "note",
 }
 
 #: Permission actions (``services.auth.PERMISSIONS``) as what the person tried to do.
@@ -258,6 +269,12 @@ ACTION_WORDS: Final[Mapping[str, str]] = {
     "decision.confirm": "confirm a decision",
     "dose.override": "record a dose given against the decision",
     "dose.verify": "verify a dose",
+    "dose.release": "release a dose",
+    "dose.prepare": "record a preparation",
+    "dose.give": "record an administration",
+    "dose.cosign_prepare": "sign a preparation as the second checker",
+    "dose.cosign_give": "sign an administration as the second checker",
+    "dose.withdraw": "return a dose to ordered",
     "audit.read": "read the audit trail",
     "audit.verify": "check the audit trail",
     "user.manage": "manage users",
@@ -267,6 +284,7 @@ ACTION_WORDS: Final[Mapping[str, str]] = {
 
 #: Audit trail actions (``services.audit``) as what happened.
 AUDIT_WORDS: Final[Mapping[str, str]] = {
+    "audit.anchor": "audit chains anchored",
     "auth.login": "logged in",
     "auth.login_failed": "failed login",
     "auth.logout": "logged out",
@@ -276,6 +294,11 @@ AUDIT_WORDS: Final[Mapping[str, str]] = {
     "decision.confirm": "decision confirmed",
     "decision.show": "decision shown",
     "dose.verify": "dose verified",
+    "dose.release": "dose released",
+    "dose.prepare": "preparation signed (with a second signer)",
+    "dose.give": "administration signed (with a second signer)",
+    "dose.withdraw": "dose returned to ordered",
+    "auth.second_signer_failed": "second signer's password refused",
     "result.duplicate": "laboratory message received twice",
     "user.add": "user added",
     "user.password": "password changed",
