@@ -41,6 +41,14 @@ VALID: dict[str, dict[str, str]] = {
     "ecg": {"date": "2026-12-08", "qtcf_ms": "441"},
     "hsct": {"date": "2027-02-01", "conditioning": "thiotepa, fludarabine", "planned": "yes"},
     "discontinuation": {"date": "2026-12-08", "reason": "patient's decision"},
+    "plan_change": {"date": "2026-12-08", "hsct_intended": "no", "reason": "no donor found"},
+    "reschedule": {
+        "date": "2026-12-08",
+        "cycle": "1",
+        "day": "8",
+        "to": "2026-12-09",
+        "reason": "pharmacy closed",
+    },
 }
 INVALID: dict[str, tuple[dict[str, str], str, str]] = {
     "vitals": ({"date": "2026-12-08", "weight_kg": "abc"}, "weight_kg", "enter a number"),
@@ -69,6 +77,16 @@ INVALID: dict[str, tuple[dict[str, str], str, str]] = {
     "ecg": ({"date": "2026-12-08", "qtcf_ms": "4,41"}, "qtcf_ms", "decimal point"),
     "hsct": ({"date": "", "conditioning": "thiotepa"}, "date", "required"),
     "discontinuation": ({"date": "2026-12-08", "reason": ""}, "reason", "required"),
+    "plan_change": (
+        {"date": "2026-12-08", "cycle1_days": "28", "reason": ""},
+        "reason",
+        "required",
+    ),
+    "reschedule": (
+        {"date": "2026-12-08", "cycle": "1", "day": "8", "to": "9 Dec", "reason": "x"},
+        "to",
+        "YYYY-MM-DD",
+    ),
 }
 ROLE_FOR = {
     "vitals": "nurse",
@@ -81,6 +99,8 @@ ROLE_FOR = {
     "medication": "prescriber",
     "hsct": "prescriber",
     "discontinuation": "prescriber",
+    "plan_change": "prescriber",
+    "reschedule": "prescriber",
 }
 FORBIDDEN_FOR = {
     "vitals": "pharmacist",
@@ -93,6 +113,8 @@ FORBIDDEN_FOR = {
     "medication": "pharmacist",
     "hsct": "nurse",
     "discontinuation": "viewer",
+    "plan_change": "nurse",
+    "reschedule": "pharmacist",
 }
 
 

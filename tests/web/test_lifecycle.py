@@ -213,3 +213,170 @@ def test_service_fields_map_to_inputs() -> None:
     assert course_field_for_error("plan.cycle1_days") == "plan.cycle1_days"
     assert course_field_for_error("patient.history.salvage_line") == ""
     assert course_field_for_error("label") == "label"
+
+
+# -- edit the plan, move a treatment day, stop the course -------------------------------------
+
+
+def _events(app: Any, course_id: int) -> list[dict[str, Any]]:
+    from inoplan.services.records import course_document as stored_document
+
+    return list(stored_document(app.state.database, course_id)["events"])
+
+
+def _post_event(client: Any, course_id: int, kind: str, data: dict[str, str]) -> Any:
+    page = client.get(f"/courses/{course_id}")
+    version = re.search(r'name="version" value="(\d+)"', page.text)
+    assert version is not None
+    body = {"csrf_token": csrf_of(page.text), "version": version.group(1), **data}
+    return client.post(f"/courses/{course_id}/events/{kind}", data=body, follow_redirects=False)
+
+
+def _decision(app: Any, course_id: int, on: str) -> dict[str, Any]:
+    from datetime import date
+
+    from inoplan.services.records import show_decision
+
+    return show_decision(app.state.database, course_id, date.fromisoformat(on), actor="test")
+
+
+MOVE = {"date": "2026-12-07", "cycle": "1", "day": "8", "reason": "day unit closed"}
+
+
+def test_a_day_8_moves_inside_its_window(client: Any, app: Any, course_id: int) -> None:
+    login(client, "prescriber")
+    response = _post_event(client, course_id, "reschedule", {**MOVE, "to": "2026-12-10"})
+    assert response.status_code == 303, response.text
+    event = _events(app, course_id)[-1]
+    assert {k: event[k] for k in ("type", "cycle", "day", "to", "reason")} == {
+        "type": "reschedule",
+        "cycle": 1,
+        "day": 8,
+        "to": "2026-12-10",
+        "reason": "day unit closed",
+    }
+    assert _decision(app, course_id, "2026-12-08")["status"] == "wait"  # no longer today
+    moved = _decision(app, course_id, "2026-12-10")
+    assert moved["status"] == "give"
+    assert moved["next_dose"]["scheduled"] == "2026-12-10"
+    page = html_lib.unescape(client.get(f"/courses/{course_id}?on=2026-12-08").text)
+    assert "Cycle 1 day 8 moved to 2026-12-10 by the prescriber: day unit closed" in page
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        ({**MOVE, "to": "2026-12-11"}, "outside its window 2026-12-07 to 2026-12-10"),
+        (  # the window's first day is the 6-day minimum after day 1 (2026-12-01)
+            {**MOVE, "date": "2026-12-05", "to": "2026-12-06"},
+            "outside its window 2026-12-07 to 2026-12-10",
+        ),
+        ({**MOVE, "day": "1", "to": "2026-12-09"}, "a dose given is not moved"),
+        ({**MOVE, "cycle": "2", "day": "1", "to": "2026-12-20"}, "not brought forward"),
+        ({**MOVE, "to": "2026-12-05"}, "before the entry's date"),
+    ],
+)
+def test_a_move_outside_the_window_is_refused_with_the_window_and_citation(
+    client: Any, app: Any, course_id: int, data: dict[str, str], words: str
+) -> None:
+    login(client, "prescriber")
+    before = _events(app, course_id)
+    response = _post_event(client, course_id, "reschedule", data)
+    assert response.status_code == 422, response.text
+    html = html_lib.unescape(response.text)
+    error = re.search(r'id="reschedule-f-to-error">([^<]*)<', html)
+    assert error is not None, "no error next to the new date"
+    assert words in error.group(1)
+    if "window" in words or "forward" in words:
+        assert "US PI" in error.group(1)  # the label's citation
+    assert f'value="{data["to"]}"' in html and 'value="day unit closed"' in html
+    assert 'id="form-reschedule" open' in html
+    assert _events(app, course_id) == before
+
+
+def test_the_api_refuses_the_same_move_with_the_same_words(
+    client: Any, app: Any, course_id: int
+) -> None:
+    """One validation path: the REST API gets the records service's refusal too."""
+    from .conftest import password_for
+
+    token = client.post(
+        "/api/v1/auth/token",
+        data={"username": "prescriber", "password": password_for("prescriber")},
+    ).json()["access_token"]
+    event = {"type": "reschedule", "date": "2026-12-07", "cycle": 1, "day": 8}
+    response = client.post(
+        f"/api/v1/courses/{course_id}/events",
+        json={**event, "to": "2026-12-11", "reason": "day unit closed"},
+        headers={"Authorization": f"Bearer {token}", "If-Match": '"1"'},
+    )
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["field"] == "event.to"
+    assert "outside its window 2026-12-07 to 2026-12-10" in problem["detail"]
+
+
+def test_the_plan_is_changed_with_a_reason(client: Any, app: Any, course_id: int) -> None:
+    login(client, "prescriber")
+    assert "Up to 2 cycles" in client.get(f"/courses/{course_id}").text
+    response = _post_event(
+        client,
+        course_id,
+        "plan_change",
+        {"date": "2026-12-08", "hsct_intended": "no", "cycle1_days": "", "reason": "no donor"},
+    )
+    assert response.status_code == 303, response.text
+    event = _events(app, course_id)[-1]
+    assert {k: event[k] for k in ("type", "hsct_intended", "reason")} == {
+        "type": "plan_change",
+        "hsct_intended": False,
+        "reason": "no donor",
+    }
+    assert "cycle1_days" not in event
+    assert "Up to 6 cycles" in client.get(f"/courses/{course_id}").text
+    # as of a date before the change, the plan was the old one
+    assert "Up to 2 cycles" in client.get(f"/courses/{course_id}?on=2026-12-07").text
+
+
+def test_a_plan_change_needs_a_change_and_a_reason(client: Any, app: Any, course_id: int) -> None:
+    login(client, "prescriber")
+    before = _events(app, course_id)
+    response = _post_event(client, course_id, "plan_change", {"date": "2026-12-08", "reason": "x"})
+    assert response.status_code == 422
+    assert "choose at least one change to the plan" in response.text
+    response = _post_event(
+        client, course_id, "plan_change", {"date": "2026-12-08", "bsa_formula": "boyd"}
+    )
+    assert response.status_code == 422
+    assert 'id="plan_change-f-reason-error"' in response.text
+    assert '<option value="boyd" selected>' in response.text
+    assert _events(app, course_id) == before
+
+
+@pytest.mark.parametrize("kind", ["plan_change", "reschedule"])
+@pytest.mark.parametrize("role", ["nurse", "pharmacist"])
+def test_only_prescribers_edit_the_plan(
+    client: Any, app: Any, course_id: int, kind: str, role: str
+) -> None:
+    login(client, role)
+    page = client.get(f"/courses/{course_id}").text
+    assert f'id="form-{kind}"' not in page
+    before = _events(app, course_id)
+    data = {"date": "2026-12-08", "hsct_intended": "no", "reason": "x", **MOVE, "to": "2026-12-09"}
+    response = _post_event(client, course_id, kind, data)
+    assert response.status_code == 403
+    assert _events(app, course_id) == before
+
+
+def test_stopping_the_course(client: Any, app: Any, course_id: int) -> None:
+    login(client, "prescriber")
+    response = _post_event(
+        client, course_id, "discontinuation", {"date": "2026-12-08", "reason": "relapse"}
+    )
+    assert response.status_code == 303
+    assert _decision(app, course_id, "2026-12-08")["status"] == "discontinue"
+    page = client.get(response.headers["location"]).text
+    assert "Treatment stopped" in page
+    response = _post_event(client, course_id, "discontinuation", {"date": "2026-12-08"})
+    assert response.status_code == 422
+    assert 'id="discontinuation-f-reason-error"' in response.text

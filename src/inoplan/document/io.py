@@ -5,6 +5,7 @@ I/O: ``read_document`` reads one file; everything else is pure.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Mapping, Sequence
@@ -146,6 +147,8 @@ _EVENT_TYPES = (
     "pregnancy_test",
     "hsct",
     "discontinuation",
+    "plan_change",
+    "reschedule",
     "void",
 )
 
@@ -216,9 +219,12 @@ def extend_course(course: c.Course, event: Mapping[str, Any], index: int) -> c.C
             field_path(("events", index, *first["loc"]), tags), first["msg"]
         ) from None
     plaus.check_date(doc.date, f"events[{index}].date")
+    if doc.type == "reschedule":
+        plaus.check_date(doc.to, f"events[{index}].to")
     new = _event(doc, index)
     stored = sorted((*course.events, *course.superseded, *course.voids), key=lambda e: e.index)
-    return _course(course.label, course.patient, course.plan, [*stored, new])
+    plan = course.initial_plan or course.plan  # the document's plan; changes re-applied
+    return _course(course.label, course.patient, plan, [*stored, new])
 
 
 @functools.cache
@@ -258,14 +264,16 @@ def _course(
     effective.sort(key=lambda e: (e.date, e.index))
     _check_administrations(effective)
     _check_body(effective)
-    return c.Course(
+    course = c.Course(
         label=label_id,
         patient=patient,
         plan=plan,
         events=tuple(effective),
         superseded=tuple(superseded),
         voids=tuple(voids),
+        initial_plan=plan,
     )
+    return dataclasses.replace(course, plan=c.plan_in_force(course))
 
 
 def _check_dates(doc: Any) -> None:
@@ -274,6 +282,8 @@ def _check_dates(doc: Any) -> None:
     start = plaus.check_date(doc.plan.start_date, "plan.start_date")
     for i, event in enumerate(doc.events):
         plaus.check_date(event.date, f"events[{i}].date")
+        if event.type == "reschedule":
+            plaus.check_date(event.to, f"events[{i}].to")
     oldest = plaus.date_window().max_age_years
     if birth <= start and c.age_years(birth, start) > oldest:
         raise InvalidInput(
@@ -396,6 +406,33 @@ def _event(e: Any, i: int, reference: bool = False) -> c.Event:
             )
         case "discontinuation":
             return c.DiscontinuationEvent(**base, reason_text=e.reason)
+        case "plan_change":
+            changes: dict[str, object] = {
+                name: getattr(e, name)
+                for name in ("hsct_intended", "cycle1_days", "bsa_formula")
+                if name in e.model_fields_set
+            }
+            if not changes:
+                raise InvalidInput(
+                    where, "a plan change needs hsct_intended, cycle1_days or bsa_formula"
+                )
+            if changes.get("cycle1_days", 21) is None:
+                raise InvalidInput(f"{where}.cycle1_days", "must be 21 or 28")
+            if "bsa_formula" in changes:
+                if changes["bsa_formula"] is None:
+                    raise InvalidInput(f"{where}.bsa_formula", "name a BSA formula")
+                changes["bsa_formula"] = parse_formula(
+                    str(changes["bsa_formula"]), field=f"{where}.bsa_formula"
+                )
+            return c.PlanChangeEvent(**base, changes=changes)
+        case "reschedule":
+            if e.to < e.date:
+                raise InvalidInput(
+                    f"{where}.to",
+                    f"{e.to.isoformat()} is before the entry's date ({e.date.isoformat()}): a "
+                    "treatment day is moved from the day the move is decided on",
+                )
+            return c.RescheduleEvent(**base, cycle=e.cycle, day=e.day, to=e.to)
         case "void":
             return c.VoidEvent(**base)
     raise InvalidInput(f"{where}.type", f"unknown event type {e.type!r}")  # pragma: no cover

@@ -183,6 +183,27 @@ class DiscontinuationDoc(_EventDoc):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
+class PlanChangeDoc(_EventDoc):
+    """The prescriber changes the plan from this date on (each field given replaces the plan's
+    value; the others stay); the reason is required."""
+
+    type: Literal["plan_change"]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    hsct_intended: StrictBool | None = None
+    cycle1_days: Literal[21, 28] | None = None
+    bsa_formula: Literal["mosteller", "dubois", "haycock", "gehan-george", "boyd"] | None = None
+
+
+class RescheduleDoc(_EventDoc):
+    """The prescriber moves one treatment day to another date inside the label's window."""
+
+    type: Literal["reschedule"]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    cycle: Annotated[StrictInt, Field(ge=1, le=6)]
+    day: Literal[1, 8, 15]
+    to: dt.date
+
+
 class VoidDoc(_EventDoc):
     """An event entered in error: it withdraws the event it names (any type); reason required."""
 
@@ -202,6 +223,8 @@ EventDoc = Annotated[
     | PregnancyTestDoc
     | HsctDoc
     | DiscontinuationDoc
+    | PlanChangeDoc
+    | RescheduleDoc
     | VoidDoc,
     Field(discriminator="type"),
 ]

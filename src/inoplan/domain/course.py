@@ -7,6 +7,7 @@ sorted by date with the document order kept for equal dates. Pure.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
@@ -30,13 +31,16 @@ __all__ = [
     "Link",
     "MedicationEvent",
     "Patient",
+    "PlanChangeEvent",
     "PregnancyTestEvent",
+    "RescheduleEvent",
     "ResponseEvent",
     "ToxicityEvent",
     "VitalsEvent",
     "VoidEvent",
     "age_years",
     "correction_targets",
+    "plan_in_force",
 ]
 
 
@@ -178,6 +182,26 @@ class DiscontinuationEvent(_EventBase):
 
 
 @dataclass(frozen=True, slots=True)
+class PlanChangeEvent(_EventBase):
+    """The plan from this date on: ``changes`` maps CoursePlan field names (``hsct_intended``,
+    ``cycle1_days``, ``bsa_formula``) to their new values; ``reason`` is required."""
+
+    changes: Mapping[str, object] = field(default_factory=dict)
+    type: str = "plan_change"
+
+
+@dataclass(frozen=True, slots=True)
+class RescheduleEvent(_EventBase):
+    """A treatment day (cycle, day) moved to ``to``, inside the label's window; ``reason`` is
+    required. The planner applies it only inside the window (``domain.planner``)."""
+
+    cycle: int = 1
+    day: int = 1
+    to: date | None = None
+    type: str = "reschedule"
+
+
+@dataclass(frozen=True, slots=True)
 class VoidEvent(_EventBase):
     """Withdraws the event named by ``supersedes`` (entered in error); counts for nothing else."""
 
@@ -195,6 +219,8 @@ Event: TypeAlias = (
     | PregnancyTestEvent
     | HsctEvent
     | DiscontinuationEvent
+    | PlanChangeEvent
+    | RescheduleEvent
     | VoidEvent
 )
 E = TypeVar("E", bound=_EventBase)
@@ -210,6 +236,8 @@ class Course:
     events: tuple[Event, ...]  # effective events only, sorted by (date, index)
     superseded: tuple[Event, ...] = ()  # kept for the record, never used for decisions
     voids: tuple[VoidEvent, ...] = ()  # "entered in error" records, each naming its target
+    #: the plan as the document wrote it; ``plan`` has every plan change applied
+    initial_plan: CoursePlan | None = None
 
     def of_type(self, kind: type[E]) -> Iterator[E]:
         """The effective events of one type, in date order."""
@@ -220,6 +248,16 @@ class Course:
 
     def before(self, day: date, *, inclusive: bool = True) -> Iterator[Event]:
         return (e for e in self.events if (e.date <= day if inclusive else e.date < day))
+
+
+def plan_in_force(course: Course, on: date | None = None) -> CoursePlan:
+    """The plan with the plan changes dated on or before ``on`` applied (all of them without
+    ``on``), in date order, each field from its latest change."""
+    plan = course.initial_plan or course.plan
+    for event in course.events:
+        if isinstance(event, PlanChangeEvent) and (on is None or event.date <= on):
+            plan = dataclasses.replace(plan, **event.changes)  # type: ignore[arg-type]
+    return plan
 
 
 def age_years(birth_date: date, on: date) -> int:

@@ -18,6 +18,7 @@ from inoplan.domain.course import (
     AdministrationEvent,
     Course,
     DiscontinuationEvent,
+    RescheduleEvent,
     ResponseEvent,
     VitalsEvent,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "BodyUsed",
     "CycleAdjustment",
     "CyclePlan",
+    "Move",
     "PlannedDose",
     "TreatmentPlan",
     "body_used",
@@ -110,6 +112,23 @@ class BodyUsed:
 
 
 @dataclass(frozen=True, slots=True)
+class Move:
+    """A treatment day moved by the prescriber (a ``reschedule`` entry) and whether the planner
+    applied it: only inside the label's window (days 8 and 15: the scheduled day +/- the window
+    and at least the minimum gap after the previous dose; day 1: delayed, never brought
+    forward). ``earliest``/``latest`` are the window the move was judged against."""
+
+    cycle: int
+    day: int
+    to: date
+    reason: str
+    applied: bool
+    earliest: date | None = None
+    latest: date | None = None
+    why_not: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class TreatmentPlan:
     doses: tuple[PlannedDose, ...]
     cycles: tuple[CyclePlan, ...]
@@ -119,6 +138,10 @@ class TreatmentPlan:
     discontinued_on: date | None
     notes: tuple[str, ...] = ()
     citations: tuple[Citation, ...] = field(default_factory=tuple)
+    moves: tuple[Move, ...] = ()
+
+    def move(self, cycle: int, day: int) -> Move | None:
+        return next((m for m in self.moves if m.cycle == cycle and m.day == day), None)
 
     def dose(self, cycle: int, day: int) -> PlannedDose | None:
         return next((d for d in self.doses if d.cycle == cycle and d.day == day), None)
@@ -215,6 +238,8 @@ def plan_course(
     body = body or body_used(course, course.plan.bsa_formula, policy)
     stop = next((e.date for e in course.of_type(DiscontinuationEvent)), None)
     last_given_key = max(given) if given else None
+    wanted_moves = {(e.cycle, e.day): e for e in course.of_type(RescheduleEvent)}  # latest wins
+    moves: list[Move] = []
 
     doses: list[PlannedDose] = []
     cycles: list[CyclePlan] = []
@@ -229,6 +254,24 @@ def plan_course(
         else:
             if previous_dose_on is not None and start < previous_dose_on + gap:
                 start = previous_dose_on + gap  # keep 6 days after a late previous dose
+            wanted = wanted_moves.get((cycle, 1))
+            if wanted is not None and wanted.to is not None:
+                if wanted.to >= start:  # day 1 may be delayed (for recovery), not advanced
+                    moves.append(Move(cycle, 1, wanted.to, wanted.reason or "", True, start))
+                    start = wanted.to
+                else:
+                    moves.append(
+                        Move(
+                            cycle,
+                            1,
+                            wanted.to,
+                            wanted.reason or "",
+                            False,
+                            start,
+                            why_not=f"day 1 may be delayed, not brought forward: not before "
+                            f"{start.isoformat()}",
+                        )
+                    )
             if cycle in starts and starts[cycle] > start:
                 start = starts[cycle]  # day 1 delayed (e.g. waiting for recovery)
         length = course.plan.cycle1_days if cycle == 1 else regimen.later_cycle_days
@@ -262,6 +305,28 @@ def plan_course(
                     earliest = max(earliest, previous_dose_on + gap)
                 latest = max(latest, earliest)
             administration = given.get((cycle, day))
+            wanted = wanted_moves.get((cycle, day)) if day != 1 else None
+            if wanted is not None and wanted.to is not None and administration is None:
+                inside = latest is not None and earliest <= wanted.to <= latest
+                moves.append(
+                    Move(
+                        cycle,
+                        day,
+                        wanted.to,
+                        wanted.reason or "",
+                        inside,
+                        earliest,
+                        latest,
+                        why_not=""
+                        if inside
+                        else f"outside its window {earliest.isoformat()} to "
+                        f"{latest.isoformat() if latest else '-'} (scheduled +/- "
+                        f"{regimen.day_window_days} days, at least "
+                        f"{regimen.min_days_between_doses} days after the previous dose)",
+                    )
+                )
+                if inside:
+                    scheduled = earliest = wanted.to
             calculated = (
                 dose_mg(mg_per_m2, body.bsa_m2, label.limits, policy.rounding)
                 if body.bsa_m2 is not None
@@ -319,6 +384,17 @@ def plan_course(
             "Later cycles that depend on a response not yet known assume no CR/CRi "
             "(0.8/0.5/0.5 mg/m2) and are provisional."
         )
+    for move in moves:
+        if move.applied:
+            notes.append(
+                f"Cycle {move.cycle} day {move.day} moved to {move.to.isoformat()} by the "
+                f"prescriber: {move.reason}"
+            )
+        else:
+            notes.append(
+                f"The move of cycle {move.cycle} day {move.day} to {move.to.isoformat()} is not "
+                f"applied: {move.why_not} ({regimen.citation})."
+            )
     if course.plan.hsct_intended is None:
         notes.append(label.caps.hsct_undecided_interpretation)
     notes.append(regimen.remission_interpretation)
@@ -331,4 +407,5 @@ def plan_course(
         discontinued_on=stop,
         notes=tuple(notes),
         citations=(regimen.citation, label.caps.citation, label.limits.citation),
+        moves=tuple(moves),
     )

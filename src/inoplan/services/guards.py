@@ -22,7 +22,12 @@ internal caller such as the demo seed or a test's setup may leave them out):
    :class:`~inoplan.errors.OverrideRequired`). For the doses of a whole document stored at once
    (a new course, a FHIR import) the decision of each day is not replayed in hindsight; the
    hard limits and a recorded discontinuation still apply.
-4. **Still decidable** (:func:`check_decidable`): the would-be course is planned and decided
+4. **A moved treatment day stays in its window** (:func:`check_move`): a ``reschedule`` entry
+   is refused unless the engine's plan, as of the later of today and the entry's date, applies
+   it (days 8 and 15 inside the label's window and at least the minimum gap after the previous
+   dose; day 1 delayed, never brought forward; a dose not given yet), with the window and the
+   label citation in the message.
+5. **Still decidable** (:func:`check_decidable`): the would-be course is planned and decided
    (for today and for each date written), exactly as the plan and decision endpoints do it; an
    entry that would make that fail is refused instead of breaking the course for everyone.
 """
@@ -45,6 +50,7 @@ __all__ = [
     "PLANNED_HORIZON_DAYS",
     "authorize_event",
     "check_decidable",
+    "check_move",
     "check_not_future",
     "dose_override_reasons",
     "latest_allowed_date",
@@ -322,6 +328,55 @@ def require_override(
 
 
 # -- 4. still decidable ------------------------------------------------------------------------
+
+
+def check_move(
+    course: c.Course,
+    index: int,
+    on: date,
+    *,
+    field: str,
+    policy: SitePolicy | None = None,
+) -> None:
+    """Refuse the ``reschedule`` entry at document position ``index`` unless the plan applies it.
+
+    The plan is the engine's (``domain.engine.plan.plan_as_of``) as of the later of ``on`` (the
+    clinic's today) and the entry's date, so it has the Table 4 changes and the omissions the
+    decision would make.
+    """
+    from inoplan.domain.engine.plan import plan_as_of
+    from inoplan.knowledge.loader import load_label
+
+    move = next(
+        (e for e in course.events if e.index == index and isinstance(e, c.RescheduleEvent)), None
+    )
+    if move is None or move.to is None:
+        return  # corrected or withdrawn at once: nothing to move
+    label = load_label(course.label)
+    as_of = max(on, move.date)
+    plan = plan_as_of(course, label, as_of, policy=policy or SitePolicy()).plan
+    given = next(
+        (a for a in course.administrations() if (a.cycle, a.day) == (move.cycle, move.day)), None
+    )
+    where = f"{field}.to"
+    what = f"cycle {move.cycle} day {move.day}"
+    if given is not None:
+        raise InvalidInput(
+            where, f"{what} was given on {given.date.isoformat()}; a dose given is not moved"
+        )
+    found = plan.move(move.cycle, move.day)
+    if found is None:
+        raise InvalidInput(
+            where,
+            f"{what} is not a dose still planned as of {as_of.isoformat()} (the course's "
+            f"decision and plan leave it out); nothing to move ({label.regimen.citation})",
+        )
+    if not found.applied:
+        raise InvalidInput(
+            where,
+            f"{what} cannot move to {move.to.isoformat()}: {found.why_not} "
+            f"({label.regimen.citation})",
+        )
 
 
 def check_decidable(

@@ -315,6 +315,11 @@ def _guard_document(
         if because:
             overrides.append(_override_record(dose.index, dose.override_reason, because))
     today = (now or clock()).date()
+    for event in course.events:
+        if event.type == "reschedule":
+            guards.check_move(
+                course, event.index, today, field=f"events[{event.index}]", policy=policy
+            )
     dates = {today, course.plan.start_date, *(a.date for a in course.administrations())}
     if course.events:
         dates.add(max(e.date for e in course.events))
@@ -470,6 +475,10 @@ def _guard_event(
             )
             if because or written.override_reason:
                 override = _override_record(position, written.override_reason, because)
+        if data.get("type") == "reschedule":
+            guards.check_move(
+                parsed, position, (now or clock()).date(), field="event", policy=policy
+            )
         day = data.get("date")
         dates = {(now or clock()).date()}
         if isinstance(day, str):

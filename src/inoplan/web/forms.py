@@ -338,7 +338,68 @@ def _forms() -> dict[str, FormSpec]:
             "discontinuation",
             "Discontinuation",
             (_DATE, Field("reason", "Reason", "text", required=True)),
-            intro="Stops the course permanently.",
+            intro="Stops the course permanently: from this date no further dose is planned "
+            "and the decision is to discontinue. The reason is required.",
+        ),
+        FormSpec(
+            "plan_change",
+            "Change the plan",
+            (
+                Field("date", "Decided on", "date", required=True),
+                Field(
+                    "hsct_intended",
+                    "Transplant (HSCT) intended",
+                    "select",
+                    options=(
+                        ("", "no change"),
+                        ("yes", "yes (2 cycles, a third if needed)"),
+                        ("no", "no (up to 6 cycles)"),
+                        ("undecided", "undecided (planned like no)"),
+                    ),
+                ),
+                Field(
+                    "cycle1_days",
+                    "Length of cycle 1",
+                    "select",
+                    options=(("", "no change"), ("21", "21 days"), ("28", "28 days")),
+                ),
+                Field(
+                    "bsa_formula",
+                    "BSA formula",
+                    "select",
+                    options=(
+                        ("", "no change"),
+                        ("mosteller", "Mosteller"),
+                        ("dubois", "DuBois"),
+                        ("haycock", "Haycock"),
+                        ("gehan-george", "Gehan and George"),
+                        ("boyd", "Boyd"),
+                    ),
+                ),
+                Field("reason", "Reason for the change", "text", required=True),
+            ),
+            intro="Changes the plan from the date decided on; the choices not changed stay. "
+            "The plan, the cycle cap and every dose follow the label for the new plan.",
+        ),
+        FormSpec(
+            "reschedule",
+            "Move a treatment day",
+            (
+                Field("date", "Decided on", "date", required=True),
+                Field("cycle", "Cycle", "integer", required=True),
+                Field(
+                    "day",
+                    "Day",
+                    "select",
+                    required=True,
+                    options=(("1", "day 1"), ("8", "day 8"), ("15", "day 15")),
+                ),
+                Field("to", "New date", "date", required=True),
+                Field("reason", "Reason for the move", "text", required=True),
+            ),
+            intro="Days 8 and 15 move only inside the label's window (the scheduled day plus "
+            "or minus the window, at least 6 days after the previous dose); day 1 may be "
+            "delayed, never brought forward. A move outside is refused with the window.",
         ),
     ]
     return {s.event_type: s for s in specs}
@@ -645,6 +706,13 @@ def parse_event(
         )
         if not has_result and not errors:
             errors[""] = "enter at least one result"
+    if event_type == "plan_change" and not errors:
+        if "hsct_intended" in event:
+            event["hsct_intended"] = {"yes": True, "no": False}.get(event["hsct_intended"])
+        if "cycle1_days" in event:
+            event["cycle1_days"] = int(event["cycle1_days"])
+        if not {"hsct_intended", "cycle1_days", "bsa_formula"} & set(event):
+            errors[""] = "choose at least one change to the plan"
     if event_type == "vitals" and not errors and not ("height_cm" in event or "weight_kg" in event):
         errors["weight_kg"] = "enter a height, a weight or both"
     if errors:
@@ -656,8 +724,9 @@ def parse_event(
     return ordered
 
 
-#: Forms whose events can be corrected (a discontinuation's own ``reason`` field would clash).
-CORRECTABLE: Final = frozenset(FORMS) - {"discontinuation"}
+#: Forms whose events can be corrected (the required ``reason`` of a discontinuation, a plan change
+#: or a move would clash with the correction's reason; withdraw such an entry instead).
+CORRECTABLE: Final = frozenset(FORMS) - {"discontinuation", "plan_change", "reschedule"}
 #: Fields shown only to roles with ``dose.override``.
 OVERRIDE_FIELDS: Final = frozenset({"override_reason"})
 

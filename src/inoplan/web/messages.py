@@ -152,6 +152,8 @@ EVENT_WORDS: Final[Mapping[str, str]] = {
     "pregnancy_test": "pregnancy test",
     "hsct": "transplant",
     "discontinuation": "discontinuation",
+    "plan_change": "plan change",
+    "reschedule": "moved treatment day",
     "void": "withdrawal of an entry made in error",
     "acknowledgement": "acknowledgement of the decision to discontinue",
 }
@@ -242,6 +244,8 @@ FIELD_WORDS: Final[Mapping[str, str]] = {
     "qtcf_ms": "QTcF",
     "conditioning": "conditioning agents",
     "planned": "planned",
+    # moved treatment day
+    "to": "new date",
     # web-only fields
     "correction_reason": "reason for the correction",
     "version": "course version",

@@ -336,6 +336,10 @@ def prefill(
         if due
         else {}
     )
+    if "reschedule" in values and due:
+        values["reschedule"].update(
+            {"cycle": str(due["cycle"]), "day": str(due["day"]), "to": str(due["scheduled"])}
+        )
     if "administration" in values and decision.get("status") == "give":
         values["administration"].update(suggested)
     values["override"].update(suggested)  # the prescriber sees and confirms every value

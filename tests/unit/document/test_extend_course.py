@@ -73,6 +73,34 @@ def _variants(document: dict[str, Any]) -> list[dict[str, Any]]:
         {"type": "labs", "date": day, "anc": {"value": 1.2, "unit": "g/L"}},
         {"type": "labs", "date": day, "anc": {"value": 1.2, "unit": "10*9/L"}},
         {"type": "vitals", "date": day, "weight_kg": 64.5},
+        {"type": "plan_change", "date": day, "hsct_intended": False, "reason": "no donor"},
+        {
+            "type": "plan_change",
+            "date": day,
+            "cycle1_days": 28,
+            "bsa_formula": "boyd",
+            "reason": "x",
+        },
+        {"type": "plan_change", "date": day, "reason": "nothing changed"},
+        {"type": "plan_change", "date": day, "bsa_formula": "guess", "reason": "x"},
+        {"type": "reschedule", "date": day, "cycle": 1, "day": 8, "to": day, "reason": "x"},
+        {
+            "type": "reschedule",
+            "date": day,
+            "cycle": 1,
+            "day": 8,
+            "to": "2150-01-01",
+            "reason": "x",
+        },
+        {
+            "type": "reschedule",
+            "date": day,
+            "cycle": 1,
+            "day": 8,
+            "to": "1950-01-01",
+            "reason": "x",
+        },
+        {"type": "reschedule", "date": day, "cycle": 1, "day": 8, "to": day},
     ]
     if last.get("id"):
         out.append({**copy.deepcopy(last), "date": day})  # a duplicate id
@@ -103,3 +131,20 @@ def test_only_the_next_position_can_be_added() -> None:
     stored = parse_course(document)
     with pytest.raises(ValueError, match="next position"):
         extend_course(stored, document["events"][0], len(document["events"]) + 1)
+
+
+def test_plan_changes_stay_applied_when_events_are_added_one_by_one() -> None:
+    document = copy.deepcopy(DOCUMENTS[0])
+    day = document["events"][-1]["date"]
+    document["events"] += [
+        {"type": "plan_change", "date": day, "hsct_intended": False, "reason": "no donor"},
+        {"type": "plan_change", "date": day, "bsa_formula": "boyd", "reason": "site choice"},
+        {"type": "vitals", "date": day, "weight_kg": 64.5},
+    ]
+    course = parse_course({**document, "events": []})
+    for index, event in enumerate(document["events"]):
+        course = extend_course(course, event, index)
+    whole = parse_course(document)
+    assert course == whole
+    assert whole.plan.hsct_intended is False and whole.plan.bsa_formula.value == "boyd"
+    assert whole.initial_plan is not None and whole.initial_plan != whole.plan

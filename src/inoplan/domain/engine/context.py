@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from inoplan.domain.course import Course, LabsEvent, LabValue
+from inoplan.domain.course import Course, LabsEvent, LabValue, plan_in_force
 from inoplan.domain.engine.terms import CodedToxicity, code_toxicities
 from inoplan.domain.engine.values import Alert, Reason, Verdict
 from inoplan.domain.label import Citation, Label
@@ -28,7 +28,7 @@ def upto(course: Course, on: date) -> Course:
         for e in course.events
         if e.date <= on or (e.type == "hsct" and getattr(e, "planned", False))
     )
-    return dataclasses.replace(course, events=kept)
+    return dataclasses.replace(course, events=kept, plan=plan_in_force(course, on))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
