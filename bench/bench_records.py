@@ -357,6 +357,47 @@ def anchor_postgres_commits(dsn: str, schema: str, duration: float) -> float:
     return done[0] / (time.perf_counter() - start)
 
 
+def in_process_cpu(appends: int = 60, grown_to: int = 150) -> dict[str, Any]:
+    """CPU milliseconds per ``records.append_event`` in this process (SQLite file, no HTTP),
+    on a demo course grown to ``grown_to`` events: the service's own cost of one write, less
+    sensitive to other load on the machine than wall-clock rates. Median of 3 passes."""
+    from inoplan.bootstrap import Database
+    from inoplan.config import Settings
+    from inoplan.services import records
+
+    folder = tempfile.mkdtemp(prefix="inoplan-bench-cpu-")
+    os.environ["INOPLAN_AUDIT_KEY"] = AUDIT_KEY
+    database = Database(
+        Settings(
+            database_url=f"sqlite:///{folder}/cpu.db",
+            secret_key=SecretStr(SECRET),
+            environment="production",
+        )
+    )
+    database.upgrade()
+    document = _documents()[0]
+    ref = records.create_course(database, document, actor="bench")
+    version = 1
+    now = datetime.now(UTC)
+    n = 0
+
+    def append(count: int) -> float:
+        nonlocal version, n
+        start = time.process_time()
+        for _ in range(count):
+            event = {"id": f"c{n}", "date": "2026-11-29", "type": "vitals", "weight_kg": 70 + n % 9}
+            version = records.append_event(
+                database, ref.id, event, expected_version=version, actor="b", role="admin", now=now
+            ).version
+            n += 1
+        return 1000 * (time.process_time() - start) / count
+
+    append(max(1, grown_to - len(document["events"])))
+    passes = [append(appends // 3) for _ in range(3)]
+    database.dispose()
+    return {"events_per_course": grown_to, "cpu_ms_per_append": round(statistics.median(passes), 1)}
+
+
 def run(
     backend: str, duration: float, workers: int, *, runs: int = 1, writes_only: bool = False
 ) -> dict[str, Any]:
@@ -431,7 +472,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="interleaved write runs (median)")
     parser.add_argument("--writes-only", action="store_true", help="skip the decision part")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--cpu-only", action="store_true", help="only the in-process CPU per append"
+    )
     args = parser.parse_args()
+    if args.cpu_only:
+        print(json.dumps({"load_average": os.getloadavg(), **in_process_cpu()}))
+        return
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     results = {
         "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
