@@ -408,6 +408,10 @@ def test_the_web_forms_move_the_dose_and_show_the_roadmap(client: Any, course_id
     assert ok.status_code == 303
     worksheet = client.get(f"/courses/{course_id}/worksheet.pdf")
     assert worksheet.status_code == 200
+    from .test_printouts import _pages
+
+    text = " ".join(_pages(worksheet.content))
+    assert "LOT-7" in text and "2027-01-31" in text  # the preparation record's lot and expiry
 
 
 def test_the_today_worklist_says_what_each_course_waits_for_and_filters_by_role(
