@@ -439,3 +439,41 @@ def test_the_today_worklist_says_what_each_course_waits_for_and_filters_by_role(
     assert f"/courses/{due_id}" in mine.text and f"/courses/{held_id}" not in mine.text
     nurse = client.post("/", data={"csrf_token": token, "show": "action", "for": "nurse"})
     assert f"/courses/{due_id}" not in nurse.text
+
+
+def test_releasing_a_held_day_on_the_web_says_why_and_saves_nothing(
+    client: Any, app: Any, new_course: Any
+) -> None:
+    document = course_document()
+    document["events"].append(HELD_LABS)
+    course_id = new_course(document)
+    login(client, "prescriber")
+    page = client.get(f"/courses/{course_id}")
+    assert 'id="step-release"' not in page.text  # no release form on a held day
+    assert "the decision does not give it today" in page.text
+    refused = _step_form(client, course_id, "release", {})
+    assert refused.status_code == 409
+    assert "Nothing was saved" in refused.text and "hold" in refused.text
+    assert workflow.day_states(app.state.database, [course_id]) == {course_id: {}}
+
+
+def test_a_blocked_second_signer_gets_429_with_the_wait(
+    client: Any, app: Any, course_id: int
+) -> None:
+    from inoplan.services.auth import THROTTLE
+
+    db = app.state.database
+    _release(db, course_id)
+    _verify(db, course_id)
+    login(client, "pharmacist")
+    form = {
+        "lot": "LOT-7",
+        "expiry": "2027-01-31",
+        "second_signer": "admin",
+        "second_signer_password": "a wrong guess here",
+    }
+    for _ in range(THROTTLE["account"].free + 1):
+        assert _step_form(client, course_id, "prepare", form).status_code == 422
+    blocked = _step_form(client, course_id, "prepare", form)
+    assert blocked.status_code == 429 and "Retry-After" in blocked.headers
+    assert "too many wrong passwords" in blocked.text
