@@ -50,9 +50,18 @@ class Database:
         self._audit_key: bytes | None = None
 
     def audit_key(self) -> bytes:
-        """The audit trail's HMAC key (``Settings.resolve_audit_key``), read once, on first use."""
+        """The audit trail's HMAC key (``Settings.resolve_audit_key``), read once, on first use.
+
+        Raises ``InvalidInput`` (field ``INOPLAN_AUDIT_KEY``) when it is missing, weak or
+        unreadable: a CLI command then exits 2 with the reason, nothing is written.
+        """
         if self._audit_key is None:
-            self._audit_key = self.settings.resolve_audit_key()
+            from inoplan.errors import InvalidInput
+
+            try:
+                self._audit_key = self.settings.resolve_audit_key()
+            except (OSError, ValueError) as exc:
+                raise InvalidInput("INOPLAN_AUDIT_KEY", str(exc)) from None
         return self._audit_key
 
     @property

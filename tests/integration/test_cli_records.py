@@ -166,3 +166,26 @@ def test_the_demo_without_a_configured_password_prints_one_once(tmp_path: Path) 
     lines = seed_demo(database, settings=settings, today=date(2027, 1, 4))
     assert any("password" in line and "shown only now" in line for line in lines)
     database.dispose()
+
+
+def test_a_cli_write_without_the_audit_key_in_production_is_refused_and_writes_nothing(
+    url: str,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INOPLAN_")}
+    env.update(
+        INOPLAN_DATABASE_URL=url,
+        INOPLAN_ENVIRONMENT="production",
+        INOPLAN_SECRET_KEY="Zq3v9Lw2Tn8Xb4Rm6Yc1Hp5Kd7Fg0Js2Qa9Wu3Ee8Oi4Ly6Vt",
+    )
+    assert _run(url, "db", "upgrade").returncode == 0
+    done = subprocess.run(
+        [sys.executable, "-m", "inoplan", "user", "add", "dave", "--role", "viewer"],
+        input="long enough pw\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "INOPLAN_AUDIT_KEY" in done.stderr and "Traceback" not in done.stderr
+    assert '"dave"' not in _run(url, "user", "list", "--json").stdout

@@ -82,9 +82,9 @@ def serve(
     database = Database(settings)
     try:
         database.audit_key()  # refuse to start without one: no write could be audited
-    except (OSError, ValueError) as exc:
+    except InvalidInput:
         database.dispose()
-        raise InvalidInput("INOPLAN_AUDIT_KEY", str(exc)) from None
+        raise
     database.upgrade()
     if demo or settings.demo:
         from inoplan.demo import seed_demo
