@@ -186,11 +186,18 @@ class TestToday:
         assert "No dose today" in page.text
         assert client.get("/?on=04.12.2026").status_code == 422
 
-    def test_every_decision_shown_is_recorded(self, client: Any, app: Any, course_id: int) -> None:
+    def test_the_list_reads_stored_decisions_and_the_course_page_records_one_as_shown(
+        self, client: Any, app: Any, course_id: int
+    ) -> None:
+        from inoplan.services.decisions import day_decisions
         from inoplan.services.records import course_decisions
 
         login(client, "viewer")
-        client.get("/")
+        assert "Give today" in client.get("/").text
+        assert course_decisions(app.state.database, course_id) == []  # the list writes none
+        [stored] = day_decisions(app.state.database, TODAY).rows
+        assert (stored.course_id, stored.status, stored.recomputed) == (course_id, "give", False)
+        client.get(f"/courses/{course_id}")
         shown = course_decisions(app.state.database, course_id)
         assert [(d.shown_to, d.as_of, d.status) for d in shown] == [("viewer", TODAY, "give")]
 

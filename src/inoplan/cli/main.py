@@ -227,6 +227,10 @@ from inoplan.cli.serve import serve as _serve  # noqa: E402
 app.add_typer(_db_cli.app, name="db")
 app.add_typer(_user_cli.app, name="user")
 app.add_typer(_audit_cli.app, name="audit")
+
+from inoplan.cli import decisions as _decisions_cli  # noqa: E402  (issue 15: stored decisions)
+
+app.add_typer(_decisions_cli.app, name="decisions")
 app.command("serve")(_serve)
 from inoplan.cli.pk import pk as _pk  # noqa: E402  (issue 7: exposure)
 

@@ -16,6 +16,7 @@ from inoplan.persistence.rows import (
     AuditChainRow,
     AuditRow,
     CourseRow,
+    CurrentDecisionRow,
     DecisionRow,
     EventRow,
     InboundMessageRow,
@@ -23,6 +24,7 @@ from inoplan.persistence.rows import (
     TreatmentDayRow,
     UserRow,
 )
+from inoplan.services.decision_store import SUMMARY_COLUMNS, summary_of
 from inoplan.services.records import (
     AcknowledgementRecord,
     AuditRecord,
@@ -30,6 +32,7 @@ from inoplan.services.records import (
     DecisionRecord,
     EventRecord,
     PatientRecord,
+    StoredDecision,
     UserRecord,
 )
 
@@ -37,6 +40,7 @@ __all__ = [
     "SqlAcknowledgements",
     "SqlAudit",
     "SqlCourses",
+    "SqlCurrentDecisions",
     "SqlDecisions",
     "SqlInbound",
     "SqlPatients",
@@ -215,6 +219,32 @@ class SqlCourses:
                 recorded_by=by,
             )
         )
+
+    def many(self, course_ids: list[int]) -> list[tuple[CourseRecord, list[EventRecord]]]:
+        """Courses with their events, in two statements whatever their number (ordered by id)."""
+        if not course_ids:
+            return []
+        rows = self._session.execute(
+            select(CourseRow, PatientRow.external_id)
+            .join(PatientRow, PatientRow.id == CourseRow.patient_id)
+            .where(CourseRow.id.in_(course_ids))
+            .order_by(CourseRow.id)
+            .execution_options(populate_existing=True)
+        ).all()
+        events: dict[int, list[EventRecord]] = {int(r[0].id): [] for r in rows}
+        for course_id, position, data, at, by in self._session.execute(
+            select(
+                EventRow.course_id,
+                EventRow.position,
+                EventRow.data,
+                EventRow.recorded_at,
+                EventRow.recorded_by,
+            )
+            .where(EventRow.course_id.in_(list(events)))
+            .order_by(EventRow.course_id, EventRow.position)
+        ):
+            events[course_id].append(EventRecord(course_id, position, data, at, by))
+        return [(_course(r[0], r[1]), events[r[0].id]) for r in rows]
 
     def events(self, course_id: int, *, start: int = 0) -> list[EventRecord]:
         """The course's events by position (from ``start`` on)."""
@@ -826,3 +856,104 @@ class SqlTreatmentDays:
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+class SqlCurrentDecisions:
+    """Each course's decision for a day (``current_decisions``): one query for a whole day, one
+    upsert statement for any number of courses."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def for_day(self, on: date) -> list[StoredDecision]:
+        """Every course (oldest first) with its stored decision for ``on`` and its newest
+        acknowledgement, in one statement."""
+        newest = (
+            select(
+                AcknowledgementRow.course_id.label("course_id"),
+                func.max(AcknowledgementRow.id).label("id"),
+            )
+            .group_by(AcknowledgementRow.course_id)
+            .subquery()
+        )
+        stored = CurrentDecisionRow
+        columns = [getattr(stored, name) for name in SUMMARY_COLUMNS]
+        query = (
+            select(
+                CourseRow.id,
+                CourseRow.version,
+                PatientRow.external_id,
+                stored.course_version,
+                stored.fingerprint,
+                AcknowledgementRow.status,
+                AcknowledgementRow.rules,
+                CourseRow.patient_doc["name"].as_string(),
+                *columns,
+            )
+            .join(PatientRow, PatientRow.id == CourseRow.patient_id)
+            .outerjoin(stored, (stored.course_id == CourseRow.id) & (stored.as_of == on))
+            .outerjoin(newest, newest.c.course_id == CourseRow.id)
+            .outerjoin(AcknowledgementRow, AcknowledgementRow.id == newest.c.id)
+            .order_by(CourseRow.id)
+        )
+        found = []
+        width = len(SUMMARY_COLUMNS)
+        for r in self._session.execute(query):
+            values = r[8 : 8 + width]
+            found.append(
+                StoredDecision(
+                    course_id=r[0],
+                    course_version=r[1],
+                    patient_external_id=r[2],
+                    decision_version=r[3],
+                    fingerprint=r[4],
+                    summary=None
+                    if r[3] is None
+                    else summary_of(dict(zip(SUMMARY_COLUMNS, values, strict=True))),
+                    acknowledged_status=r[5],
+                    acknowledged_rules=tuple(str(x) for x in r[6] or ()),
+                    patient_name=r[7] or "",
+                )
+            )
+        return found
+
+    def upsert(self, rows: list[dict[str, Any]]) -> None:
+        """Insert or replace the rows (``stored_row`` values) in one statement.
+
+        A row never replaces one computed for a newer course version (a slow refresh that read
+        the course before a write cannot undo the write's decision). Rows are sent in key order,
+        so two workers refreshing the same day lock them in the same order and cannot deadlock.
+        """
+        if not rows:
+            return
+        ordered = sorted(rows, key=lambda r: (r["course_id"], r["as_of"]))
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        dialect = self._session.get_bind().dialect.name
+        insert_of: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert_of(CurrentDecisionRow)
+        replace = {
+            name: statement.excluded[name]
+            for name in (
+                "course_version",
+                "fingerprint",
+                *SUMMARY_COLUMNS,
+                "decision",
+                "computed_at",
+            )
+        }
+        statement = statement.on_conflict_do_update(
+            index_elements=["course_id", "as_of"],
+            set_=replace,
+            where=statement.excluded.course_version >= CurrentDecisionRow.course_version,
+        )
+        self._session.execute(statement, ordered)
+
+    def prune(self, before: date) -> int:
+        """Delete the rows for days before ``before``; returns how many."""
+        from sqlalchemy import delete
+
+        result = self._session.execute(
+            delete(CurrentDecisionRow).where(CurrentDecisionRow.as_of < before)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

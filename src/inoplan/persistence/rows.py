@@ -15,9 +15,11 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -33,6 +35,7 @@ __all__ = [
     "Base",
     "CdsJtiRow",
     "CourseRow",
+    "CurrentDecisionRow",
     "DecisionRow",
     "EventRow",
     "InboundMessageRow",
@@ -306,3 +309,38 @@ class TreatmentDayRow(Base):
     steps: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class CurrentDecisionRow(Base):
+    """A course's decision for one day, stored when the course or its day changes.
+
+    Derived data (``inoplan.services.decisions``): valid only while ``course_version`` is the
+    course's version and ``fingerprint`` is the running knowledge, engine and site policy; any
+    other row is stale and recomputed, never served. Upserts keep the newest course version.
+    """
+
+    __tablename__ = "current_decisions"
+    __table_args__ = (
+        PrimaryKeyConstraint("course_id", "as_of", name="pk_current_decisions"),
+        Index("ix_current_decisions_as_of", "as_of"),
+    )
+
+    course_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("courses.id"))
+    as_of: Mapped[date] = mapped_column(Date)
+    course_version: Mapped[int] = mapped_column(Integer)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    # what the Today list shows, as plain columns (no JSON to decode per listed course)
+    reason: Mapped[str] = mapped_column(Text)
+    critical: Mapped[int] = mapped_column(Integer)
+    warnings: Mapped[int] = mapped_column(Integer)
+    critical_codes: Mapped[str] = mapped_column(Text)  # alert codes, comma-separated
+    rules: Mapped[str] = mapped_column(Text)  # the deciding rules, comma-separated
+    reason_rules: Mapped[str] = mapped_column(Text)  # every reason's rule, in order
+    next_cycle: Mapped[int | None] = mapped_column(Integer)
+    next_day: Mapped[int | None] = mapped_column(Integer)
+    next_scheduled: Mapped[str | None] = mapped_column(String(10))  # ISO date
+    next_dose_mg: Mapped[float | None] = mapped_column(Float)
+    next_dose_mg_per_m2: Mapped[float | None] = mapped_column(Float)
+    decision: Mapped[dict[str, Any]] = mapped_column(JSON)  # the full decision JSON
+    computed_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -11,6 +11,7 @@ from inoplan.persistence.repositories import (
     SqlAcknowledgements,
     SqlAudit,
     SqlCourses,
+    SqlCurrentDecisions,
     SqlDecisions,
     SqlInbound,
     SqlPatients,
@@ -46,6 +47,7 @@ class SqlUnitOfWork:
         self.inbound = SqlInbound(self.session)
         self.acknowledgements = SqlAcknowledgements(self.session)
         self.treatment_days = SqlTreatmentDays(self.session)
+        self.current_decisions = SqlCurrentDecisions(self.session)
         return self
 
     def __exit__(self, *exc_info: Any) -> None:

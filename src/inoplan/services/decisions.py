@@ -1,21 +1,93 @@
-"""The course's decision as of a day, from what is stored: the one entry point after a write.
+"""Each course's decision as of a day, stored when it changes and read by the Today list.
 
-Today the decision is computed on the fly from the stored course (the Today list does the same
-through ``records.show_decision``, so a result that lands is on the list at its next load).
-Everything that changes a course without a person looking at it (result feeds) calls
-:func:`refresh_decision` afterwards; when decisions come to be stored, this is the one place to
-store them.
+A decision depends on the course (its version), the day, and the engine, knowledge and site
+policy it is computed with (``decision_store.fingerprint``). It is stored (``current_decisions``)
+
+* by every course write, in the write's own transaction, for the day of the write
+  (``records.create_course`` / ``records.append_event``);
+* by :func:`refresh_decision` after a write that did not go through those (result feeds);
+* by :func:`day_decisions` for every course whose stored row is missing or stale (a new day, a new
+  release or knowledge revision, another site policy), all of them in ONE write transaction: the
+  first Today list of a day, or ``inoplan decisions refresh`` ahead of it.
+
+The Today list is one query when nothing is stale, whatever the number of courses. A stale row
+is never served: it is recomputed, and a course that cannot be decided any more is shown as an
+error naming why, not with its old decision. Several workers agree because nothing is kept in a
+process: the database holds the rows, and an upsert never replaces a row computed for a newer
+course version, whichever worker writes last.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from inoplan.errors import CdsError
-from inoplan.services.records import UowFactory, export_document, to_json_value
+from inoplan.services.common import assemble_document
+from inoplan.services.decision_store import acknowledges, fingerprint, stored_row, summarise
+from inoplan.services.records import (
+    StoredDecision,
+    UowFactory,
+    export_document,
+    to_json_value,
+)
 
-__all__ = ["course_decision", "refresh_decision"]
+__all__ = [
+    "RETAIN_DAYS",
+    "DayDecisions",
+    "TodayDecision",
+    "course_decision",
+    "day_decisions",
+    "prune_decisions",
+    "refresh_decision",
+]
+
+#: Stored decisions for days more than this before the day refreshed are deleted by
+#: ``inoplan decisions refresh`` (the Today list of an older day recomputes them).
+RETAIN_DAYS = 7
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class TodayDecision:
+    """One course's decision for a day, as the Today list shows it.
+
+    ``status`` is the decision's status, or ``"error"`` when the course cannot be decided (then
+    ``error`` says why and the other fields are empty). ``recomputed`` is true when the stored row
+    was missing or stale and the decision was computed for this request.
+    """
+
+    course_id: int
+    course_version: int
+    patient_id: str
+    status: str
+    reason: str = ""
+    next_dose: Mapping[str, Any] | None = None
+    critical: int = 0
+    warnings: int = 0
+    critical_codes: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
+    reason_rules: tuple[str, ...] = ()
+    patient_name: str = ""
+    acknowledged: bool = False
+    error: str = ""
+    recomputed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DayDecisions:
+    """Every listed course's decision for ``on``: how many were read, recomputed, undecidable."""
+
+    on: date
+    rows: list[TodayDecision]
+    fresh: int
+    recomputed: int
+    errors: int
 
 
 def course_decision(
@@ -31,14 +103,166 @@ def course_decision(
 
 
 def refresh_decision(
-    uow_factory: UowFactory, course_id: int, on: date, *, policy: Any = None
+    uow_factory: UowFactory,
+    course_id: int,
+    on: date,
+    *,
+    policy: Any = None,
+    clock: Any = _utc_now,
 ) -> str:
-    """Recompute the course's decision after a write; returns its status (``error`` if none).
+    """Recompute and store the course's decision for ``on`` after a write; returns its status
+    (``error`` if none: nothing is stored then, and the Today list shows the error).
 
-    A course that cannot be decided any more is not an exception here: the write has happened,
-    and the Today list shows the error on the course's row.
+    A course that cannot be decided any more is not an exception here: the write has happened.
     """
+    with uow_factory() as uow:
+        loaded = uow.courses.many([course_id])
+    if not loaded:
+        return "error"
+    course, events = loaded[0]
     try:
-        return str(course_decision(uow_factory, course_id, on, policy=policy).get("status"))
+        decision = _decide(assemble_document(course, [e.data for e in events]), on, policy)
     except CdsError:
         return "error"
+    with uow_factory(write=True) as uow:
+        uow.current_decisions.upsert(
+            [
+                stored_row(
+                    course_id=course.id,
+                    course_version=course.version,
+                    on=on,
+                    fingerprint=fingerprint(policy),
+                    decision=decision,
+                    at=clock(),
+                )
+            ]
+        )
+        uow.commit()
+    return str(decision.get("status"))
+
+
+def _decide(document: Mapping[str, Any], on: date, policy: Any) -> dict[str, Any]:
+    from inoplan.services.courses import decide_document
+
+    kwargs = {} if policy is None else {"policy": policy}
+    decision: dict[str, Any] = to_json_value(decide_document(document, on, **kwargs))
+    return decision
+
+
+def _row(
+    stored: StoredDecision,
+    summary: Mapping[str, Any],
+    *,
+    version: int | None = None,
+    recomputed: bool = False,
+) -> TodayDecision:
+    status = str(summary["status"])
+    rules = tuple(str(r) for r in summary.get("rules") or ())
+    return TodayDecision(
+        course_id=stored.course_id,
+        course_version=stored.course_version if version is None else version,
+        patient_id=stored.patient_external_id,
+        status=status,
+        reason=str(summary.get("reason") or ""),
+        next_dose=summary.get("next_dose"),
+        critical=int(summary.get("critical") or 0),
+        warnings=int(summary.get("warnings") or 0),
+        critical_codes=tuple(str(c) for c in summary.get("critical_codes") or ()),
+        rules=rules,
+        reason_rules=tuple(str(r) for r in summary.get("reason_rules") or ()),
+        patient_name=stored.patient_name,
+        acknowledged=acknowledges(
+            stored.acknowledged_status, stored.acknowledged_rules, status, rules
+        ),
+        recomputed=recomputed,
+    )
+
+
+def day_decisions(
+    uow_factory: UowFactory,
+    on: date,
+    *,
+    policy: Any = None,
+    patient: str = "",
+    clock: Any = _utc_now,
+) -> DayDecisions:
+    """Every course's decision for ``on`` (oldest course first), read from the store.
+
+    One query reads every course with its stored decision and newest acknowledgement. Rows that
+    are current (same course version, same fingerprint) are served as stored; the others are
+    recomputed from the courses (two more queries, whatever their number) and stored in one
+    write transaction. ``patient`` keeps only the courses whose patient id contains it (any
+    case); the others are neither shown nor recomputed.
+    """
+    current = fingerprint(policy)
+    with uow_factory() as uow:
+        listed: list[StoredDecision] = uow.current_decisions.for_day(on)
+    if patient:
+        wanted = patient.lower()
+        listed = [s for s in listed if wanted in s.patient_external_id.lower()]
+    rows: dict[int, TodayDecision] = {}
+    stale: dict[int, StoredDecision] = {}
+    for stored in listed:
+        if (
+            stored.summary is not None
+            and stored.decision_version == stored.course_version
+            and stored.fingerprint == current
+        ):
+            rows[stored.course_id] = _row(stored, stored.summary)
+        else:
+            stale[stored.course_id] = stored
+    errors = 0
+    if stale:
+        computed_at = clock()
+        with uow_factory() as uow:
+            loaded = uow.courses.many(sorted(stale))
+        to_store: list[dict[str, Any]] = []
+        for course, events in loaded:
+            stored = stale[course.id]
+            try:
+                decision = _decide(assemble_document(course, [e.data for e in events]), on, policy)
+            except CdsError as exc:  # one bad course must not hide the others
+                errors += 1
+                rows[course.id] = TodayDecision(
+                    course_id=course.id,
+                    course_version=course.version,
+                    patient_id=course.patient_external_id,
+                    status="error",
+                    patient_name=stored.patient_name,
+                    error=str(exc),
+                    recomputed=True,
+                )
+                continue
+            rows[course.id] = _row(
+                stored, summarise(decision), version=course.version, recomputed=True
+            )
+            to_store.append(
+                stored_row(
+                    course_id=course.id,
+                    course_version=course.version,
+                    on=on,
+                    fingerprint=current,
+                    decision=decision,
+                    at=computed_at,
+                )
+            )
+        if to_store:
+            with uow_factory(write=True) as uow:
+                uow.current_decisions.upsert(to_store)
+                uow.commit()
+    ordered = [rows[s.course_id] for s in listed if s.course_id in rows]
+    return DayDecisions(
+        on=on,
+        rows=ordered,
+        fresh=len(listed) - len(stale),
+        recomputed=len(stale) - errors,
+        errors=errors,
+    )
+
+
+def prune_decisions(uow_factory: UowFactory, on: date, *, keep_days: int = RETAIN_DAYS) -> int:
+    """Delete stored decisions for days more than ``keep_days`` before ``on``; returns how many."""
+    with uow_factory(write=True) as uow:
+        deleted: int = uow.current_decisions.prune(on - timedelta(days=keep_days))
+        uow.commit()
+    return deleted

@@ -386,8 +386,11 @@ def check_decidable(
     *,
     field: str,
     policy: SitePolicy | None = None,
-) -> None:
+) -> dict[date, dict[str, Any]]:
     """Plan and decide the would-be course as the endpoints do; refuse if that fails.
+
+    Returns the decision (docs/decision.md JSON) for each of ``dates``, so that the write can
+    store the one for its day with the course (``inoplan.services.decision_store``).
 
     The plan (as of today, as the plan endpoint lays it out) and today's decision come from one
     evaluation (``services.courses.plan_and_decide``); every other date is decided on its own.
@@ -400,12 +403,15 @@ def check_decidable(
     from inoplan.services.courses import decide_course, plan_and_decide, today
 
     policy = policy or SitePolicy()
+    results: dict[date, dict[str, Any]] = {}
     try:
         on = today()
         planned, decided = plan_and_decide(course, on, policy=policy)
         to_json_value(planned)
         for day in sorted(set(dates)):
-            to_json_value(decided if day == on else decide_course(course, day, policy=policy))
+            results[day] = to_json_value(
+                decided if day == on else decide_course(course, day, policy=policy)
+            )
     except InvalidInput as exc:
         raise InvalidInput(
             _map_field(exc.field, field), f"{exc.message} (the course would not be decidable)"
@@ -417,6 +423,7 @@ def check_decidable(
             "with this entry the course could not be planned or decided "
             f"({type(exc).__name__}); nothing was saved. Check the dates and values.",
         ) from None
+    return results
 
 
 def _map_field(found: str, default: str) -> str:

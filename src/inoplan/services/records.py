@@ -26,6 +26,7 @@ from inoplan.services.common import (
     document_sha256,
     to_json_value,
 )
+from inoplan.services.decision_store import acknowledges, deciding_rules
 from inoplan.services.ports import AuditRecord, UnitOfWork, UowFactory, UserRecord
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "EventRecord",
     "Page",
     "PatientRecord",
+    "StoredDecision",
     "UnitOfWork",
     "UowFactory",
     "UserRecord",
@@ -140,6 +142,24 @@ class AcknowledgementRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredDecision:
+    """A course with what is stored of its decision for one day (``current_decisions``) and its
+    newest acknowledgement: one row of the Today list's single query. The ``decision_*`` fields
+    are ``None`` when nothing is stored for that day; whether what is stored is current is for
+    ``inoplan.services.decisions`` to judge (course version and fingerprint)."""
+
+    course_id: int
+    course_version: int
+    patient_external_id: str
+    decision_version: int | None
+    fingerprint: str | None
+    summary: dict[str, Any] | None
+    acknowledged_status: str | None
+    acknowledged_rules: tuple[str, ...]
+    patient_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     data: list[Any]
     count: int
@@ -213,7 +233,9 @@ def create_course(
 
     data = _clean_document(document)
     course = _parse(data)
-    overrides = _guard_document(course, data, role=role, now=now, policy=policy, clock=clock)
+    overrides, decided, today = _guard_document(
+        course, data, role=role, now=now, policy=policy, clock=clock
+    )
     patient = data["patient"]
     events = list(data.get("events") or [])
     now_utc = clock()
@@ -244,6 +266,7 @@ def create_course(
         )
         for position, event in enumerate(events):
             uow.courses.add_event(course_id, position, event, at=now_utc, by=actor)
+        _store_decision(uow, course_id, 1, today, decided, policy=policy, at=now_utc)
         stored: dict[str, Any] = {k: data[k] for k in ("label", "patient", "plan") if k in data}
         after: dict[str, Any] = {
             "version": 1,
@@ -288,8 +311,11 @@ def _guard_document(
     now: datetime | None,
     policy: Any,
     clock: Clock,
-) -> list[dict[str, Any]]:
-    """The write-time guards for a whole new document; returns the overrides it records."""
+) -> tuple[list[dict[str, Any]], dict[str, Any], date]:
+    """The write-time guards for a whole new document.
+
+    Returns the overrides it records, and today's decision with its day (stored with the course).
+    """
     from inoplan.domain.course import AdministrationEvent
     from inoplan.services import guards
 
@@ -323,8 +349,8 @@ def _guard_document(
     dates = {today, course.plan.start_date, *(a.date for a in course.administrations())}
     if course.events:
         dates.add(max(e.date for e in course.events))
-    guards.check_decidable(course, data, dates, field="events", policy=policy)
-    return overrides
+    decided = guards.check_decidable(course, data, dates, field="events", policy=policy)
+    return overrides, decided[today], today
 
 
 def _override_record(position: int, reason: str | None, because: Sequence[str]) -> dict[str, Any]:
@@ -396,7 +422,7 @@ def append_event(
     if current.version != expected_version:
         raise _stale(course_id, current.version, expected_version)
     position = len(datas)
-    override, parsed = _guard_event(
+    override, parsed, decided, today = _guard_event(
         current, datas, data, before=before, now=now, policy=policy, clock=clock
     )
     written_at = clock()
@@ -408,6 +434,7 @@ def append_event(
                 raise NotFound(f"course {course_id} does not exist")
             raise _stale(course_id, latest.version, expected_version)
         uow.courses.add_event(course_id, position, data, at=written_at, by=actor)
+        _store_decision(uow, course_id, version, today, decided, policy=policy, at=written_at)
         after: dict[str, Any] = {"version": version, "events": position + 1, "event": data}
         if override is not None:
             after["override"] = override
@@ -447,13 +474,14 @@ def _guard_event(
     now: datetime | None,
     policy: Any,
     clock: Clock,
-) -> tuple[dict[str, Any] | None, Any]:
+) -> tuple[dict[str, Any] | None, Any, dict[str, Any], date]:
     """Validate one event against the stored course and run the write-time guards.
 
     ``before`` is the stored course already parsed (from :data:`PARSED_COURSES`), or None: then
     the whole would-be document is parsed; else only the new event is validated into it
     (``document.io.extend_course``: the same result and errors). Returns the override record
-    to audit (``None`` when the event overrides nothing) and the parsed would-be course.
+    to audit (``None`` when the event overrides nothing), the parsed would-be course, and its
+    decision for today with the day (stored with the write).
     """
     from inoplan.document.io import extend_course
     from inoplan.domain.course import AdministrationEvent
@@ -480,15 +508,44 @@ def _guard_event(
                 parsed, position, (now or clock()).date(), field="event", policy=policy
             )
         day = data.get("date")
-        dates = {(now or clock()).date()}
+        today = (now or clock()).date()
+        dates = {today}
         if isinstance(day, str):
             dates.add(date.fromisoformat(day))
-        guards.check_decidable(parsed, document, dates, field="event", policy=policy)
+        decided = guards.check_decidable(parsed, document, dates, field="event", policy=policy)
     except InvalidInput as exc:
         exc.field = _event_field(exc.field, position)
         exc.args = (f"{exc.field}: {exc.message}",)
         raise
-    return override, parsed
+    return override, parsed, decided[today], today
+
+
+def _store_decision(
+    uow: UnitOfWork,
+    course_id: int,
+    version: int,
+    on: date,
+    decision: Mapping[str, Any],
+    *,
+    policy: Any,
+    at: datetime,
+) -> None:
+    """Store the course's decision for ``on`` at ``version`` in the write's own transaction
+    (``inoplan.services.decision_store``): the Today list reads it instead of recomputing."""
+    from inoplan.services.decision_store import fingerprint, stored_row
+
+    uow.current_decisions.upsert(
+        [
+            stored_row(
+                course_id=course_id,
+                course_version=version,
+                on=on,
+                fingerprint=fingerprint(policy),
+                decision=decision,
+                at=at,
+            )
+        ]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -818,26 +875,20 @@ def confirm_decision(
 ACKNOWLEDGE_STATUSES = ("discontinue",)
 
 
-def deciding_rules(decision: Mapping[str, Any]) -> tuple[str, ...]:
-    """The rules that decided the decision's status (what an acknowledgement covers)."""
-    status = decision.get("status")
-    rules = {
-        str(r.get("rule"))
-        for r in decision.get("reasons") or []
-        if r.get("verdict") == status and r.get("rule")
-    }
-    return tuple(sorted(rules))
-
-
 def is_acknowledged(
     decision: Mapping[str, Any], acknowledgement: AcknowledgementRecord | None
 ) -> bool:
     """Whether ``acknowledgement`` covers this decision: the same status, and every rule that
     decides it now was already acknowledged (a new reason to stop needs a new acknowledgement).
     """
-    if acknowledgement is None or decision.get("status") != acknowledgement.status:
+    if acknowledgement is None:
         return False
-    return set(deciding_rules(decision)) <= set(acknowledgement.rules)
+    return acknowledges(
+        acknowledgement.status,
+        acknowledgement.rules,
+        str(decision.get("status")),
+        deciding_rules(decision),
+    )
 
 
 def acknowledge_course(

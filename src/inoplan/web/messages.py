@@ -687,7 +687,18 @@ def plain(message: object, events: Sequence[Mapping[str, Any]] | None = None) ->
     >>> plain("Input should be 'CR', 'CRi' or 'PR'")
     'choose one of CR, CRi or PR'
     """
-    text = str(message)
+    if not events:  # the same reasons recur on every row of a list: translate each once
+        return _plain_text(str(message))
+    return _plain(str(message), events)
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain_text(text: str) -> str:
+    """:func:`plain` without events (a pure function of the text, so it is kept per process)."""
+    return _plain(text, None)
+
+
+def _plain(text: str, events: Sequence[Mapping[str, Any]] | None) -> str:
     for pattern, replacement in _HL7_PHRASES:
         text = pattern.sub(replacement, text)
     text = _HL7_FIELD.sub(lambda m: _hl7_field(m.group(1), m.group(2)), text)  # "PID-3"

@@ -1,7 +1,8 @@
 """View builders: call the services and shape plain values for the templates and PDFs.
 
 No SQL and no clinical logic here: decisions come from ``records.show_decision`` (which also
-records them as shown), calendars from the planner service, preparation numbers from
+records them as shown; the Today list reads the stored decisions of
+``services.decisions.day_decisions``), calendars from the planner service, preparation numbers from
 ``services.dosing.dose_json``; this module only arranges them for display.
 """
 
@@ -64,15 +65,6 @@ def _policy_kwargs(policy: Any) -> dict[str, Any]:
     return {} if policy is None else {"policy": policy}
 
 
-def one_line_reason(decision: Mapping[str, Any]) -> str:
-    """The first reason's message with its citation, as the today list shows it."""
-    reasons = decision.get("reasons") or []
-    if not reasons:
-        return ""
-    first = reasons[0]
-    return f"{first.get('message', '')} ({first.get('citation', '')})"
-
-
 # -- today ---------------------------------------------------------------------------------
 
 
@@ -116,7 +108,12 @@ def today_view(
     role: str = "",
     policy: Any = None,
 ) -> dict[str, Any]:
-    """Every course's decision for ``on`` (each recorded as shown), filtered for the list.
+    """Every course's decision for ``on``, read from the stored decisions, filtered for the list.
+
+    The decisions come from ``services.decisions.day_decisions``: one query when every stored
+    decision is current; stale ones (a new day, a new course version, new knowledge or policy)
+    are recomputed and stored in one transaction, never shown as they were. Opening a course
+    records its decision as shown to the person (the list itself records nothing per course).
 
     Each row also says what the course waits for (labs, release, verification, preparation,
     administration: :func:`worklist`); ``role`` keeps the rows that role can act on, and every
@@ -126,61 +123,27 @@ def today_view(
     whose decision is to discontinue until a prescriber has acknowledged it. Critical items
     come first (a critical alert, an unacknowledged stop, an error), then by status.
     """
-    from inoplan.services.records import (
-        acknowledgements,
-        is_acknowledged,
-        list_courses,
-        show_decision,
-    )
+    from inoplan.services.decisions import day_decisions
 
-    rows: list[TodayRow] = []
-    offset = 0
-    while True:
-        page = list_courses(database, offset=offset, limit=200)
-        acks = acknowledgements(database, [course.id for course in page.data])
-        for course in page.data:
-            if patient and patient.lower() not in course.patient_external_id.lower():
-                continue
-            try:
-                decision = show_decision(
-                    database, course.id, on, actor=principal.username, **_policy_kwargs(policy)
-                )
-            except CdsError as exc:  # one bad course must not hide the others
-                rows.append(
-                    TodayRow(
-                        course.id,
-                        course.patient_external_id,
-                        "error",
-                        "Error",
-                        "",
-                        None,
-                        0,
-                        0,
-                        error=str(exc),
-                    )
-                )
-                continue
-            alerts = decision.get("alerts") or []
-            status = str(decision.get("status"))
-            critical = [str(a.get("code")) for a in alerts if a.get("severity") == "critical"]
-            rows.append(
-                TodayRow(
-                    course_id=course.id,
-                    patient_id=course.patient_external_id,
-                    status=status,
-                    status_text=BADGE_TEXT.get(status, status),
-                    reason=one_line_reason(decision),
-                    next_dose=decision.get("next_dose"),
-                    critical=len(critical),
-                    warnings=sum(1 for a in alerts if a.get("severity") == "warning"),
-                    acknowledged=is_acknowledged(decision, acks.get(course.id)),
-                    critical_codes=tuple(dict.fromkeys(critical)),
-                    rules=tuple(str(r.get("rule")) for r in decision.get("reasons") or []),
-                )
-            )
-        offset += len(page.data)
-        if not page.data or offset >= page.count:
-            break
+    day = day_decisions(database, on, patient=patient, **_policy_kwargs(policy))
+    rows = [
+        TodayRow(
+            course_id=d.course_id,
+            patient_id=d.patient_id,
+            status=d.status,
+            status_text="Error" if d.status == "error" else BADGE_TEXT.get(d.status, d.status),
+            reason=d.reason,
+            next_dose=d.next_dose,
+            critical=d.critical,
+            warnings=d.warnings,
+            error=d.error,
+            acknowledged=d.acknowledged,
+            critical_codes=d.critical_codes,
+            rules=d.reason_rules,
+            patient_name=d.patient_name,
+        )
+        for d in day.rows
+    ]
     rows = worklist(database, rows)
     counts: dict[str, int] = {}
     for row in rows:
@@ -219,24 +182,14 @@ WORKLIST_ROLES: Final = ("prescriber", "pharmacist", "nurse")
 
 
 def worklist(database: Uow, rows: list[TodayRow]) -> list[TodayRow]:
-    """The rows with the patient's name, the due dose's state and what the course waits for
-    (``services.workflow.waits_for``): one query for the states of every listed course, and the
-    course pages (200 at a time) for the names."""
+    """The rows with the due dose's state and what the course waits for
+    (``services.workflow.waits_for``): one query for the states of every listed course (the
+    patient's name came with the row, from the Today list's one query)."""
     import dataclasses
 
-    from inoplan.services.records import list_courses
     from inoplan.services.workflow import day_states, waits_for
 
-    ids = [r.course_id for r in rows]
-    states = day_states(database, ids)
-    names: dict[int, str] = {}
-    offset = 0
-    while ids:
-        page = list_courses(database, offset=offset, limit=200)
-        names.update({c.id: str(c.patient_doc.get("name") or "") for c in page.data})
-        offset += len(page.data)
-        if not page.data or offset >= page.count:
-            break
+    states = day_states(database, [r.course_id for r in rows])
     out = []
     for row in rows:
         due = row.next_dose or {}
@@ -251,7 +204,6 @@ def worklist(database: Uow, rows: list[TodayRow]) -> list[TodayRow]:
         out.append(
             dataclasses.replace(
                 row,
-                patient_name=names.get(row.course_id, ""),
                 day_state=day.state if day is not None else ("ordered" if due else ""),
                 waits=waits_for(decision, day),
             )
