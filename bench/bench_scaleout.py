@@ -219,9 +219,7 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
-def measure(
-    name: str, server_pid: int, admin_dsn: str, work: Any
-) -> tuple[dict[str, Any], Any]:
+def measure(name: str, server_pid: int, admin_dsn: str, work: Any) -> tuple[dict[str, Any], Any]:
     """Run ``work()`` (returns (requests, extra)) with CPU accounting and lock sampling."""
     sampler = Sampler(admin_dsn)
     backends = sampler.backends()
