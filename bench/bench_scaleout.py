@@ -57,7 +57,7 @@ from bench_cds import ISS, SANDBOX, SERVICE, TODAY, free_port, mint_tokens, payl
 
 SECRET = "Zq3v9Lw2Tn8Xb4Rm6Yc1Hp5Kd7Fg0Js2Qa9Wu3Ee8Oi4Ly6Vt-scaleout"
 DATABASE = "today_bench"
-MAX_RATE = 800  # CDS calls/s any run could reach here (sizes the token supply)
+MAX_RATE = 400  # CDS calls/s any run could reach here (sizes the token supply)
 
 APP = textwrap.dedent("""
     import datetime, os
@@ -68,6 +68,7 @@ APP = textwrap.dedent("""
     settings = Settings(database_url=os.environ["BENCH_DB"], secret_key=os.environ["BENCH_SECRET"],
                         cds_issuers=Path(os.environ["BENCH_ISSUERS"]),
                         public_url=os.environ["BENCH_PUBLIC_URL"], environment="production",
+                        audit_key=os.environ["BENCH_AUDIT_KEY"],
                         log_level="WARNING")
     app = create_app(settings, migrate=False)
     app.state.cds_today = lambda: datetime.date.fromisoformat(os.environ["BENCH_TODAY"])
@@ -391,6 +392,7 @@ def run_workers(workers: int, args: argparse.Namespace, work: Path) -> list[dict
         "BENCH_ISSUERS": str(work / "issuers.toml"),
         "BENCH_PUBLIC_URL": public,
         "BENCH_TODAY": TODAY,
+        "BENCH_AUDIT_KEY": "Hq7vT2wLx9Nb4Rm6Yc1Zp5Kd7Fg0Js2Qa9Wu3Ee8Oi4Ly6Vt-audit",
     }
     tokens = mint_tokens(MAX_RATE * int(args.duration + 2) * 2, f"{public}/cds-services/{SERVICE}")
     (work / "tokens.txt").write_text("\n".join(tokens) + "\n")
