@@ -5,6 +5,7 @@ Today list's cost is asserted as a number of SQL statements, constant in the num
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -273,3 +274,38 @@ def test_the_refresh_command_recomputes_a_stale_day_once(tmp_path: Any) -> None:
     assert "3 stored decisions of older days deleted" in again.stdout  # TODAY's, from the writes
     bad = _run(url, "decisions", "refresh", "--on", "tomorrow")
     assert bad.returncode == 2 and "--on" in bad.stderr
+
+
+@pytest.mark.postgres
+def test_two_processes_refreshing_at_once_agree_with_the_server(postgres_schema_url: str) -> None:
+    """Two ``inoplan decisions refresh`` processes on one PostgreSQL day at once: both succeed,
+    one row per course, and what they stored is what this process computes."""
+    import json
+    import subprocess
+    import sys
+
+    database = migrated_database(postgres_schema_url)
+    try:
+        ids = add(database, 8)
+        later = (TODAY + timedelta(days=3)).isoformat()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("INOPLAN_")}
+        env["INOPLAN_DATABASE_URL"] = postgres_schema_url
+        command = [sys.executable, "-m", "inoplan", "decisions", "refresh", "--on", later]
+        processes = [
+            subprocess.Popen(
+                [*command, "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+            for _ in range(2)
+        ]
+        outputs = [p.communicate(timeout=180) for p in processes]
+        assert [p.returncode for p in processes] == [0, 0], [o[1] for o in outputs]
+        counts = [json.loads(o[0]) for o in outputs]
+        assert all(c["courses"] == 8 and c["errors"] == 0 for c in counts)
+        day = date.fromisoformat(later)
+        warm = day_decisions(database, day)
+        assert (warm.fresh, warm.recomputed) == (8, 0)
+        assert {r.course_id: r.status for r in warm.rows} == {
+            i: computed(database, i, day) for i in ids
+        }
+    finally:
+        database.dispose()
