@@ -49,6 +49,13 @@ VALID: dict[str, dict[str, str]] = {
         "to": "2026-12-09",
         "reason": "pharmacy closed",
     },
+    "dose_change": {
+        "date": "2026-12-08",
+        "cycle": "1",
+        "day": "8",
+        "dose_mg_per_m2": "0.4",
+        "reason": "grade 2 mucositis",
+    },
 }
 INVALID: dict[str, tuple[dict[str, str], str, str]] = {
     "vitals": ({"date": "2026-12-08", "weight_kg": "abc"}, "weight_kg", "enter a number"),
@@ -87,6 +94,11 @@ INVALID: dict[str, tuple[dict[str, str], str, str]] = {
         "to",
         "YYYY-MM-DD",
     ),
+    "dose_change": (
+        {"date": "2026-12-08", "cycle": "1", "day": "8", "dose_mg_per_m2": "0,4", "reason": "x"},
+        "dose_mg_per_m2",
+        "decimal point",
+    ),
 }
 ROLE_FOR = {
     "vitals": "nurse",
@@ -101,6 +113,7 @@ ROLE_FOR = {
     "discontinuation": "prescriber",
     "plan_change": "prescriber",
     "reschedule": "prescriber",
+    "dose_change": "prescriber",
 }
 FORBIDDEN_FOR = {
     "vitals": "pharmacist",
@@ -115,6 +128,7 @@ FORBIDDEN_FOR = {
     "discontinuation": "viewer",
     "plan_change": "nurse",
     "reschedule": "pharmacist",
+    "dose_change": "nurse",
 }
 
 

@@ -353,7 +353,7 @@ def test_a_plan_change_needs_a_change_and_a_reason(client: Any, app: Any, course
     assert _events(app, course_id) == before
 
 
-@pytest.mark.parametrize("kind", ["plan_change", "reschedule"])
+@pytest.mark.parametrize("kind", ["plan_change", "reschedule", "dose_change"])
 @pytest.mark.parametrize("role", ["nurse", "pharmacist"])
 def test_only_prescribers_edit_the_plan(
     client: Any, app: Any, course_id: int, kind: str, role: str
@@ -362,7 +362,14 @@ def test_only_prescribers_edit_the_plan(
     page = client.get(f"/courses/{course_id}").text
     assert f'id="form-{kind}"' not in page
     before = _events(app, course_id)
-    data = {"date": "2026-12-08", "hsct_intended": "no", "reason": "x", **MOVE, "to": "2026-12-09"}
+    data = {
+        "date": "2026-12-08",
+        "hsct_intended": "no",
+        "reason": "x",
+        **MOVE,
+        "to": "2026-12-09",
+        "dose_mg_per_m2": "0.4",
+    }
     response = _post_event(client, course_id, kind, data)
     assert response.status_code == 403
     assert _events(app, course_id) == before
@@ -380,3 +387,49 @@ def test_stopping_the_course(client: Any, app: Any, course_id: int) -> None:
     response = _post_event(client, course_id, "discontinuation", {"date": "2026-12-08"})
     assert response.status_code == 422
     assert 'id="discontinuation-f-reason-error"' in response.text
+
+
+LOWER = {"date": "2026-12-08", "cycle": "1", "day": "8", "reason": "grade 2 mucositis"}
+
+
+def test_a_dose_is_lowered_with_a_reason(client: Any, app: Any, course_id: int) -> None:
+    login(client, "prescriber")
+    assert _decision(app, course_id, "2026-12-08")["next_dose"]["dose_mg_per_m2"] == 0.5
+    response = _post_event(client, course_id, "dose_change", {**LOWER, "dose_mg_per_m2": "0.4"})
+    assert response.status_code == 303, response.text
+    event = _events(app, course_id)[-1]
+    assert (event["type"], event["dose_mg_per_m2"], event["reason"]) == (
+        "dose_change",
+        0.4,
+        "grade 2 mucositis",
+    )
+    due = _decision(app, course_id, "2026-12-08")
+    assert due["status"] == "give"
+    assert due["next_dose"]["dose_mg_per_m2"] == 0.4
+    page = html_lib.unescape(client.get(f"/courses/{course_id}").text)
+    assert "Cycle 1 day 8 lowered to 0.4 mg/m² by the prescriber" in page
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        ({**LOWER, "dose_mg_per_m2": "0.6"}, "may only lower the dose: the label gives 0.5"),
+        ({**LOWER, "dose_mg_per_m2": "0.5"}, "may only lower the dose"),
+        ({**LOWER, "day": "1", "dose_mg_per_m2": "0.4"}, "a dose given is not changed"),
+        ({**LOWER, "cycle": "6", "dose_mg_per_m2": "0.4"}, "not a dose still planned"),
+    ],
+)
+def test_a_dose_change_that_does_not_lower_the_dose_is_refused(
+    client: Any, app: Any, course_id: int, data: dict[str, str], words: str
+) -> None:
+    login(client, "prescriber")
+    before = _events(app, course_id)
+    response = _post_event(client, course_id, "dose_change", data)
+    assert response.status_code == 422, response.text
+    html = html_lib.unescape(response.text)
+    error = re.search(r'id="dose_change-f-dose-mg-per-m2-error">([^<]*)<', html)
+    assert error is not None, "no error next to the new dose"
+    assert words in error.group(1)
+    assert "US PI" in error.group(1) or "given" in words
+    assert f'value="{data["dose_mg_per_m2"]}"' in html
+    assert _events(app, course_id) == before

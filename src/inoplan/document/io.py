@@ -149,6 +149,7 @@ _EVENT_TYPES = (
     "discontinuation",
     "plan_change",
     "reschedule",
+    "dose_change",
     "void",
 )
 
@@ -433,6 +434,13 @@ def _event(e: Any, i: int, reference: bool = False) -> c.Event:
                     "treatment day is moved from the day the move is decided on",
                 )
             return c.RescheduleEvent(**base, cycle=e.cycle, day=e.day, to=e.to)
+        case "dose_change":
+            return c.DoseChangeEvent(
+                **base,
+                cycle=e.cycle,
+                day=e.day,
+                dose_mg_per_m2=_required(_dec(e.dose_mg_per_m2, f"{where}.dose_mg_per_m2")),
+            )
         case "void":
             return c.VoidEvent(**base)
     raise InvalidInput(f"{where}.type", f"unknown event type {e.type!r}")  # pragma: no cover

@@ -204,6 +204,16 @@ class RescheduleDoc(_EventDoc):
     to: dt.date
 
 
+class DoseChangeDoc(_EventDoc):
+    """The prescriber lowers the dose of one treatment day below the label's (reason required)."""
+
+    type: Literal["dose_change"]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    cycle: Annotated[StrictInt, Field(ge=1, le=6)]
+    day: Literal[1, 8, 15]
+    dose_mg_per_m2: Annotated[Number, Field(gt=0)]  # below the label's dose: the planner
+
+
 class VoidDoc(_EventDoc):
     """An event entered in error: it withdraws the event it names (any type); reason required."""
 
@@ -225,6 +235,7 @@ EventDoc = Annotated[
     | DiscontinuationDoc
     | PlanChangeDoc
     | RescheduleDoc
+    | DoseChangeDoc
     | VoidDoc,
     Field(discriminator="type"),
 ]

@@ -22,6 +22,7 @@ __all__ = [
     "Course",
     "CoursePlan",
     "DiscontinuationEvent",
+    "DoseChangeEvent",
     "EcgEvent",
     "Event",
     "History",
@@ -202,6 +203,17 @@ class RescheduleEvent(_EventBase):
 
 
 @dataclass(frozen=True, slots=True)
+class DoseChangeEvent(_EventBase):
+    """The dose of one treatment day lowered by the prescriber to ``dose_mg_per_m2`` (never
+    above the label's dose for that day: the planner applies only a lower dose)."""
+
+    cycle: int = 1
+    day: int = 1
+    dose_mg_per_m2: Decimal = Decimal(0)
+    type: str = "dose_change"
+
+
+@dataclass(frozen=True, slots=True)
 class VoidEvent(_EventBase):
     """Withdraws the event named by ``supersedes`` (entered in error); counts for nothing else."""
 
@@ -221,6 +233,7 @@ Event: TypeAlias = (
     | DiscontinuationEvent
     | PlanChangeEvent
     | RescheduleEvent
+    | DoseChangeEvent
     | VoidEvent
 )
 E = TypeVar("E", bound=_EventBase)

@@ -18,6 +18,7 @@ from inoplan.domain.course import (
     AdministrationEvent,
     Course,
     DiscontinuationEvent,
+    DoseChangeEvent,
     RescheduleEvent,
     ResponseEvent,
     VitalsEvent,
@@ -31,6 +32,7 @@ __all__ = [
     "BodyUsed",
     "CycleAdjustment",
     "CyclePlan",
+    "DoseChange",
     "Move",
     "PlannedDose",
     "TreatmentPlan",
@@ -129,6 +131,19 @@ class Move:
 
 
 @dataclass(frozen=True, slots=True)
+class DoseChange:
+    """A treatment day's dose lowered by the prescriber (a ``dose_change`` entry) and whether the
+    planner applied it: only a dose below the one the label (with its Table 4 changes) gives."""
+
+    cycle: int
+    day: int
+    mg_per_m2: Decimal
+    reason: str
+    applied: bool
+    label_mg_per_m2: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class TreatmentPlan:
     doses: tuple[PlannedDose, ...]
     cycles: tuple[CyclePlan, ...]
@@ -139,6 +154,10 @@ class TreatmentPlan:
     notes: tuple[str, ...] = ()
     citations: tuple[Citation, ...] = field(default_factory=tuple)
     moves: tuple[Move, ...] = ()
+    dose_changes: tuple[DoseChange, ...] = ()
+
+    def dose_change(self, cycle: int, day: int) -> DoseChange | None:
+        return next((c for c in self.dose_changes if (c.cycle, c.day) == (cycle, day)), None)
 
     def move(self, cycle: int, day: int) -> Move | None:
         return next((m for m in self.moves if m.cycle == cycle and m.day == day), None)
@@ -240,6 +259,8 @@ def plan_course(
     last_given_key = max(given) if given else None
     wanted_moves = {(e.cycle, e.day): e for e in course.of_type(RescheduleEvent)}  # latest wins
     moves: list[Move] = []
+    wanted_doses = {(e.cycle, e.day): e for e in course.of_type(DoseChangeEvent)}  # latest wins
+    dose_changes: list[DoseChange] = []
 
     doses: list[PlannedDose] = []
     cycles: list[CyclePlan] = []
@@ -295,6 +316,16 @@ def plan_course(
             mg_per_m2 = check_dose(
                 scheduled_dose.mg_per_m2 * adjustment.factor, label.limits, field="dose_mg_per_m2"
             )
+            lowered = wanted_doses.get((cycle, day))
+            if lowered is not None:
+                lower = lowered.dose_mg_per_m2 < mg_per_m2
+                dose_changes.append(
+                    DoseChange(
+                        cycle, day, lowered.dose_mg_per_m2, lowered.reason or "", lower, mg_per_m2
+                    )
+                )
+                if lower:
+                    mg_per_m2 = lowered.dose_mg_per_m2
             cycle_mg_per_m2.append(mg_per_m2)
             scheduled = start + timedelta(days=day - 1)
             if day == 1:
@@ -395,6 +426,18 @@ def plan_course(
                 f"The move of cycle {move.cycle} day {move.day} to {move.to.isoformat()} is not "
                 f"applied: {move.why_not} ({regimen.citation})."
             )
+    for change in dose_changes:
+        if change.applied:
+            notes.append(
+                f"Cycle {change.cycle} day {change.day} lowered to {change.mg_per_m2} mg/m2 by "
+                f"the prescriber (label dose {change.label_mg_per_m2} mg/m2): {change.reason}"
+            )
+        else:
+            notes.append(
+                f"The dose change of cycle {change.cycle} day {change.day} to "
+                f"{change.mg_per_m2} mg/m2 is not applied: it is not below the label's dose "
+                f"({change.label_mg_per_m2} mg/m2; {regimen.citation})."
+            )
     if course.plan.hsct_intended is None:
         notes.append(label.caps.hsct_undecided_interpretation)
     notes.append(regimen.remission_interpretation)
@@ -408,4 +451,5 @@ def plan_course(
         notes=tuple(notes),
         citations=(regimen.citation, label.caps.citation, label.limits.citation),
         moves=tuple(moves),
+        dose_changes=tuple(dose_changes),
     )

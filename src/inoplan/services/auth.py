@@ -31,6 +31,7 @@ event.hsct             yes    yes
 event.discontinuation  yes    yes
 event.plan_change      yes    yes
 event.reschedule       yes    yes
+event.dose_change      yes    yes
 event.void             yes    yes         yes         yes
 dose.override          yes    yes
 dose.verify            yes                yes
@@ -140,10 +141,11 @@ PERMISSIONS: Final[Mapping[str, frozenset[str]]] = {
     "event.medication": frozenset({"admin", "prescriber"}),
     "event.hsct": frozenset({"admin", "prescriber"}),
     "event.discontinuation": frozenset({"admin", "prescriber"}),
-    # the prescriber edits the plan (transplant intent, cycle 1 length, BSA formula) or moves a
-    # treatment day inside the label's window, each with a required reason
+    # the prescriber edits the plan (transplant intent, cycle 1 length, BSA formula), moves a
+    # treatment day inside the label's window or lowers a day's dose, each with a reason
     "event.plan_change": frozenset({"admin", "prescriber"}),
     "event.reschedule": frozenset({"admin", "prescriber"}),
+    "event.dose_change": frozenset({"admin", "prescriber"}),
     # withdrawing an entry made in error; the target's own action is needed as well
     "event.void": frozenset({"admin", "prescriber", "pharmacist", "nurse"}),
     # recording a dose against the decision (held day, stopped course, above a hard limit)

@@ -26,7 +26,8 @@ internal caller such as the demo seed or a test's setup may leave them out):
    is refused unless the engine's plan, as of the later of today and the entry's date, applies
    it (days 8 and 15 inside the label's window and at least the minimum gap after the previous
    dose; day 1 delayed, never brought forward; a dose not given yet), with the window and the
-   label citation in the message.
+   label citation in the message; a ``dose_change`` likewise (:func:`check_move`) unless it
+   lowers the dose the label (with its Table 4 changes) gives a day not given yet.
 5. **Still decidable** (:func:`check_decidable`): the would-be course is planned and decided
    (for today and for each date written), exactly as the plan and decision endpoints do it; an
    entry that would make that fail is refused instead of breaking the course for everyone.
@@ -348,13 +349,23 @@ def check_move(
     from inoplan.knowledge.loader import load_label
 
     move = next(
-        (e for e in course.events if e.index == index and isinstance(e, c.RescheduleEvent)), None
+        (
+            e
+            for e in course.events
+            if e.index == index and isinstance(e, c.RescheduleEvent | c.DoseChangeEvent)
+        ),
+        None,
     )
-    if move is None or move.to is None:
+    if move is None:
         return  # corrected or withdrawn at once: nothing to move
     label = load_label(course.label)
     as_of = max(on, move.date)
     plan = plan_as_of(course, label, as_of, policy=policy or SitePolicy()).plan
+    if isinstance(move, c.DoseChangeEvent):
+        _check_dose_change(course, move, plan, label, as_of, field)
+        return
+    if move.to is None:
+        return
     given = next(
         (a for a in course.administrations() if (a.cycle, a.day) == (move.cycle, move.day)), None
     )
@@ -375,6 +386,36 @@ def check_move(
         raise InvalidInput(
             where,
             f"{what} cannot move to {move.to.isoformat()}: {found.why_not} "
+            f"({label.regimen.citation})",
+        )
+
+
+def _check_dose_change(
+    course: c.Course, change: c.DoseChangeEvent, plan: Any, label: Any, as_of: date, field: str
+) -> None:
+    what = f"cycle {change.cycle} day {change.day}"
+    where = f"{field}.dose_mg_per_m2"
+    given = next(
+        (a for a in course.administrations() if (a.cycle, a.day) == (change.cycle, change.day)),
+        None,
+    )
+    if given is not None:
+        raise InvalidInput(
+            where, f"{what} was given on {given.date.isoformat()}; a dose given is not changed"
+        )
+    planned = plan.dose(change.cycle, change.day)
+    found = plan.dose_change(change.cycle, change.day)
+    if found is None or planned is None or planned.status not in ("planned", "held"):
+        raise InvalidInput(
+            where,
+            f"{what} is not a dose still planned as of {as_of.isoformat()}; nothing to change "
+            f"({label.regimen.citation})",
+        )
+    if not found.applied:
+        raise InvalidInput(
+            where,
+            f"a dose change may only lower the dose: the label gives {found.label_mg_per_m2} "
+            f"mg/m2 for {what}, not more than {change.dose_mg_per_m2} "
             f"({label.regimen.citation})",
         )
 

@@ -342,7 +342,7 @@ def _guard_document(
             overrides.append(_override_record(dose.index, dose.override_reason, because))
     today = (now or clock()).date()
     for event in course.events:
-        if event.type == "reschedule":
+        if event.type in ("reschedule", "dose_change"):
             guards.check_move(
                 course, event.index, today, field=f"events[{event.index}]", policy=policy
             )
@@ -503,7 +503,7 @@ def _guard_event(
             )
             if because or written.override_reason:
                 override = _override_record(position, written.override_reason, because)
-        if data.get("type") == "reschedule":
+        if data.get("type") in ("reschedule", "dose_change"):
             guards.check_move(
                 parsed, position, (now or clock()).date(), field="event", policy=policy
             )

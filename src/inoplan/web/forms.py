@@ -401,6 +401,26 @@ def _forms() -> dict[str, FormSpec]:
             "or minus the window, at least 6 days after the previous dose); day 1 may be "
             "delayed, never brought forward. A move outside is refused with the window.",
         ),
+        FormSpec(
+            "dose_change",
+            "Lower a dose",
+            (
+                Field("date", "Decided on", "date", required=True),
+                Field("cycle", "Cycle", "integer", required=True),
+                Field(
+                    "day",
+                    "Day",
+                    "select",
+                    required=True,
+                    options=(("1", "day 1"), ("8", "day 8"), ("15", "day 15")),
+                ),
+                Field("dose_mg_per_m2", "New dose", required=True, unit="mg/m2"),
+                Field("reason", "Reason for the change", "text", required=True),
+            ),
+            intro="Lowers the dose of one treatment day not given yet below the label's dose "
+            "(with its Table 4 changes); a higher dose is refused. The dose in mg follows from "
+            "the BSA.",
+        ),
     ]
     return {s.event_type: s for s in specs}
 
@@ -726,7 +746,12 @@ def parse_event(
 
 #: Forms whose events can be corrected (the required ``reason`` of a discontinuation, a plan change
 #: or a move would clash with the correction's reason; withdraw such an entry instead).
-CORRECTABLE: Final = frozenset(FORMS) - {"discontinuation", "plan_change", "reschedule"}
+CORRECTABLE: Final = frozenset(FORMS) - {
+    "discontinuation",
+    "plan_change",
+    "reschedule",
+    "dose_change",
+}
 #: Fields shown only to roles with ``dose.override``.
 OVERRIDE_FIELDS: Final = frozenset({"override_reason"})
 

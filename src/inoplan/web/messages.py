@@ -154,6 +154,7 @@ EVENT_WORDS: Final[Mapping[str, str]] = {
     "discontinuation": "discontinuation",
     "plan_change": "plan change",
     "reschedule": "moved treatment day",
+    "dose_change": "dose change",
     "void": "withdrawal of an entry made in error",
     "acknowledgement": "acknowledgement of the decision to discontinue",
 }
@@ -246,6 +247,7 @@ FIELD_WORDS: Final[Mapping[str, str]] = {
     "planned": "planned",
     # moved treatment day
     "to": "new date",
+    "dose_mg_per_m2": "dose (mg/m²)",
     # web-only fields
     "correction_reason": "reason for the correction",
     "version": "course version",

@@ -288,6 +288,8 @@ def prefill(
         if due
         else {}
     )
+    if "dose_change" in values and due:
+        values["dose_change"].update({"cycle": str(due["cycle"]), "day": str(due["day"])})
     if "reschedule" in values and due:
         values["reschedule"].update(
             {"cycle": str(due["cycle"]), "day": str(due["day"]), "to": str(due["scheduled"])}

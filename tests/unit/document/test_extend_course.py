@@ -101,6 +101,22 @@ def _variants(document: dict[str, Any]) -> list[dict[str, Any]]:
             "reason": "x",
         },
         {"type": "reschedule", "date": day, "cycle": 1, "day": 8, "to": day},
+        {
+            "type": "dose_change",
+            "date": day,
+            "cycle": 1,
+            "day": 8,
+            "dose_mg_per_m2": 0.4,
+            "reason": "x",
+        },
+        {
+            "type": "dose_change",
+            "date": day,
+            "cycle": 1,
+            "day": 8,
+            "dose_mg_per_m2": -1,
+            "reason": "x",
+        },
     ]
     if last.get("id"):
         out.append({**copy.deepcopy(last), "date": day})  # a duplicate id
