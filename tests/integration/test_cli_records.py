@@ -155,6 +155,10 @@ def test_the_demo_seeds_four_courses_and_an_admin_once(tmp_path: Path) -> None:
     }
     again = seed_demo(database, settings=settings, today=TODAY)
     assert records.list_courses(database).count == 4 and "nothing seeded" in again[-1]
+    from inoplan.services.audit import verify_chain
+
+    report = verify_chain(database)  # every seeded course and event vouched for by its record
+    assert report.ok and report.courses == 4, report.message()
     database.dispose()
 
 
