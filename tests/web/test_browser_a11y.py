@@ -212,6 +212,43 @@ def test_a_failed_save_focuses_the_error_summary_at_the_top(
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["320px", "desktop"])
+def test_a_new_course_with_a_slip_keeps_what_was_typed_and_passes_axe(
+    browser: Any, site: tuple[LiveServer, dict[str, str]], viewport: dict[str, int]
+) -> None:
+    """The new patient and course form, driven by its labels: a weight in grams comes back
+    with the summary focused, every value kept, no axe violation and no sideways scroll."""
+    server, paths = site
+    context = _context(browser, viewport)
+    page = context.new_page()
+    try:
+        _log_in(page, server, "prescriber")
+        page.goto(server.url + paths["new-course"])
+        form = page.locator("#form-course")
+        form.get_by_label("MRN (medical record number)").fill("A11Y-NEW-1")
+        form.get_by_label("Patient's name").fill("Grace Hopper")
+        form.get_by_label("Birth date").fill("1966-12-09")
+        form.get_by_label("Sex").select_option("female")
+        form.get_by_label("Height").fill("165")
+        form.get_by_label("Weight").fill("64000")  # grams: a slip
+        form.get_by_label("Allergies (comma-separated)").fill("polysorbate 80")
+        form.get_by_role("button", name="Start the course").click()
+        page.wait_for_load_state("load")
+        assert page.evaluate("document.activeElement && document.activeElement.id") == (
+            "error-summary"
+        )
+        assert "did you mean" in page.locator("#error-summary").inner_text()
+        assert form.get_by_label("Patient's name").input_value() == "Grace Hopper"
+        assert form.get_by_label("Weight").input_value() == "64000"
+        assert _check(page, "new-course-error") == []
+        form.get_by_label("Weight").fill("64")
+        form.get_by_role("button", name="Start the course").click()
+        page.wait_for_load_state("load")
+        assert "Saved: the new course" in page.locator("#saved").inner_text()
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["320px", "desktop"])
 def test_a_good_save_shows_the_banner_at_the_top_with_the_decision_below(
     browser: Any, site: tuple[LiveServer, dict[str, str]], viewport: dict[str, int]
 ) -> None:

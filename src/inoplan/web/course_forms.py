@@ -74,7 +74,13 @@ def _new_course_spec() -> FormSpec:
             ),
             Field("height_cm", "Height", required=True, unit="cm"),
             Field("weight_kg", "Weight", required=True, unit="kg"),
-            Field("measured_on", "Height and weight measured on", "date", required=True),
+            Field(
+                "measured_on",
+                "Measured on",
+                "date",
+                required=True,
+                hint="the date of the height and weight above",
+            ),
             Field(
                 "patient.allergies",
                 "Allergies (comma-separated)",
