@@ -99,11 +99,16 @@ def test_fhir_round_trip_import_export_import_is_equal() -> None:
         observation("qtc", "76634-5", 431, "ms", "2016-03-29", pid="pat2"),
     ]
     first = bundle_to_document(*resources, patient_id="pat2")
-    exported = export_bundle(first.document, plan=plan_document(first.document), decision=DECISION)
+    on = date.fromisoformat(str(DECISION["as_of"]))  # plan and decision of one date
+    exported = export_bundle(
+        first.document, plan=plan_document(first.document, on), decision=DECISION
+    )
     validate_bundle(exported)
     second = bundle_to_document(exported)
     assert second.document == first.document
-    again = export_bundle(second.document, plan=plan_document(second.document), decision=DECISION)
+    again = export_bundle(
+        second.document, plan=plan_document(second.document, on), decision=DECISION
+    )
     assert bundle_to_document(again).document == first.document
 
 
@@ -124,7 +129,8 @@ def test_the_export_carries_plan_doses_codes_and_the_decision() -> None:
         }
     )
     plan = plan_document(document, date(2027, 3, 2))  # as of a day the dose is known
-    bundle = export_bundle(document, plan=plan, decision=DECISION, course_id=7)
+    decision = {**DECISION, "as_of": "2027-03-02"}  # the decision of the plan's date
+    bundle = export_bundle(document, plan=plan, decision=decision, course_id=7)
     validate_bundle(bundle)
     [care_plan] = by_type(bundle, "CarePlan")
     assert care_plan["period"]["start"] == "2027-03-01"
@@ -285,3 +291,13 @@ def test_a_vod_toxicity_exports_the_snomed_code_whatever_its_spelling(term: str,
     [condition] = [c for c in by_type(bundle, "Condition") if c["code"].get("text") == term]
     systems = {c["system"] for c in condition["code"]["coding"]}
     assert (codes.SNOMED in systems) is vod
+
+
+def test_a_plan_and_a_decision_of_different_dates_are_refused() -> None:
+    from inoplan.errors import InvalidInput
+
+    document = course("01-first-dose.yaml")
+    plan = plan_document(document, date(2027, 3, 2))
+    with pytest.raises(InvalidInput, match="plan is as of 2027-03-02 but the decision is for"):
+        export_bundle(document, plan=plan, decision={**DECISION, "as_of": "2027-03-03"})
+    export_bundle(document, plan=plan, decision={**DECISION, "as_of": "2027-03-02"})
