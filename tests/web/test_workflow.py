@@ -412,6 +412,7 @@ def test_the_web_forms_move_the_dose_and_show_the_roadmap(client: Any, course_id
 
     text = " ".join(_pages(worksheet.content))
     assert "LOT-7" in text and "2027-01-31" in text  # the preparation record's lot and expiry
+    assert "Prepared pharmacist Checked admin" in text  # the bag label: who prepared, checked
 
 
 def test_the_today_worklist_says_what_each_course_waits_for_and_filters_by_role(

@@ -584,7 +584,8 @@ def _bag_label(doc: _Doc, view: Mapping[str, Any], label: Any) -> None:
             f"(infusion ends within {hours_end} h of reconstitution)",
             f"Lot {product.get('lot') or _BLANK}  Exp {product.get('expiry') or _BLANK}",
             "Protect from light. Do not shake.",
-            "Prepared ______  Checked ______",
+            f"Prepared {product.get('prepared_by') or '______'}  "
+            f"Checked {product.get('checked_by') or '______'}",
         ]
         block.set_xy(x + 2, max(block.get_y(), y + qr_size + 4) + 0.5)
         for text in rows:
