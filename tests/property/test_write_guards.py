@@ -134,6 +134,9 @@ def event(draw: st.DrawFn) -> dict[str, Any]:
                 "pregnancy_test",
                 "hsct",
                 "discontinuation",
+                "plan_change",
+                "reschedule",
+                "dose_change",
                 "void",
             ]
         )
@@ -175,6 +178,22 @@ def event(draw: st.DrawFn) -> dict[str, Any]:
         out["planned"] = draw(st.booleans())
     elif kind == "discontinuation":
         out["reason"] = "stop"
+    elif kind == "plan_change":
+        out["reason"] = "new plan"
+        for name, values in (
+            ("hsct_intended", [True, False, None]),
+            ("cycle1_days", [21, 28]),
+            ("bsa_formula", ["mosteller", "boyd"]),
+        ):
+            if draw(st.booleans()):
+                out[name] = draw(st.sampled_from(values))
+    elif kind in ("reschedule", "dose_change"):
+        out.update(cycle=draw(st.integers(1, 6)), day=draw(st.sampled_from([1, 8, 15])))
+        out["reason"] = "prescriber's choice"
+        if kind == "reschedule":
+            out["to"] = draw(days).isoformat()
+        else:
+            out["dose_mg_per_m2"] = draw(st.sampled_from([0.1, 0.3, 0.4, 0.5, 0.8, 1.0]))
     if kind == "void" or draw(st.integers(0, 5)) == 0:
         out["supersedes"] = draw(st.sampled_from(IDS))
         out["reason"] = "entered in error"
