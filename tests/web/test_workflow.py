@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from inoplan.errors import Conflict, Forbidden, InvalidInput, OverrideRequired, TooManyAttempts
+from inoplan.errors import Conflict, Forbidden, InvalidInput, TooManyAttempts
 from inoplan.services import workflow
 from inoplan.services.workflow import SecondSigner
 
@@ -284,10 +284,76 @@ def test_giving_a_dose_the_decision_now_holds_stores_neither_event_nor_state(
         db, course_id, HELD_LABS, expected_version=course_version(db, course_id), actor="nurse"
     )
     count = len(_events(db, course_id))
-    with pytest.raises(OverrideRequired):  # the write-time guard of records.append_event
+    with pytest.raises(Conflict, match="hold"):  # give re-checks today's decision
         _give(db, course_id)
     assert len(_events(db, course_id)) == count
     assert workflow.day_states(db, [course_id])[course_id][(1, 8)].state == "prepared"
+
+
+def test_a_preparation_is_given_only_on_a_day_the_decision_still_gives_it(
+    app: Any, course_id: int
+) -> None:
+    """Prepared on day 8 and "given" a week later: today's decision is about another day."""
+    from datetime import timedelta
+
+    db = app.state.database
+    _release(db, course_id)
+    _verify(db, course_id)
+    _prepare(db, course_id)
+    count = len(_events(db, course_id))
+    with pytest.raises(Conflict):
+        _give(db, course_id, now=NOW + timedelta(days=7))
+    assert len(_events(db, course_id)) == count
+    assert workflow.day_states(db, [course_id])[course_id][(1, 8)].state == "prepared"
+
+
+def test_the_infusion_must_end_within_the_labels_time_from_reconstitution(
+    app: Any, course_id: int
+) -> None:
+    """US label 2.4: reconstitution to end of infusion at most 8 hours (read from the label)."""
+    db = app.state.database
+    _release(db, course_id)
+    _verify(db, course_id)
+    _prepare(db, course_id, prepared_at=time(7, 0))
+    assert _current_steps(db, course_id)["prepared"]["prepared_on"].endswith("07:00:00+00:00")
+    late = NOW.replace(hour=15, minute=5)
+    with pytest.raises(Conflict, match="must end by"):
+        _give(
+            db,
+            course_id,
+            started_at=time(14, 1),
+            ended_at=time(15, 1),
+            now=late,
+            observation_end=time(16, 1),
+        )
+    given = _give(
+        db,
+        course_id,
+        started_at=time(14, 0),
+        ended_at=time(15, 0),
+        now=late,
+        observation_end=time(16, 0),
+    )
+    assert given.state == "given"
+
+
+def test_a_start_or_preparation_time_after_now_is_refused(app: Any, course_id: int) -> None:
+    """Now is 10:00; the clock tolerance of guards.check_not_future is 5 minutes."""
+    db = app.state.database
+    _release(db, course_id)
+    _verify(db, course_id)
+    with pytest.raises(InvalidInput) as prepared:
+        _prepare(db, course_id, prepared_at=time(10, 6))
+    assert prepared.value.field == "prepared_at"
+    _prepare(db, course_id, prepared_at=time(10, 5))
+    with pytest.raises(InvalidInput) as future:
+        _give(db, course_id, started_at=time(10, 6), ended_at=time(11, 6))
+    assert future.value.field == "started_at"
+    assert _give(db, course_id).state == "given"  # 10:05 is within the clock tolerance
+
+
+def _current_steps(db: Any, course_id: int) -> dict[str, Any]:
+    return dict(workflow.day_states(db, [course_id])[course_id][(1, 8)].steps)
 
 
 def test_the_event_and_the_state_are_written_together(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import datetime, time, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from inoplan.domain.label import Citation, DoseLimits, Label, Preparation, Vial
@@ -23,6 +23,7 @@ __all__ = [
     "check_cycle_total",
     "check_dose",
     "dose_mg",
+    "end_of_infusion_deadline",
     "prepare_dose",
 ]
 
@@ -109,6 +110,18 @@ def _clock(start: time, hours: Decimal) -> str:
     days, minute_of_day = divmod(minutes, 24 * 60)
     text = f"{minute_of_day // 60:02d}:{minute_of_day % 60:02d}"
     return text + (f" (+{days} day)" if days else "")
+
+
+def end_of_infusion_deadline(prepared_at: datetime, label: Label) -> datetime:
+    """The latest end of infusion for a dose reconstituted at ``prepared_at`` (label section
+    2.4 timing: reconstitution to end of infusion), the same rule as ``infusion_end_by``.
+
+    >>> from inoplan.knowledge import load_label
+    >>> end_of_infusion_deadline(datetime(2026, 12, 8, 7, 0), load_label("us")).isoformat()
+    '2026-12-08T15:00:00'
+    """
+    hours = label.preparation.reconstitution_to_end_of_infusion_max_hours
+    return prepared_at + timedelta(minutes=int(hours * 60))
 
 
 def prepare_dose(

@@ -17,8 +17,11 @@ prepare    verified->prepared  ``dose.prepare``      still "give"; lot, expiry (
                                (pharmacist) and a    time, the worksheet's numbers; a second
                                second signer         signer (another user, password re-entered,
                                ``dose.cosign_prepare``  throttled like a login)
-give       prepared->given     ``dose.give`` (nurse)  the administration course-document event is
-                               and a second signer   appended through ``records.append_event``
+give       prepared->given     ``dose.give`` (nurse)  still "give" at the prepared dose; the
+                               and a second signer   infusion ends within the label's time from
+                                                     reconstitution; no time after now; the
+                                                     administration course-document event is
+                                                     appended through ``records.append_event``
                                ``dose.cosign_give``  (write-time guards) in the SAME transaction
                                                      as the state change; start and end, pre-
                                                      medication, reactions, end of observation
@@ -663,6 +666,8 @@ def prepare(
             f"the product expired on {expiry.isoformat()} (today is {on.isoformat()}): "
             "do not use it",
         )
+    prepared_on = datetime.combine(on, prepared_at or now.time(), tzinfo=now.tzinfo)
+    _not_after_now("prepared_at", prepared_on, now)
     version, document, due = _still_give(uow_factory, course_id, row, cycle, day, on, policy)
     worksheet = _worksheet(document, due, on, policy)
     cosigner = _cosigner(
@@ -673,6 +678,7 @@ def prepare(
         "second_signer": cosigner,
         "at": now.astimezone(UTC).isoformat(timespec="seconds"),
         "prepared_at": (prepared_at or now.time()).strftime("%H:%M"),
+        "prepared_on": prepared_on.astimezone(UTC).isoformat(timespec="seconds"),
         "lot": lot_text,
         "expiry": expiry.isoformat(),
         "dose_mg": due["dose_mg"],
@@ -736,6 +742,26 @@ def _worksheet(
     return {k: numbers.get(k) for k in keep}
 
 
+def _not_after_now(name: str, when: datetime, now: datetime) -> None:
+    """A past-tense time may not lie after the clinic's clock (guards' clock tolerance)."""
+    from inoplan.services.guards import FUTURE_TOLERANCE
+
+    if when > now + FUTURE_TOLERANCE:
+        raise InvalidInput(
+            name,
+            f"{when.strftime('%H:%M')} is after the time now ({now.strftime('%H:%M')}): "
+            "record what has happened",
+        )
+
+
+def _prepared_on(prepared: Mapping[str, Any]) -> datetime:
+    """When the dose was reconstituted (older records: the day of the step at ``prepared_at``)."""
+    if prepared.get("prepared_on"):
+        return datetime.fromisoformat(str(prepared["prepared_on"]))
+    at = datetime.fromisoformat(str(prepared["at"]))
+    return datetime.combine(at.date(), time.fromisoformat(str(prepared["prepared_at"])), at.tzinfo)
+
+
 def _minutes(start: time, end: time) -> int:
     return (end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)
 
@@ -765,6 +791,7 @@ def give(
     appended through ``records.append_event`` (the write-time guards run: a dose against the
     decision is refused) and the day moves to "given" in the same transaction.
     """
+    from inoplan.domain.dosing import end_of_infusion_deadline
     from inoplan.knowledge.loader import load_label
     from inoplan.services.records import append_event
 
@@ -792,8 +819,28 @@ def give(
     prepared = row.steps.get("prepared") or {}
     if prepared.get("dose_mg") is None:
         raise Conflict(f"{_label_of(cycle, day)} has no preparation record")
-    version, document = _load(uow_factory, course_id)
+    started_on = datetime.combine(now.date(), started_at, tzinfo=now.tzinfo)
+    _not_after_now("started_at", started_on, now)
+    # Today's decision must still be to give this day at the prepared dose (as verify/prepare).
+    version, document, due = _still_give(
+        uow_factory, course_id, row, cycle, day, now.date(), policy
+    )
+    if not _same_mg(prepared["dose_mg"], due["dose_mg"]):
+        raise Conflict(
+            f"the decision's dose for {_label_of(cycle, day)} is now {due['dose_mg']} mg, not "
+            f"the {prepared['dose_mg']} mg prepared: not given; withdraw and release again"
+        )
     label = load_label(str(document.get("label", "us")))
+    reconstituted = _prepared_on(prepared)
+    deadline = end_of_infusion_deadline(reconstituted, label)
+    ended_on = datetime.combine(now.date(), ended_at, tzinfo=now.tzinfo)
+    if ended_on > deadline:
+        raise Conflict(
+            f"the dose was reconstituted at {reconstituted.isoformat(timespec='minutes')}; "
+            f"its infusion must end by {deadline.isoformat(timespec='minutes')} "
+            f"({label.preparation.timing_citation.text}): not given; discard it, withdraw "
+            "the preparation and prepare a new dose"
+        )
     observation_hours = label.threshold("observation_hours").number
     observed = _minutes(ended_at, observation_end)
     cosigner = _cosigner(
