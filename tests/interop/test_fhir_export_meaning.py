@@ -232,6 +232,26 @@ def test_administrations_name_their_performer_or_say_it_was_not_recorded() -> No
         assert administration["reasonReference"] == [{"reference": "Condition/indication"}]
 
 
+def test_a_withdrawn_correction_leaves_the_dose_it_corrected_in_the_export() -> None:
+    """The export resolves corrections with the document's one rule: voiding a correction puts
+    the corrected entry back (it was left out before)."""
+    document = example()
+    first = document["events"][4]
+    assert (first["type"], first["day"]) == ("administration", 1)
+    first["id"] = "a1"
+    document["events"] += [
+        {**first, "id": "a2", "dose_mg": 1.3, "supersedes": "a1", "reason": "typo"},
+        {"date": "2027-04-06", "type": "void", "supersedes": "a2", "reason": "wrong"},
+    ]
+    bundle, _ = exported(document)
+    doses = [
+        (a["extension"][1]["valueInteger"], a["dosage"]["dose"]["value"])
+        for a in resources(bundle, "MedicationAdministration")
+        if a["extension"][0]["valueInteger"] == 1
+    ]
+    assert doses == [(1, 1.25), (8, 0.78)]
+
+
 def test_the_cancer_condition_is_mcodes_primary_cancer_condition() -> None:
     bundle, _ = exported(example())
     [condition] = [c for c in resources(bundle, "Condition") if c["id"] == "indication"]

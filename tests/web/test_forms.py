@@ -424,6 +424,36 @@ def test_web_entries_get_ids_and_can_be_corrected(client: Any, app: Any, course_
     assert f'<option value="{wrong["id"]}">' not in page  # already corrected
 
 
+def test_withdrawing_a_correction_puts_the_entry_back(
+    client: Any, app: Any, course_id: int
+) -> None:
+    """The page resolves corrections with the document's rule: a voided correction is struck
+    through, the entry it corrected counts again (and may be corrected again)."""
+    login(client, "prescriber")
+    _post(client, course_id, "ecg", {"date": "2026-12-08", "qtcf_ms": "514"})
+    original = _events(app, course_id)[-1]["id"]
+    fix = {"date": "2026-12-08", "qtcf_ms": "451", "supersedes": original}
+    _post(client, course_id, "ecg", {**fix, "correction_reason": "transcription error"})
+    correction = _events(app, course_id)[-1]["id"]
+    page = client.get(f"/courses/{course_id}").text
+    response = client.post(
+        f"/courses/{course_id}/void",
+        data={
+            "csrf_token": csrf_of(page),
+            "version": str(_version(app, course_id)),
+            "supersedes": correction,
+            "reason": "wrong",
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    page = html_lib.unescape(client.get(f"/courses/{course_id}").text)
+    assert page.count('class="superseded"') == 1  # the withdrawn correction only
+    assert "Withdrawn (entered in error), no longer counts" in page
+    assert "Corrected, no longer counts" not in page
+    assert f'<option value="{original}">' in page  # in force: it may be corrected again
+
+
 def test_correction_needs_a_reason(client: Any, app: Any, course_id: int) -> None:
     login(client, "nurse")
     _post(client, course_id, "ecg", {"date": "2026-12-08", "qtcf_ms": "514"})

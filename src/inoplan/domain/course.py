@@ -8,11 +8,11 @@ sorted by date with the document order kept for equal dates. Pure.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
 from decimal import Decimal
-from typing import NamedTuple, TypeAlias, TypeVar
+from typing import Any, NamedTuple, TypeAlias, TypeVar
 
 from inoplan.domain.body import BsaFormula
 from inoplan.errors import InvalidInput
@@ -311,7 +311,14 @@ def correction_targets(links: Sequence[Link]) -> dict[str, int]:
       before this rule repairs such a course;
     - corrections forming a cycle (nothing would count).
 
+    A ``void`` of a correction withdraws that correction only: the entry it corrected is in
+    force again (it is not in the answer), as if the correction had never been recorded. To
+    withdraw the fact itself, void that entry too (the withdrawn correction no longer stands
+    in the way).
+
     >>> correction_targets([Link("a", None, "ecg"), Link("b", "a", "ecg"), Link("c", "b", "void")])
+    {'b': 2}
+    >>> correction_targets([Link("a", None, "ecg"), Link("b", "a", "ecg"), Link("c", "b", "ecg")])
     {'a': 1, 'b': 2}
     >>> correction_targets([Link("a", None, "ecg"), Link("b", "a", "ecg"), Link("c", "a", "ecg")])
     Traceback (most recent call last):
@@ -351,7 +358,26 @@ correct 'b' (the entry in force) instead: two corrections of one entry cannot bo
             continue  # this one is withdrawn: the earlier one stays in force
         targets[link.supersedes] = i
     _refuse_cycles(links, ids)
-    return targets
+    # a withdrawn correction replaces nothing: the entry it corrected is in force again
+    return {
+        target: i
+        for target, i in targets.items()
+        if links[i].type == "void" or links[i].id not in withdrawn
+    }
+
+
+def document_links(events: Iterable[Mapping[str, Any]]) -> list[Link]:
+    """The :class:`Link` of each raw (stored, JSON) event, in document order: the readers of
+    a stored document (web page, FHIR export) resolve corrections through
+    :func:`correction_targets` too, never with a lookup of their own.
+
+    >>> document_links([{"id": "a", "type": "ecg"}, {"type": "void", "supersedes": "a",
+    ...     "reason": "wrong patient"}])[1]
+    Link(id=None, supersedes='a', type='void', reason='wrong patient')
+    """
+    return [
+        Link(e.get("id"), e.get("supersedes"), str(e.get("type")), e.get("reason")) for e in events
+    ]
 
 
 def _replaced_twice(target: str, earlier: int, by: Link) -> str:

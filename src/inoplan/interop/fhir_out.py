@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
 
 from inoplan import DISCLAIMER, __version__
+from inoplan.domain.course import correction_targets, document_links
 from inoplan.errors import InvalidInput
 from inoplan.interop import codes as k
 from inoplan.interop.ucum import document_unit_to_ucum
@@ -468,7 +469,9 @@ class _Builder:
 
     def events(self) -> None:
         events = list(self.doc.get("events") or ())
-        superseded = {e["supersedes"] for e in events if e.get("supersedes")}
+        # the one rule: corrected and withdrawn entries are out, a withdrawn correction's
+        # target back in (inoplan.domain.course.correction_targets)
+        superseded = set(correction_targets(document_links(events)))
         live = [
             (i, e) for i, e in enumerate(events) if e.get("id") is None or e["id"] not in superseded
         ]

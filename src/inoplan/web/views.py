@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any, Final
 
 from inoplan import DISCLAIMER
+from inoplan.domain.course import correction_targets, document_links
 from inoplan.errors import CdsError, InvalidInput, NoDoseToPrepare
 from inoplan.services.auth import Principal, can, event_action
 
@@ -399,12 +400,11 @@ def course_view(
         reverse=True,
     )
     forms = allowed_forms(principal)
-    superseded = {
-        e.get("supersedes")
-        for e in document.get("events", [])
-        if e.get("supersedes") and e.get("type") != "void"
-    }
-    voided = {e.get("supersedes") for e in document.get("events", []) if e.get("type") == "void"}
+    # the one rule (a withdrawn correction puts the entry it corrected back in force)
+    links = document_links(document.get("events", []))
+    replaced = correction_targets(links)
+    voided = {target for target, i in replaced.items() if links[i].type == "void"}
+    superseded = set(replaced) - voided
     for event in events:
         event["_voided"] = event.get("id") in voided
         event["_superseded"] = event.get("id") in superseded or event["_voided"]

@@ -410,13 +410,18 @@ class TestCorrectionsAndVoids:
             parse_course(doc)
         assert err.value.field == "events[4].supersedes"
 
-    def test_a_void_of_the_correction_withdraws_the_fact(self) -> None:
+    def test_a_void_of_the_correction_withdraws_the_correction_only(self) -> None:
         doc = self._corrected()
         doc["events"].append(
             {"date": "2026-11-30", "type": "void", "supersedes": "v2", "reason": "wrong patient"}
         )
         course = parse_course(doc)
-        assert sorted(str(e.id) for e in course.superseded) == ["v1", "v2"]
+        assert sorted(str(e.id) for e in course.superseded) == ["v2"]
+        assert [v.weight_kg for v in course.of_type(VitalsEvent)] == [D(70)]  # v1 again
+        doc["events"].append(
+            {"date": "2026-11-30", "type": "void", "supersedes": "v1", "reason": "wrong patient"}
+        )
+        assert sorted(str(e.id) for e in parse_course(doc).superseded) == ["v1", "v2"]
 
     def test_two_old_corrections_are_repaired_by_withdrawing_one(self) -> None:
         """A course stored before the rule, with two corrections of one entry, is refused until
