@@ -43,6 +43,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from inoplan.domain import course as c
+from inoplan.domain.label import Label
 from inoplan.domain.policy import SitePolicy
 from inoplan.errors import InvalidInput, OverrideRequired
 
@@ -217,6 +218,44 @@ def _mg(value: Decimal) -> str:
     return format(value.normalize(), "f") if value == value.to_integral() else str(value)
 
 
+def _above_planned_dose(
+    course: c.Course,
+    administration: c.AdministrationEvent,
+    label: Label,
+    policy: SitePolicy,
+) -> str:
+    """More than the engine's planned mg/m2 for a day the prescriber lowered (an applied
+    ``dose_change``; the plan is the label's dose with its Table 4 changes, then the change),
+    beyond the rounding tolerance. Days without a dose change are bounded by the maxima below."""
+    from inoplan.domain.engine.limits import recorded_doses
+    from inoplan.domain.engine.plan import plan_as_of
+
+    if not any(
+        (e.cycle, e.day) == (administration.cycle, administration.day)
+        for e in course.of_type(c.DoseChangeEvent)
+    ):
+        return ""
+    before = _without(course, administration)
+    plan = plan_as_of(before, label, administration.date, policy=policy).plan
+    change = plan.dose_change(administration.cycle, administration.day)
+    planned = plan.dose(administration.cycle, administration.day)
+    if change is None or not change.applied or planned is None or planned.status == "given":
+        return ""
+    mine = next(
+        (d for d in recorded_doses(course, label, policy) if d.event.index == administration.index),
+        None,
+    )
+    if mine is None or mine.mg_per_m2 is None or not mine.above(planned.dose_mg_per_m2):
+        return ""
+    planned_mg = "" if planned.dose_mg is None else f" ({_mg(planned.dose_mg)} mg)"
+    return (
+        f"{_mg(administration.dose_mg)} mg is {mine.mg_per_m2.quantize(Decimal('0.01'))} mg/m² "
+        f"at BSA {mine.bsa_m2} m², more than the {planned.dose_mg_per_m2} mg/m²{planned_mg} "
+        f"planned for cycle {administration.cycle} day {administration.day} (the label's dose "
+        f"with its Table 4 changes and the prescriber's dose change; {label.regimen.citation.text})"
+    )
+
+
 def dose_override_reasons(
     course: c.Course,
     administration: c.AdministrationEvent,
@@ -264,6 +303,9 @@ def dose_override_reasons(
                 else ""
             )
             out.append(f"the decision for {on.isoformat()} {_AGAINST[status]}{why}")
+        above_plan = _above_planned_dose(course, administration, label, policy)
+        if above_plan:
+            out.append(above_plan)
 
     # The engine's own count of what was recorded (inoplan.domain.engine.limits): mg/m2 actually
     # given at the BSA of each dose's day, with the label file's rounding tolerance
