@@ -63,6 +63,21 @@ class InvalidInput(CdsError, ValueError):
         self.field = field
         self.message = message
 
+    @classmethod
+    def not_utf8(cls, field: str, source: object, exc: UnicodeDecodeError) -> InvalidInput:
+        """A file that is not UTF-8 text; every reader of a file says the same.
+
+        >>> slip = UnicodeDecodeError("utf-8", b"a\\xff", 1, 2, "invalid start byte")
+        >>> InvalidInput.not_utf8("COURSE", "c.yaml", slip).message
+        "cannot read 'c.yaml': not UTF-8 text (byte 0xff at offset 1); save it as UTF-8"
+        """
+        byte = exc.object[exc.start : exc.start + 1]
+        return cls(
+            field,
+            f"cannot read {str(source)!r}: not UTF-8 text (byte 0x{byte.hex()} at offset "
+            f"{exc.start}); save it as UTF-8",
+        )
+
 
 class ImplausibleMeasurement(InvalidInput):
     """A measurement outside physical plausibility, usually a unit slip.

@@ -163,6 +163,8 @@ def _read(source: Path) -> dict[str, Any]:
         return tomllib.loads(source.read_text(encoding="utf-8"), parse_float=Decimal)
     except OSError as exc:
         raise InvalidInput("site_policy", f"cannot read {str(source)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInput.not_utf8("site_policy", source, exc) from None
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInput("site_policy", f"not valid TOML: {exc}") from None
 

@@ -231,3 +231,40 @@ def test_evaluate_loads_no_cli_framework_nor_server_libraries() -> None:
     modules = _modules_after(["evaluate", example, "--on", "2027-03-01", "--json"])
     assert "inoplan.domain.engine" in modules and "pydantic" in _tops(modules)
     assert not _tops(modules) & HEAVY
+
+
+NOT_UTF8 = b"label: us\npatient: {id: \xff\xfe}\n"  # Latin-1/UTF-16 bytes, not UTF-8
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["evaluate", "{bad}", "--on", "2027-03-01", "--json"],
+        ["plan", "{bad}", "--json"],
+        ["--site-policy", "{bad}", "evaluate", str(EXAMPLES[0]), "--on", "2027-03-01", "--json"],
+        ["fhir", "import", "{bad}", "--json"],
+    ],
+)
+def test_a_file_that_is_not_utf8_is_a_clear_error_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """Both lanes: exit 2 (invalid input), the file named, what is wrong and what to do."""
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes(NOT_UTF8)
+    argv = [a.replace("{bad}", str(bad)) for a in argv]
+    typer = _run(capsys, typer_main, argv)
+    lanes = [typer] if argv[0] == "fhir" else [typer, _run(capsys, entry.main, argv)]
+    for code, out, err in lanes:
+        assert code == 2, (argv, err)
+        message = json.loads(out)["error"]["message"]  # --json: the error as JSON on stdout
+        assert message.startswith(f"cannot read {str(bad)!r}: not UTF-8 text (byte 0xff at")
+        assert message.endswith("save it as UTF-8") and "Traceback" not in err
+
+
+def test_a_folder_with_a_file_that_is_not_utf8_goes_on_with_the_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "latin1.yaml").write_bytes(NOT_UTF8)
+    code, out, _ = _run(capsys, typer_main, ["evaluate", str(tmp_path), "--on", "2027-03-01"])
+    assert code == 1
+    assert "not UTF-8 text" in json.loads(out)["error"]["message"]

@@ -152,6 +152,8 @@ def pull(
             token = token_file.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise InvalidInput("token-file", f"cannot read it: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise InvalidInput.not_utf8("token-file", token_file, exc) from None
     ctx = _context()
     identifiers = list(patient or [])
     if not identifiers:

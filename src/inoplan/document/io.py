@@ -46,6 +46,8 @@ def read_document(path: str | Path, *, field: str = "COURSE") -> dict[str, Any]:
         text = source.read_text(encoding="utf-8")
     except OSError as exc:
         raise InvalidInput(field, f"cannot read {str(source)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInput.not_utf8(field, source, exc) from None
     return parse_text(text, field=field)
 
 
