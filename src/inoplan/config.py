@@ -311,34 +311,45 @@ class Settings(BaseSettings):
         return self.secret_key is None
 
     def resolve_audit_key(self) -> bytes:
-        """The audit trail's HMAC key: ``audit_key``, else the file ``audit_key_file``, else
+        """The audit trail's HMAC key: ``audit_key`` or the file ``audit_key_file``, else
         (development only) the key kept in ``instance_path/audit_key``.
 
-        Raises ``ValueError`` outside development when neither is configured or the file's key
-        is weak, and ``PermissionError`` for a key file that others may read.
+        Both sources get the same checks: outside development a weak key, or one equal to the
+        token key (``INOPLAN_SECRET_KEY``), is refused. Both set with different keys is refused
+        too (which one keys the chain would be a guess); both set with one key is accepted.
+
+        Raises ``ValueError`` outside development when neither is configured or the key is weak
+        or equals the token key, and ``PermissionError`` for a key file that others may read.
         """
         how = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
-        if self.audit_key is not None:
-            return self.audit_key.get_secret_value().encode("utf-8")
-        if self.audit_key_file is not None:
-            path = self.audit_key_file
-            mode = path.stat().st_mode & 0o777
-            if mode & 0o007:
-                raise PermissionError(
-                    f"{path} may be read by anyone (mode {mode:o}); run: chmod 600 {path}"
-                )
-            key = path.read_text(encoding="utf-8").strip()
-            if self.environment != "development":
-                weakness = secret_weakness(key)
-                if weakness is not None:
-                    raise ValueError(f"the audit key in {path} {weakness}; draw one with {how}")
-            return key.encode("utf-8")
-        if self.environment != "development":
+        from_env = self.audit_key.get_secret_value() if self.audit_key is not None else None
+        path = self.audit_key_file
+        from_file = _private_key_file(path) if path is not None else None
+        if from_env is not None and from_file is not None and from_env != from_file:
             raise ValueError(
-                "INOPLAN_AUDIT_KEY (or INOPLAN_AUDIT_KEY_FILE) is required outside development: "
-                f"it keys the audit trail's HMAC chain and must be kept outside the database; {how}"
+                f"INOPLAN_AUDIT_KEY and INOPLAN_AUDIT_KEY_FILE ({path}) hold "
+                "different keys; set only one of them (one key keys the audit chain)"
             )
-        return instance_secret(self.instance_path, AUDIT_KEY_FILE_NAME).encode("utf-8")
+        key = from_env if from_env is not None else from_file
+        if key is None:
+            if self.environment != "development":
+                raise ValueError(
+                    "INOPLAN_AUDIT_KEY (or INOPLAN_AUDIT_KEY_FILE) is required outside "
+                    "development: it keys the audit trail's HMAC chain and must be kept outside "
+                    f"the database; {how}"
+                )
+            return instance_secret(self.instance_path, AUDIT_KEY_FILE_NAME).encode("utf-8")
+        if self.environment != "development":
+            where = "INOPLAN_AUDIT_KEY" if from_env is not None else f"the audit key in {path}"
+            weakness = secret_weakness(key)
+            if weakness is not None:
+                raise ValueError(f"{where} {weakness}; draw one with {how}")
+            if self.secret_key is not None and key == self.secret_key.get_secret_value():
+                raise ValueError(
+                    f"{where} must differ from INOPLAN_SECRET_KEY (a leaked token key must not "
+                    "let anyone rewrite the audit trail)"
+                )
+        return key.encode("utf-8")
 
     @property
     def is_sqlite(self) -> bool:
@@ -349,3 +360,13 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The settings from the environment, read once per process."""
     return Settings()
+
+
+def _private_key_file(path: Path) -> str:
+    """The key in ``path``, refused when anyone may read the file."""
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o007:
+        raise PermissionError(
+            f"{path} may be read by anyone (mode {mode:o}); run: chmod 600 {path}"
+        )
+    return path.read_text(encoding="utf-8").strip()

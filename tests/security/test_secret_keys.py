@@ -262,6 +262,49 @@ def test_an_audit_key_file_is_read_and_checked(tmp_path: Path) -> None:
         settings.resolve_audit_key()
 
 
+def _key_file(tmp_path: Path, key: str) -> Path:
+    path = tmp_path / "audit.key"
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def test_an_audit_key_file_must_differ_from_the_token_key(tmp_path: Path) -> None:
+    """The file gets the check the variable gets (it skipped it)."""
+    settings = Settings(
+        environment="production",
+        secret_key=SecretStr(STRONG),
+        audit_key_file=_key_file(tmp_path, STRONG),
+    )
+    with pytest.raises(ValueError, match=r"audit key in .*audit\.key must differ from"):
+        settings.resolve_audit_key()
+
+
+def test_the_audit_key_variable_and_file_with_different_keys_are_refused(tmp_path: Path) -> None:
+    """Which one keys the chain would be a guess (the variable won silently)."""
+    other = STRONG[::-1]
+    both = Settings(
+        environment="production",
+        secret_key=SecretStr(other),
+        audit_key=SecretStr(AUDIT_KEY),
+        audit_key_file=_key_file(tmp_path, AUDIT_KEY[:-1] + "X"),
+    )
+    with pytest.raises(ValueError, match="hold different keys; set only one of them"):
+        both.resolve_audit_key()
+    same = Settings(
+        environment="production",
+        secret_key=SecretStr(other),
+        audit_key=SecretStr(AUDIT_KEY),
+        audit_key_file=_key_file(tmp_path, AUDIT_KEY),
+    )
+    assert same.resolve_audit_key() == AUDIT_KEY.encode()
+    development = Settings(
+        audit_key=SecretStr(AUDIT_KEY), audit_key_file=_key_file(tmp_path, AUDIT_KEY + "Z")
+    )
+    with pytest.raises(ValueError, match="different keys"):
+        development.resolve_audit_key()
+
+
 def test_development_keeps_one_audit_key_in_the_instance_folder(tmp_path: Path) -> None:
     first = Settings(instance_path=tmp_path).resolve_audit_key()
     assert Settings(instance_path=tmp_path).resolve_audit_key() == first
