@@ -563,9 +563,12 @@ def _check_data(uow: UnitOfWork, walk: _Walk, batch: int) -> tuple[int, int]:
             patient = uow.patients.get_by_external(course.patient_external_id)
             stored = uow.courses.stored_events(course_id)
             audit = uow.audit.for_course(course_id)
+            first = next((r.seq for r in audit if r.action == "course.create"), None)
             for text in check_course(course, patient, stored, audit):
-                first = next((r.seq for r in audit if r.action == "course.create"), None)
                 walk.fail(first, f"course {course_id}: {text}")
+            days = uow.treatment_days.for_courses([course_id])
+            for seq, text in check_treatment_days(days, audit):
+                walk.fail(seq if seq is not None else first, f"course {course_id}: {text}")
             seen.add(course_id)
             courses += 1
             events += len(stored)
@@ -647,6 +650,73 @@ def check_course(
         out.append(f"version {course.version} does not match the {len(appended)} events appended")
     if course.event_count != len(stored):
         out.append(f"event_count {course.event_count} but {len(stored)} events are stored")
+    return out
+
+
+_DAY_KEYS = frozenset({"cycle", "day", "state", "from", "earlier"})
+
+
+def _step_of(record: Any) -> str:
+    """A step's record without the keys the audit record or the row add around it."""
+    if not isinstance(record, Mapping):
+        return canonical_json(record)
+    return canonical_json({k: v for k, v in record.items() if k not in _DAY_KEYS})
+
+
+def check_treatment_days(
+    days: Sequence[Any], audit: Sequence[AuditRecord]
+) -> list[tuple[int | None, str]]:
+    """What in a course's ``treatment_days`` rows disagrees with its ``dose.*`` audit records
+    (pure): the workflow writes one audit record per step, in the row's transaction, so each
+    row's state, version, last writer and the step it records must be the newest record's, and
+    every day with records must have its row. Returns (audit seq or None, problem)."""
+    records: dict[tuple[int, int], list[AuditRecord]] = {}
+    for record in sorted(audit, key=lambda r: r.seq):
+        if record.entity != "treatment_day" or not record.action.startswith("dose."):
+            continue
+        _, cycle_text, day_text = str(record.entity_id).rsplit(":", 2)
+        records.setdefault((int(cycle_text), int(day_text)), []).append(record)
+    out: list[tuple[int | None, str]] = []
+    for row in days:
+        where = f"treatment day cycle {row.cycle} day {row.day}"
+        history = records.pop((row.cycle, row.day), [])
+        if not history:
+            out.append((None, f"{where} has no audit record (written outside inoplan)"))
+            continue
+        last = history[-1]
+        after = last.after or {}
+        if row.state != after.get("state"):
+            out.append(
+                (
+                    last.seq,
+                    f"{where}: state {row.state!r} but audit record {last.seq} "
+                    f"recorded {after.get('state')!r}",
+                )
+            )
+        if row.version != len(history):
+            out.append(
+                (last.seq, f"{where}: version {row.version} but {len(history)} steps were recorded")
+            )
+        if row.updated_by != last.actor:
+            out.append((last.seq, f"{where}: updated_by differs from audit record {last.seq}"))
+        steps = row.steps or {}
+        if last.action == "dose.withdraw":
+            withdrawn = steps.get("withdrawn") or [None]
+            step = withdrawn[-1]
+        else:
+            step = steps.get(row.state)
+        if _step_of(step) != _step_of(after):
+            out.append(
+                (last.seq, f"{where}: the recorded step differs from audit record {last.seq}")
+            )
+    for (cycle, day), history in sorted(records.items()):
+        out.append(
+            (
+                history[-1].seq,
+                f"treatment day cycle {cycle} day {day} (audit record "
+                f"{history[-1].seq}) is missing (removed)",
+            )
+        )
     return out
 
 
