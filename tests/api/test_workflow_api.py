@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.integration.records_helpers import PASSWORD, headers
+from tests.integration.records_helpers import PASSWORD, SECOND_NURSE, headers
 from tests.web.conftest import course_document
 
 NOW = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)
@@ -76,7 +76,7 @@ def test_a_dose_goes_from_ordered_to_given_through_the_api(
             "premedication": True,
             "reactions": None,
             "observation_end": "12:00",
-            "second_signer": {"username": "prescriber", "password": PASSWORD},
+            "second_signer": {"username": SECOND_NURSE, "password": PASSWORD},
         },
     )
     assert given.status_code == 200, given.text

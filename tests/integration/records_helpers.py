@@ -18,6 +18,7 @@ SECRET = "Zq3v9Lw2Tn8Xb4Rm6Yc1Hp5Kd7Fg0Js2Qa9Wu3Ee8Oi4Ly6Vt"
 #: A fixed audit (HMAC) key that passes the production strength check (tests only).
 AUDIT_KEY = "Pb5Nc8Vx2Mz7Qk4Wr9Ts1Yh6Jd3Lg0Fa8Ue5Io2Kw7Rn4Ht"
 PASSWORD = "correct horse battery staple"
+SECOND_NURSE = "charge_nurse"
 #: The demo scenarios are written for fixed days; tests pin "today" to keep them stable.
 TODAY = date(2026, 12, 1)
 
@@ -63,6 +64,13 @@ def add_users(database: Database) -> dict[str, str]:
                 uow.users.add(
                     username=role, password_hash=password_hash(), role=role, at=datetime.now(UTC)
                 )
+        if uow.users.get(SECOND_NURSE) is None:  # an administration's independent second signer
+            uow.users.add(
+                username=SECOND_NURSE,
+                password_hash=password_hash(),
+                role="nurse",
+                at=datetime.now(UTC),
+            )
         uow.commit()
     for role in ROLES:
         tokens[role] = issue_token(Principal(role, role), secret=SECRET, minutes=30)[0]

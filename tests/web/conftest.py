@@ -16,8 +16,13 @@ TODAY = date(2026, 12, 8)  # cycle 1 day 8 of the course below
 ROLES = ("admin", "prescriber", "pharmacist", "nurse", "viewer")
 
 
+SECOND_NURSE = "charge_nurse"
+
+
 def password_for(role: str) -> str:
     """A password that passes the policy (it must not contain the user name, i.e. the role)."""
+    if role == SECOND_NURSE:
+        return "calm river stone six of six"
     return f"calm river stone {ROLES.index(role) + 1} of five"
 
 
@@ -112,6 +117,14 @@ def make_app(database_url: str, today: date = TODAY, *, users: bool = True) -> A
 
         for role in ROLES:
             add_user(app.state.database, role, password_for(role), role, actor="test-setup")
+        # a second nurse: the independent second signer of an administration (services.workflow)
+        add_user(
+            app.state.database,
+            SECOND_NURSE,
+            password_for(SECOND_NURSE),
+            "nurse",
+            actor="test-setup",
+        )
     return app
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import TODAY, make_app, password_for
+from .conftest import SECOND_NURSE, TODAY, make_app, password_for
 from .test_browser import SCREENSHOTS, LiveServer
 from .test_browser_a11y import _check, _shot, browser
 
@@ -181,8 +181,8 @@ def test_a_whole_course_through_the_ui_for_each_role(
         nurse.select_option("#step-give-f-premedication", "yes")
         nurse.fill("#step-give-f-reactions", "none")
         nurse.fill("#step-give-f-observation-end", "12:05")
-        nurse.fill("#step-give-f-second-signer", "prescriber")
-        nurse.fill("#step-give-f-second-signer-password", password_for("prescriber"))
+        nurse.fill("#step-give-f-second-signer", SECOND_NURSE)
+        nurse.fill("#step-give-f-second-signer-password", password_for(SECOND_NURSE))
         _submit(nurse, "#step-give", "#roadmap")
         assert _state(nurse, 1, 1) == "given"
         events = nurse.locator("#events").inner_text()

@@ -14,7 +14,7 @@ from inoplan.errors import Conflict, Forbidden, InvalidInput, TooManyAttempts
 from inoplan.services import workflow
 from inoplan.services.workflow import SecondSigner
 
-from .conftest import TODAY, course_document, csrf_of, login, password_for
+from .conftest import SECOND_NURSE, TODAY, course_document, csrf_of, login, password_for
 
 NOW = datetime(TODAY.year, TODAY.month, TODAY.day, 10, 0, tzinfo=UTC)
 HELD_LABS = {
@@ -63,7 +63,7 @@ def _give(db: Any, course_id: int, **extra: Any) -> workflow.TreatmentDay:
         "premedication": True,
         "observation_end": time(12, 10),
         "reactions": "none",
-        "second_signer": _signer("prescriber"),
+        "second_signer": _signer(SECOND_NURSE),
         "throttle": db.throttle,
         "actor": "nurse",
         "role": "nurse",
@@ -113,7 +113,7 @@ def test_a_dose_goes_through_every_state_and_each_step_is_audited(app: Any, cour
     given = _give(db, course_id)
     assert given.state == "given" and given.version == 4
     done = given.steps["given"]
-    assert done["second_signer"] == "prescriber" and done["premedication"] is True
+    assert done["second_signer"] == SECOND_NURSE and done["premedication"] is True
     assert done["observation_short"] is False  # 65 minutes >= the label's 1 hour
     events = _events(db, course_id)
     assert len(events) == before + 1
@@ -544,3 +544,26 @@ def test_a_blocked_second_signer_gets_429_with_the_wait(
     blocked = _step_form(client, course_id, "prepare", form)
     assert blocked.status_code == 429 and "Retry-After" in blocked.headers
     assert "too many wrong passwords" in blocked.text
+
+
+def test_each_check_is_by_someone_who_took_no_earlier_step(app: Any, course_id: int) -> None:
+    """Independence: the releaser does not verify; a second signer did no earlier step."""
+    db = app.state.database
+    workflow.release(db, course_id, 1, 8, actor="admin", role="admin", now=NOW)
+    with pytest.raises(Conflict, match="released this dose"):
+        workflow.verify(db, course_id, 1, 8, dose_mg="0.91", actor="ADMIN", role="admin", now=NOW)
+    _verify(db, course_id)
+    with pytest.raises(InvalidInput, match="already released") as released:
+        _prepare(db, course_id, second_signer=_signer("admin"))
+    assert released.value.field == "second_signer"
+    workflow.withdraw(
+        db, course_id, 1, 8, reason="independence test", actor="admin", role="admin", now=NOW
+    )
+    _release(db, course_id)
+    _verify(db, course_id)
+    _prepare(db, course_id)  # pharmacist prepares, admin co-signs
+    for signer, step in (("prescriber", "released"), ("admin", "prepared")):
+        with pytest.raises(InvalidInput, match=f"already {step}") as refused:
+            _give(db, course_id, second_signer=_signer(signer))
+        assert refused.value.field == "second_signer"
+    assert _give(db, course_id).state == "given"  # another nurse, who took no earlier step

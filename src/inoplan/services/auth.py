@@ -554,6 +554,12 @@ def verify_second_signer(
             "the second signer's user name or password is wrong; nothing was saved",
         )
     throttle.clear([key for key, kind in entries if kind != "address"])
+    if str(user.username).casefold() == actor.strip().casefold():  # the stored name, not the typed
+        raise InvalidInput(
+            "second_signer",
+            f"the second signer must be another person than you ({actor}): an independent "
+            "check needs two people",
+        )
     if not can(user.role, action):
         raise InvalidInput(
             "second_signer",

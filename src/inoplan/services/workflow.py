@@ -559,6 +559,11 @@ def verify(
     assert row is not None
     now = now or _utc_now()
     mg = _positive_mg(dose_mg)
+    released_by = str((row.steps.get("released") or {}).get("by") or "")
+    if released_by.strip().casefold() == actor.strip().casefold():
+        raise Conflict(
+            f"{actor} released this dose: another person verifies it (independent check)"
+        )
     version, _, due = _still_give(uow_factory, course_id, row, cycle, day, now.date(), policy)
     if not _same_mg(mg, due["dose_mg"]):
         raise InvalidInput(
@@ -626,6 +631,29 @@ def _cosigner(
     return str(user.username)
 
 
+def _took_part(row: TreatmentDay) -> dict[str, str]:
+    """Who performed or co-signed each earlier step of this day (casefolded name -> step)."""
+    out: dict[str, str] = {}
+    for name in ("released", "verified", "prepared"):
+        record = row.steps.get(name) or {}
+        for key in ("by", "second_signer"):
+            who = str(record.get(key) or "").strip()
+            if who:
+                out.setdefault(who.casefold(), name)
+    return out
+
+
+def _independent(row: TreatmentDay, who: str, field_name: str, what: str) -> None:
+    """Independence: ``who`` did no earlier step of this day (ISMP independent double check)."""
+    step = _took_part(row).get(who.strip().casefold())
+    if step is not None:
+        raise InvalidInput(
+            field_name,
+            f"{who} already {step} this dose: {what} must be someone who took no earlier "
+            "step of it (an independent check needs another person)",
+        )
+
+
 _LOT_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-/. ")
 
 
@@ -673,6 +701,7 @@ def prepare(
     cosigner = _cosigner(
         uow_factory, throttle, second_signer, action=step.cosign or "", actor=actor, now=now
     )
+    _independent(row, cosigner, "second_signer", "the second signer of the preparation")
     record = {
         "by": actor,
         "second_signer": cosigner,
@@ -846,6 +875,7 @@ def give(
     cosigner = _cosigner(
         uow_factory, throttle, second_signer, action=step.cosign or "", actor=actor, now=now
     )
+    _independent(row, cosigner, "second_signer", "the second signer of the administration")
     event = {
         "id": f"c{cycle}d{day}-given-{secrets.token_hex(3)}",
         "date": now.date().isoformat(),
