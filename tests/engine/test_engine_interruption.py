@@ -162,3 +162,54 @@ def test_over_28_days_consider_discontinuation(days: int, alert: bool) -> None:
     decision = decide(document(events), on)
     assert decision["status"] == "hold"
     assert ("CONSIDER_DISCONTINUATION" in codes(decision)) is alert
+
+
+def delayed_cycle2(days: int) -> tuple[dict[str, Any], date]:
+    """Cycle 1 given in full; the prescriber moves cycle 2 day 1 (due 2027-03-22, the end of the
+    21-day cycle 1) ``days`` later, on the day it was due; the decision is taken that day."""
+    due = date(2027, 3, 22)
+    events = [
+        *course_through((1, 15)),
+        labs(due - timedelta(days=1)),
+        vitals(due - timedelta(days=1)),
+        {
+            "type": "reschedule",
+            "date": due.isoformat(),
+            "cycle": 2,
+            "day": 1,
+            "to": (due + timedelta(days=days)).isoformat(),
+            "reason": "patient travelling",
+        },
+    ]
+    return document(events), due
+
+
+@pytest.mark.parametrize(
+    ("days", "info", "alert"),
+    [(13, False, False), (14, True, False), (28, True, False), (29, False, True)],
+)
+def test_day1_planned_late_warns_before_the_date(days: int, info: bool, alert: bool) -> None:
+    """Review L3: a day 1 moved past Table 4's limits is flagged when it is planned, not only
+    once the interruption has lasted that long (13/14 days: the reduction; 28/29: the limit)."""
+    doc, due = delayed_cycle2(days)
+    decision = decide(doc, due)
+    assert ("interruption.planned-14-or-more" in rules(decision)) is info
+    assert ("DELAY_OVER_LIMIT" in codes(decision)) is alert
+    assert "CONSIDER_DISCONTINUATION" not in codes(decision)
+    if alert:
+        found = reason(decision, "interruption.planned-over-28-days")
+        assert found["inputs"]["interruption_days"] == days
+        assert found["inputs"]["planned"] == (due + timedelta(days=days)).isoformat()
+        assert found["inputs"]["due"] == due.isoformat()
+        assert "Table 4" in found["citation"]
+    # the decision on the planned date itself: the interruption is no longer only planned
+    later = decide(doc, due + timedelta(days=days))
+    assert "DELAY_OVER_LIMIT" not in codes(later)
+
+
+def test_day1_delay_alert_gives_way_to_the_ongoing_alert() -> None:
+    """Once the interruption itself is over 28 days, CONSIDER_DISCONTINUATION alone is raised."""
+    doc, due = delayed_cycle2(40)
+    decision = decide(doc, due + timedelta(days=29))
+    assert "CONSIDER_DISCONTINUATION" in codes(decision)
+    assert "DELAY_OVER_LIMIT" not in codes(decision)

@@ -246,6 +246,48 @@ def interruption_reasons(ctx: Context, st: CourseState) -> None:
                 inputs,
             )
             ctx.alert("CONSIDER_DISCONTINUATION", None, inputs)
+            return
+    _planned_delay(ctx, st)
+
+
+def _planned_delay(ctx: Context, st: CourseState) -> None:
+    """A dose planned (moved by the prescriber) so late that giving it on that date makes an
+    interruption of Table 4's length: say so before the date, not only once it has passed."""
+    gap = st.planned_gap
+    if gap is None or gap.end is None or gap.end <= st.on:
+        return
+    reduce_days = ctx.number("interruption_reduce_days")
+    limit = ctx.number("interruption_consider_discontinuation_days")
+    if gap.length_days < reduce_days:
+        return
+    cycle, day = gap.next_due or gap.first_missed
+    inputs = {
+        "cycle": cycle,
+        "day": day,
+        "due": gap.start,
+        "planned": gap.end,
+        "interruption_days": gap.length_days,
+    }
+    what = f"Cycle {cycle} day {day} is planned on {gap.end.isoformat()}, {gap.length_days} days"
+    if gap.length_days > limit:
+        ctx.reason(
+            "interruption.planned-over-28-days",
+            "interruption_consider_discontinuation_days",
+            f"{what} after it was due ({gap.start.isoformat()}); an interruption of more than "
+            f"{limit} days: consider permanent discontinuation, or re-plan the day.",
+            {**inputs, "limit_days": limit},
+        )
+        ctx.alert("DELAY_OVER_LIMIT", None, {**inputs, "limit_days": limit})
+        return
+    ctx.reason(
+        "interruption.planned-14-or-more",
+        ("interruption_reduce_days", "interruption_target"),
+        f"{what} after it was due ({gap.start.isoformat()}); an interruption of "
+        f"{reduce_days} days or more reduces each dose of the following cycle by "
+        f"{ctx.number('reduce_total_fraction') * 100:.0f}% when it ends.",
+        {**inputs, "reduce_days": reduce_days},
+        interpretation=ctx.interpretation("interruption_target"),
+    )
 
 
 # -- may the due dose be given today? ---------------------------------------------------------

@@ -98,6 +98,9 @@ class CourseState:
     recorded: tuple[RecordedDose, ...] = ()  # administrations in mg/m2 actually given
     allowance: Mapping[int, CycleAllowance] = field(default_factory=dict)
     delayed_plan: TreatmentPlan | None = None  # the calendar with the late day 1 given on ``on``
+    # the awaited dose planned (moved by the prescriber) later than it was due: the
+    # interruption it makes if given on its planned date (end = that date)
+    planned_gap: Interruption | None = None
 
     @property
     def first_dose_on(self) -> date | None:
@@ -161,6 +164,32 @@ def _interruptions(plan: TreatmentPlan, on: date, gap: int) -> list[Interruption
                 found.append(Interruption(start, None, (on - start).days, first, None, dose.key))
             break
     return found
+
+
+def _planned_gap(plan: TreatmentPlan, on: date, gap: int) -> Interruption | None:
+    """The interruption the awaited dose makes when it is planned later than it was due (a
+    day 1 delayed by the prescriber): from the due date (or the first dose omitted before it)
+    to its planned date. ``None`` when it is planned on time or treatment has not started."""
+    pending: tuple[date, tuple[int, int]] | None = None
+    previous: date | None = None
+    for dose in sorted(plan.doses, key=lambda d: d.key):
+        if dose.key == (1, 1):
+            if dose.status != "given":
+                return None
+            continue  # as in _interruptions
+        due = _due_date(plan, dose, gap, previous)
+        if dose.status == "given":
+            pending = None
+            previous = dose.given_on
+        elif dose.status == "omitted":
+            pending = pending or (due, dose.key)
+        else:  # planned or held: the dose now awaited
+            start, first = pending or (due, dose.key)
+            end = max(dose.scheduled, on)
+            if dose.scheduled <= start:
+                return None
+            return Interruption(start, end, (end - start).days, first, None, dose.key)
+    return None
 
 
 def _steps(interruptions: list[Interruption], label: Label) -> list[ModificationStep]:
@@ -291,6 +320,7 @@ def build_state(
         recorded=recorded,
         allowance=allowance,
         delayed_plan=delayed_plan,
+        planned_gap=_planned_gap(plan, on, label.regimen.min_days_between_doses),
     )
 
 
