@@ -457,11 +457,12 @@ def test_a_prescriber_confirms_a_decision_shown_and_it_is_audited(
 def test_a_pharmacist_verifies_a_dose_against_the_plan(
     client: TestClient, tokens: dict[str, str]
 ) -> None:
-    from inoplan.services.courses import plan_document
+    from inoplan.services.courses import plan_document, today
 
     document = course_document(0)
     created = _create(client, tokens["prescriber"], document)
-    planned = next(d for d in plan_document(document)["doses"] if (d["cycle"], d["day"]) == (1, 8))
+    doses = plan_document(document, today())["doses"]
+    planned = next(d for d in doses if (d["cycle"], d["day"]) == (1, 8))
     url = f"{COURSES}/{created['id']}/verifications"
     good = client.post(
         url,

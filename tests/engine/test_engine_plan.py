@@ -184,13 +184,6 @@ def test_events_after_the_date_do_not_exist_for_its_plan() -> None:
     assert doses(after)[(1, 15)]["status"] == "given"
 
 
-def test_the_plan_default_date_is_today(monkeypatch: pytest.MonkeyPatch) -> None:
-    from inoplan.services import courses
-
-    monkeypatch.setattr(courses, "today", lambda: date(2027, 3, 9))
-    assert plan_document(document(course_through((1, 8))))["as_of"] == "2027-03-09"
-
-
 @pytest.mark.parametrize("on", [date(9999, 12, 31), date(1, 1, 1)])
 def test_a_date_outside_the_calendar_is_an_input_error(on: date) -> None:
     with pytest.raises(InvalidInput) as raised:

@@ -15,7 +15,7 @@ from inoplan.document.models import CourseDocument
 from inoplan.interop import codes
 from inoplan.interop.fhir_in import bundle_to_document
 from inoplan.interop.fhir_out import export_bundle, validate_bundle
-from inoplan.services.courses import plan_document
+from inoplan.services.courses import plan_document, today
 from tests.interop.helpers import R4, administration, load, observation, patient
 
 EXAMPLES_DIR = Path(__file__).parents[2] / "examples"
@@ -80,7 +80,7 @@ DECISION = {
 @pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES_DIR.glob("*.yaml")))
 def test_every_course_exports_to_a_valid_bundle_and_back(name: str) -> None:
     document = course(name)
-    bundle = export_bundle(document, plan=plan_document(document))
+    bundle = export_bundle(document, plan=plan_document(document, today()))
     validate_bundle(bundle)  # fhir.resources R4B models
     back = bundle_to_document(bundle)
     assert back.notes == []

@@ -93,14 +93,14 @@ def plan_for(course: Course, on: date, *, policy: SitePolicy = SitePolicy()) -> 
 
 
 def plan_document(
-    document: Mapping[str, Any], on: date | None = None, *, policy: SitePolicy = SitePolicy()
+    document: Mapping[str, Any], on: date, *, policy: SitePolicy = SitePolicy()
 ) -> dict[str, Any]:
     """``inoplan plan`` as JSON (docs/cli.md): the plan as of ``on``.
 
-    ``on`` is the date the plan is as of (what is known by then, and the decision of that day);
-    an adapter passes the date it decides for. ``None`` means today's local date.
+    ``on`` is the date the plan is as of (what is known by then, and the decision of that day):
+    every adapter passes the date it decides for (no hidden "today" here).
     """
-    return plan_course_as_of(load_course(document), on or today(), policy=policy)
+    return plan_course_as_of(load_course(document), on, policy=policy)
 
 
 def decide_course(course: Course, on: date, *, policy: SitePolicy = SitePolicy()) -> dict[str, Any]:
