@@ -390,6 +390,47 @@ def test_a_request_for_the_wrong_hook_or_service_is_refused(client: Any) -> None
     assert client.post("/cds-services/nope", json=body).status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("raw", "diagnostics"),
+    [
+        (b"{not json", "body: Invalid JSON"),
+        (b"[]", "body: Input should be an object"),
+        (b'{"hook": "order-sign"}', "hookInstance: Field required"),
+        (b'{"hook": 5, "hookInstance": "i"}', "hook: Input should be a valid string"),
+        (
+            b'{"hook": "order-sign", "hookInstance": "i", "prefetch": []}',
+            "prefetch: Input should be an object",
+        ),
+        (
+            b'{"hook": "order-sign", "hookInstance": "i", "fhirAuthorization": {}}',
+            "fhirAuthorization.access_token: Field required",
+        ),
+        (
+            b'{"hook": "order-sign", "hookInstance": "i", "context": {"patientId": NaN}}',
+            "patientId",
+        ),
+    ],
+)
+def test_an_unusable_body_is_400_with_the_field_named(
+    client: Any, raw: bytes, diagnostics: str
+) -> None:
+    headers = {**auth(SIGN), "Content-Type": "application/json"}
+    response = client.post(f"/cds-services/{SIGN}", content=raw, headers=headers)
+    assert response.status_code == 400, response.text
+    assert diagnostics in response.json()["issue"][0]["diagnostics"]
+
+
+def test_the_body_is_read_with_its_integers_exact() -> None:
+    from inoplan.api.cds_hooks import _request
+    from inoplan.interop.cds import CdsRequest
+
+    big = 2**70 + 1
+    raw = b'{"hook": "order-sign", "hookInstance": "i", "prefetch": {"x": {"v": %d}}}' % big
+    call = _request(CdsRequest, raw)
+    assert call.prefetch == {"x": {"v": big}}  # not rounded through a float
+    assert call == CdsRequest.model_validate_json(raw)
+
+
 # -- authentication -------------------------------------------------------------------------------
 
 

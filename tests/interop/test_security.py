@@ -359,3 +359,182 @@ def test_jwks_urls_are_fetched_with_httpx_without_following_redirects() -> None:
     with pytest.raises(ValueError, match="https"):
         _fetch_jwks("http://sandbox.cds-hooks.org/jwks", transport=transport)
     assert seen == [SANDBOX_JKU, "https://sandbox.cds-hooks.org/moved"]
+
+
+# -- the one-pass verification (no second parse by PyJWT): every claim rule still holds ------------
+
+
+def _signed(payload: dict[str, Any], **headers: Any) -> str:
+    """The sandbox key's signature over any payload (claims missing or of the wrong type)."""
+    header = {"kid": sandbox_jwk()["kid"], "jku": SANDBOX_JKU, "typ": "JWT", **headers}
+    return jwt.encode(
+        payload, jwt.PyJWK.from_dict(sandbox_jwk()).key, algorithm="ES384", headers=header
+    )
+
+
+def _claims(**changes: Any) -> dict[str, Any]:
+    claims: dict[str, Any] = {
+        "iss": SANDBOX_ISS,
+        "aud": AUD,
+        "exp": NOW + 300,
+        "iat": NOW,
+        "jti": "j-1",
+    }
+    for name, value in changes.items():
+        if value is None:
+            claims.pop(name)
+        else:
+            claims[name] = value
+    return claims
+
+
+CLAIM_REFUSALS: dict[str, tuple[dict[str, Any], str]] = {
+    "no iss": (_claims(iss=None), "issuer not trusted"),
+    "no aud": (_claims(aud=None), "invalid token (MissingRequiredClaimError)"),
+    "no exp": (_claims(exp=None), "invalid token (MissingRequiredClaimError)"),
+    "no iat": (_claims(iat=None), "invalid token (MissingRequiredClaimError)"),
+    "no jti": (_claims(jti=None), "invalid token (MissingRequiredClaimError)"),
+    "empty aud": (_claims(aud=""), "wrong audience"),
+    "aud a number": (_claims(aud=7), "wrong audience"),
+    "aud a list with a number": (_claims(aud=[AUD, 7]), "wrong audience"),
+    "aud an object": (_claims(aud={AUD: True}), "wrong audience"),
+    "aud a prefix of the URL": (_claims(aud=AUD[:-1]), "wrong audience"),
+    "jti a number": (_claims(jti=12), "invalid token (InvalidJTIError)"),
+    "sub a number": (_claims(sub=12), "invalid token (InvalidSubjectError)"),
+    "exp a string": (_claims(exp="soon"), "exp/iat not numbers"),
+    "jti too long": (_claims(jti="j" * 256), "iss or jti too long"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CLAIM_REFUSALS))
+def test_claims_are_checked_after_the_signature(case: str) -> None:
+    verifier, _ = sandbox_verifier()
+    payload, reason = CLAIM_REFUSALS[case]
+    with pytest.raises(TokenRejected) as caught:
+        verifier.verify(_signed(payload), AUD)
+    assert caught.value.reason == reason
+
+
+def test_claims_just_inside_the_limits_are_accepted() -> None:
+    verifier, _ = sandbox_verifier()
+    claims = verifier.verify(_signed(_claims(jti="j" * 255, sub="Practitioner/1")), AUD)
+    assert claims["jti"] == "j" * 255 and claims["sub"] == "Practitioner/1"
+    assert verifier.verify(_signed(_claims(jti="j-2", aud=["https://other", AUD])), AUD)
+
+
+def test_the_claims_returned_are_pyjwts() -> None:
+    verifier, _ = sandbox_verifier()
+    token = mint(AUD, tenant="t-1", fhirUser="Practitioner/9")
+    expected = jwt.decode(
+        token,
+        jwt.PyJWK.from_dict(sandbox_public_jwks()["keys"][0]).key,
+        algorithms=["ES384"],
+        audience=AUD,
+        options={"verify_exp": False, "verify_iat": False},
+    )
+    assert verifier.verify(token, AUD) == expected
+
+
+def _segments(token: str) -> list[str]:
+    return token.split(".")
+
+
+def test_a_header_or_payload_swapped_in_from_another_token_fails_the_signature() -> None:
+    verifier, _ = sandbox_verifier()
+    first, second = mint(AUD, jti="a-1"), mint(AUD, jti="a-2")
+    head, _, signature = _segments(first)
+    _, payload, _ = _segments(second)
+    with pytest.raises(TokenRejected) as caught:
+        verifier.verify(f"{head}.{payload}.{signature}", AUD)
+    assert caught.value.reason == "bad signature"
+    other_head = _segments(mint(AUD, jti="a-3", headers={"x5t": "z"}))[0]
+    _, payload, signature = _segments(first)
+    with pytest.raises(TokenRejected) as caught:
+        verifier.verify(f"{other_head}.{payload}.{signature}", AUD)
+    assert caught.value.reason == "bad signature"
+
+
+def test_a_truncated_or_lengthened_signature_is_refused() -> None:
+    verifier, _ = sandbox_verifier()
+    head, payload, signature = _segments(mint(AUD))
+    raw = base64.urlsafe_b64decode(signature + "==")
+    for changed in (raw[:-1], raw + b"\0", raw[48:] + raw[:48], b""):
+        text = base64.urlsafe_b64encode(changed).rstrip(b"=").decode()
+        with pytest.raises(TokenRejected) as caught:
+            verifier.verify(f"{head}.{payload}.{text}", AUD)
+        assert caught.value.reason == "bad signature"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "a.b",
+        "a.b.c.d",
+        "e30.e30.!!!!",  # not base64url
+        "e30.e30 .AAAA",
+        "e30.e30.A",  # 1 character more than a multiple of 4
+        "W10.e30.AAAA",  # the header is a list
+        "e30.bnVsbA.AAAA",  # the claims are null
+        "eyJhbGc.e30.AAAA",  # not JSON
+        "e30.e30.AAAA===",  # too much padding
+    ],
+)
+def test_malformed_tokens_are_refused_before_any_key_is_looked_up(token: str) -> None:
+    verifier, fetch = sandbox_verifier()
+    with pytest.raises(TokenRejected) as caught:
+        verifier.verify(token, AUD)
+    assert caught.value.reason == "malformed token"
+    assert fetch.fetched == []
+
+
+def test_padding_is_read_as_pyjwt_reads_it() -> None:
+    verifier, _ = sandbox_verifier()
+    head, payload, signature = _segments(mint(AUD, jti="pad-1"))
+    assert len(signature) % 4 == 0  # 96 bytes: no padding to add, so extra "=" is malformed
+    with pytest.raises(TokenRejected) as caught:
+        verifier.verify(f"{head}.{payload}.{signature}==", AUD)
+    assert caught.value.reason == "malformed token"
+    checked = 0
+    for n in range(1, 5):  # one of four jti lengths leaves the payload segment unpadded
+        head, payload, signature = _segments(mint(AUD, jti="p" * n))
+        if len(payload) % 4:  # the signature covers the segments as sent, padding included
+            padded = payload + "=" * (-len(payload) % 4)
+            with pytest.raises(TokenRejected) as caught:
+                verifier.verify(f"{head}.{padded}.{signature}", AUD)
+            assert caught.value.reason == "bad signature"
+            checked += 1
+    assert checked
+
+
+def test_a_critical_header_extension_is_refused() -> None:
+    verifier, _ = sandbox_verifier()
+    with pytest.raises(TokenRejected) as caught:
+        verifier.verify(mint(AUD, headers={"crit": ["exp"], "exp": 1}), AUD)
+    assert caught.value.reason == "invalid token (crit header)"
+
+
+def test_a_key_of_another_curve_or_type_is_refused_for_the_algorithm() -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    p256 = ec.generate_private_key(ec.SECP256R1())
+    public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(p256.public_key()))
+    jwks = {"keys": [{**public, "kid": "p256"}]}  # no "alg" in the JWK: the curve decides
+    issuer = TrustedIssuer(iss="https://ehr.example.org", jwks=jwks, max_lifetime_s=900)
+    verifier = CdsTokenVerifier([issuer], SeenIds(), clock=lambda: NOW)
+    claims = {"iss": issuer.iss, "aud": AUD, "exp": NOW + 900, "iat": NOW}
+    good = jwt.encode({**claims, "jti": "e1"}, p256, algorithm="ES256", headers={"kid": "p256"})
+    assert verifier.verify(good, AUD)["jti"] == "e1"
+    # the same key named for ES384 (signed with SHA-384 by the key holder): the curve is wrong
+    signer = jwt.algorithms.ECAlgorithm(jwt.algorithms.ECAlgorithm.SHA384)
+    head = _b64({"alg": "ES384", "kid": "p256", "typ": "JWT"})
+    body = _b64({**claims, "jti": "e2"})
+    signature = signer.sign(f"{head}.{body}".encode(), p256)
+    token = f"{head}.{body}." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+    with pytest.raises(TokenRejected) as caught:
+        verifier.verify(token, AUD)
+    assert caught.value.reason == "invalid token (InvalidKeyError)"
+    # an RSA algorithm named for the EC key
+    rs = f"{_b64({'alg': 'RS256', 'kid': 'p256'})}.{body}.AAAA"
+    with pytest.raises(TokenRejected) as caught:
+        verifier.verify(rs, AUD)
+    assert caught.value.reason == "invalid token (InvalidKeyError)"

@@ -217,7 +217,7 @@ def _call(service_id: str, request: Request, raw: bytes) -> Response:
         _count(service_id, "refused")
         return _unauthorized()
     try:
-        call = CdsRequest.model_validate_json(raw)
+        call = _request(CdsRequest, raw)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
@@ -234,6 +234,20 @@ def _call(service_id: str, request: Request, raw: bytes) -> Response:
         _count(service_id, "invalid")
         return _json(_outcome("invalid", str(exc)), 400)
     return _answer(service_id, call, request, claims)
+
+
+def _request(model: Any, raw: bytes) -> Any:
+    """The hook request: the body parsed once by pydantic's own JSON reader (``jiter``: the
+    numbers, strings and limits of ``model_validate_json``), then validated as Python data,
+    about twice as fast as validating the JSON text (the prefetch is free-form FHIR JSON).
+    Anything refused is refused again by ``model_validate_json``, so the caller's message
+    speaks of JSON ("Input should be an object") as before."""
+    from pydantic_core import from_json
+
+    try:
+        return model.model_validate(from_json(raw))
+    except ValueError:  # not JSON, or a pydantic ValidationError (a ValueError)
+        return model.model_validate_json(raw)  # raises with the JSON wording
 
 
 def _answer(service_id: str, call: Any, request: Request, claims: Mapping[str, Any]) -> Response:

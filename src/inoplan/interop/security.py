@@ -25,8 +25,11 @@ fhir_base`), only over https, and redirects are never followed.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
+import re
 import threading
 import time
 import tomllib
@@ -36,6 +39,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
+
+import orjson
 
 __all__ = [
     "ALLOWED_ALGORITHMS",
@@ -188,7 +193,7 @@ def load_issuers(path: str | Path) -> list[TrustedIssuer]:
 
 @dataclass
 class _KeySet:
-    keys: dict[str, Any] = field(default_factory=dict)  # kid -> (PyJWK, the JWK's alg)
+    keys: dict[str, _Key] = field(default_factory=dict)  # kid -> key
     fetched_at: float = float("-inf")
 
 
@@ -247,12 +252,18 @@ class CdsTokenVerifier:
 
         With ``remember=False`` the replay check is left to the caller, who must then call
         :meth:`remember` before trusting the call.
-        """
-        import jwt
 
+        The token is split and decoded once; the signature is checked over the bytes as sent
+        (``header.payload``) by the algorithm's own verifier (PyJWT's ``Algorithm.verify``:
+        OpenSSL through ``cryptography``, the raw ECDSA signature turned into DER, the curve
+        checked against the algorithm), with the key object prepared once per key and
+        algorithm; the claims are checked here as :func:`jwt.decode` checked them (required
+        ``iss``, ``aud``, ``exp``, ``iat``, ``jti``; ``aud`` a string or a list of strings;
+        ``sub`` and ``jti`` strings), with no second parse of the token.
+        """
         if not token:
             raise TokenRejected("no bearer token")
-        header, unverified = _peek(token)
+        header, unverified, signing_input, signature = _split(token)
         iss = unverified.get("iss") if isinstance(unverified.get("iss"), str) else None
         jti = unverified.get("jti") if isinstance(unverified.get("jti"), str) else None
         alg = header.get("alg")
@@ -272,33 +283,29 @@ class CdsTokenVerifier:
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise TokenRejected("no kid", iss=iss, jti=jti)
+        if "crit" in header:  # no critical extension is understood here (RFC 7515 4.1.11)
+            raise TokenRejected("invalid token (crit header)", iss=iss, jti=jti)
         key = self._key(issuer, kid, str(jku) if jku else None)
         if key is None:
             raise TokenRejected("unknown key", iss=iss, jti=jti)
-        key, jwk_alg = key
-        if jwk_alg and jwk_alg != alg:
+        if key.alg and key.alg != alg:
             raise TokenRejected("alg does not match the key", iss=iss, jti=jti)
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key=key.key,
-                algorithms=[alg],
-                audience=audience,
-                issuer=issuer.iss,
-                options={
-                    "require": ["iss", "aud", "exp", "iat", "jti"],
-                    "verify_exp": False,  # checked below against the injected clock
-                    "verify_iat": False,
-                    "verify_nbf": False,
-                },
-            )
-        except jwt.InvalidAudienceError:
-            raise TokenRejected("wrong audience", iss=iss, jti=jti) from None
-        except jwt.InvalidSignatureError:
-            raise TokenRejected("bad signature", iss=iss, jti=jti) from None
-        except jwt.PyJWTError as exc:
-            raise TokenRejected(f"invalid token ({type(exc).__name__})", iss=iss, jti=jti) from None
-        if len(str(claims["iss"])) > MAX_ISS_LENGTH or len(str(claims["jti"])) > MAX_JTI_LENGTH:
+        algorithm, prepared = key.verifier(alg, iss, jti)
+        if not algorithm.verify(signing_input, prepared, signature):
+            raise TokenRejected("bad signature", iss=iss, jti=jti)
+        claims = unverified  # the signature covers these very bytes
+        for name in _REQUIRED_CLAIMS:
+            if claims.get(name) is None:
+                raise TokenRejected("invalid token (MissingRequiredClaimError)", iss=iss, jti=jti)
+        if claims["iss"] != issuer.iss:
+            raise TokenRejected("invalid token (InvalidIssuerError)", iss=iss, jti=jti)
+        if not _audience_ok(claims["aud"], audience):
+            raise TokenRejected("wrong audience", iss=iss, jti=jti)
+        if "sub" in claims and not isinstance(claims["sub"], str):
+            raise TokenRejected("invalid token (InvalidSubjectError)", iss=iss, jti=jti)
+        if not isinstance(claims["jti"], str):
+            raise TokenRejected("invalid token (InvalidJTIError)", iss=iss, jti=jti)
+        if len(claims["iss"]) > MAX_ISS_LENGTH or len(claims["jti"]) > MAX_JTI_LENGTH:
             raise TokenRejected("iss or jti too long", iss=iss, jti=jti)
         self._check_times(claims, issuer, iss, jti)
         if issuer.tenants and claims.get("tenant") not in issuer.tenants:
@@ -333,7 +340,7 @@ class CdsTokenVerifier:
 
     # -- keys ------------------------------------------------------------------------------
 
-    def _key(self, issuer: TrustedIssuer, kid: str, jku: str | None) -> Any:
+    def _key(self, issuer: TrustedIssuer, kid: str, jku: str | None) -> _Key | None:
         source = jku or issuer.jwks_url or str(issuer.jwks_file or "inline")
         cache_key = (issuer.iss, source)
         with self._lock:
@@ -366,30 +373,73 @@ class CdsTokenVerifier:
         return {"keys": []}
 
 
-def _peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Header and claims before verification (to pick the issuer and key; trusted for nothing)."""
-    import base64
-    import binascii
+#: A compact-serialisation segment: base64url, optionally padded (as some issuers send it).
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]*={0,2}")
+_REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "jti")
 
+
+def _split(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
+    """Header, claims, signing input and signature of a compact JWS, decoded once.
+
+    The header and claims are trusted for nothing until the signature over the signing input
+    (the first two segments exactly as sent) has verified: they pick the issuer and the key.
+    """
     parts = token.split(".")
-    if len(parts) != 3:
+    if len(parts) != 3 or not all(_SEGMENT.fullmatch(part) for part in parts):
         raise TokenRejected("malformed token")
     try:
-        decoded = [
-            json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-            for part in parts[:2]
-        ]
-    except (ValueError, binascii.Error):
+        header, claims = (orjson.loads(_b64decode(part)) for part in parts[:2])
+        signature = _b64decode(parts[2])
+    except (ValueError, binascii.Error):  # orjson.JSONDecodeError is a ValueError
         raise TokenRejected("malformed token") from None
-    if not all(isinstance(d, dict) for d in decoded):
+    if not isinstance(header, dict) or not isinstance(claims, dict):
         raise TokenRejected("malformed token")
-    return decoded[0], decoded[1]
+    return header, claims, f"{parts[0]}.{parts[1]}".encode("ascii"), signature
 
 
-def _parse_keys(raw: Mapping[str, Any]) -> dict[str, Any]:
+def _b64decode(segment: str) -> bytes:
+    stripped = segment.rstrip("=")
+    if stripped != segment and len(segment) % 4:
+        raise ValueError("padding that does not complete a quantum")
+    return base64.urlsafe_b64decode(stripped + "=" * (-len(stripped) % 4))
+
+
+def _audience_ok(claim: Any, audience: str) -> bool:
+    """``aud`` names this endpoint: the URL itself or a list of strings holding it."""
+    names = [claim] if isinstance(claim, str) else claim
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        return False
+    return audience in names
+
+
+class _Key:
+    """A trusted public key (by ``kid``) with its verifiers, prepared once per algorithm."""
+
+    def __init__(self, jwk: Any, alg: str | None) -> None:
+        self.jwk = jwk  # jwt.PyJWK
+        self.alg = alg  # the JWK's own "alg", when it names one
+        self._verifiers: dict[str, tuple[Any, Any]] = {}
+
+    def verifier(self, alg: str, iss: str | None, jti: str | None) -> tuple[Any, Any]:
+        """(PyJWT algorithm object, key prepared for it); TokenRejected when they do not fit
+        (an EC key for an RS algorithm, a P-256 key for ES384...)."""
+        found = self._verifiers.get(alg)
+        if found is None:
+            import jwt
+
+            algorithm = jwt.get_algorithm_by_name(alg)
+            try:
+                prepared = algorithm.prepare_key(self.jwk.key)
+            except (jwt.PyJWTError, TypeError, ValueError):  # PyJWT: TypeError for a key type
+                raise TokenRejected("invalid token (InvalidKeyError)", iss=iss, jti=jti) from None
+            found = self._verifiers[alg] = (algorithm, prepared)
+        return found
+
+
+def _parse_keys(raw: Mapping[str, Any]) -> dict[str, _Key]:
     import jwt
 
-    keys: dict[str, Any] = {}
+    keys: dict[str, _Key] = {}
     for jwk in _public_only(raw)["keys"]:
         kid = jwk.get("kid")
         if not isinstance(kid, str) or jwk.get("kty") not in ("EC", "RSA"):
@@ -397,7 +447,7 @@ def _parse_keys(raw: Mapping[str, Any]) -> dict[str, Any]:
         if jwk.get("use") not in (None, "sig"):
             continue
         try:
-            keys[kid] = (jwt.PyJWK.from_dict(jwk), jwk.get("alg"))
+            keys[kid] = _Key(jwt.PyJWK.from_dict(jwk), jwk.get("alg"))
         except jwt.PyJWTError:
             log.warning("skipping an unusable JWK (kid %s)", kid)
     return keys
