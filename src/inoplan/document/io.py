@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from inoplan.document import plausibility as plaus
+from inoplan.document.fast import validate_document, validate_event
 from inoplan.domain import course as c
 from inoplan.domain.body import parse_formula
 from inoplan.domain.units import (
@@ -120,20 +121,29 @@ def parse_course(document: Mapping[str, Any], *, reference: bool = False) -> c.C
         analyte, height, weight and body mass index, QTcF, doses, every date) or inconsistent
         reference.
     """
+    data = dict(document)
+    data.pop("expect", None)  # worked examples carry their expectation beside the course
+    # The schema lane without pydantic (``document.fast``): the same values for a plainly valid
+    # document, None for anything else, which the models then accept or refuse.
+    doc = None if reference else validate_document(data)
+    if doc is None:
+        doc = _validate_with_models(data)
+    return _to_domain(doc, reference=reference)
+
+
+def _validate_with_models(data: dict[str, Any]) -> Any:
+    """``CourseDocument.model_validate``, its first error as InvalidInput naming the field."""
     from pydantic import ValidationError
 
     from inoplan.document.models import CourseDocument
 
-    data = dict(document)
-    data.pop("expect", None)  # worked examples carry their expectation beside the course
     try:
-        doc = CourseDocument.model_validate(data)
+        return CourseDocument.model_validate(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         # discriminator tags, and the member tags pydantic adds for `StrictFloat | StrictInt`
         tags = frozenset(_EVENT_TYPES) | _UNION_MEMBER_TAGS
         raise InvalidInput(field_path(first["loc"], tags), first["msg"]) from None
-    return _to_domain(doc, reference=reference)
 
 
 _UNION_MEMBER_TAGS = frozenset({"float", "int", "str", "bool"})  # never field names here
@@ -209,18 +219,21 @@ def extend_course(course: c.Course, event: Mapping[str, Any], index: int) -> c.C
     those of parsing the whole document with the event appended; only the new event is
     converted (tests/unit/test_extend_course.py holds the two to each other).
     """
-    from pydantic import ValidationError
-
     if index != len(course.events) + len(course.superseded) + len(course.voids):
         raise ValueError(f"event {index} is not the course's next position")
-    try:
-        doc = _event_adapter().validate_python(dict(event))
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        tags = frozenset(_EVENT_TYPES) | _UNION_MEMBER_TAGS
-        raise InvalidInput(
-            field_path(("events", index, *first["loc"]), tags), first["msg"]
-        ) from None
+    data = dict(event)
+    doc = validate_event(data)
+    if doc is None:
+        from pydantic import ValidationError
+
+        try:
+            doc = _event_adapter().validate_python(data)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            tags = frozenset(_EVENT_TYPES) | _UNION_MEMBER_TAGS
+            raise InvalidInput(
+                field_path(("events", index, *first["loc"]), tags), first["msg"]
+            ) from None
     plaus.check_date(doc.date, f"events[{index}].date")
     if doc.type == "reschedule":
         plaus.check_date(doc.to, f"events[{index}].to")
@@ -459,7 +472,43 @@ def _term(term: str) -> str:
 _NEEDS_ULN = frozenset({"bilirubin", "ast", "alt"})
 
 
+#: ``_quick_lab``'s answers by their whole input (a pure function; LabValue is immutable).
+_LAB_MEMO: dict[tuple[Any, ...], c.LabValue | None] = {}
+_LAB_MEMO_SIZE = 8192
+
+
 def _quick_lab(analyte: str, raw: Any) -> c.LabValue | None:
+    """``_quick_lab_uncached``, remembered by its whole input: a clinic's lab values repeat (a
+    platelet count of 85 with a ULN of 40 is the same LabValue in every course). The key holds
+    each number's type beside it, so ``1`` and ``1.0`` (equal, but reported differently) never
+    share an entry; zeros (``0.0 == -0.0``) are not remembered. Validated input only: numbers are
+    ``int``/``float``, ``transfused`` a bool."""
+    value, uln, lln = raw.value, raw.uln, raw.lln
+    if not value or uln == 0 or lln == 0:
+        return _quick_lab_uncached(analyte, raw)
+    key = (
+        analyte,
+        raw.unit,
+        value,
+        type(value),
+        uln,
+        type(uln),
+        lln,
+        type(lln),
+        raw.transfused,
+    )
+    try:
+        return _LAB_MEMO[key]
+    except KeyError:
+        pass
+    result = _quick_lab_uncached(analyte, raw)
+    if len(_LAB_MEMO) >= _LAB_MEMO_SIZE:
+        _LAB_MEMO.clear()
+    _LAB_MEMO[key] = result
+    return result
+
+
+def _quick_lab_uncached(analyte: str, raw: Any) -> c.LabValue | None:
     """``_lab`` for a validated ``LabValueDoc``, without a field name per step: the same
     Decimal of the reported number, the same exact conversion (``unit_rule``: one cached
     look-up per unit) and the same plausibility ranges. None whenever ``_lab`` could refuse the
