@@ -257,3 +257,27 @@ def test_card_ids_are_unique_version_4_uuids_and_change_with_the_process() -> No
     os.close(read)
     os.close(write)
     assert child[:24] != ids[0][:24] and child not in ids
+
+
+def test_every_card_of_a_decision_carries_the_same_reasons_data_and_notes() -> None:
+    alerts = [
+        {"severity": "critical", "code": "VOD_SUSPECTED", "message": "VOD", "citation": "5.1"},
+        {"severity": "warning", "code": "QT_DRUG", "message": "QT", "citation": "5.5"},
+    ]
+    opts = options(notes=["read as QTcF"], sources={"anc": "Observation/anc-1 (2026-11-30)"})
+    d = decision(alerts=alerts)
+    first = decision_cards(d, ordered_dose(draft_order(mg_per_m2=0.8, mg=1.6)), opts)
+    assert len(first) == 4  # the status, the dose mismatch, two alerts
+    tail = first[0]["detail"].split("**Reasons**", 1)[1]
+    assert first[1]["detail"].endswith(tail)  # the mismatch card: same reasons, data, notes
+    assert "- read as QTcF" in tail and "- anc: Observation/anc-1 (2026-11-30)" in tail
+    for card, other in ((first[2], "QT_DRUG"), (first[3], "VOD_SUSPECTED")):  # its alert only
+        assert "**Reasons**" not in card["detail"] and other not in card["detail"]
+        assert "- read as QTcF" in card["detail"]
+    # the same options and decision again, the notes changed in place: the text follows
+    assert isinstance(opts.notes, list)
+    opts.notes.append("not available from the EHR: qtc")
+    again = decision_cards(d, None, opts)
+    assert all("- not available from the EHR: qtc" in card["detail"] for card in again)
+    d["reasons"] = [{**REASON, "message": "Another finding"}]
+    assert "Another finding" in decision_cards(d, None, opts)[0]["detail"]

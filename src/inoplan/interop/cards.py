@@ -76,6 +76,8 @@ class CardOptions:
     sources: Mapping[str, str] = field(default_factory=dict)  # input -> FHIR resource
     hook: str = "order-sign"
     new_uuid: Callable[[], str] = lambda: card_id()
+    #: the detail text shared by a decision's cards: (decision, notes, sources, text)
+    _shared: tuple[Any, Any, Any, str] | None = field(default=None, repr=False, compare=False)
 
 
 _ids_lock = threading.Lock()
@@ -144,6 +146,24 @@ def _detail(
 ) -> str:
     lines = [lead, ""] if lead else []
     lines += list(extra)
+    shared = options._shared
+    if (
+        shared is None
+        or shared[0] is not decision
+        or shared[1] is not options.notes
+        or shared[2] is not options.sources
+    ):  # built once per decision: every card of it lists the same reasons, data and notes
+        shared = options._shared = (
+            decision,
+            options.notes,
+            options.sources,
+            _shared_detail(decision, options),
+        )
+    return "\n".join([*lines, shared[3]])
+
+
+def _shared_detail(decision: Mapping[str, Any], options: CardOptions) -> str:
+    lines: list[str] = []
     reasons = decision.get("reasons") or []
     if reasons:
         lines += ["**Reasons**", "", "| Rule | Finding | Source | Inputs |", "|---|---|---|---|"]
@@ -248,6 +268,7 @@ def decision_cards(
     decision: Mapping[str, Any], order: OrderedDose | None, options: CardOptions
 ) -> list[dict[str, Any]]:
     """The cards for one decision and (for order hooks) the dose the order asks for."""
+    options._shared = None  # the shared detail lives for this call only (notes may change)
     status = decision.get("status")
     dose = decision.get("next_dose") or None
     where = _position(dose)

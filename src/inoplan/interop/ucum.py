@@ -66,19 +66,23 @@ def wire_lab_unit(
     >>> wire_lab_unit(ucum_code=None, text="K/µL", where="x")
     '10*3/uL'
     """
-    accepted = ("%",) if percent else tuple(sorted(set(k.UCUM_LAB_UNITS) - {"%"}))
     if ucum_code is not None and ucum_code.strip():
         code = ucum_code.strip()
         unit = k.UCUM_LAB_UNITS.get(code)
         if unit is None or (unit == "%") != percent:
-            raise UnknownUnit(where, f"{code} (as a UCUM code)", accepted)
+            raise UnknownUnit(where, f"{code} (as a UCUM code)", _accepted(percent))
         return unit
     if text is None or not text.strip():
         raise InvalidInput(where, "the result has no unit")
     ucum = k.UNIT_SPELLINGS.get(fold_unit_text(text))
     if ucum is None or (ucum == "%") != percent:
-        raise UnknownUnit(where, text, accepted)
+        raise UnknownUnit(where, text, _accepted(percent))
     return k.UCUM_LAB_UNITS[ucum]
+
+
+def _accepted(percent: bool) -> tuple[str, ...]:
+    """The UCUM codes an error lists (built only when a unit is refused)."""
+    return ("%",) if percent else tuple(sorted(set(k.UCUM_LAB_UNITS) - {"%"}))
 
 
 def document_unit_to_ucum(unit: str) -> str | None:

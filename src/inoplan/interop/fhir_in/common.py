@@ -127,14 +127,20 @@ def label_of(concept: Any) -> str:
 
 
 def decimal(value: Any, where: str) -> Decimal:
-    from inoplan.domain.units import to_decimal
+    from inoplan.domain.units import to_decimal  # a cached module after the first call
 
     return to_decimal(value, field=where)
 
 
+_PLACES: dict[str, Decimal] = {}
+
+
 def number(value: Decimal, places: str = "0.01") -> int | float:
     """A Decimal as the JSON number the course document wants (int when whole)."""
-    rounded = value.quantize(Decimal(places), rounding=ROUND_HALF_UP).normalize()
+    step = _PLACES.get(places)
+    if step is None:
+        step = _PLACES[places] = Decimal(places)
+    rounded = value.quantize(step, rounding=ROUND_HALF_UP).normalize()
     if rounded == rounded.to_integral_value():
         return int(rounded)
     return float(rounded)
