@@ -20,7 +20,12 @@ from inoplan.errors import InvalidInput
 from inoplan.services import decision_store, records
 from inoplan.services.courses import decide_document
 from inoplan.services.decisions import day_decisions, prune_decisions, refresh_decision
-from tests.integration.records_helpers import TODAY, course_document, migrated_database
+from tests.integration.records_helpers import (
+    AUDIT_KEY,
+    TODAY,
+    course_document,
+    migrated_database,
+)
 
 NOW = datetime(TODAY.year, TODAY.month, TODAY.day, 9, tzinfo=UTC)
 VOD = {"date": TODAY.isoformat(), "type": "toxicity", "term": "vod", "grade": 3}
@@ -132,6 +137,7 @@ def test_an_older_version_never_replaces_a_newer_one(database: Any) -> None:
         database, course, VOD, expected_version=1, actor="t", now=NOW, clock=lambda: NOW
     )
     late = decision_store.stored_row(  # a slow refresh that read version 1 writes last
+        key=database.audit_key(),
         course_id=course,
         course_version=1,
         on=TODAY,
@@ -266,6 +272,7 @@ def test_the_refresh_command_recomputes_a_stale_day_once(tmp_path: Any) -> None:
         "fresh": 0,
         "recomputed": 3,
         "errors": 0,
+        "tampered": 0,
         "pruned": 0,
     }
     again = _run(url, "decisions", "refresh", "--on", later, "--keep-days", "1")
@@ -290,6 +297,7 @@ def test_two_processes_refreshing_at_once_agree_with_the_server(postgres_schema_
         later = (TODAY + timedelta(days=3)).isoformat()
         env = {k: v for k, v in os.environ.items() if not k.startswith("INOPLAN_")}
         env["INOPLAN_DATABASE_URL"] = postgres_schema_url
+        env["INOPLAN_AUDIT_KEY"] = AUDIT_KEY  # the key of this process's database
         command = [sys.executable, "-m", "inoplan", "decisions", "refresh", "--on", later]
         processes = [
             subprocess.Popen(

@@ -277,6 +277,9 @@ class ChainReportPublic(BaseModel):
     courses: int = 0
     events: int = 0
     unanchored_chains: int = 0
+    decision_rows: int = Field(
+        default=0, description="Stored decisions (the Today list's rows) checked against their MAC"
+    )
 
 
 class UserIn(BaseModel):

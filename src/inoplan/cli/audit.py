@@ -53,6 +53,7 @@ def verify(
                     "chains": report.chains,
                     "courses": report.courses,
                     "events": report.events,
+                    "decision_rows": report.decision_rows,
                     "unanchored_chains": report.unanchored,
                 }
             )

@@ -55,6 +55,7 @@ def refresh(
         "fresh": result.fresh,
         "recomputed": result.recomputed,
         "errors": result.errors,
+        "tampered": result.tampered,
         "pruned": pruned,
     }
     if as_json:
@@ -65,5 +66,11 @@ def refresh(
             f"{result.recomputed} recomputed, {result.errors} cannot be decided; "
             f"{pruned} stored decisions of older days deleted"
         )
-    if result.errors:
+    if result.tampered:
+        typer.echo(
+            f"{result.tampered} stored decisions failed their MAC (DECISION_ROW_TAMPERED: "
+            "altered outside inoplan); run `inoplan audit verify`",
+            err=True,
+        )
+    if result.errors or result.tampered:
         raise typer.Exit(1)

@@ -24,7 +24,11 @@ from inoplan.persistence.rows import (
     TreatmentDayRow,
     UserRow,
 )
-from inoplan.services.decision_store import SUMMARY_COLUMNS, summary_of
+from inoplan.services.decision_store import (
+    DECISION_ROW_COLUMNS,
+    SUMMARY_COLUMNS,
+    summary_of,
+)
 from inoplan.services.records import (
     AcknowledgementRecord,
     AuditRecord,
@@ -50,6 +54,9 @@ __all__ = [
 
 
 _MAX_ID = 2**63 - 1  # BIGINT
+#: The first key of the Today refresh's advisory locks (the second is the day's ordinal):
+#: "inop" as a 32-bit integer, so that no other advisory lock of the database shares it.
+_DAY_LOCK_SPACE = 0x696E6F70
 
 
 def _course(row: CourseRow, external_id: str) -> CourseRecord:
@@ -888,6 +895,9 @@ class SqlCurrentDecisions:
                 AcknowledgementRow.status,
                 AcknowledgementRow.rules,
                 CourseRow.patient_doc["name"].as_string(),
+                stored.decision_sha256,
+                stored.mac_key_id,
+                stored.mac,
                 *columns,
             )
             .join(PatientRow, PatientRow.id == CourseRow.patient_id)
@@ -899,7 +909,16 @@ class SqlCurrentDecisions:
         found = []
         width = len(SUMMARY_COLUMNS)
         for r in self._session.execute(query):
-            values = r[8 : 8 + width]
+            values = dict(zip(SUMMARY_COLUMNS, r[11 : 11 + width], strict=True))
+            stored_row = r[3] is not None
+            if stored_row:
+                values.update(
+                    course_id=r[0],
+                    as_of=on,
+                    course_version=r[3],
+                    fingerprint=r[4],
+                    decision_sha256=r[8],
+                )
             found.append(
                 StoredDecision(
                     course_id=r[0],
@@ -907,15 +926,40 @@ class SqlCurrentDecisions:
                     patient_external_id=r[2],
                     decision_version=r[3],
                     fingerprint=r[4],
-                    summary=None
-                    if r[3] is None
-                    else summary_of(dict(zip(SUMMARY_COLUMNS, values, strict=True))),
+                    summary=summary_of(values) if stored_row else None,
                     acknowledged_status=r[5],
                     acknowledged_rules=tuple(str(x) for x in r[6] or ()),
                     patient_name=r[7] or "",
+                    sealed=values if stored_row else None,
+                    mac=r[10],
+                    mac_key_id=r[9],
                 )
             )
         return found
+
+    def for_course(self, course_id: int) -> list[dict[str, Any]]:
+        """Every stored row of a course (oldest day first), each with every column (what
+        ``inoplan audit verify`` checks against its MAC)."""
+        names = (*DECISION_ROW_COLUMNS, "decision", "mac_key_id", "mac")
+        query = (
+            select(*(getattr(CurrentDecisionRow, name) for name in names))
+            .where(CurrentDecisionRow.course_id == course_id)
+            .order_by(CurrentDecisionRow.as_of)
+        )
+        return [dict(zip(names, r, strict=True)) for r in self._session.execute(query)]
+
+    def lock_day(self, on: date) -> None:
+        """Serialise the refreshes of one day across workers until the transaction ends.
+
+        PostgreSQL: a transaction-level advisory lock keyed by the day (released at commit or
+        rollback). SQLite: the write transaction already holds the database's one write lock
+        (``BEGIN IMMEDIATE``), so nothing more is needed.
+        """
+        if self._session.get_bind().dialect.name == "postgresql":
+            self._session.execute(
+                text("SELECT pg_advisory_xact_lock(:space, :day)"),
+                {"space": _DAY_LOCK_SPACE, "day": on.toordinal()},
+            )
 
     def upsert(self, rows: list[dict[str, Any]]) -> None:
         """Insert or replace the rows (``stored_row`` values) in one statement.
@@ -940,6 +984,9 @@ class SqlCurrentDecisions:
                 *SUMMARY_COLUMNS,
                 "decision",
                 "computed_at",
+                "decision_sha256",
+                "mac_key_id",
+                "mac",
             )
         }
         statement = statement.on_conflict_do_update(

@@ -317,6 +317,8 @@ class CurrentDecisionRow(Base):
     Derived data (``inoplan.services.decisions``): valid only while ``course_version`` is the
     course's version and ``fingerprint`` is the running knowledge, engine and site policy; any
     other row is stale and recomputed, never served. Upserts keep the newest course version.
+    Each row is sealed with a MAC under the audit key (``decision_store.seal``); a row whose MAC
+    does not verify is recomputed and raises ``DECISION_ROW_TAMPERED``.
     """
 
     __tablename__ = "current_decisions"
@@ -344,3 +346,9 @@ class CurrentDecisionRow(Base):
     next_dose_mg_per_m2: Mapped[float | None] = mapped_column(Float)
     decision: Mapped[dict[str, Any]] = mapped_column(JSON)  # the full decision JSON
     computed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # the seal (migration 0008): SHA-256 of ``decision``, the audit key's id, and the MAC under
+    # it over the row's content (``decision_store.seal``); NULL only in a row written outside
+    # inoplan (the migration deleted the unsealed rows)
+    decision_sha256: Mapped[str | None] = mapped_column(String(64))
+    mac_key_id: Mapped[str | None] = mapped_column(String(16))
+    mac: Mapped[str | None] = mapped_column(String(64))

@@ -24,11 +24,17 @@ anchor, which fixes the legacy head under the key.
 against the audit records that wrote them (the event's JSON, its columns, the document hash at
 creation, the version count), so an event edited in the database is detected, not served.
 
+**Sealed decision rows.** The stored decisions the Today list reads (``current_decisions``,
+derived data written by ``services.decision_store``) are not audit records, but each carries a
+MAC under the same key over its content (:func:`seal_decision_row`); the Today list refuses a
+row that fails it (:func:`decision_row_problem`), and :func:`verify_chain` reports it.
+
 Audit records hold opaque identifiers (course ids, patient ids), never patient names.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Iterator, Mapping, Sequence
@@ -41,6 +47,7 @@ from inoplan.services.ports import AuditRecord, UnitOfWork, UowFactory
 
 __all__ = [
     "ANCHOR_CHAIN",
+    "DECISION_ROW_COLUMNS",
     "GENESIS_HASH",
     "KEYED",
     "LEGACY",
@@ -51,11 +58,15 @@ __all__ = [
     "append_audit",
     "chain_of",
     "check_course",
+    "check_decision_rows",
     "course_fingerprint",
+    "decision_row_content",
+    "decision_row_problem",
     "iter_audit",
     "key_id",
     "keyed_hash",
     "record_hash",
+    "seal_decision_row",
     "verify_chain",
 ]
 
@@ -155,6 +166,86 @@ def keyed_hash(key: bytes, prev_hash: str, content: dict[str, Any]) -> str:
 def key_id(key: bytes) -> str:
     """A short public name of the key (which key made a record), never the key itself."""
     return hmac.new(key, b"inoplan audit key id", hashlib.sha256).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_key_id(key: bytes) -> str:
+    return key_id(key)
+
+
+# -- sealed decision rows ------------------------------------------------------------------------
+
+#: The columns of a ``current_decisions`` row that its MAC covers: the course, the day, what the
+#: row was computed for, every column the Today list shows and the SHA-256 of the decision JSON
+#: (``computed_at`` is not covered: when a row was computed changes nothing the list shows).
+DECISION_ROW_COLUMNS = (
+    "course_id",
+    "as_of",
+    "course_version",
+    "fingerprint",
+    "decision_sha256",
+    "status",
+    "reason",
+    "critical",
+    "warnings",
+    "critical_codes",
+    "rules",
+    "reason_rules",
+    "next_cycle",
+    "next_day",
+    "next_scheduled",
+    "next_dose_mg",
+    "next_dose_mg_per_m2",
+)
+#: Keeps a row's MAC apart from every audit record's hash under the same key (``prev_hash``).
+_DECISION_ROW_DOMAIN = "inoplan current_decisions row v1"
+
+
+def decision_row_content(columns: Mapping[str, Any]) -> dict[str, Any]:
+    """What a decision row's MAC covers, from its columns (as written or as read back)."""
+    content = {name: columns[name] for name in DECISION_ROW_COLUMNS}
+    on = content["as_of"]
+    content["as_of"] = on.isoformat() if isinstance(on, date) else str(on)
+    for name in ("next_dose_mg", "next_dose_mg_per_m2"):
+        value = content[name]
+        content[name] = None if value is None else float(value)
+    return content
+
+
+def seal_decision_row(key: bytes, columns: Mapping[str, Any]) -> str:
+    """The row's MAC: :func:`keyed_hash` under the audit key over :func:`decision_row_content`."""
+    return keyed_hash(key, _DECISION_ROW_DOMAIN, decision_row_content(columns))
+
+
+def decision_row_problem(
+    key: bytes, columns: Mapping[str, Any], mac: str | None, mac_key_id: str | None
+) -> str:
+    """Why a stored decision row cannot be trusted ("" when its MAC verifies under ``key``)."""
+    if not mac:
+        return "the stored decision row carries no MAC (written outside inoplan)"
+    if mac_key_id != _cached_key_id(key):
+        return (
+            f"the stored decision row was sealed with another audit key (key id {mac_key_id}, "
+            f"configured {_cached_key_id(key)})"
+        )
+    if not hmac.compare_digest(seal_decision_row(key, columns), mac):
+        return "the stored decision row does not match its MAC (altered in the database)"
+    return ""
+
+
+def check_decision_rows(key: bytes, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """What is wrong with a course's stored decision rows (every column, ``decision`` JSON
+    included): a MAC that does not verify, a decision JSON that is not the one sealed."""
+    out: list[str] = []
+    for row in rows:
+        on = row["as_of"]
+        where = f"stored decision for {on.isoformat() if isinstance(on, date) else on}"
+        problem = decision_row_problem(key, row, row.get("mac"), row.get("mac_key_id"))
+        if problem:
+            out.append(f"{where}: {problem.removeprefix('the stored decision row ')}")
+        elif document_sha256(row["decision"]) != row["decision_sha256"]:
+            out.append(f"{where}: its decision JSON differs from the one sealed (altered)")
+    return out
 
 
 def course_fingerprint(
@@ -322,6 +413,7 @@ class ChainReport:
     unanchored: int = 0
     legacy_anchored: bool = False
     problems: tuple[str, ...] = ()
+    decision_rows: int = 0
 
     def message(self) -> str:
         if self.ok:
@@ -341,7 +433,7 @@ class ChainReport:
                 )
             text += (
                 f"); {self.courses} courses and {self.events} stored events match their audit "
-                "records"
+                f"records; {self.decision_rows} stored decisions match their MAC"
             )
             if self.unanchored:
                 text += f"; {self.unanchored} chains have records newer than the last anchor"
@@ -369,6 +461,7 @@ class _Walk:
         self.keyed = 0
         self.legacy = 0
         self.created: dict[int, int] = {}  # course id -> seq of its creation record
+        self.decision_rows = 0  # stored decision rows checked against their MAC
 
     def fail(self, seq: int | None, text: str) -> None:
         if len(self.problems) < MAX_PROBLEMS:
@@ -512,6 +605,7 @@ def verify_chain(
         unanchored=unanchored,
         legacy_anchored=legacy_anchored,
         problems=problems,
+        decision_rows=walk.decision_rows,
     )
 
 
@@ -569,6 +663,10 @@ def _check_data(uow: UnitOfWork, walk: _Walk, batch: int) -> tuple[int, int]:
             days = uow.treatment_days.for_courses([course_id])
             for seq, text in check_treatment_days(days, audit):
                 walk.fail(seq if seq is not None else first, f"course {course_id}: {text}")
+            sealed = uow.current_decisions.for_course(course_id)
+            for text in check_decision_rows(walk.key, sealed):
+                walk.fail(first, f"course {course_id}: {text}")
+            walk.decision_rows += len(sealed)
             seen.add(course_id)
             courses += 1
             events += len(stored)

@@ -7,6 +7,15 @@ first two as the course version and day, and the rest as :func:`fingerprint`: a 
 source of the deciding packages, the knowledge files and the site policy. A row whose version,
 day or fingerprint is not the current one is stale: it is recomputed, never served as current.
 
+**Sealed rows.** Each stored row carries a MAC (HMAC-SHA256 under the audit key, the key of
+:mod:`inoplan.services.audit`, kept outside the database) over its canonical content: the course,
+the day, the course version, the fingerprint, every column the Today list shows and the SHA-256 of
+the decision JSON (``audit.seal_decision_row``). Anyone who can write to the database but does
+not hold the key cannot change a row's status, alerts or next dose without the MAC failing
+(``audit.decision_row_problem``):
+the Today list then recomputes that course from its events and raises ``DECISION_ROW_TAMPERED``,
+and ``inoplan audit verify`` reports the row.
+
 This module sits below :mod:`inoplan.services.records` (which stores a course's decision in the
 same transaction as each write) and :mod:`inoplan.services.decisions` (which reads and refreshes
 them); it does no I/O apart from reading the package's own files once per process.
@@ -22,11 +31,21 @@ from pathlib import Path
 from typing import Any
 
 from inoplan import __version__
+from inoplan.services.audit import (
+    DECISION_ROW_COLUMNS,
+    decision_row_problem,
+    key_id,
+    seal_decision_row,
+)
+from inoplan.services.common import document_sha256
 
 __all__ = [
+    "DECISION_ROW_COLUMNS",
     "SUMMARY_COLUMNS",
+    "TAMPERED",
     "acknowledges",
     "deciding_rules",
+    "decision_row_problem",
     "fingerprint",
     "one_line_reason",
     "split",
@@ -184,6 +203,7 @@ def summary_of(columns: Mapping[str, Any]) -> dict[str, Any]:
 
 def stored_row(
     *,
+    key: bytes,
     course_id: int,
     course_version: int,
     on: date,
@@ -191,10 +211,11 @@ def stored_row(
     decision: Mapping[str, Any],
     at: datetime,
 ) -> dict[str, Any]:
-    """The values of one ``current_decisions`` row (what ``uow.current_decisions.upsert`` takes)."""
+    """The values of one ``current_decisions`` row (what ``uow.current_decisions.upsert`` takes),
+    sealed under ``key`` (the audit key: ``uow.audit.key()``)."""
     summary = summarise(decision)
     next_dose = summary["next_dose"] or {}
-    return {
+    row: dict[str, Any] = {
         "course_id": course_id,
         "as_of": on,
         "course_version": course_version,
@@ -212,8 +233,12 @@ def stored_row(
         "next_dose_mg": next_dose.get("dose_mg"),
         "next_dose_mg_per_m2": next_dose.get("dose_mg_per_m2"),
         "decision": dict(decision),
+        "decision_sha256": document_sha256(decision),
         "computed_at": at,
     }
+    row["mac_key_id"] = key_id(key)
+    row["mac"] = seal_decision_row(key, row)
+    return row
 
 
 #: The stored columns :func:`summary_of` reads (in this order).
@@ -231,3 +256,7 @@ SUMMARY_COLUMNS = (
     "next_dose_mg",
     "next_dose_mg_per_m2",
 )
+
+
+#: The critical alert the Today list raises for a stored row whose MAC does not verify.
+TAMPERED = "DECISION_ROW_TAMPERED"

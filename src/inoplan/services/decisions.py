@@ -7,8 +7,12 @@ policy it is computed with (``decision_store.fingerprint``). It is stored (``cur
   (``records.create_course`` / ``records.append_event``);
 * by :func:`refresh_decision` after a write that did not go through those (result feeds);
 * by :func:`day_decisions` for every course whose stored row is missing or stale (a new day, a new
-  release or knowledge revision, another site policy), all of them in ONE write transaction: the
-  first Today list of a day, or ``inoplan decisions refresh`` ahead of it.
+  release or knowledge revision, another site policy), all of them in ONE write transaction that
+  holds the day's lock (one worker computes, the others wait and read): the first Today list of
+  a day, or ``inoplan decisions refresh`` ahead of it.
+
+Every row is sealed with a MAC under the audit key (``decision_store.seal``); a row that fails it
+is never served (``DECISION_ROW_TAMPERED``, see :func:`day_decisions`).
 
 The Today list is one query when nothing is stale, whatever the number of courses. A stale row
 is never served: it is recomputed, and a course that cannot be decided any more is shown as an
@@ -19,6 +23,7 @@ course version, whichever worker writes last.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -26,7 +31,14 @@ from typing import Any
 
 from inoplan.errors import CdsError
 from inoplan.services.common import assemble_document
-from inoplan.services.decision_store import acknowledges, fingerprint, stored_row, summarise
+from inoplan.services.decision_store import (
+    TAMPERED,
+    acknowledges,
+    decision_row_problem,
+    fingerprint,
+    stored_row,
+    summarise,
+)
 from inoplan.services.records import (
     StoredDecision,
     UowFactory,
@@ -43,6 +55,8 @@ __all__ = [
     "prune_decisions",
     "refresh_decision",
 ]
+
+log = logging.getLogger(__name__)
 
 #: Stored decisions for days more than this before the day refreshed are deleted by
 #: ``inoplan decisions refresh`` (the Today list of an older day recomputes them).
@@ -77,17 +91,21 @@ class TodayDecision:
     acknowledged: bool = False
     error: str = ""
     recomputed: bool = False
+    #: why the stored row was not trusted (its MAC), when the alert DECISION_ROW_TAMPERED is raised
+    tampered: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class DayDecisions:
-    """Every listed course's decision for ``on``: how many were read, recomputed, undecidable."""
+    """Every listed course's decision for ``on``: how many were read as stored, recomputed,
+    undecidable, and how many stored rows failed their MAC (recomputed or errors as well)."""
 
     on: date
     rows: list[TodayDecision]
     fresh: int
     recomputed: int
     errors: int
+    tampered: int = 0
 
 
 def course_decision(
@@ -128,6 +146,7 @@ def refresh_decision(
         uow.current_decisions.upsert(
             [
                 stored_row(
+                    key=uow.audit.key(),
                     course_id=course.id,
                     course_version=course.version,
                     on=on,
@@ -178,6 +197,32 @@ def _row(
     )
 
 
+def _trusted(key: bytes, stored: StoredDecision) -> str:
+    """Why a stored row must not be served although it is current ("" when its seal holds)."""
+    assert stored.sealed is not None
+    return decision_row_problem(key, stored.sealed, stored.mac, stored.mac_key_id)
+
+
+def _is_current(stored: StoredDecision, current: str) -> bool:
+    return (
+        stored.summary is not None
+        and stored.decision_version == stored.course_version
+        and stored.fingerprint == current
+    )
+
+
+def _tampered(row: TodayDecision, problem: str) -> TodayDecision:
+    """The recomputed row with the critical ``DECISION_ROW_TAMPERED`` alert first."""
+    import dataclasses
+
+    return dataclasses.replace(
+        row,
+        critical=row.critical + 1,
+        critical_codes=(TAMPERED, *row.critical_codes),
+        tampered=problem,
+    )
+
+
 def day_decisions(
     uow_factory: UowFactory,
     on: date,
@@ -189,75 +234,128 @@ def day_decisions(
     """Every course's decision for ``on`` (oldest course first), read from the store.
 
     One query reads every course with its stored decision and newest acknowledgement. Rows that
-    are current (same course version, same fingerprint) are served as stored; the others are
-    recomputed from the courses (two more queries, whatever their number) and stored in one
-    write transaction. ``patient`` keeps only the courses whose patient id contains it (any
-    case); the others are neither shown nor recomputed.
+    are current (same course version, same fingerprint) and whose MAC verifies under the audit
+    key are served as stored. The stale ones are recomputed from the courses and stored in ONE
+    write transaction that first takes the day's lock (``current_decisions.lock_day``: a
+    PostgreSQL advisory lock, SQLite's write lock) and reads the day again: of several workers
+    that find the day stale at once, one computes and the others wait, then read what it stored.
+    ``patient`` keeps only the courses whose patient id contains it (any case); the others are
+    neither shown nor recomputed.
+
+    A current row whose MAC does not verify (edited in the database, unsealed, sealed with
+    another key) is never served: the course is recomputed from its events and shown with the
+    critical alert ``DECISION_ROW_TAMPERED``, which is also logged. The row is left as found
+    (evidence for ``inoplan audit verify``) until a write to the course or a later day replaces
+    it, so every worker shows the alert on every list until then.
     """
     current = fingerprint(policy)
     with uow_factory() as uow:
+        key: bytes = uow.audit.key()
         listed: list[StoredDecision] = uow.current_decisions.for_day(on)
     if patient:
         wanted = patient.lower()
         listed = [s for s in listed if wanted in s.patient_external_id.lower()]
     rows: dict[int, TodayDecision] = {}
     stale: dict[int, StoredDecision] = {}
+    tampered: dict[int, str] = {}
     for stored in listed:
-        if (
-            stored.summary is not None
-            and stored.decision_version == stored.course_version
-            and stored.fingerprint == current
-        ):
-            rows[stored.course_id] = _row(stored, stored.summary)
-        else:
+        if not _is_current(stored, current):
             stale[stored.course_id] = stored
+        elif problem := _trusted(key, stored):
+            tampered[stored.course_id] = problem
+        else:
+            rows[stored.course_id] = _row(stored, stored.summary or {})
     errors = 0
+    recomputed = 0
     if stale:
-        computed_at = clock()
-        with uow_factory() as uow:
-            loaded = uow.courses.many(sorted(stale))
-        to_store: list[dict[str, Any]] = []
-        for course, events in loaded:
-            stored = stale[course.id]
-            try:
-                decision = _decide(assemble_document(course, [e.data for e in events]), on, policy)
-            except CdsError as exc:  # one bad course must not hide the others
-                errors += 1
-                rows[course.id] = TodayDecision(
-                    course_id=course.id,
-                    course_version=course.version,
-                    patient_id=course.patient_external_id,
-                    status="error",
-                    patient_name=stored.patient_name,
-                    error=str(exc),
-                    recomputed=True,
-                )
-                continue
-            rows[course.id] = _row(
-                stored, summarise(decision), version=course.version, recomputed=True
-            )
-            to_store.append(
-                stored_row(
-                    course_id=course.id,
-                    course_version=course.version,
-                    on=on,
-                    fingerprint=current,
-                    decision=decision,
-                    at=computed_at,
-                )
-            )
-        if to_store:
-            with uow_factory(write=True) as uow:
+        with uow_factory(write=True) as uow:
+            uow.current_decisions.lock_day(on)
+            # what another worker stored while this one waited for the lock is served as is
+            for again in uow.current_decisions.for_day(on):
+                if again.course_id not in stale or not _is_current(again, current):
+                    continue
+                del stale[again.course_id]
+                if problem := _trusted(key, again):
+                    tampered[again.course_id] = problem
+                else:
+                    rows[again.course_id] = _row(again, again.summary or {})
+            to_store: list[dict[str, Any]] = []
+            if stale:
+                computed_at = clock()
+                for course, events in uow.courses.many(sorted(stale)):
+                    done, decision = _recompute(stale[course.id], course, events, on, policy)
+                    rows[course.id] = done
+                    if decision is None:
+                        errors += 1
+                        continue
+                    recomputed += 1
+                    to_store.append(
+                        stored_row(
+                            key=key,
+                            course_id=course.id,
+                            course_version=course.version,
+                            on=on,
+                            fingerprint=current,
+                            decision=decision,
+                            at=computed_at,
+                        )
+                    )
+            if to_store:
                 uow.current_decisions.upsert(to_store)
                 uow.commit()
+    if tampered:
+        by_id = {s.course_id: s for s in listed}
+        with uow_factory() as uow:
+            loaded = uow.courses.many(sorted(tampered))
+        for course, events in loaded:
+            problem = tampered[course.id]
+            log.critical(
+                "%s: course %s, day %s: %s; recomputed from its events, not served",
+                TAMPERED,
+                course.id,
+                on.isoformat(),
+                problem,
+                extra={"alert": TAMPERED, "course_id": course.id, "as_of": on.isoformat()},
+            )
+            done, decision = _recompute(by_id[course.id], course, events, on, policy)
+            if decision is None:
+                errors += 1
+            else:
+                recomputed += 1
+            rows[course.id] = _tampered(done, problem)
     ordered = [rows[s.course_id] for s in listed if s.course_id in rows]
     return DayDecisions(
         on=on,
         rows=ordered,
-        fresh=len(listed) - len(stale),
-        recomputed=len(stale) - errors,
+        fresh=len(ordered) - recomputed - errors,
+        recomputed=recomputed,
         errors=errors,
+        tampered=len(tampered),
     )
+
+
+def _recompute(
+    stored: StoredDecision, course: Any, events: Any, on: date, policy: Any
+) -> tuple[TodayDecision, dict[str, Any] | None]:
+    """The course's row computed from its events, with the decision (``None``: an error row
+    naming why the course cannot be decided; one bad course must not hide the others)."""
+    try:
+        decision = _decide(assemble_document(course, [e.data for e in events]), on, policy)
+    except CdsError as exc:
+        return (
+            TodayDecision(
+                course_id=course.id,
+                course_version=course.version,
+                patient_id=course.patient_external_id,
+                status="error",
+                patient_name=stored.patient_name,
+                error=str(exc),
+                recomputed=True,
+            ),
+            None,
+        )
+    row = _row(stored, summarise(decision), version=course.version, recomputed=True)
+    return row, decision
 
 
 def prune_decisions(uow_factory: UowFactory, on: date, *, keep_days: int = RETAIN_DAYS) -> int:

@@ -157,6 +157,10 @@ class StoredDecision:
     acknowledged_status: str | None
     acknowledged_rules: tuple[str, ...]
     patient_name: str = ""
+    #: the columns the row's MAC covers (``audit.DECISION_ROW_COLUMNS``), its MAC and key id
+    sealed: dict[str, Any] | None = None
+    mac: str | None = None
+    mac_key_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -537,6 +541,7 @@ def _store_decision(
     uow.current_decisions.upsert(
         [
             stored_row(
+                key=uow.audit.key(),
                 course_id=course_id,
                 course_version=version,
                 on=on,

@@ -344,6 +344,7 @@ ALERT_TITLES: Final[Mapping[str, str]] = {
     "CONTRAINDICATION": "Contraindication",
     "CYCLE_TOTAL_ABOVE_MAX": "Cycle total above the maximum",
     "CYTOREDUCTION": "Cytoreduction first",
+    "DECISION_ROW_TAMPERED": "Stored decision altered outside inoplan (recomputed)",
     "DELAY_OVER_LIMIT": "Planned delay too long",
     "DISCONTINUED": "Treatment stopped",
     "DOSE_ABOVE_MAX": "Dose above the maximum",

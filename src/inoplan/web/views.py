@@ -88,6 +88,8 @@ class TodayRow:
     patient_name: str = ""
     day_state: str = ""
     waits: tuple[str, str, str] | None = None
+    #: why the stored decision was not trusted (DECISION_ROW_TAMPERED), "" when it was
+    tampered: str = ""
 
     @property
     def needs_acknowledgement(self) -> bool:
@@ -142,6 +144,7 @@ def today_view(
             critical_codes=d.critical_codes,
             rules=d.reason_rules,
             patient_name=d.patient_name,
+            tampered=d.tampered,
         )
         for d in day.rows
     ]

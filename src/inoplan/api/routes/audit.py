@@ -37,8 +37,9 @@ def list_audit(
 
 @router.get("/verify", response_model=ChainReportPublic, responses=errors(401, 403))
 def verify_audit(database: DatabaseDep, _: Admin) -> ChainReportPublic:
-    """Walk every keyed hash chain and check every course and stored event against its audit
-    records; ``ok`` is false and ``problem`` names the first problem."""
+    """Walk every keyed hash chain, check every course and stored event against its audit
+    records and every stored decision against its MAC; ``ok`` is false and ``problem`` names
+    the first problem."""
     report = verify_chain(database)
     return ChainReportPublic(
         ok=report.ok,
@@ -54,4 +55,5 @@ def verify_audit(database: DatabaseDep, _: Admin) -> ChainReportPublic:
         courses=report.courses,
         events=report.events,
         unanchored_chains=report.unanchored,
+        decision_rows=report.decision_rows,
     )
