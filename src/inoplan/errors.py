@@ -9,6 +9,8 @@ a decision. An exception means a caller, a data file or the environment is wrong
     │   ├── UnknownUnit             a unit the field does not accept
     │   ├── DoseLimitExceeded       a prescribed mg/m2 above a hard limit of the label
     │   └── OverrideRequired        a dose recorded against the decision without an override
+    │       └── OutsideWorkflow     a dose recorded directly, not through the treatment-day
+    │                               workflow, without a prescriber's override (HTTP 409)
     ├── KnowledgeBaseError        shipped label data is missing or malformed (a release bug)
     │   ├── UnknownLabelVersion
     │   └── MalformedLabelData
@@ -42,6 +44,7 @@ __all__ = [
     "NoDoseToPrepare",
     "NotFound",
     "OptionalDependencyMissing",
+    "OutsideWorkflow",
     "OverrideRequired",
     "PreconditionRequired",
     "TooManyAttempts",
@@ -145,6 +148,36 @@ class OverrideRequired(InvalidInput):
             "an override reason (override_reason); otherwise check the date, cycle, day and dose.",
         )
         self.because = because
+
+
+class OutsideWorkflow(OverrideRequired):
+    """An administration recorded directly (REST event, web form, any writer of the live course)
+    for a day that was not given through the treatment-day workflow (ordered -> released ->
+    verified -> prepared -> given, with independent second signers), without a prescriber's
+    ``override_reason``. ``because`` lists every reason (the bypass first, then any other
+    reason the dose goes against the decision); ``cycle``, ``day`` and ``state`` (the day's
+    treatment-day state) name the dose. HTTP 409: the day's state does not allow it."""
+
+    def __init__(
+        self, field: str, because: tuple[str, ...], cycle: int, day: int, state: str
+    ) -> None:
+        InvalidInput.__init__(
+            self,
+            field,
+            f"cycle {cycle} day {day} has not been given through the treatment-day workflow "
+            f"(its state is {state!r}): "
+            + "; ".join(because)
+            + ". Nothing was saved. A dose is recorded by the give step (release by a "
+            "prescriber, pharmacist verification, preparation and administration, each with "
+            "its second signer). A dose given outside it (elsewhere, or documented late) is a "
+            "prescriber's override: a prescriber records it with an override reason "
+            "(override_reason, permission dose.override); it stays on the record as a critical "
+            "DOSE_OVERRIDE alert.",
+        )
+        self.because = because
+        self.cycle = cycle
+        self.day = day
+        self.state = state
 
 
 class KnowledgeBaseError(CdsError):

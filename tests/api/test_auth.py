@@ -57,6 +57,12 @@ EVENTS: dict[str, dict[str, Any]] = {
         "reason": "patient choice",
     },
 }
+
+
+def _action(event_type: str) -> str:
+    return "dose.override" if event_type == "administration" else f"event.{event_type}"
+
+
 #: A void needs its own action and the action of its target's type (a cycle 1 day 1 dose here).
 VOID = {
     "date": "2026-11-29",
@@ -69,7 +75,12 @@ ROUTES: list[tuple[str, str, str | tuple[str, ...] | None, Any]] = [
     ("POST", "/api/v1/courses", "course.create", "DOCUMENT"),
     ("GET", "/api/v1/courses/{id}", "course.read", None),
     ("GET", "/api/v1/courses/{id}/export", "course.read", None),
-    *[("POST", "/api/v1/courses/{id}/events", f"event.{t}", body) for t, body in EVENTS.items()],
+    *[
+        # a new administration is a direct one (review H2): the give step records the workflow's
+        # doses, a dose outside it is a prescriber's override (services.guards.authorize_event)
+        ("POST", "/api/v1/courses/{id}/events", _action(t), body)
+        for t, body in EVENTS.items()
+    ],
     ("POST", "/api/v1/courses/{id}/events", ("event.void", "event.administration"), VOID),
     ("GET", "/api/v1/courses/{id}/plan", "course.read", None),
     ("GET", "/api/v1/courses/{id}/decision?on=2026-12-01", "course.read", None),

@@ -193,8 +193,9 @@ class TestDates:
         self, client: Any, tokens: dict[str, str], ahead: int
     ) -> None:
         course = create(client, tokens["prescriber"], document())
-        event = dose(14 + ahead, 1, 8, 0.91)
-        response = post_event(client, tokens["nurse"], course, event, 1)
+        # an override (review H2: a direct dose is a prescriber's) does not reach the future
+        event = dose(14 + ahead, 1, 8, 0.91, override_reason="given at the partner hospital")
+        response = post_event(client, tokens["prescriber"], course, event, 1)
         refused_and_unchanged(client, tokens, course, response, 422, "event.date")
 
     @pytest.mark.parametrize(
@@ -289,13 +290,65 @@ def held_course() -> dict[str, Any]:
     return document(labs(7, bilirubin={"value": 2.4, "unit": "mg/dL", "uln": 1.2}))
 
 
+WORKFLOW = "was not given through the treatment-day workflow"
+
+
+def refused_direct(
+    client: Any, tokens: dict[str, str], course: int, response: Any
+) -> dict[str, Any]:
+    """A direct administration without an override: 409 (errors.OutsideWorkflow), the bypass
+    named first in ``because``, nothing stored."""
+    body = refused_and_unchanged(client, tokens, course, response, 409, "event.override_reason")
+    assert WORKFLOW in body["because"][0], body
+    assert "override_reason" in body["detail"] and "prescriber" in body["detail"]
+    return body
+
+
+def last_override(client: Any, tokens: dict[str, str], course: int) -> dict[str, Any]:
+    trail = client.get(f"{COURSES}/{course}/audit", headers=headers(tokens["admin"])).json()
+    last: dict[str, Any] = trail["data"][-1]
+    assert last["action"] == "event.administration"
+    return last
+
+
 class TestOverride:
-    def test_a_dose_that_follows_the_decision_needs_none(
+    """Review H2: an administration recorded directly (not the workflow's give step) needs a
+    prescriber's override with a reason, whatever else it does; H3: the engine's planned dose
+    of the day bounds it (``because`` names what an override would override)."""
+
+    @pytest.mark.parametrize("role", ["prescriber", "admin"])
+    def test_a_direct_dose_that_follows_the_decision_still_needs_the_workflow(
+        self, client: Any, tokens: dict[str, str], role: str
+    ) -> None:
+        course = create(client, tokens["prescriber"], document(labs(6)))
+        response = post_event(client, tokens[role], course, dose(7, 1, 8, 0.91), 1)
+        body = refused_direct(client, tokens, course, response)
+        assert len(body["because"]) == 1  # the planned dose, nothing else against the decision
+        assert "cycle 1 day 8" in body["detail"] and "'ordered'" in body["detail"]
+
+    @pytest.mark.parametrize("role", ["nurse", "pharmacist"])
+    def test_the_workflow_s_roles_may_not_record_a_dose_directly(
+        self, client: Any, tokens: dict[str, str], role: str
+    ) -> None:
+        course = create(client, tokens["prescriber"], document(labs(6)))
+        response = post_event(client, tokens[role], course, dose(7, 1, 8, 0.91), 1)
+        body = refused_and_unchanged(client, tokens, course, response, 403, "")
+        assert "dose.override" in body["detail"] and "give step" in body["detail"]
+
+    def test_a_prescriber_records_a_dose_given_outside_the_workflow_with_a_reason(
         self, client: Any, tokens: dict[str, str]
     ) -> None:
         course = create(client, tokens["prescriber"], document(labs(6)))
-        response = post_event(client, tokens["nurse"], course, dose(7, 1, 8, 0.91), 1)
+        event = dose(7, 1, 8, 0.91, override_reason="given at the partner hospital")
+        response = post_event(client, tokens["prescriber"], course, event, 1)
         assert response.status_code == 201, response.text
+        last = last_override(client, tokens, course)
+        assert last["after"]["outside_workflow"] is True
+        assert [WORKFLOW in t for t in last["after"]["override"]["because"]] == [True]
+        decision = client.get(
+            f"{COURSES}/{course}/decision?on={day(7)}", headers=headers(tokens["viewer"])
+        ).json()
+        assert "DOSE_OVERRIDE" in [a["code"] for a in decision["alerts"]]
 
     def test_a_nurse_cannot_make_a_hold_disappear(
         self, client: Any, tokens: dict[str, str]
@@ -305,9 +358,10 @@ class TestOverride:
         held = client.get(f"{COURSES}/{course}/decision?on={day(7)}", headers=reader).json()
         assert held["status"] == "hold"
         response = post_event(client, tokens["nurse"], course, dose(7, 1, 8, 0.91), 1)
-        body = refused_and_unchanged(client, tokens, course, response, 422, "event.override_reason")
+        refused_and_unchanged(client, tokens, course, response, 403, "")
+        response = post_event(client, tokens["prescriber"], course, dose(7, 1, 8, 0.91), 1)
+        body = refused_direct(client, tokens, course, response)
         assert any("holds" in reason for reason in body["because"])
-        assert "override_reason" in body["detail"] and "prescriber" in body["detail"]
         again = client.get(f"{COURSES}/{course}/decision?on={day(7)}", headers=reader).json()
         assert again["status"] == "hold"
 
@@ -328,56 +382,84 @@ class TestOverride:
         response = post_event(client, tokens[role], course, event, 1)
         assert response.status_code == 201, response.text
         assert stored(client, tokens, course)["events"][-1]["override_reason"] == reason
-        trail = client.get(f"{COURSES}/{course}/audit", headers=headers(tokens["admin"])).json()
-        last = trail["data"][-1]
-        assert last["action"] == "event.administration" and last["actor"] == role
+        last = last_override(client, tokens, course)
+        assert last["actor"] == role
         assert last["after"]["override"]["override_reason"] == reason
-        assert any("holds" in text for text in last["after"]["override"]["because"])
+        because = last["after"]["override"]["because"]
+        assert WORKFLOW in because[0] and any("holds" in text for text in because)
 
     def test_a_dose_on_a_discontinued_course(self, client: Any, tokens: dict[str, str]) -> None:
         stop = {"date": day(6), "type": "discontinuation", "reason": "patient's decision"}
         course = create(client, tokens["prescriber"], document(labs(6), stop))
-        response = post_event(client, tokens["nurse"], course, dose(7, 1, 8, 0.91), 1)
-        body = refused_and_unchanged(client, tokens, course, response, 422, "event.override_reason")
+        response = post_event(client, tokens["prescriber"], course, dose(7, 1, 8, 0.91), 1)
+        body = refused_direct(client, tokens, course, response)
         assert any("discontinue" in reason for reason in body["because"])
+
+    @pytest.mark.parametrize(("mg", "above"), [(0.9, False), (0.91, False), (0.92, True)])
+    def test_the_planned_dose_of_the_day_just_below_at_and_above(
+        self, client: Any, tokens: dict[str, str], mg: float, above: bool
+    ) -> None:
+        # day 8: the label's 0.5 mg/m2 x 1.82 m2 = 0.91 mg; 0.92 mg is 0.505 mg/m2, more than
+        # half a rounding step (recorded_dose_tolerance_steps 0.5) above the plan
+        course = create(client, tokens["prescriber"], document(labs(6)))
+        response = post_event(client, tokens["prescriber"], course, dose(7, 1, 8, mg), 1)
+        body = refused_direct(client, tokens, course, response)
+        planned = [r for r in body["because"] if "the engine's plan gives" in r]
+        assert bool(planned) == above, body["because"]
+        if above:
+            assert "0.92 mg recorded" in planned[0] and "0.91 mg = 0.5 mg/m²" in planned[0]
+            assert "the label's dose for that day" in planned[0]
+        assert not any("per dose" in r or "per cycle" in r for r in body["because"])
 
     @pytest.mark.parametrize(("mg", "needs"), [(1.46, False), (1.47, True)])
     def test_the_per_dose_maximum_just_at_and_above(
         self, client: Any, tokens: dict[str, str], mg: float, needs: bool
     ) -> None:
-        # 0.8 mg/m2 x 1.82 m2 = 1.456 -> 1.46 mg (rounded half-up): the most a dose may be
+        # 0.8 mg/m2 x 1.82 m2 = 1.456 -> 1.46 mg (rounded half-up): the most a dose may be.
+        # Cycle 1 day 1, stored with the course, corrected (same cycle and day: the correction
+        # rules, no workflow needed): the plan of day 1 is the maximum itself.
         course = create(client, tokens["prescriber"], document(labs(6)))
-        response = post_event(client, tokens["nurse"], course, dose(7, 1, 8, mg), 1)
+        event = dose(0, 1, 1, mg, id="c1d1-fix", supersedes="c1d1", reason="time was wrong")
+        response = post_event(client, tokens["nurse"], course, event, 1)
         if not needs:
             assert response.status_code == 201, response.text
             return
         body = refused_and_unchanged(client, tokens, course, response, 422, "event.override_reason")
         assert any("per dose" in reason for reason in body["because"])
+        assert any("the engine's plan gives" in reason for reason in body["because"])
+        assert not any(WORKFLOW in reason for reason in body["because"])
 
-    @pytest.mark.parametrize(("mg", "needs"), [(0.92, False), (0.93, True)])
+    @pytest.mark.parametrize(("mg", "plan", "cycle"), [(0.92, True, False), (0.93, True, True)])
     def test_the_per_cycle_maximum_just_at_and_above(
-        self, client: Any, tokens: dict[str, str], mg: float, needs: bool
+        self, client: Any, tokens: dict[str, str], mg: float, plan: bool, cycle: bool
     ) -> None:
-        # 1.46 + 0.91 mg given; 1.8 mg/m2 x 1.82 = 3.276 mg plus half a rounding step per dose
+        # 1.46 + 0.91 mg given; 1.8 mg/m2 x 1.82 = 3.276 mg plus half a rounding step per dose.
+        # The plan of day 15 is the lower bound now (0.5 mg/m2, capped at what is left).
         course = create(client, tokens["prescriber"], document(labs(6), dose(7, 1, 8, 0.91)))
-        response = post_event(client, tokens["nurse"], course, dose(14, 1, 15, mg), 1)
-        if not needs:
-            assert response.status_code == 201, response.text
-            return
-        body = refused_and_unchanged(client, tokens, course, response, 422, "event.override_reason")
-        assert any("per cycle" in reason for reason in body["because"])
+        response = post_event(client, tokens["prescriber"], course, dose(14, 1, 15, mg), 1)
+        body = refused_direct(client, tokens, course, response)
+        assert any("the engine's plan gives" in r for r in body["because"]) == plan
+        assert any("per cycle" in reason for reason in body["because"]) == cycle
 
     @pytest.mark.parametrize(("offset", "needs"), [(5, True), (6, False)])
     def test_six_days_between_doses(
         self, client: Any, tokens: dict[str, str], offset: int, needs: bool
     ) -> None:
         course = create(client, tokens["prescriber"], document(labs(4), labs(6)))
-        response = post_event(client, tokens["nurse"], course, dose(offset, 1, 8, 0.91), 1)
-        if not needs:
-            assert response.status_code == 201, response.text
-            return
-        body = refused_and_unchanged(client, tokens, course, response, 422, "event.override_reason")
-        assert any("at least 6 days" in reason for reason in body["because"])
+        response = post_event(client, tokens["prescriber"], course, dose(offset, 1, 8, 0.91), 1)
+        body = refused_direct(client, tokens, course, response)
+        assert any("at least 6 days" in reason for reason in body["because"]) == needs
+
+    def test_a_correction_to_another_day_is_a_direct_dose(
+        self, client: Any, tokens: dict[str, str]
+    ) -> None:
+        course = create(client, tokens["prescriber"], document(labs(6)))
+        event = dose(7, 1, 8, 0.91, id="moved", supersedes="c1d1", reason="it was day 8")
+        response = post_event(client, tokens["nurse"], course, event, 1)
+        body = refused_and_unchanged(client, tokens, course, response, 403, "")
+        assert "dose.override" in body["detail"]
+        response = post_event(client, tokens["admin"], course, event, 1)
+        refused_direct(client, tokens, course, response)
 
     def test_a_created_course_with_an_overdose_needs_the_override_too(
         self, client: Any, tokens: dict[str, str]
@@ -398,9 +480,16 @@ class TestOverride:
         doc = document(
             labs(7, bilirubin={"value": 2.4, "unit": "mg/dL", "uln": 1.2}), dose(7, 1, 8, 0.91)
         )
-        assert (
-            client.post(COURSES, json=doc, headers=headers(tokens["prescriber"])).status_code == 201
-        )
+        response = client.post(COURSES, json=doc, headers=headers(tokens["prescriber"]))
+        assert response.status_code == 201
+        course = int(response.json()["id"])
+        trail = client.get(f"{COURSES}/{course}/audit", headers=headers(tokens["admin"])).json()
+        created = trail["data"][0]
+        assert created["action"] == "course.create"
+        assert [(d["cycle"], d["day"]) for d in created["after"]["history_doses"]] == [
+            (1, 1),
+            (1, 8),
+        ]
 
     def test_a_created_history_with_a_dose_after_a_recorded_stop(
         self, client: Any, tokens: dict[str, str]

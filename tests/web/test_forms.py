@@ -26,13 +26,17 @@ VALID: dict[str, dict[str, str]] = {
         "bilirubin.unit": "umol/L",
         "bilirubin.uln": "21",
     },
+    # no role has a plain administration form (review H2): the prescriber's override form,
+    # for a dose given outside the treatment-day workflow
     "administration": {
+        "override_form": "1",
         "date": "2026-12-08",
         "cycle": "1",
         "day": "8",
         "dose_mg": "0.91",
         "time": "10:15",
         "duration_min": "60",
+        "override_reason": "given at the partner hospital",
     },
     "toxicity": {"date": "2026-12-08", "term": "nausea", "grade": "1", "related": "yes"},
     "response": {"date": "2026-12-08", "status": "PR", "mrd_negative": "no"},
@@ -65,7 +69,14 @@ INVALID: dict[str, tuple[dict[str, str], str, str]] = {
         "choose one of the listed values",
     ),
     "administration": (
-        {"date": "2026-12-08", "cycle": "1", "day": "8", "dose_mg": ""},
+        {
+            "override_form": "1",
+            "date": "2026-12-08",
+            "cycle": "1",
+            "day": "8",
+            "dose_mg": "",
+            "override_reason": "given at the partner hospital",
+        },
         "dose_mg",
         "required",
     ),
@@ -103,7 +114,7 @@ INVALID: dict[str, tuple[dict[str, str], str, str]] = {
 ROLE_FOR = {
     "vitals": "nurse",
     "labs": "nurse",
-    "administration": "nurse",
+    "administration": "prescriber",
     "ecg": "nurse",
     "pregnancy_test": "nurse",
     "toxicity": "prescriber",
@@ -118,7 +129,7 @@ ROLE_FOR = {
 FORBIDDEN_FOR = {
     "vitals": "pharmacist",
     "labs": "viewer",
-    "administration": "prescriber",
+    "administration": "nurse",
     "ecg": "pharmacist",
     "pregnancy_test": "viewer",
     "toxicity": "nurse",
@@ -197,12 +208,14 @@ def test_invalid_form_shows_the_error_next_to_the_field_and_saves_nothing(
     assert response.status_code == 422
     html = html_lib.unescape(response.text)
     spec = next(f for f in FORMS[kind].fields if f.name == field)
-    error_id = f"{kind}-{spec.html_id}-error"
+    form_id = "override" if kind == "administration" else kind  # the override form's ids
+    error_id = f"{form_id}-{spec.html_id}-error"
     match = re.search(rf'<span class="field-error" id="{re.escape(error_id)}"[^>]*>([^<]*)<', html)
     assert match, f"no error next to {field}"
     assert message in match.group(1)
     assert f'aria-describedby="{error_id}' in html
-    assert f'id="form-{kind}" open' in html  # the form stays open with what was typed
+    opened = 'id="override-dose" open' if kind == "administration" else f'id="form-{kind}" open'
+    assert opened in html  # the form stays open with what was typed
     assert _events(app, course_id) == before
 
 
@@ -210,16 +223,16 @@ def test_service_validation_error_lands_next_to_the_field(
     client: Any, app: Any, course_id: int
 ) -> None:
     """A cycle beyond the label's maximum passes the form but not the document check."""
-    login(client, "nurse")
+    login(client, "prescriber")
     before = _events(app, course_id)
     response = _post(
         client,
         course_id,
         "administration",
-        {"date": "2026-12-08", "cycle": "9", "day": "8", "dose_mg": "0.91"},
+        {**VALID["administration"], "cycle": "9"},
     )
     assert response.status_code == 422
-    assert 'id="administration-f-cycle-error"' in response.text
+    assert 'id="override-f-cycle-error"' in response.text
     assert 'value="9"' in response.text
     assert _events(app, course_id) == before
 

@@ -108,11 +108,13 @@ class TestPlausibilityAndDates:
         assert _events(app, course_id) == before
 
     def test_a_dose_45_days_ahead(self, client: Any, app: Any, course_id: int) -> None:
-        login(client, "nurse")
+        # a direct dose is a prescriber's override (review H2); the override reaches no future
+        login(client, "prescriber")
         before = _events(app, course_id)
-        response = _post(client, course_id, "events/administration", {**DOSE, "date": "2027-01-22"})
+        dose = {**DOSE, "date": "2027-01-22", "override_form": "1", "override_reason": "x"}
+        response = _post(client, course_id, "events/administration", dose)
         assert response.status_code == 422
-        assert "in the future" in _error_next_to(response.text, "administration-f-date-error")
+        assert "in the future" in _error_next_to(response.text, "override-f-date-error")
         assert _events(app, course_id) == before
 
     @pytest.mark.parametrize(
@@ -137,11 +139,12 @@ class TestOverride:
         page = client.get(f"/courses/{course}").text
         assert 'data-status="hold"' in page
         assert 'id="override-dose"' not in page  # the override form is a prescriber's
+        assert 'id="form-administration"' not in page  # a dose goes through the workflow
         before = _events(app, course)
         response = _post(client, course, "events/administration", DOSE)
-        assert response.status_code == 422
+        assert response.status_code == 403
         text = html_lib.unescape(response.text)
-        assert "goes against the decision" in text and "prescriber" in text
+        assert "treatment-day workflow's give step" in text and "prescriber" in text
         assert _events(app, course) == before
         assert 'data-status="hold"' in client.get(f"/courses/{course}").text
 
@@ -196,12 +199,42 @@ class TestOverride:
         assert 'id="override-dose" open' in response.text
         assert _events(app, course) == before
 
-    def test_a_prescriber_cannot_use_the_routine_dose_form(
-        self, client: Any, app: Any, course_id: int
+    @pytest.mark.parametrize("role", ["prescriber", "nurse", "pharmacist", "admin"])
+    def test_no_role_records_a_dose_with_the_plain_form(
+        self, client: Any, app: Any, course_id: int, role: str
     ) -> None:
-        login(client, "prescriber")
+        login(client, role)
+        before = _events(app, course_id)
         response = _post(client, course_id, "events/administration", DOSE)
         assert response.status_code == 403
+        assert "treatment-day workflow" in html_lib.unescape(response.text)
+        assert _events(app, course_id) == before
+
+    def test_a_dose_outside_the_workflow_on_a_day_that_is_not_held(
+        self, client: Any, app: Any, course_id: int
+    ) -> None:
+        from inoplan.services.records import course_audit
+
+        login(client, "prescriber")
+        page = html_lib.unescape(client.get(f"/courses/{course_id}").text)
+        assert "Dose given outside the treatment-day workflow (prescriber override)" in page
+        reason = "given at the partner hospital on the way home"
+        response = _post(
+            client,
+            course_id,
+            "events/administration",
+            {**DOSE, "override_form": "1", "override_reason": reason},
+        )
+        assert response.status_code == 303, response.text
+        last = course_audit(app.state.database, course_id)[-1]
+        assert last.after is not None and last.after["outside_workflow"] is True
+        assert (
+            "was not given through the treatment-day workflow"
+            in (last.after["override"]["because"][0])
+        )
+        page = html_lib.unescape(client.get(f"/courses/{course_id}").text)
+        assert "(outside the workflow: prescriber's override)" in page
+        assert "(outside the workflow: history)" in page  # cycle 1 day 1, stored with the course
 
 
 class TestWithdraw:

@@ -325,6 +325,7 @@ LABS_OK = {
     "bilirubin.uln": "1.2",
 }
 DOSE = {"date": "2026-12-08", "cycle": "1", "day": "8", "dose_mg": "0.91"}
+OVERRIDE = {**DOSE, "override_form": "1", "override_reason": "given at the partner hospital"}
 
 #: (role, form, submitted fields, status): one row per class of refusal the web forms can meet.
 REFUSALS: list[tuple[str, str, dict[str, str], int]] = [
@@ -345,10 +346,12 @@ REFUSALS: list[tuple[str, str, dict[str, str], int]] = [
     ("nurse", "labs", {**LABS_OK, "supersedes": "ecg-1"}, 422),
     ("nurse", "labs", {**LABS_OK, "correction_reason": "why"}, 422),
     ("nurse", "ecg", {"date": "2026-12-08", "qtcf_ms": "0.438"}, 422),
-    ("nurse", "administration", {**DOSE, "dose_mg": "910"}, 422),  # µg
-    ("nurse", "administration", {**DOSE, "day": "1"}, 422),  # given twice
-    ("nurse", "administration", {**DOSE, "dose_mg": "5"}, 422),  # above the maximum
-    ("nurse", "administration", {**DOSE, "time": "25:00"}, 422),
+    ("prescriber", "administration", {**OVERRIDE, "dose_mg": "910"}, 422),  # µg
+    ("prescriber", "administration", {**OVERRIDE, "day": "1"}, 422),  # given twice
+    ("prescriber", "administration", {**OVERRIDE, "time": "25:00"}, 422),
+    ("prescriber", "administration", {**DOSE, "dose_mg": "5"}, 403),  # the plain form: review H2
+    ("nurse", "administration", {**DOSE, "dose_mg": "0.91"}, 403),  # the workflow gives a dose
+    ("nurse", "administration", {**OVERRIDE}, 403),  # a nurse has no override
     ("nurse", "toxicity", {"date": "2026-12-08", "term": "nausea", "grade": "1"}, 403),
     ("prescriber", "medication", {"date": "2026-12-08", "name": "x" * 201, "action": "start"}, 422),
     ("prescriber", "toxicity", {"date": "2026-12-08", "term": "t" * 201, "grade": "1"}, 422),

@@ -287,7 +287,9 @@ class TestCoursePage:
     @pytest.mark.parametrize(
         ("role", "forms"),
         [
-            ("nurse", {"vitals", "labs", "ecg", "pregnancy_test", "administration"}),
+            # no role has the plain administration form (review H2): the workflow's give step
+            # records a dose; a prescriber's override form records one given outside it
+            ("nurse", {"vitals", "labs", "ecg", "pregnancy_test"}),
             (
                 "prescriber",
                 {
@@ -305,7 +307,7 @@ class TestCoursePage:
                     "dose_change",
                 },
             ),
-            ("pharmacist", {"administration"}),
+            ("pharmacist", set()),
             ("viewer", set()),
         ],
     )
@@ -315,6 +317,7 @@ class TestCoursePage:
         login(client, role)
         html = client.get(f"/courses/{course_id}").text
         assert set(re.findall(r'id="form-(\w+)"', html)) == forms
+        assert ('id="override-dose"' in html) == (role in ("prescriber", "admin"))
 
     def test_calendar_ics(self, client: Any, course_id: int) -> None:
         login(client, "viewer")
@@ -344,15 +347,15 @@ def test_every_role_can_read_every_page(client: Any, course_id: int, role: str) 
 
 
 def test_empty_forms_suggest_the_day_and_the_dose_due(client: Any, course_id: int) -> None:
-    login(client, "nurse")
+    login(client, "prescriber")
     html = client.get(f"/courses/{course_id}").text
-    form = html[html.index('id="form-administration"') :]
+    form = html[html.index('id="override-dose"') :]
     form = form[: form.index("</form>")]
-    assert 'id="administration-f-date" name="date"' in form
-    assert re.search(r'id="administration-f-date"[^>]*value="2026-12-08"', form)
-    assert re.search(r'id="administration-f-cycle"[^>]*value="1"', form)
+    assert 'id="override-f-date" name="date"' in form
+    assert re.search(r'id="override-f-date"[^>]*value="2026-12-08"', form)
+    assert re.search(r'id="override-f-cycle"[^>]*value="1"', form)
     assert '<option value="8" selected>' in form
-    assert re.search(r'id="administration-f-dose-mg"[^>]*value="0.91"', form)
+    assert re.search(r'id="override-f-dose-mg"[^>]*value="0.91"', form)
 
 
 def test_eu_course_uses_the_eu_label(

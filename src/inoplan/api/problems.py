@@ -20,6 +20,7 @@ from inoplan.errors import (
     NoDoseToPrepare,
     NotFound,
     OptionalDependencyMissing,
+    OutsideWorkflow,
     OverrideRequired,
     PreconditionRequired,
     TooManyAttempts,
@@ -47,6 +48,9 @@ STATUS_FOR_ERROR: Final[Mapping[type[CdsError], int]] = {
     InvalidInput: 422,
     NotFound: 404,
     Conflict: 409,
+    # a direct administration of a day not given through the treatment-day workflow: the day's
+    # state does not allow it (a prescriber's override with a reason does)
+    OutsideWorkflow: 409,
     NoDoseToPrepare: 409,  # the course's state (complete, discontinued) has no dose to prepare
     Unauthenticated: 401,
     Forbidden: 403,

@@ -9,19 +9,27 @@ clock checks run when the caller passes ``role`` and ``now`` (every adapter does
 internal caller such as the demo seed or a test's setup may leave them out):
 
 1. **Roles** (:func:`authorize_event`): recording an event needs ``event.<type>``, and a dose
-   recorded with an ``override_reason`` needs ``dose.override`` instead (the prescriber's call);
+   recorded with an ``override_reason``, or directly (:func:`is_direct_administration`: not by
+   the workflow's give step, not a correction of the same day), needs ``dose.override`` instead
+   (the prescriber's call);
    a correction or a void also needs the permission to record its target (a nurse cannot
    withdraw a prescriber's VOD record).
 2. **No future** (:func:`check_not_future`): an event that records something that happened
    (every type except a planned transplant) may not be dated after the clinic's today, with a
    clock tolerance of :data:`FUTURE_TOLERANCE`; a planned transplant, and the planned start of a
    course, at most :data:`PLANNED_HORIZON_DAYS` ahead; a birth date not after today.
-3. **Dose against the decision** (:func:`dose_override_reasons`): a dose recorded for a day the
-   decision holds, on a discontinued course, above the per-dose or per-cycle mg/m2 maximum or
-   fewer than 6 days from another dose needs an ``override_reason`` (else
-   :class:`~inoplan.errors.OverrideRequired`). For the doses of a whole document stored at once
-   (a new course, a FHIR import) the decision of each day is not replayed in hindsight; the
-   hard limits and a recorded discontinuation still apply.
+3. **Dose against the decision** (:func:`dose_override_reasons`): a dose recorded directly,
+   outside the treatment-day workflow (any writer of the live course but the workflow's own
+   give step, ``records.WorkflowGive``; a correction of a recorded dose for the same cycle and
+   day keeps the correction rules), for a day the decision holds, on a discontinued course,
+   above the engine's planned dose for its day (Table 4, the prescriber's dose change, the cap
+   at the cycle maximum; with the label file's rounding tolerance), above the per-dose or
+   per-cycle mg/m2 maximum or fewer than 6 days from another dose needs an ``override_reason``
+   (else :class:`~inoplan.errors.OutsideWorkflow` for a direct administration,
+   :class:`~inoplan.errors.OverrideRequired` otherwise). For the doses of a whole document
+   stored at once (a new course, a FHIR import: the course's history) the decision and the plan
+   of each day are not replayed in hindsight; the hard limits and a recorded discontinuation
+   still apply, and ``records.create_course`` names those doses as history in its audit record.
 4. **A moved treatment day stays in its window** (:func:`check_move`): a ``reschedule`` entry
    is refused unless the engine's plan, as of the later of today and the entry's date, applies
    it (days 8 and 15 inside the label's window and at least the minimum gap after the previous
@@ -45,7 +53,7 @@ from typing import Any, Final
 from inoplan.domain import course as c
 from inoplan.domain.label import Label
 from inoplan.domain.policy import SitePolicy
-from inoplan.errors import InvalidInput, OverrideRequired
+from inoplan.errors import InvalidInput, OutsideWorkflow, OverrideRequired
 
 __all__ = [
     "FUTURE_TOLERANCE",
@@ -55,7 +63,9 @@ __all__ = [
     "check_move",
     "check_not_future",
     "dose_override_reasons",
+    "is_direct_administration",
     "latest_allowed_date",
+    "outside_workflow_reason",
     "require_override",
     "required_action",
 ]
@@ -93,8 +103,14 @@ def authorize_event(
     role: str,
     event: Mapping[str, Any],
     stored: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    given_by_workflow: bool = False,
 ) -> None:
     """Raise ``Forbidden`` unless ``role`` may record ``event`` (against the ``stored`` events).
+
+    ``given_by_workflow``: the workflow's give step records its own dose (it checked
+    ``dose.give`` and the second signer); only ``records.append_event`` passes it, for
+    ``records.WorkflowGive``.
 
     A correction (``supersedes``) or a void also needs the permission to record its target (a
     nurse cannot withdraw a prescriber's VOD record). Without ``stored`` the target is not
@@ -103,6 +119,22 @@ def authorize_event(
     from inoplan.services.auth import Forbidden, can
 
     action = required_action(event)
+    if (
+        action == "event.administration"
+        and not given_by_workflow
+        and is_direct_administration(event, stored)
+    ):
+        action = "dose.override"  # review H2: a dose outside the workflow is a prescriber's call
+        if not can(role, action):
+            refused = Forbidden(role, action)
+            refused.args = (
+                f"role {role!r} may not perform 'dose.override', so it may not record an "
+                "administration directly: a dose is recorded by the treatment-day workflow's "
+                "give step (dose.give, with a second signer); a dose given outside the workflow "
+                "(elsewhere, or documented late) is recorded by a prescriber with an override "
+                "reason. Nothing was saved.",
+            )
+            raise refused
     if not can(role, action):
         raise Forbidden(role, action)
     target_id = event.get("supersedes")
@@ -120,6 +152,34 @@ def authorize_event(
             f"withdraw {target_id!r} (a {what} entry); ask a colleague whose role records it",
         )
         raise refused
+
+
+def is_direct_administration(
+    event: Mapping[str, Any], stored: Sequence[Mapping[str, Any]] | None = None
+) -> bool:
+    """An administration written outside the workflow's give step: a new one, or a correction
+    that moves a recorded dose to another cycle or day. A correction (``supersedes``) of a
+    recorded administration of the same cycle and day keeps the correction rules (the target's
+    own permission, the decision, the plan); without ``stored`` a correction is not judged yet.
+
+    >>> is_direct_administration({"type": "administration", "cycle": 1, "day": 8})
+    True
+    >>> fix = {"type": "administration", "cycle": 1, "day": 8, "supersedes": "a"}
+    >>> is_direct_administration(fix, [{"id": "a", "type": "administration", "cycle": 1,
+    ...                                 "day": 8}])
+    False
+    """
+    if event.get("type") != "administration":
+        return False
+    target_id = event.get("supersedes")
+    if not target_id:
+        return True
+    if stored is None:
+        return False
+    target = next((e for e in stored if e.get("id") == target_id), None)
+    if target is None or target.get("type") != "administration":
+        return True  # the document check names an unknown or mismatched target
+    return (target.get("cycle"), target.get("day")) != (event.get("cycle"), event.get("day"))
 
 
 def _event_types() -> frozenset[str]:
@@ -197,8 +257,12 @@ def _article(kind: str) -> str:
 # -- 3. doses against the decision -------------------------------------------------------------
 
 
-def _without(course: c.Course, event: c.Event) -> c.Course:
-    """The course as it was before ``event`` was recorded (its correction target restored)."""
+def _without(course: c.Course, event: c.Event, *, with_target: bool = True) -> c.Course:
+    """The course as it was before ``event`` was recorded (its correction target restored).
+
+    ``with_target=False``: the target of a correction is left out too (the course before that
+    dose was recorded at all: what the engine planned for its day).
+    """
     events = [e for e in course.events if e.index != event.index]
     superseded = list(course.superseded)
     if event.supersedes:
@@ -208,14 +272,48 @@ def _without(course: c.Course, event: c.Event) -> c.Course:
             if e.supersedes and e.index != event.index
         }
         restored = [e for e in superseded if e.id == event.supersedes and e.id not in still]
-        events += restored
+        if with_target:
+            events += restored
         superseded = [e for e in superseded if e not in restored]
     events.sort(key=lambda e: (e.date, e.index))
     return dataclasses.replace(course, events=tuple(events), superseded=tuple(superseded))
 
 
 def _mg(value: Decimal) -> str:
-    return format(value.normalize(), "f") if value == value.to_integral() else str(value)
+    return format(value.normalize(), "f")
+
+
+#: The engine's own changes to a day's dose, in words (``Decision.modifications`` codes).
+_MODIFICATION_WORDS: Final = {
+    "reduce_total_25": "each dose reduced by 25 % after a treatment interruption",
+    "two_doses_per_cycle": "two doses per cycle after a treatment interruption",
+}
+
+
+def _why_planned(plan: Any, planned: Any, decision: Any, label: Label) -> str:
+    """Why the engine plans ``planned``'s mg/m2 for its day: the prescriber's dose change, the
+    Table 4 changes in force for its cycle, the cap at what is left of the cycle maximum, or
+    the label's own dose for that day."""
+    why: list[str] = []
+    change = plan.dose_change(planned.cycle, planned.day)
+    if change is not None and change.applied:
+        why.append(
+            f"the prescriber lowered it to {_mg(change.mg_per_m2)} mg/m² ({change.reason}; the "
+            f"label gives {_mg(change.label_mg_per_m2)} mg/m²)"
+        )
+    for found in decision.modifications:
+        if found.from_cycle <= planned.cycle:  # pending: applies once this dose ends it
+            words = _MODIFICATION_WORDS.get(found.code, found.code.replace("_", " "))
+            why.append(f"{words} from cycle {found.from_cycle} ({found.citation})")
+    if planned.limited_from is not None:
+        why.append(
+            f"capped from {_mg(planned.limited_from)} mg/m² at what is left of the cycle "
+            f"maximum of {label.limits.max_mg_per_m2_per_cycle} mg/m² "
+            f"({label.limits.citation.text})"
+        )
+    if not why:
+        why.append(f"the label's dose for that day ({label.regimen.citation.text})")
+    return "; ".join(why)
 
 
 def _above_planned_dose(
@@ -223,23 +321,19 @@ def _above_planned_dose(
     administration: c.AdministrationEvent,
     label: Label,
     policy: SitePolicy,
+    planned_as_of: Any,
 ) -> str:
-    """More than the engine's planned mg/m2 for a day the prescriber lowered (an applied
-    ``dose_change``; the plan is the label's dose with its Table 4 changes, then the change),
-    beyond the rounding tolerance. Days without a dose change are bounded by the maxima below."""
+    """More than the engine's planned mg/m2 for the dose's day, beyond the label file's rounding
+    tolerance (``recorded_dose_tolerance_steps``): one source, the engine's plan
+    (``domain.engine.plan.plan_as_of``) of the course without this dose, as of its date, with
+    every change the engine makes (Table 4, the two-doses step, the cap at the cycle maximum)
+    and the prescriber's dose change. A correction is judged against the plan without the dose
+    it corrects. Empty when the plan has no dose to give that day (the decision names why)."""
     from inoplan.domain.engine.limits import recorded_doses
-    from inoplan.domain.engine.plan import plan_as_of
 
-    if not any(
-        (e.cycle, e.day) == (administration.cycle, administration.day)
-        for e in course.of_type(c.DoseChangeEvent)
-    ):
-        return ""
-    before = _without(course, administration)
-    plan = plan_as_of(before, label, administration.date, policy=policy).plan
-    change = plan.dose_change(administration.cycle, administration.day)
+    plan = planned_as_of.plan
     planned = plan.dose(administration.cycle, administration.day)
-    if change is None or not change.applied or planned is None or planned.status == "given":
+    if planned is None or planned.status not in ("planned", "held"):
         return ""
     mine = next(
         (d for d in recorded_doses(course, label, policy) if d.event.index == administration.index),
@@ -247,12 +341,22 @@ def _above_planned_dose(
     )
     if mine is None or mine.mg_per_m2 is None or not mine.above(planned.dose_mg_per_m2):
         return ""
-    planned_mg = "" if planned.dose_mg is None else f" ({_mg(planned.dose_mg)} mg)"
+    planned_mg = "" if planned.dose_mg is None else f"{_mg(planned.dose_mg)} mg = "
     return (
-        f"{_mg(administration.dose_mg)} mg is {mine.mg_per_m2.quantize(Decimal('0.01'))} mg/m² "
-        f"at BSA {mine.bsa_m2} m², more than the {planned.dose_mg_per_m2} mg/m²{planned_mg} "
-        f"planned for cycle {administration.cycle} day {administration.day} (the label's dose "
-        f"with its Table 4 changes and the prescriber's dose change; {label.regimen.citation.text})"
+        f"{_mg(administration.dose_mg)} mg recorded is "
+        f"{_mg(mine.mg_per_m2.quantize(Decimal('0.001')))} mg/m² at BSA {mine.bsa_m2} m², more "
+        f"than the {planned_mg}{_mg(planned.dose_mg_per_m2)} mg/m² the engine's plan gives cycle "
+        f"{administration.cycle} day {administration.day}: "
+        f"{_why_planned(plan, planned, planned_as_of.decision, label)}"
+    )
+
+
+def outside_workflow_reason(administration: c.AdministrationEvent) -> str:
+    """Why a direct administration needs a prescriber's override (first in ``because``)."""
+    return (
+        f"cycle {administration.cycle} day {administration.day} was not given through the "
+        "treatment-day workflow (release, verification, preparation and administration with "
+        "second signers)"
     )
 
 
@@ -262,27 +366,36 @@ def dose_override_reasons(
     *,
     policy: SitePolicy | None = None,
     history: bool = False,
+    outside_workflow: bool = False,
 ) -> tuple[str, ...]:
     """Why recording ``administration`` (already part of ``course``) goes against the decision.
 
-    Empty when it does not. Checked: the decision for its date without it (hold, discontinue);
-    the per-dose and per-cycle mg/m2 maxima at the BSA in force on each dose's date (a dose as
-    calculated and rounded by the site's rounding policy is never above them); the minimum
-    number of days between two doses.
+    Empty when it does not. Checked: that it was recorded outside the treatment-day workflow
+    (``outside_workflow``: the caller knows, ``records.append_event``); the decision for its
+    date without it (hold, discontinue); the engine's planned dose for its day (Table 4 and the
+    other engine changes, the prescriber's dose change), with the label file's rounding
+    tolerance; the per-dose and per-cycle mg/m2 maxima at the BSA in force on each dose's date
+    (a dose as calculated and rounded by the site's rounding policy is never above them); the
+    minimum number of days between two doses.
 
     ``history``: the dose is part of a whole course document stored at once (a new course, a
-    FHIR import), not a dose recorded now. The decision of its day is then not replayed in
-    hindsight (results entered with the history were not necessarily known when the dose was
-    given); a recorded discontinuation dated on or before the dose still counts, and the cycle
-    total counts the doses up to this one (the one that crossed the line), not the later ones.
+    FHIR import), not a dose recorded now. The decision and the plan of its day are then not
+    replayed in hindsight (results entered with the history were not necessarily known when the
+    dose was given); a recorded discontinuation dated on or before the dose still counts, and the
+    cycle total counts the doses up to this one (the one that crossed the line), not the later
+    ones.
     """
     from inoplan.domain.engine.limits import allowances, recorded_doses, short_intervals
+    from inoplan.domain.engine.plan import plan_as_of
     from inoplan.knowledge.loader import load_label
-    from inoplan.services.courses import decide_course
+    from inoplan.knowledge.qt import load_qt_drugs
+    from inoplan.services.render_decision import decision_to_json
 
     policy = policy or SitePolicy()
     label = load_label(course.label)
     out: list[str] = []
+    if outside_workflow:
+        out.append(outside_workflow_reason(administration))
     on = administration.date
     if history:
         stop = next((e for e in course.of_type(c.DiscontinuationEvent) if e.date <= on), None)
@@ -292,7 +405,11 @@ def dose_override_reasons(
                 f"({stop.reason_text}); no dose after that"
             )
     else:
-        before = decide_course(_without(course, administration), on, policy=policy)
+        # one evaluation of the course without this dose: its decision and its plan for the day
+        found = plan_as_of(
+            _without(course, administration), label, on, policy=policy, qt_drugs=load_qt_drugs()
+        )
+        before = decision_to_json(found.decision, label=label)
         status = str(before.get("status"))
         if status in _AGAINST:
             reasons = before.get("reasons") or [{}]
@@ -303,7 +420,15 @@ def dose_override_reasons(
                 else ""
             )
             out.append(f"the decision for {on.isoformat()} {_AGAINST[status]}{why}")
-        above_plan = _above_planned_dose(course, administration, label, policy)
+        if administration.supersedes:  # judged against the plan without the dose it corrects
+            found = plan_as_of(
+                _without(course, administration, with_target=False),
+                label,
+                on,
+                policy=policy,
+                qt_drugs=load_qt_drugs(),
+            )
+        above_plan = _above_planned_dose(course, administration, label, policy, found)
         if above_plan:
             out.append(above_plan)
 
@@ -358,14 +483,24 @@ def require_override(
     field: str,
     policy: SitePolicy | None = None,
     history: bool = False,
+    outside_workflow: bool = False,
+    state: str = "ordered",
 ) -> tuple[str, ...]:
-    """Raise ``OverrideRequired`` when the dose needs an override and carries none.
+    """Raise ``OverrideRequired`` when the dose needs an override and carries none;
+    ``OutsideWorkflow`` (HTTP 409) when it was recorded outside the treatment-day workflow
+    (``outside_workflow``; ``state`` is the day's treatment-day state, for the message).
 
     Returns the reasons (empty when the dose follows the decision), so that the audit record
     can name what an override overrode.
     """
-    because = dose_override_reasons(course, administration, policy=policy, history=history)
+    because = dose_override_reasons(
+        course, administration, policy=policy, history=history, outside_workflow=outside_workflow
+    )
     if because and not (administration.override_reason or "").strip():
+        if outside_workflow:
+            raise OutsideWorkflow(
+                field, because, cycle=administration.cycle, day=administration.day, state=state
+            )
         raise OverrideRequired(field, because)
     return because
 

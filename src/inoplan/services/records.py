@@ -42,6 +42,7 @@ __all__ = [
     "UnitOfWork",
     "UowFactory",
     "UserRecord",
+    "WorkflowGive",
     "acknowledge_course",
     "acknowledgements",
     "append_event",
@@ -172,6 +173,21 @@ class Page:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkflowGive:
+    """The treatment-day workflow's give step recording its dose (``services.workflow.give``).
+
+    The one writer of an administration that is not a direct one: every other administration
+    appended to a course (REST, web, CLI, FHIR, HL7, a test's setup) for a day not given
+    through the workflow needs a prescriber's override (``errors.OutsideWorkflow``). Only the
+    give step builds it (``tests/architecture`` checks that no other module names it); no
+    adapter can pass it, they hand over event data only.
+    """
+
+    cycle: int
+    day: int
+
+
+@dataclass(frozen=True, slots=True)
 class CourseRef:
     id: int
     version: int
@@ -291,6 +307,9 @@ def create_course(
         }
         if overrides:
             after["overrides"] = overrides
+        history = _history_doses(course)
+        if history:
+            after["history_doses"] = history
         append_audit(
             uow,
             actor=actor,
@@ -323,12 +342,17 @@ def _guard_document(
     from inoplan.domain.course import AdministrationEvent
     from inoplan.services import guards
 
-    if role is not None and any(
-        isinstance(e, Mapping) and e.get("override_reason") for e in data.get("events") or []
-    ):
+    if role is not None:
         from inoplan.services.auth import Forbidden, can
 
-        if not can(role, "dose.override"):
+        events = [e for e in data.get("events") or [] if isinstance(e, Mapping)]
+        # doses stored with a new course are its history: only a role that may create (import)
+        # a course brings them; the live course's doses go through the workflow afterwards
+        if any(e.get("type") == "administration" for e in events) and not can(
+            role, "course.create"
+        ):
+            raise Forbidden(role, "course.create")
+        if any(e.get("override_reason") for e in events) and not can(role, "dose.override"):
             raise Forbidden(role, "dose.override")
     if now is not None:
         guards.check_not_future(course, now)
@@ -357,6 +381,16 @@ def _guard_document(
     return overrides, decided[today], today
 
 
+def _history_doses(course: Any) -> list[dict[str, Any]]:
+    """The doses a new document brings with it: the course's history (given elsewhere or
+    before the course was stored), not given through the treatment-day workflow. Named in the
+    ``course.create`` audit record; the course page marks them as history."""
+    return [
+        {"position": a.index, "cycle": a.cycle, "day": a.day, "date": a.date.isoformat()}
+        for a in course.administrations()
+    ]
+
+
 def _override_record(position: int, reason: str | None, because: Sequence[str]) -> dict[str, Any]:
     return {"position": position, "override_reason": reason, "because": list(because)}
 
@@ -382,6 +416,7 @@ def append_event(
     policy: Any = None,
     clock: Clock = utc_now,
     within: Callable[[UnitOfWork, int], dict[str, Any] | None] | None = None,
+    workflow_give: WorkflowGive | None = None,
 ) -> CourseRef:
     """Append one event if the course is still at ``expected_version``; returns the new version.
 
@@ -400,6 +435,13 @@ def append_event(
     and its "given" state are stored together or not at all); what it returns is added to the
     event's audit record, and anything it raises rolls the whole write back.
 
+    An administration is a *direct* one unless ``workflow_give`` says the workflow's give step
+    writes it (with ``within`` moving the day to "given"), or it corrects (``supersedes``) a
+    recorded administration of the same cycle and day (the correction rules apply). A direct
+    administration needs a prescriber's ``override_reason`` (``dose.override``), else
+    ``OutsideWorkflow`` (HTTP 409), and is refused (``Conflict``) while its day is released,
+    verified or prepared in the workflow (give it, or withdraw it first).
+
     Raises
     ------
     NotFound
@@ -411,23 +453,35 @@ def append_event(
         the decision without an override reason.
     Forbidden
         ``role`` may not record this event, correct or withdraw its target, or override.
+    OutsideWorkflow
+        A direct administration without an override reason (see above).
     """
     from inoplan.services import guards
     from inoplan.services.audit import append_audit
 
     data = to_json_value(dict(event))
+    _check_workflow_give(data, workflow_give, within)
     with uow_factory() as uow:
         current = uow.courses.get(course_id)
         if current is None:
             raise NotFound(f"course {course_id} does not exist")
         datas, before = PARSED_COURSES.load(current, uow.courses.events)
+        direct = workflow_give is None and guards.is_direct_administration(data, datas)
+        state = _day_state(uow, course_id, data) if direct else None
     if role is not None:  # 403 before 409: a refused role learns nothing about the course
-        guards.authorize_event(role, data, datas)
+        guards.authorize_event(role, data, datas, given_by_workflow=workflow_give is not None)
     if current.version != expected_version:
         raise _stale(course_id, current.version, expected_version)
     position = len(datas)
     override, parsed, decided, today = _guard_event(
-        current, datas, data, before=before, now=now, policy=policy, clock=clock
+        current,
+        datas,
+        data,
+        before=before,
+        now=now,
+        policy=policy,
+        clock=clock,
+        outside_workflow=state,
     )
     written_at = clock()
     version = expected_version + 1
@@ -437,11 +491,15 @@ def append_event(
             if latest is None:
                 raise NotFound(f"course {course_id} does not exist")
             raise _stale(course_id, latest.version, expected_version)
+        if direct:  # the day's state as of this transaction: not moved on meanwhile
+            _not_in_workflow(course_id, data, _day_state(uow, course_id, data))
         uow.courses.add_event(course_id, position, data, at=written_at, by=actor)
         _store_decision(uow, course_id, version, today, decided, policy=policy, at=written_at)
         after: dict[str, Any] = {"version": version, "events": position + 1, "event": data}
         if override is not None:
             after["override"] = override
+        if direct:
+            after["outside_workflow"] = True
         if within is not None:
             extra = within(uow, position)
             if extra:
@@ -462,6 +520,49 @@ def append_event(
     return CourseRef(id=course_id, version=version, extra={"position": position})
 
 
+def _check_workflow_give(
+    data: Mapping[str, Any],
+    given: WorkflowGive | None,
+    within: Callable[..., Any] | None,
+) -> None:
+    """The give step's flag covers exactly its own dose: a new administration of its cycle and
+    day, with the state change (``within``) in the same transaction."""
+    if given is None:
+        return
+    if not isinstance(given, WorkflowGive) or within is None:
+        raise InvalidInput("event", "the workflow's give step records its dose with its state")
+    if (
+        data.get("type") != "administration"
+        or (data.get("cycle"), data.get("day")) != (given.cycle, given.day)
+        or data.get("supersedes")
+        or data.get("override_reason")
+    ):
+        raise InvalidInput(
+            "event",
+            f"the give step of cycle {given.cycle} day {given.day} records that dose only",
+        )
+
+
+def _day_state(uow: UnitOfWork, course_id: int, data: Mapping[str, Any]) -> str:
+    """The treatment-day state of the administration's day ("ordered" without a row)."""
+    cycle, day = data.get("cycle"), data.get("day")
+    if not isinstance(cycle, int) or isinstance(cycle, bool) or day not in (1, 8, 15):
+        return "ordered"  # the document check names the field
+    row = uow.treatment_days.get(course_id, cycle, day)
+    return "ordered" if row is None else str(row.state)
+
+
+def _not_in_workflow(course_id: int, data: Mapping[str, Any], state: str) -> None:
+    """A dose on its way through the workflow is given there, not recorded beside it."""
+    if state in ("released", "verified", "prepared"):
+        raise Conflict(
+            f"course {course_id} cycle {data.get('cycle')} day {data.get('day')} is {state} in "
+            "the treatment-day workflow: record its administration with the give step, or "
+            "withdraw it (dose.withdraw) before recording a dose given outside the workflow; "
+            "nothing was saved"
+        )
+
+
 def _stale(course_id: int, version: int, expected: int) -> Conflict:
     return Conflict(
         f"course {course_id} is at version {version}, not {expected}; "
@@ -478,8 +579,12 @@ def _guard_event(
     now: datetime | None,
     policy: Any,
     clock: Clock,
+    outside_workflow: str | None = None,
 ) -> tuple[dict[str, Any] | None, Any, dict[str, Any], date]:
     """Validate one event against the stored course and run the write-time guards.
+
+    ``outside_workflow``: the treatment-day state of a direct administration's day (None: not
+    a direct administration); such a dose needs an override (``guards.require_override``).
 
     ``before`` is the stored course already parsed (from :data:`PARSED_COURSES`), or None: then
     the whole would-be document is parsed; else only the new event is validated into it
@@ -502,8 +607,15 @@ def _guard_event(
         override = None
         written = next((e for e in parsed.administrations() if e.index == position), None)
         if isinstance(written, AdministrationEvent):
+            if outside_workflow is not None:
+                _not_in_workflow(course.id, data, outside_workflow)
             because = guards.require_override(
-                parsed, written, field="event.override_reason", policy=policy
+                parsed,
+                written,
+                field="event.override_reason",
+                policy=policy,
+                outside_workflow=outside_workflow is not None,
+                state=outside_workflow or "ordered",
             )
             if because or written.override_reason:
                 override = _override_record(position, written.override_reason, because)

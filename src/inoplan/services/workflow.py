@@ -822,7 +822,7 @@ def give(
     """
     from inoplan.domain.dosing import end_of_infusion_deadline
     from inoplan.knowledge.loader import load_label
-    from inoplan.services.records import append_event
+    from inoplan.services.records import WorkflowGive, append_event
 
     step = STEPS["give"]
     row = _prepare(uow_factory, course_id, cycle, day, step, role)
@@ -928,6 +928,7 @@ def give(
         now=now,
         policy=policy,
         within=move,
+        workflow_give=WorkflowGive(cycle, day),  # this step's own dose: not a direct one
     )
     moved = _current(uow_factory, course_id, cycle, day)
     assert moved is not None
@@ -1002,6 +1003,22 @@ def waits_for(decision: Mapping[str, Any], row: TreatmentDay | None) -> tuple[st
     return WAITS.get(state)
 
 
+def _recorded_as(document: Mapping[str, Any], key: tuple[int, int]) -> str:
+    """How a dose given without the workflow came in: a prescriber's ``override`` (a dose given
+    outside the workflow, with its reason) or ``history`` (stored with the course: an import,
+    doses given before the course was recorded here; also a direct dose recorded before the
+    workflow was required, review H2)."""
+    given: Mapping[str, Any] = next(
+        (
+            e
+            for e in reversed(document.get("events") or [])
+            if e.get("type") == "administration" and (e.get("cycle"), e.get("day")) == key
+        ),
+        {},
+    )
+    return "override" if given.get("override_reason") else "history"
+
+
 def roadmap(
     uow_factory: UowFactory,
     course_id: int,
@@ -1041,8 +1058,10 @@ def roadmap(
             row = rows.get(key)
             state = _state_of(row)
             direct = False
+            recorded_as = None
             if dose.get("given_on") and state != "given":
                 state, direct = "given", True  # recorded without the workflow
+                recorded_as = _recorded_as(document, key)
             released = (row.steps.get("released") if row is not None else None) or {}
             parameters = released.get("parameters") if state != "ordered" else None
             if parameters is None and key == due_key and due_today and state == "ordered":
@@ -1060,6 +1079,7 @@ def roadmap(
                     "given_on": dose.get("given_on"),
                     "state": state,
                     "recorded_directly": direct,
+                    "recorded_as": recorded_as,
                     "due": key == due_key and due_today,
                     "next": key == due_key,
                     "steps": dict(row.steps) if row is not None else {},

@@ -427,25 +427,31 @@ def _forms() -> dict[str, FormSpec]:
 
 FORMS: Final[dict[str, FormSpec]] = _forms()
 
-#: A dose given against the decision (a held day, a stopped course, above a hard limit): the
-#: administration form plus the prescriber's required reason (``dose.override``). It posts to
-#: the administration route; the reason stays on the record and raises a critical alert.
+#: A dose recorded outside the treatment-day workflow (given elsewhere, documented late, or given
+#: deliberately against the decision: a held day, a stopped course, above the day's planned dose
+#: or a hard limit): the administration fields plus the prescriber's required reason
+#: (``dose.override``). It posts to the administration route; the reason stays on the record and
+#: raises a critical alert. The plain administration form is offered to no role (review H2): a
+#: dose is recorded by the workflow's give step (``services.workflow.give``).
 OVERRIDE_FORM: Final = FormSpec(
     "administration",
-    "Dose given against the decision (prescriber override)",
+    "Dose given outside the treatment-day workflow (prescriber override)",
     (
         *FORMS["administration"].fields,
         Field(
             "override_reason",
-            "Reason for giving this dose against the decision",
+            "Reason for recording this dose outside the workflow",
             "text",
             required=True,
             hint="A prescriber's decision: it stays on the record and shows as a critical "
             "alert on every decision.",
         ),
     ),
-    intro="Only for a dose given deliberately on a held day, on a stopped course, above the "
-    "per-dose or per-cycle maximum or fewer than 6 days after another dose.",
+    intro="A dose is recorded by the treatment-day workflow: release, pharmacist verification, "
+    "preparation and administration, each with its second signer (the Treatment days table). "
+    "Use this form only for a dose given outside it: given elsewhere or documented late, or "
+    "given deliberately on a held day, on a stopped course, above the day's planned dose or a "
+    "maximum, or fewer than 6 days after another dose.",
 )
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")

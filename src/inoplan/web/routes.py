@@ -735,6 +735,19 @@ def _record_event(
             request, session, principal, 404, "Not found", f"There is no form for {event_type!r}."
         )
     from_override = event_type == "administration" and bool(form.get("override_form"))
+    if event_type == "administration" and not from_override:
+        return _error(
+            request,
+            session,
+            principal,
+            403,
+            "Use the treatment-day workflow",
+            "A dose is recorded by the treatment-day workflow's give step (release, pharmacist "
+            "verification, preparation and administration, each with its second signer), in the "
+            "Treatment days table. A dose given outside the workflow (elsewhere, or documented "
+            "late) is recorded by a prescriber with the override form and a reason. Nothing was "
+            "saved.",
+        )
     permitted = (
         can(principal.role, "dose.override")
         if from_override

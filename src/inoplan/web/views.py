@@ -348,16 +348,22 @@ def _voidable(events: list[dict[str, Any]], principal: Principal) -> frozenset[s
 def allowed_forms(principal: Principal) -> list[Any]:
     """The event forms this role may submit (the API's permission matrix).
 
-    The dose given against the decision (``dose.override``) has its own form on the course page
-    (:func:`override_form`), apart from the routine administration form.
+    No role is offered a plain administration form (review H2): a dose is recorded by the
+    treatment-day workflow's give step; a dose given outside it is a prescriber's override,
+    with its own form on the course page (:func:`override_form`).
     """
     from inoplan.web.forms import FORMS
 
-    return [spec for kind, spec in FORMS.items() if can(principal.role, event_action(kind))]
+    return [
+        spec
+        for kind, spec in FORMS.items()
+        if kind != "administration" and can(principal.role, event_action(kind))
+    ]
 
 
 def override_form(principal: Principal) -> Any:
-    """The "dose given against the decision" form, for roles with ``dose.override``."""
+    """The "dose given outside the treatment-day workflow" form, for roles with
+    ``dose.override``."""
     from inoplan.web.forms import OVERRIDE_FORM
 
     return OVERRIDE_FORM if can(principal.role, "dose.override") else None
