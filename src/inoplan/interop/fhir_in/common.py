@@ -252,8 +252,9 @@ class Context:
                 reference = str((result or {}).get("reference") or "")
                 if when and reference:
                     self.report_date[reference.rsplit("/", 1)[-1]] = str(when)
-        for _ in range(3):  # panels (hasMember) pass their date on to their members
-            for r in self.of("Observation"):
+        panels = [r for r in self.of("Observation") if r.get("hasMember")]
+        for _ in range(3 if panels else 0):  # panels pass their date on to their members
+            for r in panels:
                 when = effective(r) or self.report_date.get(str(r.get("id")))
                 for member in r.get("hasMember") or ():
                     reference = str((member or {}).get("reference") or "").rsplit("/", 1)[-1]

@@ -99,8 +99,9 @@ def observations(ctx: Context) -> list[dict[str, Any]]:
         when = ctx.when(o)
         day = to_date(when)
         eid = event_id(o)
-        loinc = {str(c.get("code")) for c in codings(concept) if c.get("system") == k.LOINC}
-        ours = {str(c.get("code")) for c in codings(concept) if c.get("system") == _OUR_OBSERVATION}
+        coded = codings(concept)
+        loinc = {str(c.get("code")) for c in coded if c.get("system") == k.LOINC}
+        ours = {str(c.get("code")) for c in coded if c.get("system") == _OUR_OBSERVATION}
         relevant = loinc & _RELEVANT_LOINC or ours
         if not relevant:
             continue
