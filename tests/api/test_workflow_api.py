@@ -111,3 +111,91 @@ def _app(client: TestClient) -> FastAPI:
     app = client.app
     assert isinstance(app, FastAPI)
     return app
+
+
+def _to_prepared(client: TestClient, tokens: dict[str, str], course: int) -> str:
+    base = f"/api/v1/courses/{course}/days/1/8"
+    assert _post(client, tokens["prescriber"], f"{base}/release", {}).status_code == 200
+    verified = _post(client, tokens["pharmacist"], f"{base}/verify", {"dose_mg": 0.91})
+    assert verified.status_code == 200
+    prepared = _post(
+        client,
+        tokens["pharmacist"],
+        f"{base}/prepare",
+        {
+            "lot": "A1",
+            "expiry": "2027-01-01",
+            "prepared_at": "09:40",
+            "second_signer": {"username": "admin", "password": PASSWORD},
+        },
+    )
+    assert prepared.status_code == 200, prepared.text
+    return base
+
+
+def _give_body(**extra: Any) -> dict[str, Any]:
+    return {
+        "started_at": "10:00",
+        "ended_at": "11:00",
+        "premedication": True,
+        "observation_end": "12:00",
+        "second_signer": {"username": SECOND_NURSE, "password": PASSWORD},
+        **extra,
+    }
+
+
+def test_give_refuses_missing_reasons_and_the_alerts_follow(
+    client: TestClient, tokens: dict[str, str], course: int
+) -> None:
+    """Premedication not in full and an observation of 59 minutes (infusion ends 11:00) each
+    need their reason (422 naming the field, nothing saved); given with them, the course's
+    decision carries PREMEDICATION_NOT_GIVEN and OBSERVATION_SHORT with their inputs."""
+    base = _to_prepared(client, tokens, course)
+    partial = ["corticosteroid", "antipyretic"]
+    refused = _post(client, tokens["nurse"], f"{base}/give", _give_body(premedication=partial))
+    assert refused.status_code == 422 and refused.json()["field"] == "premedication_reason"
+    assert "antihistamine" in refused.json()["detail"]
+    short = _post(
+        client,
+        tokens["nurse"],
+        f"{base}/give",
+        _give_body(
+            premedication=partial, premedication_reason="none in stock", observation_end="11:59"
+        ),
+    )
+    assert short.status_code == 422 and short.json()["field"] == "observation_reason"
+    unknown = _post(client, tokens["nurse"], f"{base}/give", _give_body(premedication=["aspirin"]))
+    assert unknown.status_code == 422
+    given = _post(
+        client,
+        tokens["nurse"],
+        f"{base}/give",
+        _give_body(
+            premedication=partial,
+            premedication_reason="none in stock",
+            observation_end="11:59",
+            observation_reason="patient left",
+        ),
+    )
+    assert given.status_code == 200, given.text
+    decision = client.get(
+        f"/api/v1/courses/{course}/decision?on=2026-12-08", headers=headers(tokens["viewer"])
+    ).json()
+    alerts = {a["code"]: a for a in decision["alerts"]}
+    premedication = alerts["PREMEDICATION_NOT_GIVEN"]
+    assert premedication["inputs"]["premedication_missing"] == ["antihistamine"]
+    assert premedication["severity"] == "warning"
+    assert alerts["OBSERVATION_SHORT"]["inputs"]["observation_min"] == 59
+    assert alerts["OBSERVATION_SHORT"]["inputs"]["reason"] == "patient left"
+    assert "US PI 2.2" in alerts["OBSERVATION_SHORT"]["citation"]
+
+
+@pytest.mark.parametrize(("end", "status"), [("11:59", 422), ("12:00", 200), ("12:01", 200)])
+def test_give_observation_threshold_over_the_api(
+    client: TestClient, tokens: dict[str, str], course: int, end: str, status: int
+) -> None:
+    base = _to_prepared(client, tokens, course)
+    answer = _post(client, tokens["nurse"], f"{base}/give", _give_body(observation_end=end))
+    assert answer.status_code == status, answer.text
+    if status == 422:
+        assert answer.json()["field"] == "observation_reason"

@@ -434,3 +434,84 @@ class TestBeforeTheStartEu:
         doc = document(course_through((1, 1)), label="eu")
         decision = decide(doc, "2027-03-08")
         assert "CD22_TEST" not in codes(decision) and "TUMOUR_BURDEN" not in codes(decision)
+
+
+# -- premedication and observation recorded with a dose (US PI 2.2) ------------------------------
+class TestInfusionCare:
+    """What the give step records around the infusion: a dose without the full premedication or
+    observed for less than the label's hour after it needs a reason and leaves a warning."""
+
+    @staticmethod
+    def _doc(**care: Any) -> dict[str, Any]:
+        from tests.engine.enginekit import given
+
+        return document([{**given("2027-03-01", 1, 1, 1.46), **care}])
+
+    @pytest.mark.parametrize(("minutes", "short"), [(59, True), (60, False), (61, False)])
+    def test_observation_threshold(self, minutes: int, short: bool) -> None:
+        care: dict[str, Any] = {"observation_min": minutes}
+        if short:
+            care["observation_reason"] = "patient left against advice"
+        decision = decide(self._doc(**care), "2027-03-05")
+        assert ("OBSERVATION_SHORT" in codes(decision)) is short
+        if short:
+            alert = next(a for a in decision["alerts"] if a["code"] == "OBSERVATION_SHORT")
+            assert alert["severity"] == "warning"
+            assert alert["citation"].startswith("US PI 2.2")
+            assert alert["inputs"]["observation_min"] == 59
+            assert alert["inputs"]["required_min"] == 60
+            assert alert["inputs"]["reason"] == "patient left against advice"
+            assert "safety.observation-short" in rules(decision)
+
+    @pytest.mark.parametrize("minutes", [59, 0])
+    def test_a_short_observation_without_a_reason_is_refused(self, minutes: int) -> None:
+        from inoplan.errors import InvalidInput
+
+        with pytest.raises(InvalidInput) as caught:
+            decide(self._doc(observation_min=minutes), "2027-03-05")
+        assert caught.value.field.endswith(".observation_reason")
+        assert "60 minutes" in caught.value.message
+
+    @pytest.mark.parametrize(
+        ("agents", "missing"),
+        [
+            ([], ["corticosteroid", "antipyretic", "antihistamine"]),
+            (["corticosteroid", "antipyretic"], ["antihistamine"]),
+        ],
+    )
+    def test_premedication_not_in_full(self, agents: list[str], missing: list[str]) -> None:
+        doc = self._doc(premedication=agents, premedication_reason="antihistamine out of stock")
+        for on in ("2027-03-05", "2027-04-20"):  # on every later decision
+            decision = decide(doc, on)
+            alert = next(a for a in decision["alerts"] if a["code"] == "PREMEDICATION_NOT_GIVEN")
+            assert alert["severity"] == "warning"
+            assert alert["inputs"]["premedication_missing"] == missing
+            assert alert["inputs"]["premedication_given"] == agents
+            assert alert["inputs"]["reason"] == "antihistamine out of stock"
+            assert "out of stock" in alert["message"]
+
+    def test_premedication_in_full_or_not_recorded_raises_nothing(self) -> None:
+        full = ["antihistamine", "corticosteroid", "antipyretic"]
+        for care in ({"premedication": full}, {}):
+            decision = decide(self._doc(**care), "2027-03-05")
+            assert "PREMEDICATION_NOT_GIVEN" not in codes(decision)
+            assert "OBSERVATION_SHORT" not in codes(decision)
+
+    def test_premedication_missing_an_agent_without_a_reason_is_refused(self) -> None:
+        from inoplan.errors import InvalidInput
+
+        with pytest.raises(InvalidInput) as caught:
+            decide(self._doc(premedication=["corticosteroid"]), "2027-03-05")
+        assert caught.value.field.endswith(".premedication_reason")
+        assert "antipyretic, antihistamine" in caught.value.message
+        with pytest.raises(InvalidInput) as twice:
+            decide(self._doc(premedication=["corticosteroid", "corticosteroid"]), "2027-03-05")
+        assert twice.value.field.endswith(".premedication")
+
+    def test_the_agents_are_the_documents_vocabulary(self) -> None:
+        from typing import get_args
+
+        from inoplan.document.models import PremedicationAgent
+        from inoplan.domain.course import PREMEDICATION_AGENTS
+
+        assert set(get_args(PremedicationAgent)) == set(PREMEDICATION_AGENTS)

@@ -301,3 +301,32 @@ def test_a_plan_and_a_decision_of_different_dates_are_refused() -> None:
     with pytest.raises(InvalidInput, match="plan is as of 2027-03-02 but the decision is for"):
         export_bundle(document, plan=plan, decision={**DECISION, "as_of": "2027-03-03"})
     export_bundle(document, plan=plan, decision={**DECISION, "as_of": "2027-03-02"})
+
+
+@pytest.mark.parametrize(
+    "care",
+    [
+        {
+            "premedication": ["corticosteroid", "antipyretic", "antihistamine"],
+            "observation_min": 60,
+        },
+        {
+            "premedication": [],
+            "premedication_reason": "refused by the patient",
+            "observation_min": 59,
+            "observation_reason": "left for a scan",
+        },
+        {"premedication": ["antihistamine"], "premedication_reason": "none in stock"},
+        {"override_reason": "given despite grade 2 nausea: prescriber's decision"},
+    ],
+)
+def test_premedication_observation_and_override_round_trip(care: dict[str, Any]) -> None:
+    document = course("01-first-dose.yaml")
+    dose = {"date": "2027-03-01", "type": "administration", "cycle": 1, "day": 1, "dose_mg": 1.46}
+    document["events"].append({**dose, **care})
+    bundle = export_bundle(document, plan=plan_document(document))
+    validate_bundle(bundle)
+    [given] = by_type(bundle, "MedicationAdministration")
+    assert {e["url"].rsplit("/", 1)[-1] for e in given["extension"]} >= set(care)
+    back = bundle_to_document(bundle)
+    assert normal(back.document) == normal(document)

@@ -178,7 +178,8 @@ def test_a_whole_course_through_the_ui_for_each_role(
         _open(nurse, "#step-give")
         nurse.fill("#step-give-f-started-at", "10:00")
         nurse.fill("#step-give-f-ended-at", "11:00")
-        nurse.select_option("#step-give-f-premedication", "yes")
+        for agent in ("corticosteroid", "antipyretic", "antihistamine"):
+            nurse.check(f"#step-give-f-premedication-{agent}")
         nurse.fill("#step-give-f-reactions", "none")
         nurse.fill("#step-give-f-observation-end", "12:05")
         nurse.fill("#step-give-f-second-signer", SECOND_NURSE)

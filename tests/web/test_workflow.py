@@ -113,8 +113,9 @@ def test_a_dose_goes_through_every_state_and_each_step_is_audited(app: Any, cour
     given = _give(db, course_id)
     assert given.state == "given" and given.version == 4
     done = given.steps["given"]
-    assert done["second_signer"] == SECOND_NURSE and done["premedication"] is True
-    assert done["observation_short"] is False  # 65 minutes >= the label's 1 hour
+    assert done["second_signer"] == SECOND_NURSE and done["event_id"]
+    # premedication and observation live on the event only (one source of truth)
+    assert "premedication" not in done and "observation_short" not in done
     events = _events(db, course_id)
     assert len(events) == before + 1
     dose = events[-1]
@@ -125,6 +126,9 @@ def test_a_dose_goes_through_every_state_and_each_step_is_audited(app: Any, cour
         0.91,
     )
     assert (dose["time"], dose["duration_min"], dose["date"]) == ("10:05", 60, "2026-12-08")
+    assert dose["premedication"] == ["corticosteroid", "antipyretic", "antihistamine"]
+    assert dose["observation_min"] == 65  # 65 minutes >= the label's 1 hour: no reason needed
+    assert "observation_reason" not in dose and "premedication_reason" not in dose
     actions = _actions(db, course_id)
     for action in ("dose.release", "dose.verify", "dose.prepare", "event.administration"):
         assert action in actions
@@ -389,8 +393,15 @@ def test_administration_times_are_checked(app: Any, course_id: int) -> None:
     with pytest.raises(InvalidInput) as observed:
         _give(db, course_id, observation_end=time(11, 0))
     assert observed.value.field == "observation_end"
-    short = _give(db, course_id, observation_end=time(11, 50))
-    assert short.steps["given"]["observation_short"] is True  # 45 min < 1 hour: flagged
+    with pytest.raises(InvalidInput) as unexplained:  # 45 min < 1 hour: a reason is needed
+        _give(db, course_id, observation_end=time(11, 50))
+    assert unexplained.value.field == "observation_reason"
+    assert "45 minutes" in unexplained.value.message and "US PI 2.2" in unexplained.value.message
+    short = _give(
+        db, course_id, observation_end=time(11, 50), observation_reason="transferred to ward"
+    )
+    assert short.state == "given"
+    assert _events(db, course_id)[-1]["observation_reason"] == "transferred to ward"
 
 
 def test_a_lost_compare_and_set_is_a_conflict(app: Any, course_id: int) -> None:
@@ -567,3 +578,133 @@ def test_each_check_is_by_someone_who_took_no_earlier_step(app: Any, course_id: 
             _give(db, course_id, second_signer=_signer(signer))
         assert refused.value.field == "second_signer"
     assert _give(db, course_id).state == "given"  # another nurse, who took no earlier step
+
+
+# -- premedication and observation (review M3): a reason when not in full, an alert after ---------
+
+
+def _prepared(db: Any, course_id: int) -> None:
+    _release(db, course_id)
+    _verify(db, course_id)
+    _prepare(db, course_id)
+
+
+def _alerts(db: Any, course_id: int) -> dict[str, dict[str, Any]]:
+    from inoplan.services.courses import decide_document
+    from inoplan.services.records import course_document as stored
+
+    document = {k: v for k, v in stored(db, course_id).items() if k not in ("id", "version")}
+    decision = decide_document(document, TODAY)
+    return {a["code"]: a for a in decision["alerts"]}
+
+
+@pytest.mark.parametrize(
+    ("end", "minutes", "short"), [(12, 4, True), (12, 5, False), (12, 6, False)]
+)
+def test_observation_below_at_and_above_the_labels_hour(
+    app: Any, course_id: int, end: int, minutes: int, short: bool
+) -> None:
+    """The infusion ends at 11:05: observed until 12:04 is 59 minutes (a reason is needed and
+    OBSERVATION_SHORT raised), 12:05 is 60 and 12:06 is 61 (neither)."""
+    db = app.state.database
+    _prepared(db, course_id)
+    until = time(end, minutes)
+    observed = 55 + minutes
+    if short:
+        with pytest.raises(InvalidInput) as refused:
+            _give(db, course_id, observation_end=until)
+        assert refused.value.field == "observation_reason"
+        assert "59 minutes" in refused.value.message and "60" in refused.value.message
+        assert _current_steps(db, course_id).get("given") is None  # nothing saved
+    reason = "patient had to leave for a scan" if short else None
+    given = _give(db, course_id, observation_end=until, observation_reason=reason)
+    assert given.state == "given"
+    dose = _events(db, course_id)[-1]
+    assert dose["observation_min"] == observed
+    assert dose.get("observation_reason") == reason
+    alerts = _alerts(db, course_id)
+    assert ("OBSERVATION_SHORT" in alerts) is short
+    if short:
+        alert = alerts["OBSERVATION_SHORT"]
+        assert alert["severity"] == "warning" and alert["citation"].startswith("US PI 2.2")
+        assert alert["inputs"]["observation_min"] == 59
+        assert alert["inputs"]["required_min"] == 60
+        assert alert["inputs"]["reason"] == reason
+    road = workflow.roadmap(db, course_id, TODAY)
+    day = next(d for c in road["cycles"] for d in c["days"] if (d["cycle"], d["day"]) == (1, 8))
+    assert day["administration"]["observation_min"] == observed
+    assert day["administration"]["observation_short"] is short
+
+
+@pytest.mark.parametrize(
+    ("premedication", "missing"),
+    [
+        (False, ["corticosteroid", "antipyretic", "antihistamine"]),
+        (["corticosteroid", "antihistamine"], ["antipyretic"]),
+    ],
+)
+def test_premedication_not_in_full_needs_a_reason_and_leaves_a_warning(
+    app: Any, course_id: int, premedication: Any, missing: list[str]
+) -> None:
+    db = app.state.database
+    _prepared(db, course_id)
+    count = len(_events(db, course_id))
+    for blank in (None, "   "):
+        with pytest.raises(InvalidInput) as refused:
+            _give(db, course_id, premedication=premedication, premedication_reason=blank)
+        assert refused.value.field == "premedication_reason"
+        assert ", ".join(missing) in refused.value.message
+    assert len(_events(db, course_id)) == count  # nothing saved
+    _give(db, course_id, premedication=premedication, premedication_reason="refused by patient")
+    dose = _events(db, course_id)[-1]
+    assert dose["premedication_reason"] == "refused by patient"
+    alert = _alerts(db, course_id)["PREMEDICATION_NOT_GIVEN"]
+    assert alert["severity"] == "warning" and alert["citation"].startswith("US PI 2.2")
+    assert alert["inputs"]["premedication_missing"] == missing
+    assert alert["inputs"]["reason"] == "refused by patient"
+
+
+def test_premedication_must_name_known_agents(app: Any, course_id: int) -> None:
+    db = app.state.database
+    _prepared(db, course_id)
+    for wrong in (["paracetamol"], "corticosteroid", None):
+        with pytest.raises(InvalidInput) as refused:
+            _give(db, course_id, premedication=wrong)
+        assert refused.value.field == "premedication"
+
+
+def test_the_web_give_form_asks_for_the_reasons_and_keeps_what_was_typed(
+    client: Any, app: Any, course_id: int
+) -> None:
+    db = app.state.database
+    _prepared(db, course_id)
+    login(client, "nurse")
+    form = {
+        "started_at": "10:05",
+        "ended_at": "11:05",
+        "premedication_corticosteroid": "yes",
+        "premedication_antipyretic": "yes",
+        "reactions": "none typed here",
+        "observation_end": "12:04",
+        "second_signer": SECOND_NURSE,
+        "second_signer_password": password_for(SECOND_NURSE),
+    }
+    missing = _step_form(client, course_id, "give", form)
+    assert missing.status_code == 422
+    assert "f-premedication-reason-error" in missing.text
+    assert "not given: antihistamine" in missing.text
+    assert "none typed here" in missing.text  # the form keeps what was typed
+    assert re.search(r'id="step-give-f-premedication-corticosteroid"[^>]*checked', missing.text)
+    assert not re.search(r'id="step-give-f-premedication-antihistamine"[^>]*checked', missing.text)
+    form["premedication_reason"] = "antihistamine not in stock"
+    short = _step_form(client, course_id, "give", form)
+    assert short.status_code == 422 and "f-observation-reason-error" in short.text
+    assert "59 minutes" in short.text
+    form["observation_reason"] = "ambulance transfer"
+    done = _step_form(client, course_id, "give", form)
+    assert done.status_code == 303, done.text
+    page = client.get(f"/courses/{course_id}").text
+    assert "PREMEDICATION_NOT_GIVEN" in page or "Premedication not given in full" in page
+    assert "Observation after the infusion cut short" in page or "OBSERVATION_SHORT" in page
+    assert "not given: antihistamine" in page and "antihistamine not in stock" in page
+    assert "ambulance transfer" in page

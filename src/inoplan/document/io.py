@@ -21,6 +21,7 @@ from inoplan.domain.body import parse_formula
 from inoplan.domain.units import (
     ANALYTE_KINDS,
     CANONICAL_UNIT,
+    MINUTES_PER_HOUR,
     convert,
     tidy,
     to_decimal,
@@ -279,6 +280,7 @@ def _course(
     voids = [e for e in events if isinstance(e, c.VoidEvent)]
     effective.sort(key=lambda e: (e.date, e.index))
     _check_administrations(effective)
+    _check_infusion_care(label_id, effective)
     _check_body(effective)
     course = c.Course(
         label=label_id,
@@ -335,6 +337,47 @@ def _check_administrations(events: Sequence[c.Event]) -> None:
                     f"(also events[{seen[key]}]); correct one with 'supersedes'",
                 )
             seen[key] = event.index
+
+
+def _premedication(agents: Sequence[str] | None, field: str) -> tuple[str, ...] | None:
+    if agents is None:
+        return None
+    if len(set(agents)) != len(agents):
+        raise InvalidInput(field, "names an agent twice")
+    return tuple(a for a in c.PREMEDICATION_AGENTS if a in agents)
+
+
+def _reason(text: str | None) -> str | None:
+    return (text or "").strip() or None
+
+
+def _check_infusion_care(label_id: str, events: Sequence[c.Event]) -> None:
+    """A dose recorded without the label's full premedication, or with an observation shorter
+    than the label's, says why (``premedication_reason``, ``observation_reason``)."""
+    from inoplan.knowledge.loader import load_label
+
+    required: Decimal | None = None
+    for event in events:
+        if not isinstance(event, c.AdministrationEvent):
+            continue
+        missing = event.premedication_missing
+        if missing and event.premedication_reason is None:
+            given = ", ".join(event.premedication or ()) or "none"
+            raise InvalidInput(
+                f"events[{event.index}].premedication_reason",
+                f"premedication given: {given}; not given: {', '.join(missing)}. Say why "
+                "(the label asks for all three before every dose)",
+            )
+        if event.observation_min is None or event.observation_reason is not None:
+            continue
+        if required is None:
+            required = load_label(label_id).threshold("observation_hours").number * MINUTES_PER_HOUR
+        if event.observation_min < required:
+            raise InvalidInput(
+                f"events[{event.index}].observation_reason",
+                f"observed {event.observation_min} minutes after the infusion, fewer than the "
+                f"label's {required:f} minutes: say why",
+            )
 
 
 def _dec(value: float | int | None, field: str) -> Decimal | None:
@@ -398,6 +441,10 @@ def _event(e: Any, i: int, reference: bool = False) -> c.Event:
                 time=time(hours, minutes),
                 duration_min=e.duration_min,
                 override_reason=e.override_reason,
+                premedication=_premedication(e.premedication, f"{where}.premedication"),
+                premedication_reason=_reason(e.premedication_reason),
+                observation_min=e.observation_min,
+                observation_reason=_reason(e.observation_reason),
             )
         case "toxicity":
             return c.ToxicityEvent(**base, term=_term(e.term), grade=e.grade, related=e.related)

@@ -129,6 +129,10 @@ class LabsDoc(_EventDoc):
     marrow_blasts_pct: Annotated[Number, Field(ge=0, le=100)] | None = None
 
 
+#: The premedication the labels ask for before every dose, by class (US PI 2.2, EU SmPC 4.2).
+PremedicationAgent = Literal["corticosteroid", "antipyretic", "antihistamine"]
+
+
 class AdministrationDoc(_EventDoc):
     type: Literal["administration"]
     cycle: Annotated[StrictInt, Field(ge=1, le=6)]
@@ -139,6 +143,12 @@ class AdministrationDoc(_EventDoc):
     # A dose recorded against the decision (a held day, a stopped course, above a limit) carries
     # the prescriber's reason; the decision then shows a critical DOSE_OVERRIDE alert for good.
     override_reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    # What was done around the infusion (the label's premedication and observation, section 6.3
+    # of docs/course-document.md); null when not recorded (a dose entered after the fact).
+    premedication: list[PremedicationAgent] | None = None
+    premedication_reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    observation_min: Annotated[StrictInt, Field(ge=0, le=1440)] | None = None
+    observation_reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
 
 
 class ToxicityDoc(_EventDoc):

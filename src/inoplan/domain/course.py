@@ -18,6 +18,7 @@ from inoplan.domain.body import BsaFormula
 from inoplan.errors import InvalidInput
 
 __all__ = [
+    "PREMEDICATION_AGENTS",
     "AdministrationEvent",
     "Course",
     "CoursePlan",
@@ -122,6 +123,11 @@ class LabsEvent(_EventBase):
     type: str = "labs"
 
 
+#: The premedication the labels ask for before every dose, by class (US PI 2.2, EU SmPC 4.2:
+#: a corticosteroid, an antipyretic and an antihistamine); the document's vocabulary.
+PREMEDICATION_AGENTS: tuple[str, ...] = ("corticosteroid", "antipyretic", "antihistamine")
+
+
 @dataclass(frozen=True, slots=True)
 class AdministrationEvent(_EventBase):
     cycle: int = 1
@@ -130,7 +136,18 @@ class AdministrationEvent(_EventBase):
     time: time = time(9, 0)
     duration_min: int = 60
     override_reason: str | None = None  # recorded against the decision, with its reason
+    premedication: tuple[str, ...] | None = None  # agents given before the dose; None: unknown
+    premedication_reason: str | None = None  # why an agent was not given
+    observation_min: int | None = None  # minutes observed after the infusion ended
+    observation_reason: str | None = None  # why the observation was shorter than the label's
     type: str = "administration"
+
+    @property
+    def premedication_missing(self) -> tuple[str, ...]:
+        """The label's premedication agents not given ((): all given, or not recorded)."""
+        if self.premedication is None:
+            return ()
+        return tuple(a for a in PREMEDICATION_AGENTS if a not in self.premedication)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ __all__ = [
     "ANALYTE_KINDS",
     "BILIRUBIN_UMOL_PER_MG_DL",
     "CANONICAL_UNIT",
+    "MINUTES_PER_HOUR",
     "accepted_units",
     "convert",
     "tidy",
@@ -33,6 +34,8 @@ __all__ = [
 # 1 mg/dL of bilirubin = 17.1 umol/L (molar mass about 584.7 g/mol), the factor
 # docs/course-document.md fixes.
 BILIRUBIN_UMOL_PER_MG_DL: Final = Decimal("17.1")
+#: A label time in hours (``threshold.observation_hours``) compared with minutes recorded.
+MINUTES_PER_HOUR: Final = 60
 
 # Factor that turns a value in the given unit into the canonical unit of its kind.
 _COUNT: Final[dict[str, Decimal]] = {

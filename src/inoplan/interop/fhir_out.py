@@ -703,6 +703,18 @@ class _Builder:
                 "dose": _quantity(event["dose_mg"], "mg"),
             },
         }
+        # what the course document records around the dose (docs/course-document.md 6.3)
+        if event.get("premedication") is not None:  # [] = none given, said as "none"
+            agents = ",".join(str(a) for a in event["premedication"]) or "none"
+            resource["extension"].append(_ext("premedication", agents))
+        for name in (
+            "premedication_reason",
+            "observation_min",
+            "observation_reason",
+            "override_reason",
+        ):
+            if event.get(name) is not None:
+                resource["extension"].append(_ext(name, event[name]))
         resource["meta"] = {"profile": [MCODE_MEDICATION_ADMINISTRATION]}
         resource["extension"].append(
             {

@@ -51,6 +51,8 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any, Final
 
+from inoplan.domain.course import PREMEDICATION_AGENTS
+from inoplan.domain.units import MINUTES_PER_HOUR
 from inoplan.errors import Conflict, Forbidden, InvalidInput
 from inoplan.services.common import to_json_value
 from inoplan.services.ports import UnitOfWork, UowFactory
@@ -795,6 +797,30 @@ def _minutes(start: time, end: time) -> int:
     return (end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)
 
 
+def _premedication(value: Any) -> tuple[str, ...]:
+    """The agents given: ``True`` all of the label's, ``False`` none, else a list of them."""
+    if isinstance(value, bool):
+        return PREMEDICATION_AGENTS if value else ()
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise InvalidInput("premedication", f"yes, no, or the agents given: {_AGENT_WORDS}")
+    unknown = [a for a in value if a not in PREMEDICATION_AGENTS]
+    if unknown:
+        raise InvalidInput(
+            "premedication", f"unknown agent {unknown[0]!r}: name them from {_AGENT_WORDS}"
+        )
+    return tuple(a for a in PREMEDICATION_AGENTS if a in value)
+
+
+_AGENT_WORDS: Final = ", ".join(PREMEDICATION_AGENTS)
+
+
+def _reason_text(name: str, value: str | None) -> str | None:
+    text = (value or "").strip()
+    if len(text) > 500:
+        raise InvalidInput(name, "at most 500 characters")
+    return text or None
+
+
 def give(
     uow_factory: UowFactory,
     course_id: int,
@@ -803,22 +829,32 @@ def give(
     *,
     started_at: time,
     ended_at: time,
-    premedication: bool,
+    premedication: bool | Sequence[str],
     observation_end: time,
     second_signer: SecondSigner | None,
     throttle: Any,
     actor: str,
     role: str | None = None,
     reactions: str | None = None,
+    premedication_reason: str | None = None,
+    observation_reason: str | None = None,
     now: datetime | None = None,
     note: str | None = None,
     policy: Any = None,
 ) -> TreatmentDay:
     """A nurse records the administration with an independent second signer.
 
-    The administration event (date today, the prepared dose, start time and duration) is
-    appended through ``records.append_event`` (the write-time guards run: a dose against the
-    decision is refused) and the day moves to "given" in the same transaction.
+    The administration event (date today, the prepared dose, start time and duration, the
+    premedication given and the minutes observed after the infusion) is appended through
+    ``records.append_event`` (the write-time guards run: a dose against the decision is
+    refused) and the day moves to "given" in the same transaction.
+
+    ``premedication`` is the agents given (``PREMEDICATION_AGENTS``; ``True``: all of them,
+    ``False``: none). Premedication not given in full needs ``premedication_reason``, an
+    observation shorter than the label's (``threshold.observation_hours``) needs
+    ``observation_reason``; each is then a warning on the course's decisions
+    (``PREMEDICATION_NOT_GIVEN``, ``OBSERVATION_SHORT``). The facts live on the event only
+    (docs/course-document.md section 6.3); the step record names the event.
     """
     from inoplan.domain.dosing import end_of_infusion_deadline
     from inoplan.knowledge.loader import load_label
@@ -840,8 +876,16 @@ def give(
         raise InvalidInput("ended_at", "the infusion ends after it starts (same day)")
     if _minutes(ended_at, observation_end) < 0:
         raise InvalidInput("observation_end", "the observation ends after the infusion ends")
-    if not isinstance(premedication, bool):
-        raise InvalidInput("premedication", "yes or no")
+    agents = _premedication(premedication)
+    missing = [a for a in PREMEDICATION_AGENTS if a not in agents]
+    premedication_why = _reason_text("premedication_reason", premedication_reason)
+    observation_why = _reason_text("observation_reason", observation_reason)
+    if missing and premedication_why is None:
+        raise InvalidInput(
+            "premedication_reason",
+            f"not given: {', '.join(missing)}; say why (the label asks for a corticosteroid, "
+            "an antipyretic and an antihistamine before every dose)",
+        )
     reaction_text = (reactions or "").strip()
     if len(reaction_text) > 500:
         raise InvalidInput("reactions", "at most 500 characters")
@@ -870,8 +914,15 @@ def give(
             f"({label.preparation.timing_citation.text}): not given; discard it, withdraw "
             "the preparation and prepare a new dose"
         )
-    observation_hours = label.threshold("observation_hours").number
+    observation = label.threshold("observation_hours")
+    required = observation.number * MINUTES_PER_HOUR
     observed = _minutes(ended_at, observation_end)
+    if observed < required and observation_why is None:
+        raise InvalidInput(
+            "observation_reason",
+            f"observed {observed} minutes after the infusion, fewer than the label's "
+            f"{required:f} ({observation.citation.text}): say why",
+        )
     cosigner = _cosigner(
         uow_factory, throttle, second_signer, action=step.cosign or "", actor=actor, now=now
     )
@@ -885,7 +936,13 @@ def give(
         "dose_mg": float(prepared["dose_mg"]),
         "time": started_at.strftime("%H:%M"),
         "duration_min": duration,
+        "premedication": list(agents),
+        "observation_min": observed,
     }
+    if missing:
+        event["premedication_reason"] = premedication_why
+    if observed < required:
+        event["observation_reason"] = observation_why
     record = {
         "by": actor,
         "second_signer": cosigner,
@@ -895,11 +952,8 @@ def give(
         "lot": prepared.get("lot"),
         "started_at": started_at.strftime("%H:%M"),
         "ended_at": ended_at.strftime("%H:%M"),
-        "premedication": premedication,
         "reactions": reaction_text or None,
         "observation_end": observation_end.strftime("%H:%M"),
-        "observation_minutes": observed,
-        "observation_short": Decimal(observed) < observation_hours * 60,
         "event_id": event["id"],
         "note": _note(note),
     }
@@ -1019,6 +1073,56 @@ def _recorded_as(document: Mapping[str, Any], key: tuple[int, int]) -> str:
     return "override" if given.get("override_reason") else "history"
 
 
+#: What the roadmap shows of a dose's administration event (the one place these facts live).
+_ADMINISTRATION_FIELDS: Final = (
+    "id",
+    "date",
+    "dose_mg",
+    "time",
+    "duration_min",
+    "premedication",
+    "premedication_reason",
+    "observation_min",
+    "observation_reason",
+)
+
+
+def _administrations(document: Mapping[str, Any]) -> dict[Any, Mapping[str, Any]]:
+    """The administration events by id and by (cycle, day), later entries winning."""
+    out: dict[Any, Mapping[str, Any]] = {}
+    for event in document.get("events") or ():
+        if isinstance(event, Mapping) and event.get("type") == "administration":
+            out[(event.get("cycle"), event.get("day"))] = event
+            if event.get("id"):
+                out[str(event["id"])] = event
+    return out
+
+
+def _administration_of(
+    administrations: Mapping[Any, Mapping[str, Any]],
+    row: TreatmentDay | None,
+    key: tuple[int, int],
+    required: Any,
+) -> dict[str, Any] | None:
+    """The administration event of a given dose: the one its give step appended, else the one
+    recorded for its cycle and day (recorded directly). With the premedication missing and the
+    observation required, so that a page shows them without the label."""
+    given = (row.steps.get("given") if row is not None else None) or {}
+    event = administrations.get(str(given.get("event_id") or "")) or administrations.get(key)
+    if event is None:
+        return None
+    out = {name: event.get(name) for name in _ADMINISTRATION_FIELDS}
+    agents = event.get("premedication")
+    out["premedication_missing"] = (
+        None if agents is None else [a for a in PREMEDICATION_AGENTS if a not in agents]
+    )
+    minutes = event.get("observation_min")
+    out["observation_required_min"] = int(required.number * MINUTES_PER_HOUR)
+    out["observation_short"] = minutes is not None and minutes < required.number * MINUTES_PER_HOUR
+    out["citation"] = required.citation.text
+    return out
+
+
 def roadmap(
     uow_factory: UowFactory,
     course_id: int,
@@ -1036,6 +1140,7 @@ def roadmap(
     the parameters of a released day are those stored at its release, of the due day those of
     today's decision; later days have none yet.
     """
+    from inoplan.knowledge.loader import load_label
     from inoplan.services.courses import plan_document
 
     if document is None:
@@ -1050,6 +1155,8 @@ def roadmap(
     due_key = (due.get("cycle"), due.get("day"))
     due_today = bool(due.get("due"))  # the decision is about this dose today (else: next one)
     today_parameters: list[dict[str, Any]] | None = None
+    administrations = _administrations(document)
+    required = load_label(str(document.get("label", "us"))).threshold("observation_hours")
     cycles = []
     for cycle in plan.get("cycles", []):
         days = []
@@ -1085,6 +1192,9 @@ def roadmap(
                     "steps": dict(row.steps) if row is not None else {},
                     "version": row.version if row is not None else 0,
                     "parameters": parameters or [],
+                    "administration": _administration_of(administrations, row, key, required)
+                    if state == "given"
+                    else None,
                 }
             )
         cycles.append({**cycle, "days": days})

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Final
 
+from inoplan.domain.course import PREMEDICATION_AGENTS
+
 __all__ = [
     "CORRECTABLE",
     "FORMS",
@@ -477,8 +479,6 @@ _SIGNER = (
         required=True,
     ),
 )
-_YES_NO: Final = (("", "choose"), ("yes", "yes"), ("no", "no"))
-
 #: The form of each step, by step name (the form's id prefix on the course page).
 STEP_FORMS: Final[Mapping[str, FormSpec]] = {
     "release": FormSpec(
@@ -520,15 +520,26 @@ STEP_FORMS: Final[Mapping[str, FormSpec]] = {
         (
             Field("started_at", "Infusion started at", "time", required=True),
             Field("ended_at", "Infusion ended at", "time", required=True),
+            *(
+                Field(f"premedication_{agent}", f"Premedication given: {agent}", "checkbox")
+                for agent in PREMEDICATION_AGENTS
+            ),
             Field(
-                "premedication",
-                "Premedication given (corticosteroid, antipyretic, antihistamine)",
-                "select",
-                required=True,
-                options=_YES_NO,
+                "premedication_reason",
+                "Why premedication was not given in full",
+                "text",
+                hint="Required when an agent above is not ticked (the label asks for all three "
+                "before every dose).",
             ),
             Field("reactions", "Reactions", "text", hint="'none', or what happened"),
             Field("observation_end", "Observation ended at", "time", required=True),
+            Field(
+                "observation_reason",
+                "Why the observation was shorter",
+                "text",
+                hint="Required when the patient was observed for less than the label's time "
+                "after the end of the infusion (at least 1 hour).",
+            ),
             *_SIGNER,
             _NOTE,
         ),
@@ -574,8 +585,10 @@ def parse_step(step: str, form: Mapping[str, Any]) -> dict[str, Any]:
     for name in ("started_at", "ended_at", "observation_end", "prepared_at"):
         if name in values:
             values[name] = time.fromisoformat(values[name])
-    if "premedication" in values:
-        values["premedication"] = values["premedication"] == "yes"
+    if step == "give":
+        values["premedication"] = [
+            agent for agent in PREMEDICATION_AGENTS if values.pop(f"premedication_{agent}", False)
+        ]
     return values
 
 

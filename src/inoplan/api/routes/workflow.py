@@ -11,7 +11,7 @@ The same service is behind the web pages; the clinic's clock decides what "today
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,12 +51,29 @@ class PrepareIn(Note):
     second_signer: SecondSignerIn
 
 
+PremedicationAgent = Literal["corticosteroid", "antipyretic", "antihistamine"]
+
+
 class GiveIn(Note):
     started_at: dt.time
     ended_at: dt.time
-    premedication: bool = Field(description="Premedication given before the dose")
+    premedication: bool | list[PremedicationAgent] = Field(
+        description="Premedication given before the dose: true (a corticosteroid, an antipyretic "
+        "and an antihistamine, as the label asks), false (none), or the agents given"
+    )
+    premedication_reason: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Why premedication was not given in full (required then: 422 without it)",
+    )
     reactions: str | None = Field(default=None, max_length=500)
     observation_end: dt.time
+    observation_reason: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Why the observation after the infusion was shorter than the label's "
+        "(at least 1 hour; required then: 422 without it)",
+    )
     second_signer: SecondSignerIn
 
 
@@ -243,8 +260,10 @@ def give(
             started_at=body.started_at,
             ended_at=body.ended_at,
             premedication=body.premedication,
+            premedication_reason=body.premedication_reason,
             reactions=body.reactions,
             observation_end=body.observation_end,
+            observation_reason=body.observation_reason,
             second_signer=_signer(request, body.second_signer),
             throttle=database.throttle,
             actor=principal.username,

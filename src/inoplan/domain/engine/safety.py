@@ -19,6 +19,7 @@ from inoplan.domain.engine.qt import (
 from inoplan.domain.engine.state import CourseState, planned_transplants
 from inoplan.domain.engine.values import KeyDates
 from inoplan.domain.planner import BodyUsed, PlannedDose, body_used
+from inoplan.domain.units import MINUTES_PER_HOUR
 
 __all__ = ["add_months", "check_safety", "key_dates"]
 
@@ -56,7 +57,60 @@ def check_safety(
     if ongoing or st.given:
         _qt(ctx, st, qt_drugs)
     _dose_deviation(ctx, st)
+    _infusion_care(ctx, st)
     _reproduction(ctx, ongoing)
+
+
+def _infusion_care(ctx: Context, st: CourseState) -> None:
+    """A dose recorded without the label's full premedication, or observed for less than the
+    label's time after the infusion: a warning with the reason recorded, on every later
+    decision (the course's record, like a deliberate override)."""
+    required = ctx.number("observation_hours") * MINUTES_PER_HOUR
+    for dose in st.recorded:
+        event = dose.event
+        where = f"Cycle {event.cycle} day {event.day} ({event.date.isoformat()})"
+        missing = event.premedication_missing
+        if missing:
+            inputs = {
+                **dose.inputs(),
+                "premedication_given": list(event.premedication or ()),
+                "premedication_missing": list(missing),
+                "reason": event.premedication_reason,
+            }
+            ctx.reason(
+                "safety.premedication-not-given",
+                "premedication",
+                f"{where}: premedication not given in full (not given: {', '.join(missing)}); "
+                f"reason recorded: {event.premedication_reason or 'none'}.",
+                inputs,
+            )
+            ctx.alert(
+                "PREMEDICATION_NOT_GIVEN",
+                f"{where}: not given: {', '.join(missing)}. Reason: "
+                f"{event.premedication_reason or 'none recorded'}.",
+                inputs,
+            )
+        if event.observation_min is not None and event.observation_min < required:
+            inputs = {
+                **dose.inputs(),
+                "observation_min": event.observation_min,
+                "required_min": required,
+                "reason": event.observation_reason,
+            }
+            ctx.reason(
+                "safety.observation-short",
+                "observation_hours",
+                f"{where}: observed {event.observation_min} minutes after the infusion, fewer "
+                f"than the label's {required:f}; reason recorded: "
+                f"{event.observation_reason or 'none'}.",
+                inputs,
+            )
+            ctx.alert(
+                "OBSERVATION_SHORT",
+                f"{where}: {event.observation_min} of {required:f} minutes. Reason: "
+                f"{event.observation_reason or 'none recorded'}.",
+                inputs,
+            )
 
 
 def _before_start(ctx: Context, first: PlannedDose) -> None:

@@ -169,10 +169,24 @@ def administrations(ctx: Context) -> list[dict[str, Any]]:
         position = _cycle_day(ext, dosage.get("text"))
         if position:
             event["cycle"], event["day"] = position
+        _infusion_care(event, ext)
         ctx.sources[f"dose_mg@{day.isoformat()}"] = f"{where} ({day.isoformat()})"
         given.append((when or "", with_id(event, event_id(a)), where))
     given.sort(key=lambda item: (item[1]["date"], item[0]))
     return _place_in_cycles(ctx, given)
+
+
+def _infusion_care(event: dict[str, Any], ext: Mapping[str, Any]) -> None:
+    """inoplan's extensions for premedication, observation and override (as exported); the
+    course document's checks then apply (a reason where the label's care was not given)."""
+    agents = ext.get("premedication")
+    if isinstance(agents, str):
+        event["premedication"] = [] if agents == "none" else agents.split(",")
+    for name in ("premedication_reason", "observation_reason", "override_reason"):
+        if isinstance(ext.get(name), str):
+            event[name] = ext[name]
+    if isinstance(ext.get("observation_min"), int):
+        event["observation_min"] = ext["observation_min"]
 
 
 def _place_in_cycles(
