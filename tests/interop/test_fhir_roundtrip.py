@@ -324,7 +324,7 @@ def test_premedication_observation_and_override_round_trip(care: dict[str, Any])
     document = course("01-first-dose.yaml")
     dose = {"date": "2027-03-01", "type": "administration", "cycle": 1, "day": 1, "dose_mg": 1.46}
     document["events"].append({**dose, **care})
-    bundle = export_bundle(document, plan=plan_document(document))
+    bundle = export_bundle(document, plan=plan_document(document, date(2027, 3, 2)))
     validate_bundle(bundle)
     [given] = by_type(bundle, "MedicationAdministration")
     assert {e["url"].rsplit("/", 1)[-1] for e in given["extension"]} >= set(care)

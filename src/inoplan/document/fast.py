@@ -309,6 +309,13 @@ _EVENTS: Final[dict[str, _Model]] = {
             "time": (_time, "09:00"),
             "duration_min": (_int(1, 1440), 60),
             "override_reason": (_optional(_string(1, 500)), None),
+            "premedication": (
+                _optional(_list(_literal("corticosteroid", "antipyretic", "antihistamine"))),
+                None,
+            ),
+            "premedication_reason": (_optional(_string(1, 500)), None),
+            "observation_min": (_optional(_int(0, 1440)), None),
+            "observation_reason": (_optional(_string(1, 500)), None),
         },
     ),
     "toxicity": _event_spec(
