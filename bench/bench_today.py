@@ -11,7 +11,8 @@ What it does, for N = 10, 200 and 1,000 distinct courses (``--sizes``) in one da
 3. **warm service**: ``day_decisions`` again (nothing stale: one SELECT), median of ``--repeat``;
 4. **warm page**: ``GET /`` through the real application (Starlette test client, logged in as a
    pharmacist), the route's own time from its ``Server-Timing`` header (``app;dur``: the query,
-   the rows, the Jinja template of every listed course), median of ``--repeat``;
+   the MAC check of every stored row, the rows, the Jinja template of the first page: 100 rows),
+   median of ``--repeat``;
 5. anchors measured in the same run: ``decide_document`` on one course (median over
    ``--repeat`` distinct courses) and a raw ``SELECT`` of the N stored rows' list columns
    (SQLAlchemy ``text()``, no join, no mapping), median of ``--repeat``;

@@ -426,7 +426,14 @@ def today(request: Request) -> Response:
     session, principal = auth
     params = request.query_params
     return _today_page(
-        request, session, principal, params.get("show"), params.get("on"), "", params.get("for")
+        request,
+        session,
+        principal,
+        params.get("show"),
+        params.get("on"),
+        "",
+        params.get("for"),
+        params.get("page"),
     )
 
 
@@ -460,7 +467,12 @@ def _today_filtered(request: Request, form: Mapping[str, Any]) -> Response:
         form.get("on") or None,
         patient,
         form.get("for"),
+        form.get("page"),
     )
+
+
+#: The highest page number the Today list accepts (far above any clinic's list).
+_MAX_PAGE = 100_000
 
 
 def _today_page(
@@ -471,12 +483,26 @@ def _today_page(
     on_text: object,
     patient: str,
     role: object = None,
+    page_text: object = None,
 ) -> Response:
     from inoplan.document.plausibility import check_date
     from inoplan.web.views import BADGE_TEXT, STATE_TEXT, WORKLIST_ROLES, today_view
 
     if show not in _SHOW_CHOICES:
         show = "action"
+    page = 1
+    if page_text:
+        text = str(page_text).strip()
+        if not text.isdigit() or not 1 <= int(text) <= _MAX_PAGE:
+            return _error(
+                request,
+                session,
+                principal,
+                422,
+                "Invalid page",
+                f"page: a whole number from 1 to {_MAX_PAGE}",
+            )
+        page = int(text)
     if on_text:
         try:
             on = check_date(date.fromisoformat(str(on_text)), "on")
@@ -494,6 +520,7 @@ def _today_page(
         patient=patient,
         role=str(role) if role in WORKLIST_ROLES else "",
         policy=_policy(request),
+        page=page,
     )
     return _render(
         request,

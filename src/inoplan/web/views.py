@@ -101,6 +101,10 @@ class TodayRow:
         return self.critical > 0 or self.needs_acknowledgement or self.status == "error"
 
 
+#: Rows per page of the Today list (critical items first across pages).
+TODAY_PAGE_SIZE: Final = 100
+
+
 def today_view(
     database: Uow,
     principal: Principal,
@@ -110,6 +114,8 @@ def today_view(
     patient: str = "",
     role: str = "",
     policy: Any = None,
+    page: int = 1,
+    per_page: int | None = None,
 ) -> dict[str, Any]:
     """Every course's decision for ``on``, read from the stored decisions, filtered for the list.
 
@@ -125,6 +131,12 @@ def today_view(
     The default list ("action") holds the courses due, held or needing data, and every course
     whose decision is to discontinue until a prescriber has acknowledged it. Critical items
     come first (a critical alert, an unacknowledged stop, an error), then by status.
+
+    The sorted list is shown ``per_page`` (:data:`TODAY_PAGE_SIZE`) rows at a time (``page``
+    from 1; past the last page: the last page). Critical items sort first, so page 1 holds every
+    one of them unless there are more than a page's worth: ``urgent_later`` then counts those
+    on later pages, and every page says how many critical items the whole list holds
+    (``urgent_total``).
     """
     from inoplan.services.decisions import day_decisions
 
@@ -170,8 +182,21 @@ def today_view(
             r.course_id,
         )
     )
+    per_page = max(1, TODAY_PAGE_SIZE if per_page is None else per_page)
+    pages = max(1, -(-len(shown) // per_page))
+    page = min(max(1, page), pages)
+    first = (page - 1) * per_page
+    urgent = [i for i, r in enumerate(shown) if r.urgent]  # a prefix: urgent rows sort first
     return {
-        "rows": shown,
+        "rows": shown[first : first + per_page],
+        "shown_total": len(shown),
+        "first": first + 1,
+        "page": page,
+        "pages": pages,
+        "urgent_total": len(urgent),
+        "urgent_earlier": sum(1 for i in urgent if i < first),
+        "urgent_later": sum(1 for i in urgent if i >= first + per_page),
+        "page_links": page_links(page, pages),
         "counts": counts,
         "total": len(rows),
         "on": on,
@@ -179,6 +204,28 @@ def today_view(
         "patient": patient,
         "role": role if role in WORKLIST_ROLES else "",
     }
+
+
+def page_links(page: int, pages: int) -> list[tuple[int, str, bool]]:
+    """The page navigation as (page number, words, is the current page): previous, the pages
+    (all up to 9, else the first, the last and two either side of the current one), next.
+
+    >>> [w for _, w, _ in page_links(2, 3)]
+    ['Previous page', 'Page 1', 'Page 2', 'Page 3', 'Next page']
+    >>> [n for n, _, _ in page_links(10, 20)]
+    [9, 1, 8, 9, 10, 11, 12, 20, 11]
+    """
+    if pages <= 1:
+        return []
+    if pages <= 9:
+        numbers = list(range(1, pages + 1))
+    else:
+        numbers = sorted({1, pages, *range(max(1, page - 2), min(pages, page + 2) + 1)})
+    links = [(page - 1, "Previous page", False)] if page > 1 else []
+    links += [(n, f"Page {n}", n == page) for n in numbers]
+    if page < pages:
+        links.append((page + 1, "Next page", False))
+    return links
 
 
 #: The Today list's "for" filter: the roles that act on a course's next step.
