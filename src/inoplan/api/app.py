@@ -44,6 +44,7 @@ def create_app(
         courses,
         health,
         patients,
+        today,
         users,
         vocabulary,
         workflow,
@@ -81,6 +82,7 @@ def create_app(
     app.include_router(auth.router, prefix=API_PREFIX)
     app.include_router(courses.router, prefix=API_PREFIX)
     app.include_router(workflow.router, prefix=API_PREFIX)
+    app.include_router(today.router, prefix=API_PREFIX)
     app.include_router(patients.router, prefix=API_PREFIX)
     app.include_router(audit.router, prefix=API_PREFIX)
     app.include_router(users.router, prefix=API_PREFIX)
