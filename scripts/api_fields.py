@@ -102,6 +102,12 @@ def render(spec: Mapping[str, Any]) -> str:
     ]
     for method, path in operations(spec):
         operation = spec["paths"][path][method.lower()]
+        if operation.get("deprecated") and "410" in operation["responses"]:
+            lines.append(
+                f"| `{method} {path}` | 410 | retired: a problem body whose `detail` and "
+                "`replacement` name the route to use |"
+            )
+            continue
         for status, response in operation["responses"].items():
             if not status.startswith("2"):
                 continue

@@ -454,40 +454,29 @@ def test_a_prescriber_confirms_a_decision_shown_and_it_is_audited(
     assert [r["action"] for r in trail] == ["course.create", "decision.show", "decision.confirm"]
 
 
-def test_a_pharmacist_verifies_a_dose_against_the_plan(
+def test_the_old_verification_route_is_gone_and_stores_nothing(
     client: TestClient, tokens: dict[str, str]
 ) -> None:
-    from inoplan.services.courses import plan_document, today
-
-    document = course_document(0)
-    created = _create(client, tokens["prescriber"], document)
-    doses = plan_document(document, today())["doses"]
-    planned = next(d for d in doses if (d["cycle"], d["day"]) == (1, 8))
+    """One verification path: the treatment-day workflow's verify step (review M3)."""
+    created = _create(client, tokens["prescriber"], course_document(0))
     url = f"{COURSES}/{created['id']}/verifications"
-    good = client.post(
-        url,
-        json={"cycle": 1, "day": 8, "dose_mg": planned["dose_mg"]},
-        headers=headers(tokens["pharmacist"]),
+    trail = f"{COURSES}/{created['id']}/audit"
+    before = client.get(trail, headers=headers(tokens["admin"])).json()["data"]
+    gone = client.post(
+        url, json={"cycle": 1, "day": 8, "dose_mg": 0.86}, headers=headers(tokens["pharmacist"])
     )
-    assert good.status_code == 201, good.text
-    assert good.json()["after"]["matches_plan"] is True
-    off = client.post(
-        url,
-        json={"cycle": 1, "day": 8, "dose_mg": planned["dose_mg"] + 0.1},
-        headers=headers(tokens["pharmacist"]),
-    )
-    assert off.json()["after"]["matches_plan"] is False
-    assert off.json()["after"]["planned_dose_mg"] == planned["dose_mg"]
-    beyond = client.post(
-        url, json={"cycle": 6, "day": 15, "dose_mg": 0.5}, headers=headers(tokens["pharmacist"])
-    )
-    assert beyond.status_code == 422 and beyond.json()["field"] == "day"  # cap is 2 cycles here
+    assert gone.status_code == 410
+    assert gone.headers["content-type"].startswith("application/problem+json")
+    body = gone.json()
+    assert body["title"] == "Gone" and "treatment-day workflow" in body["detail"]
+    assert body["replacement"] == f"/api/v1/courses/{created['id']}/days/{{cycle}}/{{day}}/verify"
+    after = client.get(trail, headers=headers(tokens["admin"])).json()["data"]
+    assert len(after) == len(before)
+    assert "dose.verify" not in [r["action"] for r in after]
+    assert client.post(url, json={}).status_code == 401
     assert (
-        client.get(f"{COURSES}/{created['id']}", headers=headers(tokens["viewer"])).json()[
-            "version"
-        ]
-        == 1
-    )
+        client.post(url, json={}, headers=headers(tokens["nurse"])).status_code == 403
+    )  # the permission still applies: nobody learns more than before
 
 
 def test_an_id_beyond_the_database_range_is_not_found_rather_than_a_crash(

@@ -16,6 +16,7 @@ _DESCRIPTIONS = {
     403: "The caller's role may not do this",
     404: "No such record",
     409: "Stale version (another write came first) or duplicate; nothing was written",
+    410: "This route is retired; `detail` names the one to use",
     422: "Invalid input; `field` names it",
     428: "If-Match header (the course version) is required",
     429: "Too many failed logins (or logins waiting); retry after `Retry-After` seconds",

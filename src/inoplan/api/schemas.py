@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -251,16 +251,6 @@ class AcknowledgementPublic(BaseModel):
     note: str | None
     acknowledged_at: dt.datetime
     acknowledged_by: str
-
-
-class VerificationIn(BaseModel):
-    """A pharmacist's verification of one dose (and its preparation) against the plan."""
-
-    model_config = ConfigDict(extra="forbid")
-    cycle: int = Field(ge=1, le=6)
-    day: Literal[1, 8, 15]
-    dose_mg: float = Field(gt=0, le=10, description="The dose verified, in mg")
-    note: str | None = Field(default=None, max_length=500)
 
 
 class ChainReportPublic(BaseModel):

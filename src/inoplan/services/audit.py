@@ -1,8 +1,8 @@
 """Tamper-evident audit trail: keyed hash chains, one per course, anchored in batches.
 
 **Chains.** Every audit record belongs to one chain: ``course:<id>`` for everything about a
-course (its creation, each event, decisions shown and confirmed, acknowledgements, dose
-verifications), ``<entity>:<id>`` for the rest (``user:alice``), ``anchor`` for the anchors.
+course (its creation, each event, decisions shown and confirmed, acknowledgements, the
+treatment-day steps), ``<entity>:<id>`` for the rest (``user:alice``), ``anchor`` for the anchors.
 Within a chain the records are numbered ``chain_seq`` 1, 2, 3, ... and each record's ``hash`` is
 HMAC-SHA256, keyed with the audit key (``INOPLAN_AUDIT_KEY``, kept outside the database), over
 the previous record's hash and the record's own content (canonical JSON). An append locks only

@@ -64,7 +64,6 @@ __all__ = [
     "plan_course",
     "show_decision",
     "to_json_value",
-    "verify_dose",
 ]
 
 Clock = Callable[[], datetime]
@@ -1086,67 +1085,6 @@ def acknowledgements(
     with uow_factory() as uow:
         found: dict[int, AcknowledgementRecord] = uow.acknowledgements.latest(list(course_ids))
     return found
-
-
-def verify_dose(
-    uow_factory: UowFactory,
-    course_id: int,
-    *,
-    cycle: int,
-    day: int,
-    dose_mg: float,
-    actor: str,
-    on: date,
-    note: str | None = None,
-    policy: Any = None,
-    clock: Clock = utc_now,
-) -> AuditRecord:
-    """Record a pharmacist's verification of one dose against the plan (an audit record).
-
-    The planned dose in mg for that cycle and day is looked up in the course's plan as of ``on``
-    (the clinic's today; as ``inoplan plan --on``) and stored beside the verified one, with
-    whether they are equal.
-
-    Raises
-    ------
-    NotFound
-        No such course.
-    InvalidInput
-        ``day``: the plan has no dose for this cycle and day.
-    """
-    from inoplan.services.audit import append_audit
-    from inoplan.services.courses import plan_document
-
-    course, document = _load(uow_factory, course_id)
-    plan = to_json_value(plan_document(document, on, **_policy_kwargs(policy)))
-    planned = next(
-        (d for d in plan.get("doses", []) if d.get("cycle") == cycle and d.get("day") == day),
-        None,
-    )
-    if planned is None:
-        raise InvalidInput("day", f"the plan has no dose for cycle {cycle} day {day}")
-    planned_mg = planned.get("dose_mg")
-    with uow_factory(write=True) as uow:
-        record: AuditRecord = append_audit(
-            uow,
-            actor=actor,
-            action="dose.verify",
-            entity="dose",
-            entity_id=f"{course_id}:{cycle}:{day}",
-            course_id=course_id,
-            after={
-                "cycle": cycle,
-                "day": day,
-                "dose_mg": dose_mg,
-                "planned_dose_mg": planned_mg,
-                "matches_plan": planned_mg is not None and float(planned_mg) == float(dose_mg),
-                "course_version": course.version,
-                "note": note,
-            },
-            at=clock(),
-        )
-        uow.commit()
-    return record
 
 
 def course_decisions(uow_factory: UowFactory, course_id: int) -> list[DecisionRecord]:

@@ -32,7 +32,6 @@ from inoplan.api.schemas import (
     DecisionRecordsPublic,
     ExposurePublic,
     PlanPublic,
-    VerificationIn,
 )
 from inoplan.document.models import CourseDocument, EventDoc
 from inoplan.errors import InvalidInput
@@ -391,32 +390,27 @@ def confirm_decision(
 
 @router.post(
     "/{course_id}/verifications",
-    status_code=201,
-    response_model=AuditRecordPublic,
-    responses=errors(401, 403, 404, 422),
+    status_code=410,
+    deprecated=True,
+    responses=errors(401, 403, 410),
 )
 def verify_dose(
     course_id: CourseId,
-    body: VerificationIn,
-    database: DatabaseDep,
-    policy: PolicyDep,
-    request: Request,
-    principal: Annotated[Principal, Depends(permission("dose.verify"))],
-) -> AuditRecordPublic:
-    """A pharmacist verifies one dose against the plan of today (clinic time zone; recorded in
-    the audit trail)."""
-    record = records.verify_dose(
-        database,
-        course_id,
-        cycle=body.cycle,
-        day=body.day,
-        dose_mg=body.dose_mg,
-        note=body.note,
-        actor=principal.username,
-        on=_today(request),
-        policy=policy,
+    _: Annotated[Principal, Depends(permission("dose.verify"))],
+) -> JSONResponse:
+    """Retired: a dose is verified once, in the treatment-day workflow
+    (``POST /courses/{id}/days/{cycle}/{day}/verify``), which checks the decision, the released
+    dose and the order of the steps. This route stored an audit record beside that path and
+    changed nothing; it now answers ``410 Gone`` naming the route to use, and stores nothing."""
+    from inoplan.api.problems import problem
+
+    return problem(
+        410,
+        "this route is retired: verify the dose in the treatment-day workflow, "
+        f"POST /api/v1/courses/{course_id}/days/{{cycle}}/{{day}}/verify with the dose in mg "
+        "(after its release); nothing was stored",
+        replacement=f"/api/v1/courses/{course_id}/days/{{cycle}}/{{day}}/verify",
     )
-    return AuditRecordPublic(**_fields(record))
 
 
 @router.get(
