@@ -575,3 +575,69 @@ def test_the_mismatch_tolerance_comes_from_the_label_unless_configured(
 
 def test_patient_view_without_an_inotuzumab_course_says_nothing(client: Any) -> None:
     assert cards(call(client, VIEW, hook_request("patient-view", first_dose_prefetch()))) == []
+
+
+def test_a_fhir_import_brings_doses_as_history_never_as_a_live_bypass(
+    app: Any, client: Any
+) -> None:
+    """Review H2: the doses of an imported Bundle are the new course's history (a role with
+    course.create, named in the creation audit record, shown as history); a dose for the live
+    course afterwards goes through the workflow or a prescriber's override."""
+    from datetime import UTC, date, datetime, timedelta
+
+    import yaml
+
+    from inoplan.demo import _shift
+    from inoplan.interop.fhir_out import export_bundle
+    from inoplan.services.auth import add_user
+
+    example = Path(__file__).parents[2] / "examples" / "02-bilirubin-and-transaminases.yaml"
+    document = yaml.safe_load(example.read_text())
+    document.pop("expect")
+    document["patient"]["id"] = "EX-02-HISTORY"
+    start = datetime.now(UTC).date() - timedelta(days=30)
+    first = date.fromisoformat(str(document["plan"]["start_date"]))
+    document = _shift(document, (start - first).days)
+    document = json.loads(json.dumps(document, default=str))
+    bundle = export_bundle(document)
+    add_user(app.state.database, "ward", "a-long-test-phrase-42", "nurse", actor="test")
+    nurse = client.post(
+        "/api/v1/auth/token", data={"username": "ward", "password": "a-long-test-phrase-42"}
+    ).json()
+    nurse_headers = {"Authorization": f"Bearer {nurse['access_token']}"}
+    refused = client.post("/api/v1/fhir/import?create=true", json=bundle, headers=nurse_headers)
+    assert refused.status_code == 403, refused.text
+    add_user(app.state.database, "doc2", "a-long-test-phrase-43", "prescriber", actor="test")
+    doc = client.post(
+        "/api/v1/auth/token", data={"username": "doc2", "password": "a-long-test-phrase-43"}
+    ).json()
+    headers = {"Authorization": f"Bearer {doc['access_token']}"}
+    created = client.post("/api/v1/fhir/import?create=true", json=bundle, headers=headers)
+    assert created.status_code == 201, created.text
+    course_id = created.json()["id"]
+    given = [e for e in created.json()["document"]["events"] if e["type"] == "administration"]
+    assert given
+    trail = client.get(f"/api/v1/courses/{course_id}/audit", headers=headers).json()["data"]
+    assert trail[0]["action"] == "course.create"
+    assert len(trail[0]["after"]["history_doses"]) == len(given)
+    days = client.get(f"/api/v1/courses/{course_id}/days", headers=headers).json()
+    shown = [d for c in days["cycles"] for d in c["days"] if d["recorded_directly"]]
+    assert len(shown) == len(given) and {d["recorded_as"] for d in shown} == {"history"}
+    # the live course: a new dose without the workflow is refused, nothing stored
+    version = client.get(f"/api/v1/courses/{course_id}", headers=headers).json()["version"]
+    dose = {
+        "date": datetime.now(UTC).date().isoformat(),
+        "type": "administration",
+        "cycle": 2,
+        "day": 1,
+        "dose_mg": 1.0,
+    }
+    for who, status in ((nurse_headers, 403), (headers, 409)):
+        response = client.post(
+            f"/api/v1/courses/{course_id}/events",
+            json=dose,
+            headers={**who, "If-Match": str(version)},
+        )
+        assert response.status_code == status, response.text
+    after = client.get(f"/api/v1/courses/{course_id}", headers=headers).json()
+    assert after["version"] == version

@@ -29,7 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from inoplan.errors import Conflict, Forbidden, InvalidInput
@@ -63,9 +63,17 @@ BASE: dict[str, Any] = {
             "dose_mg": 1.35,
         },
         {"id": "l1", "date": "2026-12-07", "type": "labs", **LABS},
+        {
+            "id": "a8",
+            "date": TODAY.isoformat(),
+            "type": "administration",
+            "cycle": 1,
+            "day": 8,
+            "dose_mg": 0.85,
+        },
     ],
 }
-IDS = ["a0", "e1", "e2", "e3", "nope"]
+IDS = ["a0", "a8", "e1", "e2", "e3", "nope"]
 roles = st.sampled_from(["admin", "prescriber", "prescriber", "nurse", "pharmacist", None])
 recent = st.integers(min_value=0, max_value=7).map(lambda n: TODAY - timedelta(days=n))
 
@@ -85,12 +93,37 @@ def administration(draw: st.DrawFn) -> dict[str, Any]:
         ),
     }
     if draw(st.booleans()):
-        out["id"] = draw(st.sampled_from(IDS[1:4]))
+        out["id"] = draw(st.sampled_from(IDS[2:5]))
     if draw(st.integers(0, 2)) == 0:
         out["override_reason"] = "given at the partner hospital"
     if draw(st.integers(0, 2)) == 0:
         out["supersedes"] = draw(st.sampled_from(IDS))
         out["reason"] = "entered in error"
+    return out
+
+
+@st.composite
+def correction(draw: st.DrawFn) -> dict[str, Any]:
+    """A correction of cycle 1 day 1 or 8 (``a0``: 1.35 mg = 0.8 mg/m2 at 1.69 m2; ``a8``:
+    0.85 mg = 0.5 mg/m2) or of a dose an earlier write recorded (``e1``), mostly of the same
+    cycle and day."""
+    target = draw(st.sampled_from(["a0", "a8", "a8", "e1"]))
+    cycle, day = (1, 1) if target == "a0" else (1, 8)
+    if draw(st.booleans()):  # moved to another day: a direct dose
+        cycle, day = draw(st.sampled_from([(1, 15), (1, 15), (1, 8), (1, 1)]))
+    out: dict[str, Any] = {
+        "type": "administration",
+        "date": (START if (cycle, day) == (1, 1) else TODAY).isoformat(),
+        "cycle": cycle,
+        "day": day,
+        "dose_mg": draw(st.sampled_from([0.84, 0.85, 0.85, 0.86, 0.9, 1.34, 1.35, 1.36, 2.7])),
+        "supersedes": target,
+        "reason": "entered in error",
+    }
+    if draw(st.booleans()):
+        out["id"] = draw(st.sampled_from(IDS[2:5]))
+    if draw(st.integers(0, 3)) == 0:
+        out["override_reason"] = "given at the partner hospital"
     return out
 
 
@@ -113,8 +146,16 @@ def other(draw: st.DrawFn) -> dict[str, Any]:
     return out
 
 
+#: A correction of cycle 1 day 8 as given (the time).
+A8_FIX: dict[str, Any] = {
+    **BASE["events"][4],
+    "id": "a8-fix",
+    "supersedes": "a8",
+    "reason": "time",
+}
+
 writes = st.lists(
-    st.tuples(st.one_of(administration(), administration(), other()), roles),
+    st.tuples(st.one_of(administration(), administration(), correction(), other()), roles),
     min_size=1,
     max_size=4,
 )
@@ -198,6 +239,11 @@ def check_door(database: Any, plan: list[tuple[dict[str, Any], str | None]]) -> 
     derandomize=True,
 )
 @given(plan=writes)
+# the classes the random plans reach rarely, always tried: a correction moved to another day (a
+# direct dose), a correction above the plan, a new dose by the results feed (no role)
+@example(plan=[({**A8_FIX, "day": 15}, "nurse")])
+@example(plan=[({**A8_FIX, "dose_mg": 0.86}, "pharmacist")])
+@example(plan=[({**BASE["events"][4], "id": "a15", "day": 15}, None)])
 def test_no_accepted_dose_bypasses_the_workflow_or_the_plan(
     database: Any, plan: list[tuple[dict[str, Any], str | None]]
 ) -> None:
@@ -207,11 +253,11 @@ def test_no_accepted_dose_bypasses_the_workflow_or_the_plan(
 def test_the_generator_reaches_accepted_doses(database: Any) -> None:
     """A guard that refused every dose would pass the property: show that doses get in, and
     that the same dose without its override does not."""
+    void = {"type": "void", "date": TODAY.isoformat(), "supersedes": "a8", "reason": "wrong"}
     day8 = {"type": "administration", "date": TODAY.isoformat(), "cycle": 1, "day": 8}
-    override = {**day8, "dose_mg": 0.83, "override_reason": "given at the partner hospital"}
-    assert check_door(database, [(override, "prescriber")]) == 1
-    assert check_door(database, [({**day8, "dose_mg": 0.83}, "prescriber")]) == 0
-    assert check_door(database, [({**day8, "dose_mg": 0.83}, None)]) == 0  # the results feed
-    fix = {**BASE["events"][2], "id": "a0-fix", "supersedes": "a0", "reason": "time"}
-    assert check_door(database, [(fix, "nurse")]) == 1  # a correction of the same day
-    assert check_door(database, [({**fix, "dose_mg": 1.37}, "nurse")]) == 0  # above the plan
+    override = {**day8, "dose_mg": 0.85, "override_reason": "given at the partner hospital"}
+    assert check_door(database, [(void, "nurse"), (override, "prescriber")]) == 1
+    assert check_door(database, [(void, "nurse"), ({**day8, "dose_mg": 0.85}, "prescriber")]) == 0
+    assert check_door(database, [(void, "nurse"), ({**day8, "dose_mg": 0.85}, None)]) == 0
+    assert check_door(database, [(A8_FIX, "nurse")]) == 1  # a correction of the same day
+    assert check_door(database, [({**A8_FIX, "dose_mg": 0.86}, "nurse")]) == 0  # above the plan
