@@ -330,3 +330,81 @@ def test_premedication_observation_and_override_round_trip(care: dict[str, Any])
     assert {e["url"].rsplit("/", 1)[-1] for e in given["extension"]} >= set(care)
     back = bundle_to_document(bundle)
     assert normal(back.document) == normal(document)
+
+
+CHANGES = [
+    {
+        "id": "pc1",
+        "date": "2027-03-02",
+        "type": "plan_change",
+        "reason": "transplant now planned",
+        "hsct_intended": True,
+        "bsa_formula": "dubois",
+    },
+    {
+        "id": "rs1",
+        "date": "2027-03-02",
+        "type": "reschedule",
+        "reason": "clinic closed on the 8th",
+        "cycle": 1,
+        "day": 8,
+        "to": "2027-03-09",
+    },
+    {
+        "id": "dc1",
+        "date": "2027-03-03",
+        "type": "dose_change",
+        "reason": "frail: lower dose",
+        "cycle": 1,
+        "day": 15,
+        "dose_mg_per_m2": 0.375,
+    },
+]
+
+
+def test_plan_changes_reschedules_and_dose_changes_export_as_tasks_and_come_back() -> None:
+    document = course("01-first-dose.yaml")
+    document["events"] += CHANGES
+    on = date(2027, 3, 4)
+    bundle = export_bundle(document, plan=plan_document(document, on))
+    validate_bundle(bundle)
+    from tests.interop.test_fhir_export_meaning import validate_r4
+
+    validate_r4(bundle)  # FHIR R4 4.0.1 models (fhirclient): Task as R4 defines it
+    tasks = {t["identifier"][0]["value"]: t for t in by_type(bundle, "Task")}
+    assert set(tasks) == {"pc1", "rs1", "dc1"}
+    for task in tasks.values():
+        assert task["status"] == "completed" and task["intent"] == "plan"
+        assert task["code"]["coding"][0] == {
+            "system": "http://hl7.org/fhir/CodeSystem/task-code",
+            "code": "change",
+            "display": "Change the focal resource",
+        }
+        assert task["for"] == {"reference": f"Patient/{document['patient']['id']}"}
+    assert tasks["pc1"]["focus"] == {"reference": "CarePlan/course"}
+    assert tasks["rs1"]["focus"]["reference"].startswith("MedicationRequest/dose-c1d8")
+    assert tasks["dc1"]["authoredOn"] == "2027-03-03"
+    assert tasks["dc1"]["reasonCode"] == {"text": "frail: lower dose"}
+    assert "lowered to 0.375 mg/m2" in tasks["dc1"]["description"]
+    back = bundle_to_document(bundle)
+    assert back.notes == []
+    assert normal(back.document) == normal(document)
+    # and again: export -> import -> export -> import is stable
+    again = export_bundle(back.document, plan=plan_document(back.document, on))
+    assert normal(bundle_to_document(again).document) == normal(document)
+
+
+def test_a_task_that_is_not_ours_is_skipped_and_ours_needs_its_reason() -> None:
+    document = course("01-first-dose.yaml")
+    document["events"] += CHANGES[2:]
+    bundle = export_bundle(document, plan=plan_document(document, date(2027, 3, 4)))
+    [task] = by_type(bundle, "Task")
+    foreign = {**task, "id": "other", "code": {"text": "call the patient"}}
+    bundle["entry"].append({"resource": foreign})
+    assert normal(bundle_to_document(bundle).document) == normal(document)
+    del task["reasonCode"]
+    from inoplan.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as refused:
+        bundle_to_document(bundle)
+    assert refused.value.field == f"Task/{task['id']}.reasonCode.text"

@@ -18,7 +18,9 @@ Resources written:
   performer and the reason: the course's cancer Condition, mCODE primary cancer condition);
   Observations (LOINC, UCUM codes only) for vitals, labs (``interpretation`` H/L/N from the
   limits, ``referenceRange``), ECG and pregnancy tests (coded result); MedicationStatement,
-  Condition, Procedure for the other events;
+  Condition, Procedure for the other events; a completed Task (``task-code`` ``change``) per
+  change of the plan (``plan_change``, ``reschedule``, ``dose_change``), focused on the day's
+  MedicationRequest (or the CarePlan), with its date, reason and the fields it sets;
 - the decision as a GuidanceResponse whose ``outputParameters`` (a contained Parameters) carry
   the status, the next dose and every reason's and alert's code, citation and inputs as data,
   and a DetectedIssue per critical or warning alert naming what it ``implicated``.
@@ -833,6 +835,105 @@ class _Builder:
             resource["identifier"] = identifier
         self.add(resource)
 
+    # -- the prescriber's changes to the plan: plan_change, reschedule, dose_change -------------
+
+    def _change(self, event: Mapping[str, Any], i: int, inputs: list[tuple[str, Any]]) -> None:
+        """One plan-editing event as a completed Task (core ``task-code`` ``change``: "change
+        the focal resource") whose ``focus`` is the MedicationRequest of the day it changes (the
+        CarePlan for a plan change, or a day the exported plan does not list), ``authoredOn`` its
+        date, ``reasonCode.text`` its reason and ``input`` the fields it sets (inoplan codes, one
+        per course-document field). The plan resources above already show the result; the Task
+        keeps the change itself (when, why, what) so that import gives the event back."""
+        kind = str(event["type"])
+        focus: Mapping[str, Any] = {"reference": "CarePlan/course"}
+        if "cycle" in event:
+            request = self.requests.get((event["cycle"], event["day"]))
+            if request is not None:
+                focus = self.ref(request)
+        parts = []
+        for name, value in inputs:
+            if value is None:
+                continue
+            part: dict[str, Any] = {
+                "type": {"coding": [{"system": k.CS + "change-input", "code": name}]}
+            }
+            if isinstance(value, bool):
+                part["valueBoolean"] = value
+            elif isinstance(value, int):
+                part["valueInteger"] = value
+            elif isinstance(value, float):
+                part["valueDecimal"] = value
+            elif name == "to":
+                part["valueDate"] = str(value)
+            else:
+                part["valueString"] = str(value)
+            parts.append(part)
+        resource: dict[str, Any] = {
+            "resourceType": "Task",
+            "id": _id("change", i),
+            "status": "completed",
+            "intent": "plan",
+            "code": {
+                "coding": [
+                    {
+                        "system": "http://hl7.org/fhir/CodeSystem/task-code",
+                        "code": "change",
+                        "display": "Change the focal resource",
+                    },
+                    {"system": k.CS + "event", "code": kind},
+                ],
+                "text": _CHANGE_TEXT[kind],
+            },
+            "description": self._change_text(event),
+            "focus": dict(focus),
+            "for": self.subject,
+            "authoredOn": str(event["date"]),
+            "reasonCode": {"text": str(event["reason"])},
+            "note": [{"text": DISCLAIMER}],
+        }
+        if parts:
+            resource["input"] = parts
+        identifier = _event_identifier(event)
+        if identifier:
+            resource["identifier"] = identifier
+        self.add(resource)
+
+    @staticmethod
+    def _change_text(event: Mapping[str, Any]) -> str:
+        kind = event["type"]
+        if kind == "reschedule":
+            what = f"cycle {event['cycle']} day {event['day']} moved to {event['to']}"
+        elif kind == "dose_change":
+            what = (
+                f"cycle {event['cycle']} day {event['day']} lowered to "
+                f"{event['dose_mg_per_m2']} mg/m2"
+            )
+        else:
+            what = "plan changed from this date: " + ", ".join(
+                f"{name} {event[name]}" for name in _PLAN_FIELDS if event.get(name) is not None
+            )
+        return f"{what}; reason: {event['reason']}"
+
+    def _plan_change(self, event: Mapping[str, Any], i: int) -> None:
+        self._change(event, i, [(name, event.get(name)) for name in _PLAN_FIELDS])
+
+    def _reschedule(self, event: Mapping[str, Any], i: int) -> None:
+        self._change(
+            event, i, [("cycle", event["cycle"]), ("day", event["day"]), ("to", event["to"])]
+        )
+
+    def _dose_change(self, event: Mapping[str, Any], i: int) -> None:
+        mg_per_m2 = event["dose_mg_per_m2"]
+        self._change(
+            event,
+            i,
+            [
+                ("cycle", event["cycle"]),
+                ("day", event["day"]),
+                ("dose_mg_per_m2", float(mg_per_m2)),
+            ],
+        )
+
     # -- the decision ----------------------------------------------------------------------------
 
     def decision(self, decision: Mapping[str, Any]) -> None:
@@ -1006,6 +1107,15 @@ class _Builder:
             parameters.append({"name": "alert", "part": part})
         parameters.append({"name": "disclaimer", "valueString": DISCLAIMER})
         return {"resourceType": "Parameters", "id": "outputs", "parameter": parameters}
+
+
+#: The plan settings a ``plan_change`` may set (docs/course-document.md 6.12).
+_PLAN_FIELDS: Final = ("hsct_intended", "cycle1_days", "bsa_formula")
+_CHANGE_TEXT: Final = {
+    "plan_change": "Plan changed by the prescriber",
+    "reschedule": "Treatment day moved by the prescriber",
+    "dose_change": "Dose lowered by the prescriber",
+}
 
 
 def export_bundle(

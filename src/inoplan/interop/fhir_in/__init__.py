@@ -7,7 +7,8 @@ units as free text) and full model validation would dominate the CDS Hooks hot p
 One module per resource type:
 
 - ``patient`` (Patient) and ``allergy`` (AllergyIntolerance) -> the ``patient`` block;
-- ``careplan`` (inoplan's CarePlan) -> the ``plan`` block;
+- ``careplan`` (inoplan's CarePlan) -> the ``plan`` block; inoplan's change Tasks ->
+  ``plan_change``, ``reschedule``, ``dose_change``;
 - ``observation`` (Observation) -> vitals, labs, ECG, pregnancy test, response, discontinuation;
 - ``medication`` (MedicationAdministration -> doses given; MedicationRequest and
   MedicationStatement -> co-medication);
@@ -24,6 +25,7 @@ from datetime import date
 from typing import Any
 
 from inoplan.errors import InvalidInput
+from inoplan.interop.fhir_in.careplan import changes as _changes
 from inoplan.interop.fhir_in.careplan import plan as _plan
 from inoplan.interop.fhir_in.common import (
     Context,
@@ -104,6 +106,7 @@ def bundle_to_document(
     events += administrations
     events += _medications(ctx, start)
     events += _conditions(ctx, start, history)
+    events += _changes(ctx)
     events = [e for e in events if e["date"] >= patient["birth_date"]]
     events.sort(key=lambda e: (e["date"], _ORDER.get(e["type"], 99)))
     document = {"label": ctx.label, "patient": patient, "plan": plan, "events": events}
@@ -121,6 +124,9 @@ _ORDER = {
     "response": 7,
     "hsct": 8,
     "discontinuation": 9,
+    "plan_change": 10,
+    "reschedule": 11,
+    "dose_change": 12,
 }
 
 

@@ -268,7 +268,7 @@ class Context:
         """Resources about another patient are ignored (a Bundle may hold several)."""
         if self.patient_id is None or r.get("resourceType") == "Patient":
             return True
-        subject = r.get("subject") or r.get("patient")
+        subject = r.get("subject") or r.get("patient") or r.get("for")
         reference = str((subject or {}).get("reference") or "") if isinstance(subject, dict) else ""
         return not reference or reference.rsplit("/", 1)[-1] == self.patient_id
 
