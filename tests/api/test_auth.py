@@ -121,6 +121,14 @@ ROUTES: list[tuple[str, str, str | tuple[str, ...] | None, Any]] = [
         },
     ),
     ("POST", "/api/v1/courses/{id}/days/1/8/withdraw", "dose.withdraw", {"reason": "test"}),
+    # a booking off the plan is a 422 for a role that may book, a 403 for the others
+    (
+        "PUT",
+        "/api/v1/courses/{id}/days/1/8/appointment",
+        "day.schedule",
+        {"starts_at": "2099-01-01T09:00:00Z"},
+    ),
+    ("DELETE", "/api/v1/courses/{id}/days/1/8/appointment", "day.schedule", None),
     ("GET", "/api/v1/patients", "course.read", None),
     ("GET", "/api/v1/patients/1", "course.read", None),
     ("POST", "/api/v1/patients/search", "course.read", {"id": "DEMO-0001"}),

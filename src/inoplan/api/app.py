@@ -39,6 +39,7 @@ def create_app(
     """Build the application. Migrations run when it starts (``migrate=False`` to skip)."""
     from inoplan.api import metrics, openapi, problems
     from inoplan.api.routes import (
+        appointments,
         audit,
         auth,
         courses,
@@ -82,6 +83,7 @@ def create_app(
     app.include_router(auth.router, prefix=API_PREFIX)
     app.include_router(courses.router, prefix=API_PREFIX)
     app.include_router(workflow.router, prefix=API_PREFIX)
+    app.include_router(appointments.router, prefix=API_PREFIX)
     app.include_router(today.router, prefix=API_PREFIX)
     app.include_router(patients.router, prefix=API_PREFIX)
     app.include_router(audit.router, prefix=API_PREFIX)

@@ -6,12 +6,13 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from inoplan.persistence.rows import (
     AcknowledgementRow,
+    AppointmentRow,
     AuditAnchoredRow,
     AuditChainRow,
     AuditRow,
@@ -24,6 +25,7 @@ from inoplan.persistence.rows import (
     TreatmentDayRow,
     UserRow,
 )
+from inoplan.services.appointments import Appointment
 from inoplan.services.decision_store import (
     DECISION_ROW_COLUMNS,
     SUMMARY_COLUMNS,
@@ -1004,3 +1006,113 @@ class SqlCurrentDecisions:
             delete(CurrentDecisionRow).where(CurrentDecisionRow.as_of < before)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _appointment(row: AppointmentRow) -> Appointment:
+    return Appointment(
+        course_id=row.course_id,
+        cycle=row.cycle,
+        day=row.day,
+        starts_at=row.starts_at,
+        note=row.note,
+        version=row.version,
+        updated_at=row.updated_at,
+        updated_by=row.updated_by,
+    )
+
+
+class SqlAppointments:
+    """Booked times of treatment days (``appointments``): read, and change with
+    compare-and-set on ``version`` (the first booking an insert, unique per day)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def for_courses(self, course_ids: list[int]) -> list[Appointment]:
+        """Every booking of these courses (one query)."""
+        if not course_ids:
+            return []
+        rows = self._session.scalars(
+            select(AppointmentRow)
+            .where(AppointmentRow.course_id.in_(course_ids))
+            .order_by(AppointmentRow.course_id, AppointmentRow.cycle, AppointmentRow.day)
+            .execution_options(populate_existing=True)
+        ).all()
+        return [_appointment(r) for r in rows]
+
+    def get(self, course_id: int, cycle: int, day: int) -> Appointment | None:
+        row = self._get(course_id, cycle, day)
+        return None if row is None else _appointment(row)
+
+    def _get(self, course_id: int, cycle: int, day: int) -> AppointmentRow | None:
+        return self._session.scalars(
+            select(AppointmentRow)
+            .where(
+                AppointmentRow.course_id == course_id,
+                AppointmentRow.cycle == cycle,
+                AppointmentRow.day == day,
+            )
+            .execution_options(populate_existing=True)
+        ).first()
+
+    def put(
+        self,
+        *,
+        course_id: int,
+        cycle: int,
+        day: int,
+        expected_version: int,
+        starts_at: datetime,
+        note: str | None,
+        at: datetime,
+        by: str,
+    ) -> bool:
+        """Book (``expected_version`` 0: insert) or re-book; False when another writer came
+        first (the row exists, or its version moved on)."""
+        if expected_version == 0:
+            try:
+                with self._session.begin_nested():
+                    self._session.add(
+                        AppointmentRow(
+                            course_id=course_id,
+                            cycle=cycle,
+                            day=day,
+                            starts_at=starts_at,
+                            note=note,
+                            version=1,
+                            updated_at=at,
+                            updated_by=by,
+                        )
+                    )
+                    self._session.flush()
+            except IntegrityError:
+                return False
+            return True
+        result = self._session.execute(
+            update(AppointmentRow)
+            .where(
+                AppointmentRow.course_id == course_id,
+                AppointmentRow.cycle == cycle,
+                AppointmentRow.day == day,
+                AppointmentRow.version == expected_version,
+            )
+            .values(
+                starts_at=starts_at,
+                note=note,
+                version=expected_version + 1,
+                updated_at=at,
+                updated_by=by,
+            )
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def delete(self, *, course_id: int, cycle: int, day: int, expected_version: int) -> bool:
+        result = self._session.execute(
+            delete(AppointmentRow).where(
+                AppointmentRow.course_id == course_id,
+                AppointmentRow.cycle == cycle,
+                AppointmentRow.day == day,
+                AppointmentRow.version == expected_version,
+            )
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]

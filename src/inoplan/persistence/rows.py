@@ -311,6 +311,26 @@ class TreatmentDayRow(Base):
     updated_by: Mapped[str] = mapped_column(String(64))
 
 
+class AppointmentRow(Base):
+    """The clinic's booked time for one dose (``inoplan.services.appointments``); ``version``
+    counts changes (compare-and-set)."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (
+        UniqueConstraint("course_id", "cycle", "day", name="uq_appointments_course_day"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    course_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("courses.id"), index=True)
+    cycle: Mapped[int] = mapped_column(Integer)
+    day: Mapped[int] = mapped_column(Integer)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_by: Mapped[str] = mapped_column(String(64))
+
+
 class CurrentDecisionRow(Base):
     """A course's decision for one day, stored when the course or its day changes.
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from inoplan.persistence.repositories import (
     SqlAcknowledgements,
+    SqlAppointments,
     SqlAudit,
     SqlCourses,
     SqlCurrentDecisions,
@@ -47,6 +48,7 @@ class SqlUnitOfWork:
         self.inbound = SqlInbound(self.session)
         self.acknowledgements = SqlAcknowledgements(self.session)
         self.treatment_days = SqlTreatmentDays(self.session)
+        self.appointments = SqlAppointments(self.session)
         self.current_decisions = SqlCurrentDecisions(self.session)
         return self
 

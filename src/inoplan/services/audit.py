@@ -667,6 +667,9 @@ def _check_data(uow: UnitOfWork, walk: _Walk, batch: int) -> tuple[int, int]:
             for text in check_decision_rows(walk.key, sealed):
                 walk.fail(first, f"course {course_id}: {text}")
             walk.decision_rows += len(sealed)
+            booked = uow.appointments.for_courses([course_id])
+            for seq, text in check_appointments(booked, audit):
+                walk.fail(seq if seq is not None else first, f"course {course_id}: {text}")
             seen.add(course_id)
             courses += 1
             events += len(stored)
@@ -759,6 +762,48 @@ def _step_of(record: Any) -> str:
     if not isinstance(record, Mapping):
         return canonical_json(record)
     return canonical_json({k: v for k, v in record.items() if k not in _DAY_KEYS})
+
+
+def check_appointments(
+    booked: Sequence[Any], audit: Sequence[AuditRecord]
+) -> list[tuple[int | None, str]]:
+    """What in a course's ``appointments`` rows disagrees with its ``appointment.*`` audit
+    records (pure): each booking's time, note, version and writer must be the newest record's,
+    and a booking whose last record is a cancellation (or that has none) must not exist."""
+    records: dict[tuple[int, int], list[AuditRecord]] = {}
+    for record in sorted(audit, key=lambda r: r.seq):
+        if record.entity != "appointment" or not record.action.startswith("appointment."):
+            continue
+        _, cycle_text, day_text = str(record.entity_id).rsplit(":", 2)
+        records.setdefault((int(cycle_text), int(day_text)), []).append(record)
+    out: list[tuple[int | None, str]] = []
+    for row in booked:
+        where = f"booking of cycle {row.cycle} day {row.day}"
+        history = records.pop((row.cycle, row.day), [])
+        last = history[-1] if history else None
+        if last is None or last.action != "appointment.book":
+            seq = None if last is None else last.seq
+            out.append((seq, f"{where} has no audit record (written outside inoplan)"))
+            continue
+        after = last.after or {}
+        stored = {
+            "starts_at": row.starts_at.astimezone(UTC).isoformat(timespec="minutes"),
+            "note": row.note,
+            "version": row.version,
+        }
+        recorded = {k: after.get(k) for k in stored}
+        if stored != recorded or row.updated_by != last.actor:
+            out.append((last.seq, f"{where} differs from audit record {last.seq}"))
+    for (cycle, day), history in sorted(records.items()):
+        if history[-1].action == "appointment.book":
+            out.append(
+                (
+                    history[-1].seq,
+                    f"booking of cycle {cycle} day {day} (audit record {history[-1].seq}) is "
+                    "missing (removed)",
+                )
+            )
+    return out
 
 
 def check_treatment_days(

@@ -160,6 +160,8 @@ PERMISSIONS: Final[Mapping[str, frozenset[str]]] = {
     "dose.cosign_give": frozenset({"admin", "prescriber", "nurse"}),
     # return a released, verified or prepared dose to "ordered" (with a reason)
     "dose.withdraw": frozenset({"admin", "prescriber", "pharmacist"}),
+    # booking a treatment day's time on the date the engine plans it (the Today worklist)
+    "day.schedule": frozenset({"admin", "prescriber", "pharmacist", "nurse"}),
     "decision.confirm": frozenset({"admin", "prescriber"}),
     # acknowledging that a course's decision is to discontinue (Today list)
     "course.acknowledge": frozenset({"admin", "prescriber"}),

@@ -61,6 +61,7 @@ class UnitOfWork(Protocol):
     inbound: Any  # result feeds (inoplan.services.results)
     acknowledgements: Any
     treatment_days: Any  # dose states (inoplan.services.workflow)
+    appointments: Any  # booked times of treatment days (inoplan.services.appointments)
     current_decisions: Any  # each course's decision for a day (inoplan.services.decisions)
 
     def __enter__(self) -> UnitOfWork: ...

@@ -141,7 +141,17 @@ def patient_name(patient: Any) -> str:
     return str(name) if name else "name not recorded"
 
 
+def booking_error(item: tuple[str, str]) -> tuple[str, str]:
+    """An error of a booking form (``booking-<cycle>-<day>``, message) as an error summary
+    link to that day's time field."""
+    key, message = item
+    parts = key.split("-")
+    where = f"Cycle {parts[1]} day {parts[2]}" if len(parts) == 3 else "Booking"
+    return (f"#{key}", f"{where}, booked time: {message}")
+
+
 FILTERS = {
+    "booking_error": booking_error,
     "day": day,
     "born": born,
     "num": num,

@@ -287,6 +287,7 @@ ACTION_WORDS: Final[Mapping[str, str]] = {
     "dose.cosign_prepare": "sign a preparation as the second checker",
     "dose.cosign_give": "sign an administration as the second checker",
     "dose.withdraw": "return a dose to ordered",
+    "day.schedule": "book a treatment day's time",
     "audit.read": "read the audit trail",
     "audit.verify": "check the audit trail",
     "user.manage": "manage users",
@@ -296,6 +297,8 @@ ACTION_WORDS: Final[Mapping[str, str]] = {
 
 #: Audit trail actions (``services.audit``) as what happened.
 AUDIT_WORDS: Final[Mapping[str, str]] = {
+    "appointment.book": "treatment day booked",
+    "appointment.cancel": "booking cancelled",
     "audit.anchor": "audit chains anchored",
     "auth.login": "logged in",
     "auth.login_failed": "failed login",

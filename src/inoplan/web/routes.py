@@ -521,6 +521,7 @@ def _today_page(
         role=str(role) if role in WORKLIST_ROLES else "",
         policy=_policy(request),
         page=page,
+        clinic=_now(request).tzinfo or UTC,
     )
     return _render(
         request,
@@ -563,7 +564,14 @@ def _course_page(
     )
 
     try:
-        view = course_view(_database(request), principal, course_id, on, policy=_policy(request))
+        view = course_view(
+            _database(request),
+            principal,
+            course_id,
+            on,
+            policy=_policy(request),
+            clinic=_now(request).tzinfo or UTC,
+        )
     except NotFound as exc:
         return _error(request, session, principal, 404, "Not found", str(exc))
     recorded = request.query_params.get("recorded", "")
@@ -852,6 +860,99 @@ def _record_event(
     if request.query_params.get("on"):
         target += f"&on={on.isoformat()}"
     return RedirectResponse(target + "#saved", status_code=303)  # the banner, at the top
+
+
+@router.post("/courses/{course_id}/days/{cycle}/{day}/appointment", response_class=HTMLResponse)
+async def appointment(request: Request, course_id: int, cycle: int, day: int) -> Response:
+    """Book (or cancel, ``cancel=1``) the time of a treatment day (services.appointments)."""
+    form = await request.form()
+    return await run_in_threadpool(_appointment, request, course_id, cycle, day, form)
+
+
+def _appointment(
+    request: Request, course_id: int, cycle: int, day: int, form: Mapping[str, Any]
+) -> Response:
+    from inoplan.services import appointments
+
+    checked = _checked_form(request, form)
+    if isinstance(checked, Response):
+        return checked
+    session, principal, form = checked
+    now = _now(request)
+    if not can(principal.role, "day.schedule"):
+        return _error(
+            request,
+            session,
+            principal,
+            403,
+            "Not permitted",
+            f"Your role ({principal.role}) may not book treatment days. Nothing was saved.",
+        )
+    field_id = f"booking-{cycle}-{day}"
+    values = {field_id: str(form.get("time") or "")}
+
+    def again(status: int, message: str) -> Response:
+        return _course_page(
+            request,
+            session,
+            principal,
+            course_id,
+            now.date(),
+            status_code=status,
+            open_form="booking",
+            errors={field_id: message},
+            values=values,
+        )
+
+    database = _database(request)
+    try:
+        if str(form.get("cancel") or "") == "1":
+            appointments.cancel(
+                database,
+                course_id,
+                cycle,
+                day,
+                actor=principal.username,
+                role=principal.role,
+                now=now,
+            )
+        else:
+            text = str(form.get("time") or "").strip()
+            when = str(form.get("date") or "").strip()
+            try:
+                at = time.fromisoformat(text)
+                on = date.fromisoformat(when)
+            except ValueError:
+                return again(422, "Enter the time as hours and minutes, e.g. 09:30.")
+            appointments.book(
+                database,
+                course_id,
+                cycle,
+                day,
+                datetime.combine(on, at.replace(second=0, microsecond=0), tzinfo=now.tzinfo or UTC),
+                actor=principal.username,
+                role=principal.role,
+                now=now,
+                note=str(form.get("note") or "") or None,
+                expected_version=_int_or_none(form.get("booking_version")),
+                policy=_policy(request),
+            )
+    except NotFound as exc:
+        return _error(request, session, principal, 404, "Not found", str(exc))
+    except Forbidden as exc:
+        return again(403, f"Not permitted: {exc}. Nothing was saved.")
+    except Conflict as exc:
+        return again(409, f"Nothing was saved: {exc}.")
+    except InvalidInput as exc:
+        return again(422, f"{exc.message}. Nothing was saved.")
+    return RedirectResponse(
+        f"/courses/{course_id}?recorded=booking#day-{cycle}-{day}", status_code=303
+    )
+
+
+def _int_or_none(value: Any) -> int | None:
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() else None
 
 
 @router.post("/courses/{course_id}/days/{cycle}/{day}/{step}", response_class=HTMLResponse)

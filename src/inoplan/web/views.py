@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, tzinfo
 from typing import Any, Final
 
 from inoplan import DISCLAIMER
@@ -90,6 +90,15 @@ class TodayRow:
     waits: tuple[str, str, str] | None = None
     #: why the stored decision was not trusted (DECISION_ROW_TAMPERED), "" when it was
     tampered: str = ""
+    #: the due dose's booked time (services.appointments), ``moved`` when the plan moved it
+    appointment: Any = None
+
+    @property
+    def booked_time(self) -> str:
+        """The booked time (HH:MM) when it is on the due dose's planned date, else "~" (after
+        every time, for sorting)."""
+        booked = self.appointment
+        return "~" if booked is None or booked.moved else str(booked.time)
 
     @property
     def needs_acknowledgement(self) -> bool:
@@ -116,6 +125,7 @@ def today_view(
     policy: Any = None,
     page: int = 1,
     per_page: int | None = None,
+    clinic: tzinfo = UTC,
 ) -> dict[str, Any]:
     """Every course's decision for ``on``, read from the stored decisions, filtered for the list.
 
@@ -126,11 +136,13 @@ def today_view(
 
     Each row also says what the course waits for (labs, release, verification, preparation,
     administration: :func:`worklist`); ``role`` keeps the rows that role can act on, and every
-    urgent row (critical items stay in every filter).
+    urgent row (critical items stay in every filter). ``clinic`` is the clinic's time zone:
+    booked times (``services.appointments``) show on its clock.
 
     The default list ("action") holds the courses due, held or needing data, and every course
     whose decision is to discontinue until a prescriber has acknowledged it. Critical items
-    come first (a critical alert, an unacknowledged stop, an error), then by status.
+    come first (a critical alert, an unacknowledged stop, an error), then by status, then by
+    the due dose's booked time (unbooked last).
 
     The sorted list is shown ``per_page`` (:data:`TODAY_PAGE_SIZE`) rows at a time (``page``
     from 1; past the last page: the last page). Critical items sort first, so page 1 holds every
@@ -160,7 +172,7 @@ def today_view(
         )
         for d in day.rows
     ]
-    rows = worklist(database, rows)
+    rows = worklist(database, rows, clinic, on)
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.status] = counts.get(row.status, 0) + 1
@@ -177,6 +189,7 @@ def today_view(
         key=lambda r: (
             not r.urgent,
             order.get(r.status, 99),
+            r.booked_time,
             r.acknowledged,
             r.patient_id,
             r.course_id,
@@ -232,21 +245,36 @@ def page_links(page: int, pages: int) -> list[tuple[int, str, bool]]:
 WORKLIST_ROLES: Final = ("prescriber", "pharmacist", "nurse")
 
 
-def worklist(database: Uow, rows: list[TodayRow]) -> list[TodayRow]:
-    """The rows with the due dose's state and what the course waits for
-    (``services.workflow.waits_for``): one query for the states of every listed course (the
-    patient's name came with the row, from the Today list's one query)."""
+def worklist(
+    database: Uow, rows: list[TodayRow], clinic: tzinfo = UTC, on: date | None = None
+) -> list[TodayRow]:
+    """The rows with the due dose's state, its booked time and what the course waits for
+    (``services.workflow.waits_for``): one query for the states and one for the bookings of
+    every listed course (the patient's name came with the row, from the Today list's one
+    query). A booking is checked against the date the decision plans the due dose for."""
     import dataclasses
 
+    from inoplan.services.appointments import booked_for
     from inoplan.services.workflow import day_states, waits_for
 
-    states = day_states(database, [r.course_id for r in rows])
+    ids = [r.course_id for r in rows]
+    states = day_states(database, ids)
+    planned: dict[int, dict[tuple[int, int], date]] = {}
+    for row in rows:
+        due = row.next_dose or {}
+        if due.get("cycle") and due.get("scheduled"):
+            when = due["scheduled"]
+            planned[row.course_id] = {
+                (int(due["cycle"]), int(due["day"])): when
+                if isinstance(when, date)
+                else date.fromisoformat(str(when))
+            }
+    bookings = booked_for(database, ids, planned, clinic, on)
     out = []
     for row in rows:
         due = row.next_dose or {}
-        day = states.get(row.course_id, {}).get(
-            (int(due.get("cycle") or 0), int(due.get("day") or 0))
-        )
+        key = (int(due.get("cycle") or 0), int(due.get("day") or 0))
+        day = states.get(row.course_id, {}).get(key)
         decision = {
             "status": row.status,
             "next_dose": row.next_dose,
@@ -257,6 +285,7 @@ def worklist(database: Uow, rows: list[TodayRow]) -> list[TodayRow]:
                 row,
                 day_state=day.state if day is not None else ("ordered" if due else ""),
                 waits=waits_for(decision, day),
+                appointment=bookings.get(row.course_id, {}).get(key) if due else None,
             )
         )
     return out
@@ -423,8 +452,10 @@ def course_view(
     on: date,
     *,
     policy: Any = None,
+    clinic: tzinfo = UTC,
 ) -> CourseView:
-    """Everything the course page shows, from the services (the decision is recorded as shown)."""
+    """Everything the course page shows, from the services (the decision is recorded as shown).
+    ``clinic``: the clinic's time zone (booked times show on its clock)."""
     from inoplan.knowledge.loader import load_label
     from inoplan.services.courses import load_course, plan_course_as_of
     from inoplan.services.records import (
@@ -489,7 +520,14 @@ def course_view(
         acknowledgement=acknowledgement if stopping else None,
         critical=sum(1 for a in decision.get("alerts") or [] if a.get("severity") == "critical"),
         roadmap=roadmap(
-            database, course_id, on, decision=decision, plan=plan, document=document, policy=policy
+            database,
+            course_id,
+            on,
+            clinic=clinic,
+            decision=decision,
+            plan=plan,
+            document=document,
+            policy=policy,
         ),
         step_forms=step_forms(principal),
     )
@@ -528,10 +566,34 @@ def step_forms(principal: Principal) -> dict[str, Any]:
     }
 
 
-def roadmap(database: Uow, course_id: int, on: date, **kwargs: Any) -> dict[str, Any]:
+def roadmap(
+    database: Uow, course_id: int, on: date, *, clinic: tzinfo = UTC, **kwargs: Any
+) -> dict[str, Any]:
+    """The roadmap (``services.workflow.roadmap``) with each day's booked time
+    (``services.appointments``; ``booking``, ``moved`` when the plan no longer gives the dose
+    on the booked date)."""
+    from inoplan.services.appointments import booked_for
     from inoplan.services.workflow import roadmap as build
 
     result: dict[str, Any] = build(database, course_id, on, **kwargs)
+    planned: dict[tuple[int, int], date] = {}
+    for cycle in result.get("cycles") or []:
+        for day in cycle.get("days") or []:
+            when = day.get("scheduled")
+            if when and day.get("state") != "given" and not day.get("given_on"):
+                planned[(int(day["cycle"]), int(day["day"]))] = (
+                    when if isinstance(when, date) else date.fromisoformat(str(when))
+                )
+    bookings = booked_for(database, [course_id], {course_id: planned}, clinic, on).get(
+        course_id, {}
+    )
+    for cycle in result.get("cycles") or []:
+        for day in cycle.get("days") or []:
+            key = (int(day["cycle"]), int(day["day"]))
+            day["booking"] = bookings.get(key)
+            day["bookable"] = key in planned and (planned[key] >= on or key[1] == 1)
+            if key in planned:  # a late day 1 is booked from today on
+                day["booking_date"] = max(planned[key], on).isoformat()
     return result
 
 
