@@ -264,8 +264,16 @@ def test_the_rest_api_books_and_cancels(
     assert off.status_code == 422 and "planned on 2026-12-08" in off.text
     stale = client.put(url, json={"starts_at": "2026-12-08T12:00:00Z", "version": 0}, headers=auth)
     assert stale.status_code == 409
+    from inoplan.api.routes import today as today_route
+
+    monkeypatch.setattr(today_route, "clinic_now", lambda request: NOW)
+    listed = client.get("/api/v1/today?show=all", headers=auth).json()["data"]
+    row = next(r for r in listed if r["course_id"] == course_id)
+    assert row["appointment"]["time"] == "10:00" and row["appointment"]["moved"] is False
     assert client.delete(url, headers=auth).status_code == 204
     assert client.delete(url, headers=auth).status_code == 404
+    listed = client.get("/api/v1/today?show=all", headers=auth).json()["data"]
+    assert next(r for r in listed if r["course_id"] == course_id)["appointment"] is None
 
 
 def _password(role: str) -> str:

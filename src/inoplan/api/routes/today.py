@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from inoplan import DISCLAIMER
 from inoplan.api.deps import DatabaseDep, PolicyDep, permission
 from inoplan.api.openapi import errors
+from inoplan.api.routes.appointments import AppointmentPublic
 from inoplan.api.routes.courses import checked_date, clinic_now
 from inoplan.services.auth import Principal
 
@@ -57,6 +58,9 @@ class TodayRowPublic(BaseModel):
     day_state: str
     waits_for: WaitsForPublic | None
     tampered: str = Field(description="Why the stored row was not trusted; empty when it was")
+    appointment: AppointmentPublic | None = Field(
+        description="The due dose's booked time (`moved`: the plan moved the dose since)"
+    )
 
 
 class TodayPublic(BaseModel):
@@ -99,6 +103,9 @@ def _row(row: Any) -> TodayRowPublic:
         if waits is None
         else WaitsForPublic(key=waits[0], words=waits[1], action=waits[2]),
         tampered=row.tampered,
+        appointment=None
+        if row.appointment is None
+        else AppointmentPublic.model_validate(row.appointment.as_json()),
     )
 
 
@@ -134,6 +141,7 @@ def today_list(
         policy=policy,
         page=page,
         per_page=per_page,
+        clinic=clinic_now(request).tzinfo or dt.UTC,
     )
     return TodayPublic(
         on=day,
