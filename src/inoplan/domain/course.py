@@ -42,6 +42,7 @@ __all__ = [
     "VoidEvent",
     "age_years",
     "correction_targets",
+    "events_memo",
     "plan_in_force",
 ]
 
@@ -271,13 +272,48 @@ class Course:
 
     def of_type(self, kind: type[E]) -> Iterator[E]:
         """The effective events of one type, in date order."""
-        return (e for e in self.events if isinstance(e, kind))
+        return iter(_of_type(self.events, kind))
 
     def administrations(self) -> tuple[AdministrationEvent, ...]:
         return tuple(self.of_type(AdministrationEvent))
 
     def before(self, day: date, *, inclusive: bool = True) -> Iterator[Event]:
         return (e for e in self.events if (e.date <= day if inclusive else e.date < day))
+
+
+#: ``Course.of_type`` answers per events tuple: id -> (the tuple, {kind: its events}). The entry
+#: holds the tuple itself, so the id cannot be reused while it is here; emptied when full.
+_BY_TYPE: dict[int, tuple[tuple[Any, ...], dict[type, tuple[Any, ...]]]] = {}
+_BY_TYPE_SIZE = 256
+
+
+def _memo(events: tuple[Event, ...]) -> dict[Any, Any]:
+    """The answers remembered for one events tuple (see :func:`events_memo`)."""
+    entry = _BY_TYPE.get(id(events))
+    if entry is None or entry[0] is not events:
+        if len(_BY_TYPE) >= _BY_TYPE_SIZE:
+            _BY_TYPE.clear()
+        entry = (events, {})
+        _BY_TYPE[id(events)] = entry
+    return entry[1]
+
+
+def events_memo(course: Course) -> dict[Any, Any]:
+    """A place to remember pure answers about ``course.events`` (an immutable tuple), for as long
+    as that tuple is in use: key each answer by everything else it depends on. The engine asks
+    the same course view the same questions (the body in force, the events of one type) many
+    times per decision."""
+    return _memo(course.events)
+
+
+def _of_type(events: tuple[Event, ...], kind: type[E]) -> tuple[E, ...]:
+    """``tuple(e for e in events if isinstance(e, kind))``, computed once per tuple and kind."""
+    memo = _memo(events)
+    found = memo.get(kind)
+    if found is None:
+        found = tuple(e for e in events if isinstance(e, kind))
+        memo[kind] = found
+    return found
 
 
 def plan_in_force(course: Course, on: date | None = None) -> CoursePlan:

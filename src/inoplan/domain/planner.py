@@ -22,6 +22,7 @@ from inoplan.domain.course import (
     RescheduleEvent,
     ResponseEvent,
     VitalsEvent,
+    events_memo,
 )
 from inoplan.domain.dosing import check_cycle_total, check_dose, dose_mg
 from inoplan.domain.label import Citation, Label
@@ -173,6 +174,17 @@ def body_used(
     course: Course, formula: BsaFormula, policy: SitePolicy, *, on: date | None = None
 ) -> BodyUsed:
     """Latest height and weight (each from its own latest record) on or before ``on``."""
+    key = ("body_used", formula, policy.rounding.bsa_step_m2, on)
+    memo = events_memo(course)
+    found: BodyUsed | None = memo.get(key)
+    if found is None:
+        found = memo[key] = _body_used(course, formula, policy, on)
+    return found
+
+
+def _body_used(
+    course: Course, formula: BsaFormula, policy: SitePolicy, on: date | None
+) -> BodyUsed:
     height = weight = None
     height_on = weight_on = None
     for event in course.of_type(VitalsEvent):

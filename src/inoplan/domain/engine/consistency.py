@@ -19,6 +19,7 @@ from inoplan.domain.course import (
     EcgEvent,
     Event,
     LabsEvent,
+    LabValue,
     PregnancyTestEvent,
     ResponseEvent,
     VitalsEvent,
@@ -56,47 +57,56 @@ def _text(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-def _observations(ctx: Context) -> Iterator[tuple[date, str, str, Any, str]]:
-    """(day, what, shown value, comparable value, event reference) of every measurement."""
+def _observations(ctx: Context) -> Iterator[tuple[date, str, Any, Event, Any]]:
+    """(day, what, comparable value, event, source) of every measurement; ``_shown`` words the
+    source, only for the few measurements that disagree."""
     for event in ctx.course.events:
-        ref = _ref(event)
         if isinstance(event, LabsEvent):
             for analyte, value in event.values.items():
                 what = f"{analyte} (transfused)" if value.transfused else analyte
-                shown = f"{_text(value.reported_value)} {value.reported_unit}".strip()
-                yield event.date, what, shown, _number(value.value), ref
+                yield event.date, what, value.value, event, value
         elif isinstance(event, VitalsEvent):
             if event.height_cm is not None:
-                h = _number(event.height_cm)
-                yield event.date, "height_cm", f"{_text(h)} cm", h, ref
+                yield event.date, "height_cm", event.height_cm, event, " cm"
             if event.weight_kg is not None:
-                w = _number(event.weight_kg)
-                yield event.date, "weight_kg", f"{_text(w)} kg", w, ref
+                yield event.date, "weight_kg", event.weight_kg, event, " kg"
         elif isinstance(event, EcgEvent):
-            q = _number(event.qtcf_ms)
-            yield event.date, "qtcf_ms", f"{_text(q)} ms", q, ref
+            yield event.date, "qtcf_ms", event.qtcf_ms, event, " ms"
         elif isinstance(event, PregnancyTestEvent):
-            yield event.date, "pregnancy_test", event.result, event.result, ref
+            yield event.date, "pregnancy_test", event.result, event, None
         elif isinstance(event, ResponseEvent):
-            yield event.date, "response", event.status, event.status, ref
+            yield event.date, "response", event.status, event, None
     for entry in ctx.toxicities:
-        yield (
-            entry.date,
-            f"toxicity {entry.name!r} grade",
-            f"grade {entry.grade} ({entry.event.term!r})",
-            entry.grade,
-            _ref(entry.event),
-        )
+        shown = f"grade {entry.grade} ({entry.event.term!r})"
+        yield entry.date, f"toxicity {entry.name!r} grade", entry.grade, entry.event, shown
+
+
+def _shown(value: Any, source: Any) -> tuple[str, Any]:
+    """(shown value, comparable value) of one observation."""
+    if isinstance(source, LabValue):
+        return f"{_text(source.reported_value)} {source.reported_unit}".strip(), _number(value)
+    if isinstance(value, Decimal):  # height, weight, QTcF: ``source`` is the unit
+        number = _number(value)
+        return f"{_text(number)}{source}", number
+    if isinstance(source, str):  # a toxicity grade, worded beforehand
+        return source, value
+    return value, value  # a pregnancy test result, a response status
 
 
 def contradictions(ctx: Context) -> list[Contradiction]:
-    seen: dict[tuple[date, str], list[tuple[str, Any, str]]] = {}
-    for day, what, shown, value, ref in _observations(ctx):
-        seen.setdefault((day, what), []).append((shown, value, ref))
+    seen: dict[tuple[date, str], list[tuple[Any, Event, Any]]] = {}
+    for day, what, value, event, source in _observations(ctx):
+        seen.setdefault((day, what), []).append((value, event, source))
     out = []
     for (day, what), values in seen.items():
-        if len({v for _, v, _ in values}) > 1:
-            out.append(Contradiction(day, what, tuple(values)))
+        # Decimals compare (and hash) by value, so 2.40 and 2.4 are one value here as after
+        # normalising
+        if len(values) > 1 and len({v for v, _, _ in values}) > 1:
+            rows = []
+            for value, event, source in values:
+                shown, comparable = _shown(value, source)
+                rows.append((shown, comparable, _ref(event)))
+            out.append(Contradiction(day, what, tuple(rows)))
     return sorted(out, key=lambda c: (c.on, c.what))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -54,10 +54,18 @@ class QtDrug:
         return tuple(normalise_name(n) for n in (self.generic, self.key, *self.synonyms))
 
     def matches(self, medication: str) -> bool:
-        name = normalise_name(medication)
-        if any(_contains(name, normalise_name(x)) for x in self.excludes):
-            return False
-        return any(_contains(name, n) for n in self.names())
+        return _matches(self, medication)
+
+
+_MATCH_MEMO_SIZE = 2**12  # (drug, recorded name) pairs remembered
+
+
+@lru_cache(maxsize=_MATCH_MEMO_SIZE)  # pure (QtDrug is immutable); decisions ask the same names
+def _matches(drug: QtDrug, medication: str) -> bool:
+    name = normalise_name(medication)
+    if any(_contains(name, normalise_name(x)) for x in drug.excludes):
+        return False
+    return any(_contains(name, n) for n in drug.names())
 
 
 @dataclass(frozen=True, slots=True)
