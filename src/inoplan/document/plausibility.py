@@ -19,7 +19,6 @@ did you mean 900 /µL (0.9 × 10⁹/L)?
 from __future__ import annotations
 
 import functools
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -117,9 +116,18 @@ class DateWindow:
 
 @functools.cache
 def _table() -> dict[str, Any]:
+    from inoplan.knowledge.prebuilt import prebuilt, source_files
+
     # the package's own file (not importlib.resources: start-up time of `inoplan dose`)
-    text = Path(__file__).with_name("plausibility.toml").read_text("utf-8")
-    data: dict[str, Any] = tomllib.loads(text, parse_float=Decimal)
+    source = Path(__file__).with_name("plausibility.toml")
+    files = (source, *source_files("document/plausibility.py"))
+    return prebuilt("plausibility", files, lambda: _read_table(source))
+
+
+def _read_table(source: Path) -> dict[str, Any]:
+    import tomllib
+
+    data: dict[str, Any] = tomllib.loads(source.read_text("utf-8"), parse_float=Decimal)
     return data
 
 

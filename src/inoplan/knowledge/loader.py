@@ -9,7 +9,6 @@ data files only.
 from __future__ import annotations
 
 import functools
-import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -93,6 +92,8 @@ def read_raw(version: str) -> dict[str, Any]:
     """The label file as parsed TOML (Decimals for floats), for integrity checks."""
     if version not in available_versions():
         raise UnknownLabelVersion(version, available_versions())
+    import tomllib  # here, not at import: a prebuilt label needs no TOML reader
+
     text = (_labels_dir() / version / "label.toml").read_text(encoding="utf-8")
     try:
         return tomllib.loads(text, parse_float=Decimal)
@@ -111,8 +112,14 @@ def load_label(name: str) -> Label:
     MalformedLabelData
         If the file does not have the expected structure (a release bug).
     """
+    from inoplan.knowledge.prebuilt import prebuilt, source_files
+
     version = resolve_label_id(name)
-    return _Reader(version, read_raw(version)).label()
+    files = (
+        _labels_dir() / version / "label.toml",
+        *source_files("knowledge/loader.py", "domain/label.py"),
+    )
+    return prebuilt(f"label-{version}", files, lambda: _Reader(version, read_raw(version)).label())
 
 
 def _vocabulary() -> Vocabulary:

@@ -6,8 +6,7 @@ Standard library only; I/O: reads one package data file.
 from __future__ import annotations
 
 import functools
-import tomllib
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from inoplan.domain.engine.qt import QtDrug, QtDrugList
@@ -30,11 +29,24 @@ def _texts(row: dict[str, Any], key: str, path: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _file() -> Path:
+    # the package's own file (importlib.resources would cost start-up time, bench/README.md)
+    return Path(__file__).with_name("qt_drugs.toml")
+
+
 @functools.cache
 def load_qt_drugs() -> QtDrugList:
     """The shipped QT list (confirmed entries flagged by default)."""
-    text = (resources.files("inoplan.knowledge") / "qt_drugs.toml").read_text(encoding="utf-8")
-    raw = tomllib.loads(text)
+    from inoplan.knowledge.prebuilt import prebuilt, source_files
+
+    files = (_file(), *source_files("knowledge/qt.py", "domain/engine/qt.py"))
+    return prebuilt("qt-drugs", files, _build)
+
+
+def _build() -> QtDrugList:
+    import tomllib
+
+    raw = tomllib.loads(_file().read_text(encoding="utf-8"))
     if raw.get("schema") != 1:
         raise _fail("expected schema = 1")
     drugs = []

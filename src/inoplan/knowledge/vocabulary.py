@@ -9,9 +9,8 @@ reads two package data files (the curated TOML and the CTCAE v5.0 term list), on
 from __future__ import annotations
 
 import functools
-import tomllib
 from collections.abc import Mapping
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from inoplan.domain.vocabulary import (
@@ -38,8 +37,9 @@ def _fail(problem: str) -> MalformedLabelData:
     return MalformedLabelData(_NAME, problem)
 
 
-def _dir() -> Any:
-    return resources.files("inoplan.knowledge") / "terms"
+def _dir() -> Path:
+    # the package's own folder (importlib.resources would cost start-up time)
+    return Path(__file__).with_name("terms")
 
 
 def snake_code(name: str) -> str:
@@ -55,6 +55,8 @@ def snake_code(name: str) -> str:
 
 def read_raw_vocabulary() -> tuple[dict[str, Any], list[tuple[str, str, str]]]:
     """The curated TOML (parsed) and the CTCAE rows (MedDRA code, SOC key, term)."""
+    import tomllib
+
     raw = tomllib.loads((_dir() / "vocabulary.toml").read_text(encoding="utf-8"))
     ctcae = raw.get("ctcae")
     if not isinstance(ctcae, Mapping) or not isinstance(ctcae.get("file"), str):
@@ -89,6 +91,15 @@ def _text(row: Mapping[str, Any], key: str, path: str) -> str:
 def load_vocabulary() -> Vocabulary:
     """The shipped vocabulary (checked: unknown categories or roles, a name meaning two terms
     and a curated term naming a CTCAE term that does not exist are release bugs)."""
+    from inoplan.knowledge.prebuilt import prebuilt, source_files
+
+    terms = Path(__file__).with_name("terms")
+    data = sorted(p for p in terms.iterdir() if p.is_file())
+    code = source_files("knowledge/vocabulary.py", "domain/vocabulary.py")
+    return prebuilt("vocabulary", (*data, *code), _build)
+
+
+def _build() -> Vocabulary:
     raw, rows = read_raw_vocabulary()
     if raw.get("schema") != 1:
         raise _fail("expected schema = 1")

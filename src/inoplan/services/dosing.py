@@ -7,17 +7,17 @@ from __future__ import annotations
 
 from datetime import time
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inoplan import DISCLAIMER, __version__
 from inoplan.domain.body import BSA_FORMULA_REFERENCES, Body, bsa_m2, parse_formula
-from inoplan.domain.dosing import dose_mg, prepare_dose
-from inoplan.domain.label import Label
 from inoplan.domain.policy import SitePolicy
 from inoplan.domain.units import to_decimal
 from inoplan.errors import InvalidInput
-from inoplan.knowledge.loader import load_label
-from inoplan.services.render import citation_json, number, prepared_to_json
+from inoplan.services.render import citation_json, number
+
+if TYPE_CHECKING:  # ``inoplan bsa`` starts without the label's types (bench/README.md)
+    from inoplan.domain.label import Label
 
 __all__ = ["bsa_json", "dose_json", "regimen_mg_per_m2"]
 
@@ -104,6 +104,10 @@ def dose_json(
     policy: SitePolicy = SitePolicy(),
 ) -> dict[str, Any]:
     """``inoplan dose`` (docs/cli.md): BSA, dose in mg and how to prepare it."""
+    from inoplan.domain.dosing import dose_mg, prepare_dose
+    from inoplan.knowledge.loader import load_label
+    from inoplan.services.render import prepared_to_json
+
     the_label = load_label(label)
     reasons = []
     if mg_per_m2 is not None:

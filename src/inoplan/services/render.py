@@ -11,11 +11,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from inoplan import DISCLAIMER
-from inoplan.domain.label import Citation
 
-if TYPE_CHECKING:  # the dose command's start-up path must not load the planner
+if TYPE_CHECKING:  # start-up: ``dose`` loads no planner, ``bsa`` not even the label's types
     from inoplan.domain.dosing import PreparedDose
     from inoplan.domain.engine.values import Decision
+    from inoplan.domain.label import Citation
     from inoplan.domain.planner import PlannedDose, TreatmentPlan
 
 __all__ = ["jsonable", "plan_to_json", "prepared_to_json"]
@@ -30,14 +30,30 @@ def number(value: Decimal | int | None) -> float | int | None:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """Recursively convert Decimals, dates and tuples into JSON-ready values."""
+    kind = type(value)  # the common exact types first; subclasses take the general way below
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [jsonable(v) for v in value]
+    if kind is Decimal:
+        return number(value)
+    if kind is date:
+        return value.isoformat()
     if isinstance(value, Decimal):
         return number(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, time):
         return value.strftime("%H:%M")
+    from inoplan.domain.label import Citation  # loaded by then: a Citation comes from a label
+
     if isinstance(value, Citation):
         return value.text
     if isinstance(value, Mapping):
