@@ -52,13 +52,16 @@ class LabReading:
 
 def _contradicted(labs: tuple[LabsEvent, ...]) -> frozenset[tuple[date, str, bool]]:
     """(day, analyte, transfused) with two different values that day (``consistency``)."""
-    seen: dict[tuple[date, str, bool], set[Decimal]] = {}
+    first: dict[tuple[date, str, bool], Decimal] = {}
+    found = []
     for event in labs:
         for analyte, value in event.values.items():
-            seen.setdefault((event.date, analyte, value.transfused), set()).add(
-                value.value.normalize()
-            )
-    return frozenset(key for key, values in seen.items() if len(values) > 1)
+            key = (event.date, analyte, value.transfused)
+            known = first.setdefault(key, value.value)
+            # Decimals compare by value (2.40 == 2.4), as their normalised forms would
+            if known is not value.value and known != value.value:
+                found.append(key)
+    return frozenset(found)
 
 
 class Context:
