@@ -266,3 +266,27 @@ def test_two_workers_on_a_stale_day_compute_each_decision_once(
     finally:
         first.dispose()
         second.dispose()
+
+
+def test_the_commands_report_an_altered_row(tmp_path: Any) -> None:
+    """``inoplan audit verify`` fails naming the row; ``inoplan decisions refresh`` counts it
+    and exits 1 (it does not overwrite the evidence)."""
+    import json
+
+    from tests.integration.test_cli_records import _run
+
+    url = f"sqlite:///{tmp_path / 'sealed.db'}"
+    database = migrated_database(url)
+    try:
+        course = stopped(database)
+        edit(database, course, status="give")
+    finally:
+        database.dispose()
+    verify = _run(url, "audit", "verify")
+    assert verify.returncode == 1
+    assert f"course {course}: stored decision for {TODAY.isoformat()}" in verify.stderr
+    refresh = _run(url, "decisions", "refresh", "--on", TODAY.isoformat(), "--json")
+    assert refresh.returncode == 1 and "DECISION_ROW_TAMPERED" in refresh.stderr
+    assert json.loads(refresh.stdout)["tampered"] == 1
+    again = _run(url, "audit", "verify", "--json")
+    assert again.returncode == 1 and json.loads(again.stdout)["decision_rows"] == 1
