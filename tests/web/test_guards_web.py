@@ -210,6 +210,30 @@ class TestOverride:
         assert "treatment-day workflow" in html_lib.unescape(response.text)
         assert _events(app, course_id) == before
 
+    def test_the_override_form_waits_for_a_day_on_its_way_through_the_workflow(
+        self, client: Any, app: Any, course_id: int
+    ) -> None:
+        from datetime import UTC, datetime
+
+        from inoplan.services import workflow
+
+        now = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
+        workflow.release(
+            app.state.database, course_id, 1, 8, actor="prescriber", role="prescriber", now=now
+        )
+        login(client, "prescriber")
+        before = _events(app, course_id)
+        response = _post(
+            client,
+            course_id,
+            "events/administration",
+            {**DOSE, "override_form": "1", "override_reason": "given on the ward"},
+        )
+        assert response.status_code == 409
+        text = html_lib.unescape(response.text)
+        assert "is released in the treatment-day workflow" in text and "withdraw" in text
+        assert _events(app, course_id) == before
+
     def test_a_dose_outside_the_workflow_on_a_day_that_is_not_held(
         self, client: Any, app: Any, course_id: int
     ) -> None:
