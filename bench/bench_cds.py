@@ -13,9 +13,13 @@ What it does (all on loopback, every load run bounded in time):
    refuses a replayed ``jti``), at 4 and at 32 connections;
 4. prints requests/s, p50 and p99 and the ratios, as a Markdown table for bench/README.md.
 
+5. ``--cpu-stages``: CPU time per call of the whole application called in-process, by stage
+   (steadier than the HTTP figures on a shared machine); ``--src DIR`` imports another
+   version's ``src`` for a before/after comparison.
+
 Usage::
 
-    .venv/bin/python bench/bench_cds.py [--duration 10] [--repeat 2] [--profile]
+    .venv/bin/python bench/bench_cds.py [--duration 10] [--repeat 2] [--profile | --cpu-stages]
 
 Needs ``wrk`` (``apt-get install -y wrk``).
 """
@@ -414,6 +418,148 @@ def profile(body: dict[str, Any]) -> None:
     pstats.Stats(profiler).sort_stats("cumulative").print_stats(15)
 
 
+# -- CPU per call in-process, by stage -------------------------------------------------------------
+
+
+def cpu_stages(calls: int = 300) -> None:
+    """CPU time per call of the whole ASGI application called in-process (no sockets, no client
+    on the cores), by stage: distinct bodies and fresh tokens, SQLite replay store, the route's
+    thread work run inline so that ``time.process_time`` can be taken around each stage.
+    Steadier than the HTTP figures on a shared machine. ``--src DIR`` measures another version's
+    ``src`` (an export of an older commit) with the same script."""
+    import asyncio
+    import collections
+    import functools
+    from datetime import date
+
+    import starlette.concurrency
+
+    import inoplan.api.cds_hooks as hooks
+    import inoplan.interop.cds as cds
+    import inoplan.interop.memo as memo
+    import inoplan.interop.security as security
+    import inoplan.persistence.replay as replay
+    import inoplan.services.courses as courses
+    from inoplan.api.app import create_app
+    from inoplan.bootstrap import Database
+    from inoplan.config import Settings
+
+    spent: collections.Counter[str] = collections.Counter()
+
+    def timed(owner: Any, name: str, label: str) -> None:
+        function = getattr(owner, name, None)
+        if function is None:  # an older version without this stage
+            return
+
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[label] += time.process_time() - started
+
+        setattr(owner, name, wrapper)
+
+    timed(replay.SqlReplayStore, "remember", "replay store (jti insert)")
+    timed(security.CdsTokenVerifier, "verify", "bearer token incl. the replay store")
+    timed(hooks, "_request", "body: JSON + request model")
+    timed(cds.CdsRequest, "model_validate_json", "body: JSON + request model")
+    timed(cds, "bundle_to_document", "FHIR prefetch -> course document")
+    timed(courses, "decide_document", "decision engine (decide_document)")
+    timed(memo.DecisionMemo, "__call__", "decision memo incl. the engine")
+    timed(cds, "decision_cards", "cards")
+    timed(cds, "handle_call", "handle_call (mapping, engine, cards)")
+    timed(hooks, "_call", "the route's thread work")
+
+    async def inline(function: Any, *args: Any, **kwargs: Any) -> Any:
+        return function(*args, **kwargs)
+
+    starlette.concurrency.run_in_threadpool = inline  # type: ignore[assignment]
+    with tempfile.TemporaryDirectory(prefix="bench-cds-cpu-") as tmp:
+        work = Path(tmp)
+        public = {
+            "keys": [
+                {k: v for k, v in json.loads(SANDBOX.read_text())["keys"][0].items() if k != "d"}
+            ]
+        }
+        (work / "sandbox.json").write_text(json.dumps(public))
+        (work / "issuers.toml").write_text(
+            f'[[issuer]]\niss = "{ISS}"\njwks_file = "sandbox.json"\nmax_lifetime_s = 900\n'
+        )
+        base = "http://127.0.0.1:9"
+        settings = Settings(
+            database_url=f"sqlite:///{work / 'cpu.db'}",
+            cds_issuers=work / "issuers.toml",
+            public_url=base,
+        )
+        database = Database(settings)
+        database.upgrade()
+        database.dispose()
+        app = create_app(settings)
+        app.state.cds_today = lambda: date.fromisoformat(TODAY)
+        path = f"/cds-services/{SERVICE}"
+        warm = 50
+        tokens = mint_tokens(warm + calls, base + path)
+        bodies = [json.dumps(payload(i)).encode() for i in range(warm + calls)]
+
+        async def one(token: str, body: bytes) -> None:
+            scope = {
+                "type": "http",
+                "asgi": {"version": "3.0"},
+                "http_version": "1.1",
+                "method": "POST",
+                "scheme": "http",
+                "path": path,
+                "raw_path": path.encode(),
+                "query_string": b"",
+                "root_path": "",
+                "client": ("127.0.0.1", 50000),
+                "server": ("127.0.0.1", 9),
+                "headers": [
+                    (b"host", b"127.0.0.1:9"),
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"authorization", f"Bearer {token}".encode()),
+                ],
+            }
+            messages = [{"type": "http.request", "body": body, "more_body": False}]
+            status: list[int] = []
+
+            async def receive() -> dict[str, Any]:
+                if messages:
+                    return messages.pop()
+                await asyncio.sleep(3600)
+                return {"type": "http.disconnect"}
+
+            async def send(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.start":
+                    status.append(message["status"])
+
+            await app(scope, receive, send)
+            if status != [200]:
+                raise SystemExit(f"CDS call answered {status}")
+
+        async def run() -> float:
+            for i in range(warm):
+                await one(tokens[i], bodies[i])
+            spent.clear()
+            started = time.process_time()
+            for i in range(warm, warm + calls):
+                await one(tokens[i], bodies[i])
+            return (time.process_time() - started) / calls
+
+        total = asyncio.run(run())
+    inoplan_src = Path(hooks.__file__).parents[2]
+    print(f"\nCPU per call, in-process, {calls} distinct calls ({inoplan_src}):")
+    print(f"  {'whole call (ASGI application)':<52} {total * 1000:6.2f} ms  100.0%")
+    for label, seconds in sorted(spent.items(), key=lambda item: -item[1]):
+        share = seconds / calls / total
+        print(f"  {label:<52} {seconds / calls * 1000:6.2f} ms  {share:6.1%}")
+    print("  (stages nest: the route's work holds the token, the body and handle_call; the memo")
+    print("  holds the engine; the rest of the whole call is the framework outside the route)")
+
+
 # -- servers and wrk ------------------------------------------------------------------------------
 
 ECHO_APP = textwrap.dedent("""
@@ -713,12 +859,21 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per load run")
     parser.add_argument("--profile", action="store_true", help="in-process stage timings only")
     parser.add_argument("--repeat", type=int, default=3, help="alternating repetitions")
+    parser.add_argument(
+        "--cpu-stages", action="store_true", help="CPU per call in-process, by stage, only"
+    )
+    parser.add_argument("--src", type=Path, help="import inoplan from this src (another version)")
     args = parser.parse_args()
+    if args.src is not None:
+        sys.path.insert(0, str(args.src.resolve()))
     body = payload()
     raw = json.dumps(body)
     print(f"payload: {len(raw)} bytes, {count_resources(body)} FHIR resources")
     if args.profile:
         profile(body)
+        return
+    if args.cpu_stages:
+        cpu_stages()
         return
     bodies = [payload(i) for i in range(BODIES)]
     start_load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
