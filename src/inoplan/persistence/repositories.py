@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -773,6 +773,35 @@ def _treatment_day(row: TreatmentDayRow) -> Any:
     )
 
 
+_DayRow = TypeVar("_DayRow", TreatmentDayRow, AppointmentRow)
+
+
+def _day_rows(session: Session, model: type[_DayRow], course_ids: list[int]) -> list[_DayRow]:
+    """Every row of ``model`` (one per course, cycle and day) of these courses, in course,
+    cycle and day order, read fresh (one query)."""
+    if not course_ids:
+        return []
+    return list(
+        session.scalars(
+            select(model)
+            .where(model.course_id.in_(course_ids))
+            .order_by(model.course_id, model.cycle, model.day)
+            .execution_options(populate_existing=True)
+        ).all()
+    )
+
+
+def _day_row(
+    session: Session, model: type[_DayRow], course_id: int, cycle: int, day: int
+) -> _DayRow | None:
+    """The row of ``model`` for one course, cycle and day, read fresh."""
+    return session.scalars(
+        select(model)
+        .where(model.course_id == course_id, model.cycle == cycle, model.day == day)
+        .execution_options(populate_existing=True)
+    ).first()
+
+
 class SqlTreatmentDays:
     """Dose states (``treatment_days``): read, and move with compare-and-set."""
 
@@ -781,26 +810,10 @@ class SqlTreatmentDays:
 
     def for_courses(self, course_ids: list[int]) -> list[Any]:
         """Every stored day of these courses, in course, cycle and day order (one query)."""
-        if not course_ids:
-            return []
-        rows = self._session.scalars(
-            select(TreatmentDayRow)
-            .where(TreatmentDayRow.course_id.in_(course_ids))
-            .order_by(TreatmentDayRow.course_id, TreatmentDayRow.cycle, TreatmentDayRow.day)
-            .execution_options(populate_existing=True)
-        ).all()
-        return [_treatment_day(r) for r in rows]
+        return [_treatment_day(r) for r in _day_rows(self._session, TreatmentDayRow, course_ids)]
 
     def get(self, course_id: int, cycle: int, day: int) -> Any:
-        row = self._session.scalars(
-            select(TreatmentDayRow)
-            .where(
-                TreatmentDayRow.course_id == course_id,
-                TreatmentDayRow.cycle == cycle,
-                TreatmentDayRow.day == day,
-            )
-            .execution_options(populate_existing=True)
-        ).first()
+        row = _day_row(self._session, TreatmentDayRow, course_id, cycle, day)
         return None if row is None else _treatment_day(row)
 
     def insert(
@@ -1030,30 +1043,11 @@ class SqlAppointments:
 
     def for_courses(self, course_ids: list[int]) -> list[Appointment]:
         """Every booking of these courses (one query)."""
-        if not course_ids:
-            return []
-        rows = self._session.scalars(
-            select(AppointmentRow)
-            .where(AppointmentRow.course_id.in_(course_ids))
-            .order_by(AppointmentRow.course_id, AppointmentRow.cycle, AppointmentRow.day)
-            .execution_options(populate_existing=True)
-        ).all()
-        return [_appointment(r) for r in rows]
+        return [_appointment(r) for r in _day_rows(self._session, AppointmentRow, course_ids)]
 
     def get(self, course_id: int, cycle: int, day: int) -> Appointment | None:
-        row = self._get(course_id, cycle, day)
+        row = _day_row(self._session, AppointmentRow, course_id, cycle, day)
         return None if row is None else _appointment(row)
-
-    def _get(self, course_id: int, cycle: int, day: int) -> AppointmentRow | None:
-        return self._session.scalars(
-            select(AppointmentRow)
-            .where(
-                AppointmentRow.course_id == course_id,
-                AppointmentRow.cycle == cycle,
-                AppointmentRow.day == day,
-            )
-            .execution_options(populate_existing=True)
-        ).first()
 
     def put(
         self,

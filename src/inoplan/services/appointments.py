@@ -202,10 +202,7 @@ def book(
         row: Appointment | None = uow.appointments.get(course_id, cycle, day)
         current = 0 if row is None else row.version
         if expected_version is not None and expected_version != current:
-            raise Conflict(
-                f"the booking of cycle {cycle} day {day} was changed by someone else meanwhile; "
-                "nothing was saved: reload the page"
-            )
+            raise _changed(cycle, day)
         won = uow.appointments.put(
             course_id=course_id,
             cycle=cycle,
@@ -217,10 +214,7 @@ def book(
             by=actor,
         )
         if not won:
-            raise Conflict(
-                f"the booking of cycle {cycle} day {day} was changed by someone else meanwhile; "
-                "nothing was saved: reload the page"
-            )
+            raise _changed(cycle, day)
         append_audit(
             uow,
             actor=actor,
@@ -242,6 +236,13 @@ def book(
         )
         uow.commit()
     return Booked(cycle, day, local, text, earliest, current + 1, latest)
+
+
+def _changed(cycle: int, day: int) -> Conflict:
+    return Conflict(
+        f"the booking of cycle {cycle} day {day} was changed by someone else meanwhile; "
+        "nothing was saved: reload the page"
+    )
 
 
 def _audited(row: Appointment) -> dict[str, Any]:
@@ -274,10 +275,7 @@ def cancel(
         if not uow.appointments.delete(
             course_id=course_id, cycle=cycle, day=day, expected_version=row.version
         ):
-            raise Conflict(
-                f"the booking of cycle {cycle} day {day} was changed by someone else meanwhile; "
-                "nothing was saved: reload the page"
-            )
+            raise _changed(cycle, day)
         append_audit(
             uow,
             actor=actor,

@@ -139,7 +139,13 @@ def _due_date(plan: TreatmentPlan, dose: PlannedDose, gap: int, previous: date |
     return min(due, dose.scheduled)
 
 
-def _interruptions(plan: TreatmentPlan, on: date, gap: int) -> list[Interruption]:
+def _walk(
+    plan: TreatmentPlan, on: date, gap: int
+) -> tuple[list[Interruption], Interruption | None]:
+    """The interruptions of the plan up to ``on`` (Table 4), and the one the awaited dose makes
+    when it is planned later than it was due (a day 1 moved by the prescriber): from the due
+    date (or the first dose omitted before it) to its planned date (``None`` when it is planned
+    on time or treatment has not started)."""
     found: list[Interruption] = []
     pending: tuple[date, tuple[int, int]] | None = None
     previous: date | None = None
@@ -162,34 +168,20 @@ def _interruptions(plan: TreatmentPlan, on: date, gap: int) -> list[Interruption
             start, first = pending or (due, dose.key)
             if start < on:
                 found.append(Interruption(start, None, (on - start).days, first, None, dose.key))
-            break
-    return found
+            planned = None
+            if dose.scheduled > start:
+                end = max(dose.scheduled, on)
+                planned = Interruption(start, end, (end - start).days, first, None, dose.key)
+            return found, planned
+    return found, None
+
+
+def _interruptions(plan: TreatmentPlan, on: date, gap: int) -> list[Interruption]:
+    return _walk(plan, on, gap)[0]
 
 
 def _planned_gap(plan: TreatmentPlan, on: date, gap: int) -> Interruption | None:
-    """The interruption the awaited dose makes when it is planned later than it was due (a
-    day 1 delayed by the prescriber): from the due date (or the first dose omitted before it)
-    to its planned date. ``None`` when it is planned on time or treatment has not started."""
-    pending: tuple[date, tuple[int, int]] | None = None
-    previous: date | None = None
-    for dose in sorted(plan.doses, key=lambda d: d.key):
-        if dose.key == (1, 1):
-            if dose.status != "given":
-                return None
-            continue  # as in _interruptions
-        due = _due_date(plan, dose, gap, previous)
-        if dose.status == "given":
-            pending = None
-            previous = dose.given_on
-        elif dose.status == "omitted":
-            pending = pending or (due, dose.key)
-        else:  # planned or held: the dose now awaited
-            start, first = pending or (due, dose.key)
-            end = max(dose.scheduled, on)
-            if dose.scheduled <= start:
-                return None
-            return Interruption(start, end, (end - start).days, first, None, dose.key)
-    return None
+    return _walk(plan, on, gap)[1]
 
 
 def _steps(interruptions: list[Interruption], label: Label) -> list[ModificationStep]:
