@@ -56,13 +56,15 @@ def prebuilt(name: str, files: Sequence[Path], build: Callable[[], T]) -> T:
         return build()
     key = (_FORMAT, sys.version, sources)
     path = _cache_path(name)
-    import pickle
-
+    try:  # the C unpickler alone: the pure-Python ``pickle`` module costs start-up time
+        from _pickle import load
+    except ImportError:  # pragma: no cover - another Python implementation
+        from pickle import load
     try:
         with path.open("rb") as stream:
-            stored_key = pickle.load(stream)
+            stored_key = load(stream)
             if stored_key == key:
-                value: T = pickle.load(stream)
+                value: T = load(stream)
                 return value
     except Exception:  # no cache, an old or broken one: build from the files
         pass
