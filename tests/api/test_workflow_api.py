@@ -199,3 +199,31 @@ def test_give_observation_threshold_over_the_api(
     assert answer.status_code == status, answer.text
     if status == 422:
         assert answer.json()["field"] == "observation_reason"
+
+
+@pytest.mark.parametrize(
+    ("care", "field"),
+    [
+        ({"observation_min": 59}, "event.observation_reason"),
+        ({"premedication": []}, "event.premedication_reason"),
+    ],
+)
+def test_a_dose_recorded_directly_needs_the_reasons_too(
+    client: TestClient, tokens: dict[str, str], care: dict[str, Any], field: str
+) -> None:
+    """The course document's rule holds on the REST events route as in the give step."""
+    from tests.api.test_guards import (
+        create,
+        document,
+        dose,
+        labs,
+        post_event,
+        refused_and_unchanged,
+    )
+
+    course = create(client, tokens["prescriber"], document(labs(6)))
+    event = dose(7, 1, 8, 0.91, override_reason="given at the partner hospital", **care)
+    response = post_event(client, tokens["prescriber"], course, event, 1)
+    refused_and_unchanged(client, tokens, course, response, 422, field)
+    event[field.split(".", 1)[1]] = "documented at the partner hospital"
+    assert post_event(client, tokens["prescriber"], course, event, 1).status_code == 201

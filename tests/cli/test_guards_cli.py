@@ -176,3 +176,29 @@ def test_the_readable_decision_flags_critical_alerts() -> None:
     console.print(render_decision(calm))
     if not any(a["severity"] == "critical" for a in calm["alerts"]):
         assert "CRITICAL" not in console.export_text()
+
+
+@pytest.mark.parametrize(
+    ("care", "field"),
+    [
+        ({"observation_min": 59}, "events[2].observation_reason"),
+        ({"premedication": ["corticosteroid"]}, "events[2].premedication_reason"),
+    ],
+)
+def test_an_administration_without_its_reason_exits_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, care: dict[str, Any], field: str
+) -> None:
+    """Premedication not in full or an observation under the label's hour needs its reason in a
+    file too (review M3); with the reason the file is decided and the warning shown."""
+    document = course()
+    dose = {"date": "2026-12-01", "type": "administration", "cycle": 1, "day": 1, "dose_mg": 1.5}
+    document["events"].append({**dose, **care})
+    path = str(write(tmp_path, document))
+    code, out, err = run(capsys, "evaluate", path, "--on", "2026-12-02", "--json")
+    assert code == 2 and err.startswith(f"error: {field}: ")
+    document["events"][-1][field.rsplit(".", 1)[1]] = "documented reason"
+    code, out, _ = run(
+        capsys, "evaluate", str(write(tmp_path, document)), "--on", "2026-12-02", "--json"
+    )
+    alerts = {a["code"] for a in json.loads(out)["alerts"]}
+    assert alerts & {"OBSERVATION_SHORT", "PREMEDICATION_NOT_GIVEN"}

@@ -708,3 +708,6 @@ def test_the_web_give_form_asks_for_the_reasons_and_keeps_what_was_typed(
     assert "Observation after the infusion cut short" in page or "OBSERVATION_SHORT" in page
     assert "not given: antihistamine" in page and "antihistamine not in stock" in page
     assert "ambulance transfer" in page
+    # the history list shows the event's own facts
+    assert "premedication: corticosteroid, antipyretic" in page
+    assert "observed after the infusion 59 min" in page

@@ -68,6 +68,7 @@ def event_summary(event: Mapping[str, Any]) -> str:
         "dose_mg": "mg",
         "qtcf_ms": "ms",
         "duration_min": "min",
+        "observation_min": "min",
         "peripheral_blasts_pct": "%",
         "marrow_blasts_pct": "%",
     }
@@ -83,7 +84,7 @@ def event_summary(event: Mapping[str, Any]) -> str:
                 text += " under platelet transfusion"
             parts.append(f"{name} {text}")
         elif isinstance(item, list):
-            parts.append(f"{name}: {', '.join(str(v) for v in item)}")
+            parts.append(f"{name}: {', '.join(str(v) for v in item) or 'none'}")
         elif isinstance(item, bool):
             parts.append(f"{name}: {'yes' if item else 'no'}")
         else:

@@ -267,7 +267,7 @@ FIELD_WORDS: Final[Mapping[str, str]] = {
     "premedication_corticosteroid": "premedication: corticosteroid",
     "premedication_antipyretic": "premedication: antipyretic",
     "premedication_antihistamine": "premedication: antihistamine",
-    "observation_min": "minutes observed after the infusion",
+    "observation_min": "observed after the infusion",
     "observation_reason": "why the observation was shorter",
     "reactions": "reactions",
     "note": "note",
