@@ -72,6 +72,7 @@ VOID = {
 }
 ROUTES: list[tuple[str, str, str | tuple[str, ...] | None, Any]] = [
     ("GET", "/api/v1/courses", "course.read", None),
+    ("GET", "/api/v1/today", "course.read", None),
     ("POST", "/api/v1/courses", "course.create", "DOCUMENT"),
     ("GET", "/api/v1/courses/{id}", "course.read", None),
     ("GET", "/api/v1/courses/{id}/export", "course.read", None),
