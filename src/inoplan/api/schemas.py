@@ -1,11 +1,17 @@
-"""API bodies (``*In``) and responses (``*Public``). The course document reuses CourseDocument."""
+"""API bodies (``*In``) and responses (``*Public``). The course document reuses CourseDocument.
+
+Responses built from a service's typed result (a frozen dataclass of ``inoplan.services``) read
+it directly (``Model.model_validate(result, from_attributes=True)``); where the public name
+differs from the service's, the field says so with a validation alias (the JSON keeps the
+public name).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from inoplan import DISCLAIMER
 from inoplan.document.models import PatientId
@@ -62,13 +68,14 @@ class CourseWritten(BaseModel):
 
 
 class CourseSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     version: int
-    patient_id: str
+    patient_id: str = Field(validation_alias=AliasChoices("patient_id", "patient_external_id"))
     label: str
     label_revision: str
     start_date: dt.date
-    events: int
+    events: int = Field(validation_alias=AliasChoices("events", "event_count"))
     created_at: dt.datetime
     created_by: str
     updated_at: dt.datetime
@@ -82,8 +89,15 @@ class CoursesPublic(BaseModel):
 
 
 class PatientPublic(BaseModel):
-    key: int = Field(description="Opaque id of the patient record: what URLs carry")
-    id: str = Field(description="The clinic's patient identifier (never a name; never in a URL)")
+    model_config = ConfigDict(from_attributes=True)
+    key: int = Field(
+        description="Opaque id of the patient record: what URLs carry",
+        validation_alias=AliasChoices("key", "id"),  # PatientRecord.id
+    )
+    id: str = Field(
+        description="The clinic's patient identifier (never a name; never in a URL)",
+        validation_alias=AliasChoices("external_id", "id"),  # PatientRecord.external_id
+    )
     birth_date: dt.date
     sex: str
     course_ids: list[int]
@@ -185,6 +199,7 @@ class ExposurePublic(BaseModel):
 
 
 class DecisionRecordPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     course_version: int
     as_of: dt.date
@@ -204,6 +219,7 @@ class DecisionRecordsPublic(BaseModel):
 
 
 class AuditRecordPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
     seq: int
     at: str
     actor: str
@@ -242,6 +258,7 @@ class AcknowledgementIn(BaseModel):
 
 
 class AcknowledgementPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     course_id: int
     course_version: int
@@ -298,6 +315,7 @@ class PasswordIn(BaseModel):
 
 
 class UserPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
     username: str
     role: str
     active: bool

@@ -27,10 +27,7 @@ def list_audit(
     with database.uow() as uow:
         page, count = uow.audit.page(offset=offset, limit=limit)
     return AuditPublic(
-        data=[
-            AuditRecordPublic(**{k: getattr(r, k) for k in AuditRecordPublic.model_fields})
-            for r in page
-        ],
+        data=[AuditRecordPublic.model_validate(r, from_attributes=True) for r in page],
         count=count,
     )
 

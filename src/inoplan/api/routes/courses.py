@@ -80,21 +80,7 @@ def list_courses(
     key with ``POST /patients/search``)."""
     page = records.list_courses(database, offset=offset, limit=limit, patient_key=patient_key)
     return CoursesPublic(
-        data=[
-            CourseSummary(
-                id=c.id,
-                version=c.version,
-                patient_id=c.patient_external_id,
-                label=c.label,
-                label_revision=c.label_revision,
-                start_date=c.start_date,
-                events=c.event_count,
-                created_at=c.created_at,
-                created_by=c.created_by,
-                updated_at=c.updated_at,
-            )
-            for c in page.data
-        ],
+        data=[CourseSummary.model_validate(c, from_attributes=True) for c in page.data],
         count=page.count,
         offset=page.offset,
         limit=page.limit,
@@ -293,17 +279,7 @@ def acknowledge_course(
     record = records.acknowledge_course(
         database, course_id, day, actor=principal.username, note=body.note, policy=policy
     )
-    return AcknowledgementPublic(
-        id=record.id,
-        course_id=record.course_id,
-        course_version=record.course_version,
-        status=record.status,
-        rules=list(record.rules),
-        as_of=record.as_of,
-        note=record.note,
-        acknowledged_at=record.acknowledged_at,
-        acknowledged_by=record.acknowledged_by,
-    )
+    return AcknowledgementPublic.model_validate(record, from_attributes=True)
 
 
 MAX_API_POPULATION = 500  # larger populations: ``inoplan pk`` (optionally on Dask)
@@ -349,21 +325,7 @@ def course_decisions(
     """Every decision shown for this course: the full JSON, inputs, who and when."""
     shown = records.course_decisions(database, course_id)
     return DecisionRecordsPublic(
-        data=[
-            DecisionRecordPublic(
-                id=d.id,
-                course_version=d.course_version,
-                as_of=d.as_of,
-                status=d.status,
-                label_revision=d.label_revision,
-                engine_version=d.engine_version,
-                shown_at=d.shown_at,
-                shown_to=d.shown_to,
-                inputs=d.inputs,
-                decision=d.decision,
-            )
-            for d in shown
-        ],
+        data=[DecisionRecordPublic.model_validate(d, from_attributes=True) for d in shown],
         count=len(shown),
     )
 
@@ -385,7 +347,7 @@ def confirm_decision(
     record = records.confirm_decision(
         database, course_id, decision_id, actor=principal.username, note=body.note
     )
-    return AuditRecordPublic(**_fields(record))
+    return AuditRecordPublic.model_validate(record, from_attributes=True)
 
 
 @router.post(
@@ -425,8 +387,7 @@ def course_audit(
 ) -> AuditPublic:
     """Who did what to this course and when, oldest first (hash-chained records)."""
     trail = records.course_audit(database, course_id)
-    return AuditPublic(data=[AuditRecordPublic(**_fields(r)) for r in trail], count=len(trail))
-
-
-def _fields(record: Any) -> dict[str, Any]:
-    return {name: getattr(record, name) for name in AuditRecordPublic.model_fields}
+    return AuditPublic(
+        data=[AuditRecordPublic.model_validate(r, from_attributes=True) for r in trail],
+        count=len(trail),
+    )

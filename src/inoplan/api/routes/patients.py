@@ -20,13 +20,7 @@ MAX_ID = 2**63 - 1
 
 
 def _public(p: records.PatientRecord) -> PatientPublic:
-    return PatientPublic(
-        key=p.id,
-        id=p.external_id,
-        birth_date=p.birth_date,
-        sex=p.sex,
-        course_ids=list(p.course_ids),
-    )
+    return PatientPublic.model_validate(p, from_attributes=True)
 
 
 @router.get("", response_model=PatientsPublic, responses=errors(401, 403, 422))

@@ -29,7 +29,7 @@ Username = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 def _public(u: UserRecord) -> UserPublic:
-    return UserPublic(username=u.username, role=u.role, active=u.active, created_at=u.created_at)
+    return UserPublic.model_validate(u, from_attributes=True)
 
 
 @router.get("", response_model=UsersPublic, responses=errors(401, 403))

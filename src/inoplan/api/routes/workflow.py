@@ -83,6 +83,7 @@ class WithdrawIn(BaseModel):
 
 
 class TreatmentDayPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
     course_id: int
     cycle: int
     day: int
@@ -94,16 +95,7 @@ class TreatmentDayPublic(BaseModel):
 
 
 def _public(day: workflow.TreatmentDay) -> TreatmentDayPublic:
-    return TreatmentDayPublic(
-        course_id=day.course_id,
-        cycle=day.cycle,
-        day=day.day,
-        state=day.state,
-        version=day.version,
-        steps=day.steps,
-        updated_at=day.updated_at,
-        updated_by=day.updated_by,
-    )
+    return TreatmentDayPublic.model_validate(day, from_attributes=True)
 
 
 def _signer(request: Request, body: SecondSignerIn) -> workflow.SecondSigner:
