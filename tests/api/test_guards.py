@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from inoplan.services.render_decision import DecisionJson
 from tests.integration.records_helpers import headers
 
 COURSES = "/api/v1/courses"
@@ -604,7 +605,7 @@ def test_an_entry_after_which_the_course_cannot_be_decided_is_refused(
     course = create(client, tokens["prescriber"], document())
     real = courses.decide_course
 
-    def fragile(course_value: Any, on: date, **kwargs: Any) -> dict[str, Any]:
+    def fragile(course_value: Any, on: date, **kwargs: Any) -> DecisionJson:
         if any(getattr(e, "qtcf_ms", None) == 444 for e in course_value.events):
             raise ArithmeticError("engine failure on this entry")
         return real(course_value, on, **kwargs)

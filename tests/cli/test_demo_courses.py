@@ -73,4 +73,5 @@ def test_seeding_moves_each_scenario_to_today_unchanged(today: date) -> None:
         patient, status, (cycle, day) = SCENARIOS[name]
         decision = decide_document(document, today)
         assert (decision["patient_id"], decision["status"]) == (patient, status), name
+        assert decision["next_dose"] is not None, name
         assert (decision["next_dose"]["cycle"], decision["next_dose"]["day"]) == (cycle, day)

@@ -175,7 +175,7 @@ def course_through(
 def decide(doc: dict[str, Any], on: date | str, **kwargs: Any) -> dict[str, Any]:
     from inoplan.services.courses import decide_document
 
-    return decide_document(doc, date.fromisoformat(str(on)), **kwargs)
+    return dict(decide_document(doc, date.fromisoformat(str(on)), **kwargs))
 
 
 def rules(decision: dict[str, Any]) -> list[str]:

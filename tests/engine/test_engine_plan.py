@@ -28,7 +28,7 @@ from tests.engine.test_engine_interruption import held_from_day15, reduced_cours
 
 
 def plan(doc: dict[str, Any], on: str) -> dict[str, Any]:
-    return plan_document(doc, date.fromisoformat(on))
+    return dict(plan_document(doc, date.fromisoformat(on)))
 
 
 def doses(result: dict[str, Any]) -> dict[tuple[int, int], dict[str, Any]]:

@@ -8,6 +8,7 @@ engine's output). See ``README.md`` for the keys of ``expect`` and the coverage 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,7 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def check(expect: dict[str, Any], decision: dict[str, Any]) -> list[str]:
+def check(expect: dict[str, Any], decision: Mapping[str, Any]) -> list[str]:
     """Compare a decision with an expect block; return one message per mismatch."""
     problems: list[str] = []
     status = decision.get("status")

@@ -291,7 +291,7 @@ def _decide(request: Request) -> Any:
 
     policy = request.app.state.site_policy
 
-    def decide(document: dict[str, Any], on: dt.date) -> dict[str, Any]:
+    def decide(document: dict[str, Any], on: dt.date) -> Mapping[str, Any]:
         from inoplan.services.courses import decide_document
 
         if policy is None:

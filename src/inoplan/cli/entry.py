@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Mapping
 from typing import Any, NoReturn
 
 __all__ = ["FAST_COMMANDS", "main"]
@@ -104,7 +105,7 @@ def _read(command: str, args: list[str]) -> dict[str, Any] | None:
     return values
 
 
-def _run(command: str, values: dict[str, Any]) -> dict[str, Any]:
+def _run(command: str, values: dict[str, Any]) -> Mapping[str, Any]:
     """The same service calls as the Typer commands of :mod:`inoplan.cli.main`."""
     from inoplan.cli import options
 

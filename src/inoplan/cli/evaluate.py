@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
@@ -112,7 +113,7 @@ def run_batch(folder: Path, on: date, *, policy: Any = None, out: TextIO | None 
     return 0
 
 
-def render_decision(decision: dict[str, Any]) -> Any:
+def render_decision(decision: Mapping[str, Any]) -> Any:
     """A Rich renderable of a decision (the JSON of docs/decision.md)."""
     from rich.console import Group
     from rich.panel import Panel
@@ -197,7 +198,7 @@ def render_decision(decision: dict[str, Any]) -> Any:
     return Panel(Group(*parts), title=title, title_align="left")
 
 
-def print_decision(decision: dict[str, Any]) -> None:
+def print_decision(decision: Mapping[str, Any]) -> None:
     from rich.console import Console
 
     Console().print(render_decision(decision))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -65,7 +66,7 @@ def _root(
     options.State.site_policy = site_policy
 
 
-def _emit(result: dict[str, Any], json_output: bool, render: Any) -> None:
+def _emit(result: Mapping[str, Any], json_output: bool, render: Any) -> None:
     if json_output:
         typer.echo(json.dumps(result, ensure_ascii=False))
     else:

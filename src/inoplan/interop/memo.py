@@ -14,13 +14,14 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
 __all__ = ["DecisionMemo"]
 
-Decide = Callable[[dict[str, Any], date], dict[str, Any]]
+#: The decision as JSON (``services.render_decision.DecisionJson``, or any mapping of it).
+Decide = Callable[[dict[str, Any], date], Mapping[str, Any]]
 
 
 class DecisionMemo:
@@ -48,7 +49,7 @@ class DecisionMemo:
                 self.hits += 1
                 decision: dict[str, Any] = _loads(found)
                 return decision
-        decision = self._decide(document, on)
+        decision = dict(self._decide(document, on))
         with self._lock:
             self.misses += 1
             self._entries[key] = _dumps(decision)

@@ -15,7 +15,8 @@ from inoplan.domain.course import Course
 from inoplan.domain.planner import TreatmentPlan
 from inoplan.domain.policy import SitePolicy
 from inoplan.knowledge.loader import load_label
-from inoplan.services.render import plan_to_json
+from inoplan.services.render import PlanJson, plan_to_json
+from inoplan.services.render_decision import DecisionJson, decision_to_json
 
 __all__ = [
     "decide_course",
@@ -39,9 +40,7 @@ def load_course(document: Mapping[str, Any]) -> Course:
     return parse_course(document)
 
 
-def plan_course_as_of(
-    course: Course, on: date, *, policy: SitePolicy = SitePolicy()
-) -> dict[str, Any]:
+def plan_course_as_of(course: Course, on: date, *, policy: SitePolicy = SitePolicy()) -> PlanJson:
     """The plan of a validated course as of ``on`` (docs/cli.md, ``inoplan plan``), as JSON."""
     from inoplan.domain.engine.plan import plan_as_of
     from inoplan.domain.planner import plan_course
@@ -61,14 +60,13 @@ def plan_course_as_of(
 
 def plan_and_decide(
     course: Course, on: date, *, policy: SitePolicy = SitePolicy()
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[PlanJson, DecisionJson]:
     """``plan_course_as_of`` and ``decide_course`` for the same ``on``, from one evaluation
     (the plan is laid out of the decision's own state): both JSON answers, as the endpoints
     give them."""
     from inoplan.domain.engine.plan import plan_as_of
     from inoplan.domain.planner import plan_course
     from inoplan.knowledge.qt import load_qt_drugs
-    from inoplan.services.render_decision import decision_to_json
 
     label = load_label(course.label)
     plan_course(course, label, policy=policy)  # the whole record must be plannable (or 4xx)
@@ -94,7 +92,7 @@ def plan_for(course: Course, on: date, *, policy: SitePolicy = SitePolicy()) -> 
 
 def plan_document(
     document: Mapping[str, Any], on: date, *, policy: SitePolicy = SitePolicy()
-) -> dict[str, Any]:
+) -> PlanJson:
     """``inoplan plan`` as JSON (docs/cli.md): the plan as of ``on``.
 
     ``on`` is the date the plan is as of (what is known by then, and the decision of that day):
@@ -103,11 +101,10 @@ def plan_document(
     return plan_course_as_of(load_course(document), on, policy=policy)
 
 
-def decide_course(course: Course, on: date, *, policy: SitePolicy = SitePolicy()) -> dict[str, Any]:
+def decide_course(course: Course, on: date, *, policy: SitePolicy = SitePolicy()) -> DecisionJson:
     """The decision for ``on`` (docs/decision.md) for a validated course."""
     from inoplan.domain.engine import evaluate
     from inoplan.knowledge.qt import load_qt_drugs
-    from inoplan.services.render_decision import decision_to_json
 
     label = load_label(course.label)
     decision = evaluate(course, label, on, policy=policy, qt_drugs=load_qt_drugs())
@@ -116,6 +113,6 @@ def decide_course(course: Course, on: date, *, policy: SitePolicy = SitePolicy()
 
 def decide_document(
     document: Mapping[str, Any], on: date, *, policy: SitePolicy = SitePolicy()
-) -> dict[str, Any]:
+) -> DecisionJson:
     """``inoplan evaluate`` as JSON (docs/decision.md)."""
     return decide_course(load_course(document), on, policy=policy)

@@ -1,25 +1,71 @@
 """Use case: the dose and preparation for a body, from an mg/m2 or a cycle/day/response.
 
-On the command line's fast path: standard library and the domain only (no pydantic).
+On the command line's fast path: standard library and the domain only (no pydantic). The
+answers are ``TypedDict`` JSON objects (docs/cli.md), printed as they are.
 """
 
 from __future__ import annotations
 
 from datetime import time
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from inoplan import DISCLAIMER, __version__
 from inoplan.domain.body import BSA_FORMULA_REFERENCES, Body, bsa_m2, parse_formula
 from inoplan.domain.policy import SitePolicy
 from inoplan.domain.units import to_decimal
 from inoplan.errors import InvalidInput
-from inoplan.services.render import citation_json, number
+from inoplan.services.render import CitationJson, Number, PreparedJson, citation_json, number
 
 if TYPE_CHECKING:  # ``inoplan bsa`` starts without the label's types (bench/README.md)
     from inoplan.domain.label import Label
 
-__all__ = ["bsa_json", "dose_json", "regimen_mg_per_m2"]
+__all__ = ["BsaJson", "DoseJson", "RegimenReason", "bsa_json", "dose_json", "regimen_mg_per_m2"]
+
+
+class BsaJson(TypedDict):
+    """``inoplan bsa --json`` (docs/cli.md)."""
+
+    bsa_m2: Number | None
+    formula: str
+    height_cm: Number | None
+    weight_kg: Number | None
+    reference: str
+    rounding: str
+
+
+class RegimenInputs(TypedDict):
+    cycle: int
+    day: int
+    response: str | None
+
+
+class RegimenReason(TypedDict):
+    """The Table 1 reason for the mg/m2 of a cycle day (a decision reason's shape)."""
+
+    rule: str
+    citation: str
+    message: str
+    inputs: RegimenInputs
+
+
+class DoseJson(PreparedJson):
+    """``inoplan dose --json`` (docs/cli.md): the body, the dose, then its preparation
+    (:class:`~inoplan.services.render.PreparedJson`), then limits and sources."""
+
+    bsa_m2: Number | None
+    bsa_formula: str
+    height_cm: Number | None
+    weight_kg: Number | None
+    dose_mg_per_m2: Number | None
+    dose_mg: Number | None
+    max_mg_per_m2_per_dose: Number | None
+    limits_citation: CitationJson
+    rounding: str
+    reasons: list[RegimenReason]
+    label_revision: str
+    engine_version: str
+    disclaimer: str
 
 _RESPONSES = ("CR", "CRi", "PR", "NR")
 
@@ -41,7 +87,7 @@ def bsa_json(
     formula: str = "mosteller",
     *,
     policy: SitePolicy = SitePolicy(),
-) -> dict[str, Any]:
+) -> BsaJson:
     """``inoplan bsa``: ``{"bsa_m2", "formula"}`` plus the inputs and the reference."""
     chosen = parse_formula(formula, field="formula")
     body = _body(height_cm, weight_kg)
@@ -57,7 +103,7 @@ def bsa_json(
 
 def regimen_mg_per_m2(
     label: Label, cycle: int, day: int, response: str | None
-) -> tuple[Decimal, str, dict[str, Any]]:
+) -> tuple[Decimal, str, RegimenReason]:
     """Table 1: the mg/m2 for a cycle day; later cycles' day 1 needs the response."""
     if day not in label.regimen.dose_days:
         raise InvalidInput("day", f"{day} is not a dose day; one of {label.regimen.dose_days}")
@@ -79,7 +125,7 @@ def regimen_mg_per_m2(
             )
     remission = response in label.regimen.remission_statuses
     schedule = label.schedule_for(cycle, in_remission=remission)
-    reason = {
+    reason: RegimenReason = {
         "rule": f"regimen.{schedule.id}.day-{day}",
         "citation": label.regimen.citation.text,
         "message": f"Cycle {cycle} day {day} ({schedule.applies_to}): "
@@ -102,14 +148,14 @@ def dose_json(
     prepared_at: time | None = None,
     label: str = "us",
     policy: SitePolicy = SitePolicy(),
-) -> dict[str, Any]:
+) -> DoseJson:
     """``inoplan dose`` (docs/cli.md): BSA, dose in mg and how to prepare it."""
     from inoplan.domain.dosing import dose_mg, prepare_dose
     from inoplan.knowledge.loader import load_label
     from inoplan.services.render import prepared_to_json
 
     the_label = load_label(label)
-    reasons = []
+    reasons: list[RegimenReason] = []
     if mg_per_m2 is not None:
         if cycle is not None or day is not None or response is not None:
             raise InvalidInput("mg_per_m2", "give either --mg-per-m2 or --cycle/--day, not both")

@@ -410,13 +410,14 @@ def dose_override_reasons(
             _without(course, administration), label, on, policy=policy, qt_drugs=load_qt_drugs()
         )
         before = decision_to_json(found.decision, label=label)
-        status = str(before.get("status"))
+        status = before["status"]
         if status in _AGAINST:
-            reasons = before.get("reasons") or [{}]
-            first = next((r for r in reasons if r.get("verdict") == status), reasons[0])
+            reasons = before["reasons"]
+            deciding = next((r for r in reasons if r.get("verdict") == status), None)
+            deciding = deciding or (reasons[0] if reasons else None)
             why = (
-                f": {first.get('message')} ({first.get('citation')})"
-                if first.get("message")
+                f": {deciding['message']} ({deciding['citation']})"
+                if deciding is not None and deciding["message"]
                 else ""
             )
             out.append(f"the decision for {on.isoformat()} {_AGAINST[status]}{why}")

@@ -1,6 +1,8 @@
 """Domain values -> the JSON shapes of docs/cli.md and docs/decision.md (numbers, not strings).
 
 One place for the conversion so every adapter (CLI, REST, CDS Hooks, web) prints the same.
+Each shape is a ``TypedDict`` (the JSON object itself, key order as documented): the adapters
+print it unchanged and the type checker knows every key.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, time
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from inoplan import DISCLAIMER
 
@@ -18,10 +20,137 @@ if TYPE_CHECKING:  # start-up: ``dose`` loads no planner, ``bsa`` not even the l
     from inoplan.domain.label import Citation
     from inoplan.domain.planner import PlannedDose, TreatmentPlan
 
-__all__ = ["jsonable", "plan_to_json", "prepared_to_json"]
+__all__ = [
+    "CitationJson",
+    "CycleJson",
+    "DeadlinesJson",
+    "Number",
+    "PlanDecisionJson",
+    "PlanJson",
+    "PlannedDoseJson",
+    "PreparedJson",
+    "jsonable",
+    "plan_to_json",
+    "prepared_to_json",
+]
+
+#: A JSON number as printed: an integer when the value is whole.
+Number = float | int
 
 
-def number(value: Decimal | int | None) -> float | int | None:
+class CitationJson(TypedDict):
+    citation: str
+    confidence: str
+
+
+class PlannedDoseJson(TypedDict):
+    """One dose of ``inoplan plan`` (docs/cli.md)."""
+
+    cycle: int
+    day: int
+    scheduled: str
+    earliest: str
+    latest: str | None
+    dose_mg_per_m2: Number | None
+    dose_mg: Number | None
+    calculated_dose_mg: Number | None
+    status: str
+    provisional: bool
+    given_on: str | None
+    time: str
+    duration_min: int
+    regimen: str
+    limited_from_mg_per_m2: Number | None
+
+
+class CycleJson(TypedDict):
+    cycle: int
+    start: str
+    length_days: int
+    regimen: str
+    after_cr_cri: bool
+    provisional: bool
+
+
+class CriticalAlertJson(TypedDict):
+    code: str
+    message: str
+
+
+class PlanDecisionJson(TypedDict):
+    """The decision of the plan's date, in short."""
+
+    status: str
+    as_of: str
+    reason: str | None
+    citation: str | None
+    critical_alerts: list[CriticalAlertJson]
+
+
+class PlanJson(TypedDict):
+    """``inoplan plan --json`` (docs/cli.md); the first five keys only with a decision
+    (``as_of`` with a date)."""
+
+    as_of: NotRequired[str]
+    status: NotRequired[str]
+    decision_status: NotRequired[str]
+    next_dose: NotRequired[PlannedDoseJson | None]
+    decision: NotRequired[PlanDecisionJson]
+    patient_id: str
+    label_revision: str
+    cycle_cap: int
+    bsa_m2: Number | None
+    bsa_formula: str
+    height_cm: Number | None
+    weight_kg: Number | None
+    height_date: str | None
+    weight_date: str | None
+    rounding: str
+    discontinued_on: str | None
+    cycles: list[CycleJson]
+    doses: list[PlannedDoseJson]
+    notes: list[str]
+    citations: list[CitationJson]
+    disclaimer: str
+
+
+class DeadlinesJson(TypedDict):
+    reconstituted_at: str
+    dilute_by: str | None
+    start_infusion_by: str | None
+    infusion_end_by: str | None
+
+
+class _PreparedHead(TypedDict):
+    """The numbers of the preparation, then its clocks when a time is known."""
+
+    vial: str
+    vial_name: str
+    vials: int
+    reconstitution_ml_per_vial: Number | None
+    reconstituted_mg_per_ml: Number | None
+    withdraw_ml: Number | None
+    diluent: str
+    diluent_ml: Number | None
+    final_volume_ml: Number | None
+    concentration_mg_per_ml: Number | None
+    concentration_range_mg_per_ml: list[Number | None]
+    reduced_final_volume: bool
+    infusion_rate_ml_per_h: Number | None
+    infusion_minutes: int
+    waste_mg: Number | None
+    deadlines: NotRequired[DeadlinesJson]
+
+
+class PreparedJson(_PreparedHead):
+    """The preparation part of ``inoplan dose`` (docs/cli.md); ``deadlines`` only with a time
+    of reconstitution."""
+
+    notes: list[str]
+    preparation_citations: list[CitationJson]
+
+
+def number(value: Decimal | int | None) -> Number | None:
     """A Decimal as a JSON number: integers stay integers, others become floats."""
     if value is None:
         return None
@@ -63,11 +192,11 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def citation_json(citation: Citation) -> dict[str, str]:
+def citation_json(citation: Citation) -> CitationJson:
     return {"citation": citation.text, "confidence": citation.confidence}
 
 
-def dose_to_json(dose: PlannedDose) -> dict[str, Any]:
+def dose_to_json(dose: PlannedDose) -> PlannedDoseJson:
     return {
         "cycle": dose.cycle,
         "day": dose.day,
@@ -94,10 +223,10 @@ def plan_to_json(
     patient_id: str,
     as_of: date | None = None,
     decision: Decision | None = None,
-) -> dict[str, Any]:
+) -> PlanJson:
     """docs/cli.md, ``inoplan plan``: the calendar as of a date, with that date's decision."""
     body = plan.body
-    head: dict[str, Any] = {}
+    head: _PlanHead = {}
     if as_of is not None:
         head["as_of"] = as_of.isoformat()
     if decision is not None:
@@ -148,9 +277,17 @@ def plan_to_json(
     }
 
 
-def prepared_to_json(prepared: PreparedDose) -> dict[str, Any]:
+class _PlanHead(TypedDict, total=False):
+    as_of: str
+    status: str
+    decision_status: str
+    next_dose: PlannedDoseJson | None
+    decision: PlanDecisionJson
+
+
+def prepared_to_json(prepared: PreparedDose) -> PreparedJson:
     """The preparation part of ``inoplan dose`` (docs/cli.md)."""
-    out: dict[str, Any] = {
+    head: _PreparedHead = {
         "vial": prepared.vial.id,
         "vial_name": prepared.vial.name,
         "vials": prepared.vials,
@@ -170,12 +307,14 @@ def prepared_to_json(prepared: PreparedDose) -> dict[str, Any]:
         "waste_mg": number(prepared.waste_mg),
     }
     if prepared.prepared_at is not None:
-        out["deadlines"] = {
+        head["deadlines"] = {
             "reconstituted_at": prepared.prepared_at.strftime("%H:%M"),
             "dilute_by": prepared.dilute_by,
             "start_infusion_by": prepared.start_infusion_by,
             "infusion_end_by": prepared.infusion_end_by,
         }
-    out["notes"] = list(prepared.notes)
-    out["preparation_citations"] = [citation_json(c) for c in prepared.citations]
-    return out
+    return {
+        **head,
+        "notes": list(prepared.notes),
+        "preparation_citations": [citation_json(c) for c in prepared.citations],
+    }

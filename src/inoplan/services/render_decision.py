@@ -1,21 +1,150 @@
-"""The decision as docs/decision.md JSON (numbers as numbers, dates as ISO text)."""
+"""The decision as docs/decision.md JSON (numbers as numbers, dates as ISO text).
+
+:class:`DecisionJson` is that JSON object as a ``TypedDict`` (key order as documented): the
+adapters print it as it is and the type checker knows its keys.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Any, NotRequired, TypedDict
 
 from inoplan import DISCLAIMER
-from inoplan.domain.engine.values import Decision
+from inoplan.domain.engine.values import Alert, Decision, Reason
 from inoplan.domain.label import Label
-from inoplan.services.render import jsonable, number
+from inoplan.services.render import Number, jsonable, number
 
-__all__ = ["decision_to_json"]
+__all__ = [
+    "AlertJson",
+    "DecisionJson",
+    "KeyDatesJson",
+    "ModificationJson",
+    "NextDoseJson",
+    "ReasonJson",
+    "decision_to_json",
+]
 
 
-def decision_to_json(decision: Decision, *, label: Label | None = None) -> dict[str, Any]:
+class NextDoseJson(TypedDict):
+    cycle: int
+    day: int
+    scheduled: str
+    earliest: str
+    latest: str | None
+    dose_mg_per_m2: Number | None
+    dose_mg: Number | None
+    bsa_m2: Number | None
+    regimen: str
+    provisional: bool
+    status: str
+    due: bool
+    days_late: int
+    limited_from_mg_per_m2: Number | None
+
+
+class ModificationJson(TypedDict):
+    code: str
+    from_cycle: int
+    factor: Number | None
+    days: list[int] | None
+    pending: bool
+    citation: str
+    interpretation: str | None
+
+
+class CycleDayJson(TypedDict):
+    cycle: int
+    day: int
+
+
+class KeyDatesJson(TypedDict):
+    contraception_until: str | None
+    no_breastfeeding_until: str | None
+    provisional: bool
+    last_dose_on: str | None
+
+
+class CurrentJson(TypedDict):
+    cycle: int | None
+    day: int | None
+
+
+class ReasonJson(TypedDict):
+    """Why: the rule, its source, the message and the inputs it read; ``interpretation``,
+    ``confidence`` and ``verdict`` only when the rule has them."""
+
+    rule: str
+    citation: str
+    message: str
+    inputs: Any  # the inputs as JSON, as the rule read them
+    interpretation: NotRequired[str]
+    confidence: NotRequired[str]
+    verdict: NotRequired[str]
+
+
+class AlertJson(TypedDict):
+    severity: str
+    code: str
+    message: str
+    citation: str
+    inputs: NotRequired[Any]  # only when the alert names its inputs
+
+
+class DecisionJson(TypedDict):
+    """docs/decision.md; ``label_name`` when the label is known."""
+
+    label: str
+    label_revision: str
+    engine_version: str
+    as_of: str
+    patient_id: str
+    status: str
+    next_dose: NextDoseJson | None
+    modifications: list[str]
+    modification_details: list[ModificationJson]
+    omitted_doses: list[CycleDayJson]
+    key_dates: KeyDatesJson
+    current: CurrentJson
+    reasons: list[ReasonJson]
+    alerts: list[AlertJson]
+    notes: list[str]
+    course_state: Any  # the engine's course state, as JSON
+    disclaimer: str
+    label_name: NotRequired[str]
+
+
+def _reason_json(r: Reason) -> ReasonJson:
+    out: ReasonJson = {
+        "rule": r.rule,
+        "citation": r.citation,
+        "message": r.message,
+        "inputs": jsonable(r.inputs),
+    }
+    if r.interpretation:
+        out["interpretation"] = r.interpretation
+    if r.confidence:
+        out["confidence"] = r.confidence
+    if r.verdict:
+        out["verdict"] = r.verdict
+    return out
+
+
+def _alert_json(a: Alert) -> AlertJson:
+    out: AlertJson = {
+        "severity": a.severity,
+        "code": a.code,
+        "message": a.message,
+        "citation": a.citation,
+    }
+    if a.inputs:
+        out["inputs"] = jsonable(a.inputs)
+    return out
+
+
+def decision_to_json(decision: Decision, *, label: Label | None = None) -> DecisionJson:
     """docs/decision.md. ``modifications`` lists the active codes; details beside them."""
     next_dose = decision.next_dose
-    out: dict[str, Any] = {
+    out: DecisionJson = {
         "label": decision.label,
         "label_revision": decision.label_revision,
         "engine_version": decision.engine_version,
@@ -61,28 +190,8 @@ def decision_to_json(decision: Decision, *, label: Label | None = None) -> dict[
             "last_dose_on": _iso(decision.key_dates.last_dose_on),
         },
         "current": {"cycle": decision.current_cycle, "day": decision.current_day},
-        "reasons": [
-            {
-                "rule": r.rule,
-                "citation": r.citation,
-                "message": r.message,
-                "inputs": jsonable(r.inputs),
-                **({"interpretation": r.interpretation} if r.interpretation else {}),
-                **({"confidence": r.confidence} if r.confidence else {}),
-                **({"verdict": r.verdict} if r.verdict else {}),
-            }
-            for r in decision.reasons
-        ],
-        "alerts": [
-            {
-                "severity": a.severity,
-                "code": a.code,
-                "message": a.message,
-                "citation": a.citation,
-                **({"inputs": jsonable(a.inputs)} if a.inputs else {}),
-            }
-            for a in decision.alerts
-        ],
+        "reasons": [_reason_json(r) for r in decision.reasons],
+        "alerts": [_alert_json(a) for a in decision.alerts],
         "notes": list(decision.notes),
         "course_state": jsonable(decision.state),
         "disclaimer": DISCLAIMER,
@@ -92,5 +201,5 @@ def decision_to_json(decision: Decision, *, label: Label | None = None) -> dict[
     return out
 
 
-def _iso(value: Any) -> str | None:
+def _iso(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None

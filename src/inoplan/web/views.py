@@ -17,6 +17,7 @@ from inoplan import DISCLAIMER
 from inoplan.domain.course import correction_targets, document_links
 from inoplan.errors import CdsError, InvalidInput, NoDoseToPrepare
 from inoplan.services.auth import Principal, can, event_action
+from inoplan.services.render import PlanJson
 
 __all__ = [
     "BADGE_TEXT",
@@ -301,7 +302,7 @@ class CourseView:
     on: date
     document: dict[str, Any]
     decision: dict[str, Any]
-    plan: dict[str, Any]
+    plan: PlanJson
     cycles: list[dict[str, Any]]
     charts: list[Any]
     alerts: list[tuple[str, list[dict[str, Any]]]]
@@ -477,7 +478,7 @@ def course_view(
     # the timeline is the engine's plan as of the page's date: the decision's schedule
     plan = plan_course_as_of(course, on, **_policy_kwargs(policy))
     label = load_label(course.label)
-    given = [date.fromisoformat(d["given_on"]) for d in plan["doses"] if d.get("given_on")]
+    given = [date.fromisoformat(d["given_on"]) for d in plan["doses"] if d["given_on"]]
     audit = None
     if can(principal.role, "audit.read"):  # the newest rows (one more tells if older ones exist)
         audit = course_audit(database, course_id, limit=AUDIT_ROWS + 1)

@@ -9,6 +9,7 @@ day of the case's latest record (the plan is the engine's as of a date, issue 11
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,9 @@ def test_golden_plan(case_file: Path) -> None:
     case = yaml.safe_load(case_file.read_text(encoding="utf-8"))
     expect = case["expect"]
     plan = plan_document(case["course"], _as_of(case["course"]))
-    doses = {(d["cycle"], d["day"]): d for d in plan["doses"]}
+    doses: dict[tuple[int, int], Mapping[str, Any]] = {
+        (d["cycle"], d["day"]): d for d in plan["doses"]
+    }
     assert len(plan["doses"]) == expect["count"], [(d["cycle"], d["day"]) for d in plan["doses"]]
     assert plan["cycle_cap"] == expect["cycle_cap"]
     if "bsa_m2" in expect:
