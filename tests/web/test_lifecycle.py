@@ -237,7 +237,7 @@ def _decision(app: Any, course_id: int, on: str) -> dict[str, Any]:
 
     from inoplan.services.records import show_decision
 
-    return show_decision(app.state.database, course_id, date.fromisoformat(on), actor="test")
+    return dict(show_decision(app.state.database, course_id, date.fromisoformat(on), actor="test"))
 
 
 MOVE = {"date": "2026-12-07", "cycle": "1", "day": "8", "reason": "day unit closed"}

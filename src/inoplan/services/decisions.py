@@ -27,7 +27,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inoplan.errors import CdsError
 from inoplan.services.common import assemble_document
@@ -45,6 +45,9 @@ from inoplan.services.records import (
     export_document,
     to_json_value,
 )
+
+if TYPE_CHECKING:
+    from inoplan.services.render_decision import DecisionJson
 
 __all__ = [
     "RETAIN_DAYS",
@@ -110,14 +113,9 @@ class DayDecisions:
 
 def course_decision(
     uow_factory: UowFactory, course_id: int, on: date, *, policy: Any = None
-) -> dict[str, Any]:
+) -> DecisionJson:
     """The decision for ``on`` computed from the stored course (docs/decision.md JSON)."""
-    from inoplan.services.courses import decide_document
-
-    document = export_document(uow_factory, course_id)
-    kwargs = {} if policy is None else {"policy": policy}
-    decision: dict[str, Any] = to_json_value(decide_document(document, on, **kwargs))
-    return decision
+    return _decide(export_document(uow_factory, course_id), on, policy)
 
 
 def refresh_decision(
@@ -157,14 +155,14 @@ def refresh_decision(
             ]
         )
         uow.commit()
-    return str(decision.get("status"))
+    return decision["status"]
 
 
-def _decide(document: Mapping[str, Any], on: date, policy: Any) -> dict[str, Any]:
+def _decide(document: Mapping[str, Any], on: date, policy: Any) -> DecisionJson:
     from inoplan.services.courses import decide_document
 
     kwargs = {} if policy is None else {"policy": policy}
-    decision: dict[str, Any] = to_json_value(decide_document(document, on, **kwargs))
+    decision: DecisionJson = to_json_value(decide_document(document, on, **kwargs))
     return decision
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from inoplan import DISCLAIMER, __version__
 from inoplan.errors import Conflict, InvalidInput, NotFound
@@ -28,16 +28,20 @@ from inoplan.services.common import (
 )
 from inoplan.services.decision_store import acknowledges, deciding_rules
 from inoplan.services.ports import AuditRecord, UnitOfWork, UowFactory, UserRecord
+from inoplan.services.render import PlanJson
+from inoplan.services.render_decision import DecisionJson
 
 __all__ = [
     "AcknowledgementRecord",
     "AuditRecord",
+    "CoursePlanJson",
     "CourseRecord",
     "CourseRef",
     "DecisionRecord",
     "EventRecord",
     "Page",
     "PatientRecord",
+    "ShownDecisionJson",
     "StoredDecision",
     "UnitOfWork",
     "UowFactory",
@@ -163,9 +167,14 @@ class StoredDecision:
     mac_key_id: str | None = None
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True, slots=True)
-class Page:
-    data: list[Any]
+class Page(Generic[T]):
+    """One page of records (``count`` is the total without the page's bounds)."""
+
+    data: list[T]
     count: int
     offset: int
     limit: int
@@ -805,7 +814,7 @@ def list_courses(
     limit: int = 50,
     patient: str | None = None,
     patient_key: int | None = None,
-) -> Page:
+) -> Page[CourseRecord]:
     """Courses, oldest first; ``patient`` (the clinic's id) or ``patient_key`` (the opaque id
     that URLs carry) narrows them to one patient."""
     with uow_factory() as uow:
@@ -815,7 +824,9 @@ def list_courses(
     return Page(data=rows, count=count, offset=offset, limit=limit)
 
 
-def list_patients(uow_factory: UowFactory, *, offset: int = 0, limit: int = 50) -> Page:
+def list_patients(
+    uow_factory: UowFactory, *, offset: int = 0, limit: int = 50
+) -> Page[PatientRecord]:
     with uow_factory() as uow:
         rows, count = uow.patients.list(offset=offset, limit=limit)
     return Page(data=rows, count=count, offset=offset, limit=limit)
@@ -842,9 +853,26 @@ def _policy_kwargs(policy: Any) -> dict[str, Any]:
     return {} if policy is None else {"policy": policy}
 
 
+class CoursePlanJson(PlanJson):
+    """``GET /courses/{id}/plan``: ``inoplan plan --on --json`` and the stored course's id and
+    version."""
+
+    course_id: int
+    course_version: int
+
+
+class ShownDecisionJson(DecisionJson):
+    """``GET /courses/{id}/decision``: the decision (docs/decision.md), the record of it as
+    shown, and the course it was computed from."""
+
+    decision_id: int
+    course_id: int
+    course_version: int
+
+
 def plan_course(
     uow_factory: UowFactory, course_id: int, *, on: date, policy: Any = None
-) -> dict[str, Any]:
+) -> CoursePlanJson:
     """The calendar of the course as of ``on`` (as ``inoplan plan --on --json``): what is known
     by then and the decision of that day, so a plan and a decision of one date agree. Every
     adapter passes the date it decides for (the clinic's today by default); no implicit today.
@@ -856,11 +884,9 @@ def plan_course(
 
     check_date(on, "on")
     course, document = _load(uow_factory, course_id)
-    plan: dict[str, Any] = to_json_value(plan_document(document, on, **_policy_kwargs(policy)))
+    plan: PlanJson = to_json_value(plan_document(document, on, **_policy_kwargs(policy)))
     plan.setdefault("disclaimer", DISCLAIMER)
-    plan["course_id"] = course.id
-    plan["course_version"] = course.version
-    return plan
+    return {**plan, "course_id": course.id, "course_version": course.version}
 
 
 def show_decision(
@@ -871,7 +897,7 @@ def show_decision(
     actor: str,
     clock: Clock = utc_now,
     policy: Any = None,
-) -> dict[str, Any]:
+) -> ShownDecisionJson:
     """Decide the course on ``on`` (as ``inoplan evaluate``), record it as shown, return it.
 
     The decision is computed outside the write transaction; the record of it (the full JSON,
@@ -884,8 +910,7 @@ def show_decision(
 
     check_date(on, "on")
     course, document = _load(uow_factory, course_id)
-    decision = to_json_value(decide_document(document, on, **_policy_kwargs(policy)))
-    assert isinstance(decision, dict)
+    decision: DecisionJson = to_json_value(decide_document(document, on, **_policy_kwargs(policy)))
     decision.setdefault("disclaimer", DISCLAIMER)
     inputs = {
         "course_id": course.id,
@@ -895,9 +920,9 @@ def show_decision(
         "on": on.isoformat(),
     }
     now = clock()
-    label_revision = str(decision.get("label_revision") or course.label_revision)
-    engine_version = str(decision.get("engine_version") or __version__)
-    status = str(decision.get("status"))
+    label_revision = decision["label_revision"] or course.label_revision
+    engine_version = decision["engine_version"] or __version__
+    status = decision["status"]
     with uow_factory(write=True) as uow:
         decision_id = uow.decisions.add(
             course_id=course.id,
@@ -1036,8 +1061,8 @@ def acknowledge_course(
 
     check_date(on, "on")
     course, document = _load(uow_factory, course_id)
-    decision = to_json_value(decide_document(document, on, **_policy_kwargs(policy)))
-    status = str(decision.get("status"))
+    decision: DecisionJson = to_json_value(decide_document(document, on, **_policy_kwargs(policy)))
+    status = decision["status"]
     if status not in ACKNOWLEDGE_STATUSES:
         raise Conflict(
             f"the decision for course {course_id} on {on.isoformat()} is {status!r}, not "

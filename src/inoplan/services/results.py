@@ -649,7 +649,7 @@ def list_messages(
     states: Sequence[str] = OPEN_STATES,
     offset: int = 0,
     limit: int = 50,
-) -> Page:
+) -> Page[InboundRecord]:
     with uow_factory() as uow:
         rows, count = uow.inbound.list(states=states, offset=offset, limit=limit)
     return Page(data=rows, count=count, offset=offset, limit=limit)

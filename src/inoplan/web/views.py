@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, tzinfo
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from inoplan import DISCLAIMER
 from inoplan.domain.course import correction_targets, document_links
 from inoplan.errors import CdsError, InvalidInput, NoDoseToPrepare
 from inoplan.services.auth import Principal, can, event_action
-from inoplan.services.render import PlanJson
+
+if TYPE_CHECKING:
+    from inoplan.services.records import ShownDecisionJson
+    from inoplan.services.render import PlanJson
 
 __all__ = [
     "BADGE_TEXT",
@@ -301,7 +304,7 @@ class CourseView:
     version: int
     on: date
     document: dict[str, Any]
-    decision: dict[str, Any]
+    decision: ShownDecisionJson
     plan: PlanJson
     cycles: list[dict[str, Any]]
     charts: list[Any]
