@@ -7,6 +7,7 @@ inside the command, so ``inoplan --help`` stays light.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -66,7 +67,7 @@ def pk(
         _render(result)
 
 
-def _render(result: dict[str, Any]) -> None:
+def _render(result: Mapping[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 

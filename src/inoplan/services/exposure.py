@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NotRequired, TypedDict
 
 from inoplan import DISCLAIMER, __version__
 from inoplan.document import parse_course
@@ -48,13 +48,181 @@ from inoplan.knowledge.pk import select_model
 
 if TYPE_CHECKING:  # pragma: no cover
     from inoplan.domain.label import Label
+    from inoplan.domain.pk.population import Summary
     from inoplan.domain.planner import TreatmentPlan
 
 __all__ = [
     "MAX_POPULATION",
     "NO_EXPOSURE_TARGET",
+    "ExposureJson",
     "exposure_json",
 ]
+
+
+# -- the JSON of docs/exposure.md (TypedDicts: the objects as printed, keys in their order) -----
+
+
+class CovariateJson(TypedDict):
+    value: float
+    unit: str
+    origin: str
+    defaulted: bool
+    floored: bool
+
+
+class CovariateEffectJson(TypedDict):
+    kind: str
+    covariate: str
+    coefficient: float
+    reference: float | None
+    only_when: str | None
+    source_tag: str
+
+
+class ParameterJson(TypedDict):
+    value_for_patient: float
+    reference_value: float
+    unit: str
+    source_tag: str
+    source: str
+    covariate_effects: list[CovariateEffectJson]
+
+
+class FixedCovariateJson(TypedDict):
+    value: float
+    why: str
+
+
+class VariabilityJson(TypedDict):
+    parameters: list[str]
+    omega: list[list[float]]
+    source: str
+
+
+class ModelJson(TypedDict):
+    id: str
+    name: str
+    citation: str
+    population: str
+    structure: str
+    confirmation: str
+    confirmation_text: str
+    sources: list[str]
+    selection: str
+    parameters: dict[str, ParameterJson]
+    fixed_covariates: dict[str, FixedCovariateJson]
+    inter_individual_variability: VariabilityJson
+    reported_terminal_half_life_days: float
+
+
+class ExposureDoseJson(TypedDict):
+    cycle: int
+    day: int
+    start: str
+    start_h: float
+    duration_min: int
+    dose_mg: float
+    status: str
+    provisional: bool
+
+
+class NumericsJson(TypedDict):
+    method: str
+    typical_rtol: float
+    typical_steps: int
+
+
+class SummaryJson(TypedDict):
+    """A population statistic: mean, percentiles and the typical patient's value."""
+
+    mean: float
+    p5: float
+    p50: float
+    p95: float
+    typical: float
+
+
+class TypicalCycleJson(TypedDict):
+    """One cycle's exposure of the typical patient."""
+
+    cycle: int
+    start: str
+    end: str
+    start_h: float
+    end_h: float
+    cmax_ng_per_ml: float
+    ctrough_ng_per_ml: float
+    auc_ng_h_per_ml: float
+
+
+class PopulationCycleJson(TypedDict):
+    """One cycle's exposure over a population (the typical patient's value in each)."""
+
+    cycle: int
+    start: str
+    end: str
+    start_h: float
+    end_h: float
+    cmax_ng_per_ml: SummaryJson
+    ctrough_ng_per_ml: SummaryJson
+    auc_ng_h_per_ml: SummaryJson
+
+
+class BandJson(TypedDict):
+    subjects: int
+    time_h: list[float]
+    mean_ng_per_ml: list[float]
+    p5_ng_per_ml: list[float]
+    p50_ng_per_ml: list[float]
+    p95_ng_per_ml: list[float]
+
+
+class PopulationJson(TypedDict):
+    n: int
+    seed: int
+    chunks: int
+    chunk_size: int
+    executor: str
+    variability: str
+    statistics: str
+    rtol: float
+    steps: int
+    series: NotRequired[BandJson]
+
+
+class SeriesJson(TypedDict):
+    time_h: list[float]
+    conc_ng_per_ml: list[float]
+
+
+class _ExposureHead(TypedDict):
+    model: str
+    model_id: str
+    model_details: ModelJson
+    covariates: dict[str, CovariateJson]
+    label_revision: str
+    engine_version: str
+    time_origin: str
+    doses: list[ExposureDoseJson]
+    holds: list[dict[str, Any]]  # domain.pk.schedule: cycle, day, scheduled, status
+    not_simulated: list[dict[str, Any]]  # domain.pk.schedule: cycle, day, scheduled, reason
+    end_h: float
+    clearance_l_per_h: float
+    terminal_half_life_days: float
+    numerics: NumericsJson
+    cycles: list[TypicalCycleJson] | list[PopulationCycleJson]
+    cumulative_auc_ng_h_per_ml: float | SummaryJson
+    population: NotRequired[PopulationJson]
+    series: NotRequired[SeriesJson]
+
+
+class ExposureJson(_ExposureHead):
+    """``inoplan pk --json`` (docs/exposure.md); ``population`` only with a population,
+    ``series`` with the curves."""
+
+    notes: list[str]
+    exposure_target: str
+    disclaimer: str
 
 
 #: The label defines no exposure target (docs/pk-model.md section 7); say so with every result.
@@ -96,7 +264,7 @@ def exposure_json(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     rtol: float = POPULATION_RTOL,
     on: date | None = None,
-) -> dict[str, Any]:
+) -> ExposureJson:
     """``inoplan pk`` as JSON (docs/exposure.md).
 
     Parameters
@@ -169,42 +337,20 @@ def exposure_json(
         SubjectArrays.from_typical(typical), infusions, windows, times_h=times, rtol=TYPICAL_RTOL
     )
 
-    result: dict[str, Any] = {
-        "model": model.name,
-        "model_id": model.id,
-        "model_details": _model_json(model, typical),
-        "covariates": {c.name: _covariate_json(c) for c in covariates},
-        "label_revision": label.id,
-        "engine_version": __version__,
-        "time_origin": (
-            "hours since the start of the first infusion, "
-            f"{origin.isoformat(timespec='minutes')} (local clock time)"
-        ),
-        "doses": [
-            {
-                "cycle": d.cycle,
-                "day": d.day,
-                "start": d.start.isoformat(timespec="minutes"),
-                "start_h": _round(i.start_h, 4),
-                "duration_min": d.duration_min,
-                "dose_mg": float(d.dose_mg),
-                "status": d.status,
-                "provisional": d.provisional,
-            }
-            for d, i in zip(doses, infusions, strict=True)
-        ],
-        "holds": holds,
-        "not_simulated": not_simulated,
-        "end_h": _round(end_h, 4),
-        "clearance_l_per_h": _round(typical.cl1_l_per_h, 5),
-        "terminal_half_life_days": _round(terminal_half_life_h(typical) / 24, 2),
-        "numerics": {
-            "method": _METHOD,
-            "typical_rtol": TYPICAL_RTOL,
-            "typical_steps": typical_run.steps,
-        },
-    }
-    typical_cycles = [
+    doses_json: list[ExposureDoseJson] = [
+        {
+            "cycle": d.cycle,
+            "day": d.day,
+            "start": d.start.isoformat(timespec="minutes"),
+            "start_h": _round(i.start_h, 4),
+            "duration_min": d.duration_min,
+            "dose_mg": float(d.dose_mg),
+            "status": d.status,
+            "provisional": d.provisional,
+        }
+        for d, i in zip(doses, infusions, strict=True)
+    ]
+    typical_cycles: list[TypicalCycleJson] = [
         {
             "cycle": cycle,
             "start": (origin + timedelta(hours=w.start_h)).isoformat(timespec="minutes"),
@@ -218,10 +364,10 @@ def exposure_json(
         for j, (cycle, w) in enumerate(zip(typical_run.cycles, windows, strict=True))
     ]
     typical_cumulative = _round(typical_run.cumulative_auc_ng_h_per_ml[0], 1)
-    if population is None:
-        result["cycles"] = typical_cycles
-        result["cumulative_auc_ng_h_per_ml"] = typical_cumulative
-    else:
+    cycles: list[TypicalCycleJson] | list[PopulationCycleJson] = typical_cycles
+    cumulative: float | SummaryJson = typical_cumulative
+    population_json: PopulationJson | None = None
+    if population is not None:
         from inoplan.domain.pk.population import draw_random_effects, split, summarise
         from inoplan.services.exposure_runner import run_chunks
 
@@ -248,37 +394,26 @@ def exposure_json(
             band_max_subjects=BAND_MAX_SUBJECTS,
             connect_timeout=DASK_CONNECT_TIMEOUT,
         )
-        cmax = np.concatenate([r.cmax_ng_per_ml for r in runs])
-        trough = np.concatenate([r.ctrough_ng_per_ml for r in runs])
-        auc = np.concatenate([r.auc_ng_h_per_ml for r in runs])
-        cumulative = np.concatenate([r.cumulative_auc_ng_h_per_ml for r in runs])
-        stats = {
-            "cmax_ng_per_ml": (summarise(cmax), 3),
-            "ctrough_ng_per_ml": (summarise(trough), 3),
-            "auc_ng_h_per_ml": (summarise(auc), 1),
-        }
-        cycles = []
-        for j, base in enumerate(typical_cycles):
-            entry = {k: v for k, v in base.items() if k not in stats}
-            for key, (summary, digits) in stats.items():
-                entry[key] = {
-                    "mean": _round(summary.mean[j], digits),
-                    "p5": _round(summary.p5[j], digits),
-                    "p50": _round(summary.p50[j], digits),
-                    "p95": _round(summary.p95[j], digits),
-                    "typical": base[key],
-                }
-            cycles.append(entry)
-        total = summarise(cumulative)
-        result["cycles"] = cycles
-        result["cumulative_auc_ng_h_per_ml"] = {
-            "mean": _round(total.mean, 1),
-            "p5": _round(total.p5, 1),
-            "p50": _round(total.p50, 1),
-            "p95": _round(total.p95, 1),
-            "typical": typical_cumulative,
-        }
-        result["population"] = {
+        cmax = summarise(np.concatenate([r.cmax_ng_per_ml for r in runs]))
+        trough = summarise(np.concatenate([r.ctrough_ng_per_ml for r in runs]))
+        auc = summarise(np.concatenate([r.auc_ng_h_per_ml for r in runs]))
+        cumulative_runs = np.concatenate([r.cumulative_auc_ng_h_per_ml for r in runs])
+        population_cycles: list[PopulationCycleJson] = [
+            {
+                "cycle": base["cycle"],
+                "start": base["start"],
+                "end": base["end"],
+                "start_h": base["start_h"],
+                "end_h": base["end_h"],
+                "cmax_ng_per_ml": _summary(cmax, j, 3, base["cmax_ng_per_ml"]),
+                "ctrough_ng_per_ml": _summary(trough, j, 3, base["ctrough_ng_per_ml"]),
+                "auc_ng_h_per_ml": _summary(auc, j, 1, base["auc_ng_h_per_ml"]),
+            }
+            for j, base in enumerate(typical_cycles)
+        ]
+        cycles = population_cycles
+        cumulative = _summary(summarise(cumulative_runs), None, 1, typical_cumulative)
+        population_json = {
             "n": population,
             "seed": seed,
             "chunks": len(chunks),
@@ -299,7 +434,7 @@ def exposure_json(
                 [r.conc_ng_per_ml for r in runs if r.conc_ng_per_ml is not None]
             )
             band = summarise(curves)
-            result["population"]["series"] = {
+            population_json["series"] = {
                 "subjects": int(curves.shape[0]),
                 "time_h": _rounds(band_times, 4),
                 "mean_ng_per_ml": _rounds(band.mean, 3),
@@ -307,15 +442,44 @@ def exposure_json(
                 "p50_ng_per_ml": _rounds(band.p50, 3),
                 "p95_ng_per_ml": _rounds(band.p95, 3),
             }
+    result: _ExposureHead = {
+        "model": model.name,
+        "model_id": model.id,
+        "model_details": _model_json(model, typical),
+        "covariates": {c.name: _covariate_json(c) for c in covariates},
+        "label_revision": label.id,
+        "engine_version": __version__,
+        "time_origin": (
+            "hours since the start of the first infusion, "
+            f"{origin.isoformat(timespec='minutes')} (local clock time)"
+        ),
+        "doses": doses_json,
+        "holds": holds,
+        "not_simulated": not_simulated,
+        "end_h": _round(end_h, 4),
+        "clearance_l_per_h": _round(typical.cl1_l_per_h, 5),
+        "terminal_half_life_days": _round(terminal_half_life_h(typical) / 24, 2),
+        "numerics": {
+            "method": _METHOD,
+            "typical_rtol": TYPICAL_RTOL,
+            "typical_steps": typical_run.steps,
+        },
+        "cycles": cycles,
+        "cumulative_auc_ng_h_per_ml": cumulative,
+    }
+    if population_json is not None:
+        result["population"] = population_json
     if want_series and typical_run.conc_ng_per_ml is not None and times is not None:
         result["series"] = {
             "time_h": _rounds(times, 4),
             "conc_ng_per_ml": _rounds(typical_run.conc_ng_per_ml[0], 3),
         }
-    result["notes"] = _notes(model, covariates, doses, holds, not_simulated, plan_note)
-    result["exposure_target"] = NO_EXPOSURE_TARGET
-    result["disclaimer"] = DISCLAIMER
-    return result
+    return {
+        **result,
+        "notes": _notes(model, covariates, doses, holds, not_simulated, plan_note),
+        "exposure_target": NO_EXPOSURE_TARGET,
+        "disclaimer": DISCLAIMER,
+    }
 
 
 # -- doses ---------------------------------------------------------------------------------
@@ -455,7 +619,22 @@ def _rounds(values: Any, digits: int) -> list[float]:
     return [round(float(v), digits) for v in values]
 
 
-def _covariate_json(c: CovariateValue) -> dict[str, Any]:
+def _summary(stats: Summary, j: int | None, digits: int, typical: float) -> SummaryJson:
+    """Mean and percentiles of one statistic (of cycle ``j``; the whole course when None)."""
+
+    def at(values: Any) -> float:
+        return _round(values if j is None else values[j], digits)
+
+    return {
+        "mean": at(stats.mean),
+        "p5": at(stats.p5),
+        "p50": at(stats.p50),
+        "p95": at(stats.p95),
+        "typical": typical,
+    }
+
+
+def _covariate_json(c: CovariateValue) -> CovariateJson:
     return {
         "value": _round(c.value, 6),
         "unit": c.unit,
@@ -465,7 +644,7 @@ def _covariate_json(c: CovariateValue) -> dict[str, Any]:
     }
 
 
-def _model_json(model: PkModel, typical: TypicalParameters) -> dict[str, Any]:
+def _model_json(model: PkModel, typical: TypicalParameters) -> ModelJson:
     values = typical.as_dict()
     return {
         "id": model.id,
