@@ -38,9 +38,9 @@ import functools
 import hashlib
 import hmac
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from inoplan.services.common import assemble_document, canonical_json, document_sha256
 from inoplan.services.ports import AuditRecord, UnitOfWork, UowFactory
@@ -53,6 +53,7 @@ __all__ = [
     "LEGACY",
     "LEGACY_CHAIN",
     "AnchorHead",
+    "AnchorHeadJson",
     "ChainReport",
     "anchor",
     "append_audit",
@@ -315,17 +316,25 @@ def append_audit(
         key_id=key_id(key),
     )
     digest = keyed_hash(key, head_hash, _record_content(record))
-    record = AuditRecord(**{**_fields(record), "hash": digest})
+    record = replace(record, hash=digest)
     uow.audit.insert(record)
     uow.audit.set_chain_head(chain, record.chain_seq, digest)
     return record
 
 
-def _fields(record: AuditRecord) -> dict[str, Any]:
-    return {name: getattr(record, name) for name in AuditRecord.__slots__}
-
-
 # -- anchors -----------------------------------------------------------------------------------
+
+
+class AnchorHeadJson(TypedDict):
+    chain: str
+    chain_seq: int
+    seq: int
+    hash: str
+    at: str
+    key_id: str | None
+    chains_anchored: int
+    written: bool
+    expect: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,7 +349,8 @@ class AnchorHead:
     chains: int
     written: bool  # False: nothing had grown since the previous anchor
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> AnchorHeadJson:
+        """``inoplan audit head --json``: what to keep outside the database."""
         return {
             "chain": ANCHOR_CHAIN,
             "chain_seq": self.chain_seq,

@@ -65,10 +65,10 @@ import logging
 import math
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from inoplan.errors import (
     Conflict,
@@ -83,6 +83,9 @@ from inoplan.services.passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
 from inoplan.services.passwords import MIN_LENGTH as MIN_PASSWORD_LENGTH
 from inoplan.services.passwords import check_password
 from inoplan.services.ports import UowFactory, UserRecord
+
+if TYPE_CHECKING:
+    from pwdlib import PasswordHash
 
 __all__ = [
     "ACTIONS",
@@ -224,7 +227,7 @@ def event_action(event_type: object) -> str:
 
 
 @functools.cache
-def _hasher() -> Any:
+def _hasher() -> PasswordHash:
     from pwdlib import PasswordHash
     from pwdlib.hashers.argon2 import Argon2Hasher
 
@@ -325,11 +328,18 @@ THROTTLE: Final[Mapping[str, ThrottlePolicy]] = {
 }
 
 
+#: One failure's effect on a key: (kind, failures before, last failure, now) -> (failures
+#: after, blocked until or None).
+ThrottleStep = Callable[[str, int, datetime | None, datetime], tuple[int, datetime | None]]
+
+
 class ThrottleStore(Protocol):
     """Failed-login counters shared by every worker (``inoplan.persistence.throttle``)."""
 
     def blocked_until(self, keys: Sequence[str]) -> datetime | None: ...
-    def fail(self, entries: Sequence[tuple[str, str]], now: datetime, step: Any) -> Any: ...
+    def fail(
+        self, entries: Sequence[tuple[str, str]], now: datetime, step: ThrottleStep
+    ) -> datetime | None: ...
     def clear(self, keys: Sequence[str]) -> None: ...
 
 
@@ -377,7 +387,9 @@ def throttle_entries(attempt: LoginAttempt) -> list[tuple[str, str]]:
     return entries
 
 
-def _step(kind: str, failures: int, last: datetime | None, now: datetime) -> Any:
+def _step(
+    kind: str, failures: int, last: datetime | None, now: datetime
+) -> tuple[int, datetime | None]:
     return THROTTLE[kind].step(failures, last, now)
 
 
