@@ -334,7 +334,7 @@ def day_decisions(
 
 def _recompute(
     stored: StoredDecision, course: Any, events: Any, on: date, policy: Any
-) -> tuple[TodayDecision, dict[str, Any] | None]:
+) -> tuple[TodayDecision, DecisionJson | None]:
     """The course's row computed from its events, with the decision (``None``: an error row
     naming why the course cannot be decided; one bad course must not hide the others)."""
     try:

@@ -49,18 +49,26 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, NotRequired, TypedDict
 
 from inoplan.domain.course import PREMEDICATION_AGENTS
 from inoplan.domain.units import MINUTES_PER_HOUR
 from inoplan.errors import Conflict, Forbidden, InvalidInput
 from inoplan.services.common import to_json_value
 from inoplan.services.ports import UnitOfWork, UowFactory
+from inoplan.services.render import CycleJson, Number
+
+if TYPE_CHECKING:
+    from inoplan.services.render import PlanJson
 
 __all__ = [
     "PARAMETERS",
     "STATES",
     "STEPS",
+    "ParameterJson",
+    "RoadmapCycleJson",
+    "RoadmapDayJson",
+    "RoadmapJson",
     "SecondSigner",
     "TreatmentDay",
     "day_parameters",
@@ -135,6 +143,57 @@ class TreatmentDay:
     steps: dict[str, Any] = field(default_factory=dict)
     updated_at: datetime | None = None
     updated_by: str = ""
+
+
+class ParameterJson(TypedDict):
+    """One lab parameter of a day (:func:`day_parameters`); ``why`` only when not met."""
+
+    analyte: str
+    name: str
+    value: Number | None
+    unit: str | None
+    date: str | None
+    x_uln: Number | None
+    state: str  # met | not_met | missing | not_a_criterion
+    citation: str
+    why: NotRequired[str]
+
+
+class RoadmapDayJson(TypedDict):
+    """One dose of the roadmap: the plan's numbers, its state and steps, its parameters."""
+
+    cycle: int
+    day: int
+    scheduled: str | None
+    dose_mg: Number | None
+    dose_mg_per_m2: Number | None
+    plan_status: str | None
+    given_on: str | None
+    state: str
+    recorded_directly: bool
+    recorded_as: str | None  # a dose given without the workflow: "override" or "history"
+    due: bool
+    next: bool
+    steps: dict[str, Any]  # what each step recorded (by state), as stored
+    version: int
+    parameters: list[ParameterJson]
+    administration: dict[str, Any] | None  # a given dose's administration event, annotated
+
+
+class RoadmapCycleJson(CycleJson):
+    """A cycle of the plan with its doses' days."""
+
+    days: list[RoadmapDayJson]
+
+
+class RoadmapJson(TypedDict):
+    """``GET /courses/{id}/days``: cycles x days as of ``as_of`` (:func:`roadmap`)."""
+
+    course_id: int
+    as_of: str
+    decision_status: str | None
+    states: list[str]
+    cycles: list[RoadmapCycleJson]
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +332,7 @@ def day_parameters(
     on: date,
     *,
     policy: Any = None,
-) -> list[dict[str, Any]]:
+) -> list[ParameterJson]:
     """The lab parameters of the decision's due dose on ``on``: value, whether met, citation.
 
     ``state`` is ``met``, ``not_met`` (a rule that uses the value holds or stops the dose),
@@ -308,36 +367,39 @@ def day_parameters(
         elif rule.startswith("nonhematologic.lab-grade."):
             blocked.setdefault(rule.rsplit(".", 1)[1], reason)
     counts_apply = due.get("day") == 1 and int(due.get("cycle") or 1) > 1
-    out = []
+    out: list[ParameterJson] = []
     for analyte in PARAMETERS:
         reading = ctx.fresh(analyte)
-        citation = ctx.cite(_THRESHOLD[analyte]).text
-        entry: dict[str, Any] = {
+        criterion = ctx.cite(_THRESHOLD[analyte]).text
+        why: str | None = None
+        if analyte in blocked:
+            state, citation = "not_met", str(blocked[analyte].get("citation"))
+            why = str(blocked[analyte].get("message") or "")
+        elif analyte in ("anc", "platelets") and not counts_apply:
+            state = "missing" if analyte in needed else "not_a_criterion"
+            citation = ctx.cite("dose-mod-hematologic").text
+        elif analyte in needed or reading is None:
+            state, citation = "missing", ctx.cite("lab_max_age_days").text
+        else:
+            state, citation = "met", criterion
+        value = None if reading is None else reading.value
+        entry: ParameterJson = {
             "analyte": analyte,
             "name": PARAMETER_NAMES[analyte],
-            "value": None,
-            "unit": None,
-            "date": None,
-            "x_uln": None,
+            "value": None if value is None else float(value.value),
+            "unit": None if value is None else value.unit,
+            "date": None if reading is None else reading.on.isoformat(),
+            "x_uln": (
+                float((value.value / value.uln).quantize(Decimal("0.01")))
+                if value is not None and value.uln
+                else None
+            ),
+            "state": state,
+            "citation": citation,
         }
-        if reading is not None:
-            value = reading.value
-            entry.update(value=value.value, unit=value.unit, date=reading.on)
-            if value.uln:
-                entry["x_uln"] = (value.value / value.uln).quantize(Decimal("0.01"))
-        if analyte in blocked:
-            entry.update(state="not_met", citation=str(blocked[analyte].get("citation")))
-            entry["why"] = str(blocked[analyte].get("message") or "")
-        elif analyte in ("anc", "platelets") and not counts_apply:
-            entry.update(
-                state="missing" if analyte in needed else "not_a_criterion",
-                citation=ctx.cite("dose-mod-hematologic").text,
-            )
-        elif analyte in needed or reading is None:
-            entry.update(state="missing", citation=ctx.cite("lab_max_age_days").text)
-        else:
-            entry.update(state="met", citation=citation)
-        out.append(to_json_value(entry))
+        if why is not None:
+            entry["why"] = why
+        out.append(entry)
     return out
 
 
@@ -1129,10 +1191,10 @@ def roadmap(
     on: date,
     *,
     decision: Mapping[str, Any] | None = None,
-    plan: Mapping[str, Any] | None = None,
+    plan: PlanJson | None = None,
     document: Mapping[str, Any] | None = None,
     policy: Any = None,
-) -> dict[str, Any]:
+) -> RoadmapJson:
     """Cycles x days: each dose's state, its steps, and its lab parameters.
 
     ``decision``, ``plan`` and ``document`` (the course page has them already) are the
@@ -1154,13 +1216,13 @@ def roadmap(
     due = decision.get("next_dose") or {}
     due_key = (due.get("cycle"), due.get("day"))
     due_today = bool(due.get("due"))  # the decision is about this dose today (else: next one)
-    today_parameters: list[dict[str, Any]] | None = None
+    today_parameters: list[ParameterJson] | None = None
     administrations = _administrations(document)
     required = load_label(str(document.get("label", "us"))).threshold("observation_hours")
-    cycles = []
-    for cycle in plan.get("cycles", []):
-        days = []
-        for dose in (d for d in plan.get("doses", []) if d["cycle"] == cycle["cycle"]):
+    cycles: list[RoadmapCycleJson] = []
+    for cycle in plan["cycles"]:
+        days: list[RoadmapDayJson] = []
+        for dose in (d for d in plan["doses"] if d["cycle"] == cycle["cycle"]):
             key = (dose["cycle"], dose["day"])
             row = rows.get(key)
             state = _state_of(row)
@@ -1170,7 +1232,9 @@ def roadmap(
                 state, direct = "given", True  # recorded without the workflow
                 recorded_as = _recorded_as(document, key)
             released = (row.steps.get("released") if row is not None else None) or {}
-            parameters = released.get("parameters") if state != "ordered" else None
+            parameters: list[ParameterJson] | None = (
+                released.get("parameters") if state != "ordered" else None
+            )
             if parameters is None and key == due_key and due_today and state == "ordered":
                 if today_parameters is None:
                     today_parameters = day_parameters(document, decision, on, policy=policy)
@@ -1179,11 +1243,11 @@ def roadmap(
                 {
                     "cycle": dose["cycle"],
                     "day": dose["day"],
-                    "scheduled": dose.get("scheduled"),
-                    "dose_mg": dose.get("dose_mg"),
-                    "dose_mg_per_m2": dose.get("dose_mg_per_m2"),
-                    "plan_status": dose.get("status"),
-                    "given_on": dose.get("given_on"),
+                    "scheduled": dose["scheduled"],
+                    "dose_mg": dose["dose_mg"],
+                    "dose_mg_per_m2": dose["dose_mg_per_m2"],
+                    "plan_status": dose["status"],
+                    "given_on": dose["given_on"],
                     "state": state,
                     "recorded_directly": direct,
                     "recorded_as": recorded_as,

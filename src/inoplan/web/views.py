@@ -579,7 +579,8 @@ def roadmap(
     from inoplan.services.appointments import booked_for
     from inoplan.services.workflow import roadmap as build
 
-    result: dict[str, Any] = build(database, course_id, on, **kwargs)
+    # the service's RoadmapJson, extended here with the bookings of each day
+    result: dict[str, Any] = dict(build(database, course_id, on, **kwargs))
     planned: dict[tuple[int, int], date] = {}
     for cycle in result.get("cycles") or []:
         for day in cycle.get("days") or []:

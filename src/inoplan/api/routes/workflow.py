@@ -121,8 +121,9 @@ def roadmap(
     """Cycles x days: each dose's state (ordered, released, verified, prepared, given), what
     each step recorded, and the day's lab parameters (met or not, with the label source)."""
     day = checked_date(on, "on") or clinic_now(request).date()
-    result: dict[str, Any] = workflow.roadmap(database, course_id, day, policy=policy)
-    return result
+    # workflow.RoadmapJson as it is (a typing.TypedDict, which pydantic cannot describe before
+    # Python 3.12: the route keeps its open object schema)
+    return dict(workflow.roadmap(database, course_id, day, policy=policy))
 
 
 @router.post(
