@@ -59,7 +59,9 @@ from inoplan.services.ports import UnitOfWork, UowFactory
 from inoplan.services.render import CycleJson, Number
 
 if TYPE_CHECKING:
+    from inoplan.services.dosing import DoseJson
     from inoplan.services.render import PlanJson
+    from inoplan.services.render_decision import DecisionJson, NextDoseJson
 
 __all__ = [
     "PARAMETERS",
@@ -71,6 +73,7 @@ __all__ = [
     "RoadmapJson",
     "SecondSigner",
     "TreatmentDay",
+    "WorksheetJson",
     "day_parameters",
     "day_states",
     "give",
@@ -157,6 +160,22 @@ class ParameterJson(TypedDict):
     state: str  # met | not_met | missing | not_a_criterion
     citation: str
     why: NotRequired[str]
+
+
+class WorksheetJson(TypedDict):
+    """The preparation numbers stored with the "prepared" step (``services.dosing.dose_json``)."""
+
+    dose_mg: Number | None
+    bsa_m2: Number | None
+    vial: str
+    vials: int
+    withdraw_ml: Number | None
+    diluent: str
+    diluent_ml: Number | None
+    final_volume_ml: Number | None
+    concentration_mg_per_ml: Number | None
+    infusion_minutes: int
+    label_revision: str
 
 
 class RoadmapDayJson(TypedDict):
@@ -290,33 +309,34 @@ def _why(decision: Mapping[str, Any]) -> str:
     return "; ".join(f"{r.get('message', '')} ({r.get('citation', '')})" for r in deciding[:3])
 
 
-def _decide(document: Mapping[str, Any], on: date, policy: Any) -> dict[str, Any]:
+def _decide(document: Mapping[str, Any], on: date, policy: Any) -> DecisionJson:
     from inoplan.services.courses import decide_document
 
     kwargs = {} if policy is None else {"policy": policy}
-    decision: dict[str, Any] = to_json_value(decide_document(document, on, **kwargs))
+    decision: DecisionJson = to_json_value(decide_document(document, on, **kwargs))
     return decision
 
 
-def _require_give(decision: Mapping[str, Any], cycle: int, day: int, on: date) -> dict[str, Any]:
+def _require_give(decision: DecisionJson, cycle: int, day: int, on: date) -> NextDoseJson:
     """The decision's dose for (cycle, day) if the decision for ``on`` is to give it; else the
     refusal names the decision and its reason (Conflict: nothing is written)."""
-    status = str(decision.get("status"))
-    due = decision.get("next_dose") or {}
+    status = decision["status"]
+    due = decision["next_dose"]
     if status != "give":
         why = _why(decision)
         raise Conflict(
             f"{_label_of(cycle, day)} cannot go ahead: the decision for {on.isoformat()} is "
             f"{_STATUS_WORDS.get(status, status)}" + (f": {why}" if why else "")
         )
-    if (due.get("cycle"), due.get("day")) != (cycle, day):
+    if due is None or (due["cycle"], due["day"]) != (cycle, day):
+        due_cycle, due_day = (None, None) if due is None else (due["cycle"], due["day"])
         raise Conflict(
-            f"the decision for {on.isoformat()} is to give cycle {due.get('cycle')} day "
-            f"{due.get('day')}, not {_label_of(cycle, day)}"
+            f"the decision for {on.isoformat()} is to give cycle {due_cycle} day "
+            f"{due_day}, not {_label_of(cycle, day)}"
         )
-    if due.get("dose_mg") is None:
+    if due["dose_mg"] is None:
         raise Conflict(f"{_label_of(cycle, day)} has no dose in mg (no BSA): record vitals")
-    return dict(due)
+    return due.copy()
 
 
 def _same_mg(a: Any, b: Any) -> bool:
@@ -589,7 +609,7 @@ def _still_give(
     day: int,
     on: date,
     policy: Any,
-) -> tuple[int, dict[str, Any], dict[str, Any]]:
+) -> tuple[int, dict[str, Any], NextDoseJson]:
     """The decision must still be to give this day at the released dose (else Conflict)."""
     version, document = _load(uow_factory, course_id)
     decision = _decide(document, on, policy)
@@ -793,8 +813,8 @@ def prepare(
 
 
 def _worksheet(
-    document: Mapping[str, Any], due: Mapping[str, Any], on: date, policy: Any
-) -> dict[str, Any]:
+    document: Mapping[str, Any], due: NextDoseJson, on: date, policy: Any
+) -> WorksheetJson:
     """The preparation numbers of the worksheet for this dose (``services.dosing.dose_json``)."""
     from inoplan.services.courses import plan_document
     from inoplan.services.dosing import dose_json
@@ -803,7 +823,7 @@ def _worksheet(
     plan = plan_document(document, on, **kwargs)
     if plan.get("height_cm") is None or plan.get("weight_kg") is None:
         raise InvalidInput("vitals", "no height and weight on record: record vitals first")
-    numbers = to_json_value(
+    numbers: DoseJson = to_json_value(
         dose_json(
             height_cm=plan["height_cm"],
             weight_kg=plan["weight_kg"],
@@ -819,20 +839,19 @@ def _worksheet(
             f"the worksheet's dose ({numbers['dose_mg']} mg) differs from the decision's "
             f"({due['dose_mg']} mg): not prepared; check the latest vitals"
         )
-    keep = (
-        "dose_mg",
-        "bsa_m2",
-        "vial",
-        "vials",
-        "withdraw_ml",
-        "diluent",
-        "diluent_ml",
-        "final_volume_ml",
-        "concentration_mg_per_ml",
-        "infusion_minutes",
-        "label_revision",
-    )
-    return {k: numbers.get(k) for k in keep}
+    return {
+        "dose_mg": numbers["dose_mg"],
+        "bsa_m2": numbers["bsa_m2"],
+        "vial": numbers["vial"],
+        "vials": numbers["vials"],
+        "withdraw_ml": numbers["withdraw_ml"],
+        "diluent": numbers["diluent"],
+        "diluent_ml": numbers["diluent_ml"],
+        "final_volume_ml": numbers["final_volume_ml"],
+        "concentration_mg_per_ml": numbers["concentration_mg_per_ml"],
+        "infusion_minutes": numbers["infusion_minutes"],
+        "label_revision": numbers["label_revision"],
+    }
 
 
 def _not_after_now(name: str, when: datetime, now: datetime) -> None:
