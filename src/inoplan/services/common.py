@@ -11,17 +11,37 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NotRequired, Protocol, TypedDict
 
 from inoplan.errors import InvalidInput
 
 __all__ = [
+    "CourseDocumentJson",
+    "StoredCourseJson",
     "assemble_document",
     "canonical_json",
     "check_username",
+    "document_of",
     "document_sha256",
     "to_json_value",
 ]
+
+
+class CourseDocumentJson(TypedDict):
+    """A course document (docs/course-document.md) as stored and exported: checked at the door
+    by ``inoplan.document`` (``CourseDocument``); its blocks and events are that JSON."""
+
+    label: NotRequired[str]
+    patient: dict[str, Any]
+    plan: dict[str, Any]
+    events: list[dict[str, Any]]
+
+
+class StoredCourseJson(CourseDocumentJson):
+    """A stored course document with its id and version (``GET /courses/{id}``)."""
+
+    id: int
+    version: int
 
 
 def canonical_json(value: Any) -> str:
@@ -33,15 +53,44 @@ def document_sha256(document: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()
 
 
-def assemble_document(course: Any, events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+class CourseBlocks(Protocol):
+    """What a stored course row holds of its document (``records.CourseRecord``)."""
+
+    @property
+    def has_label(self) -> bool: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def patient_doc(self) -> dict[str, Any]: ...
+    @property
+    def plan_doc(self) -> dict[str, Any]: ...
+
+
+def assemble_document(
+    course: CourseBlocks, events: Sequence[Mapping[str, Any]]
+) -> CourseDocumentJson:
     """The course document as stored: a course record's blocks and its events' data."""
-    document: dict[str, Any] = {}
+    data = [e if isinstance(e, dict) else dict(e) for e in events]  # the stored dicts as they are
     if course.has_label:
-        document["label"] = course.label
-    document["patient"] = course.patient_doc
-    document["plan"] = course.plan_doc
-    document["events"] = list(events)
-    return document
+        return {
+            "label": course.label,
+            "patient": course.patient_doc,
+            "plan": course.plan_doc,
+            "events": data,
+        }
+    return {"patient": course.patient_doc, "plan": course.plan_doc, "events": data}
+
+
+def document_of(stored: StoredCourseJson) -> CourseDocumentJson:
+    """The course document of a stored course: without its ``id`` and ``version``."""
+    if "label" in stored:
+        return {
+            "label": stored["label"],
+            "patient": stored["patient"],
+            "plan": stored["plan"],
+            "events": stored["events"],
+        }
+    return {"patient": stored["patient"], "plan": stored["plan"], "events": stored["events"]}
 
 
 def to_json_value(value: Any) -> Any:

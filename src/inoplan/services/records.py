@@ -21,6 +21,8 @@ from inoplan import DISCLAIMER, __version__
 from inoplan.errors import Conflict, InvalidInput, NotFound
 from inoplan.services.audit import iter_audit
 from inoplan.services.common import (
+    CourseDocumentJson,
+    StoredCourseJson,
     assemble_document,
     check_username,
     document_sha256,
@@ -216,7 +218,7 @@ def _clean_document(document: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _assemble(course: CourseRecord, events: Sequence[EventRecord]) -> dict[str, Any]:
+def _assemble(course: CourseRecord, events: Sequence[EventRecord]) -> CourseDocumentJson:
     return assemble_document(course, [e.data for e in events])
 
 
@@ -778,7 +780,7 @@ class ParsedCourses:
 PARSED_COURSES = ParsedCourses()
 
 
-def _load(uow_factory: UowFactory, course_id: int) -> tuple[CourseRecord, dict[str, Any]]:
+def _load(uow_factory: UowFactory, course_id: int) -> tuple[CourseRecord, CourseDocumentJson]:
     with uow_factory() as uow:
         course = uow.courses.get(course_id)
         if course is None:
@@ -787,7 +789,7 @@ def _load(uow_factory: UowFactory, course_id: int) -> tuple[CourseRecord, dict[s
     return course, _assemble(course, events)
 
 
-def course_document(uow_factory: UowFactory, course_id: int) -> dict[str, Any]:
+def course_document(uow_factory: UowFactory, course_id: int) -> StoredCourseJson:
     """The course document as stored, with ``id`` and ``version``."""
     course, document = _load(uow_factory, course_id)
     return {**document, "id": course.id, "version": course.version}
@@ -802,7 +804,7 @@ def course_version(uow_factory: UowFactory, course_id: int) -> int:
     return int(course.version)
 
 
-def export_document(uow_factory: UowFactory, course_id: int) -> dict[str, Any]:
+def export_document(uow_factory: UowFactory, course_id: int) -> CourseDocumentJson:
     """The course document alone (no service fields), readable by ``inoplan evaluate``."""
     return _load(uow_factory, course_id)[1]
 

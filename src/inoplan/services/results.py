@@ -581,14 +581,14 @@ def _apply(
     """
     from inoplan.document import parse_course
     from inoplan.services import guards
+    from inoplan.services.common import document_of
     from inoplan.services.records import append_event, course_document
 
     applied: list[str] = []
     notes: list[str] = []
     for _ in range(5):
-        document = course_document(uow_factory, course_id)
-        version = int(document.pop("version"))
-        document.pop("id", None)
+        stored = course_document(uow_factory, course_id)
+        version, document = stored["version"], document_of(stored)
         planned = plan_events(
             document["events"],
             results,

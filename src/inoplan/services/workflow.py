@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any, Final, NotRequired, TypedDict
 from inoplan.domain.course import PREMEDICATION_AGENTS
 from inoplan.domain.units import MINUTES_PER_HOUR
 from inoplan.errors import Conflict, Forbidden, InvalidInput
-from inoplan.services.common import to_json_value
+from inoplan.services.common import CourseDocumentJson, document_of, to_json_value
 from inoplan.services.ports import UnitOfWork, UowFactory
 from inoplan.services.render import CycleJson, Number
 
@@ -264,13 +264,12 @@ def day_states(
     return out
 
 
-def _load(uow_factory: UowFactory, course_id: int) -> tuple[int, dict[str, Any]]:
+def _load(uow_factory: UowFactory, course_id: int) -> tuple[int, CourseDocumentJson]:
     """The course version and document (raises NotFound)."""
     from inoplan.services.records import course_document
 
     stored = course_document(uow_factory, course_id)
-    version = int(stored["version"])
-    return version, {k: v for k, v in stored.items() if k not in ("id", "version")}
+    return stored["version"], document_of(stored)
 
 
 def _current(uow_factory: UowFactory, course_id: int, cycle: int, day: int) -> TreatmentDay | None:
@@ -609,7 +608,7 @@ def _still_give(
     day: int,
     on: date,
     policy: Any,
-) -> tuple[int, dict[str, Any], NextDoseJson]:
+) -> tuple[int, CourseDocumentJson, NextDoseJson]:
     """The decision must still be to give this day at the released dose (else Conflict)."""
     version, document = _load(uow_factory, course_id)
     decision = _decide(document, on, policy)

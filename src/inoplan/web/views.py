@@ -17,8 +17,10 @@ from inoplan import DISCLAIMER
 from inoplan.domain.course import correction_targets, document_links
 from inoplan.errors import CdsError, InvalidInput, NoDoseToPrepare
 from inoplan.services.auth import Principal, can, event_action
+from inoplan.services.common import document_of
 
 if TYPE_CHECKING:
+    from inoplan.services.common import CourseDocumentJson
     from inoplan.services.records import ShownDecisionJson
     from inoplan.services.render import PlanJson
 
@@ -303,7 +305,7 @@ class CourseView:
     course_id: int
     version: int
     on: date
-    document: dict[str, Any]
+    document: CourseDocumentJson
     decision: ShownDecisionJson
     plan: PlanJson
     cycles: list[dict[str, Any]]
@@ -475,8 +477,8 @@ def course_view(
         database, course_id, on, actor=principal.username, **_policy_kwargs(policy)
     )
     stored = course_document(database, course_id)
-    version = int(stored["version"])
-    document = {k: v for k, v in stored.items() if k not in ("id", "version")}
+    version = stored["version"]
+    document = document_of(stored)
     course = load_course(document)  # parsed once for the plan and the plots
     # the timeline is the engine's plan as of the page's date: the decision's schedule
     plan = plan_course_as_of(course, on, **_policy_kwargs(policy))
@@ -677,8 +679,7 @@ def worksheet_view(
             f"no dose to prepare: the decision for {on.isoformat()} is "
             f"{STATUS_TEXT.get(status, status)}" + (f": {why}" if why else "")
         )
-    stored = course_document(database, course_id)
-    document = {k: v for k, v in stored.items() if k not in ("id", "version")}
+    document = document_of(course_document(database, course_id))
     plan = plan_document(document, on, **_policy_kwargs(policy))
     body = {
         k: plan.get(k)
@@ -763,8 +764,7 @@ def handout_view(
     decision = show_decision(
         database, course_id, on, actor=principal.username, **_policy_kwargs(policy)
     )
-    stored = course_document(database, course_id)
-    document = {k: v for k, v in stored.items() if k not in ("id", "version")}
+    document = document_of(course_document(database, course_id))
     plan = plan_document(document, on, **_policy_kwargs(policy))  # as of the handout's date
     course = load_course(document)
     label = load_label(course.label)
