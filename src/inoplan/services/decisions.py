@@ -47,6 +47,7 @@ from inoplan.services.records import (
 )
 
 if TYPE_CHECKING:
+    from inoplan.domain.policy import SitePolicy
     from inoplan.services.render_decision import DecisionJson
 
 __all__ = [
@@ -112,7 +113,7 @@ class DayDecisions:
 
 
 def course_decision(
-    uow_factory: UowFactory, course_id: int, on: date, *, policy: Any = None
+    uow_factory: UowFactory, course_id: int, on: date, *, policy: SitePolicy | None = None
 ) -> DecisionJson:
     """The decision for ``on`` computed from the stored course (docs/decision.md JSON)."""
     return _decide(export_document(uow_factory, course_id), on, policy)
@@ -123,7 +124,7 @@ def refresh_decision(
     course_id: int,
     on: date,
     *,
-    policy: Any = None,
+    policy: SitePolicy | None = None,
     clock: Any = _utc_now,
 ) -> str:
     """Recompute and store the course's decision for ``on`` after a write; returns its status
@@ -158,7 +159,7 @@ def refresh_decision(
     return decision["status"]
 
 
-def _decide(document: Mapping[str, Any], on: date, policy: Any) -> DecisionJson:
+def _decide(document: Mapping[str, Any], on: date, policy: SitePolicy | None) -> DecisionJson:
     from inoplan.services.courses import decide_document
 
     kwargs = {} if policy is None else {"policy": policy}
@@ -225,7 +226,7 @@ def day_decisions(
     uow_factory: UowFactory,
     on: date,
     *,
-    policy: Any = None,
+    policy: SitePolicy | None = None,
     patient: str = "",
     clock: Any = _utc_now,
 ) -> DayDecisions:

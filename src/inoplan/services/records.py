@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from inoplan import DISCLAIMER, __version__
 from inoplan.errors import Conflict, InvalidInput, NotFound
@@ -32,6 +32,9 @@ from inoplan.services.decision_store import acknowledges, deciding_rules
 from inoplan.services.ports import AuditRecord, UnitOfWork, UowFactory, UserRecord
 from inoplan.services.render import PlanJson
 from inoplan.services.render_decision import DecisionJson
+
+if TYPE_CHECKING:
+    from inoplan.domain.policy import SitePolicy
 
 __all__ = [
     "AcknowledgementRecord",
@@ -851,7 +854,7 @@ def get_patient_by_key(uow_factory: UowFactory, key: int) -> PatientRecord:
     return patient
 
 
-def _policy_kwargs(policy: Any) -> dict[str, Any]:
+def _policy_kwargs(policy: SitePolicy | None) -> dict[str, Any]:
     return {} if policy is None else {"policy": policy}
 
 
@@ -873,7 +876,7 @@ class ShownDecisionJson(DecisionJson):
 
 
 def plan_course(
-    uow_factory: UowFactory, course_id: int, *, on: date, policy: Any = None
+    uow_factory: UowFactory, course_id: int, *, on: date, policy: SitePolicy | None = None
 ) -> CoursePlanJson:
     """The calendar of the course as of ``on`` (as ``inoplan plan --on --json``): what is known
     by then and the decision of that day, so a plan and a decision of one date agree. Every
@@ -898,7 +901,7 @@ def show_decision(
     *,
     actor: str,
     clock: Clock = utc_now,
-    policy: Any = None,
+    policy: SitePolicy | None = None,
 ) -> ShownDecisionJson:
     """Decide the course on ``on`` (as ``inoplan evaluate``), record it as shown, return it.
 
@@ -1041,7 +1044,7 @@ def acknowledge_course(
     *,
     actor: str,
     note: str | None = None,
-    policy: Any = None,
+    policy: SitePolicy | None = None,
     clock: Clock = utc_now,
 ) -> AcknowledgementRecord:
     """Record that a prescriber acknowledged the course's decision to stop treatment on ``on``.

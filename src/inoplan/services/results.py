@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from inoplan.domain.results import (
     InboundMessage,
@@ -44,6 +44,9 @@ from inoplan.domain.results import (
 )
 from inoplan.errors import Conflict, InvalidInput, NotFound
 from inoplan.services.records import Clock, Page, UowFactory, utc_now
+
+if TYPE_CHECKING:
+    from inoplan.domain.policy import SitePolicy
 
 __all__ = [
     "MATCHING_PROBLEMS",
@@ -189,7 +192,7 @@ def ingest(
     actor: str,
     on: date,
     now: datetime,
-    policy: Any = None,
+    policy: SitePolicy | None = None,
     clock: Clock = utc_now,
 ) -> Outcome:
     """Store, check, match and record one message (see the module docstring).
@@ -279,7 +282,7 @@ def reprocess(
     actor: str,
     on: date,
     now: datetime,
-    policy: Any = None,
+    policy: SitePolicy | None = None,
     clock: Clock = utc_now,
 ) -> Outcome:
     """Run a parked or rejected message again (after the site policy or a course changed)."""
@@ -299,7 +302,7 @@ def _process(
     actor: str,
     on: date,
     now: datetime,
-    policy: Any,
+    policy: SitePolicy | None,
     clock: Clock,
 ) -> Outcome:
     finish = _Finisher(uow_factory, message_id, message, actor, clock)
@@ -334,7 +337,7 @@ def _record(
     actor: str,
     on: date,
     now: datetime,
-    policy: Any,
+    policy: SitePolicy | None,
     state: str = "applied",
     resolution: str | None = None,
 ) -> Outcome:
@@ -367,7 +370,7 @@ def _record(
     )
 
 
-def _refresh(uow_factory: UowFactory, course_id: int, on: date, policy: Any) -> str:
+def _refresh(uow_factory: UowFactory, course_id: int, on: date, policy: SitePolicy | None) -> str:
     from inoplan.services.decisions import refresh_decision
 
     return refresh_decision(uow_factory, course_id, on, policy=policy)
@@ -509,7 +512,7 @@ def _audit_duplicate(
 
 
 def _match(
-    uow_factory: UowFactory, group: PatientResults, on: date, policy: Any
+    uow_factory: UowFactory, group: PatientResults, on: date, policy: SitePolicy | None
 ) -> tuple[int | None, Problem | None]:
     with uow_factory() as uow:
         found = {}
@@ -551,7 +554,7 @@ def _match(
     return active[0], None
 
 
-def _active(uow_factory: UowFactory, course_id: int, on: date, policy: Any) -> bool:
+def _active(uow_factory: UowFactory, course_id: int, on: date, policy: SitePolicy | None) -> bool:
     """A course is active unless its decision on ``on`` is complete or discontinue."""
     from inoplan.errors import CdsError
     from inoplan.services.decisions import course_decision
@@ -685,7 +688,7 @@ def assign(
     note: str,
     on: date,
     now: datetime,
-    policy: Any = None,
+    policy: SitePolicy | None = None,
     clock: Clock = utc_now,
 ) -> Outcome:
     """A person assigns a parked message to a course (the patient match they made is audited).

@@ -59,6 +59,7 @@ from inoplan.services.ports import UnitOfWork, UowFactory
 from inoplan.services.render import CycleJson, Number
 
 if TYPE_CHECKING:
+    from inoplan.domain.policy import SitePolicy
     from inoplan.services.dosing import DoseJson
     from inoplan.services.render import PlanJson
     from inoplan.services.render_decision import DecisionJson, NextDoseJson
@@ -308,7 +309,7 @@ def _why(decision: Mapping[str, Any]) -> str:
     return "; ".join(f"{r.get('message', '')} ({r.get('citation', '')})" for r in deciding[:3])
 
 
-def _decide(document: Mapping[str, Any], on: date, policy: Any) -> DecisionJson:
+def _decide(document: Mapping[str, Any], on: date, policy: SitePolicy | None) -> DecisionJson:
     from inoplan.services.courses import decide_document
 
     kwargs = {} if policy is None else {"policy": policy}
@@ -350,7 +351,7 @@ def day_parameters(
     decision: Mapping[str, Any],
     on: date,
     *,
-    policy: Any = None,
+    policy: SitePolicy | None = None,
 ) -> list[ParameterJson]:
     """The lab parameters of the decision's due dose on ``on``: value, whether met, citation.
 
@@ -553,7 +554,7 @@ def release(
     role: str | None = None,
     now: datetime | None = None,
     note: str | None = None,
-    policy: Any = None,
+    policy: SitePolicy | None = None,
 ) -> TreatmentDay:
     """A prescriber releases the dose: the engine's decision for today must be to give it.
 
@@ -607,7 +608,7 @@ def _still_give(
     cycle: int,
     day: int,
     on: date,
-    policy: Any,
+    policy: SitePolicy | None,
 ) -> tuple[int, CourseDocumentJson, NextDoseJson]:
     """The decision must still be to give this day at the released dose (else Conflict)."""
     version, document = _load(uow_factory, course_id)
@@ -634,7 +635,7 @@ def verify(
     role: str | None = None,
     now: datetime | None = None,
     note: str | None = None,
-    policy: Any = None,
+    policy: SitePolicy | None = None,
 ) -> TreatmentDay:
     """A pharmacist verifies the released dose: the mg they checked must equal it."""
     step = STEPS["verify"]
@@ -755,7 +756,7 @@ def prepare(
     prepared_at: time | None = None,
     now: datetime | None = None,
     note: str | None = None,
-    policy: Any = None,
+    policy: SitePolicy | None = None,
 ) -> TreatmentDay:
     """A pharmacist records the preparation (lot, expiry, the worksheet's numbers), with an
     independent second signer who re-enters their password."""
@@ -812,14 +813,15 @@ def prepare(
 
 
 def _worksheet(
-    document: Mapping[str, Any], due: NextDoseJson, on: date, policy: Any
+    document: Mapping[str, Any], due: NextDoseJson, on: date, policy: SitePolicy | None
 ) -> WorksheetJson:
     """The preparation numbers of the worksheet for this dose (``services.dosing.dose_json``)."""
+    from inoplan.domain.policy import SitePolicy
     from inoplan.services.courses import plan_document
     from inoplan.services.dosing import dose_json
 
-    kwargs = {} if policy is None else {"policy": policy}
-    plan = plan_document(document, on, **kwargs)
+    policy = policy or SitePolicy()
+    plan = plan_document(document, on, policy=policy)
     if plan.get("height_cm") is None or plan.get("weight_kg") is None:
         raise InvalidInput("vitals", "no height and weight on record: record vitals first")
     numbers: DoseJson = to_json_value(
@@ -830,7 +832,7 @@ def _worksheet(
             vial=document.get("plan", {}).get("vial"),
             formula=str(plan.get("bsa_formula", "mosteller")),
             label=str(document.get("label", "us")),
-            **kwargs,
+            policy=policy,
         )
     )
     if not _same_mg(numbers["dose_mg"], due["dose_mg"]):
@@ -1211,7 +1213,7 @@ def roadmap(
     decision: Mapping[str, Any] | None = None,
     plan: PlanJson | None = None,
     document: Mapping[str, Any] | None = None,
-    policy: Any = None,
+    policy: SitePolicy | None = None,
 ) -> RoadmapJson:
     """Cycles x days: each dose's state, its steps, and its lab parameters.
 
