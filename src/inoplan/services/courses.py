@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inoplan.document import parse_course
 from inoplan.domain.course import Course
@@ -16,7 +16,9 @@ from inoplan.domain.planner import TreatmentPlan
 from inoplan.domain.policy import SitePolicy
 from inoplan.knowledge.loader import load_label
 from inoplan.services.render import PlanJson, plan_to_json
-from inoplan.services.render_decision import DecisionJson, decision_to_json
+
+if TYPE_CHECKING:  # the decision's renderer loads the engine: only when deciding
+    from inoplan.services.render_decision import DecisionJson
 
 __all__ = [
     "decide_course",
@@ -67,6 +69,7 @@ def plan_and_decide(
     from inoplan.domain.engine.plan import plan_as_of
     from inoplan.domain.planner import plan_course
     from inoplan.knowledge.qt import load_qt_drugs
+    from inoplan.services.render_decision import decision_to_json
 
     label = load_label(course.label)
     plan_course(course, label, policy=policy)  # the whole record must be plannable (or 4xx)
@@ -105,6 +108,7 @@ def decide_course(course: Course, on: date, *, policy: SitePolicy = SitePolicy()
     """The decision for ``on`` (docs/decision.md) for a validated course."""
     from inoplan.domain.engine import evaluate
     from inoplan.knowledge.qt import load_qt_drugs
+    from inoplan.services.render_decision import decision_to_json
 
     label = load_label(course.label)
     decision = evaluate(course, label, on, policy=policy, qt_drugs=load_qt_drugs())

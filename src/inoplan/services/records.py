@@ -30,23 +30,21 @@ from inoplan.services.common import (
 )
 from inoplan.services.decision_store import acknowledges, deciding_rules
 from inoplan.services.ports import AuditRecord, UnitOfWork, UowFactory, UserRecord
-from inoplan.services.render import PlanJson
-from inoplan.services.render_decision import DecisionJson
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the JSON shapes (the renderers load the engine: only when deciding)
     from inoplan.domain.policy import SitePolicy
+    from inoplan.services.render import CoursePlanJson, PlanJson
+    from inoplan.services.render_decision import DecisionJson, ShownDecisionJson
 
 __all__ = [
     "AcknowledgementRecord",
     "AuditRecord",
-    "CoursePlanJson",
     "CourseRecord",
     "CourseRef",
     "DecisionRecord",
     "EventRecord",
     "Page",
     "PatientRecord",
-    "ShownDecisionJson",
     "StoredDecision",
     "UnitOfWork",
     "UowFactory",
@@ -856,23 +854,6 @@ def get_patient_by_key(uow_factory: UowFactory, key: int) -> PatientRecord:
 
 def _policy_kwargs(policy: SitePolicy | None) -> dict[str, Any]:
     return {} if policy is None else {"policy": policy}
-
-
-class CoursePlanJson(PlanJson):
-    """``GET /courses/{id}/plan``: ``inoplan plan --on --json`` and the stored course's id and
-    version."""
-
-    course_id: int
-    course_version: int
-
-
-class ShownDecisionJson(DecisionJson):
-    """``GET /courses/{id}/decision``: the decision (docs/decision.md), the record of it as
-    shown, and the course it was computed from."""
-
-    decision_id: int
-    course_id: int
-    course_version: int
 
 
 def plan_course(

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # start-up: ``dose`` loads no planner, ``bsa`` not even the l
 
 __all__ = [
     "CitationJson",
+    "CoursePlanJson",
     "CycleJson",
     "DeadlinesJson",
     "Number",
@@ -112,6 +113,14 @@ class PlanJson(TypedDict):
     notes: list[str]
     citations: list[CitationJson]
     disclaimer: str
+
+
+class CoursePlanJson(PlanJson):
+    """``GET /courses/{id}/plan`` (``records.plan_course``): the plan and the stored course's
+    id and version."""
+
+    course_id: int
+    course_version: int
 
 
 class DeadlinesJson(TypedDict):

@@ -21,6 +21,7 @@ __all__ = [
     "ModificationJson",
     "NextDoseJson",
     "ReasonJson",
+    "ShownDecisionJson",
     "decision_to_json",
 ]
 
@@ -111,6 +112,15 @@ class DecisionJson(TypedDict):
     course_state: Any  # the engine's course state, as JSON
     disclaimer: str
     label_name: NotRequired[str]
+
+
+class ShownDecisionJson(DecisionJson):
+    """``GET /courses/{id}/decision`` (``records.show_decision``): the decision, the record of
+    it as shown, and the course it was computed from."""
+
+    decision_id: int
+    course_id: int
+    course_version: int
 
 
 def _reason_json(r: Reason) -> ReasonJson:

@@ -21,8 +21,8 @@ from inoplan.services.common import document_of
 
 if TYPE_CHECKING:
     from inoplan.services.common import CourseDocumentJson
-    from inoplan.services.records import ShownDecisionJson
     from inoplan.services.render import PlanJson
+    from inoplan.services.render_decision import ShownDecisionJson
 
 __all__ = [
     "BADGE_TEXT",
