@@ -23,7 +23,7 @@ several times).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -170,7 +170,7 @@ def database() -> Iterator[Any]:
     db.dispose()
 
 
-def _planned_bound(document: dict[str, Any], written: dict[str, Any]) -> Decimal | None:
+def _planned_bound(document: Mapping[str, Any], written: dict[str, Any]) -> Decimal | None:
     """The most mg the engine's plan of ``document`` (the course before the write, without the
     dose a correction replaces) lets the written dose be, or None when it plans no such dose."""
     from inoplan.document import parse_course
@@ -200,12 +200,13 @@ def check_door(database: Any, plan: list[tuple[dict[str, Any], str | None]]) -> 
     """Write each event; every accepted administration must satisfy the module's property."""
     from inoplan.services import records
     from inoplan.services.auth import can
+    from inoplan.services.common import document_of
 
     course = records.create_course(database, BASE, actor="door", role="prescriber", now=NOW).id
     accepted = 0
     for data, role in plan:
         before = records.course_document(database, course)
-        document = {k: v for k, v in before.items() if k not in ("id", "version")}
+        document = document_of(before)
         try:
             records.append_event(
                 database,

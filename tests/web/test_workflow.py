@@ -12,6 +12,7 @@ import pytest
 
 from inoplan.errors import Conflict, Forbidden, InvalidInput, TooManyAttempts
 from inoplan.services import workflow
+from inoplan.services.render_decision import AlertJson
 from inoplan.services.workflow import SecondSigner
 
 from .conftest import SECOND_NURSE, TODAY, course_document, csrf_of, login, password_for
@@ -589,12 +590,12 @@ def _prepared(db: Any, course_id: int) -> None:
     _prepare(db, course_id)
 
 
-def _alerts(db: Any, course_id: int) -> dict[str, dict[str, Any]]:
+def _alerts(db: Any, course_id: int) -> dict[str, AlertJson]:
+    from inoplan.services.common import document_of
     from inoplan.services.courses import decide_document
     from inoplan.services.records import course_document as stored
 
-    document = {k: v for k, v in stored(db, course_id).items() if k not in ("id", "version")}
-    decision = decide_document(document, TODAY)
+    decision = decide_document(document_of(stored(db, course_id)), TODAY)
     return {a["code"]: a for a in decision["alerts"]}
 
 
@@ -632,6 +633,7 @@ def test_observation_below_at_and_above_the_labels_hour(
         assert alert["inputs"]["reason"] == reason
     road = workflow.roadmap(db, course_id, TODAY)
     day = next(d for c in road["cycles"] for d in c["days"] if (d["cycle"], d["day"]) == (1, 8))
+    assert day["administration"] is not None
     assert day["administration"]["observation_min"] == observed
     assert day["administration"]["observation_short"] is short
 
