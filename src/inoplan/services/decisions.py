@@ -24,7 +24,7 @@ course version, whichever worker writes last.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -40,6 +40,8 @@ from inoplan.services.decision_store import (
     summarise,
 )
 from inoplan.services.records import (
+    CourseRecord,
+    EventRecord,
     StoredDecision,
     UowFactory,
     export_document,
@@ -334,7 +336,11 @@ def day_decisions(
 
 
 def _recompute(
-    stored: StoredDecision, course: Any, events: Any, on: date, policy: Any
+    stored: StoredDecision,
+    course: CourseRecord,
+    events: Sequence[EventRecord],
+    on: date,
+    policy: SitePolicy | None,
 ) -> tuple[TodayDecision, DecisionJson | None]:
     """The course's row computed from its events, with the decision (``None``: an error row
     naming why the course cannot be decided; one bad course must not hide the others)."""
