@@ -67,6 +67,7 @@ class DoseJson(PreparedJson):
     engine_version: str
     disclaimer: str
 
+
 _RESPONSES = ("CR", "CRi", "PR", "NR")
 
 
