@@ -402,6 +402,8 @@ CLAIM_REFUSALS: dict[str, tuple[dict[str, Any], str]] = {
     "jti a number": (_claims(jti=12), "invalid token (InvalidJTIError)"),
     "sub a number": (_claims(sub=12), "invalid token (InvalidSubjectError)"),
     "exp a string": (_claims(exp="soon"), "exp/iat not numbers"),
+    "exp beyond a double": (_claims(exp=10**400), "malformed token"),  # was a 500 (OverflowError)
+    "iat beyond a double": (_claims(iat=-(10**400)), "malformed token"),
     "jti too long": (_claims(jti="j" * 256), "iss or jti too long"),
 }
 
