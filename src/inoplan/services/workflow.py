@@ -24,7 +24,9 @@ give       prepared->given     ``dose.give`` (nurse)  still "give" at the prepar
                                                      appended through ``records.append_event``
                                ``dose.cosign_give``  (write-time guards) in the SAME transaction
                                                      as the state change; start and end, pre-
-                                                     medication, reactions, end of observation
+                                                     medication and observation on the event
+                                                     (a reason when short of the label's),
+                                                     reactions, end of observation
 withdraw   released/verified/  ``dose.withdraw``     a reason; the day is "ordered" again (the
            prepared->ordered                         earlier steps stay in its history)
 =========  ==================  ====================  =========================================
