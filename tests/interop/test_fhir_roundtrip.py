@@ -408,3 +408,19 @@ def test_a_task_that_is_not_ours_is_skipped_and_ours_needs_its_reason() -> None:
     with pytest.raises(InvalidInput) as refused:
         bundle_to_document(bundle)
     assert refused.value.field == f"Task/{task['id']}.reasonCode.text"
+
+
+def test_an_imported_dose_observed_too_briefly_needs_its_reason() -> None:
+    """The course document's rule holds on the FHIR import too (validate_import)."""
+    from inoplan.errors import InvalidInput
+    from inoplan.interop.fhir_in import validate_import
+
+    document = course("01-first-dose.yaml")
+    dose = {"date": "2027-03-01", "type": "administration", "cycle": 1, "day": 1, "dose_mg": 1.46}
+    document["events"].append({**dose, "observation_min": 59, "observation_reason": "left"})
+    bundle = export_bundle(document, plan=plan_document(document, date(2027, 3, 2)))
+    [given] = by_type(bundle, "MedicationAdministration")
+    given["extension"] = [e for e in given["extension"] if "observation_reason" not in e["url"]]
+    with pytest.raises(InvalidInput) as refused:
+        validate_import(bundle_to_document(bundle))
+    assert refused.value.field.endswith("observation_reason")

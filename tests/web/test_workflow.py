@@ -710,6 +710,13 @@ def test_the_web_give_form_asks_for_the_reasons_and_keeps_what_was_typed(
     assert "Observation after the infusion cut short" in page or "OBSERVATION_SHORT" in page
     assert "not given: antihistamine" in page and "antihistamine not in stock" in page
     assert "ambulance transfer" in page
+    # the Today list counts the course's warnings (the two new ones among them; their codes and
+    # texts are on the course page above)
+    today = client.get("/?show=all").text
+    counted = re.search(r'sev-warning">(\d+) warning', today)
+    warnings = {c for c, a in _alerts(db, course_id).items() if a["severity"] == "warning"}
+    assert {"OBSERVATION_SHORT", "PREMEDICATION_NOT_GIVEN"} <= warnings
+    assert counted is not None and int(counted.group(1)) == len(warnings)
     # the history list shows the event's own facts
     assert "premedication: corticosteroid, antipyretic" in page
     assert "observed after the infusion 59 min" in page
