@@ -208,6 +208,20 @@ def test_prune_keeps_the_last_days(database: Any) -> None:
     assert statuses(database, TODAY)[course] == ("give", False)
 
 
+@pytest.mark.parametrize(
+    ("days", "stored"), [(-8, False), (-7, True), (7, True), (8, False), (30_000, False)]
+)
+def test_only_days_near_today_are_stored(database: Any, days: int, stored: bool) -> None:
+    """Review: any reader could fill the store with far-future days (pruning removes only past
+    days). A day outside RETAIN_DAYS before to STORE_AHEAD_DAYS after today is computed, shown
+    and not stored."""
+    [course] = add(database, 1)
+    on = TODAY + timedelta(days=min(days, 20_000))
+    first = statuses(database, on, today=TODAY)
+    assert first[course][1] is True  # computed for the request
+    assert statuses(database, on, today=TODAY)[course][1] is (not stored)
+
+
 @pytest.mark.postgres
 def test_two_workers_refreshing_the_same_day_agree_without_deadlock(
     postgres_schema_url: str,

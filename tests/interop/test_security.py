@@ -388,6 +388,7 @@ def _claims(**changes: Any) -> dict[str, Any]:
     return claims
 
 
+NOT_NUMBERS = "exp/iat/nbf not numbers"
 CLAIM_REFUSALS: dict[str, tuple[dict[str, Any], str]] = {
     "no iss": (_claims(iss=None), "issuer not trusted"),
     "no aud": (_claims(aud=None), "invalid token (MissingRequiredClaimError)"),
@@ -401,7 +402,17 @@ CLAIM_REFUSALS: dict[str, tuple[dict[str, Any], str]] = {
     "aud a prefix of the URL": (_claims(aud=AUD[:-1]), "wrong audience"),
     "jti a number": (_claims(jti=12), "invalid token (InvalidJTIError)"),
     "sub a number": (_claims(sub=12), "invalid token (InvalidSubjectError)"),
-    "exp a string": (_claims(exp="soon"), "exp/iat not numbers"),
+    "exp a string": (_claims(exp="soon"), NOT_NUMBERS),
+    # review: float("NaN") passed every comparison (iat NaN skipped the maximum lifetime;
+    # exp NaN was a 500 in remember())
+    "iat the string NaN": (_claims(iat="NaN", exp=NOW + 10 * 365 * 86400), NOT_NUMBERS),
+    "exp the string NaN": (_claims(exp="NaN"), NOT_NUMBERS),
+    "exp a numeric string": (_claims(exp=str(NOW + 300)), NOT_NUMBERS),
+    "nbf the string NaN": (_claims(nbf="NaN"), NOT_NUMBERS),
+    "exp true": (_claims(exp=True), NOT_NUMBERS),
+    "iat false": (_claims(iat=False), NOT_NUMBERS),
+    "exp after year 9999": (_claims(exp=253_402_300_800, iat=253_402_300_000), NOT_NUMBERS),
+    "iat before 1970": (_claims(iat=-1), NOT_NUMBERS),
     "exp beyond a double": (_claims(exp=10**400), "malformed token"),  # was a 500 (OverflowError)
     "iat beyond a double": (_claims(iat=-(10**400)), "malformed token"),
     "jti too long": (_claims(jti="j" * 256), "iss or jti too long"),
@@ -419,6 +430,8 @@ def test_claims_are_checked_after_the_signature(case: str) -> None:
 
 def test_claims_just_inside_the_limits_are_accepted() -> None:
     verifier, _ = sandbox_verifier()
+    # a NumericDate may be a non-integer JSON number (RFC 7519 section 2)
+    assert verifier.verify(_signed(_claims(jti="j-f", exp=NOW + 299.5, iat=NOW + 0.25)), AUD)
     claims = verifier.verify(_signed(_claims(jti="j" * 255, sub="Practitioner/1")), AUD)
     assert claims["jti"] == "j" * 255 and claims["sub"] == "Practitioner/1"
     assert verifier.verify(_signed(_claims(jti="j-2", aud=["https://other", AUD])), AUD)

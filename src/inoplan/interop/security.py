@@ -29,6 +29,7 @@ import base64
 import binascii
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -316,7 +317,12 @@ class CdsTokenVerifier:
 
     def remember(self, claims: Mapping[str, Any]) -> None:
         """Record the token's ``jti`` until it expires; raise TokenRejected on a replay."""
-        expires_at = datetime.fromtimestamp(float(claims["exp"]), tz=UTC)
+        exp = _numeric_date(claims.get("exp"))
+        if exp is None:
+            raise TokenRejected(
+                "exp/iat/nbf not numbers", iss=str(claims.get("iss")), jti=str(claims.get("jti"))
+            )
+        expires_at = datetime.fromtimestamp(exp, tz=UTC)
         if not self._store.remember(str(claims["iss"]), str(claims["jti"]), expires_at):
             raise TokenRejected("replayed jti", iss=str(claims["iss"]), jti=str(claims["jti"]))
 
@@ -324,11 +330,11 @@ class CdsTokenVerifier:
         self, claims: Mapping[str, Any], issuer: TrustedIssuer, iss: str | None, jti: str | None
     ) -> None:
         now = self._clock()
-        try:
-            exp, iat = float(claims["exp"]), float(claims["iat"])
-            nbf = float(claims["nbf"]) if "nbf" in claims else None
-        except (TypeError, ValueError):
-            raise TokenRejected("exp/iat not numbers", iss=iss, jti=jti) from None
+        exp, iat = _numeric_date(claims["exp"]), _numeric_date(claims["iat"])
+        nbf = _numeric_date(claims["nbf"]) if "nbf" in claims else None
+        if exp is None or iat is None or ("nbf" in claims and nbf is None):
+            # RFC 7519 section 2: a NumericDate is a JSON number (not a string, not a boolean)
+            raise TokenRejected("exp/iat/nbf not numbers", iss=iss, jti=jti)
         if exp <= now - self._leeway:
             raise TokenRejected("expired", iss=iss, jti=jti)
         if iat > now + self._leeway:
@@ -466,3 +472,20 @@ def _fetch_jwks(url: str, *, transport: Any = None) -> Mapping[str, Any]:
         raise ValueError("redirect refused")
     data: Mapping[str, Any] = response.json()
     return data
+
+
+#: The latest NumericDate accepted: 9999-12-31T23:59:59Z (a datetime can hold it).
+_MAX_NUMERIC_DATE = 253_402_300_799
+
+
+def _numeric_date(value: Any) -> float | None:
+    """A JWT NumericDate (RFC 7519 section 2): an int or a finite float from 0 to year 9999;
+    anything else (a string such as "NaN", a boolean, NaN, an infinity) is None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value) if isinstance(value, int) and abs(value) < 2**63 else value
+    if isinstance(number, int) or not math.isfinite(number):
+        return None
+    if not 0 <= number <= _MAX_NUMERIC_DATE:
+        return None
+    return number

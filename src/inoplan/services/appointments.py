@@ -108,10 +108,12 @@ def _day(cycle: int, day: int) -> None:
 
 def booking_window(day: int, scheduled: date, today: date) -> tuple[date, date | None]:
     """The dates a dose may be booked on: its planned date; for a day 1 already late (planned
-    before today) any date from today on, as the engine starts a late cycle on the day its day 1
-    is given (US PI 2.3: day 1 may be delayed for recovery, never brought forward)."""
+    before today), today: the engine starts a late cycle on the day its day 1 is given (US PI
+    2.3: day 1 may be delayed for recovery, never brought forward). A later date is a further
+    delay, which a prescriber records as a reschedule (with its reason, and the engine's
+    Table 4 warnings for a long interruption) before the day is booked on it."""
     if day == 1 and scheduled < today:
-        return today, None
+        return today, today
     return scheduled, scheduled
 
 
@@ -143,11 +145,16 @@ def _planned_date(
 
 
 def _note(note: str | None) -> str | None:
+    from inoplan.document.models import check_patient_id
+
     text = (note or "").strip()
     if len(text) > NOTE_MAX:
         raise InvalidInput("note", f"at most {NOTE_MAX} characters")
-    if any(ord(ch) < 32 for ch in text):
-        raise InvalidInput("note", "one line of text (no control characters)")
+    if text:
+        try:  # printable characters only, as for identifiers and names
+            check_patient_id(text)
+        except ValueError as exc:
+            raise InvalidInput("note", f"one line of text: {exc}") from None
     return text or None
 
 
@@ -177,6 +184,9 @@ def book(
     _day(cycle, day)
     if starts_at.tzinfo is None:
         raise InvalidInput("starts_at", "a time with its time zone (the clinic's clock)")
+    from inoplan.document.plausibility import check_date
+
+    check_date(starts_at.date(), "starts_at")  # 1900-2099: no overflow on the clinic's clock
     clinic: tzinfo = now.tzinfo or UTC
     local = starts_at.astimezone(clinic)
     today = now.astimezone(clinic).date()
@@ -189,8 +199,9 @@ def book(
     if local.date() < earliest or (latest is not None and local.date() > latest):
         where = (
             f"is planned on {scheduled.isoformat()}"
-            if latest is not None
-            else f"is late (planned on {scheduled.isoformat()}): book it from {today.isoformat()}"
+            if earliest == scheduled
+            else f"is late (planned on {scheduled.isoformat()}): it is booked for today "
+            f"({today.isoformat()})"
         )
         raise InvalidInput(
             "starts_at",

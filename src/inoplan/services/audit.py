@@ -42,7 +42,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, TypedDict
 
-from inoplan.services.common import assemble_document, canonical_json, document_sha256
+from inoplan.services.common import (
+    ascii_int,
+    assemble_document,
+    canonical_json,
+    document_sha256,
+)
 from inoplan.services.ports import AuditRecord, UnitOfWork, UowFactory
 
 __all__ = [
@@ -401,9 +406,10 @@ def anchor(uow_factory: UowFactory, *, actor: str = "system") -> AnchorHead:
 def parse_expect(text: str) -> tuple[int, str]:
     """``"12:ab34..."`` (what ``inoplan audit head`` prints as ``expect``) -> (12, "ab34...")."""
     seq, _, digest = text.partition(":")
-    if not seq.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+    number = ascii_int(seq)
+    if number is None or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         raise ValueError("expected CHAIN_SEQ:HASH as printed by `inoplan audit head`")
-    return int(seq), digest
+    return number, digest
 
 
 # -- verification ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from inoplan.errors import InvalidInput
 __all__ = [
     "CourseDocumentJson",
     "StoredCourseJson",
+    "ascii_int",
     "assemble_document",
     "canonical_json",
     "check_username",
@@ -121,3 +122,12 @@ def check_username(username: str) -> str:
             "username", "1-64 characters: letters, digits, '.', '_', '@', '-' (no spaces)"
         )
     return username
+
+
+def ascii_int(text: str, *, max_digits: int = 18) -> int | None:
+    """``text`` as a non-negative integer when it is 1 to ``max_digits`` ASCII digits, else
+    None. ``str.isdigit`` alone is not enough: it is true for "²" or "٣", which ``int``
+    refuses or reads as another digit."""
+    if not 0 < len(text) <= max_digits or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)

@@ -67,6 +67,10 @@ log = logging.getLogger(__name__)
 #: Stored decisions for days more than this before the day refreshed are deleted by
 #: ``inoplan decisions refresh`` (the Today list of an older day recomputes them).
 RETAIN_DAYS = 7
+#: Days after today whose decisions are stored (a list of tomorrow's clinic, say); a later
+#: day's list is computed when asked and not stored, so nobody can fill the store with far
+#: future days that pruning (of past days) would never remove.
+STORE_AHEAD_DAYS = 7
 
 
 def _utc_now() -> datetime:
@@ -231,8 +235,12 @@ def day_decisions(
     policy: SitePolicy | None = None,
     patient: str = "",
     clock: Any = _utc_now,
+    today: date | None = None,
 ) -> DayDecisions:
     """Every course's decision for ``on`` (oldest course first), read from the store.
+
+    ``today`` (the clinic's date, when the caller knows it): a day outside ``RETAIN_DAYS``
+    before it to ``STORE_AHEAD_DAYS`` after it is computed for the request and not stored.
 
     One query reads every course with its stored decision and newest acknowledgement. Rows that
     are current (same course version, same fingerprint) and whose MAC verifies under the audit
@@ -268,6 +276,18 @@ def day_decisions(
             rows[stored.course_id] = _row(stored, stored.summary or {})
     errors = 0
     recomputed = 0
+    kept = today is None or (
+        today - timedelta(days=RETAIN_DAYS) <= on <= today + timedelta(days=STORE_AHEAD_DAYS)
+    )
+    if stale and not kept:
+        with uow_factory() as uow:
+            loaded = uow.courses.many(sorted(stale))
+        for course, events in loaded:
+            done, decision = _recompute(stale[course.id], course, events, on, policy)
+            rows[course.id] = done
+            errors += decision is None
+            recomputed += decision is not None
+        stale = {}
     if stale:
         with uow_factory(write=True) as uow:
             uow.current_decisions.lock_day(on)

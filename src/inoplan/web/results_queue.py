@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from inoplan.errors import Conflict, InvalidInput, NotFound
 from inoplan.services.auth import Principal, can
+from inoplan.services.common import ascii_int
 from inoplan.web import routes as web
 
 __all__ = ["ACTION", "router"]
@@ -95,12 +96,13 @@ def _resolve(request: Request, message_id: int, action: str, form: Mapping[str, 
     try:
         if action == "assign":
             raw = str(form.get("course_id") or "").strip()
-            if not raw.isdigit():
+            target = ascii_int(raw)
+            if target is None:
                 raise InvalidInput("course_id", "the course number")
             outcome = results.assign(
                 database,
                 message_id,
-                int(raw),
+                target,
                 actor=principal.username,
                 note=str(form.get("note") or ""),
                 on=web._today(request),

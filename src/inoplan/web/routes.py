@@ -36,6 +36,7 @@ from inoplan.services.auth import (
     issue_token,
     principal_from_token,
 )
+from inoplan.services.common import ascii_int
 from inoplan.web.session import COOKIE_NAME, SessionData, new_session, read_session, write_session
 
 __all__ = ["router"]
@@ -493,7 +494,8 @@ def _today_page(
     page = 1
     if page_text:
         text = str(page_text).strip()
-        if not text.isdigit() or not 1 <= int(text) <= _MAX_PAGE:
+        number = ascii_int(text)
+        if number is None or not 1 <= number <= _MAX_PAGE:
             return _error(
                 request,
                 session,
@@ -502,7 +504,7 @@ def _today_page(
                 "Invalid page",
                 f"page: a whole number from 1 to {_MAX_PAGE}",
             )
-        page = int(text)
+        page = number
     if on_text:
         try:
             on = check_date(date.fromisoformat(str(on_text)), "on")
@@ -522,6 +524,7 @@ def _today_page(
         policy=_policy(request),
         page=page,
         clinic=_now(request).tzinfo or UTC,
+        today=_today(request),
     )
     return _render(
         request,
@@ -735,7 +738,7 @@ def _expected_version(request: Request, form: Mapping[str, Any]) -> int | None:
     if not isinstance(raw, str):
         return None
     raw = raw.strip().strip('"').removeprefix("W/").strip('"')
-    return int(raw) if raw.isdigit() else None
+    return ascii_int(raw)
 
 
 @router.post("/courses/{course_id}/events/{event_type}", response_class=HTMLResponse)
@@ -951,8 +954,7 @@ def _appointment(
 
 
 def _int_or_none(value: Any) -> int | None:
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() else None
+    return ascii_int(str(value or "").strip())
 
 
 @router.post("/courses/{course_id}/days/{cycle}/{day}/{step}", response_class=HTMLResponse)

@@ -132,8 +132,10 @@ def today_view(
     page: int = 1,
     per_page: int | None = None,
     clinic: tzinfo = UTC,
+    today: date | None = None,
 ) -> dict[str, Any]:
     """Every course's decision for ``on``, read from the stored decisions, filtered for the list.
+    ``today``: the clinic's date (a day far from it is computed, not stored).
 
     The decisions come from ``services.decisions.day_decisions``: one query when every stored
     decision is current; stale ones (a new day, a new course version, new knowledge or policy)
@@ -158,7 +160,7 @@ def today_view(
     """
     from inoplan.services.decisions import day_decisions
 
-    day = day_decisions(database, on, patient=patient, **_policy_kwargs(policy))
+    day = day_decisions(database, on, patient=patient, today=today, **_policy_kwargs(policy))
     rows = [
         TodayRow(
             course_id=d.course_id,

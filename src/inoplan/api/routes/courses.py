@@ -37,6 +37,7 @@ from inoplan.document.models import CourseDocument, EventDoc
 from inoplan.errors import InvalidInput
 from inoplan.services import records
 from inoplan.services.auth import Principal
+from inoplan.services.common import ascii_int
 from inoplan.services.guards import authorize_event
 
 router = APIRouter(prefix="/courses", tags=["courses"])
@@ -55,9 +56,10 @@ def _if_match(value: str | None) -> int:
     if text.startswith("W/"):
         text = text[2:]
     text = text.strip('"')
-    if not text.isdigit() or not 1 <= int(text) <= MAX_ID:
+    number = ascii_int(text)
+    if number is None or not 1 <= number <= MAX_ID:
         raise InvalidInput("If-Match", f"{value!r} is not a course version (a positive integer)")
-    return int(text)
+    return number
 
 
 def _etag(version: int) -> str:

@@ -142,6 +142,7 @@ def today_list(
         page=page,
         per_page=per_page,
         clinic=clinic_now(request).tzinfo or dt.UTC,
+        today=clinic_now(request).date(),
     )
     return TodayPublic(
         on=day,
