@@ -347,9 +347,11 @@ def summary(
     def counts_before(day: date) -> dict[str, object]:
         out: dict[str, object] = {}
         for analyte in ("anc", "platelets"):
-            for event in course.of_type(LabsEvent):
+            for event in course.of_type(LabsEvent):  # in date order
+                if event.date > day:
+                    break
                 value = event.values.get(analyte)
-                if event.date <= day and value is not None and not value.transfused:
+                if value is not None and not value.transfused:
                     out[analyte] = value.value
                     out[f"{analyte}_date"] = event.date
         return out
