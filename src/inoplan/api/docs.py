@@ -70,8 +70,14 @@ _CONTRAST: Final = """\
 .swagger-ui .btn.authorize { color: #17773f; border-color: #17773f; }
 .swagger-ui .btn.authorize svg { fill: #17773f; }
 .swagger-ui .json-schema-2020-12-expand-deep-button { color: #4d4d4d; }
+/* a retired (deprecated) operation: Swagger UI fades it to 60 % opacity on grey; keep it
+   readable (struck through, dark grey method badge) */
+.swagger-ui .opblock.opblock-deprecated { opacity: 1; background: #f4f4f4; border-color: #767676; }
+.swagger-ui .opblock.opblock-deprecated .opblock-summary-method { background: #555b66; }
+.swagger-ui .opblock.opblock-deprecated .opblock-summary { border-color: #767676; }
 /* the path links of the operation headers: at least 24 px tall (WCAG 2.2 AA 2.5.8) */
-.swagger-ui .opblock-summary-path a.nostyle {
+.swagger-ui .opblock-summary-path a.nostyle,
+.swagger-ui .opblock-summary-path__deprecated a.nostyle {
   display: inline-block; min-height: 24px; line-height: 24px;
 }
 """
