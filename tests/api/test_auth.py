@@ -63,7 +63,8 @@ def _action(event_type: str) -> str:
     return "dose.override" if event_type == "administration" else f"event.{event_type}"
 
 
-#: A void needs its own action and the action of its target's type (a cycle 1 day 1 dose here).
+#: A void needs its own action and the action of its target's type; of a recorded dose (cycle 1
+#: day 1 here), dose.override (review H2/H3: taking back a dose given is a prescriber's call).
 VOID = {
     "date": "2026-11-29",
     "type": "void",
@@ -82,7 +83,7 @@ ROUTES: list[tuple[str, str, str | tuple[str, ...] | None, Any]] = [
         ("POST", "/api/v1/courses/{id}/events", _action(t), body)
         for t, body in EVENTS.items()
     ],
-    ("POST", "/api/v1/courses/{id}/events", ("event.void", "event.administration"), VOID),
+    ("POST", "/api/v1/courses/{id}/events", ("event.void", "dose.override"), VOID),
     ("GET", "/api/v1/courses/{id}/plan", "course.read", None),
     ("GET", "/api/v1/courses/{id}/decision?on=2026-12-01", "course.read", None),
     ("GET", "/api/v1/courses/{id}/decisions", "course.read", None),

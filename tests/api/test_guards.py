@@ -419,12 +419,16 @@ class TestOverride:
         # 0.8 mg/m2 x 1.82 m2 = 1.456 -> 1.46 mg (rounded half-up): the most a dose may be.
         # Cycle 1 day 1, stored with the course, corrected (same cycle and day: the correction
         # rules, no workflow needed): the plan of day 1 is the maximum itself.
+        # A nurse may not change a dose given (review H2/H3): the prescriber corrects it.
         course = create(client, tokens["prescriber"], document(labs(6)))
         event = dose(0, 1, 1, mg, id="c1d1-fix", supersedes="c1d1", reason="time was wrong")
         response = post_event(client, tokens["nurse"], course, event, 1)
-        if not needs:
+        if not needs:  # the same dose: nothing the prescriber decides changes
             assert response.status_code == 201, response.text
             return
+        body = refused_and_unchanged(client, tokens, course, response, 403, "")
+        assert "dose.override" in body["detail"] and "dose_mg" in body["detail"]
+        response = post_event(client, tokens["prescriber"], course, event, 1)
         body = refused_and_unchanged(client, tokens, course, response, 422, "event.override_reason")
         assert any("per dose" in reason for reason in body["because"])
         assert any("the engine's plan gives" in reason for reason in body["because"])
@@ -555,29 +559,49 @@ class TestCorrectionsAndVoids:
         assert decision["status"] != "discontinue"
 
     @pytest.mark.parametrize("role", ["nurse", "pharmacist"])
-    def test_the_dose_recorders_may_void_a_dose(
+    def test_the_dose_recorders_may_not_void_a_dose(
         self, client: Any, tokens: dict[str, str], role: str
     ) -> None:
-        course = create(client, tokens["prescriber"], document())
+        # review H2/H3: a withdrawn dose is planned again with no alert; a prescriber's call
+        course = create(client, tokens["prescriber"], document(labs(6)))
         void = {"date": day(7), "type": "void", "supersedes": "c1d1", "reason": "other patient"}
-        assert post_event(client, tokens[role], course, void, 1).status_code == 201
+        response = post_event(client, tokens[role], course, void, 1)
+        body = refused_and_unchanged(client, tokens, course, response, 403, "")
+        assert "dose.override" in body["detail"] and "'c1d1'" in body["detail"]
+        decision = decision_on(client, tokens, course, day(7))
+        assert decision["next_dose"]["day"] == 8
+        assert "DOSE_WITHDRAWN" not in alert_codes(decision)
 
-    def test_a_prescriber_may_not_void_a_routine_dose_but_may_void_an_override(
-        self, client: Any, tokens: dict[str, str]
+    @pytest.mark.parametrize("role", ["prescriber", "admin"])
+    def test_a_prescriber_voids_a_routine_dose_and_the_record_says_so(
+        self, client: Any, tokens: dict[str, str], role: str
     ) -> None:
         course = create(client, tokens["prescriber"], held_course())
-        void = {"date": day(7), "type": "void", "supersedes": "c1d1", "reason": "x"}
-        refused = post_event(client, tokens["prescriber"], course, void, 1)
-        refused_and_unchanged(client, tokens, course, refused, 403, "")
+        void = {"date": day(7), "type": "void", "supersedes": "c1d1", "reason": "other patient"}
+        assert post_event(client, tokens[role], course, void, 1).status_code == 201
+        decision = decision_on(client, tokens, course, day(7))
+        withdrawn = [a for a in decision["alerts"] if a["code"] == "DOSE_WITHDRAWN"]
+        assert [a["severity"] for a in withdrawn] == ["critical"]
+        assert "other patient" in withdrawn[0]["message"]
+
+    def test_a_prescriber_may_void_an_override(self, client: Any, tokens: dict[str, str]) -> None:
+        course = create(client, tokens["prescriber"], held_course())
         override = {"id": "c1d8", **dose(7, 1, 8, 0.91, override_reason="after review")}
         assert post_event(client, tokens["prescriber"], course, override, 1).status_code == 201
-        withdraw = {**void, "supersedes": "c1d8", "reason": "recorded on the wrong course"}
+        withdraw = {
+            "date": day(7),
+            "type": "void",
+            "supersedes": "c1d8",
+            "reason": "recorded on the wrong course",
+        }
+        assert post_event(client, tokens["nurse"], course, withdraw, 2).status_code == 403
         assert post_event(client, tokens["prescriber"], course, withdraw, 2).status_code == 201
+        assert "DOSE_WITHDRAWN" in alert_codes(decision_on(client, tokens, course, day(7)))
 
     def test_a_void_needs_a_reason(self, client: Any, tokens: dict[str, str]) -> None:
         course = create(client, tokens["prescriber"], document())
         void = {"date": day(7), "type": "void", "supersedes": "c1d1"}
-        response = post_event(client, tokens["nurse"], course, void, 1)
+        response = post_event(client, tokens["prescriber"], course, void, 1)
         body = refused_and_unchanged(client, tokens, course, response, 422, "")
         assert body["field"].endswith("reason")
 
@@ -592,6 +616,89 @@ class TestCorrectionsAndVoids:
             403,
             "",
         )
+
+
+def decision_on(client: Any, tokens: dict[str, str], course: int, on: str) -> dict[str, Any]:
+    response = client.get(f"{COURSES}/{course}/decision?on={on}", headers=headers(tokens["viewer"]))
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def alert_codes(decision: dict[str, Any]) -> list[str]:
+    return [a["code"] for a in decision["alerts"]]
+
+
+GIVEN_C1D8: dict[str, Any] = {
+    "id": "c1d8",
+    **dose(
+        7,
+        1,
+        8,
+        0.91,
+        premedication=["corticosteroid", "antipyretic"],
+        premedication_reason="no antihistamine on the ward",
+        observation_min=45,
+        observation_reason="patient left",
+    ),
+}
+
+
+class TestCorrectingADoseGiven:
+    """Review H2/H3: a correction of a recorded dose that changes its date, day, dose or infusion
+    care is a prescriber's call (dose.override) and leaves DOSE_CORRECTED on the record; a nurse
+    may reword a premedication or observation reason only."""
+
+    @pytest.mark.parametrize(
+        ("change", "fact"),
+        [
+            ({"date": day(8)}, "date"),
+            ({"dose_mg": 0.5}, "dose_mg"),
+            ({"time": "10:00"}, "time"),
+            ({"premedication": None, "premedication_reason": None}, "premedication"),
+            ({"observation_min": 60, "observation_reason": None}, "observation_min"),
+        ],
+    )
+    @pytest.mark.parametrize("role", ["nurse", "pharmacist"])
+    def test_a_nurse_may_not_change_a_dose_given(
+        self, client: Any, tokens: dict[str, str], change: dict[str, Any], fact: str, role: str
+    ) -> None:
+        course = create(client, tokens["prescriber"], document(labs(6), GIVEN_C1D8))
+        fix = {**GIVEN_C1D8, "id": "fix", "supersedes": "c1d8", "reason": "typo", **change}
+        fix = {k: v for k, v in fix.items() if v is not None}
+        response = post_event(client, tokens[role], course, fix, 1)
+        body = refused_and_unchanged(client, tokens, course, response, 403, "")
+        assert "dose.override" in body["detail"] and fact in body["detail"]
+        codes = alert_codes(decision_on(client, tokens, course, day(8)))
+        assert {"PREMEDICATION_NOT_GIVEN", "OBSERVATION_SHORT"} <= set(codes)
+
+    def test_a_nurse_may_reword_a_reason(self, client: Any, tokens: dict[str, str]) -> None:
+        course = create(client, tokens["prescriber"], document(labs(6), GIVEN_C1D8))
+        fix = {
+            **GIVEN_C1D8,
+            "id": "fix",
+            "supersedes": "c1d8",
+            "reason": "typo",
+            "premedication_reason": "no antihistamine in stock on the ward",
+        }
+        assert post_event(client, tokens["nurse"], course, fix, 1).status_code == 201
+        codes = alert_codes(decision_on(client, tokens, course, day(8)))
+        assert "DOSE_CORRECTED" not in codes and "PREMEDICATION_NOT_GIVEN" in codes
+
+    def test_a_prescriber_corrects_the_dose_and_the_record_says_so(
+        self, client: Any, tokens: dict[str, str]
+    ) -> None:
+        course = create(client, tokens["prescriber"], document(labs(6), GIVEN_C1D8))
+        fix = {**GIVEN_C1D8, "id": "fix", "supersedes": "c1d8", "reason": "pump stopped early"}
+        fix["dose_mg"] = 0.5
+        assert post_event(client, tokens["prescriber"], course, fix, 1).status_code == 201
+        corrected = [
+            a
+            for a in decision_on(client, tokens, course, day(8))["alerts"]
+            if a["code"] == "DOSE_CORRECTED"
+        ]
+        assert [a["severity"] for a in corrected] == ["critical"]
+        assert "dose_mg" in corrected[0]["message"] and "pump stopped" in corrected[0]["message"]
 
 
 # -- the course stays decidable ------------------------------------------------------------------

@@ -220,6 +220,15 @@ def check_door(database: Any, plan: list[tuple[dict[str, Any], str | None]]) -> 
         except (InvalidInput, Forbidden, Conflict):
             assert records.course_document(database, course) == before  # nothing stored
             continue
+        target = next(
+            (e for e in document["events"] if data.get("supersedes") == e.get("id")), None
+        )
+        if target is not None and target.get("type") == "administration":
+            # review H2/H3: a dose given is taken back or changed by dose.override only
+            from inoplan.services.guards import withdrawn_dose_facts
+
+            if withdrawn_dose_facts(data, target):
+                assert role is None or can(role, "dose.override"), (role, data)
         if data["type"] != "administration":
             continue
         accepted += 1
@@ -257,8 +266,10 @@ def test_the_generator_reaches_accepted_doses(database: Any) -> None:
     void = {"type": "void", "date": TODAY.isoformat(), "supersedes": "a8", "reason": "wrong"}
     day8 = {"type": "administration", "date": TODAY.isoformat(), "cycle": 1, "day": 8}
     override = {**day8, "dose_mg": 0.85, "override_reason": "given at the partner hospital"}
-    assert check_door(database, [(void, "nurse"), (override, "prescriber")]) == 1
-    assert check_door(database, [(void, "nurse"), ({**day8, "dose_mg": 0.85}, "prescriber")]) == 0
-    assert check_door(database, [(void, "nurse"), ({**day8, "dose_mg": 0.85}, None)]) == 0
+    assert check_door(database, [(void, "prescriber"), (override, "prescriber")]) == 1
+    assert check_door(database, [(void, "nurse"), (override, "prescriber")]) == 0  # H2/H3
+    withdrawn = [(void, "prescriber"), ({**day8, "dose_mg": 0.85}, "prescriber")]
+    assert check_door(database, withdrawn) == 0
+    assert check_door(database, [(void, "prescriber"), ({**day8, "dose_mg": 0.85}, None)]) == 0
     assert check_door(database, [(A8_FIX, "nurse")]) == 1  # a correction of the same day
     assert check_door(database, [({**A8_FIX, "dose_mg": 0.86}, "nurse")]) == 0  # above the plan

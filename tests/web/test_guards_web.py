@@ -298,6 +298,40 @@ class TestWithdraw:
         assert "Withdrawn (entered in error), no longer counts" in page
         assert 'data-status="discontinue"' not in page
 
+    @pytest.mark.parametrize("role", ["nurse", "pharmacist"])
+    def test_a_nurse_may_not_withdraw_a_dose_given(
+        self, client: Any, app: Any, new_course: Any, role: str
+    ) -> None:
+        # review H2/H3: the engine would plan a withdrawn dose again
+        document = course_document()
+        document["patient"]["id"] = f"WEB-VOID-{role}"
+        document["events"][4]["id"] = "c1d1"
+        course = new_course(document)
+        login(client, role)
+        page = client.get(f"/courses/{course}").text
+        assert 'name="supersedes" value="c1d1"' not in page
+        before = _events(app, course)
+        response = _post(client, course, "void", {"supersedes": "c1d1", "reason": "oops"})
+        assert response.status_code == 403
+        text = html_lib.unescape(response.text)
+        assert f"your role ({role}) may not" in text and "a prescriber's call" in text
+        assert _events(app, course) == before
+
+    def test_a_prescriber_withdraws_a_dose_and_the_page_says_so(
+        self, client: Any, app: Any, new_course: Any
+    ) -> None:
+        document = course_document()
+        document["patient"]["id"] = "WEB-VOID-P"
+        document["events"][4]["id"] = "c1d1"
+        course = new_course(document)
+        login(client, "prescriber")
+        page = client.get(f"/courses/{course}").text
+        assert 'name="supersedes" value="c1d1"' in page
+        response = _post(client, course, "void", {"supersedes": "c1d1", "reason": "wrong patient"})
+        assert response.status_code == 303, response.text
+        page = html_lib.unescape(client.get(response.headers["location"]).text)
+        assert "Recorded dose withdrawn" in page
+
     def test_a_withdrawal_needs_a_reason(self, client: Any, app: Any, new_course: Any) -> None:
         course = new_course(_stopped_document())
         login(client, "prescriber")

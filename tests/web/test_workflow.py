@@ -720,3 +720,62 @@ def test_the_web_give_form_asks_for_the_reasons_and_keeps_what_was_typed(
     # the history list shows the event's own facts
     assert "premedication: corticosteroid, antipyretic" in page
     assert "observed after the infusion 59 min" in page
+
+
+# -- review H2/H3: a dose the workflow gave is not taken back by a nurse -------------------------
+
+
+def _void_given(db: Any, course_id: int, role: str) -> None:
+    from inoplan.services.records import append_event, course_version
+
+    given = next(e for e in reversed(_events(db, course_id)) if e["type"] == "administration")
+    void = {"date": "2026-12-08", "type": "void", "supersedes": given["id"], "reason": "in error"}
+    append_event(
+        db,
+        course_id,
+        void,
+        expected_version=course_version(db, course_id),
+        actor=role,
+        role=role,
+        now=NOW,
+    )
+
+
+def _decision(db: Any, course_id: int) -> Any:
+    from inoplan.services.common import document_of
+    from inoplan.services.courses import decide_document
+    from inoplan.services.records import course_document as stored
+
+    return decide_document(document_of(stored(db, course_id)), TODAY)
+
+
+def test_a_nurse_cannot_withdraw_a_dose_the_workflow_gave(app: Any, course_id: int) -> None:
+    db = app.state.database
+    _prepared(db, course_id)
+    _give(db, course_id)
+    before = _events(db, course_id)
+    with pytest.raises(Forbidden, match=r"dose\.override"):
+        _void_given(db, course_id, "nurse")
+    assert _events(db, course_id) == before
+    decision = _decision(db, course_id)
+    assert (decision["next_dose"]["cycle"], decision["next_dose"]["day"]) == (1, 15)
+
+
+def test_a_withdrawn_workflow_dose_is_not_released_again(app: Any, course_id: int) -> None:
+    db = app.state.database
+    _prepared(db, course_id)
+    _give(db, course_id)
+    _void_given(db, course_id, "prescriber")
+    decision = _decision(db, course_id)
+    # the engine plans day 8 again: the record says why, critically
+    assert decision["status"] == "give" and decision["next_dose"]["day"] == 8
+    alerts = {a["code"]: a for a in decision["alerts"]}
+    assert alerts["DOSE_WITHDRAWN"]["severity"] == "critical"
+    row = workflow.day_states(db, [course_id])[course_id][(1, 8)]
+    assert row.state == "given"
+    waits = workflow.waits_for(decision, row)
+    assert waits is not None and waits[0] == "dose_missing" and waits[2] == "dose.override"
+    with pytest.raises(Conflict, match="WORKFLOW_DOSE_MISSING"):
+        _release(db, course_id)
+    # a day the workflow did not give keeps the plain state refusal
+    assert workflow.waits_for(decision, None) == workflow.WAITS["ordered"]

@@ -18,6 +18,7 @@ from inoplan.domain.body import BsaFormula
 from inoplan.errors import InvalidInput
 
 __all__ = [
+    "DOSE_FACTS",
     "PREMEDICATION_AGENTS",
     "AdministrationEvent",
     "Course",
@@ -41,6 +42,7 @@ __all__ = [
     "VitalsEvent",
     "VoidEvent",
     "age_years",
+    "changed_dose_facts",
     "correction_targets",
     "events_memo",
     "plan_in_force",
@@ -149,6 +151,64 @@ class AdministrationEvent(_EventBase):
         if self.premedication is None:
             return ()
         return tuple(a for a in PREMEDICATION_AGENTS if a not in self.premedication)
+
+
+#: The facts of a recorded dose that only a prescriber (``dose.override``) may change in a
+#: correction (or take back with a void): its date, day, dose and the infusion care the label asks
+#: for (times, premedication, observation; a reason for premedication not in full or a short
+#: observation may be reworded, not added or dropped). Review H2/H3: a nurse's correction must
+#: not make a dose given look not given, move the calendar, lower the mg or clear a warning.
+DOSE_FACTS: tuple[str, ...] = (
+    "date",
+    "cycle",
+    "day",
+    "dose_mg",
+    "time",
+    "duration_min",
+    "premedication",
+    "premedication_reason",
+    "observation_min",
+    "observation_reason",
+)
+_DOSE_DEFAULTS: dict[str, Any] = {"time": "09:00", "duration_min": 60}
+_DOSE_REASONS = ("premedication_reason", "observation_reason")
+
+
+def _dose_fact(source: Mapping[str, Any] | AdministrationEvent, name: str) -> Any:
+    if isinstance(source, AdministrationEvent):
+        value: Any = getattr(source, name)
+    else:
+        value = source.get(name, _DOSE_DEFAULTS.get(name))
+    if name in _DOSE_REASONS:
+        return bool(value and str(value).strip())  # present or not; the wording may change
+    if value is None:
+        return None
+    if name == "dose_mg":
+        try:
+            return Decimal(str(value)).normalize()
+        except ArithmeticError:
+            return str(value)
+    if name in ("date", "time"):
+        text = value if isinstance(value, str) else value.isoformat()
+        return text[: 5 if name == "time" else 10]
+    if name == "premedication":
+        return tuple(sorted(str(v) for v in value)) if isinstance(value, list | tuple) else value
+    return value
+
+
+def changed_dose_facts(
+    old: Mapping[str, Any] | AdministrationEvent, new: Mapping[str, Any] | AdministrationEvent
+) -> tuple[str, ...]:
+    """The :data:`DOSE_FACTS` a correction ``new`` of the dose ``old`` changes (document JSON or
+    parsed events; ``time`` and ``duration_min`` with the document's defaults).
+
+    >>> old = {"date": "2026-01-08", "cycle": 1, "day": 8, "dose_mg": 0.9}
+    >>> changed_dose_facts(old, {**old, "dose_mg": 0.90, "time": "09:00"})
+    ()
+    >>> changed_dose_facts(old, {**old, "date": "2026-01-09", "dose_mg": 0.5})
+    ('date', 'dose_mg')
+    """
+    return tuple(n for n in DOSE_FACTS if _dose_fact(old, n) != _dose_fact(new, n))
 
 
 @dataclass(frozen=True, slots=True)

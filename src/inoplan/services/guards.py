@@ -13,7 +13,8 @@ internal caller such as the demo seed or a test's setup may leave them out):
    the workflow's give step, not a correction of the same day), needs ``dose.override`` instead
    (the prescriber's call);
    a correction or a void also needs the permission to record its target (a nurse cannot
-   withdraw a prescriber's VOD record).
+   withdraw a prescriber's VOD record); withdrawing a recorded dose, or correcting its date,
+   day, dose or infusion care (:func:`withdrawn_dose_facts`), needs ``dose.override``.
 2. **No future** (:func:`check_not_future`): an event that records something that happened
    (every type except a planned transplant) may not be dated after the clinic's today, with a
    clock tolerance of :data:`FUTURE_TOLERANCE`; a planned transplant, and the planned start of a
@@ -68,6 +69,7 @@ __all__ = [
     "outside_workflow_reason",
     "require_override",
     "required_action",
+    "withdrawn_dose_facts",
 ]
 
 log = logging.getLogger(__name__)
@@ -119,6 +121,20 @@ def authorize_event(
     from inoplan.services.auth import Forbidden, can
 
     action = required_action(event)
+    target_id = event.get("supersedes")
+    target = None
+    if target_id and stored is not None:
+        target = next((e for e in stored if e.get("id") == target_id), None)
+    if (
+        stored is None
+        and target_id
+        and action == "event.administration"
+        and can(role, "dose.override")
+    ):
+        return  # a correction of a dose given may be the prescriber's: judged with the course
+    changed = withdrawn_dose_facts(event, target)
+    if changed and action == "event.administration":
+        action = "dose.override"  # review H2/H3: changing a dose given is a prescriber's call
     if (
         action == "event.administration"
         and not given_by_workflow
@@ -135,15 +151,13 @@ def authorize_event(
                 "reason. Nothing was saved.",
             )
             raise refused
+    if changed and not can(role, "dose.override"):
+        raise _dose_taken_back(role, event, target or {}, changed)
     if not can(role, action):
         raise Forbidden(role, action)
-    target_id = event.get("supersedes")
-    if not target_id or stored is None:
-        return
-    target = next((e for e in stored if e.get("id") == target_id), None)
     if target is None or target.get("type") not in _event_types():
         return  # the document check names the unknown target
-    target_action = required_action(target)
+    target_action = "dose.override" if changed else required_action(target)
     if not can(role, target_action):
         refused = Forbidden(role, target_action)
         what = str(target.get("type")).replace("_", " ")
@@ -152,6 +166,50 @@ def authorize_event(
             f"withdraw {target_id!r} (a {what} entry); ask a colleague whose role records it",
         )
         raise refused
+
+
+def _dose_taken_back(
+    role: str, event: Mapping[str, Any], target: Mapping[str, Any], changed: Sequence[str]
+) -> Exception:
+    from inoplan.services.auth import Forbidden
+
+    refused = Forbidden(role, "dose.override")
+    what = "withdraw" if event.get("type") == "void" else f"change ({', '.join(changed)} of)"
+    refused.args = (
+        f"role {role!r} may not perform 'dose.override', so it may not {what} the recorded dose "
+        f"{target.get('id')!r} (cycle {target.get('cycle')} day {target.get('day')}): taking "
+        "back a dose given, or changing its date, day, dose or infusion care, is a prescriber's "
+        "call with its reason and leaves a critical alert on the record (else the engine would "
+        "advise giving it again); a nurse or pharmacist may only reword a premedication or "
+        "observation reason. Nothing was saved.",
+    )
+    return refused
+
+
+def withdrawn_dose_facts(
+    event: Mapping[str, Any], target: Mapping[str, Any] | None
+) -> tuple[str, ...]:
+    """What ``event`` takes back of the recorded administration ``target``: ``("withdrawn",)``
+    for a void, the :data:`~inoplan.domain.course.DOSE_FACTS` a correction changes, else ()
+    (review H2/H3: each needs ``dose.override`` and leaves a critical alert, DOSE_WITHDRAWN or
+    DOSE_CORRECTED).
+
+    >>> dose = {"id": "a", "type": "administration", "date": "2026-01-08", "cycle": 1,
+    ...         "day": 8, "dose_mg": 0.9}
+    >>> withdrawn_dose_facts({"type": "void", "supersedes": "a"}, dose)
+    ('withdrawn',)
+    >>> withdrawn_dose_facts({**dose, "id": "b", "supersedes": "a", "dose_mg": 0.5}, dose)
+    ('dose_mg',)
+    >>> withdrawn_dose_facts({**dose, "id": "b", "supersedes": "a"}, dose)
+    ()
+    """
+    if target is None or target.get("type") != "administration":
+        return ()
+    if event.get("type") == "void":
+        return ("withdrawn",)
+    if event.get("type") != "administration":
+        return ()  # the document check names a correction of another type
+    return c.changed_dose_facts(target, event)
 
 
 def is_direct_administration(

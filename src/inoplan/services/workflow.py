@@ -565,7 +565,11 @@ def release(
     without ``dose.release``.
     """
     step = STEPS["release"]
-    row = _prepare(uow_factory, course_id, cycle, day, step, role)
+    try:
+        row = _prepare(uow_factory, course_id, cycle, day, step, role)
+    except Conflict:
+        _check_dose_missing(uow_factory, course_id, cycle, day)
+        raise
     now = now or _utc_now()
     on = now.date()
     version, document = _load(uow_factory, course_id)
@@ -600,6 +604,35 @@ def release(
         record=record,
         actor=actor,
         at=now,
+    )
+
+
+def dose_missing(document: Mapping[str, Any], row: TreatmentDay | None) -> bool:
+    """The workflow recorded the day as given, but the course has no administration for it
+    (withdrawn or corrected away; review H2/H3): WORKFLOW_DOSE_MISSING."""
+    from inoplan.document import parse_course
+
+    if row is None or row.state != "given":
+        return False
+    course = parse_course(document)
+    return not any((a.cycle, a.day) == (row.cycle, row.day) for a in course.administrations())
+
+
+def _check_dose_missing(uow_factory: UowFactory, course_id: int, cycle: int, day: int) -> None:
+    """Refuse to release a day the workflow gave whose dose is no longer on the record."""
+    from inoplan.knowledge.loader import load_label
+
+    row = _current(uow_factory, course_id, cycle, day)
+    if row is None or row.state != "given":
+        return
+    _, document = _load(uow_factory, course_id)
+    if not dose_missing(document, row):
+        return
+    alert = load_label(str(document.get("label", "us"))).alert("WORKFLOW_DOSE_MISSING")
+    raise Conflict(
+        f"WORKFLOW_DOSE_MISSING: {_label_of(cycle, day)} was given in the treatment-day workflow "
+        f"but its administration was withdrawn or corrected away. {alert.message} Nothing was "
+        "released."
     )
 
 
@@ -1118,6 +1151,12 @@ WAITS: Final[Mapping[str, tuple[str, str, str]]] = {
     "released": ("verification", "Pharmacist verification", "dose.verify"),
     "verified": ("preparation", "Preparation and double check", "dose.prepare"),
     "prepared": ("administration", "Administration and double check", "dose.give"),
+    # the decision gives a day the workflow recorded as given: its dose was taken back
+    "given": (
+        "dose_missing",
+        "WORKFLOW_DOSE_MISSING: given in the workflow, no dose on the record (prescriber)",
+        "dose.override",
+    ),
 }
 
 

@@ -358,10 +358,12 @@ ALERT_TITLES: Final[Mapping[str, str]] = {
     "DISCONTINUED": "Treatment stopped",
     "DOSE_ABOVE_MAX": "Dose above the maximum",
     "DOSE_AFTER_STOP": "Dose recorded after the stop",
+    "DOSE_CORRECTED": "Recorded dose corrected",
     "DOSE_DEVIATION": "Dose differs from the calculated dose",
     "DOSE_INTERVAL_SHORT": "Doses too close together",
     "DOSE_LIMIT_HOLD": "Dose held at the cycle maximum",
     "DOSE_OVERRIDE": "Dose given against the decision",
+    "DOSE_WITHDRAWN": "Recorded dose withdrawn",
     "ELECTROLYTES": "Electrolytes",
     "HSCT_BILIRUBIN": "Bilirubin before transplant",
     "HSCT_CONDITIONING": "Transplant conditioning",
@@ -387,6 +389,7 @@ ALERT_TITLES: Final[Mapping[str, str]] = {
     "VOD_CONFIRMED": "VOD confirmed",
     "VOD_RISK": "Risk of VOD",
     "VOD_SUSPECTED": "VOD suspected",
+    "WORKFLOW_DOSE_MISSING": "Given in the workflow, dose no longer recorded",
 }
 
 #: Keys of a decision's ``inputs`` (what a rule used) in words; units are said with the value.

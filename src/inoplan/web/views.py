@@ -425,8 +425,17 @@ def _voidable(events: list[dict[str, Any]], principal: Principal) -> frozenset[s
         if e.get("id")
         and e.get("type") != "void"
         and not e.get("_superseded")
-        and _may_record(principal, e)
+        and _may_withdraw(principal, e)
     )
+
+
+def _may_withdraw(principal: Principal, event: Mapping[str, Any]) -> bool:
+    """A recorded dose is withdrawn by a prescriber only (review H2/H3: ``dose.override``)."""
+    from inoplan.services.guards import withdrawn_dose_facts
+
+    if withdrawn_dose_facts({"type": "void"}, event):
+        return can(principal.role, "dose.override")
+    return _may_record(principal, event)
 
 
 def allowed_forms(principal: Principal) -> list[Any]:

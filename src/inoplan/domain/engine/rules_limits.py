@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from inoplan.domain.course import AdministrationEvent
+from inoplan.domain.course import AdministrationEvent, changed_dose_facts
 from inoplan.domain.engine.context import Context
 from inoplan.domain.engine.limits import short_intervals
 from inoplan.domain.engine.state import CourseState
@@ -138,6 +138,48 @@ def check_recorded_limits(ctx: Context, st: CourseState) -> None:
                 f"{dose.event.override_reason}",
                 inputs,
             )
+    _check_taken_back(ctx)
+
+
+def _dose_words(event: AdministrationEvent) -> str:
+    return f"Cycle {event.cycle} day {event.day} ({event.date.isoformat()}, {event.dose_mg} mg)"
+
+
+def _check_taken_back(ctx: Context) -> None:
+    """Critical alerts for a recorded dose withdrawn (void) or corrected in its date, day, dose
+    or infusion care (``DOSE_FACTS``): the engine then plans that day as if the dose had not
+    been given (review H2/H3), so the record says so on every later decision."""
+    course = ctx.course
+    replaced = {e.id: e for e in course.superseded if isinstance(e, AdministrationEvent)}
+    for void in course.voids:
+        gone = replaced.get(void.supersedes)
+        if gone is None:
+            continue
+        inputs = {
+            "withdrawn": gone.id,
+            "by": void.id,
+            "on": void.date.isoformat(),
+            "reason": void.reason,
+        }
+        ctx.alert(
+            "DOSE_WITHDRAWN",
+            f"{_dose_words(gone)} was withdrawn on {void.date.isoformat()}: {void.reason}",
+            inputs,
+        )
+    for fix in (*course.events, *course.superseded):
+        if not isinstance(fix, AdministrationEvent) or not fix.supersedes:
+            continue
+        gone = replaced.get(fix.supersedes)
+        changed = () if gone is None else changed_dose_facts(gone, fix)
+        if gone is None or not changed:
+            continue
+        facts: dict[str, Any] = {"corrected": gone.id, "by": fix.id, "changed": list(changed)}
+        ctx.alert(
+            "DOSE_CORRECTED",
+            f"{_dose_words(gone)} was corrected to {_dose_words(fix).lower()} "
+            f"({', '.join(changed)} changed): {fix.reason}",
+            facts,
+        )
 
 
 def limit_of_dose(ctx: Context, st: CourseState, dose: PlannedDose, *, due: bool) -> None:
