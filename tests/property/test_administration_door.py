@@ -268,7 +268,10 @@ def test_the_generator_reaches_accepted_doses(database: Any) -> None:
     override = {**day8, "dose_mg": 0.85, "override_reason": "given at the partner hospital"}
     assert check_door(database, [(void, "prescriber"), (override, "prescriber")]) == 1
     assert check_door(database, [(void, "nurse"), (override, "prescriber")]) == 0  # H2/H3
-    withdrawn = [(void, "prescriber"), ({**day8, "dose_mg": 0.85}, "prescriber")]
+    withdrawn: list[tuple[dict[str, Any], str | None]] = [
+        (void, "prescriber"),
+        ({**day8, "dose_mg": 0.85}, "prescriber"),
+    ]
     assert check_door(database, withdrawn) == 0
     assert check_door(database, [(void, "prescriber"), ({**day8, "dose_mg": 0.85}, None)]) == 0
     assert check_door(database, [(A8_FIX, "nurse")]) == 1  # a correction of the same day
