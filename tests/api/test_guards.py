@@ -71,6 +71,15 @@ def document(*extra: dict[str, Any], patient: str = "G-1") -> dict[str, Any]:
     }
 
 
+def shifted(doc: dict[str, Any], by: timedelta) -> dict[str, Any]:
+    """``doc`` with every event date and the plan's start moved by ``by``."""
+    out = copy.deepcopy(doc)
+    out["plan"]["start_date"] = (date.fromisoformat(out["plan"]["start_date"]) + by).isoformat()
+    for event in out["events"]:
+        event["date"] = (date.fromisoformat(event["date"]) + by).isoformat()
+    return out
+
+
 def create(client: Any, token: str, doc: dict[str, Any]) -> int:
     response = client.post(COURSES, json=doc, headers=headers(token))
     assert response.status_code == 201, response.text
@@ -495,6 +504,50 @@ class TestOverride:
             (1, 1),
             (1, 8),
         ]
+
+    @pytest.mark.parametrize(("days_ago", "live"), [(2, False), (1, True), (0, True)])
+    def test_a_new_course_s_recent_dose_is_judged_as_a_dose_recorded_now(
+        self, client: Any, tokens: dict[str, str], days_ago: int, live: bool
+    ) -> None:
+        # Review H2/H3 #2: cycle 1 day 8 given on a day its bilirubin (2 x ULN) holds, dated
+        # 2 days ago (history: not judged in hindsight), yesterday or today (live: the decision
+        # of its own date holds it; an override with its reason is needed).
+        shift = (TODAY - START) - timedelta(days=7 + days_ago)  # day 8 on TODAY - days_ago
+        doc = shifted(
+            document(
+                labs(7, bilirubin={"value": 2.4, "unit": "mg/dL", "uln": 1.2}),
+                dose(7, 1, 8, 0.91),
+            ),
+            shift,
+        )
+        response = client.post(COURSES, json=doc, headers=headers(tokens["prescriber"]))
+        if not live:
+            assert response.status_code == 201, response.text
+            return
+        assert response.status_code == 422, response.text
+        body = response.json()
+        assert body["field"] == "events[5].override_reason"
+        assert any("holds" in reason for reason in body["because"]), body["because"]
+        doc["events"][5]["override_reason"] = "given before the result came back"
+        response = client.post(COURSES, json=doc, headers=headers(tokens["prescriber"]))
+        assert response.status_code == 201, response.text
+        course = int(response.json()["id"])
+        trail = client.get(f"{COURSES}/{course}/audit", headers=headers(tokens["admin"])).json()
+        created = trail["data"][0]["after"]
+        assert [o["position"] for o in created["overrides"]] == [5]
+        assert [(d["cycle"], d["day"]) for d in created["history_doses"]] == [(1, 1)]
+
+    def test_a_new_course_s_recent_dose_above_the_plan_needs_an_override(
+        self, client: Any, tokens: dict[str, str]
+    ) -> None:
+        shift = (TODAY - START) - timedelta(days=7)  # cycle 1 day 8 today
+        doc = shifted(document(labs(7), dose(7, 1, 8, 1.2)), shift)  # plan: 0.91 mg
+        response = client.post(COURSES, json=doc, headers=headers(tokens["prescriber"]))
+        assert response.status_code == 422, response.text
+        assert any("the engine's plan gives" in r for r in response.json()["because"])
+        doc["events"][5]["dose_mg"] = 0.91
+        response = client.post(COURSES, json=doc, headers=headers(tokens["prescriber"]))
+        assert response.status_code == 201, response.text
 
     def test_a_created_history_with_a_dose_after_a_recorded_stop(
         self, client: Any, tokens: dict[str, str]

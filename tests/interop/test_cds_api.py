@@ -641,3 +641,39 @@ def test_a_fhir_import_brings_doses_as_history_never_as_a_live_bypass(
         assert response.status_code == status, response.text
     after = client.get(f"/api/v1/courses/{course_id}", headers=headers).json()
     assert after["version"] == version
+
+
+@pytest.mark.parametrize(("days_ago", "live"), [(2, False), (1, True), (0, True)])
+def test_a_fhir_import_s_recent_dose_is_judged_as_a_dose_recorded_now(
+    app: Any, client: Any, days_ago: int, live: bool
+) -> None:
+    """Review H2/H3 #2: a dose of an imported Bundle dated yesterday or today is not history:
+    on a day the decision of its own date holds (bilirubin 2 x ULN that morning) it needs a
+    prescriber's override; two days ago it is history (not judged in hindsight)."""
+    from datetime import UTC, datetime, timedelta
+
+    from inoplan.interop.fhir_out import export_bundle
+    from inoplan.services.auth import add_user
+    from tests.api.test_guards import START, TODAY, document, dose, labs, shifted
+
+    held = labs(7, bilirubin={"value": 2.4, "unit": "mg/dL", "uln": 1.2})
+    doc = shifted(
+        document(held, dose(7, 1, 8, 0.91), patient=f"FHIR-LIVE-{days_ago}"),
+        (TODAY - START) - timedelta(days=7 + days_ago),
+    )
+    assert datetime.now(UTC).date() == TODAY
+    name = f"doc-live-{days_ago}"
+    add_user(app.state.database, name, "a-long-test-phrase-44", "prescriber", actor="test")
+    token = client.post(
+        "/api/v1/auth/token",
+        data={"username": f"doc-live-{days_ago}", "password": "a-long-test-phrase-44"},
+    ).json()
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    bundle = export_bundle(doc)
+    response = client.post("/api/v1/fhir/import?create=true", json=bundle, headers=headers)
+    if not live:
+        assert response.status_code == 201, response.text
+        return
+    assert response.status_code == 422, response.text
+    assert response.json()["field"].endswith("override_reason")
+    assert any("holds" in r for r in response.json()["because"]), response.json()

@@ -31,6 +31,8 @@ internal caller such as the demo seed or a test's setup may leave them out):
    stored at once (a new course, a FHIR import: the course's history) the decision and the plan
    of each day are not replayed in hindsight; the hard limits and a recorded discontinuation
    still apply, and ``records.create_course`` names those doses as history in its audit record.
+   A dose of such a document dated on or after :func:`live_dose_from` (the clinic's today minus
+   :data:`LIVE_DOSE_DAYS`) is not history: it is judged as a dose recorded now.
 4. **A moved treatment day stays in its window** (:func:`check_move`): a ``reschedule`` entry
    is refused unless the engine's plan, as of the later of today and the entry's date, applies
    it (days 8 and 15 inside the label's window and at least the minimum gap after the previous
@@ -58,6 +60,7 @@ from inoplan.errors import InvalidInput, OutsideWorkflow, OverrideRequired
 
 __all__ = [
     "FUTURE_TOLERANCE",
+    "LIVE_DOSE_DAYS",
     "PLANNED_HORIZON_DAYS",
     "authorize_event",
     "check_decidable",
@@ -66,6 +69,7 @@ __all__ = [
     "dose_override_reasons",
     "is_direct_administration",
     "latest_allowed_date",
+    "live_dose_from",
     "outside_workflow_reason",
     "require_override",
     "required_action",
@@ -78,6 +82,21 @@ log = logging.getLogger(__name__)
 FUTURE_TOLERANCE: Final = timedelta(minutes=5)
 #: How far ahead a planned transplant or the planned start of a course may be dated.
 PLANNED_HORIZON_DAYS: Final = 365
+#: A dose of a new document (a new course, a FHIR import) dated this many days before the
+#: clinic's today or later is judged as a dose recorded now (the decision of its date, the
+#: engine's planned dose), not as history: what decided today's or yesterday's dose is known.
+LIVE_DOSE_DAYS: Final = 1
+
+
+def live_dose_from(today: date) -> date:
+    """The earliest date of a new document's dose judged as live (:data:`LIVE_DOSE_DAYS`).
+
+    >>> live_dose_from(date(2026, 12, 8)).isoformat()
+    '2026-12-07'
+    """
+    return today - timedelta(days=LIVE_DOSE_DAYS)
+
+
 #: Decision statuses on which a recorded dose goes against the decision.
 _AGAINST: Final = {"hold": "holds", "discontinue": "says discontinue"}
 

@@ -318,7 +318,7 @@ def create_course(
         }
         if overrides:
             after["overrides"] = overrides
-        history = _history_doses(course)
+        history = _history_doses(course, today)
         if history:
             after["history_doses"] = history
         append_audit(
@@ -368,6 +368,7 @@ def _guard_document(
     if now is not None:
         guards.check_not_future(course, now)
     overrides = []
+    live_from = guards.live_dose_from((now or clock()).date())
     for dose in course.administrations():
         assert isinstance(dose, AdministrationEvent)
         because = guards.require_override(
@@ -375,7 +376,9 @@ def _guard_document(
             dose,
             field=f"events[{dose.index}].override_reason",
             policy=policy,
-            history=True,  # stored with the course: limits and recorded stops, no hindsight
+            # history (limits and recorded stops, no hindsight) unless dated in the live window:
+            # then the decision of its own date and the planned dose, as for a dose recorded now
+            history=dose.date < live_from,
         )
         if because:
             overrides.append(_override_record(dose.index, dose.override_reason, because))
@@ -392,13 +395,17 @@ def _guard_document(
     return overrides, decided[today], today
 
 
-def _history_doses(course: Any) -> list[dict[str, Any]]:
+def _history_doses(course: Any, today: date) -> list[dict[str, Any]]:
     """The doses a new document brings with it: the course's history (given elsewhere or
     before the course was stored), not given through the treatment-day workflow. Named in the
     ``course.create`` audit record; the course page marks them as history."""
+    from inoplan.services import guards
+
+    live_from = guards.live_dose_from(today)
     return [
         {"position": a.index, "cycle": a.cycle, "day": a.day, "date": a.date.isoformat()}
         for a in course.administrations()
+        if a.date < live_from  # a dose in the live window was judged as one recorded now
     ]
 
 
