@@ -239,17 +239,20 @@ def test_a_day_lowered_by_table_4_bounds_a_direct_dose(app: Any, mg: float, abov
 def test_a_correction_of_a_table_4_day_is_bounded_by_the_plan(
     app: Any, mg: float, accepted: bool
 ) -> None:
-    """A correction of the same day keeps the correction rules (a nurse may), judged against the
-    plan without the dose it corrects: the label's Table 4 dose, 1.09 mg."""
+    """A correction of the same day keeps the correction rules, judged against the plan without
+    the dose it corrects: the label's Table 4 dose, 1.09 mg. Its start time is a fact of the dose
+    given: a prescriber's correction (review H2/H3), a nurse's is refused."""
     db = app.state.database
     course = _table4_course(db, _c2d1(1.09, id="c2d1"))
     fix = _c2d1(mg, id="c2d1-fix", supersedes="c2d1", reason="start time", time="09:40")
-    if accepted:
+    with pytest.raises(Forbidden, match=r"dose\.override"):
         _add(db, course, fix, "nurse", TABLE4_NOW)
+    if accepted:
+        _add(db, course, fix, "prescriber", TABLE4_NOW)
         assert [e["time"] for e in _given(db, course, 2, 1)] == ["09:00", "09:40"]
         return
     with pytest.raises(OverrideRequired) as caught:
-        _add(db, course, fix, "nurse", TABLE4_NOW)
+        _add(db, course, fix, "prescriber", TABLE4_NOW)
     assert not isinstance(caught.value, OutsideWorkflow)
     [planned] = [r for r in caught.value.because if PLANNED in r]
     assert "1.1 mg recorded" in planned and "1.09 mg = 0.6 mg/m²" in planned
