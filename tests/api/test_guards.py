@@ -752,6 +752,18 @@ class TestCorrectingADoseGiven:
         ]
         assert [a["severity"] for a in corrected] == ["critical"]
         assert "dose_mg" in corrected[0]["message"] and "pump stopped" in corrected[0]["message"]
+        assert corrected[0]["inputs"]["changed"]["dose_mg"] == [0.91, 0.5]
+        assert (corrected[0]["inputs"]["cycle"], corrected[0]["inputs"]["day"]) == (1, 8)
+        # second review: withdrawing the correction puts the original back in force: a
+        # correction back (0.5 -> 0.91 mg), not a dose withdrawn
+        back = {"date": day(8), "type": "void", "supersedes": "fix", "reason": "wrong dose fixed"}
+        assert post_event(client, tokens["prescriber"], course, back, 2).status_code == 201
+        alerts = decision_on(client, tokens, course, day(8))["alerts"]
+        assert "DOSE_WITHDRAWN" not in [a["code"] for a in alerts]
+        again = [a for a in alerts if a["code"] == "DOSE_CORRECTED"]
+        restored = [a for a in again if a["inputs"].get("restored") == "c1d8"]
+        assert restored and restored[0]["inputs"]["changed"]["dose_mg"] == [0.5, 0.91]
+        assert "in force again" in restored[0]["message"]
 
 
 # -- the course stays decidable ------------------------------------------------------------------

@@ -145,21 +145,64 @@ def _dose_words(event: AdministrationEvent) -> str:
     return f"Cycle {event.cycle} day {event.day} ({event.date.isoformat()}, {event.dose_mg} mg)"
 
 
+def _dose_inputs(event: AdministrationEvent) -> dict[str, Any]:
+    return {
+        "cycle": event.cycle,
+        "day": event.day,
+        "date": event.date.isoformat(),
+        "dose_mg": event.dose_mg,
+    }
+
+
+def _changes(before: AdministrationEvent, after: AdministrationEvent) -> dict[str, Any]:
+    """The facts that differ, each as [before, after] (``DOSE_FACTS`` names)."""
+    return {
+        name: [getattr(before, name, None), getattr(after, name, None)]
+        for name in changed_dose_facts(before, after)
+    }
+
+
 def _check_taken_back(ctx: Context) -> None:
     """Critical alerts for a recorded dose withdrawn (void) or corrected in its date, day, dose
     or infusion care (``DOSE_FACTS``): the engine then plans that day as if the dose had not
-    been given (review H2/H3), so the record says so on every later decision."""
+    been given (review H2/H3), so the record says so on every later decision. A withdrawn
+    correction puts the entry it corrected back in force: that is a correction back (its facts
+    changed again), not a dose withdrawn."""
     course = ctx.course
     replaced = {e.id: e for e in course.superseded if isinstance(e, AdministrationEvent)}
+    doses = {
+        e.id: e for e in (*course.events, *course.superseded) if isinstance(e, AdministrationEvent)
+    }
     for void in course.voids:
         gone = replaced.get(void.supersedes)
         if gone is None:
+            continue
+        restored = doses.get(gone.supersedes) if gone.supersedes else None
+        if restored is not None:
+            changes = _changes(gone, restored)
+            if changes:
+                ctx.alert(
+                    "DOSE_CORRECTED",
+                    f"The correction of {_dose_words(restored).lower()} was withdrawn on "
+                    f"{void.date.isoformat()} ({void.reason}): the entry it corrected is in force "
+                    f"again ({', '.join(changes)} changed back from {_dose_words(gone).lower()})",
+                    {
+                        "corrected": gone.id,
+                        "restored": restored.id,
+                        "by": void.id,
+                        "on": void.date.isoformat(),
+                        "reason": void.reason,
+                        "changed": changes,
+                        **_dose_inputs(restored),
+                    },
+                )
             continue
         inputs = {
             "withdrawn": gone.id,
             "by": void.id,
             "on": void.date.isoformat(),
             "reason": void.reason,
+            **_dose_inputs(gone),
         }
         ctx.alert(
             "DOSE_WITHDRAWN",
@@ -170,14 +213,19 @@ def _check_taken_back(ctx: Context) -> None:
         if not isinstance(fix, AdministrationEvent) or not fix.supersedes:
             continue
         gone = replaced.get(fix.supersedes)
-        changed = () if gone is None else changed_dose_facts(gone, fix)
-        if gone is None or not changed:
+        changes = {} if gone is None else _changes(gone, fix)
+        if gone is None or not changes:
             continue
-        facts: dict[str, Any] = {"corrected": gone.id, "by": fix.id, "changed": list(changed)}
+        facts: dict[str, Any] = {
+            "corrected": gone.id,
+            "by": fix.id,
+            "changed": changes,
+            **_dose_inputs(fix),
+        }
         ctx.alert(
             "DOSE_CORRECTED",
             f"{_dose_words(gone)} was corrected to {_dose_words(fix).lower()} "
-            f"({', '.join(changed)} changed): {fix.reason}",
+            f"({', '.join(changes)} changed): {fix.reason}",
             facts,
         )
 
