@@ -725,7 +725,11 @@ class TestCorrectingADoseGiven:
         codes = alert_codes(decision_on(client, tokens, course, day(8)))
         assert {"PREMEDICATION_NOT_GIVEN", "OBSERVATION_SHORT"} <= set(codes)
 
-    def test_a_nurse_may_reword_a_reason(self, client: Any, tokens: dict[str, str]) -> None:
+    @pytest.mark.parametrize("role", ["nurse", "prescriber"])
+    def test_a_nurse_or_a_prescriber_may_reword_a_reason(
+        self, client: Any, tokens: dict[str, str], role: str
+    ) -> None:
+        """Second review: the prescriber was refused (403) where the nurse was allowed."""
         course = create(client, tokens["prescriber"], document(labs(6), GIVEN_C1D8))
         fix = {
             **GIVEN_C1D8,
@@ -734,7 +738,7 @@ class TestCorrectingADoseGiven:
             "reason": "typo",
             "premedication_reason": "no antihistamine in stock on the ward",
         }
-        assert post_event(client, tokens["nurse"], course, fix, 1).status_code == 201
+        assert post_event(client, tokens[role], course, fix, 1).status_code == 201
         codes = alert_codes(decision_on(client, tokens, course, day(8)))
         assert "DOSE_CORRECTED" not in codes and "PREMEDICATION_NOT_GIVEN" in codes
 
