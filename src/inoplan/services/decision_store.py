@@ -242,20 +242,7 @@ def stored_row(
 
 
 #: The stored columns :func:`summary_of` reads (in this order).
-SUMMARY_COLUMNS = (
-    "status",
-    "reason",
-    "critical",
-    "warnings",
-    "critical_codes",
-    "rules",
-    "reason_rules",
-    "next_cycle",
-    "next_day",
-    "next_scheduled",
-    "next_dose_mg",
-    "next_dose_mg_per_m2",
-)
+SUMMARY_COLUMNS = DECISION_ROW_COLUMNS[DECISION_ROW_COLUMNS.index("status") :]
 
 
 #: The critical alert the Today list raises for a stored row whose MAC does not verify.
